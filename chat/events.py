@@ -1,0 +1,89 @@
+"""The payloads clients may send on /visitor and /agent: strict shapes, unknown fields refused."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from chat.model import MAX_TEXT
+
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ConversationId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("text is empty")
+    return value
+
+
+class Start(Payload):
+    caller_type: Literal["kind", "jongere", "volwassene", "professional"]
+    intent: Literal["advies", "melding", "weet_niet"]
+    topic: Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)] | None = None
+    danger_now: bool = False
+    resume_token: Annotated[str, StringConstraints(min_length=20, max_length=128)] | None = None
+
+
+class VisitorMessage(Payload):
+    client_id: ClientId
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+    _nonblank = field_validator("text")(_text)
+
+
+class Typing(Payload):
+    typing: bool
+
+
+class Resume(Payload):
+    resume_token: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    after_seq: Annotated[int, Field(ge=0)] = 0
+
+
+class Empty(Payload):
+    pass
+
+
+class ConversationRef(Payload):
+    conversation_id: ConversationId
+
+
+class AgentMessage(Payload):
+    conversation_id: ConversationId
+    client_id: ClientId
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+    _nonblank = field_validator("text")(_text)
+
+
+class AgentTyping(Payload):
+    conversation_id: ConversationId
+    typing: bool
+
+
+class NoteIn(Payload):
+    conversation_id: ConversationId
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+    _nonblank = field_validator("text")(_text)
+
+
+class Outcome(Payload):
+    kind: Literal["advies", "melding", "geen"]
+    summary: Annotated[str, StringConstraints(max_length=MAX_TEXT)] | None = None
+    urgency: Literal["spoed", "hoog", "midden", "laag"] | None = None
+    gemeente: Annotated[str, StringConstraints(max_length=100)] | None = None
+    expertise: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=80)]], Field(max_length=20)] | None = None
+
+
+class Close(Payload):
+    conversation_id: ConversationId
+    outcome: Outcome
+
+
+def parse(model: type[Payload], data: Any) -> Any:
+    """Validate `data` as `model`; a missing payload counts as an empty object."""
+    return model.model_validate({} if data is None else data)

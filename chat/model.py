@@ -1,0 +1,90 @@
+"""Plain values and rules of the chat: who an event goes to, outcomes, wait estimates.
+
+No transport or database imports here: the service returns `Emit`s and the socket adapter
+turns them into Socket.IO emits."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from contact.errors import DomainError
+
+MAX_TEXT = 4000
+OUTCOME_KINDS = ("advies", "melding", "geen")
+URGENCIES = ("spoed", "hoog", "midden", "laag")
+
+
+@dataclass(frozen=True)
+class ToVisitor:
+    """The visitor's connection(s) of one conversation."""
+
+    conversation_id: str
+
+
+@dataclass(frozen=True)
+class ToAgent:
+    """Every open console of one agent."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class ToAllAgents:
+    pass
+
+
+Target = ToVisitor | ToAgent | ToAllAgents
+
+
+@dataclass(frozen=True)
+class Emit:
+    target: Target
+    event: str
+    data: dict[str, Any]
+
+
+@dataclass
+class Result:
+    """What a use case answers (the ack) and what must be sent to others after the commit."""
+
+    ack: dict[str, Any]
+    emits: list[Emit] = field(default_factory=list)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def message_view(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "seq": row.seq, "sender": row.sender, "text": row.text, "at": iso(row.at)}
+
+
+def check_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
+    """The rules of the outcome form: a melding needs summary, urgency and gemeente."""
+    kind = outcome["kind"]
+    if kind not in OUTCOME_KINDS:
+        raise DomainError("invalid_input", field="outcome.kind")
+    urgency = outcome.get("urgency")
+    if urgency is not None and urgency not in URGENCIES:
+        raise DomainError("invalid_input", field="outcome.urgency")
+    if kind == "melding":
+        missing = [f for f in ("summary", "urgency", "gemeente") if not (outcome.get(f) or "").strip()]
+        if missing:
+            raise DomainError("outcome_incomplete", missing=missing)
+    return {k: v for k, v in outcome.items() if v is not None}
+
+
+def estimate_wait_s(position: int, accepted_recently: int, window_s: int, default_per_position_s: int) -> int:
+    """Little's law: with `accepted_recently` conversations taken in the last `window_s`
+    seconds, the visitor at `position` waits about position / rate. Bounded so that one quiet
+    or busy moment does not promise too much."""
+    if position <= 0:
+        return 0
+    if accepted_recently >= 3:
+        per_position = min(max(window_s / accepted_recently, 20), 900)
+    else:
+        per_position = default_per_position_s
+    return int(math.ceil(position * per_position))

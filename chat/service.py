@@ -1,0 +1,510 @@
+"""The chat's use cases. Each state change happens in one function here that writes, records
+the audit entry and returns the events to send once the transaction has committed."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chat.model import (
+    Emit,
+    Result,
+    ToAgent,
+    ToAllAgents,
+    ToVisitor,
+    check_outcome,
+    estimate_wait_s,
+    iso,
+    message_view,
+)
+from chat.store import OPEN_STATUSES, conversations, messages, notes, queue_state
+from chat.writer import MessageWriter, NewMessage
+from contact.auth import AgentIdentity, agents
+from contact.clock import Clock
+from contact.db import Database
+from contact.errors import CONVERSATION_ENDED, DomainError
+from contact.hours import ChatHours
+from contact.ratelimit import RateLimiter
+from contact.store import record_audit
+from routing.model import priority_for, team_for
+
+RATE_WINDOW_ACCEPTS_S = 1800
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChatLimits:
+    max_concurrent: int = 3
+    visitor_messages: int = 20
+    visitor_window_s: int = 10
+    starts_per_ip: int = 30
+    starts_window_s: int = 600
+    default_wait_per_position_s: int = 120
+
+
+class ChatService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        hours: ChatHours,
+        writer: MessageWriter,
+        limiter: RateLimiter,
+        limits: ChatLimits,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.hours = hours
+        self.writer = writer
+        self.limiter = limiter
+        self.limits = limits
+
+    # ---- status -----------------------------------------------------------------------
+
+    async def status(self) -> dict[str, Any]:
+        state = self.hours.state(self.clock.now())
+        async with self.db.read() as conn:
+            waiting = await conn.scalar(select(func.count()).where(conversations.c.status == "waiting"))
+            accepted = await self._accepted_recently(conn)
+        waiting = int(waiting or 0)
+        return {
+            "chat": {
+                "open": state.open,
+                "opens_at": iso(state.opens_at),
+                "closes_at": iso(state.closes_at),
+                "queue_length": waiting,
+                "estimated_wait_s": self._estimate(waiting + 1, accepted),
+            },
+            "phone": {"advice": "0800-2000", "emergency": "112"},
+        }
+
+    # ---- visitor ----------------------------------------------------------------------
+
+    async def start(
+        self,
+        *,
+        caller_type: str,
+        intent: str,
+        topic: str | None,
+        danger_now: bool,
+        resume_token: str | None,
+        client_key: str,
+    ) -> tuple[str, Result]:
+        """Open a conversation in the queue; answers the conversation id with the ack."""
+        now = self.clock.now()
+        state = self.hours.state(now)
+        if not state.open:
+            raise DomainError("closed", opens_at=iso(state.opens_at), phone="0800-2000", emergency="112")
+        if not await self.limiter.hit(f"start:{client_key}", self.limits.starts_per_ip, self.limits.starts_window_s):
+            raise DomainError("rate_limited")
+        token = resume_token or secrets.token_urlsafe(32)
+        conversation_id = str(uuid.uuid4())
+        try:
+            async with self.db.write() as conn:
+                await conn.execute(
+                    insert(conversations).values(
+                        id=conversation_id, status="waiting", caller_type=caller_type, intent=intent,
+                        topic=topic, danger_now=danger_now, team=team_for(caller_type, intent, danger_now),
+                        priority=priority_for(caller_type, danger_now), resume_hash=hash_token(token),
+                        created_at=now, waiting_since=now, last_seq=0,
+                    )
+                )
+                await self._bump_queue(conn)
+                await record_audit(
+                    conn, at=now, action="started", actor="visitor", conversation_id=conversation_id,
+                    caller_type=caller_type, intent=intent, danger_now=danger_now,
+                )
+        except IntegrityError:
+            # The partial unique index: this token already has an open conversation.
+            raise DomainError("conflict") from None
+        emits, positions = await self.queue_emits()
+        position, wait = positions.get(conversation_id, (1, self.limits.default_wait_per_position_s))
+        ack = {
+            "conversation_id": conversation_id,
+            "resume_token": token,
+            "status": "waiting",
+            "queue": {"position": position, "estimated_wait_s": wait},
+        }
+        return conversation_id, Result(ack, emits)
+
+    async def is_open(self, conversation_id: str) -> bool:
+        async with self.db.read() as conn:
+            status = await conn.scalar(select(conversations.c.status).where(conversations.c.id == conversation_id))
+        return status in OPEN_STATUSES
+
+    async def resume(self, resume_token: str, after_seq: int) -> tuple[str, Result]:
+        """The conversation of this token (its newest) with every message after `after_seq`."""
+        async with self.db.read() as conn:
+            conv = (
+                await conn.execute(
+                    select(conversations)
+                    .where(conversations.c.resume_hash == hash_token(resume_token))
+                    .order_by(conversations.c.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
+            if conv is None:
+                raise DomainError("not_found")
+            rows = (
+                await conn.execute(
+                    select(messages)
+                    .where(messages.c.conversation_id == conv.id, messages.c.seq > after_seq)
+                    .order_by(messages.c.seq)
+                )
+            ).all()
+            agent_name = await self._agent_first_name(conn, conv.agent_id)
+        ack: dict[str, Any] = {
+            "conversation_id": conv.id,
+            "status": conv.status,
+            "last_seq": conv.last_seq,
+            "messages": [message_view(r) for r in rows],
+        }
+        if conv.status == "waiting":
+            _, positions = await self.queue_emits(emit=False)
+            position, wait = positions.get(conv.id, (1, self.limits.default_wait_per_position_s))
+            ack["queue"] = {"position": position, "estimated_wait_s": wait}
+        if agent_name is not None and conv.status == "active":
+            ack["agent"] = {"name": agent_name}
+        if conv.status == "closed":
+            ack["reason"] = conv.close_reason
+        return conv.id, Result(ack)
+
+    async def visitor_message(self, conversation_id: str, client_id: str, text: str) -> Result:
+        if not await self.limiter.hit(
+            f"msg:{conversation_id}", self.limits.visitor_messages, self.limits.visitor_window_s
+        ):
+            raise DomainError("rate_limited")
+        written = await self.writer.write(
+            NewMessage(conversation_id, "visitor", client_id, text, self.clock.now())
+        )
+        if written is None:
+            raise DomainError("closed", CONVERSATION_ENDED)
+        ack = {"id": written.id, "seq": written.seq, "at": iso(written.at)}
+        if written.duplicate:
+            return Result(ack)
+        view = {**ack, "sender": "visitor", "text": text}
+        emits = [Emit(ToVisitor(conversation_id), "message", view)]
+        if written.holder_id is not None:
+            emits.append(Emit(ToAgent(written.holder_id), "message", {**view, "conversation_id": conversation_id}))
+        return Result(ack, emits)
+
+    async def visitor_typing(self, conversation_id: str, typing: bool) -> list[Emit]:
+        async with self.db.read() as conn:
+            holder = await conn.scalar(
+                select(conversations.c.agent_id).where(
+                    conversations.c.id == conversation_id, conversations.c.status == "active"
+                )
+            )
+        if holder is None:
+            return []
+        return [Emit(ToAgent(holder), "typing", {"conversation_id": conversation_id, "typing": typing})]
+
+    async def leave(self, conversation_id: str) -> Result:
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            row = (
+                await conn.execute(
+                    update(conversations)
+                    .where(conversations.c.id == conversation_id, conversations.c.status.in_(OPEN_STATUSES))
+                    .values(status="closed", closed_at=now, close_reason="visitor_left")
+                    .returning(conversations.c.agent_id, conversations.c.accepted_at)
+                )
+            ).first()
+            if row is None:
+                return Result({"ok": True})  # already over: leaving twice is harmless
+            if row.accepted_at is None:
+                await self._bump_queue(conn)
+            await record_audit(conn, at=now, action="visitor_left", actor="visitor", conversation_id=conversation_id)
+        emits = [Emit(ToVisitor(conversation_id), "closed", {"reason": "visitor_left"})]
+        if row.agent_id is not None:
+            emits.append(Emit(ToAgent(row.agent_id), "visitor_left", {"conversation_id": conversation_id}))
+            emits.append(await self._mine_emit(row.agent_id))
+        else:
+            emits.extend((await self.queue_emits())[0])
+        return Result({"ok": True}, emits)
+
+    # ---- agent ------------------------------------------------------------------------
+
+    async def accept(self, agent: AgentIdentity, conversation_id: str) -> Result:
+        now = self.clock.now()
+        limit = agent.max_concurrent or self.limits.max_concurrent
+        async with self.db.write() as conn:
+            # Lock the agent's row (PostgreSQL; SQLite's write lock already serialises) so two
+            # consoles of one agent cannot both pass the capacity check.
+            await conn.execute(select(agents.c.id).where(agents.c.id == agent.id).with_for_update())
+            held = await conn.scalar(
+                select(func.count()).where(conversations.c.agent_id == agent.id, conversations.c.status == "active")
+            )
+            if int(held or 0) >= limit:
+                raise DomainError("capacity_reached", limit=limit)
+            taken = (
+                await conn.execute(
+                    update(conversations)
+                    .where(conversations.c.id == conversation_id, conversations.c.status == "waiting")
+                    .values(status="active", agent_id=agent.id, accepted_at=now)
+                    .returning(conversations.c.id)
+                )
+            ).first()
+            if taken is None:
+                status = await conn.scalar(select(conversations.c.status).where(conversations.c.id == conversation_id))
+                if status is None:
+                    raise DomainError("not_found")
+                if status == "closed":
+                    raise DomainError("closed", CONVERSATION_ENDED)
+                raise DomainError("already_taken")
+            await self._bump_queue(conn)
+            await record_audit(
+                conn, at=now, action="accepted", actor=f"agent:{agent.id}", conversation_id=conversation_id
+            )
+        conversation = await self._conversation_view(conversation_id, with_notes=True)
+        emits = [
+            Emit(ToVisitor(conversation_id), "assigned", {"agent": {"name": agent.first_name}}),
+            await self._mine_emit(agent.id),
+        ]
+        emits.extend((await self.queue_emits())[0])
+        return Result({"conversation": conversation}, emits)
+
+    async def agent_message(self, agent: AgentIdentity, conversation_id: str, client_id: str, text: str) -> Result:
+        written = await self.writer.write(
+            NewMessage(conversation_id, "agent", client_id, text, self.clock.now(), agent_id=agent.id, statuses=("active",))
+        )
+        if written is None:
+            await self._raise_not_held(agent, conversation_id)
+        assert written is not None
+        ack = {"id": written.id, "seq": written.seq, "at": iso(written.at)}
+        if written.duplicate:
+            return Result(ack)
+        view = {**ack, "sender": "agent", "text": text}
+        return Result(
+            ack,
+            [
+                Emit(ToVisitor(conversation_id), "message", view),
+                Emit(ToAgent(agent.id), "message", {**view, "conversation_id": conversation_id}),
+            ],
+        )
+
+    async def agent_typing(self, agent: AgentIdentity, conversation_id: str, typing: bool) -> list[Emit]:
+        await self._held(agent, conversation_id)
+        return [Emit(ToVisitor(conversation_id), "typing", {"typing": typing})]
+
+    async def note(self, agent: AgentIdentity, conversation_id: str, text: str) -> Result:
+        now = self.clock.now()
+        note_id = str(uuid.uuid4())
+        async with self.db.write() as conn:
+            held = await conn.scalar(
+                select(conversations.c.id).where(
+                    conversations.c.id == conversation_id,
+                    conversations.c.agent_id == agent.id,
+                    conversations.c.status == "active",
+                )
+            )
+            if held is None:
+                await self._raise_not_held(agent, conversation_id, conn)
+            await conn.execute(
+                insert(notes).values(id=note_id, conversation_id=conversation_id, agent_id=agent.id, text=text, at=now)
+            )
+            await record_audit(conn, at=now, action="note", actor=f"agent:{agent.id}", conversation_id=conversation_id)
+        view = {"id": note_id, "conversation_id": conversation_id, "text": text, "at": iso(now), "internal": True}
+        return Result({"id": note_id}, [Emit(ToAgent(agent.id), "note", view)])
+
+    async def close(self, agent: AgentIdentity, conversation_id: str, outcome: dict[str, Any]) -> Result:
+        outcome = check_outcome(outcome)
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            row = (
+                await conn.execute(
+                    update(conversations)
+                    .where(
+                        conversations.c.id == conversation_id,
+                        conversations.c.agent_id == agent.id,
+                        conversations.c.status == "active",
+                    )
+                    .values(status="closed", closed_at=now, close_reason="agent_closed", outcome=outcome)
+                    .returning(conversations.c.id)
+                )
+            ).first()
+            if row is None:
+                await self._raise_not_held(agent, conversation_id, conn)
+            await record_audit(
+                conn, at=now, action="closed", actor=f"agent:{agent.id}", conversation_id=conversation_id,
+                outcome=outcome["kind"], urgency=outcome.get("urgency"),
+            )
+        emits = [
+            Emit(ToVisitor(conversation_id), "closed", {"reason": "agent_closed"}),
+            await self._mine_emit(agent.id),
+        ]
+        return Result({"ok": True}, emits)
+
+    async def history(self, agent: AgentIdentity, conversation_id: str) -> Result:
+        """The whole conversation with its notes, for its holder or a supervisor."""
+        async with self.db.read() as conn:
+            holder = await conn.scalar(select(conversations.c.agent_id).where(conversations.c.id == conversation_id))
+            exists = await conn.scalar(select(conversations.c.id).where(conversations.c.id == conversation_id))
+        if exists is None:
+            raise DomainError("not_found")
+        if holder != agent.id and not agent.is_supervisor:
+            raise DomainError("forbidden")
+        return Result({"conversation": await self._conversation_view(conversation_id, with_notes=True)})
+
+    async def agent_snapshot(self, agent: AgentIdentity) -> list[Emit]:
+        """What a console needs right after it connects: the queue and its own conversations."""
+        queue = await self.queue_snapshot()
+        return [Emit(ToAgent(agent.id), "queue", queue), await self._mine_emit(agent.id)]
+
+    # ---- queue ------------------------------------------------------------------------
+
+    async def queue_snapshot(self) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            return await self._queue_snapshot(conn)
+
+    async def _queue_snapshot(self, conn: AsyncConnection) -> dict[str, Any]:
+        version = await conn.scalar(select(queue_state.c.version).where(queue_state.c.id == 1))
+        rows = (
+            await conn.execute(
+                select(
+                    conversations.c.id, conversations.c.caller_type, conversations.c.intent, conversations.c.topic,
+                    conversations.c.team, conversations.c.priority, conversations.c.waiting_since,
+                    conversations.c.danger_now,
+                )
+                .where(conversations.c.status == "waiting")
+                .order_by(conversations.c.priority.desc(), conversations.c.waiting_since, conversations.c.id)
+            )
+        ).all()
+        return {
+            "version": int(version or 0),
+            "waiting": [
+                {
+                    "conversation_id": r.id, "caller_type": r.caller_type, "intent": r.intent, "topic": r.topic,
+                    "team": r.team, "priority": r.priority, "waiting_since": iso(r.waiting_since),
+                    "danger_now": r.danger_now,
+                }
+                for r in rows
+            ],
+        }
+
+    async def queue_emits(self, emit: bool = True) -> tuple[list[Emit], dict[str, tuple[int, int]]]:
+        """The queue to every agent and each waiting visitor's position and expected wait."""
+        async with self.db.read() as conn:
+            snapshot = await self._queue_snapshot(conn)
+            accepted = await self._accepted_recently(conn)
+        positions = {
+            item["conversation_id"]: (i, self._estimate(i, accepted))
+            for i, item in enumerate(snapshot["waiting"], start=1)
+        }
+        if not emit:
+            return [], positions
+        emits = [Emit(ToAllAgents(), "queue", snapshot)]
+        emits.extend(
+            Emit(ToVisitor(cid), "queue", {"position": pos, "estimated_wait_s": wait})
+            for cid, (pos, wait) in positions.items()
+        )
+        return emits, positions
+
+    def _estimate(self, position: int, accepted_recently: int) -> int:
+        return estimate_wait_s(
+            position, accepted_recently, RATE_WINDOW_ACCEPTS_S, self.limits.default_wait_per_position_s
+        )
+
+    async def _accepted_recently(self, conn: AsyncConnection) -> int:
+        since = self.clock.now() - timedelta(seconds=RATE_WINDOW_ACCEPTS_S)
+        return int(await conn.scalar(select(func.count()).where(conversations.c.accepted_at >= since)) or 0)
+
+    @staticmethod
+    async def _bump_queue(conn: AsyncConnection) -> None:
+        await conn.execute(update(queue_state).where(queue_state.c.id == 1).values(version=queue_state.c.version + 1))
+
+    # ---- helpers ----------------------------------------------------------------------
+
+    async def _mine_emit(self, agent_id: str) -> Emit:
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(conversations)
+                    .where(conversations.c.agent_id == agent_id, conversations.c.status == "active")
+                    .order_by(conversations.c.accepted_at)
+                )
+            ).all()
+        return Emit(ToAgent(agent_id), "mine", {"conversations": [self._summary(r) for r in rows]})
+
+    @staticmethod
+    def _summary(r: Any) -> dict[str, Any]:
+        return {
+            "id": r.id, "status": r.status, "caller_type": r.caller_type, "intent": r.intent, "topic": r.topic,
+            "team": r.team, "priority": r.priority, "danger_now": r.danger_now, "waiting_since": iso(r.waiting_since),
+            "accepted_at": iso(r.accepted_at), "last_seq": r.last_seq,
+        }
+
+    async def _conversation_view(self, conversation_id: str, *, with_notes: bool) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            conv = (await conn.execute(select(conversations).where(conversations.c.id == conversation_id))).one()
+            rows = (
+                await conn.execute(
+                    select(messages).where(messages.c.conversation_id == conversation_id).order_by(messages.c.seq)
+                )
+            ).all()
+            note_rows = (
+                (
+                    await conn.execute(
+                        select(notes).where(notes.c.conversation_id == conversation_id).order_by(notes.c.at, notes.c.id)
+                    )
+                ).all()
+                if with_notes
+                else []
+            )
+        view = self._summary(conv)
+        view["messages"] = [message_view(r) for r in rows]
+        view["closed_at"] = iso(conv.closed_at)
+        view["close_reason"] = conv.close_reason
+        if with_notes:
+            view["notes"] = [
+                {"id": n.id, "text": n.text, "at": iso(n.at), "agent_id": n.agent_id, "internal": True}
+                for n in note_rows
+            ]
+        return view
+
+    async def _held(self, agent: AgentIdentity, conversation_id: str) -> None:
+        async with self.db.read() as conn:
+            held = await conn.scalar(
+                select(conversations.c.id).where(
+                    and_(
+                        conversations.c.id == conversation_id,
+                        conversations.c.agent_id == agent.id,
+                        conversations.c.status == "active",
+                    )
+                )
+            )
+            if held is None:
+                await self._raise_not_held(agent, conversation_id, conn)
+
+    async def _raise_not_held(
+        self, agent: AgentIdentity, conversation_id: str, conn: AsyncConnection | None = None
+    ) -> None:
+        """Say why an agent may not act on a conversation: unknown, ended, or someone else's."""
+        if conn is None:
+            async with self.db.read() as own:
+                row = (await own.execute(select(conversations.c.status, conversations.c.agent_id).where(conversations.c.id == conversation_id))).first()
+        else:
+            row = (await conn.execute(select(conversations.c.status, conversations.c.agent_id).where(conversations.c.id == conversation_id))).first()
+        if row is None:
+            raise DomainError("not_found")
+        if row.status == "closed" and row.agent_id == agent.id:
+            raise DomainError("closed", CONVERSATION_ENDED)
+        raise DomainError("forbidden")
+
+    @staticmethod
+    async def _agent_first_name(conn: AsyncConnection, agent_id: str | None) -> str | None:
+        if agent_id is None:
+            return None
+        name = await conn.scalar(select(agents.c.name).where(agents.c.id == agent_id))
+        return name.split()[0] if name else None

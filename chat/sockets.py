@@ -1,0 +1,247 @@
+"""Socket.IO adapters: `/visitor` and `/agent`. They validate, call the chat service, answer
+with an ack and send the service's events; no rule of the chat lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+import structlog
+from pydantic import ValidationError
+
+from chat import events as ev
+from chat.model import Emit, Result, ToAgent, ToAllAgents, ToVisitor
+from chat.service import ChatService
+from contact.auth import AgentIdentity, AgentService
+from contact.errors import NO_CONVERSATION, DomainError, error_payload
+
+log = structlog.get_logger(__name__)
+
+VISITOR_NS = "/visitor"
+AGENT_NS = "/agent"
+# Events whose echo the sending socket does not need: its ack already holds the answer.
+_ECHO_SKIPPED = frozenset({"message", "note"})
+
+
+def visitor_room(conversation_id: str) -> str:
+    return f"c:{conversation_id}"
+
+
+def agent_room(agent_id: str) -> str:
+    return f"a:{agent_id}"
+
+
+ALL_AGENTS_ROOM = "agents"
+
+
+async def send(sio: socketio.AsyncServer, emits: list[Emit], skip_sid: str | None = None) -> None:
+    """Deliver the service's events (after its commit) to the rooms they are meant for."""
+    for e in emits:
+        skip = skip_sid if e.event in _ECHO_SKIPPED else None
+        match e.target:
+            case ToVisitor(conversation_id=cid):
+                await sio.emit(e.event, e.data, room=visitor_room(cid), namespace=VISITOR_NS, skip_sid=skip)
+            case ToAgent(agent_id=aid):
+                await sio.emit(e.event, e.data, room=agent_room(aid), namespace=AGENT_NS, skip_sid=skip)
+            case ToAllAgents():
+                await sio.emit(e.event, e.data, room=ALL_AGENTS_ROOM, namespace=AGENT_NS)
+
+
+def _has_binary(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return True
+    if depth > 8:
+        return False
+    if isinstance(value, dict):
+        return any(_has_binary(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_binary(v, depth + 1) for v in value)
+    return False
+
+
+class GuardedNamespace(socketio.AsyncNamespace):
+    """Turns every failure into the error shape of PROTOCOL.md, refuses binary payloads and
+    unknown events, and logs what happened without the content of what was sent."""
+
+    service: ChatService
+
+    def __init__(self, namespace: str, service: ChatService) -> None:
+        super().__init__(namespace)
+        self.service = service
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid = args[0] if args else None
+        payload = args[1:]
+        if len(payload) > 1 or _has_binary(payload):
+            return error_payload("invalid_input", field="payload")
+        handler = getattr(self, f"on_{event}", None) if isinstance(event, str) else None
+        if handler is None:
+            return error_payload("invalid_input", field="event")
+        try:
+            return await handler(sid, payload[0] if payload else None)
+        except DomainError as exc:
+            log.info("refused", ns=self.namespace, on=event, code=exc.code)
+            return exc.payload()
+        except ValidationError as exc:
+            fields = sorted({".".join(str(p) for p in e["loc"]) or "payload" for e in exc.errors()})[:5]
+            log.info("refused", ns=self.namespace, on=event, code="invalid_input", fields=fields)
+            return error_payload("invalid_input", fields=fields)
+        except Exception as exc:
+            log.error("event_failed", ns=self.namespace, on=event, error=type(exc).__name__, exc_info=True)
+            return error_payload("internal")
+
+    async def _reply(self, result: Result, sid: str) -> dict[str, Any]:
+        await send(self.server, result.emits, skip_sid=sid)
+        return result.ack
+
+
+class VisitorNamespace(GuardedNamespace):
+    """Anonymous visitors; a connection is bound to one conversation by `start` or `resume`."""
+
+    def __init__(self, service: ChatService) -> None:
+        super().__init__(VISITOR_NS, service)
+        self.bound: dict[str, str] = {}
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        request = environ.get("aiohttp.request")
+        await self.save_session(sid, {"remote": (request.remote if request is not None else None) or "unknown"})
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        # The conversation stays open: the visitor may come back with `resume`.
+        self.bound.pop(sid, None)
+
+    def _conversation(self, sid: str) -> str:
+        conversation_id = self.bound.get(sid)
+        if conversation_id is None:
+            raise DomainError("not_found", NO_CONVERSATION)
+        return conversation_id
+
+    async def _bind(self, sid: str, conversation_id: str) -> None:
+        previous = self.bound.get(sid)
+        if previous is not None and previous != conversation_id:
+            await self.leave_room(sid, visitor_room(previous))
+        self.bound[sid] = conversation_id
+        await self.enter_room(sid, visitor_room(conversation_id))
+
+    async def on_start(self, sid: str, data: Any) -> dict[str, Any]:
+        payload = ev.parse(ev.Start, data)
+        current = self.bound.get(sid)
+        if current is not None and await self.service.is_open(current):
+            raise DomainError("conflict")
+        session = await self.get_session(sid)
+        conversation_id, result = await self.service.start(
+            caller_type=payload.caller_type,
+            intent=payload.intent,
+            topic=payload.topic or None,
+            danger_now=payload.danger_now,
+            resume_token=payload.resume_token,
+            client_key=session.get("remote", "unknown"),
+        )
+        await self._bind(sid, conversation_id)
+        log.info("conversation_started", conversation_id=conversation_id, caller_type=payload.caller_type)
+        return await self._reply(result, sid)
+
+    async def on_resume(self, sid: str, data: Any) -> dict[str, Any]:
+        payload = ev.parse(ev.Resume, data)
+        conversation_id, result = await self.service.resume(payload.resume_token, payload.after_seq)
+        await self._bind(sid, conversation_id)
+        return await self._reply(result, sid)
+
+    async def on_message(self, sid: str, data: Any) -> dict[str, Any]:
+        payload = ev.parse(ev.VisitorMessage, data)
+        result = await self.service.visitor_message(self._conversation(sid), payload.client_id, payload.text)
+        return await self._reply(result, sid)
+
+    async def on_typing(self, sid: str, data: Any) -> dict[str, Any]:
+        payload = ev.parse(ev.Typing, data)
+        await send(self.server, await self.service.visitor_typing(self._conversation(sid), payload.typing))
+        return {"ok": True}
+
+    async def on_leave(self, sid: str, data: Any) -> dict[str, Any]:
+        ev.parse(ev.Empty, data)
+        result = await self.service.leave(self._conversation(sid))
+        return await self._reply(result, sid)
+
+
+class AgentNamespace(GuardedNamespace):
+    """Authenticated advisors; the token is checked at connect and again on every event."""
+
+    def __init__(self, service: ChatService, agents: AgentService) -> None:
+        super().__init__(AGENT_NS, service)
+        self.agents = agents
+        self.identities: dict[str, tuple[AgentIdentity, str]] = {}
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            agent = await self.agents.from_token(token)
+        except DomainError as exc:
+            log.info("agent_refused", code=exc.code)
+            raise socketio.exceptions.ConnectionRefusedError(exc.payload()["error"]) from None
+        self.identities[sid] = (agent, token)  # type: ignore[assignment]
+        await self.enter_room(sid, ALL_AGENTS_ROOM)
+        await self.enter_room(sid, agent_room(agent.id))
+        log.info("agent_connected", agent_id=agent.id)
+        # After the handler returns the connection is confirmed; then send the first snapshot.
+        self.server.start_background_task(self._greet, sid, agent)
+
+    async def _greet(self, sid: str, agent: AgentIdentity) -> None:
+        try:
+            for e in await self.service.agent_snapshot(agent):
+                await self.emit(e.event, e.data, to=sid)
+        except Exception as exc:
+            log.error("agent_greeting_failed", error=type(exc).__name__)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.identities.pop(sid, None)
+
+    def _agent(self, sid: str) -> AgentIdentity:
+        entry = self.identities.get(sid)
+        if entry is None:
+            raise DomainError("unauthorized")
+        agent, token = entry
+        try:
+            self.agents.signer.verify(token)
+        except DomainError:
+            self.server.start_background_task(self.disconnect, sid)
+            raise
+        return agent
+
+    async def _call(self, sid: str, action: Callable[[AgentIdentity], Awaitable[Result]]) -> dict[str, Any]:
+        return await self._reply(await action(self._agent(sid)), sid)
+
+    async def on_sync(self, sid: str, data: Any) -> dict[str, Any]:
+        """The queue and the agent's own conversations in the ack (for a console that reconnects)."""
+        ev.parse(ev.Empty, data)
+        agent = self._agent(sid)
+        queue, mine = await self.service.agent_snapshot(agent)
+        return {"queue": queue.data, "mine": mine.data}
+
+    async def on_accept(self, sid: str, data: Any) -> dict[str, Any]:
+        p = ev.parse(ev.ConversationRef, data)
+        return await self._call(sid, lambda a: self.service.accept(a, p.conversation_id))
+
+    async def on_message(self, sid: str, data: Any) -> dict[str, Any]:
+        p = ev.parse(ev.AgentMessage, data)
+        return await self._call(sid, lambda a: self.service.agent_message(a, p.conversation_id, p.client_id, p.text))
+
+    async def on_typing(self, sid: str, data: Any) -> dict[str, Any]:
+        p = ev.parse(ev.AgentTyping, data)
+        await send(self.server, await self.service.agent_typing(self._agent(sid), p.conversation_id, p.typing))
+        return {"ok": True}
+
+    async def on_note(self, sid: str, data: Any) -> dict[str, Any]:
+        p = ev.parse(ev.NoteIn, data)
+        return await self._call(sid, lambda a: self.service.note(a, p.conversation_id, p.text))
+
+    async def on_close(self, sid: str, data: Any) -> dict[str, Any]:
+        p = ev.parse(ev.Close, data)
+        outcome = p.outcome.model_dump()
+        return await self._call(sid, lambda a: self.service.close(a, p.conversation_id, outcome))
+
+    async def on_history(self, sid: str, data: Any) -> dict[str, Any]:
+        p = ev.parse(ev.ConversationRef, data)
+        return await self._call(sid, lambda a: self.service.history(a, p.conversation_id))

@@ -1,0 +1,93 @@
+"""Tables of the chat and the queries the chat service needs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from contact.db import UTCDateTime
+
+OPEN_STATUSES = ("waiting", "active")
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversation"
+    __table_args__ = (
+        # One open conversation per resume token: two `start`s racing with the same token
+        # on two processes cannot both succeed.
+        Index(
+            "ux_conversation_open_resume",
+            "resume_hash",
+            unique=True,
+            sqlite_where=text("status != 'closed'"),
+            postgresql_where=text("status != 'closed'"),
+        ),
+        Index("ix_conversation_queue", "status", "priority", "waiting_since"),
+        Index("ix_conversation_agent_status", "agent_id", "status"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    status: str = Field(max_length=16)  # waiting | active | closed
+    caller_type: str = Field(max_length=16)
+    intent: str = Field(max_length=16)
+    topic: str | None = Field(default=None, max_length=200)
+    danger_now: bool = Field(default=False)
+    team: str = Field(max_length=40)
+    priority: int = Field(default=0)
+    resume_hash: str = Field(max_length=64, index=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    waiting_since: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    agent_id: str | None = Field(default=None, foreign_key="agent.id", max_length=36)
+    accepted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    close_reason: str | None = Field(default=None, max_length=32)
+    outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    last_seq: int = Field(default=0)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "message"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="ux_message_seq"),
+        UniqueConstraint("conversation_id", "sender", "client_id", name="ux_message_client_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    conversation_id: str = Field(foreign_key="conversation.id", max_length=36)
+    seq: int
+    sender: str = Field(max_length=8)  # visitor | agent | system
+    agent_id: str | None = Field(default=None, max_length=36)
+    client_id: str | None = Field(default=None, max_length=64)
+    text: str
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Note(SQLModel, table=True):
+    """An advisor's internal note: part of the record, never shown to the visitor."""
+
+    __tablename__ = "note"
+
+    id: str = Field(primary_key=True, max_length=36)
+    conversation_id: str = Field(foreign_key="conversation.id", index=True, max_length=36)
+    agent_id: str = Field(foreign_key="agent.id", max_length=36)
+    text: str
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class QueueState(SQLModel, table=True):
+    """A single row whose version rises with every change of the queue, so that clients can
+    drop a snapshot that arrives after a newer one (they come from several processes)."""
+
+    __tablename__ = "queue_state"
+
+    id: int = Field(primary_key=True)
+    version: int = Field(default=0)
+
+
+conversations = Conversation.__table__
+messages = Message.__table__
+notes = Note.__table__
+queue_state = QueueState.__table__

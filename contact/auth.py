@@ -1,0 +1,147 @@
+"""Agents and their login: argon2 password hashes and signed, expiring bearer tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from contact.db import Database
+from contact.errors import DomainError
+from contact.store import ROLES, Agent, record_audit
+
+_hasher = PasswordHasher()
+# Verified when the username is unknown, so that a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-password-of-anyone")
+agents = Agent.__table__
+
+
+@dataclass(frozen=True)
+class AgentIdentity:
+    id: str
+    username: str
+    name: str
+    role: str
+    teams: tuple[str, ...]
+    max_concurrent: int | None
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.strip() else ""
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role in ("supervisor", "admin")
+
+    def public(self) -> dict[str, object]:
+        return {"id": self.id, "name": self.name, "role": self.role, "teams": list(self.teams)}
+
+
+def _identity(row) -> AgentIdentity:  # type: ignore[no-untyped-def]
+    return AgentIdentity(row.id, row.username, row.name, row.role, tuple(row.teams or ()), row.max_concurrent)
+
+
+class TokenSigner:
+    """Bearer tokens: the agent id signed with the secret key, valid for `ttl_s` seconds."""
+
+    def __init__(self, secret: str, ttl_s: int) -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt="vt-contact.agent-token")
+        self.ttl_s = ttl_s
+
+    def issue(self, agent_id: str) -> str:
+        return self._serializer.dumps({"sub": agent_id})
+
+    def verify(self, token: object) -> str:
+        if not isinstance(token, str) or not token or len(token) > 512:
+            raise DomainError("unauthorized")
+        try:
+            data = self._serializer.loads(token, max_age=self.ttl_s)
+        except (SignatureExpired, BadSignature):
+            raise DomainError("unauthorized") from None
+        if not isinstance(data, dict) or not isinstance(data.get("sub"), str):
+            raise DomainError("unauthorized")
+        return data["sub"]
+
+
+class AgentService:
+    """Creating agents, logging them in, and finding who a token belongs to."""
+
+    def __init__(self, db: Database, signer: TokenSigner) -> None:
+        self.db = db
+        self.signer = signer
+
+    async def add(
+        self, *, username: str, name: str, role: str, teams: list[str], password: str, now: datetime
+    ) -> AgentIdentity:
+        if role not in ROLES:
+            raise DomainError("invalid_input", field="role")
+        if not username or len(username) > 64 or not name or len(password) < 10:
+            raise DomainError("invalid_input", field="username/name/password")
+        password_hash = await asyncio.to_thread(_hasher.hash, password)
+        agent_id = str(uuid.uuid4())
+        try:
+            async with self.db.write() as conn:
+                await conn.execute(
+                    insert(agents).values(
+                        id=agent_id, username=username, name=name, role=role, teams=list(teams),
+                        password_hash=password_hash, active=True, created_at=now,
+                    )
+                )
+                await record_audit(conn, at=now, action="agent_added", actor="cli", agent_id=agent_id, role=role)
+        except IntegrityError:
+            raise DomainError("conflict") from None
+        return AgentIdentity(agent_id, username, name, role, tuple(teams), None)
+
+    async def upsert(
+        self, *, username: str, name: str, role: str, teams: list[str], password: str, now: datetime
+    ) -> None:
+        """Create the agent, or give an existing one these details and a new password (demo set-up)."""
+        password_hash = await asyncio.to_thread(_hasher.hash, password)
+        async with self.db.write() as conn:
+            existing = await conn.scalar(select(agents.c.id).where(agents.c.username == username))
+            if existing is None:
+                await conn.execute(
+                    insert(agents).values(
+                        id=str(uuid.uuid4()), username=username, name=name, role=role, teams=list(teams),
+                        password_hash=password_hash, active=True, created_at=now,
+                    )
+                )
+            else:
+                await conn.execute(
+                    update(agents)
+                    .where(agents.c.id == existing)
+                    .values(name=name, role=role, teams=list(teams), password_hash=password_hash, active=True)
+                )
+
+    async def login(self, username: str, password: str) -> tuple[str, AgentIdentity]:
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(agents).where(agents.c.username == username))).first()
+        stored = row.password_hash if row is not None and row.active else _DUMMY_HASH
+        try:
+            await asyncio.to_thread(_hasher.verify, stored, password)
+        except (VerificationError, InvalidHashError):
+            raise DomainError("invalid_credentials") from None
+        if row is None or not row.active:
+            raise DomainError("invalid_credentials")
+        return self.signer.issue(row.id), _identity(row)
+
+    async def from_token(self, token: object) -> AgentIdentity:
+        agent_id = self.signer.verify(token)
+        identity = await self.get(agent_id)
+        if identity is None:
+            raise DomainError("unauthorized")
+        return identity
+
+    async def get(self, agent_id: str) -> AgentIdentity | None:
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(select(agents).where(agents.c.id == agent_id, agents.c.active.is_(True)))
+            ).first()
+        return _identity(row) if row is not None else None

@@ -1,0 +1,141 @@
+"""The composition root: wires settings, database, Redis, services and transports into one aiohttp app."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import socketio
+import structlog
+from aiohttp import web
+
+from chat import http as chat_http
+from chat.service import ChatLimits, ChatService
+from chat.sockets import AgentNamespace, VisitorNamespace
+from chat.writer import MessageWriter
+from contact import http as contact_http
+from contact.auth import AgentService, TokenSigner
+from contact.clock import Clock, SystemClock
+from contact.db import Database
+from contact.hours import ChatHours
+from contact.migrate import current_revision, head_revision
+from contact.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from contact.settings import Settings
+from contact.web import errors_middleware, security_headers_middleware
+
+log = structlog.get_logger(__name__)
+
+SIO = web.AppKey("sio", socketio.AsyncServer)
+WRITER = web.AppKey("writer", MessageWriter)
+
+
+class ConfigError(RuntimeError):
+    """The server refuses to start half-configured."""
+
+
+def origin_policy(settings: Settings):  # type: ignore[no-untyped-def]
+    """Socket.IO handshakes from a browser are allowed from our own origin and the configured
+    sites only; a foreign page cannot open a socket in a visitor's or agent's name."""
+    allowed = settings.origins
+
+    def check(origin: str | None, environ: dict[str, Any]) -> bool:
+        if origin is None:
+            return True  # not a browser: nothing to protect against
+        origin = origin.rstrip("/")
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin == own or origin in allowed
+
+    return check
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
+    clock = clock or SystemClock()
+    hours = ChatHours(settings.chat_hours, settings.timezone)
+    if settings.secret_key is not None:
+        secret = settings.secret_key.get_secret_value()
+        if len(secret) < 16:
+            raise ConfigError("VT_SECRET_KEY must be at least 16 characters")
+    elif settings.redis_url:
+        raise ConfigError("several processes (VT_REDIS_URL) need one shared VT_SECRET_KEY")
+    else:
+        secret = secrets.token_urlsafe(32)
+        log.warning("secret_key_generated", hint="set VT_SECRET_KEY so logins survive a restart")
+
+    db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    redis_client = None
+    limiter: RateLimiter
+    if settings.redis_url:
+        import redis.asyncio as aioredis
+
+        redis_client = aioredis.from_url(settings.redis_url)
+        limiter = RedisRateLimiter(redis_client)
+    else:
+        limiter = MemoryRateLimiter()
+
+    writer = MessageWriter(db)
+    limits = ChatLimits(
+        max_concurrent=settings.max_concurrent_chats,
+        visitor_messages=settings.visitor_message_limit,
+        visitor_window_s=settings.visitor_message_window_s,
+        starts_per_ip=settings.start_limit_per_ip,
+        starts_window_s=settings.start_limit_window_s,
+        default_wait_per_position_s=settings.default_wait_per_position_s,
+    )
+    chat = ChatService(db, clock, hours, writer, limiter, limits)
+    agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s))
+
+    manager = socketio.AsyncRedisManager(settings.redis_url, channel="vt-contact") if settings.redis_url else None
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        cors_allowed_origins=origin_policy(settings),
+        max_http_buffer_size=settings.max_http_buffer_size,
+        logger=False,
+        engineio_logger=False,
+        cookie=None,
+    )
+    sio.register_namespace(VisitorNamespace(chat))
+    sio.register_namespace(AgentNamespace(chat, agents))
+
+    app = web.Application(
+        middlewares=[security_headers_middleware, errors_middleware],
+        client_max_size=settings.max_http_buffer_size,
+    )
+    sio.attach(app)
+    app[contact_http.SETTINGS] = settings
+    app[contact_http.DATABASE] = db
+    app[contact_http.AGENTS] = agents
+    app[contact_http.LIMITER] = limiter
+    app[chat_http.CHAT] = chat
+    app[SIO] = sio
+    app[WRITER] = writer
+
+    async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+        current = await current_revision(db.write_engine)
+        expected = head_revision(settings.database_url)
+        if current != expected:
+            await db.dispose()
+            raise ConfigError(
+                f"database schema is at {current or 'nothing'}, this version needs {expected}: "
+                "run `vt-contact db upgrade` first"
+            )
+        yield
+        await db.dispose()
+
+    async def writer_ctx(app: web.Application) -> AsyncIterator[None]:
+        writer.start()
+        yield
+        await writer.stop()
+
+    async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+        if redis_client is not None:
+            await redis_client.ping()  # fail at start-up, not at the first message
+        yield
+        if redis_client is not None:
+            await redis_client.aclose()
+
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, writer_ctx])
+    app.add_routes(contact_http.routes())
+    app.add_routes(chat_http.routes())
+    return app

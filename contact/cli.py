@@ -1,0 +1,168 @@
+"""The `vt-contact` command: serve, agent add, db upgrade (see docs/operations.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import re
+import secrets
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from contact.settings import Settings
+
+DEMO_AGENTS = (
+    ("anna", "Anna de Vries", "advisor", ["jeugd", "volwassenen"]),
+    ("bram", "Bram Jansen", "advisor", ["volwassenen", "professionals"]),
+    ("chris", "Chris Bakker", "crisis", ["crisis", "volwassenen"]),
+    ("sanne", "Sanne Visser", "supervisor", ["jeugd", "volwassenen", "professionals", "crisis"]),
+)
+_TEAM = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        key: value
+        for key in ("host", "port", "database_url", "redis_url")
+        if (value := getattr(args, key, None)) is not None
+    }
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SystemExit(f"invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from None
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from contact.migrate import upgrade
+
+    settings = _settings(args)
+    upgrade(settings.database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_agent_add(args: argparse.Namespace) -> int:
+    from contact.auth import AgentService, TokenSigner
+    from contact.clock import SystemClock
+    from contact.db import Database
+    from contact.errors import DomainError
+
+    for team in args.team:
+        if not _TEAM.match(team):
+            raise SystemExit(f"invalid team name {team!r}")
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 10:
+        raise SystemExit("the password must be at least 10 characters")
+    settings = _settings(args)
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            agent = await AgentService(db, TokenSigner("unused-for-adding", 60)).add(
+                username=args.username, name=args.name, role=args.role, teams=args.team,
+                password=password, now=SystemClock().now(),
+            )
+        except DomainError as exc:
+            print(f"could not add agent: {exc.code}", file=sys.stderr)
+            return 1
+        finally:
+            await db.dispose()
+        print(f"agent {agent.username} added (id {agent.id})")
+        return 0
+
+    return asyncio.run(run())
+
+
+async def _ensure_demo_agents(settings: Settings) -> list[tuple[str, str, str]]:
+    """Create or reset the demo agents with fresh passwords; returns (username, password, role)."""
+    from contact.auth import AgentService, TokenSigner
+    from contact.clock import SystemClock
+    from contact.db import Database
+
+    db = Database(settings.database_url)
+    service = AgentService(db, TokenSigner("unused-for-demo", 60))
+    credentials = []
+    try:
+        for username, name, role, teams in DEMO_AGENTS:
+            password = secrets.token_urlsafe(9)
+            await service.upsert(username=username, name=name, role=role, teams=teams, password=password, now=SystemClock().now())
+            credentials.append((username, password, role))
+    finally:
+        await db.dispose()
+    return credentials
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from contact.bootstrap import ConfigError, create_app
+    from contact.hours import HoursError
+    from contact.logs import configure
+    from contact.migrate import upgrade
+
+    settings = _settings(args)
+    configure(settings.log_level, settings.log_format)
+    if args.migrate or args.demo:
+        upgrade(settings.database_url)
+    if args.demo:
+        creds = asyncio.run(_ensure_demo_agents(settings))
+        print("\nDemo agents (log in at /console or POST /api/agent/login):", flush=True)
+        for username, password, role in creds:
+            print(f"  {username:<8} {password:<14} {role}", flush=True)
+        print(flush=True)
+    try:
+        app = create_app(settings)
+    except (ConfigError, HoursError) as exc:
+        print(f"vt-contact cannot start: {exc}", file=sys.stderr)
+        return 2
+    print(f"vt-contact listening on http://{settings.host}:{settings.port}", flush=True)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+    except ConfigError as exc:
+        print(f"vt-contact cannot start: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vt-contact", description="Veilig Thuis chat, callbacks and handoff")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--database-url")
+    serve.add_argument("--redis-url")
+    serve.add_argument("--demo", action="store_true", help="create demo agents and print their passwords")
+    serve.add_argument("--migrate", action="store_true", help="upgrade the database schema before starting")
+    serve.set_defaults(func=cmd_serve)
+
+    agent = sub.add_parser("agent", help="manage agents").add_subparsers(dest="agent_command", required=True)
+    add = agent.add_parser("add", help="add an agent; the password is read from standard input")
+    add.add_argument("username")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", required=True, choices=["advisor", "crisis", "supervisor", "admin"])
+    add.add_argument("--team", action="append", default=[])
+    add.add_argument("--database-url")
+    add.set_defaults(func=cmd_agent_add)
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="create or migrate the schema with Alembic")
+    up.add_argument("--database-url")
+    up.set_defaults(func=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""Configuration of vt-contact: every setting comes from a flag or a `VT_*` environment variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All settings of one server process; see docs/operations.md for each one."""
+
+    model_config = SettingsConfigDict(env_prefix="VT_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///var/vt-contact.db"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    secret_key: SecretStr | None = None
+    chat_hours: str = "mon-fri 09:00-17:00"
+    timezone: str = "Europe/Amsterdam"
+    # Origins besides the server's own that may open a socket (the websites embedding the widget).
+    allowed_origins: str = ""
+
+    token_ttl_s: int = Field(default=10 * 3600, ge=60)
+    max_concurrent_chats: int = Field(default=3, ge=1)
+    # Engine.IO refuses larger packets; a 4,000-character message in 4-byte UTF-8 is 16 KiB.
+    max_http_buffer_size: int = Field(default=64 * 1024, ge=16 * 1024)
+
+    visitor_message_limit: int = Field(default=20, ge=1)
+    visitor_message_window_s: int = Field(default=10, ge=1)
+    start_limit_per_ip: int = Field(default=30, ge=1)
+    start_limit_window_s: int = Field(default=600, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_s: int = Field(default=300, ge=1)
+
+    # Used until enough conversations were accepted to estimate from real waiting times.
+    default_wait_per_position_s: int = Field(default=120, ge=1)
+
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    case_webhook_url: str | None = None
+    case_webhook_secret: SecretStr | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://…")
+        return value
+
+    @property
+    def origins(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip())
+
+    def sqlite_path(self) -> Path | None:
+        """The file of an SQLite database, or None for PostgreSQL."""
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix):
+            return Path(self.database_url[len(prefix):].split("?")[0])
+        return None

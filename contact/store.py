@@ -1,0 +1,59 @@
+"""Tables of the shared kernel: agents and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import Field, SQLModel
+
+from contact.db import UTCDateTime
+
+ROLES = ("advisor", "crisis", "supervisor", "admin")
+TEAMS = ("jeugd", "volwassenen", "professionals", "crisis")
+
+
+class Agent(SQLModel, table=True):
+    __tablename__ = "agent"
+
+    id: str = Field(primary_key=True, max_length=36)
+    username: str = Field(unique=True, index=True, max_length=64)
+    name: str = Field(max_length=120)
+    role: str = Field(max_length=20)
+    teams: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    password_hash: str = Field(max_length=255)
+    max_concurrent: int | None = Field(default=None)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what to which conversation, when. Never message text or contact details."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    action: str = Field(max_length=40)
+    actor: str = Field(max_length=80)
+    conversation_id: str | None = Field(default=None, index=True, max_length=36)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+async def record_audit(
+    conn: AsyncConnection,
+    *,
+    at: datetime,
+    action: str,
+    actor: str,
+    conversation_id: str | None = None,
+    **detail: Any,
+) -> None:
+    """Write one audit entry in the caller's transaction, so it commits or rolls back with the change."""
+    await conn.execute(
+        insert(AuditEvent.__table__).values(
+            at=at, action=action, actor=actor, conversation_id=conversation_id, detail=detail
+        )
+    )

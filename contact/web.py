@@ -1,0 +1,100 @@
+"""HTTP plumbing shared by every package: the error shape as a middleware, security headers,
+and reading a JSON body strictly."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from contact.errors import DomainError, error_payload
+
+log = structlog.get_logger(__name__)
+
+STATUS = {
+    "invalid_input": 422,
+    "invalid_phone": 422,
+    "outcome_incomplete": 422,
+    "unauthorized": 401,
+    "invalid_credentials": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "closed": 409,
+    "conflict": 409,
+    "already_taken": 409,
+    "capacity_reached": 409,
+    "slot_full": 409,
+    "rate_limited": 429,
+    "internal": 500,
+}
+_HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "rate_limited"}
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_error(code: str, texts: tuple[str, str] | None = None, **extra: Any) -> web.Response:
+    return web.json_response(error_payload(code, texts, **extra), status=STATUS.get(code, 400))
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        return web.json_response(exc.payload(), status=STATUS.get(exc.code, 400))
+    except web.HTTPException as exc:
+        if exc.status < 400 or request.path.startswith("/socket.io"):
+            raise
+        code = _HTTP_CODES.get(exc.status, "invalid_input")
+        response = web.json_response(error_payload(code), status=exc.status)
+        if exc.status == 405 and "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except Exception as exc:
+        log.error("request_failed", path=request.path, error=type(exc).__name__, exc_info=True)
+        return web.json_response(error_payload("internal"), status=500)
+
+
+@web.middleware
+async def security_headers_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    response = await handler(request)
+    if not request.path.startswith("/socket.io"):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    """The request body as `model`; anything else is `invalid_input` (never a 500)."""
+    if request.content_type != "application/json":
+        raise DomainError("invalid_input", field="content-type")
+    try:
+        data = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        raise DomainError("invalid_input", field="body") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors()})[:5]
+        raise DomainError("invalid_input", fields=fields) from None
+
+
+def client_ip(request: web.Request) -> str:
+    return request.remote or "unknown"

@@ -1,0 +1,166 @@
+"""The real aiohttp app on a loopback port, and real python-socketio clients that talk to it."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import Any
+
+import socketio
+from aiohttp import ClientSession, web
+
+from contact.auth import AgentIdentity, AgentService, TokenSigner
+from contact.bootstrap import create_app
+from contact.clock import Clock
+from contact.db import Database
+from contact.migrate import upgrade
+from contact.settings import Settings
+
+SECRET = "test-secret-key-that-is-long-enough"
+_counter = itertools.count(1)
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "secret_key": SECRET,
+        "chat_hours": "24/7",
+        "start_limit_per_ip": 100_000,
+        "log_format": "console",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+class RunningServer:
+    """One app on 127.0.0.1; `restart()` stops it and starts a new app on the same port."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+        self.app: web.Application | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> RunningServer:
+        self.app = create_app(self.settings, self.clock)
+        self.runner = web.AppRunner(self.app, shutdown_timeout=2)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True)
+        await site.start()
+        self.port = self.runner.addresses[0][1]
+        return self
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+
+async def migrated_sqlite(path: str) -> str:
+    url = f"sqlite+aiosqlite:///{path}"
+    await asyncio.to_thread(upgrade, url)
+    return url
+
+
+async def add_agent(
+    database_url: str, role: str = "advisor", teams: tuple[str, ...] = ("jeugd",), name: str | None = None
+) -> tuple[AgentIdentity, str]:
+    """A fresh agent in the database and its password."""
+    db = Database(database_url)
+    try:
+        n = next(_counter)
+        password = f"pw-{uuid.uuid4().hex}"
+        agent = await AgentService(db, TokenSigner(SECRET, 60)).add(
+            username=f"agent{n}-{uuid.uuid4().hex[:6]}",
+            name=name or f"Test{n} Agent",
+            role=role,
+            teams=list(teams),
+            password=password,
+            now=datetime.now(timezone.utc),
+        )
+    finally:
+        await db.dispose()
+    return agent, password
+
+
+async def login(base_url: str, username: str, password: str) -> str:
+    async with ClientSession() as http:
+        async with http.post(f"{base_url}/api/agent/login", json={"username": username, "password": password}) as r:
+            body = await r.json()
+            assert r.status == 200, body
+            return body["token"]
+
+
+class Client:
+    """A python-socketio client on one namespace that records every event it receives."""
+
+    def __init__(self, namespace: str, reconnection: bool = False) -> None:
+        self.namespace = namespace
+        self.sio = socketio.AsyncClient(reconnection=reconnection, reconnection_delay=0.1, reconnection_delay_max=0.5)
+        self.events: dict[str, list[Any]] = defaultdict(list)
+        self._arrived = asyncio.Condition()
+        self.connect_error: Any = None
+
+        @self.sio.on("*", namespace=namespace)
+        async def _any(event: str, data: Any = None) -> None:
+            async with self._arrived:
+                self.events[event].append(data)
+                self._arrived.notify_all()
+
+        @self.sio.on("connect_error", namespace=namespace)
+        async def _refused(data: Any) -> None:
+            self.connect_error = data
+
+    async def connect(self, url: str, auth: Any = None, transports: list[str] | None = None, headers: dict[str, str] | None = None) -> Client:
+        await self.sio.connect(
+            url, namespaces=[self.namespace], auth=auth, transports=transports or ["websocket"],
+            headers=headers or {}, wait_timeout=5,
+        )
+        return self
+
+    async def call(self, event: str, data: Any = None, timeout: float = 10) -> Any:
+        if data is None:
+            return await self.sio.call(event, namespace=self.namespace, timeout=timeout)
+        return await self.sio.call(event, data, namespace=self.namespace, timeout=timeout)
+
+    async def wait_for(self, event: str, predicate: Any = None, timeout: float = 5) -> Any:
+        """The first received `event` (already or soon) whose data satisfies `predicate`."""
+
+        def found() -> Any:
+            for data in self.events.get(event, []):
+                if predicate is None or predicate(data):
+                    return data
+            return None
+
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(lambda: found() is not None), timeout)
+        return found()
+
+    async def disconnect(self) -> None:
+        await self.sio.disconnect()
+
+
+async def visitor(url: str, **kw: Any) -> Client:
+    return await Client("/visitor", **kw).connect(url)
+
+
+async def agent_client(url: str, token: str, **kw: Any) -> Client:
+    return await Client("/agent", **kw).connect(url, auth={"token": token})
+
+
+def start_payload(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {"caller_type": "jongere", "intent": "advies", "topic": "thuis"}
+    payload.update(overrides)
+    return payload
