@@ -180,7 +180,9 @@ class AgentNamespace(GuardedNamespace):
             agent = await self.agents.from_token(token)
         except DomainError as exc:
             log.info("agent_refused", code=exc.code)
-            raise socketio.exceptions.ConnectionRefusedError(exc.payload()["error"]) from None
+            payload = exc.payload()
+            # The client's connect_error gets {"message": ..., "data": {"error": {...}}}.
+            raise socketio.exceptions.ConnectionRefusedError(payload["error"]["message"], payload) from None
         self.identities[sid] = (agent, token)  # type: ignore[assignment]
         await self.enter_room(sid, ALL_AGENTS_ROOM)
         await self.enter_room(sid, agent_room(agent.id))

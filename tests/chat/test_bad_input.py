@@ -1,0 +1,330 @@
+"""Every bad input named in the issue gets the error shape of PROTOCOL.md and changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import socketio
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from chat.store import conversations, messages
+from contact.db import Database
+from tests.support.server import SECRET, Client, add_agent, agent_client, login, start_payload, visitor
+
+
+def code(ack):
+    assert set(ack) == {"error"}, ack
+    assert ack["error"]["message"] and isinstance(ack["error"]["message"], str)
+    return ack["error"]["code"]
+
+
+async def count_rows(server, table, **where):
+    db = Database(server.settings.database_url)
+    try:
+        async with db.read() as conn:
+            q = select(func.count()).select_from(table)
+            for k, v in where.items():
+                q = q.where(table.c[k] == v)
+            return await conn.scalar(q)
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        {},
+        {"caller_type": "kind"},  # intent missing
+        {"caller_type": "alien", "intent": "advies"},
+        {"caller_type": "kind", "intent": "advies", "danger_now": "yes"},
+        {"caller_type": "kind", "intent": "advies", "extra": 1},
+        {"caller_type": 1, "intent": "advies"},
+        {"caller_type": "kind", "intent": "advies", "topic": "x" * 201},
+        ["kind", "advies"],
+        "start",
+    ],
+)
+async def test_bad_start_is_refused_and_stores_nothing(server, payload):
+    v = await visitor(server.url)
+    before = await count_rows(server, conversations)
+    ack = await v.call("start", payload) if payload is not None else await v.call("start")
+    assert code(ack) == "invalid_input"
+    assert await count_rows(server, conversations) == before
+    # The connection is still usable after a refusal.
+    assert "conversation_id" in await v.call("start", start_payload())
+    await v.disconnect()
+
+
+async def test_message_before_start(server):
+    v = await visitor(server.url)
+    assert code(await v.call("message", {"client_id": "a", "text": "hoi"})) == "not_found"
+    assert code(await v.call("typing", {"typing": True})) == "not_found"
+    assert code(await v.call("leave", {})) == "not_found"
+    await v.disconnect()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"client_id": "a", "text": ""},
+        {"client_id": "a", "text": "   \n "},
+        {"client_id": "a", "text": "x" * 4001},
+        {"client_id": "a"},
+        {"text": "hoi"},
+        {"client_id": "", "text": "hoi"},
+        {"client_id": "a" * 65, "text": "hoi"},
+        {"client_id": 5, "text": "hoi"},
+        {"client_id": "a", "text": ["hoi"]},
+        {"client_id": "a", "text": "hoi", "to": "agent"},
+    ],
+)
+async def test_bad_message_is_refused_and_stores_nothing(server, payload):
+    v = await visitor(server.url)
+    cid = (await v.call("start", start_payload()))["conversation_id"]
+    assert code(await v.call("message", payload)) == "invalid_input"
+    assert await count_rows(server, messages, conversation_id=cid) == 0
+    ok = await v.call("message", {"client_id": "ok", "text": "x" * 4000})  # the limit itself is fine
+    assert ok["seq"] == 1
+    await v.disconnect()
+
+
+async def test_unknown_event_and_binary_payload(server):
+    v = await visitor(server.url)
+    cid = (await v.call("start", start_payload()))["conversation_id"]
+    assert code(await v.call("launch_missiles", {})) == "invalid_input"
+    assert code(await v.call("message", {"client_id": "b", "text": b"binary"})) == "invalid_input"
+    assert code(await v.call("message", b"\x00\x01")) == "invalid_input"
+    assert await count_rows(server, messages, conversation_id=cid) == 0
+    await v.disconnect()
+
+
+async def test_start_twice_on_one_connection_is_a_conflict(server):
+    v = await visitor(server.url)
+    first = await v.call("start", start_payload())
+    assert code(await v.call("start", start_payload())) == "conflict"
+    # The same resume token cannot open a second conversation while the first is open,
+    # even from another connection (a database constraint, not only this process's memory).
+    other = await visitor(server.url)
+    assert code(await other.call("start", start_payload(resume_token=first["resume_token"]))) == "conflict"
+    # After leaving, starting again with the token is allowed.
+    await v.call("leave", {})
+    again = await other.call("start", start_payload(resume_token=first["resume_token"]))
+    assert again["conversation_id"] != first["conversation_id"]
+    await v.disconnect()
+    await other.disconnect()
+
+
+async def test_resume_with_unknown_or_malformed_token(server):
+    v = await visitor(server.url)
+    assert code(await v.call("resume", {"resume_token": "x" * 43, "after_seq": 0})) == "not_found"
+    assert code(await v.call("resume", {"resume_token": "x" * 43, "after_seq": -1})) == "invalid_input"
+    assert code(await v.call("resume", {"resume_token": "x" * 43, "after_seq": "0"})) == "invalid_input"
+    assert code(await v.call("resume", {"after_seq": 0})) == "invalid_input"
+    await v.disconnect()
+
+
+async def test_resume_token_of_another_visitor_reveals_nothing_else(server):
+    a = await visitor(server.url)
+    b = await visitor(server.url)
+    ra = await a.call("start", start_payload())
+    rb = await b.call("start", start_payload())
+    await a.call("message", {"client_id": "1", "text": "geheim van a"})
+    # b guessing: a token of the right shape but not a's gets not_found, and b stays bound to its own.
+    forged = rb["resume_token"][:-4] + ("AAAA" if not rb["resume_token"].endswith("AAAA") else "BBBB")
+    assert code(await b.call("resume", {"resume_token": forged, "after_seq": 0})) == "not_found"
+    mine = await b.call("resume", {"resume_token": rb["resume_token"], "after_seq": 0})
+    assert mine["conversation_id"] == rb["conversation_id"] and mine["messages"] == []
+    assert ra["conversation_id"] != rb["conversation_id"]
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_visitor_flood_is_rate_limited(server):
+    v = await visitor(server.url)
+    cid = (await v.call("start", start_payload()))["conversation_id"]
+    limit = server.settings.visitor_message_limit
+    acks = await asyncio.gather(
+        *(v.call("message", {"client_id": f"f{i}", "text": f"spam {i}"}) for i in range(limit + 15))
+    )
+    stored = [a for a in acks if "seq" in a]
+    refused = [a for a in acks if "error" in a]
+    assert len(stored) == limit
+    assert refused and all(a["error"]["code"] == "rate_limited" for a in refused)
+    assert await count_rows(server, messages, conversation_id=cid) == limit
+    # seq stays gapless however the flood interleaved.
+    assert sorted(a["seq"] for a in stored) == list(range(1, limit + 1))
+    await v.disconnect()
+
+
+async def test_payload_of_several_megabytes_is_refused_without_harm(server):
+    v = await visitor(server.url)
+    cid = (await v.call("start", start_payload()))["conversation_id"]
+    with pytest.raises((socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError, socketio.exceptions.DisconnectedError)):
+        await v.call("message", {"client_id": "big", "text": "x" * (5 * 1024 * 1024)}, timeout=3)
+    assert await count_rows(server, messages, conversation_id=cid) == 0
+    # The server is fine and the visitor can resume on a new connection.
+    again = await visitor(server.url)
+    # The resume token is needed; get it again from a fresh conversation to prove the server serves.
+    assert "conversation_id" in await again.call("start", start_payload())
+    await again.disconnect()
+
+
+async def test_oversized_http_body_is_an_error_shape(server):
+    from aiohttp import ClientSession
+
+    async with ClientSession() as http:
+        async with http.post(
+            f"{server.url}/api/agent/login", data=b"{" + b" " * (3 * 1024 * 1024) + b"}",
+            headers={"Content-Type": "application/json"},
+        ) as r:
+            assert r.status == 413
+            assert (await r.json())["error"]["code"] == "invalid_input"
+        for body, ctype in [(b"not json", "application/json"), (b"[]", "application/json"), (b"{}", "text/plain"),
+                            (b'{"username": 1, "password": "x"}', "application/json")]:
+            async with http.post(f"{server.url}/api/agent/login", data=body, headers={"Content-Type": ctype}) as r:
+                assert r.status == 422, body
+                assert (await r.json())["error"]["code"] == "invalid_input"
+
+
+# ---- agents -----------------------------------------------------------------------------
+
+
+async def _agent(server, role="advisor"):
+    identity, password = await add_agent(server.settings.database_url, role=role)
+    token = await login(server.url, identity.username, password)
+    return identity, token, await agent_client(server.url, token)
+
+
+async def _refused(server, auth):
+    c = Client("/agent")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await c.connect(server.url, auth=auth)
+    assert c.connect_error is not None
+    return c.connect_error["data"]["error"]
+
+
+@pytest.mark.parametrize("auth", [None, {}, {"token": ""}, {"token": "forged.token.value"}, {"token": 42}, "token"])
+async def test_agent_connect_without_valid_token_is_refused(server, auth):
+    err = await _refused(server, auth)
+    assert err["code"] == "unauthorized"
+
+
+async def test_token_signed_with_another_key_or_expired_is_refused(server):
+    identity, _ = await add_agent(server.settings.database_url)
+    other = URLSafeTimedSerializer("some-other-secret-key-1234567890", salt="vt-contact.agent-token")
+    assert (await _refused(server, {"token": other.dumps({"sub": identity.id})}))["code"] == "unauthorized"
+
+    class Past(URLSafeTimedSerializer):
+        def make_signer(self, salt=None):
+            signer = super().make_signer(salt)
+            signer.get_timestamp = lambda: int(time.time()) - server.settings.token_ttl_s - 60
+            return signer
+
+    expired = Past(SECRET, salt="vt-contact.agent-token").dumps({"sub": identity.id})
+    assert (await _refused(server, {"token": expired}))["code"] == "unauthorized"
+    fresh = URLSafeTimedSerializer(SECRET, salt="vt-contact.agent-token").dumps({"sub": identity.id})
+    c = await agent_client(server.url, fresh)  # the same agent with a valid token gets in
+    await c.disconnect()
+
+
+async def test_accept_unknown_closed_or_taken_conversation(server):
+    _, _, a1 = await _agent(server)
+    _, _, a2 = await _agent(server)
+    assert code(await a1.call("accept", {"conversation_id": "no-such-conversation"})) == "not_found"
+    assert code(await a1.call("accept", {})) == "invalid_input"
+    assert code(await a1.call("accept", {"conversation_id": 7})) == "invalid_input"
+    v = await visitor(server.url)
+    cid = (await v.call("start", start_payload()))["conversation_id"]
+    assert "conversation" in await a1.call("accept", {"conversation_id": cid})
+    assert code(await a2.call("accept", {"conversation_id": cid})) == "already_taken"
+    await v.call("leave", {})
+    assert code(await a2.call("accept", {"conversation_id": cid})) == "closed"
+    for c in (v, a1, a2):
+        await c.disconnect()
+
+
+async def test_agent_cannot_touch_a_conversation_it_does_not_hold(server):
+    _, _, holder = await _agent(server)
+    _, _, other = await _agent(server)
+    _, _, boss = await _agent(server, role="supervisor")
+    v = await visitor(server.url)
+    cid = (await v.call("start", start_payload()))["conversation_id"]
+    await holder.call("accept", {"conversation_id": cid})
+    outcome = {"kind": "advies", "summary": "x"}
+    assert code(await other.call("close", {"conversation_id": cid, "outcome": outcome})) == "forbidden"
+    assert code(await other.call("message", {"conversation_id": cid, "client_id": "x", "text": "hoi"})) == "forbidden"
+    assert code(await other.call("note", {"conversation_id": cid, "text": "x"})) == "forbidden"
+    assert code(await other.call("typing", {"conversation_id": cid, "typing": True})) == "forbidden"
+    assert code(await other.call("history", {"conversation_id": cid})) == "forbidden"
+    assert code(await other.call("close", {"conversation_id": "nope", "outcome": outcome})) == "not_found"
+    # A supervisor may read, not write.
+    assert (await boss.call("history", {"conversation_id": cid}))["conversation"]["id"] == cid
+    assert code(await boss.call("message", {"conversation_id": cid, "client_id": "x", "text": "hoi"})) == "forbidden"
+    assert await count_rows(server, messages, conversation_id=cid) == 0
+    for c in (v, holder, other, boss):
+        await c.disconnect()
+
+
+async def test_close_needs_a_complete_outcome(server):
+    _, _, a = await _agent(server)
+    v = await visitor(server.url)
+    cid = (await v.call("start", start_payload()))["conversation_id"]
+    await a.call("accept", {"conversation_id": cid})
+    incomplete = await a.call("close", {"conversation_id": cid, "outcome": {"kind": "melding", "summary": "x", "urgency": "hoog"}})
+    assert code(incomplete) == "outcome_incomplete" and incomplete["error"]["missing"] == ["gemeente"]
+    for bad in [{"kind": "iets"}, {"kind": "melding", "urgency": "heel erg"}, {}, {"kind": "advies", "extra": 1}]:
+        assert code(await a.call("close", {"conversation_id": cid, "outcome": bad})) == "invalid_input"
+    # Nothing changed: the conversation is still open and can be closed properly.
+    assert (await a.call("message", {"conversation_id": cid, "client_id": "m", "text": "nog hier"}))["seq"] == 1
+    assert (await a.call("close", {"conversation_id": cid, "outcome": {"kind": "geen"}})) == {"ok": True}
+    assert code(await a.call("close", {"conversation_id": cid, "outcome": {"kind": "geen"}})) == "closed"
+    for c in (v, a):
+        await c.disconnect()
+
+
+async def test_capacity_reached(server):
+    identity, _, a = await _agent(server)
+    limit = server.settings.max_concurrent_chats
+    visitors = [await visitor(server.url) for _ in range(limit + 1)]
+    cids = [(await v.call("start", start_payload()))["conversation_id"] for v in visitors]
+    for cid in cids[:limit]:
+        assert "conversation" in await a.call("accept", {"conversation_id": cid})
+    full = await a.call("accept", {"conversation_id": cids[limit]})
+    assert code(full) == "capacity_reached"
+    # It stays in the queue for a colleague.
+    _, _, colleague = await _agent(server)
+    assert "conversation" in await colleague.call("accept", {"conversation_id": cids[limit]})
+    for c in (*visitors, a, colleague):
+        await c.disconnect()
+
+
+async def test_cross_origin_handshake_is_refused(server):
+    evil = Client("/visitor")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await evil.connect(server.url, headers={"Origin": "https://evil.example"})
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await Client("/visitor").connect(server.url, headers={"Origin": "https://evil.example"}, transports=["polling"])
+    same = await Client("/visitor").connect(server.url, headers={"Origin": server.url})
+    assert "conversation_id" in await same.call("start", start_payload())
+    await same.disconnect()
+
+
+async def test_login_flood_is_rate_limited(server):
+    from aiohttp import ClientSession
+
+    identity, password = await add_agent(server.settings.database_url)
+    async with ClientSession() as http:
+        statuses = []
+        for _ in range(server.settings.login_max_failures + 2):
+            async with http.post(f"{server.url}/api/agent/login", json={"username": identity.username, "password": "wrong-password"}) as r:
+                statuses.append(r.status)
+                body = await r.json()
+        assert statuses[: server.settings.login_max_failures] == [401] * server.settings.login_max_failures
+        assert statuses[-1] == 429 and body["error"]["code"] == "rate_limited"
+        # Even the right password waits out the window now.
+        async with http.post(f"{server.url}/api/agent/login", json={"username": identity.username, "password": password}) as r:
+            assert r.status == 429

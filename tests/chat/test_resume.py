@@ -1,0 +1,99 @@
+"""Nothing is lost across a network drop or a server restart: `resume` replays by seq."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.server import (
+    RunningServer,
+    add_agent,
+    agent_client,
+    login,
+    make_settings,
+    migrated_sqlite,
+    start_payload,
+    visitor,
+)
+
+
+@pytest.fixture
+async def own_server(tmp_path):
+    """A server of this test alone, since it is restarted."""
+    url = await migrated_sqlite(str(tmp_path / "restart.db"))
+    running = await RunningServer(make_settings(url)).start()
+    yield running
+    await running.stop()
+
+
+async def test_resume_after_reconnect_replays_only_what_was_missed(server):
+    identity, password = await add_agent(server.settings.database_url)
+    agent = await agent_client(server.url, await login(server.url, identity.username, password))
+    v = await visitor(server.url)
+    started = await v.call("start", start_payload())
+    cid = started["conversation_id"]
+    await agent.call("accept", {"conversation_id": cid})
+    await v.call("message", {"client_id": "v1", "text": "een"})
+    await v.disconnect()  # the phone loses its network
+    for i in range(2, 5):
+        await agent.call("message", {"conversation_id": cid, "client_id": f"a{i}", "text": f"bericht {i}"})
+    back = await visitor(server.url)
+    resumed = await back.call("resume", {"resume_token": started["resume_token"], "after_seq": 1})
+    assert resumed["conversation_id"] == cid and resumed["status"] == "active"
+    assert [(m["seq"], m["text"]) for m in resumed["messages"]] == [(2, "bericht 2"), (3, "bericht 3"), (4, "bericht 4")]
+    assert resumed["agent"]["name"] == identity.name.split()[0]
+    # The new connection is bound: it can write, and live messages reach it.
+    assert (await back.call("message", {"client_id": "v5", "text": "ik ben er weer"}))["seq"] == 5
+    await agent.call("message", {"conversation_id": cid, "client_id": "a6", "text": "fijn"})
+    assert (await back.wait_for("message", lambda m: m["seq"] == 6))["text"] == "fijn"
+    full = await back.call("resume", {"resume_token": started["resume_token"], "after_seq": 0})
+    assert [m["seq"] for m in full["messages"]] == [1, 2, 3, 4, 5, 6]
+    await back.disconnect()
+    await agent.disconnect()
+
+
+async def test_resume_after_a_server_restart(own_server):
+    server = own_server
+    identity, password = await add_agent(server.settings.database_url)
+    token = await login(server.url, identity.username, password)
+    agent = await agent_client(server.url, token)
+    v = await visitor(server.url)
+    started = await v.call("start", start_payload())
+    cid = started["conversation_id"]
+    await agent.call("accept", {"conversation_id": cid})
+    await v.call("message", {"client_id": "v1", "text": "voor de herstart"})
+    sent = await agent.call("message", {"conversation_id": cid, "client_id": "a2", "text": "laatste voor herstart"})
+    assert sent["seq"] == 2
+
+    await server.restart()  # both sockets drop; the database is the truth
+
+    agent2 = await agent_client(server.url, token)  # the token outlives the process
+    mine = await agent2.wait_for("mine")
+    assert [c["id"] for c in mine["conversations"]] == [cid]
+    v2 = await visitor(server.url)
+    resumed = await v2.call("resume", {"resume_token": started["resume_token"], "after_seq": 1})
+    assert [(m["seq"], m["sender"], m["text"]) for m in resumed["messages"]] == [(2, "agent", "laatste voor herstart")]
+    # A retried message from before the restart is recognised by its client_id.
+    assert (await v2.call("message", {"client_id": "v1", "text": "voor de herstart"}))["seq"] == 1
+    nxt = await v2.call("message", {"client_id": "v3", "text": "na de herstart"})
+    assert nxt["seq"] == 3
+    assert (await agent2.wait_for("message", lambda m: m["seq"] == 3))["text"] == "na de herstart"
+    await v2.disconnect()
+    await agent2.disconnect()
+    for c in (v, agent):
+        if c.sio.connected:
+            await c.disconnect()
+
+
+async def test_resume_of_an_ended_conversation_says_so(server):
+    v = await visitor(server.url)
+    started = await v.call("start", start_payload())
+    await v.call("message", {"client_id": "1", "text": "hoi"})
+    await v.call("leave", {})
+    other = await visitor(server.url)
+    resumed = await other.call("resume", {"resume_token": started["resume_token"], "after_seq": 0})
+    assert resumed["status"] == "closed" and resumed["reason"] == "visitor_left"
+    assert [m["text"] for m in resumed["messages"]] == ["hoi"]
+    err = await other.call("message", {"client_id": "2", "text": "nog iets"})
+    assert err["error"]["code"] == "closed"
+    await v.disconnect()
+    await other.disconnect()
