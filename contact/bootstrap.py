@@ -85,7 +85,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     chat = ChatService(db, clock, hours, writer, limiter, limits)
     agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s))
 
-    manager = socketio.AsyncRedisManager(settings.redis_url, channel="vt-contact") if settings.redis_url else None
+    manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel) if settings.redis_url else None
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,

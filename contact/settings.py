@@ -16,6 +16,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///var/vt-contact.db"
     redis_url: str | None = None
+    # Pub/sub channel of the Socket.IO fan-out; separate environments sharing one Redis differ here.
+    redis_channel: str = "vt-contact"
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     secret_key: SecretStr | None = None

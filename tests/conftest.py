@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.support.server import RunningServer, migrated_sqlite, make_settings
+from tests.support.server import RunningServer, make_settings, migrated_sqlite
+from tests.support.services import PostgresServer, postgres_server, redis_server
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +21,17 @@ async def server(database_url: str) -> AsyncIterator[RunningServer]:
     running = await RunningServer(make_settings(database_url)).start()
     yield running
     await running.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real throwaway redis-server for the whole run."""
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real throwaway PostgreSQL server for the whole run; tests create their own databases."""
+    with postgres_server() as server:
+        yield server

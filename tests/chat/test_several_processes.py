@@ -1,0 +1,136 @@
+"""Two `vt-contact serve` processes sharing one database (an SQLite file, or PostgreSQL) and a
+real Redis: a visitor on one and an advisor on the other chat normally, and two advisors
+accepting the same conversation at once on different processes never both win."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from contact.migrate import upgrade
+from tests.support.processes import ServerProcess, run_cli
+from tests.support.server import agent_client, login, start_payload, visitor
+
+
+class Cluster:
+    def __init__(self, database_url: str, a: ServerProcess, b: ServerProcess) -> None:
+        self.database_url = database_url
+        self.a = a
+        self.b = b
+
+    def add_agent(self, role: str = "advisor") -> tuple[str, str]:
+        username = f"p{uuid.uuid4().hex[:10]}"
+        password = f"pw-{uuid.uuid4().hex}"
+        done = run_cli(
+            "agent", "add", username, "--name", "Pim de Boer", "--role", role, "--team", "jeugd",
+            "--database-url", self.database_url, stdin=password + "\n",
+        )
+        assert done.returncode == 0, done.stderr
+        assert password not in done.stdout + done.stderr
+        return username, password
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def cluster(request, tmp_path_factory, redis_url):
+    log_dir = tmp_path_factory.mktemp(f"procs-{request.param}")
+    if request.param == "sqlite":
+        database_url = f"sqlite+aiosqlite:///{log_dir / 'shared.db'}"
+    else:
+        database_url = request.getfixturevalue("postgres").create_database(f"procs_{uuid.uuid4().hex[:8]}")
+    migrated = run_cli("db", "upgrade", "--database-url", database_url)
+    assert migrated.returncode == 0, migrated.stderr
+    # Each cluster its own pub/sub channel on the shared Redis.
+    channel = f"vt-test-{request.param}-{uuid.uuid4().hex[:6]}"
+    a = ServerProcess(database_url, redis_url, log_dir, "a", VT_REDIS_CHANNEL=channel)
+    try:
+        b = ServerProcess(database_url, redis_url, log_dir, "b", VT_REDIS_CHANNEL=channel)
+    except Exception:
+        a.stop()
+        raise
+    yield Cluster(database_url, a, b)
+    a.stop()
+    b.stop()
+    for p in (a, b):
+        text = p.log_path.read_text(errors="replace")
+        assert "Traceback" not in text, text[-3000:]
+
+
+async def test_visitor_on_one_process_and_agent_on_the_other(cluster):
+    username, password = cluster.add_agent()
+    token = await login(cluster.a.url, username, password)  # a token from A works on B
+    agent = await agent_client(cluster.b.url, token)
+    v = await visitor(cluster.a.url)
+    started = await v.call("start", start_payload(caller_type="kind"))
+    cid = started["conversation_id"]
+    # The queue change made on A reaches the agent on B through Redis.
+    await agent.wait_for("queue", lambda q: any(w["conversation_id"] == cid for w in q["waiting"]))
+    await agent.call("accept", {"conversation_id": cid})
+    assert (await v.wait_for("assigned"))["agent"]["name"] == "Pim"
+    for i in range(1, 6):
+        sent = await v.call("message", {"client_id": f"v{i}", "text": f"vraag {i}"})
+        got = await agent.wait_for("message", lambda m, s=sent["seq"]: m["seq"] == s)
+        assert got["text"] == f"vraag {i}" and got["conversation_id"] == cid
+        reply = await agent.call("message", {"conversation_id": cid, "client_id": f"a{i}", "text": f"antwoord {i}"})
+        assert (await v.wait_for("message", lambda m, s=reply["seq"]: m["seq"] == s))["text"] == f"antwoord {i}"
+    await agent.call("typing", {"conversation_id": cid, "typing": True})
+    assert await v.wait_for("typing") == {"typing": True}
+
+    # The visitor's phone switches to process B and resumes there.
+    await v.disconnect()
+    await agent.call("message", {"conversation_id": cid, "client_id": "a-missed", "text": "ben je er nog?"})
+    moved = await visitor(cluster.b.url)
+    resumed = await moved.call("resume", {"resume_token": started["resume_token"], "after_seq": 10})
+    assert [(m["seq"], m["text"]) for m in resumed["messages"]] == [(11, "ben je er nog?")]
+    full = await moved.call("resume", {"resume_token": started["resume_token"], "after_seq": 0})
+    assert [m["seq"] for m in full["messages"]] == list(range(1, 12))
+
+    assert (await agent.call("close", {"conversation_id": cid, "outcome": {"kind": "advies", "summary": "ok"}}))["ok"]
+    assert await moved.wait_for("closed") == {"reason": "agent_closed"}
+    await moved.disconnect()
+    await agent.disconnect()
+
+
+async def test_two_agents_on_two_processes_accepting_at_once_exactly_one_wins(cluster):
+    tokens = []
+    for _ in range(2):
+        username, password = cluster.add_agent()
+        tokens.append(await login(cluster.a.url, username, password))
+    on_a = await agent_client(cluster.a.url, tokens[0])
+    on_b = await agent_client(cluster.b.url, tokens[1])
+    rounds = 3  # each agent holds at most 3 conversations at once
+    visitors = [await visitor(cluster.a.url if i % 2 else cluster.b.url) for i in range(rounds)]
+    cids = [(await v.call("start", start_payload()))["conversation_id"] for v in visitors]
+    for cid in cids:
+        acks = await asyncio.gather(
+            on_a.call("accept", {"conversation_id": cid}), on_b.call("accept", {"conversation_id": cid})
+        )
+        winners = [a for a in acks if "conversation" in a]
+        losers = [a for a in acks if "error" in a]
+        assert len(winners) == 1 and len(losers) == 1, acks
+        assert losers[0]["error"]["code"] == "already_taken"
+    # Nobody holds a conversation twice, and each is held by exactly one of them.
+    mine_a = (await on_a.call("sync", {}))["mine"]["conversations"]
+    mine_b = (await on_b.call("sync", {}))["mine"]["conversations"]
+    held = sorted([c["id"] for c in mine_a] + [c["id"] for c in mine_b])
+    assert held == sorted(cids)
+    for c in (*visitors, on_a, on_b):
+        await c.disconnect()
+
+
+async def test_flood_limit_holds_across_processes(cluster):
+    """With Redis the visitor's message limit is shared: hopping processes does not reset it."""
+    a = await visitor(cluster.a.url)
+    started = await a.call("start", start_payload())
+    b = await visitor(cluster.b.url)
+    await b.call("resume", {"resume_token": started["resume_token"], "after_seq": 0})
+    acks = []
+    for i in range(25):
+        client = a if i % 2 else b
+        acks.append(await client.call("message", {"client_id": f"m{i}", "text": "hoi"}))
+    stored = [x for x in acks if "seq" in x]
+    assert len(stored) == 20
+    assert all(x["error"]["code"] == "rate_limited" for x in acks if "error" in x)
+    await a.disconnect()
+    await b.disconnect()
