@@ -51,6 +51,8 @@ class ChatLimits:
     starts_per_ip: int = 30
     starts_window_s: int = 600
     default_wait_per_position_s: int = 120
+    typing_per_10s: int = 30
+    waiting_grace_s: int = 120
 
 
 class ChatService:
@@ -144,18 +146,25 @@ class ChatService:
         return status in OPEN_STATUSES
 
     async def resume(self, resume_token: str, after_seq: int) -> tuple[str, Result]:
-        """The conversation of this token (its newest) with every message after `after_seq`."""
+        """The conversation of this token (its newest) with every message after `after_seq`.
+        A visitor who was taken out of the queue for being away gets their place back."""
+        token_hash = hash_token(resume_token)
+        newest = (
+            select(conversations)
+            .where(conversations.c.resume_hash == token_hash)
+            .order_by(conversations.c.created_at.desc())
+            .limit(1)
+        )
         async with self.db.read() as conn:
-            conv = (
-                await conn.execute(
-                    select(conversations)
-                    .where(conversations.c.resume_hash == hash_token(resume_token))
-                    .order_by(conversations.c.created_at.desc())
-                    .limit(1)
-                )
-            ).first()
-            if conv is None:
-                raise DomainError("not_found")
+            conv = (await conn.execute(newest)).first()
+        if conv is None:
+            raise DomainError("not_found")
+        emits: list[Emit] = []
+        if conv.visitor_away_since is not None or conv.close_reason == "visitor_gone":
+            if await self._visitor_back(conv.id):
+                emits = (await self.queue_emits())[0]
+        async with self.db.read() as conn:
+            conv = (await conn.execute(newest)).one()
             rows = (
                 await conn.execute(
                     select(messages)
@@ -178,7 +187,76 @@ class ChatService:
             ack["agent"] = {"name": agent_name}
         if conv.status == "closed":
             ack["reason"] = conv.close_reason
-        return conv.id, Result(ack)
+        return conv.id, Result(ack, emits)
+
+    async def _visitor_back(self, conversation_id: str) -> bool:
+        """Clear the away mark; reopen a conversation closed as `visitor_gone` with its old
+        place (waiting_since is kept). True when the queue changed."""
+        now = self.clock.now()
+        try:
+            async with self.db.write() as conn:
+                reopened = (
+                    await conn.execute(
+                        update(conversations)
+                        .where(
+                            conversations.c.id == conversation_id,
+                            conversations.c.status == "closed",
+                            conversations.c.close_reason == "visitor_gone",
+                        )
+                        .values(status="waiting", closed_at=None, close_reason=None, visitor_away_since=None)
+                        .returning(conversations.c.id)
+                    )
+                ).first()
+                if reopened is not None:
+                    await self._bump_queue(conn)
+                    await record_audit(conn, at=now, action="visitor_returned", actor="visitor", conversation_id=conversation_id)
+                    return True
+                await conn.execute(
+                    update(conversations)
+                    .where(conversations.c.id == conversation_id)
+                    .values(visitor_away_since=None)
+                )
+        except IntegrityError:
+            pass  # the same token already opened a new conversation: this one stays closed
+        return False
+
+    async def visitor_away(self, conversation_id: str) -> None:
+        """The visitor's last connection dropped: start the grace period if they wait in the queue."""
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(conversations)
+                .where(
+                    conversations.c.id == conversation_id,
+                    conversations.c.status == "waiting",
+                    conversations.c.visitor_away_since.is_(None),
+                )
+                .values(visitor_away_since=self.clock.now())
+            )
+
+    async def close_abandoned(self) -> list[Emit]:
+        """Take visitors who have been gone longer than the grace period out of the queue.
+        Idempotent: several processes may run it at once."""
+        now = self.clock.now()
+        cutoff = now - timedelta(seconds=self.limits.waiting_grace_s)
+        async with self.db.write() as conn:
+            gone = (
+                await conn.execute(
+                    update(conversations)
+                    .where(
+                        conversations.c.status == "waiting",
+                        conversations.c.visitor_away_since.is_not(None),
+                        conversations.c.visitor_away_since <= cutoff,
+                    )
+                    .values(status="closed", closed_at=now, close_reason="visitor_gone")
+                    .returning(conversations.c.id)
+                )
+            ).all()
+            if not gone:
+                return []
+            await self._bump_queue(conn)
+            for row in gone:
+                await record_audit(conn, at=now, action="visitor_gone", actor="system", conversation_id=row.id)
+        return (await self.queue_emits())[0]
 
     async def visitor_message(self, conversation_id: str, client_id: str, text: str) -> Result:
         if not await self.limiter.hit(
@@ -200,6 +278,8 @@ class ChatService:
         return Result(ack, emits)
 
     async def visitor_typing(self, conversation_id: str, typing: bool) -> list[Emit]:
+        if not await self.limiter.hit(f"typing:{conversation_id}", self.limits.typing_per_10s, 10):
+            raise DomainError("rate_limited")
         async with self.db.read() as conn:
             holder = await conn.scalar(
                 select(conversations.c.agent_id).where(

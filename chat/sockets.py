@@ -111,7 +111,12 @@ class VisitorNamespace(GuardedNamespace):
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         # The conversation stays open: the visitor may come back with `resume`.
-        self.bound.pop(sid, None)
+        conversation_id = self.bound.pop(sid, None)
+        if conversation_id is not None and conversation_id not in self.bound.values():
+            try:
+                await self.service.visitor_away(conversation_id)
+            except Exception as exc:
+                log.error("visitor_away_failed", error=type(exc).__name__)
 
     def _conversation(self, sid: str) -> str:
         conversation_id = self.bound.get(sid)

@@ -46,6 +46,8 @@ class Conversation(SQLModel, table=True):
     close_reason: str | None = Field(default=None, max_length=32)
     outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     last_seq: int = Field(default=0)
+    # Set when the visitor's last connection dropped while waiting; cleared when they come back.
+    visitor_away_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class Message(SQLModel, table=True):

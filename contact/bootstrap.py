@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,7 +14,7 @@ from aiohttp import web
 
 from chat import http as chat_http
 from chat.service import ChatLimits, ChatService
-from chat.sockets import AgentNamespace, VisitorNamespace
+from chat.sockets import AgentNamespace, VisitorNamespace, send
 from chat.writer import MessageWriter
 from contact import http as contact_http
 from contact.auth import AgentService, TokenSigner
@@ -81,6 +83,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         starts_per_ip=settings.start_limit_per_ip,
         starts_window_s=settings.start_limit_window_s,
         default_wait_per_position_s=settings.default_wait_per_position_s,
+        typing_per_10s=settings.typing_limit,
+        waiting_grace_s=settings.waiting_grace_s,
     )
     chat = ChatService(db, clock, hours, writer, limiter, limits)
     agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s))
@@ -135,7 +139,22 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         if redis_client is not None:
             await redis_client.aclose()
 
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, writer_ctx])
+    async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
+        async def sweep() -> None:
+            while True:
+                await asyncio.sleep(settings.sweep_interval_s)
+                try:
+                    await send(sio, await chat.close_abandoned())
+                except Exception as exc:
+                    log.error("sweep_failed", error=type(exc).__name__)
+
+        task = asyncio.get_running_loop().create_task(sweep(), name="queue-sweeper")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, writer_ctx, sweeper_ctx])
     app.add_routes(contact_http.routes())
     app.add_routes(chat_http.routes())
     return app

@@ -123,7 +123,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     print(f"vt-contact listening on http://{settings.host}:{settings.port}", flush=True)
     try:
-        web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+        # No client address in the access log: a visitor's IP address can point to a household.
+        web.run_app(
+            app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10,
+            access_log_format='"%r" %s %b %Tf',
+        )
     except ConfigError as exc:
         print(f"vt-contact cannot start: {exc}", file=sys.stderr)
         return 2

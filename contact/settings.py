@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_s: int = Field(default=300, ge=1)
 
+    # A waiting visitor whose connection is gone this long leaves the queue (coming back
+    # with `resume` restores their place).
+    waiting_grace_s: int = Field(default=120, ge=10)
+    typing_limit: int = Field(default=30, ge=1)
+    sweep_interval_s: float = Field(default=15, gt=0)
+
     # Used until enough conversations were accepted to estimate from real waiting times.
     default_wait_per_position_s: int = Field(default=120, ge=1)
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from sqlalchemy import select
+
+from chat.store import conversations
+from contact.db import Database
 
 from tests.support.server import (
     RunningServer,
@@ -14,6 +20,22 @@ from tests.support.server import (
     start_payload,
     visitor,
 )
+
+
+async def conversation_field(url, cid, field):
+    db = Database(url)
+    try:
+        async with db.read() as conn:
+            return await conn.scalar(select(conversations.c[field]).where(conversations.c.id == cid))
+    finally:
+        await db.dispose()
+
+
+async def until(check, what, timeout=5.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -97,3 +119,42 @@ async def test_resume_of_an_ended_conversation_says_so(server):
     assert err["error"]["code"] == "closed"
     await v.disconnect()
     await other.disconnect()
+
+
+async def test_a_visitor_gone_too_long_leaves_the_queue_and_gets_the_place_back(tmp_path):
+    from datetime import datetime, timezone
+
+    from contact.clock import ManualClock
+
+    url = await migrated_sqlite(str(tmp_path / "away.db"))
+    clock = ManualClock(datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc))
+    server = await RunningServer(make_settings(url, sweep_interval_s=0.05, waiting_grace_s=120), clock).start()
+    try:
+        identity, password = await add_agent(url)
+        agent = await agent_client(server.url, await login(server.url, identity.username, password))
+        first = await visitor(server.url)
+        started = await first.call("start", start_payload())
+        cid = started["conversation_id"]
+        clock.advance(seconds=30)
+        later = await visitor(server.url)
+        later_cid = (await later.call("start", start_payload()))["conversation_id"]
+        in_queue = lambda q: [w["conversation_id"] for w in q["waiting"]]  # noqa: E731
+        await agent.wait_for("queue", lambda q: in_queue(q) == [cid, later_cid])
+
+        await first.disconnect()  # the tab is closed, or the phone lost its network
+        await until(lambda: conversation_field(url, cid, "visitor_away_since"), "away mark")
+        clock.advance(seconds=60)  # within the grace period: still waiting
+        await asyncio.sleep(0.3)  # several sweeps run meanwhile
+        assert await conversation_field(url, cid, "status") == "waiting"
+        clock.advance(seconds=61)  # now gone longer than 120 s: out of the advisors' queue
+        await agent.wait_for("queue", lambda q: in_queue(q) == [later_cid])
+        assert (await later.wait_for("queue", lambda q: q["position"] == 1))["position"] == 1
+
+        back = await visitor(server.url)
+        resumed = await back.call("resume", {"resume_token": started["resume_token"], "after_seq": 0})
+        assert resumed["status"] == "waiting" and resumed["queue"]["position"] == 1  # the old place
+        await agent.wait_for("queue", lambda q: in_queue(q) == [cid, later_cid])
+        for c in (agent, later, back):
+            await c.disconnect()
+    finally:
+        await server.stop()

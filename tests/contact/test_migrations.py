@@ -1,0 +1,62 @@
+"""The schema is Alembic's: up and down on SQLite and PostgreSQL, and no start on an old schema."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from contact.bootstrap import ConfigError
+from contact.migrate import alembic_config, upgrade
+from tests.support.processes import run_cli
+from tests.support.server import RunningServer, make_settings
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_upgrade_downgrade_upgrade(backend, tmp_path, request):
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database("migrations_roundtrip")
+    await asyncio.to_thread(upgrade, url)
+    assert {"agent", "conversation", "message", "note", "audit_event", "queue_state"} <= await _tables(url)
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "base")
+    assert await _tables(url) <= {"alembic_version"}
+    await asyncio.to_thread(upgrade, url)
+    assert "conversation" in await _tables(url)
+
+
+async def test_server_refuses_an_unmigrated_database(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    with pytest.raises(ConfigError, match="vt-contact db upgrade"):
+        await RunningServer(make_settings(url)).start()
+    await asyncio.to_thread(upgrade, url, "0001")  # one release behind
+    with pytest.raises(ConfigError, match="needs"):
+        await RunningServer(make_settings(url)).start()
+
+
+def test_cli_db_upgrade_and_agent_add(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    assert run_cli("db", "upgrade", "--database-url", url).returncode == 0
+    ok = run_cli("agent", "add", "lotte", "--name", "Lotte Smit", "--role", "crisis", "--team", "crisis",
+                 "--database-url", url, stdin="een-lang-wachtwoord\n")
+    assert ok.returncode == 0 and "lotte" in ok.stdout
+    again = run_cli("agent", "add", "lotte", "--name", "Lotte Smit", "--role", "crisis",
+                    "--database-url", url, stdin="een-lang-wachtwoord\n")
+    assert again.returncode == 1 and "conflict" in again.stderr
+    short = run_cli("agent", "add", "kees", "--name", "Kees", "--role", "advisor", "--database-url", url, stdin="kort\n")
+    assert short.returncode != 0 and "10 characters" in short.stderr
+    bad_role = run_cli("agent", "add", "kees", "--name", "Kees", "--role", "king", "--database-url", url, stdin="x" * 12)
+    assert bad_role.returncode != 0
