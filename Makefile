@@ -16,6 +16,8 @@ run: $(STAMP)
 	$(BIN)/vt-contact serve --demo
 
 test: $(STAMP)
+	$(BIN)/ruff check . --exclude bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -76,7 +76,9 @@ class Outcome(Payload):
     summary: Annotated[str, StringConstraints(max_length=MAX_TEXT)] | None = None
     urgency: Literal["spoed", "hoog", "midden", "laag"] | None = None
     gemeente: Annotated[str, StringConstraints(max_length=100)] | None = None
-    expertise: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=80)]], Field(max_length=20)] | None = None
+    expertise: (
+        Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=80)]], Field(max_length=20)] | None
+    ) = None
 
 
 class Close(Payload):

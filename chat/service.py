@@ -7,7 +7,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
@@ -116,16 +116,30 @@ class ChatService:
             async with self.db.write() as conn:
                 await conn.execute(
                     insert(conversations).values(
-                        id=conversation_id, status="waiting", caller_type=caller_type, intent=intent,
-                        topic=topic, danger_now=danger_now, team=team_for(caller_type, intent, danger_now),
-                        priority=priority_for(caller_type, danger_now), resume_hash=hash_token(token),
-                        created_at=now, waiting_since=now, last_seq=0,
+                        id=conversation_id,
+                        status="waiting",
+                        caller_type=caller_type,
+                        intent=intent,
+                        topic=topic,
+                        danger_now=danger_now,
+                        team=team_for(caller_type, intent, danger_now),
+                        priority=priority_for(caller_type, danger_now),
+                        resume_hash=hash_token(token),
+                        created_at=now,
+                        waiting_since=now,
+                        last_seq=0,
                     )
                 )
                 await self._bump_queue(conn)
                 await record_audit(
-                    conn, at=now, action="started", actor="visitor", conversation_id=conversation_id,
-                    caller_type=caller_type, intent=intent, danger_now=danger_now,
+                    conn,
+                    at=now,
+                    action="started",
+                    actor="visitor",
+                    conversation_id=conversation_id,
+                    caller_type=caller_type,
+                    intent=intent,
+                    danger_now=danger_now,
                 )
         except IntegrityError:
             # The partial unique index: this token already has an open conversation.
@@ -209,12 +223,12 @@ class ChatService:
                 ).first()
                 if reopened is not None:
                     await self._bump_queue(conn)
-                    await record_audit(conn, at=now, action="visitor_returned", actor="visitor", conversation_id=conversation_id)
+                    await record_audit(
+                        conn, at=now, action="visitor_returned", actor="visitor", conversation_id=conversation_id
+                    )
                     return True
                 await conn.execute(
-                    update(conversations)
-                    .where(conversations.c.id == conversation_id)
-                    .values(visitor_away_since=None)
+                    update(conversations).where(conversations.c.id == conversation_id).values(visitor_away_since=None)
                 )
         except IntegrityError:
             pass  # the same token already opened a new conversation: this one stays closed
@@ -263,9 +277,7 @@ class ChatService:
             f"msg:{conversation_id}", self.limits.visitor_messages, self.limits.visitor_window_s
         ):
             raise DomainError("rate_limited")
-        written = await self.writer.write(
-            NewMessage(conversation_id, "visitor", client_id, text, self.clock.now())
-        )
+        written = await self.writer.write(NewMessage(conversation_id, "visitor", client_id, text, self.clock.now()))
         if written is None:
             raise DomainError("closed", CONVERSATION_ENDED)
         ack = {"id": written.id, "seq": written.seq, "at": iso(written.at)}
@@ -357,7 +369,9 @@ class ChatService:
 
     async def agent_message(self, agent: AgentIdentity, conversation_id: str, client_id: str, text: str) -> Result:
         written = await self.writer.write(
-            NewMessage(conversation_id, "agent", client_id, text, self.clock.now(), agent_id=agent.id, statuses=("active",))
+            NewMessage(
+                conversation_id, "agent", client_id, text, self.clock.now(), agent_id=agent.id, statuses=("active",)
+            )
         )
         if written is None:
             await self._raise_not_held(agent, conversation_id)
@@ -417,8 +431,13 @@ class ChatService:
             if row is None:
                 await self._raise_not_held(agent, conversation_id, conn)
             await record_audit(
-                conn, at=now, action="closed", actor=f"agent:{agent.id}", conversation_id=conversation_id,
-                outcome=outcome["kind"], urgency=outcome.get("urgency"),
+                conn,
+                at=now,
+                action="closed",
+                actor=f"agent:{agent.id}",
+                conversation_id=conversation_id,
+                outcome=outcome["kind"],
+                urgency=outcome.get("urgency"),
             )
         emits = [
             Emit(ToVisitor(conversation_id), "closed", {"reason": "agent_closed"}),
@@ -453,8 +472,13 @@ class ChatService:
         rows = (
             await conn.execute(
                 select(
-                    conversations.c.id, conversations.c.caller_type, conversations.c.intent, conversations.c.topic,
-                    conversations.c.team, conversations.c.priority, conversations.c.waiting_since,
+                    conversations.c.id,
+                    conversations.c.caller_type,
+                    conversations.c.intent,
+                    conversations.c.topic,
+                    conversations.c.team,
+                    conversations.c.priority,
+                    conversations.c.waiting_since,
                     conversations.c.danger_now,
                 )
                 .where(conversations.c.status == "waiting")
@@ -465,8 +489,13 @@ class ChatService:
             "version": int(version or 0),
             "waiting": [
                 {
-                    "conversation_id": r.id, "caller_type": r.caller_type, "intent": r.intent, "topic": r.topic,
-                    "team": r.team, "priority": r.priority, "waiting_since": iso(r.waiting_since),
+                    "conversation_id": r.id,
+                    "caller_type": r.caller_type,
+                    "intent": r.intent,
+                    "topic": r.topic,
+                    "team": r.team,
+                    "priority": r.priority,
+                    "waiting_since": iso(r.waiting_since),
                     "danger_now": r.danger_now,
                 }
                 for r in rows
@@ -520,9 +549,17 @@ class ChatService:
     @staticmethod
     def _summary(r: Any) -> dict[str, Any]:
         return {
-            "id": r.id, "status": r.status, "caller_type": r.caller_type, "intent": r.intent, "topic": r.topic,
-            "team": r.team, "priority": r.priority, "danger_now": r.danger_now, "waiting_since": iso(r.waiting_since),
-            "accepted_at": iso(r.accepted_at), "last_seq": r.last_seq,
+            "id": r.id,
+            "status": r.status,
+            "caller_type": r.caller_type,
+            "intent": r.intent,
+            "topic": r.topic,
+            "team": r.team,
+            "priority": r.priority,
+            "danger_now": r.danger_now,
+            "waiting_since": iso(r.waiting_since),
+            "accepted_at": iso(r.accepted_at),
+            "last_seq": r.last_seq,
         }
 
     async def _conversation_view(self, conversation_id: str, *, with_notes: bool) -> dict[str, Any]:
@@ -573,9 +610,21 @@ class ChatService:
         """Say why an agent may not act on a conversation: unknown, ended, or someone else's."""
         if conn is None:
             async with self.db.read() as own:
-                row = (await own.execute(select(conversations.c.status, conversations.c.agent_id).where(conversations.c.id == conversation_id))).first()
+                row = (
+                    await own.execute(
+                        select(conversations.c.status, conversations.c.agent_id).where(
+                            conversations.c.id == conversation_id
+                        )
+                    )
+                ).first()
         else:
-            row = (await conn.execute(select(conversations.c.status, conversations.c.agent_id).where(conversations.c.id == conversation_id))).first()
+            row = (
+                await conn.execute(
+                    select(conversations.c.status, conversations.c.agent_id).where(
+                        conversations.c.id == conversation_id
+                    )
+                )
+            ).first()
         if row is None:
             raise DomainError("not_found")
         if row.status == "closed" and row.agent_id == agent.id:

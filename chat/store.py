@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from contact.db import UTCDateTime
@@ -89,7 +89,7 @@ class QueueState(SQLModel, table=True):
     version: int = Field(default=0)
 
 
-conversations = Conversation.__table__
-messages = Message.__table__
-notes = Note.__table__
-queue_state = QueueState.__table__
+conversations: Table = Conversation.__table__  # type: ignore[attr-defined]
+messages: Table = Message.__table__  # type: ignore[attr-defined]
+notes: Table = Note.__table__  # type: ignore[attr-defined]
+queue_state: Table = QueueState.__table__  # type: ignore[attr-defined]

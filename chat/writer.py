@@ -102,7 +102,7 @@ class MessageWriter:
                 continue
             self.batches += 1
             self.written += len(batch)
-            for (_, future), result in zip(batch, results):
+            for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
 
@@ -140,8 +140,14 @@ class MessageWriter:
         message_id = str(uuid.uuid4())
         await conn.execute(
             insert(messages).values(
-                id=message_id, conversation_id=m.conversation_id, seq=row.last_seq, sender=m.sender,
-                agent_id=m.agent_id, client_id=m.client_id, text=m.text, at=m.at,
+                id=message_id,
+                conversation_id=m.conversation_id,
+                seq=row.last_seq,
+                sender=m.sender,
+                agent_id=m.agent_id,
+                client_id=m.client_id,
+                text=m.text,
+                at=m.at,
             )
         )
         return Written(message_id, row.last_seq, m.at, row.agent_id, duplicate=False)

@@ -6,13 +6,15 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import insert, select, update
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from contact.clock import Clock, SystemClock
 from contact.db import Database
 from contact.errors import DomainError
 from contact.store import ROLES, Agent, record_audit
@@ -20,7 +22,7 @@ from contact.store import ROLES, Agent, record_audit
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so that a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-password-of-anyone")
-agents = Agent.__table__
+agents: Table = Agent.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -44,28 +46,36 @@ class AgentIdentity:
         return {"id": self.id, "name": self.name, "role": self.role, "teams": list(self.teams)}
 
 
-def _identity(row) -> AgentIdentity:  # type: ignore[no-untyped-def]
+def _identity(row: Any) -> AgentIdentity:
     return AgentIdentity(row.id, row.username, row.name, row.role, tuple(row.teams or ()), row.max_concurrent)
 
 
 class TokenSigner:
-    """Bearer tokens: the agent id signed with the secret key, valid for `ttl_s` seconds."""
+    """Bearer tokens: the agent id and an expiry, signed with the secret key (HMAC). The
+    expiry is read on the injected clock, like every other time in vt-contact."""
 
-    def __init__(self, secret: str, ttl_s: int) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt="vt-contact.agent-token")
+    def __init__(self, secret: str, ttl_s: int, clock: Clock | None = None) -> None:
+        self._serializer = URLSafeSerializer(secret, salt="vt-contact.agent-token")
         self.ttl_s = ttl_s
+        self.clock = clock or SystemClock()
 
     def issue(self, agent_id: str) -> str:
-        return self._serializer.dumps({"sub": agent_id})
+        expires = int(self.clock.now().timestamp()) + self.ttl_s
+        return self._serializer.dumps({"sub": agent_id, "exp": expires})
 
     def verify(self, token: object) -> str:
         if not isinstance(token, str) or not token or len(token) > 512:
             raise DomainError("unauthorized")
         try:
-            data = self._serializer.loads(token, max_age=self.ttl_s)
-        except (SignatureExpired, BadSignature):
+            data = self._serializer.loads(token)
+        except BadSignature:
             raise DomainError("unauthorized") from None
-        if not isinstance(data, dict) or not isinstance(data.get("sub"), str):
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("sub"), str)
+            or not isinstance(data.get("exp"), int)
+            or data["exp"] <= self.clock.now().timestamp()
+        ):
             raise DomainError("unauthorized")
         return data["sub"]
 
@@ -90,8 +100,14 @@ class AgentService:
             async with self.db.write() as conn:
                 await conn.execute(
                     insert(agents).values(
-                        id=agent_id, username=username, name=name, role=role, teams=list(teams),
-                        password_hash=password_hash, active=True, created_at=now,
+                        id=agent_id,
+                        username=username,
+                        name=name,
+                        role=role,
+                        teams=list(teams),
+                        password_hash=password_hash,
+                        active=True,
+                        created_at=now,
                     )
                 )
                 await record_audit(conn, at=now, action="agent_added", actor="cli", agent_id=agent_id, role=role)
@@ -109,8 +125,14 @@ class AgentService:
             if existing is None:
                 await conn.execute(
                     insert(agents).values(
-                        id=str(uuid.uuid4()), username=username, name=name, role=role, teams=list(teams),
-                        password_hash=password_hash, active=True, created_at=now,
+                        id=str(uuid.uuid4()),
+                        username=username,
+                        name=name,
+                        role=role,
+                        teams=list(teams),
+                        password_hash=password_hash,
+                        active=True,
+                        created_at=now,
                     )
                 )
             else:
@@ -141,7 +163,5 @@ class AgentService:
 
     async def get(self, agent_id: str) -> AgentIdentity | None:
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(select(agents).where(agents.c.id == agent_id, agents.c.active.is_(True)))
-            ).first()
+            row = (await conn.execute(select(agents).where(agents.c.id == agent_id, agents.c.active.is_(True)))).first()
         return _identity(row) if row is not None else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import socketio
@@ -36,7 +36,7 @@ class ConfigError(RuntimeError):
     """The server refuses to start half-configured."""
 
 
-def origin_policy(settings: Settings):  # type: ignore[no-untyped-def]
+def origin_policy(settings: Settings) -> Callable[[str | None, dict[str, Any]], bool]:
     """Socket.IO handshakes from a browser are allowed from our own origin and the configured
     sites only; a foreign page cannot open a socket in a visitor's or agent's name."""
     allowed = settings.origins
@@ -87,9 +87,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         waiting_grace_s=settings.waiting_grace_s,
     )
     chat = ChatService(db, clock, hours, writer, limiter, limits)
-    agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s))
+    agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s, clock))
 
-    manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel) if settings.redis_url else None
+    manager = (
+        socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel) if settings.redis_url else None
+    )
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,

@@ -65,8 +65,12 @@ def cmd_agent_add(args: argparse.Namespace) -> int:
         db = Database(settings.database_url)
         try:
             agent = await AgentService(db, TokenSigner("unused-for-adding", 60)).add(
-                username=args.username, name=args.name, role=args.role, teams=args.team,
-                password=password, now=SystemClock().now(),
+                username=args.username,
+                name=args.name,
+                role=args.role,
+                teams=args.team,
+                password=password,
+                now=SystemClock().now(),
             )
         except DomainError as exc:
             print(f"could not add agent: {exc.code}", file=sys.stderr)
@@ -91,7 +95,9 @@ async def _ensure_demo_agents(settings: Settings) -> list[tuple[str, str, str]]:
     try:
         for username, name, role, teams in DEMO_AGENTS:
             password = secrets.token_urlsafe(9)
-            await service.upsert(username=username, name=name, role=role, teams=teams, password=password, now=SystemClock().now())
+            await service.upsert(
+                username=username, name=name, role=role, teams=teams, password=password, now=SystemClock().now()
+            )
             credentials.append((username, password, role))
     finally:
         await db.dispose()
@@ -125,7 +131,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         # No client address in the access log: a visitor's IP address can point to a household.
         web.run_app(
-            app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10,
+            app,
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            shutdown_timeout=10,
             access_log_format='"%r" %s %b %Tf',
         )
     except ConfigError as exc:

@@ -6,20 +6,32 @@ from typing import Any
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "invalid_input": ("Dat klopt niet helemaal. Controleer wat je hebt ingevuld.", "The input is not valid."),
-    "unauthorized": ("Je bent niet (meer) ingelogd. Log opnieuw in.", "You are not logged in, or your session expired."),
+    "unauthorized": (
+        "Je bent niet (meer) ingelogd. Log opnieuw in.",
+        "You are not logged in, or your session expired.",
+    ),
     "invalid_credentials": ("Gebruikersnaam of wachtwoord klopt niet.", "Username or password is incorrect."),
     "forbidden": ("Dat mag je hier niet doen.", "You may not do this."),
     "not_found": ("Dat hebben we niet gevonden.", "Not found."),
     "closed": ("De chat is nu gesloten.", "The chat is closed now."),
-    "already_taken": ("Een collega heeft dit gesprek al aangenomen.", "A colleague has already accepted this conversation."),
-    "capacity_reached": ("Je hebt al het maximale aantal gesprekken tegelijk.", "You already hold the maximum number of conversations."),
+    "already_taken": (
+        "Een collega heeft dit gesprek al aangenomen.",
+        "A colleague has already accepted this conversation.",
+    ),
+    "capacity_reached": (
+        "Je hebt al het maximale aantal gesprekken tegelijk.",
+        "You already hold the maximum number of conversations.",
+    ),
     "slot_full": ("Dit tijdvak is vol. Kies een ander tijdvak.", "This time window is full."),
     "invalid_phone": ("Dit telefoonnummer klopt niet.", "This phone number is not valid."),
     "outcome_incomplete": (
         "Vul voor een melding een samenvatting, de urgentie en de gemeente in.",
         "A melding needs a summary, an urgency and a gemeente.",
     ),
-    "rate_limited": ("Even rustig aan: wacht een paar seconden en probeer het opnieuw.", "Too many requests; wait a moment."),
+    "rate_limited": (
+        "Even rustig aan: wacht een paar seconden en probeer het opnieuw.",
+        "Too many requests; wait a moment.",
+    ),
     "conflict": ("Je hebt al een gesprek open.", "There is already an open conversation."),
     "internal": ("Er ging iets mis bij ons. Probeer het zo nog eens.", "Something went wrong on our side."),
 }

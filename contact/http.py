@@ -16,7 +16,7 @@ from contact.web import client_ip, read_json
 
 AGENTS = web.AppKey("agents", AgentService)
 DATABASE = web.AppKey("database", Database)
-LIMITER = web.AppKey("limiter", RateLimiter)  # type: ignore[type-abstract]
+LIMITER = web.AppKey("limiter", RateLimiter)
 SETTINGS = web.AppKey("settings", Settings)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 
 class RateLimiter(Protocol):
@@ -15,7 +16,7 @@ class RateLimiter(Protocol):
 
 
 class MemoryRateLimiter:
-    def __init__(self, monotonic=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._windows: dict[str, tuple[int, float]] = {}
 
@@ -40,7 +41,7 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, redis) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, redis: Any) -> None:
         self._redis = redis
 
     async def hit(self, key: str, limit: int, window_s: int) -> bool:

@@ -69,5 +69,5 @@ class Settings(BaseSettings):
         """The file of an SQLite database, or None for PostgreSQL."""
         prefix = "sqlite+aiosqlite:///"
         if self.database_url.startswith(prefix):
-            return Path(self.database_url[len(prefix):].split("?")[0])
+            return Path(self.database_url[len(prefix) :].split("?")[0])
         return None

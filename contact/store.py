@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, insert
+from sqlalchemy import JSON, Column, Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
 
@@ -42,6 +42,9 @@ class AuditEvent(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+audit_events: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+
+
 async def record_audit(
     conn: AsyncConnection,
     *,
@@ -53,7 +56,5 @@ async def record_audit(
 ) -> None:
     """Write one audit entry in the caller's transaction, so it commits or rolls back with the change."""
     await conn.execute(
-        insert(AuditEvent.__table__).values(
-            at=at, action=action, actor=actor, conversation_id=conversation_id, detail=detail
-        )
+        insert(audit_events).values(at=at, action=action, actor=actor, conversation_id=conversation_id, detail=detail)
     )

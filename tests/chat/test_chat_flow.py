@@ -68,7 +68,10 @@ async def test_whole_chat_from_start_to_close(server):
 
     closed = await agent.call(
         "close",
-        {"conversation_id": cid, "outcome": {"kind": "melding", "summary": "zorgen", "urgency": "hoog", "gemeente": "Utrecht"}},
+        {
+            "conversation_id": cid,
+            "outcome": {"kind": "melding", "summary": "zorgen", "urgency": "hoog", "gemeente": "Utrecht"},
+        },
     )
     assert closed["ok"] is True
     assert (await v.wait_for("closed")) == {"reason": "agent_closed"}
@@ -128,12 +131,11 @@ async def test_visitor_leaving_tells_the_agent(server):
 
 
 async def test_status_endpoint(server):
-    async with ClientSession() as http:
-        async with http.get(f"{server.url}/api/status") as r:
-            body = await r.json()
-            assert r.status == 200
-            assert r.headers["Content-Security-Policy"].startswith("default-src 'self'")
-            assert "Set-Cookie" not in r.headers
+    async with ClientSession() as http, http.get(f"{server.url}/api/status") as r:
+        body = await r.json()
+        assert r.status == 200
+        assert r.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        assert "Set-Cookie" not in r.headers
     assert body["chat"]["open"] is True and body["chat"]["opens_at"] is None
     assert body["phone"] == {"advice": "0800-2000", "emergency": "112"}
     assert isinstance(body["chat"]["queue_length"], int)
@@ -142,7 +144,9 @@ async def test_status_endpoint(server):
 async def test_login_answers_identity_and_refuses_wrong_password(server):
     me, password = await add_agent(server.settings.database_url, role="supervisor", teams=("crisis",))
     async with ClientSession() as http:
-        async with http.post(f"{server.url}/api/agent/login", json={"username": me.username, "password": password}) as r:
+        async with http.post(
+            f"{server.url}/api/agent/login", json={"username": me.username, "password": password}
+        ) as r:
             body = await r.json()
         assert r.status == 200
         assert body["agent"] == {"id": me.id, "name": me.name, "role": "supervisor", "teams": ["crisis"]}

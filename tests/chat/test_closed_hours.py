@@ -18,9 +18,8 @@ async def test_start_outside_hours_answers_closed_with_opens_at(tmp_path):
     clock = ManualClock(datetime(2026, 12, 25, 14, 0, tzinfo=AMS))  # Christmas Day, a Friday
     server = await RunningServer(make_settings(url, chat_hours="mon-fri 09:00-17:00"), clock).start()
     try:
-        async with ClientSession() as http:
-            async with http.get(f"{server.url}/api/status") as r:
-                status = await r.json()
+        async with ClientSession() as http, http.get(f"{server.url}/api/status") as r:
+            status = await r.json()
         assert status["chat"]["open"] is False
         assert status["chat"]["opens_at"] == "2026-12-28T09:00:00+01:00"
         assert status["phone"] == {"advice": "0800-2000", "emergency": "112"}

@@ -12,7 +12,9 @@ def test_melding_needs_summary_urgency_and_gemeente():
     with pytest.raises(DomainError) as e:
         check_outcome({"kind": "melding", "summary": "  ", "urgency": None, "gemeente": "Gouda"})
     assert e.value.code == "outcome_incomplete" and e.value.extra["missing"] == ["summary", "urgency"]
-    ok = check_outcome({"kind": "melding", "summary": "zorgen", "urgency": "spoed", "gemeente": "Gouda", "expertise": None})
+    ok = check_outcome(
+        {"kind": "melding", "summary": "zorgen", "urgency": "spoed", "gemeente": "Gouda", "expertise": None}
+    )
     assert ok == {"kind": "melding", "summary": "zorgen", "urgency": "spoed", "gemeente": "Gouda"}
 
 

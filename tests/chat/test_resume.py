@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 
 import pytest
 from sqlalchemy import select
 
 from chat.store import conversations
 from contact.db import Database
-
 from tests.support.server import (
     RunningServer,
     add_agent,
@@ -61,7 +61,11 @@ async def test_resume_after_reconnect_replays_only_what_was_missed(server):
     back = await visitor(server.url)
     resumed = await back.call("resume", {"resume_token": started["resume_token"], "after_seq": 1})
     assert resumed["conversation_id"] == cid and resumed["status"] == "active"
-    assert [(m["seq"], m["text"]) for m in resumed["messages"]] == [(2, "bericht 2"), (3, "bericht 3"), (4, "bericht 4")]
+    assert [(m["seq"], m["text"]) for m in resumed["messages"]] == [
+        (2, "bericht 2"),
+        (3, "bericht 3"),
+        (4, "bericht 4"),
+    ]
     assert resumed["agent"]["name"] == identity.name.split()[0]
     # The new connection is bound: it can write, and live messages reach it.
     assert (await back.call("message", {"client_id": "v5", "text": "ik ben er weer"}))["seq"] == 5
@@ -122,12 +126,12 @@ async def test_resume_of_an_ended_conversation_says_so(server):
 
 
 async def test_a_visitor_gone_too_long_leaves_the_queue_and_gets_the_place_back(tmp_path):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from contact.clock import ManualClock
 
     url = await migrated_sqlite(str(tmp_path / "away.db"))
-    clock = ManualClock(datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc))
+    clock = ManualClock(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))
     server = await RunningServer(make_settings(url, sweep_interval_s=0.05, waiting_grace_s=120), clock).start()
     try:
         identity, password = await add_agent(url)

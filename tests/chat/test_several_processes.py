@@ -9,7 +9,6 @@ import uuid
 
 import pytest
 
-from contact.migrate import upgrade
 from tests.support.processes import ServerProcess, run_cli
 from tests.support.server import agent_client, login, start_payload, visitor
 
@@ -24,8 +23,18 @@ class Cluster:
         username = f"p{uuid.uuid4().hex[:10]}"
         password = f"pw-{uuid.uuid4().hex}"
         done = run_cli(
-            "agent", "add", username, "--name", "Pim de Boer", "--role", role, "--team", "jeugd",
-            "--database-url", self.database_url, stdin=password + "\n",
+            "agent",
+            "add",
+            username,
+            "--name",
+            "Pim de Boer",
+            "--role",
+            role,
+            "--team",
+            "jeugd",
+            "--database-url",
+            self.database_url,
+            stdin=password + "\n",
         )
         assert done.returncode == 0, done.stderr
         assert password not in done.stdout + done.stderr

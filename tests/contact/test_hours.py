@@ -59,7 +59,10 @@ def test_several_windows_and_always_open():
     assert always.open and always.opens_at is None
 
 
-@pytest.mark.parametrize("spec", ["", "mon-fri", "mon-fri 9-17", "fri-mon 09:00-17:00", "mon 17:00-09:00", "xyz 09:00-10:00", "mon 25:00-26:00"])
+@pytest.mark.parametrize(
+    "spec",
+    ["", "mon-fri", "mon-fri 9-17", "fri-mon 09:00-17:00", "mon 17:00-09:00", "xyz 09:00-10:00", "mon 25:00-26:00"],
+)
 def test_unreadable_hours_are_refused(spec):
     with pytest.raises(HoursError):
         ChatHours(spec)

@@ -50,13 +50,39 @@ async def test_server_refuses_an_unmigrated_database(tmp_path):
 def test_cli_db_upgrade_and_agent_add(tmp_path):
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     assert run_cli("db", "upgrade", "--database-url", url).returncode == 0
-    ok = run_cli("agent", "add", "lotte", "--name", "Lotte Smit", "--role", "crisis", "--team", "crisis",
-                 "--database-url", url, stdin="een-lang-wachtwoord\n")
+    ok = run_cli(
+        "agent",
+        "add",
+        "lotte",
+        "--name",
+        "Lotte Smit",
+        "--role",
+        "crisis",
+        "--team",
+        "crisis",
+        "--database-url",
+        url,
+        stdin="een-lang-wachtwoord\n",
+    )
     assert ok.returncode == 0 and "lotte" in ok.stdout
-    again = run_cli("agent", "add", "lotte", "--name", "Lotte Smit", "--role", "crisis",
-                    "--database-url", url, stdin="een-lang-wachtwoord\n")
+    again = run_cli(
+        "agent",
+        "add",
+        "lotte",
+        "--name",
+        "Lotte Smit",
+        "--role",
+        "crisis",
+        "--database-url",
+        url,
+        stdin="een-lang-wachtwoord\n",
+    )
     assert again.returncode == 1 and "conflict" in again.stderr
-    short = run_cli("agent", "add", "kees", "--name", "Kees", "--role", "advisor", "--database-url", url, stdin="kort\n")
+    short = run_cli(
+        "agent", "add", "kees", "--name", "Kees", "--role", "advisor", "--database-url", url, stdin="kort\n"
+    )
     assert short.returncode != 0 and "10 characters" in short.stderr
-    bad_role = run_cli("agent", "add", "kees", "--name", "Kees", "--role", "king", "--database-url", url, stdin="x" * 12)
+    bad_role = run_cli(
+        "agent", "add", "kees", "--name", "Kees", "--role", "king", "--database-url", url, stdin="x" * 12
+    )
     assert bad_role.returncode != 0

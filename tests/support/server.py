@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import uuid
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import socketio
@@ -88,7 +88,7 @@ async def add_agent(
             role=role,
             teams=list(teams),
             password=password,
-            now=datetime.now(timezone.utc),
+            now=datetime.now(UTC),
         )
     finally:
         await db.dispose()
@@ -123,10 +123,16 @@ class Client:
         async def _refused(data: Any) -> None:
             self.connect_error = data
 
-    async def connect(self, url: str, auth: Any = None, transports: list[str] | None = None, headers: dict[str, str] | None = None) -> Client:
+    async def connect(
+        self, url: str, auth: Any = None, transports: list[str] | None = None, headers: dict[str, str] | None = None
+    ) -> Client:
         await self.sio.connect(
-            url, namespaces=[self.namespace], auth=auth, transports=transports or ["websocket"],
-            headers=headers or {}, wait_timeout=5,
+            url,
+            namespaces=[self.namespace],
+            auth=auth,
+            transports=transports or ["websocket"],
+            headers=headers or {},
+            wait_timeout=5,
         )
         return self
 

@@ -114,14 +114,22 @@ def _start_redis(binary: str, workdir: Path, attempt: int) -> tuple[subprocess.P
     log = workdir / f"redis-{attempt}.log"
     args = [
         binary,
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--protected-mode", "yes",
-        "--save", "",
-        "--appendonly", "no",
-        "--dir", str(workdir),
-        "--daemonize", "no",
-        "--loglevel", "warning",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--protected-mode",
+        "yes",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
     ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -143,7 +151,9 @@ def _start_redis(binary: str, workdir: Path, attempt: int) -> tuple[subprocess.P
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """Run a throwaway redis-server on a free loopback port and yield its redis:// URL."""
-    binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None)
+    binary = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None
+    )
     if binary is None:
         service_missing("redis-server")
     workdir = Path(tempfile.mkdtemp(prefix="vt-redis-"))
@@ -155,7 +165,9 @@ def redis_server() -> Iterator[str]:
                 break
             except PortClash:
                 if attempt == START_ATTEMPTS:
-                    raise RuntimeError(f"redis-server could not find a free port in {START_ATTEMPTS} attempts") from None
+                    raise RuntimeError(
+                        f"redis-server could not find a free port in {START_ATTEMPTS} attempts"
+                    ) from None
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         if proc is not None:
@@ -180,7 +192,20 @@ class PostgresServer:
         if not _DB_NAME.match(name):
             raise ValueError(f"database name must be a plain identifier, got {name!r}")
         result = subprocess.run(
-            [self.createdb, "-h", self.host, "-p", str(self.port), "-U", self.user, "-E", "UTF8", "-T", "template0", name],
+            [
+                self.createdb,
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-E",
+                "UTF8",
+                "-T",
+                "template0",
+                name,
+            ],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             env=_client_env(),
@@ -227,11 +252,29 @@ def _as_postgres_user(args: list[str], runuser: str | None) -> list[str]:
 
 def _initdb(initdb: str, data: Path, log: Path, runuser: str | None) -> None:
     for locale in ("C.UTF-8", "C"):
-        args = [initdb, "-D", str(data), "-A", "trust", "-U", POSTGRES_USER, "--no-sync", "-E", "UTF8", f"--locale={locale}"]
+        args = [
+            initdb,
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            POSTGRES_USER,
+            "--no-sync",
+            "-E",
+            "UTF8",
+            f"--locale={locale}",
+        ]
         with open(log, "ab") as out:
             result = subprocess.run(
-                _as_postgres_user(args, runuser), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env=_client_env(), cwd=data.parent, timeout=120, check=False,
+                _as_postgres_user(args, runuser),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=_client_env(),
+                cwd=data.parent,
+                timeout=120,
+                check=False,
             )
         if result.returncode == 0:
             return
@@ -272,14 +315,31 @@ def _start_postgres(
     data, sockets = workdir / "data", workdir / "sock"
     log = workdir / f"postgres-{attempt}.log"
     args = [
-        postgres, "-D", str(data), "-p", str(port), "-k", str(sockets),
-        "-c", "listen_addresses=127.0.0.1",
-        "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+        postgres,
+        "-D",
+        str(data),
+        "-p",
+        str(port),
+        "-k",
+        str(sockets),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "fsync=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "full_page_writes=off",
     ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            _as_postgres_user(args, runuser), cwd=workdir, stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, env=_client_env(), start_new_session=True,
+            _as_postgres_user(args, runuser),
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=_client_env(),
+            start_new_session=True,
         )
     probe = [pg_isready, "-q", "-h", "127.0.0.1", "-p", str(port), "-U", POSTGRES_USER, "-d", "postgres", "-t", "2"]
     deadline = time.monotonic() + POSTGRES_READY_TIMEOUT
