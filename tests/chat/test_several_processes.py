@@ -143,3 +143,24 @@ async def test_flood_limit_holds_across_processes(cluster):
     assert all(x["error"]["code"] == "rate_limited" for x in acks if "error" in x)
     await a.disconnect()
     await b.disconnect()
+
+
+async def test_concurrent_messages_from_both_sides_get_gapless_seqs(cluster):
+    username, password = cluster.add_agent()
+    agent = await agent_client(cluster.b.url, await login(cluster.b.url, username, password))
+    v = await visitor(cluster.a.url)
+    cid = (await v.call("start", start_payload()))["conversation_id"]
+    await agent.call("accept", {"conversation_id": cid})
+    sends = [v.call("message", {"client_id": f"v{i}", "text": f"v {i}"}) for i in range(15)]
+    sends += [
+        agent.call("message", {"conversation_id": cid, "client_id": f"a{i}", "text": f"a {i}"}) for i in range(15)
+    ]
+    # Retries of some of them at the same moment: stored once.
+    sends += [v.call("message", {"client_id": f"v{i}", "text": f"v {i}"}) for i in range(5)]
+    acks = await asyncio.gather(*sends)
+    assert all("seq" in a for a in acks), acks
+    assert sorted({a["seq"] for a in acks}) == list(range(1, 31))
+    history = await agent.call("history", {"conversation_id": cid})
+    assert [m["seq"] for m in history["conversation"]["messages"]] == list(range(1, 31))
+    await v.disconnect()
+    await agent.disconnect()
