@@ -12,6 +12,7 @@ import socketio
 import structlog
 from aiohttp import web
 
+from agent_console import http as console_http
 from chat import http as chat_http
 from chat.service import ChatLimits, ChatService
 from chat.sockets import AgentNamespace, VisitorNamespace, send
@@ -25,6 +26,7 @@ from contact.migrate import current_revision, head_revision
 from contact.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from contact.settings import Settings
 from contact.web import errors_middleware, security_headers_middleware
+from web_widget import http as widget_http
 
 log = structlog.get_logger(__name__)
 
@@ -159,4 +161,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.cleanup_ctx.extend([database_ctx, redis_ctx, writer_ctx, sweeper_ctx])
     app.add_routes(contact_http.routes())
     app.add_routes(chat_http.routes())
+    app.add_routes(widget_http.routes())
+    app.add_routes(console_http.routes())
     return app

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Used until enough conversations were accepted to estimate from real waiting times.
     default_wait_per_position_s: int = Field(default=120, ge=1)
 
+    # Where quick exit sends a visitor: a neutral site, replacing our page in the history.
+    quick_exit_url: str = "https://www.buienradar.nl/"
+
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
@@ -59,6 +62,13 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
             raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://…")
+        return value
+
+    @field_validator("quick_exit_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not (value.startswith("https://") or value.startswith("http://")):
+            raise ValueError("quick exit needs an http(s) address")
         return value
 
     @property

@@ -1,0 +1,45 @@
+"""HTTP routes of the visitor side: the demo page, the embeddable widget and its assets, and
+the Socket.IO client (installed from npm at set-up, served by us: no third-party request)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+STATIC = Path(__file__).resolve().parent / "static"
+ROOT = Path(__file__).resolve().parent.parent
+SOCKET_IO_CLIENT = ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+
+
+def _file(path: Path, content_type: str, cache: str = "no-cache") -> web.FileResponse:
+    return web.FileResponse(path, headers={"Content-Type": content_type, "Cache-Control": cache})
+
+
+async def demo_page(request: web.Request) -> web.StreamResponse:
+    return _file(STATIC / "demo.html", "text/html; charset=utf-8")
+
+
+async def widget_js(request: web.Request) -> web.StreamResponse:
+    response = _file(STATIC / "widget.js", "text/javascript; charset=utf-8")
+    # Any website of Veilig Thuis may embed the script.
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+async def socket_io_client(request: web.Request) -> web.StreamResponse:
+    if not SOCKET_IO_CLIENT.is_file():
+        raise web.HTTPNotFound()
+    response = _file(SOCKET_IO_CLIENT, "text/javascript; charset=utf-8", cache="public, max-age=86400")
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    return [
+        web.get("/", demo_page),
+        web.get("/widget.js", widget_js),
+        web.get("/static/vendor/socket.io.min.js", socket_io_client),
+        # No symlinks followed, no directory listing (aiohttp path-traversal advisories).
+        web.static("/widget", STATIC, follow_symlinks=False, show_index=False),
+    ]

@@ -1,0 +1,1 @@
+/* widget: built in issue 3 */
