@@ -25,7 +25,7 @@ from contact.hours import ChatHours
 from contact.migrate import current_revision, head_revision
 from contact.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from contact.settings import Settings
-from contact.web import errors_middleware, security_headers_middleware
+from contact.web import errors_middleware, security_headers
 from web_widget import http as widget_http
 
 log = structlog.get_logger(__name__)
@@ -107,7 +107,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     sio.register_namespace(AgentNamespace(chat, agents))
 
     app = web.Application(
-        middlewares=[security_headers_middleware, errors_middleware],
+        middlewares=[security_headers(settings.origins), errors_middleware],
         client_max_size=settings.max_http_buffer_size,
     )
     sio.attach(app)

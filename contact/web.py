@@ -70,15 +70,35 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         return web.json_response(error_payload("internal"), status=500)
 
 
-@web.middleware
-async def security_headers_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    response = await handler(request)
-    if not request.path.startswith("/socket.io"):
+# What the widget reads from a page of another Veilig Thuis site (VT_ALLOWED_ORIGINS).
+PUBLIC_API = frozenset({"/api/status"})
+# What such a page loads from us: the script, its styles, the Socket.IO client.
+EMBEDDABLE = ("/widget.js", "/widget/", "/static/vendor/")
+
+
+def security_headers(allowed_origins: frozenset[str]) -> Any:
+    """Security headers on every answer but the Socket.IO transport; CORS only for the
+    visitor's public endpoints and only for the configured sites."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        response = await handler(request)
+        path = request.path
+        if path.startswith("/socket.io"):
+            return response
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if request.path.startswith("/api/"):
+        if path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
-    return response
+        if path.startswith(EMBEDDABLE):
+            response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+        origin = request.headers.get("Origin", "").rstrip("/")
+        if path in PUBLIC_API and origin in allowed_origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+        return response
+
+    return middleware
 
 
 async def read_json(request: web.Request, model: type[M]) -> M:

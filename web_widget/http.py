@@ -21,18 +21,13 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
 
 
 async def widget_js(request: web.Request) -> web.StreamResponse:
-    response = _file(STATIC / "widget.js", "text/javascript; charset=utf-8")
-    # Any website of Veilig Thuis may embed the script.
-    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    return response
+    return _file(STATIC / "widget.js", "text/javascript; charset=utf-8")
 
 
 async def socket_io_client(request: web.Request) -> web.StreamResponse:
     if not SOCKET_IO_CLIENT.is_file():
         raise web.HTTPNotFound()
-    response = _file(SOCKET_IO_CLIENT, "text/javascript; charset=utf-8", cache="public, max-age=86400")
-    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    return response
+    return _file(SOCKET_IO_CLIENT, "text/javascript; charset=utf-8", cache="public, max-age=86400")
 
 
 def routes() -> list[web.AbstractRouteDef]:

@@ -160,3 +160,23 @@ async def test_login_answers_identity_and_refuses_wrong_password(server):
         ) as r:
             assert r.status == 401
             assert (await r.json())["error"]["code"] == "invalid_credentials"
+
+
+async def test_status_is_readable_by_configured_sites_only(tmp_path):
+    from tests.support.server import RunningServer, make_settings, migrated_sqlite
+
+    url = await migrated_sqlite(str(tmp_path / "cors.db"))
+    own = await RunningServer(make_settings(url, allowed_origins="https://www.veiligthuis.nl")).start()
+    try:
+        async with ClientSession() as http:
+            async with http.get(f"{own.url}/api/status", headers={"Origin": "https://www.veiligthuis.nl"}) as r:
+                assert r.headers["Access-Control-Allow-Origin"] == "https://www.veiligthuis.nl"
+            async with http.get(f"{own.url}/api/status", headers={"Origin": "https://evil.example"}) as r:
+                assert "Access-Control-Allow-Origin" not in r.headers
+            async with http.get(f"{own.url}/widget/widget.css") as r:
+                assert r.status == 200 and r.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+            async with http.get(f"{own.url}/console") as r:
+                assert "Cross-Origin-Resource-Policy" not in r.headers
+                assert r.headers["X-Frame-Options"] == "DENY"
+    finally:
+        await own.stop()
