@@ -6,13 +6,15 @@ holds while the disk sees one write per batch instead of one per message."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
-from sqlalchemy import and_, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Integer, Update, and_, bindparam, insert, select, tuple_, update
 
 from chat.store import conversations, messages
 from contact.db import Database
@@ -107,47 +109,87 @@ class MessageWriter:
                     future.set_result(result)
 
     async def _write_batch(self, batch: list[NewMessage]) -> list[Written | None]:
+        """One transaction with three kinds of statement, built once: one SELECT for the
+        duplicates of the whole batch, one UPDATE per run of messages of one conversation
+        (reserving consecutive seqs), one multi-row INSERT."""
+        results: list[Written | None] = [None] * len(batch)
+        same_as: dict[int, int] = {}  # a client_id repeated within this batch -> its first message
         async with self.db.write() as conn:
-            return [await self._write_one(conn, m) for m in batch]
-
-    @staticmethod
-    async def _write_one(conn: AsyncConnection, m: NewMessage) -> Written | None:
-        if m.client_id is not None:
-            dup = (
-                await conn.execute(
-                    select(messages.c.id, messages.c.seq, messages.c.at).where(
-                        messages.c.conversation_id == m.conversation_id,
-                        messages.c.sender == m.sender,
-                        messages.c.client_id == m.client_id,
+            keys = list({(m.conversation_id, m.sender, m.client_id) for m in batch if m.client_id is not None})
+            known: dict[tuple[str, str, str | None], Written | int] = {}
+            if keys:
+                for r in await conn.execute(_FIND_DUPLICATES, {"keys": keys}):
+                    known[(r.conversation_id, r.sender, r.client_id)] = Written(r.id, r.seq, r.at, None, duplicate=True)
+            runs: list[tuple[tuple[str, bool, str | None, tuple[str, ...]], list[int]]] = []
+            for i, m in enumerate(batch):
+                if m.client_id is not None:
+                    key = (m.conversation_id, m.sender, m.client_id)
+                    earlier = known.get(key)
+                    if isinstance(earlier, Written):
+                        results[i] = earlier
+                        continue
+                    if isinstance(earlier, int):
+                        same_as[i] = earlier
+                        continue
+                    known[key] = i
+                by_agent = m.sender == "agent"
+                run_key = (m.conversation_id, by_agent, m.agent_id if by_agent else None, m.statuses)
+                if runs and runs[-1][0] == run_key:
+                    runs[-1][1].append(i)
+                else:
+                    runs.append((run_key, [i]))
+            rows: list[dict[str, Any]] = []
+            for (conversation_id, by_agent, agent_id, statuses), members in runs:
+                params: dict[str, Any] = {"b_id": conversation_id, "b_n": len(members)}
+                if by_agent:
+                    params["b_agent"] = agent_id
+                bumped = (await conn.execute(_bump_statement(statuses, by_agent), params)).first()
+                if bumped is None:
+                    continue  # closed, or not held by this agent: None for each of them
+                seq = bumped.last_seq - len(members)
+                for i in members:
+                    seq += 1
+                    m = batch[i]
+                    message_id = str(uuid.uuid4())
+                    rows.append(
+                        {
+                            "id": message_id,
+                            "conversation_id": m.conversation_id,
+                            "seq": seq,
+                            "sender": m.sender,
+                            "agent_id": m.agent_id,
+                            "client_id": m.client_id,
+                            "text": m.text,
+                            "at": m.at,
+                        }
                     )
-                )
-            ).first()
-            if dup is not None:
-                return Written(dup.id, dup.seq, dup.at, None, duplicate=True)
-        condition = and_(conversations.c.id == m.conversation_id, conversations.c.status.in_(m.statuses))
-        if m.sender == "agent":
-            condition = and_(condition, conversations.c.agent_id == m.agent_id)
-        row = (
-            await conn.execute(
-                update(conversations)
-                .where(condition)
-                .values(last_seq=conversations.c.last_seq + 1)
-                .returning(conversations.c.last_seq, conversations.c.agent_id)
-            )
-        ).first()
-        if row is None:
-            return None
-        message_id = str(uuid.uuid4())
-        await conn.execute(
-            insert(messages).values(
-                id=message_id,
-                conversation_id=m.conversation_id,
-                seq=row.last_seq,
-                sender=m.sender,
-                agent_id=m.agent_id,
-                client_id=m.client_id,
-                text=m.text,
-                at=m.at,
-            )
-        )
-        return Written(message_id, row.last_seq, m.at, row.agent_id, duplicate=False)
+                    results[i] = Written(message_id, seq, m.at, bumped.agent_id, duplicate=False)
+            if rows:
+                await conn.execute(_INSERT_MESSAGES, rows)  # executemany: one multi-row INSERT
+        for i, j in same_as.items():
+            first = results[j]
+            results[i] = None if first is None else dataclasses.replace(first, holder_id=None, duplicate=True)
+        return results
+
+
+# Built once: SQLAlchemy then neither builds the statement nor its cache key per message.
+_FIND_DUPLICATES = select(
+    messages.c.conversation_id, messages.c.sender, messages.c.client_id, messages.c.id, messages.c.seq, messages.c.at
+).where(
+    tuple_(messages.c.conversation_id, messages.c.sender, messages.c.client_id).in_(bindparam("keys", expanding=True))
+)
+_INSERT_MESSAGES = insert(messages)
+
+
+@functools.cache
+def _bump_statement(statuses: tuple[str, ...], by_agent: bool) -> Update:
+    """Reserve `b_n` consecutive seqs of one conversation, if it accepts the message(s)."""
+    condition = and_(conversations.c.id == bindparam("b_id"), conversations.c.status.in_(statuses))
+    if by_agent:
+        condition = and_(condition, conversations.c.agent_id == bindparam("b_agent"))
+    return (
+        update(conversations)
+        .where(condition)
+        .values(last_seq=conversations.c.last_seq + bindparam("b_n", type_=Integer))
+        .returning(conversations.c.last_seq, conversations.c.agent_id)
+    )
