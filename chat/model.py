@@ -6,7 +6,8 @@ turns them into Socket.IO emits."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -46,12 +47,21 @@ class Emit:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class QueueChanged:
+    """The queue changed: every agent's snapshot and every waiting visitor's position are due.
+    Not computed per change: the transport coalesces a burst of changes into one broadcast."""
+
+
+Outgoing = Emit | QueueChanged
+
+
 @dataclass
 class Result:
     """What a use case answers (the ack) and what must be sent to others after the commit."""
 
     ack: dict[str, Any]
-    emits: list[Emit] = field(default_factory=list)
+    emits: Sequence[Outgoing] = ()
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat.model import (
     Emit,
+    Outgoing,
+    QueueChanged,
     Result,
     ToAgent,
     ToAllAgents,
@@ -144,7 +146,7 @@ class ChatService:
         except IntegrityError:
             # The partial unique index: this token already has an open conversation.
             raise DomainError("conflict") from None
-        emits, positions = await self.queue_emits()
+        positions = await self.queue_positions()
         position, wait = positions.get(conversation_id, (1, self.limits.default_wait_per_position_s))
         ack = {
             "conversation_id": conversation_id,
@@ -152,7 +154,7 @@ class ChatService:
             "status": "waiting",
             "queue": {"position": position, "estimated_wait_s": wait},
         }
-        return conversation_id, Result(ack, emits)
+        return conversation_id, Result(ack, [QueueChanged()])
 
     async def is_open(self, conversation_id: str) -> bool:
         async with self.db.read() as conn:
@@ -173,10 +175,10 @@ class ChatService:
             conv = (await conn.execute(newest)).first()
         if conv is None:
             raise DomainError("not_found")
-        emits: list[Emit] = []
+        emits: list[Outgoing] = []
         if conv.visitor_away_since is not None or conv.close_reason == "visitor_gone":
             if await self._visitor_back(conv.id):
-                emits = (await self.queue_emits())[0]
+                emits = [QueueChanged()]
         async with self.db.read() as conn:
             conv = (await conn.execute(newest)).one()
             rows = (
@@ -194,7 +196,7 @@ class ChatService:
             "messages": [message_view(r) for r in rows],
         }
         if conv.status == "waiting":
-            _, positions = await self.queue_emits(emit=False)
+            positions = await self.queue_positions()
             position, wait = positions.get(conv.id, (1, self.limits.default_wait_per_position_s))
             ack["queue"] = {"position": position, "estimated_wait_s": wait}
         if agent_name is not None and conv.status == "active":
@@ -247,7 +249,7 @@ class ChatService:
                 .values(visitor_away_since=self.clock.now())
             )
 
-    async def close_abandoned(self) -> list[Emit]:
+    async def close_abandoned(self) -> list[Outgoing]:
         """Take visitors who have been gone longer than the grace period out of the queue.
         Idempotent: several processes may run it at once."""
         now = self.clock.now()
@@ -270,7 +272,7 @@ class ChatService:
             await self._bump_queue(conn)
             for row in gone:
                 await record_audit(conn, at=now, action="visitor_gone", actor="system", conversation_id=row.id)
-        return (await self.queue_emits())[0]
+        return [QueueChanged()]
 
     async def visitor_message(self, conversation_id: str, client_id: str, text: str) -> Result:
         if not await self.limiter.hit(
@@ -318,12 +320,12 @@ class ChatService:
             if row.accepted_at is None:
                 await self._bump_queue(conn)
             await record_audit(conn, at=now, action="visitor_left", actor="visitor", conversation_id=conversation_id)
-        emits = [Emit(ToVisitor(conversation_id), "closed", {"reason": "visitor_left"})]
+        emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "closed", {"reason": "visitor_left"})]
         if row.agent_id is not None:
             emits.append(Emit(ToAgent(row.agent_id), "visitor_left", {"conversation_id": conversation_id}))
             emits.append(await self._mine_emit(row.agent_id))
         else:
-            emits.extend((await self.queue_emits())[0])
+            emits.append(QueueChanged())
         return Result({"ok": True}, emits)
 
     # ---- agent ------------------------------------------------------------------------
@@ -360,11 +362,11 @@ class ChatService:
                 conn, at=now, action="accepted", actor=f"agent:{agent.id}", conversation_id=conversation_id
             )
         conversation = await self._conversation_view(conversation_id, with_notes=True)
-        emits = [
+        emits: list[Outgoing] = [
             Emit(ToVisitor(conversation_id), "assigned", {"agent": {"name": agent.first_name}}),
             await self._mine_emit(agent.id),
+            QueueChanged(),
         ]
-        emits.extend((await self.queue_emits())[0])
         return Result({"conversation": conversation}, emits)
 
     async def agent_message(self, agent: AgentIdentity, conversation_id: str, client_id: str, text: str) -> Result:
@@ -439,11 +441,10 @@ class ChatService:
                 outcome=outcome["kind"],
                 urgency=outcome.get("urgency"),
             )
-        emits = [
-            Emit(ToVisitor(conversation_id), "closed", {"reason": "agent_closed"}),
-            await self._mine_emit(agent.id),
-        ]
-        return Result({"ok": True}, emits)
+        return Result(
+            {"ok": True},
+            [Emit(ToVisitor(conversation_id), "closed", {"reason": "agent_closed"}), await self._mine_emit(agent.id)],
+        )
 
     async def history(self, agent: AgentIdentity, conversation_id: str) -> Result:
         """The whole conversation with its notes, for its holder or a supervisor."""
@@ -502,8 +503,21 @@ class ChatService:
             ],
         }
 
-    async def queue_emits(self, emit: bool = True) -> tuple[list[Emit], dict[str, tuple[int, int]]]:
+    async def queue_emits(self) -> list[Emit]:
         """The queue to every agent and each waiting visitor's position and expected wait."""
+        snapshot, positions = await self._queue_with_positions()
+        emits = [Emit(ToAllAgents(), "queue", snapshot)]
+        emits.extend(
+            Emit(ToVisitor(cid), "queue", {"position": pos, "estimated_wait_s": wait})
+            for cid, (pos, wait) in positions.items()
+        )
+        return emits
+
+    async def queue_positions(self) -> dict[str, tuple[int, int]]:
+        """Position (from 1) and expected wait of every waiting conversation."""
+        return (await self._queue_with_positions())[1]
+
+    async def _queue_with_positions(self) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
         async with self.db.read() as conn:
             snapshot = await self._queue_snapshot(conn)
             accepted = await self._accepted_recently(conn)
@@ -511,14 +525,7 @@ class ChatService:
             item["conversation_id"]: (i, self._estimate(i, accepted))
             for i, item in enumerate(snapshot["waiting"], start=1)
         }
-        if not emit:
-            return [], positions
-        emits = [Emit(ToAllAgents(), "queue", snapshot)]
-        emits.extend(
-            Emit(ToVisitor(cid), "queue", {"position": pos, "estimated_wait_s": wait})
-            for cid, (pos, wait) in positions.items()
-        )
-        return emits, positions
+        return snapshot, positions
 
     def _estimate(self, position: int, accepted_recently: int) -> int:
         return estimate_wait_s(

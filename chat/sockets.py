@@ -3,7 +3,8 @@ with an ack and send the service's events; no rule of the chat lives here."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import socketio
@@ -11,7 +12,7 @@ import structlog
 from pydantic import ValidationError
 
 from chat import events as ev
-from chat.model import Emit, Result, ToAgent, ToAllAgents, ToVisitor
+from chat.model import Outgoing, QueueChanged, Result, ToAgent, ToAllAgents, ToVisitor
 from chat.service import ChatService
 from contact.auth import AgentIdentity, AgentService
 from contact.errors import NO_CONVERSATION, DomainError, error_payload
@@ -35,17 +36,52 @@ def agent_room(agent_id: str) -> str:
 ALL_AGENTS_ROOM = "agents"
 
 
-async def send(sio: socketio.AsyncServer, emits: list[Emit], skip_sid: str | None = None) -> None:
-    """Deliver the service's events (after its commit) to the rooms they are meant for."""
-    for e in emits:
-        skip = skip_sid if e.event in _ECHO_SKIPPED else None
-        match e.target:
-            case ToVisitor(conversation_id=cid):
-                await sio.emit(e.event, e.data, room=visitor_room(cid), namespace=VISITOR_NS, skip_sid=skip)
-            case ToAgent(agent_id=aid):
-                await sio.emit(e.event, e.data, room=agent_room(aid), namespace=AGENT_NS, skip_sid=skip)
-            case ToAllAgents():
-                await sio.emit(e.event, e.data, room=ALL_AGENTS_ROOM, namespace=AGENT_NS)
+class Dispatcher:
+    """Delivers the service's events (after its commit) to the rooms they are meant for.
+
+    Queue changes are coalesced: a burst of starts and accepts within `coalesce_s` gives one
+    snapshot to the agents and one position to each waiting visitor, not one per change
+    (which grows with the square of the queue at a campaign peak)."""
+
+    def __init__(self, sio: socketio.AsyncServer, service: ChatService, coalesce_s: float = 0.05) -> None:
+        self.sio = sio
+        self.service = service
+        self.coalesce_s = coalesce_s
+        self._queue_due = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def send(self, emits: Sequence[Outgoing], skip_sid: str | None = None) -> None:
+        for e in emits:
+            if isinstance(e, QueueChanged):
+                self._schedule_queue()
+                continue
+            skip = skip_sid if e.event in _ECHO_SKIPPED else None
+            match e.target:
+                case ToVisitor(conversation_id=cid):
+                    await self.sio.emit(e.event, e.data, room=visitor_room(cid), namespace=VISITOR_NS, skip_sid=skip)
+                case ToAgent(agent_id=aid):
+                    await self.sio.emit(e.event, e.data, room=agent_room(aid), namespace=AGENT_NS, skip_sid=skip)
+                case ToAllAgents():
+                    await self.sio.emit(e.event, e.data, room=ALL_AGENTS_ROOM, namespace=AGENT_NS)
+
+    def _schedule_queue(self) -> None:
+        if self._queue_due:
+            return
+        self._queue_due = True
+        asyncio.get_running_loop().call_later(self.coalesce_s, self._start_broadcast)
+
+    def _start_broadcast(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._broadcast_queue())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _broadcast_queue(self) -> None:
+        # Cleared before reading, so a change during the read schedules the next broadcast.
+        self._queue_due = False
+        try:
+            await self.send(await self.service.queue_emits())
+        except Exception as exc:
+            log.error("queue_broadcast_failed", error=type(exc).__name__)
 
 
 def _has_binary(value: Any, depth: int = 0) -> bool:
@@ -66,9 +102,10 @@ class GuardedNamespace(socketio.AsyncNamespace):
 
     service: ChatService
 
-    def __init__(self, namespace: str, service: ChatService) -> None:
+    def __init__(self, namespace: str, dispatcher: Dispatcher) -> None:
         super().__init__(namespace)
-        self.service = service
+        self.dispatcher = dispatcher
+        self.service = dispatcher.service
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
@@ -94,15 +131,15 @@ class GuardedNamespace(socketio.AsyncNamespace):
             return error_payload("internal")
 
     async def _reply(self, result: Result, sid: str) -> dict[str, Any]:
-        await send(self.server, result.emits, skip_sid=sid)
+        await self.dispatcher.send(result.emits, skip_sid=sid)
         return result.ack
 
 
 class VisitorNamespace(GuardedNamespace):
     """Anonymous visitors; a connection is bound to one conversation by `start` or `resume`."""
 
-    def __init__(self, service: ChatService) -> None:
-        super().__init__(VISITOR_NS, service)
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        super().__init__(VISITOR_NS, dispatcher)
         self.bound: dict[str, str] = {}
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -162,7 +199,7 @@ class VisitorNamespace(GuardedNamespace):
 
     async def on_typing(self, sid: str, data: Any) -> dict[str, Any]:
         payload = ev.parse(ev.Typing, data)
-        await send(self.server, await self.service.visitor_typing(self._conversation(sid), payload.typing))
+        await self.dispatcher.send(await self.service.visitor_typing(self._conversation(sid), payload.typing))
         return {"ok": True}
 
     async def on_leave(self, sid: str, data: Any) -> dict[str, Any]:
@@ -174,8 +211,8 @@ class VisitorNamespace(GuardedNamespace):
 class AgentNamespace(GuardedNamespace):
     """Authenticated advisors; the token is checked at connect and again on every event."""
 
-    def __init__(self, service: ChatService, agents: AgentService) -> None:
-        super().__init__(AGENT_NS, service)
+    def __init__(self, dispatcher: Dispatcher, agents: AgentService) -> None:
+        super().__init__(AGENT_NS, dispatcher)
         self.agents = agents
         self.identities: dict[str, tuple[AgentIdentity, str]] = {}
 
@@ -237,7 +274,7 @@ class AgentNamespace(GuardedNamespace):
 
     async def on_typing(self, sid: str, data: Any) -> dict[str, Any]:
         p = ev.parse(ev.AgentTyping, data)
-        await send(self.server, await self.service.agent_typing(self._agent(sid), p.conversation_id, p.typing))
+        await self.dispatcher.send(await self.service.agent_typing(self._agent(sid), p.conversation_id, p.typing))
         return {"ok": True}
 
     async def on_note(self, sid: str, data: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from aiohttp import web
 from agent_console import http as console_http
 from chat import http as chat_http
 from chat.service import ChatLimits, ChatService
-from chat.sockets import AgentNamespace, VisitorNamespace, send
+from chat.sockets import AgentNamespace, Dispatcher, VisitorNamespace
 from chat.writer import MessageWriter
 from contact import http as contact_http
 from contact.auth import AgentService, TokenSigner
@@ -103,8 +103,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         engineio_logger=False,
         cookie=None,
     )
-    sio.register_namespace(VisitorNamespace(chat))
-    sio.register_namespace(AgentNamespace(chat, agents))
+    dispatcher = Dispatcher(sio, chat)
+    sio.register_namespace(VisitorNamespace(dispatcher))
+    sio.register_namespace(AgentNamespace(dispatcher, agents))
 
     app = web.Application(
         middlewares=[security_headers(settings.origins), errors_middleware],
@@ -148,7 +149,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
             while True:
                 await asyncio.sleep(settings.sweep_interval_s)
                 try:
-                    await send(sio, await chat.close_abandoned())
+                    await dispatcher.send(await chat.close_abandoned())
                 except Exception as exc:
                     log.error("sweep_failed", error=type(exc).__name__)
 
