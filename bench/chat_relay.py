@@ -257,10 +257,13 @@ async def start_vt(children: Children, tmp: Path, n_agents: int) -> tuple[VtServ
     return server, tokens
 
 
-async def start_bare(children: Children, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+SIO_TOKEN = "sio-baseline-token"
+
+
+async def start_bare(children: Children, tmp: Path, kind: str = "bare") -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    log = tmp / "bare.log"
-    proc = children.start([sys.executable, str(BENCH_FILE), "--serve-bare", str(port)], log=log)
+    log = tmp / f"{kind}.log"
+    proc = children.start([sys.executable, str(BENCH_FILE), f"--serve-{kind}", str(port)], log=log)
     await wait_http(f"http://{HOST}:{port}/healthz", proc, log)
     return proc, f"http://{HOST}:{port}"
 
@@ -310,6 +313,64 @@ def serve_bare(port: int) -> None:
 
     app = web.Application()
     app.add_routes([web.get("/healthz", healthz), web.get("/relay", relay)])
+    web.run_app(app, host=HOST, port=port, print=None, access_log=None, shutdown_timeout=1)
+
+
+def serve_sio(port: int) -> None:
+    """A second baseline: the same Socket.IO events as vt-contact on python-socketio, kept in
+    memory with no validation and no database. What Socket.IO itself costs, which no change
+    of ours can go below."""
+    import socketio
+
+    raise_nofile()
+    sio = socketio.AsyncServer(async_mode="aiohttp", logger=False, engineio_logger=False, cors_allowed_origins=None)
+    holders: dict[str, str] = {}  # conversation id -> agent room
+    seqs: dict[str, int] = {}
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    bound: dict[str, str] = {}
+
+    @sio.on("connect", namespace="/agent")
+    async def agent_connect(sid: str, environ: Any, auth: Any = None) -> None:
+        if not isinstance(auth, dict) or auth.get("token") != SIO_TOKEN:
+            raise socketio.exceptions.ConnectionRefusedError("unauthorized")
+        await sio.enter_room(sid, f"a:{sid}", namespace="/agent")
+
+    @sio.on("start", namespace="/visitor")
+    async def start(sid: str, data: Any) -> dict[str, Any]:
+        cid = f"c{len(seqs)}"
+        seqs[cid] = 0
+        bound[sid] = cid
+        return {
+            "conversation_id": cid,
+            "resume_token": cid,
+            "status": "waiting",
+            "queue": {"position": 1, "estimated_wait_s": 1},
+        }
+
+    @sio.on("accept", namespace="/agent")
+    async def accept(sid: str, data: Any) -> dict[str, Any]:
+        holders[data["conversation_id"]] = f"a:{sid}"
+        return {"conversation": {"id": data["conversation_id"], "status": "active", "messages": []}}
+
+    @sio.on("message", namespace="/visitor")
+    async def message(sid: str, data: Any) -> dict[str, Any]:
+        cid = bound[sid]
+        key = (cid, data["client_id"])
+        if key in seen:
+            return seen[key]
+        seqs[cid] += 1
+        ack = {"id": f"{cid}-{seqs[cid]}", "seq": seqs[cid], "at": "2026-01-01T00:00:00+00:00"}
+        seen[key] = ack
+        event = {**ack, "sender": "visitor", "text": data["text"], "conversation_id": cid}
+        await sio.emit("message", event, room=holders[cid], namespace="/agent")
+        return ack
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    sio.attach(app)
+    app.add_routes([web.get("/healthz", healthz)])
     web.run_app(app, host=HOST, port=port, print=None, access_log=None, shutdown_timeout=1)
 
 
@@ -866,7 +927,7 @@ async def relay_mode(args: argparse.Namespace, children: Children, tmp: Path) ->
         }
 
         # ---- bare aiohttp relay
-        bare_rate = bare_closed = None
+        bare_rate = bare_closed = sio_rate = sio_closed = None
         if not args.skip_bare:
             print("starting the bare aiohttp relay …", flush=True)
             bare_proc, bare_url = await start_bare(children, tmp)
@@ -878,7 +939,19 @@ async def relay_mode(args: argparse.Namespace, children: Children, tmp: Path) ->
             Children.stop(bare_proc)
             results["bare"] = {"rate": bare_rate.summary(), "closed": bare_closed.summary()}
 
-    phases = [s for s in (vt_rate, vt_closed, bare_rate, bare_closed) if s is not None]
+            print("starting the python-socketio relay (no database, no validation) …", flush=True)
+            sio_proc, sio_url = await start_bare(children, tmp, "sio")
+            rec_s = Recorder()
+            pairs_s, agents_s, _ = await setup_vt_pairs(
+                session, sio_url, [SIO_TOKEN] * args.agents, args.pairs, rec_s, args.setup_batch
+            )
+            sio_rate, sio_closed = await measure(pairs_s, rec_s, "s", args, sio_proc.pid)
+            print(f"  rate: {sio_rate.summary()}\n  closed loop: {sio_closed.summary()}", flush=True)
+            await close_all([p.visitor for p in pairs_s] + agents_s)
+            Children.stop(sio_proc)
+            results["sio"] = {"rate": sio_rate.summary(), "closed": sio_closed.summary()}
+
+    phases = [s for s in (vt_rate, vt_closed, bare_rate, bare_closed, sio_rate, sio_closed) if s is not None]
     lost = sum(s.lost for s in phases)
     errors = sum(s.ack_errors + s.stalled for s in phases)
     p99_ok = vt_rate.pct(0.99) < TARGET_P99_MS
@@ -905,6 +978,8 @@ async def relay_mode(args: argparse.Namespace, children: Children, tmp: Path) ->
     print(row("vt-contact  closed loop", vt_closed))
     if bare_closed is not None:
         print(row("bare relay  closed loop", bare_closed))
+    if sio_closed is not None:
+        print(row("socketio-only closed loop", sio_closed))
     print("(CPU in % of one core over each run; 'other' = the rest of the machine: kernel, other programs)")
     print()
     print(
@@ -918,6 +993,11 @@ async def relay_mode(args: argparse.Namespace, children: Children, tmp: Path) ->
         print(
             f"target throughput >= {100 * TARGET_RATIO:.0f} % of bare: "
             f"{'MET' if ratio >= TARGET_RATIO else 'MISSED'} ({100 * ratio:.1f} %)"
+        )
+    if sio_closed is not None and bare_closed is not None and bare_closed.rate:
+        print(
+            f"python-socketio alone (no database, no checks) / bare: {100 * sio_closed.rate / bare_closed.rate:.1f} %; "
+            f"vt-contact / python-socketio alone: {100 * vt_closed.rate / sio_closed.rate:.1f} %"
         )
     print(f"lost messages: {lost}; ack errors/stalls: {errors}")
     if args.json:
@@ -1066,6 +1146,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=900, help="give up after this many seconds")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (database, server logs)")
     p.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    p.add_argument("--serve-sio", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if not (1 <= args.pairs <= 20_000 and 1 <= args.sockets <= 50_000 and 0 < args.rate <= 1000):
         p.error("pairs 1..20000, sockets 1..50000, rate 0..1000")
@@ -1087,6 +1168,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.serve_sio is not None:
+        serve_sio(args.serve_sio)
+        return 0
     if args.serve_bare is not None:
         serve_bare(args.serve_bare)
         return 0

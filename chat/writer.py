@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Integer, Update, and_, bindparam, insert, select, tuple_, update
+from sqlalchemy import bindparam, case, insert, select, tuple_, update
 
 from chat.store import conversations, messages
 from contact.db import Database
@@ -109,9 +108,9 @@ class MessageWriter:
                     future.set_result(result)
 
     async def _write_batch(self, batch: list[NewMessage]) -> list[Written | None]:
-        """One transaction with three kinds of statement, built once: one SELECT for the
-        duplicates of the whole batch, one UPDATE per run of messages of one conversation
-        (reserving consecutive seqs), one multi-row INSERT."""
+        """One transaction of four statements whatever the batch size: the duplicates of the
+        whole batch, the conversations (locked), one UPDATE of their seq counters and one
+        multi-row INSERT. The rules (status, holder) are applied here, on the locked rows."""
         results: list[Written | None] = [None] * len(batch)
         same_as: dict[int, int] = {}  # a client_id repeated within this batch -> its first message
         async with self.db.write() as conn:
@@ -120,7 +119,7 @@ class MessageWriter:
             if keys:
                 for r in await conn.execute(_FIND_DUPLICATES, {"keys": keys}):
                     known[(r.conversation_id, r.sender, r.client_id)] = Written(r.id, r.seq, r.at, None, duplicate=True)
-            runs: list[tuple[tuple[str, bool, str | None, tuple[str, ...]], list[int]]] = []
+            fresh: list[int] = []
             for i, m in enumerate(batch):
                 if m.client_id is not None:
                     key = (m.conversation_id, m.sender, m.client_id)
@@ -132,24 +131,21 @@ class MessageWriter:
                         same_as[i] = earlier
                         continue
                     known[key] = i
-                by_agent = m.sender == "agent"
-                run_key = (m.conversation_id, by_agent, m.agent_id if by_agent else None, m.statuses)
-                if runs and runs[-1][0] == run_key:
-                    runs[-1][1].append(i)
-                else:
-                    runs.append((run_key, [i]))
-            rows: list[dict[str, Any]] = []
-            for (conversation_id, by_agent, agent_id, statuses), members in runs:
-                params: dict[str, Any] = {"b_id": conversation_id, "b_n": len(members)}
-                if by_agent:
-                    params["b_agent"] = agent_id
-                bumped = (await conn.execute(_bump_statement(statuses, by_agent), params)).first()
-                if bumped is None:
-                    continue  # closed, or not held by this agent: None for each of them
-                seq = bumped.last_seq - len(members)
-                for i in members:
-                    seq += 1
+                fresh.append(i)
+            if fresh:
+                ids = sorted({batch[i].conversation_id for i in fresh})
+                state = {r.id: r for r in await conn.execute(_LOCK_CONVERSATIONS, {"ids": ids})}
+                last_seq = {cid: r.last_seq for cid, r in state.items()}
+                rows: list[dict[str, Any]] = []
+                for i in fresh:
                     m = batch[i]
+                    conv = state.get(m.conversation_id)
+                    if conv is None or conv.status not in m.statuses:
+                        continue  # unknown or closed: None
+                    if m.sender == "agent" and conv.agent_id != m.agent_id:
+                        continue  # not held by this agent: None
+                    last_seq[m.conversation_id] += 1
+                    seq = last_seq[m.conversation_id]
                     message_id = str(uuid.uuid4())
                     rows.append(
                         {
@@ -163,33 +159,33 @@ class MessageWriter:
                             "at": m.at,
                         }
                     )
-                    results[i] = Written(message_id, seq, m.at, bumped.agent_id, duplicate=False)
-            if rows:
-                await conn.execute(_INSERT_MESSAGES, rows)  # executemany: one multi-row INSERT
+                    results[i] = Written(message_id, seq, m.at, conv.agent_id, duplicate=False)
+                changed = {cid: n for cid, n in last_seq.items() if n != state[cid].last_seq}
+                if changed:
+                    await conn.execute(
+                        update(conversations)
+                        .where(conversations.c.id.in_(list(changed)))
+                        .values(last_seq=case(changed, value=conversations.c.id))
+                    )
+                    await conn.execute(_INSERT_MESSAGES, rows)  # executemany: one round trip
         for i, j in same_as.items():
             first = results[j]
             results[i] = None if first is None else dataclasses.replace(first, holder_id=None, duplicate=True)
         return results
 
 
-# Built once: SQLAlchemy then neither builds the statement nor its cache key per message.
+# Built once: SQLAlchemy then neither builds the statement nor its cache key per batch.
 _FIND_DUPLICATES = select(
     messages.c.conversation_id, messages.c.sender, messages.c.client_id, messages.c.id, messages.c.seq, messages.c.at
 ).where(
     tuple_(messages.c.conversation_id, messages.c.sender, messages.c.client_id).in_(bindparam("keys", expanding=True))
 )
+# FOR UPDATE serialises writers of one conversation on PostgreSQL (in id order: no deadlock);
+# SQLite's BEGIN IMMEDIATE already holds the database's write lock.
+_LOCK_CONVERSATIONS = (
+    select(conversations.c.id, conversations.c.status, conversations.c.agent_id, conversations.c.last_seq)
+    .where(conversations.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(conversations.c.id)
+    .with_for_update()
+)
 _INSERT_MESSAGES = insert(messages)
-
-
-@functools.cache
-def _bump_statement(statuses: tuple[str, ...], by_agent: bool) -> Update:
-    """Reserve `b_n` consecutive seqs of one conversation, if it accepts the message(s)."""
-    condition = and_(conversations.c.id == bindparam("b_id"), conversations.c.status.in_(statuses))
-    if by_agent:
-        condition = and_(condition, conversations.c.agent_id == bindparam("b_agent"))
-    return (
-        update(conversations)
-        .where(condition)
-        .values(last_seq=conversations.c.last_seq + bindparam("b_n", type_=Integer))
-        .returning(conversations.c.last_seq, conversations.c.agent_id)
-    )

@@ -123,12 +123,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from contact.migrate import upgrade
 
     settings = _settings(args)
+    if args.demo and "chat_hours" not in settings.model_fields_set:
+        # A demo should be tryable at any hour; set VT_CHAT_HOURS to see the real hours.
+        settings = settings.model_copy(update={"chat_hours": "24/7"})
     configure(settings.log_level, settings.log_format)
     if args.migrate or args.demo:
         upgrade(settings.database_url)
     if args.demo:
         creds = asyncio.run(_ensure_demo_agents(settings))
-        print("\nDemo agents (log in at /console or POST /api/agent/login):", flush=True)
+        print(f"\nChat hours: {settings.chat_hours} (demo; VT_CHAT_HOURS sets real hours)", flush=True)
+        print("Demo agents (log in at /console or POST /api/agent/login):", flush=True)
         for username, password, role in creds:
             print(f"  {username:<8} {password:<14} {role}", flush=True)
         print(flush=True)

@@ -86,3 +86,20 @@ def test_cli_db_upgrade_and_agent_add(tmp_path):
         "agent", "add", "kees", "--name", "Kees", "--role", "king", "--database-url", url, stdin="x" * 12
     )
     assert bad_role.returncode != 0
+
+
+async def test_serve_demo_migrates_and_prints_working_credentials(tmp_path):
+    import re
+
+    from tests.support.processes import ServerProcess
+    from tests.support.server import login
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    server = await asyncio.to_thread(ServerProcess, url, None, tmp_path, "demo", "--demo")
+    try:
+        out = server.log_path.read_text()
+        creds = dict(re.findall(r"^\s+(anna|bram|chris|sanne)\s+(\S+)\s+\w+$", out, re.M))
+        assert set(creds) == {"anna", "bram", "chris", "sanne"}
+        assert await login(server.url, "anna", creds["anna"])
+    finally:
+        await asyncio.to_thread(server.stop)

@@ -32,12 +32,15 @@ def run_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> s
 class ServerProcess:
     """`vt-contact serve` on a free loopback port; its output goes to a log file."""
 
-    def __init__(self, database_url: str, redis_url: str | None, log_dir: Path, name: str, **env: str) -> None:
+    def __init__(
+        self, database_url: str, redis_url: str | None, log_dir: Path, name: str, *extra: str, **env: str
+    ) -> None:
         self.port = free_port()
         self.log_path = log_dir / f"{name}.log"
         args = ["serve", "--port", str(self.port), "--database-url", database_url]
         if redis_url:
             args += ["--redis-url", redis_url]
+        args += extra
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [*CLI, *args], cwd=ROOT, env=cli_env(**env), stdout=self._log, stderr=subprocess.STDOUT
