@@ -449,11 +449,12 @@ class ChatService:
     async def history(self, agent: AgentIdentity, conversation_id: str) -> Result:
         """The whole conversation with its notes, for its holder or a supervisor."""
         async with self.db.read() as conn:
-            holder = await conn.scalar(select(conversations.c.agent_id).where(conversations.c.id == conversation_id))
-            exists = await conn.scalar(select(conversations.c.id).where(conversations.c.id == conversation_id))
-        if exists is None:
+            row = (
+                await conn.execute(select(conversations.c.agent_id).where(conversations.c.id == conversation_id))
+            ).first()
+        if row is None:
             raise DomainError("not_found")
-        if holder != agent.id and not agent.is_supervisor:
+        if row.agent_id != agent.id and not agent.is_supervisor:
             raise DomainError("forbidden")
         return Result({"conversation": await self._conversation_view(conversation_id, with_notes=True)})
 

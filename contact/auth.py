@@ -119,28 +119,19 @@ class AgentService:
         self, *, username: str, name: str, role: str, teams: list[str], password: str, now: datetime
     ) -> None:
         """Create the agent, or give an existing one these details and a new password (demo set-up)."""
+        async with self.db.read() as conn:
+            existing = await conn.scalar(select(agents.c.id).where(agents.c.username == username))
+        if existing is None:
+            await self.add(username=username, name=name, role=role, teams=teams, password=password, now=now)
+            return
         password_hash = await asyncio.to_thread(_hasher.hash, password)
         async with self.db.write() as conn:
-            existing = await conn.scalar(select(agents.c.id).where(agents.c.username == username))
-            if existing is None:
-                await conn.execute(
-                    insert(agents).values(
-                        id=str(uuid.uuid4()),
-                        username=username,
-                        name=name,
-                        role=role,
-                        teams=list(teams),
-                        password_hash=password_hash,
-                        active=True,
-                        created_at=now,
-                    )
-                )
-            else:
-                await conn.execute(
-                    update(agents)
-                    .where(agents.c.id == existing)
-                    .values(name=name, role=role, teams=list(teams), password_hash=password_hash, active=True)
-                )
+            await conn.execute(
+                update(agents)
+                .where(agents.c.id == existing)
+                .values(name=name, role=role, teams=list(teams), password_hash=password_hash, active=True)
+            )
+            await record_audit(conn, at=now, action="agent_reset", actor="cli", agent_id=existing, role=role)
 
     async def login(self, username: str, password: str) -> tuple[str, AgentIdentity]:
         async with self.db.read() as conn:

@@ -52,9 +52,10 @@ def cluster(request, tmp_path_factory, redis_url):
     assert migrated.returncode == 0, migrated.stderr
     # Each cluster its own pub/sub channel on the shared Redis.
     channel = f"vt-test-{request.param}-{uuid.uuid4().hex[:6]}"
-    a = ServerProcess(database_url, redis_url, log_dir, "a", VT_REDIS_CHANNEL=channel)
+    # INFO, so that the check below that no text reaches the logs has logs to read.
+    a = ServerProcess(database_url, redis_url, log_dir, "a", VT_REDIS_CHANNEL=channel, VT_LOG_LEVEL="INFO")
     try:
-        b = ServerProcess(database_url, redis_url, log_dir, "b", VT_REDIS_CHANNEL=channel)
+        b = ServerProcess(database_url, redis_url, log_dir, "b", VT_REDIS_CHANNEL=channel, VT_LOG_LEVEL="INFO")
     except Exception:
         a.stop()
         raise
@@ -99,6 +100,12 @@ async def test_visitor_on_one_process_and_agent_on_the_other(cluster):
     assert await moved.wait_for("closed") == {"reason": "agent_closed"}
     await moved.disconnect()
     await agent.disconnect()
+
+    # The logs say what happened, never what was written, nor the visitor's secrets.
+    logs = cluster.a.log_path.read_text() + cluster.b.log_path.read_text()
+    assert "conversation_started" in logs and "agent_connected" in logs
+    for secret in ("vraag", "antwoord", "ben je er nog", started["resume_token"], token, password):
+        assert secret not in logs
 
 
 async def test_two_agents_on_two_processes_accepting_at_once_exactly_one_wins(cluster):
