@@ -1,9 +1,9 @@
 /*
  * Veilig Thuis chat widget. Vanilla JS, no build step.
  *
- * Embed with one tag:  <script src="https://<server>/widget.js" defer></script>
+ * Embed with one tag, the address being this server's:  <script src="/widget.js" defer></script>
  *
- * Threat model (docs/DESIGN.md): the visitor may be watched by the person hurting them.
+ * Threat model (shared/DESIGN.md): the visitor may be watched by the person hurting them.
  * So: no cookies, nothing persistent (the resume token lives in memory and in this tab's
  * sessionStorage only, under a neutral key), no history entries, no third-party request,
  * and a quick exit (button, Shift three times, Esc twice) that replaces the page at once.
