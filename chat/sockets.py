@@ -9,6 +9,7 @@ from typing import Any
 
 import socketio
 import structlog
+from aiohttp import web
 from pydantic import ValidationError
 
 from chat import events as ev
@@ -96,6 +97,10 @@ def _has_binary(value: Any, depth: int = 0) -> bool:
     return False
 
 
+def _is_environ(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("aiohttp.request"), web.BaseRequest)
+
+
 class GuardedNamespace(socketio.AsyncNamespace):
     """Turns every failure into the error shape of PROTOCOL.md, refuses binary payloads and
     unknown events, and logs what happened without the content of what was sent."""
@@ -108,8 +113,14 @@ class GuardedNamespace(socketio.AsyncNamespace):
         self.service = dispatcher.service
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in ("connect", "disconnect"):
+        if event == "connect" and len(args) >= 2 and _is_environ(args[1]):
             return await super().trigger_event(event, *args)
+        if event == "disconnect":
+            return await super().trigger_event(event, *args)
+        if event == "connect":
+            # A client may send an event named "connect"; only the server's own call carries
+            # a real request, so this one is refused like any unknown event.
+            return error_payload("invalid_input", field="event")
         sid = args[0] if args else None
         payload = args[1:]
         if len(payload) > 1 or _has_binary(payload):

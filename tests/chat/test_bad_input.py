@@ -114,6 +114,18 @@ async def test_unknown_event_and_binary_payload(server):
     await v.disconnect()
 
 
+async def test_reserved_event_names_from_a_client_are_refused(server):
+    v = await visitor(server.url)
+    assert code(await v.call("connect", {"aiohttp.request": "x", "token": "y"})) == "invalid_input"
+    assert code(await v.call("connect")) == "invalid_input"
+    assert "conversation_id" in await v.call("start", start_payload())  # still fine
+    _, _, a = await _agent(server)
+    assert code(await a.call("connect", {"token": "forged"})) == "invalid_input"
+    assert "queue" in await a.call("sync", {})
+    for c in (v, a):
+        await c.disconnect()
+
+
 async def test_start_twice_on_one_connection_is_a_conflict(server):
     v = await visitor(server.url)
     first = await v.call("start", start_payload())
