@@ -17,6 +17,7 @@ from chat.model import Outgoing, QueueChanged, Result, ToAgent, ToAllAgents, ToV
 from chat.service import ChatService
 from contact.auth import AgentIdentity, AgentService
 from contact.errors import NO_CONVERSATION, DomainError, error_payload
+from contact.web import client_ip
 
 log = structlog.get_logger(__name__)
 
@@ -149,13 +150,13 @@ class GuardedNamespace(socketio.AsyncNamespace):
 class VisitorNamespace(GuardedNamespace):
     """Anonymous visitors; a connection is bound to one conversation by `start` or `resume`."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher, trusted_proxies: frozenset[str] = frozenset()) -> None:
         super().__init__(VISITOR_NS, dispatcher)
+        self.trusted_proxies = trusted_proxies
         self.bound: dict[str, str] = {}
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        request = environ.get("aiohttp.request")
-        await self.save_session(sid, {"remote": (request.remote if request is not None else None) or "unknown"})
+        await self.save_session(sid, {"remote": client_ip(environ["aiohttp.request"], self.trusted_proxies)})
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         # The conversation stays open: the visitor may come back with `resume`.

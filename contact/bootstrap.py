@@ -104,7 +104,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         cookie=None,
     )
     dispatcher = Dispatcher(sio, chat)
-    sio.register_namespace(VisitorNamespace(dispatcher))
+    sio.register_namespace(VisitorNamespace(dispatcher, settings.trusted_proxies))
     sio.register_namespace(AgentNamespace(dispatcher, agents))
 
     app = web.Application(

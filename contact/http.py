@@ -43,7 +43,7 @@ async def login(request: web.Request) -> web.Response:
     user_key = f"login:user:{body.username.lower()}"
     # Attempts per name (reset by a success) and per address: guessing is slow either way.
     if not await limiter.hit(user_key, settings.login_max_failures, window) or not await limiter.hit(
-        f"login:ip:{client_ip(request)}", settings.login_max_failures * 6, window
+        f"login:ip:{client_ip(request, settings.trusted_proxies)}", settings.login_max_failures * 6, window
     ):
         raise DomainError("rate_limited")
     token, agent = await request.app[AGENTS].login(body.username, body.password)

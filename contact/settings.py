@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Amsterdam"
     # Origins besides the server's own that may open a socket (the websites embedding the widget).
     allowed_origins: str = ""
+    # Addresses of our own reverse proxies, whose X-Forwarded-For is believed (comma-separated).
+    forwarded_allow_ips: str = ""
 
     token_ttl_s: int = Field(default=10 * 3600, ge=60)
     max_concurrent_chats: int = Field(default=3, ge=1)
@@ -70,6 +72,10 @@ class Settings(BaseSettings):
         if not (value.startswith("https://") or value.startswith("http://")):
             raise ValueError("quick exit needs an http(s) address")
         return value
+
+    @property
+    def trusted_proxies(self) -> frozenset[str]:
+        return frozenset(a.strip() for a in self.forwarded_allow_ips.split(",") if a.strip())
 
     @property
     def origins(self) -> frozenset[str]:

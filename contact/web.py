@@ -116,5 +116,15 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         raise DomainError("invalid_input", fields=fields) from None
 
 
-def client_ip(request: web.Request) -> str:
-    return request.remote or "unknown"
+def client_ip(request: web.BaseRequest, trusted_proxies: frozenset[str] = frozenset()) -> str:
+    """The visitor's address for rate limits: behind a trusted reverse proxy the last address
+    in X-Forwarded-For that is not itself one of our proxies; otherwise the peer. Without
+    this every visitor behind the proxy would share one address and one limit."""
+    peer = request.remote or "unknown"
+    if peer not in trusted_proxies:
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted_proxies:
+            return hop[:64]
+    return peer

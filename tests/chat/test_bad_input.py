@@ -383,3 +383,37 @@ async def test_login_flood_is_rate_limited(server):
             f"{server.url}/api/agent/login", json={"username": identity.username, "password": password}
         ) as r:
             assert r.status == 429
+
+
+async def test_start_limit_counts_visitors_behind_a_trusted_proxy_apart(tmp_path):
+    url = await migrated_sqlite(str(tmp_path / "proxy.db"))
+    own = await RunningServer(make_settings(url, start_limit_per_ip=2, forwarded_allow_ips="127.0.0.1")).start()
+    try:
+
+        async def start_as(forwarded: str):
+            c = await Client("/visitor").connect(own.url, headers={"X-Forwarded-For": forwarded})
+            ack = await c.call("start", start_payload())
+            await c.disconnect()
+            return ack
+
+        school = "198.51.100.7, 127.0.0.1"  # the last hop that is not our proxy counts
+        assert "conversation_id" in await start_as(school)
+        assert "conversation_id" in await start_as(school)
+        assert code(await start_as(school)) == "rate_limited"
+        assert "conversation_id" in await start_as("203.0.113.9")  # someone else is not blocked
+    finally:
+        await own.stop()
+
+
+async def test_forwarded_for_is_ignored_from_an_untrusted_peer(tmp_path):
+    url = await migrated_sqlite(str(tmp_path / "noproxy.db"))
+    own = await RunningServer(make_settings(url, start_limit_per_ip=1)).start()
+    try:
+        first = await Client("/visitor").connect(own.url, headers={"X-Forwarded-For": "203.0.113.1"})
+        assert "conversation_id" in await first.call("start", start_payload())
+        forged = await Client("/visitor").connect(own.url, headers={"X-Forwarded-For": "203.0.113.2"})
+        assert code(await forged.call("start", start_payload())) == "rate_limited"
+        for c in (first, forged):
+            await c.disconnect()
+    finally:
+        await own.stop()
