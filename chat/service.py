@@ -36,7 +36,8 @@ from contact.errors import CONVERSATION_ENDED, DomainError
 from contact.hours import ChatHours
 from contact.ratelimit import RateLimiter
 from contact.store import record_audit
-from routing.model import priority_for, team_for
+from routing.risk import RiskDetector
+from routing.rules import RoutingRules
 
 RATE_WINDOW_ACCEPTS_S = 1800
 
@@ -66,7 +67,11 @@ class ChatService:
         writer: MessageWriter,
         limiter: RateLimiter,
         limits: ChatLimits,
+        rules: RoutingRules,
+        risk: RiskDetector,
     ) -> None:
+        self.rules = rules
+        self.risk = risk
         self.db = db
         self.clock = clock
         self.hours = hours
@@ -112,6 +117,7 @@ class ChatService:
             raise DomainError("closed", opens_at=iso(state.opens_at), phone="0800-2000", emergency="112")
         if not await self.limiter.hit(f"start:{client_key}", self.limits.starts_per_ip, self.limits.starts_window_s):
             raise DomainError("rate_limited")
+        route = self.rules.route(caller_type, intent, topic, danger_now)
         token = resume_token or secrets.token_urlsafe(32)
         conversation_id = str(uuid.uuid4())
         try:
@@ -124,8 +130,8 @@ class ChatService:
                         intent=intent,
                         topic=topic,
                         danger_now=danger_now,
-                        team=team_for(caller_type, intent, danger_now),
-                        priority=priority_for(caller_type, danger_now),
+                        team=route.team,
+                        priority=route.priority,
                         resume_hash=hash_token(token),
                         created_at=now,
                         waiting_since=now,
@@ -286,10 +292,53 @@ class ChatService:
         if written.duplicate:
             return Result(ack)
         view = {**ack, "sender": "visitor", "text": text}
-        emits = [Emit(ToVisitor(conversation_id), "message", view)]
+        emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "message", view)]
         if written.holder_id is not None:
             emits.append(Emit(ToAgent(written.holder_id), "message", {**view, "conversation_id": conversation_id}))
+        emits.extend(await self._risk_signals(conversation_id, written.holder_id, text, written.seq))
         return Result(ack, emits)
+
+    async def _risk_signals(self, conversation_id: str, holder_id: str | None, text: str, seq: int) -> list[Outgoing]:
+        """Risk phrases in a visitor's message: recorded (the phrases, not the text), told to
+        the advisor (or, while waiting, to the agents), and a waiting conversation moves up."""
+        found = self.risk.detect(text)
+        if found.level is None:
+            return []
+        raise_to = {"acuut": self.rules.danger_priority, "hoog": self.rules.danger_priority // 2}.get(found.level)
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            raised = None
+            if raise_to is not None:
+                raised = (
+                    await conn.execute(
+                        update(conversations)
+                        .where(
+                            conversations.c.id == conversation_id,
+                            conversations.c.status == "waiting",
+                            conversations.c.priority < raise_to,
+                        )
+                        .values(priority=raise_to)
+                        .returning(conversations.c.id)
+                    )
+                ).first()
+                if raised is not None:
+                    await self._bump_queue(conn)
+            await record_audit(
+                conn,
+                at=now,
+                action="risk",
+                actor="system",
+                conversation_id=conversation_id,
+                level=found.level,
+                signals=list(found.signals),
+                seq=seq,
+            )
+        event = {"conversation_id": conversation_id, "signals": list(found.signals), "level": found.level}
+        target = ToAgent(holder_id) if holder_id is not None else ToAllAgents()
+        emits: list[Outgoing] = [Emit(target, "risk", event)]
+        if raised is not None:
+            emits.append(QueueChanged())
+        return emits
 
     async def visitor_typing(self, conversation_id: str, typing: bool) -> list[Emit]:
         if not await self.limiter.hit(f"typing:{conversation_id}", self.limits.typing_per_10s, 10):

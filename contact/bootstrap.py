@@ -26,6 +26,8 @@ from contact.migrate import current_revision, head_revision
 from contact.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from contact.settings import Settings
 from contact.web import errors_middleware, security_headers
+from routing.risk import DEFAULT_PHRASES, RiskDetector
+from routing.rules import DEFAULT_RULES, RoutingConfigError, RoutingRules
 from web_widget import http as widget_http
 
 log = structlog.get_logger(__name__)
@@ -88,7 +90,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         typing_per_10s=settings.typing_limit,
         waiting_grace_s=settings.waiting_grace_s,
     )
-    chat = ChatService(db, clock, hours, writer, limiter, limits)
+    try:
+        rules = RoutingRules.load(settings.routing_file or DEFAULT_RULES)
+        risk = RiskDetector.from_file(settings.risk_phrases_file or DEFAULT_PHRASES)
+    except (RoutingConfigError, ValueError, OSError) as exc:
+        raise ConfigError(str(exc)) from None
+    chat = ChatService(db, clock, hours, writer, limiter, limits, rules, risk)
     agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s, clock))
 
     manager = (

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # Where quick exit sends a visitor: a neutral site, replacing our page in the history.
     quick_exit_url: str = "https://www.buienradar.nl/"
 
+    # The routing rules (teams, priorities, rules) and the risk phrases; default: the packaged files.
+    routing_file: str | None = None
+    risk_phrases_file: str | None = None
+
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
