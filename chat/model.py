@@ -37,7 +37,31 @@ class ToAllAgents:
     pass
 
 
-Target = ToVisitor | ToAgent | ToAllAgents
+@dataclass(frozen=True)
+class ToAgentGroup:
+    """Every console of the agents who see the same queue (same role class and teams)."""
+
+    group: str
+
+
+Target = ToVisitor | ToAgent | ToAllAgents | ToAgentGroup
+
+_SEE_ALL = ("supervisor", "admin")
+
+
+def queue_group(role: str, teams: tuple[str, ...] | list[str]) -> str:
+    """The name of the set of agents who see one view of the queue: supervisors and admins see
+    everything; others by role and teams (a crisis agent also serves the crisis team)."""
+    if role in _SEE_ALL:
+        return "all"
+    return f"{role}:{','.join(sorted(set(teams)))}"
+
+
+def parse_group(group: str) -> tuple[str, tuple[str, ...]]:
+    if group == "all":
+        return "supervisor", ()
+    role, _, teams = group.partition(":")
+    return role, tuple(t for t in teams.split(",") if t)
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,15 @@ from chat.model import (
     QueueChanged,
     Result,
     ToAgent,
+    ToAgentGroup,
     ToAllAgents,
     ToVisitor,
     check_outcome,
     estimate_wait_s,
     iso,
     message_view,
+    parse_group,
+    queue_group,
 )
 from chat.store import OPEN_STATUSES, conversations, messages, notes, queue_state
 from chat.writer import MessageWriter, NewMessage
@@ -36,6 +39,7 @@ from contact.errors import CONVERSATION_ENDED, DomainError
 from contact.hours import ChatHours
 from contact.ratelimit import RateLimiter
 from contact.store import record_audit
+from routing.queue_order import AgentView, Waiting, order, overflowing, visible_to
 from routing.risk import RiskDetector
 from routing.rules import RoutingRules
 
@@ -72,6 +76,7 @@ class ChatService:
     ) -> None:
         self.rules = rules
         self.risk = risk
+        self._last_overflow: set[str] = set()
         self.db = db
         self.clock = clock
         self.hours = hours
@@ -391,6 +396,19 @@ class ChatService:
             )
             if int(held or 0) >= limit:
                 raise DomainError("capacity_reached", limit=limit)
+            target = (
+                await conn.execute(
+                    select(
+                        conversations.c.status,
+                        conversations.c.team,
+                        conversations.c.priority,
+                        conversations.c.waiting_since,
+                        conversations.c.danger_now,
+                    ).where(conversations.c.id == conversation_id)
+                )
+            ).first()
+            if target is not None and target.status == "waiting" and not self._may_take(agent, conversation_id, target):
+                raise DomainError("forbidden")
             taken = (
                 await conn.execute(
                     update(conversations)
@@ -417,6 +435,12 @@ class ChatService:
             QueueChanged(),
         ]
         return Result({"conversation": conversation}, emits)
+
+    def _may_take(self, agent: AgentIdentity, conversation_id: str, row: Any) -> bool:
+        """Only what the agent's queue shows: own teams, overflow, or everything for supervisors."""
+        item = Waiting(conversation_id, row.team, row.priority, row.waiting_since, row.danger_now)
+        view = AgentView(id=agent.id, teams=agent.teams, role=agent.role)
+        return bool(visible_to(view, [item], self.clock.now(), self.rules))
 
     async def agent_message(self, agent: AgentIdentity, conversation_id: str, client_id: str, text: str) -> Result:
         written = await self.writer.write(
@@ -508,74 +532,105 @@ class ChatService:
         return Result({"conversation": await self._conversation_view(conversation_id, with_notes=True)})
 
     async def agent_snapshot(self, agent: AgentIdentity) -> list[Emit]:
-        """What a console needs right after it connects: the queue and its own conversations."""
-        queue = await self.queue_snapshot()
+        """What a console needs right after it connects: its queue and its own conversations."""
+        queue = await self.queue_snapshot(queue_group(agent.role, agent.teams))
         return [Emit(ToAgent(agent.id), "queue", queue), await self._mine_emit(agent.id)]
 
     # ---- queue ------------------------------------------------------------------------
 
-    async def queue_snapshot(self) -> dict[str, Any]:
-        async with self.db.read() as conn:
-            return await self._queue_snapshot(conn)
+    async def queue_snapshot(self, group: str) -> dict[str, Any]:
+        """The queue as the agents of one group (role and teams) see it."""
+        version, waiting, entries = await self._load_queue()
+        return self._view(group, version, waiting, entries)
 
-    async def _queue_snapshot(self, conn: AsyncConnection) -> dict[str, Any]:
-        version = await conn.scalar(select(queue_state.c.version).where(queue_state.c.id == 1))
-        rows = (
-            await conn.execute(
-                select(
-                    conversations.c.id,
-                    conversations.c.caller_type,
-                    conversations.c.intent,
-                    conversations.c.topic,
-                    conversations.c.team,
-                    conversations.c.priority,
-                    conversations.c.waiting_since,
-                    conversations.c.danger_now,
+    async def _load_queue(self) -> tuple[int, list[Waiting], dict[str, dict[str, Any]]]:
+        async with self.db.read() as conn:
+            version = await conn.scalar(select(queue_state.c.version).where(queue_state.c.id == 1))
+            rows = (
+                await conn.execute(
+                    select(
+                        conversations.c.id,
+                        conversations.c.caller_type,
+                        conversations.c.intent,
+                        conversations.c.topic,
+                        conversations.c.team,
+                        conversations.c.priority,
+                        conversations.c.waiting_since,
+                        conversations.c.danger_now,
+                    ).where(conversations.c.status == "waiting")
                 )
-                .where(conversations.c.status == "waiting")
-                .order_by(conversations.c.priority.desc(), conversations.c.waiting_since, conversations.c.id)
-            )
-        ).all()
+            ).all()
+        waiting = order(
+            (Waiting(r.id, r.team, r.priority, r.waiting_since, r.danger_now) for r in rows), self.rules.crisis_team
+        )
+        entries = {
+            r.id: {
+                "conversation_id": r.id,
+                "caller_type": r.caller_type,
+                "intent": r.intent,
+                "topic": r.topic,
+                "team": r.team,
+                "priority": r.priority,
+                "waiting_since": iso(r.waiting_since),
+                "danger_now": r.danger_now,
+            }
+            for r in rows
+        }
+        return int(version or 0), waiting, entries
+
+    def _view(
+        self, group: str, version: int, waiting: list[Waiting], entries: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        role, teams = parse_group(group)
+        now = self.clock.now()
+        seen = visible_to(AgentView(id="", teams=teams, role=role), waiting, now, self.rules)
+        over = overflowing(waiting, now, self.rules)
         return {
-            "version": int(version or 0),
-            "waiting": [
-                {
-                    "conversation_id": r.id,
-                    "caller_type": r.caller_type,
-                    "intent": r.intent,
-                    "topic": r.topic,
-                    "team": r.team,
-                    "priority": r.priority,
-                    "waiting_since": iso(r.waiting_since),
-                    "danger_now": r.danger_now,
-                }
-                for r in rows
-            ],
+            "version": version,
+            "waiting": [{**entries[w.conversation_id], "overflow": w.conversation_id in over} for w in seen],
         }
 
     async def queue_emits(self) -> list[Emit]:
-        """The queue to every agent and each waiting visitor's position and expected wait."""
-        snapshot, positions = await self._queue_with_positions()
-        emits = [Emit(ToAllAgents(), "queue", snapshot)]
-        emits.extend(
-            Emit(ToVisitor(cid), "queue", {"position": pos, "estimated_wait_s": wait})
-            for cid, (pos, wait) in positions.items()
-        )
+        """Each group of agents its view of the queue, and each waiting visitor the position in
+        the queue of the team that serves them, with the expected wait."""
+        version, waiting, entries = await self._load_queue()
+        async with self.db.read() as conn:
+            groups = {
+                queue_group(r.role, tuple(r.teams or ()))
+                for r in await conn.execute(select(agents.c.role, agents.c.teams).where(agents.c.active.is_(True)))
+            }
+            accepted = await self._accepted_recently(conn)
+        emits = [Emit(ToAgentGroup(g), "queue", self._view(g, version, waiting, entries)) for g in sorted(groups)]
+        for cid, pos in self._positions(waiting).items():
+            emits.append(
+                Emit(ToVisitor(cid), "queue", {"position": pos, "estimated_wait_s": self._estimate(pos, accepted)})
+            )
         return emits
 
     async def queue_positions(self) -> dict[str, tuple[int, int]]:
-        """Position (from 1) and expected wait of every waiting conversation."""
-        return (await self._queue_with_positions())[1]
-
-    async def _queue_with_positions(self) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
+        """Position (from 1, in its team's queue) and expected wait of every waiting conversation."""
+        _, waiting, _ = await self._load_queue()
         async with self.db.read() as conn:
-            snapshot = await self._queue_snapshot(conn)
             accepted = await self._accepted_recently(conn)
-        positions = {
-            item["conversation_id"]: (i, self._estimate(i, accepted))
-            for i, item in enumerate(snapshot["waiting"], start=1)
-        }
-        return snapshot, positions
+        return {cid: (pos, self._estimate(pos, accepted)) for cid, pos in self._positions(waiting).items()}
+
+    @staticmethod
+    def _positions(waiting: list[Waiting]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        positions = {}
+        for w in waiting:  # already in queue order
+            counts[w.team] = counts.get(w.team, 0) + 1
+            positions[w.conversation_id] = counts[w.team]
+        return positions
+
+    async def overflow_due(self) -> bool:
+        """Whether a conversation crossed its team's waiting limit since the last call, so the
+        agents of other teams must be offered it (nothing else changes the queue then)."""
+        _, waiting, _ = await self._load_queue()
+        over = overflowing(waiting, self.clock.now(), self.rules)
+        new = bool(over - self._last_overflow)
+        self._last_overflow = over
+        return new
 
     def _estimate(self, position: int, accepted_recently: int) -> int:
         return estimate_wait_s(

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from chat import events as ev
-from chat.model import Outgoing, QueueChanged, Result, ToAgent, ToAllAgents, ToVisitor
+from chat.model import Outgoing, QueueChanged, Result, ToAgent, ToAgentGroup, ToAllAgents, ToVisitor, queue_group
 from chat.service import ChatService
 from contact.auth import AgentIdentity, AgentService
 from contact.errors import NO_CONVERSATION, DomainError, error_payload
@@ -36,6 +36,10 @@ def agent_room(agent_id: str) -> str:
 
 
 ALL_AGENTS_ROOM = "agents"
+
+
+def group_room(group: str) -> str:
+    return f"q:{group}"
 
 
 class Dispatcher:
@@ -65,6 +69,8 @@ class Dispatcher:
                     await self.sio.emit(e.event, e.data, room=agent_room(aid), namespace=AGENT_NS, skip_sid=skip)
                 case ToAllAgents():
                     await self.sio.emit(e.event, e.data, room=ALL_AGENTS_ROOM, namespace=AGENT_NS)
+                case ToAgentGroup(group=group):
+                    await self.sio.emit(e.event, e.data, room=group_room(group), namespace=AGENT_NS)
 
     def _schedule_queue(self) -> None:
         if self._queue_due:
@@ -240,6 +246,7 @@ class AgentNamespace(GuardedNamespace):
         self.identities[sid] = (agent, token)  # type: ignore[assignment]
         await self.enter_room(sid, ALL_AGENTS_ROOM)
         await self.enter_room(sid, agent_room(agent.id))
+        await self.enter_room(sid, group_room(queue_group(agent.role, agent.teams)))
         log.info("agent_connected", agent_id=agent.id)
         # After the handler returns the connection is confirmed; then send the first snapshot.
         self.server.start_background_task(self._greet, sid, agent)

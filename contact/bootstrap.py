@@ -14,6 +14,7 @@ from aiohttp import web
 
 from agent_console import http as console_http
 from chat import http as chat_http
+from chat.model import QueueChanged
 from chat.service import ChatLimits, ChatService
 from chat.sockets import AgentNamespace, Dispatcher, VisitorNamespace
 from chat.writer import MessageWriter
@@ -157,6 +158,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
                 await asyncio.sleep(settings.sweep_interval_s)
                 try:
                     await dispatcher.send(await chat.close_abandoned())
+                    if await chat.overflow_due():
+                        await dispatcher.send([QueueChanged()])
                 except Exception as exc:
                     log.error("sweep_failed", error=type(exc).__name__)
 

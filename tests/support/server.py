@@ -75,7 +75,10 @@ async def migrated_sqlite(path: str) -> str:
 
 
 async def add_agent(
-    database_url: str, role: str = "advisor", teams: tuple[str, ...] = ("jeugd",), name: str | None = None
+    database_url: str,
+    role: str = "advisor",
+    teams: tuple[str, ...] = ("jeugd", "volwassenen", "professionals", "crisis"),
+    name: str | None = None,
 ) -> tuple[AgentIdentity, str]:
     """A fresh agent in the database and its password."""
     db = Database(database_url)
