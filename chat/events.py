@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from chat.model import MAX_TEXT
 
@@ -79,6 +79,18 @@ class Outcome(Payload):
     expertise: (
         Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=80)]], Field(max_length=20)] | None
     ) = None
+
+
+class Transfer(Payload):
+    conversation_id: ConversationId
+    team: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    agent_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Transfer:
+        if (self.team is None) == (self.agent_id is None):
+            raise ValueError("give either team or agent_id")
+        return self
 
 
 class Close(Payload):

@@ -487,6 +487,78 @@ class ChatService:
         view = {"id": note_id, "conversation_id": conversation_id, "text": text, "at": iso(now), "internal": True}
         return Result({"id": note_id}, [Emit(ToAgent(agent.id), "note", view)])
 
+    async def transfer(
+        self, agent: AgentIdentity, conversation_id: str, team: str | None, to_agent_id: str | None
+    ) -> Result:
+        """Hand a conversation on, with its history and notes: to a team's queue (where it keeps
+        its place by its original waiting time) or straight to a colleague with room."""
+        now = self.clock.now()
+        if team is not None and team not in self.rules.teams:
+            raise DomainError("not_found", field="team")
+        colleague_name = ""
+        async with self.db.write() as conn:
+            if to_agent_id is not None:
+                colleague = (
+                    await conn.execute(
+                        select(agents.c.name, agents.c.max_concurrent)
+                        .where(agents.c.id == to_agent_id, agents.c.active.is_(True))
+                        .with_for_update()
+                    )
+                ).first()
+                if colleague is None or to_agent_id == agent.id:
+                    raise DomainError("not_found", field="agent_id")
+                held = await conn.scalar(
+                    select(func.count()).where(
+                        conversations.c.agent_id == to_agent_id, conversations.c.status == "active"
+                    )
+                )
+                limit = colleague.max_concurrent or self.limits.max_concurrent
+                if int(held or 0) >= limit:
+                    raise DomainError("capacity_reached", limit=limit)
+                colleague_name = colleague.name.split()[0]
+                values: dict[str, Any] = {"agent_id": to_agent_id, "accepted_at": now}
+            else:
+                values = {"status": "waiting", "agent_id": None, "accepted_at": None, "team": team}
+            moved = (
+                await conn.execute(
+                    update(conversations)
+                    .where(
+                        conversations.c.id == conversation_id,
+                        conversations.c.agent_id == agent.id,
+                        conversations.c.status == "active",
+                    )
+                    .values(**values)
+                    .returning(conversations.c.id)
+                )
+            ).first()
+            if moved is None:
+                await self._raise_not_held(agent, conversation_id, conn)
+            if team is not None:
+                await self._bump_queue(conn)
+            await record_audit(
+                conn,
+                at=now,
+                action="transferred",
+                actor=f"agent:{agent.id}",
+                conversation_id=conversation_id,
+                team=team,
+                to_agent=to_agent_id,
+            )
+        told = {
+            "text": "Je wordt doorverbonden met een collega. Even geduld.",
+            "text_en": "You are being connected to a colleague.",
+        }
+        emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "transfer", told), await self._mine_emit(agent.id)]
+        if to_agent_id is not None:
+            emits.append(await self._mine_emit(to_agent_id))
+            emits.append(
+                Emit(ToAgent(to_agent_id), "transferred", {"conversation_id": conversation_id, "from": agent.name})
+            )
+            emits.append(Emit(ToVisitor(conversation_id), "assigned", {"agent": {"name": colleague_name}}))
+        else:
+            emits.append(QueueChanged())
+        return Result({"ok": True}, emits)
+
     async def close(self, agent: AgentIdentity, conversation_id: str, outcome: dict[str, Any]) -> Result:
         outcome = check_outcome(outcome)
         now = self.clock.now()

@@ -305,6 +305,10 @@ class AgentNamespace(GuardedNamespace):
         outcome = p.outcome.model_dump()
         return await self._call(sid, lambda a: self.service.close(a, p.conversation_id, outcome))
 
+    async def on_transfer(self, sid: str, data: Any) -> dict[str, Any]:
+        p = ev.parse(ev.Transfer, data)
+        return await self._call(sid, lambda a: self.service.transfer(a, p.conversation_id, p.team, p.agent_id))
+
     async def on_history(self, sid: str, data: Any) -> dict[str, Any]:
         p = ev.parse(ev.ConversationRef, data)
         return await self._call(sid, lambda a: self.service.history(a, p.conversation_id))

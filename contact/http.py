@@ -41,12 +41,18 @@ async def login(request: web.Request) -> web.Response:
     limiter = request.app[LIMITER]
     window = settings.login_window_s
     user_key = f"login:user:{body.username.lower()}"
-    # Attempts per name (reset by a success) and per address: guessing is slow either way.
-    if not await limiter.hit(user_key, settings.login_max_failures, window) or not await limiter.hit(
-        f"login:ip:{client_ip(request, settings.trusted_proxies)}", settings.login_max_failures * 6, window
+    ip_key = f"login:ip:{client_ip(request, settings.trusted_proxies)}"
+    # Failed tries count, per name and (more of them) per address: guessing is slow either way.
+    if await limiter.exceeded(user_key, settings.login_max_failures, window) or await limiter.exceeded(
+        ip_key, settings.login_max_failures * 6, window
     ):
         raise DomainError("rate_limited")
-    token, agent = await request.app[AGENTS].login(body.username, body.password)
+    try:
+        token, agent = await request.app[AGENTS].login(body.username, body.password)
+    except DomainError:
+        await limiter.hit(user_key, settings.login_max_failures, window)
+        await limiter.hit(ip_key, settings.login_max_failures * 6, window)
+        raise
     await limiter.reset(user_key)
     return web.json_response({"token": token, "agent": agent.public(), "expires_in": settings.token_ttl_s})
 

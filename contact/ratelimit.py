@@ -12,6 +12,10 @@ class RateLimiter(Protocol):
         """Count one event for `key`; False when it is over `limit` in the current window."""
         ...
 
+    async def exceeded(self, key: str, limit: int, window_s: int) -> bool:
+        """Whether `key` already had `limit` events in the current window (counts nothing)."""
+        ...
+
     async def reset(self, key: str) -> None: ...
 
 
@@ -30,6 +34,10 @@ class MemoryRateLimiter:
         if len(self._windows) > 100_000:
             self._evict(now, window_s)
         return count <= limit
+
+    async def exceeded(self, key: str, limit: int, window_s: int) -> bool:
+        count, started = self._windows.get(key, (0, self._monotonic()))
+        return self._monotonic() - started < window_s and count >= limit
 
     def _evict(self, now: float, window_s: int) -> None:
         for k, (_, started) in list(self._windows.items()):
@@ -51,6 +59,10 @@ class RedisRateLimiter:
             pipe.expire(rkey, window_s, nx=True)
             count, _ = await pipe.execute()
         return int(count) <= limit
+
+    async def exceeded(self, key: str, limit: int, window_s: int) -> bool:
+        count = await self._redis.get(f"vt:rl:{key}")
+        return count is not None and int(count) >= limit
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(f"vt:rl:{key}")
