@@ -44,6 +44,11 @@ from routing.risk import RiskDetector
 from routing.rules import RoutingRules
 
 RATE_WINDOW_ACCEPTS_S = 1800
+CRISIS_TEXT = {
+    "text": "Ben je nu in gevaar? Bel meteen 112. Je kunt hier ook blijven chatten: je bent als eerste aan de beurt.",
+    "text_en": "In danger now? Call 112 at once. You can also keep chatting here: you are first in line.",
+    "phone": "112",
+}
 
 
 def hash_token(token: str) -> str:
@@ -165,7 +170,10 @@ class ChatService:
             "status": "waiting",
             "queue": {"position": position, "estimated_wait_s": wait},
         }
-        return conversation_id, Result(ack, [QueueChanged()])
+        emits: list[Outgoing] = [QueueChanged()]
+        if danger_now:
+            emits.append(Emit(ToVisitor(conversation_id), "crisis", CRISIS_TEXT))
+        return conversation_id, Result(ack, emits)
 
     async def is_open(self, conversation_id: str) -> bool:
         async with self.db.read() as conn:
@@ -343,6 +351,8 @@ class ChatService:
         emits: list[Outgoing] = [Emit(target, "risk", event)]
         if raised is not None:
             emits.append(QueueChanged())
+        if found.level == "acuut":
+            emits.append(Emit(ToVisitor(conversation_id), "crisis", CRISIS_TEXT))
         return emits
 
     async def visitor_typing(self, conversation_id: str, typing: bool) -> list[Emit]:

@@ -35,6 +35,9 @@ async def test_teams_and_priority_come_from_the_routing_file(server):
         assert entry(snap, started[name][0])["team"] == team, name
     assert entry(snap, started["danger"][0])["priority"] > entry(snap, started["kind"][0])["priority"]
     assert entry(snap, started["kind"][0])["priority"] > entry(snap, started["professional"][0])["priority"]
+    # Danger at the start: 112 at once, for that visitor only.
+    assert (await started["danger"][1].wait_for("crisis"))["phone"] == "112"
+    assert "crisis" not in started["kind"][1].events
     for _, v in started.values():
         await v.disconnect()
     await agent.disconnect()
@@ -54,6 +57,8 @@ async def test_a_danger_phrase_moves_a_waiting_visitor_up_and_warns_the_agents(s
         risk = await a.wait_for("risk", lambda r: r["conversation_id"] == cid)
         assert risk["level"] == "acuut" and risk["signals"]
     await agent.wait_for("queue", lambda q: (entry(q, cid) or {}).get("priority", 0) > before)
+    crisis = await v.wait_for("crisis")  # the visitor is shown 112 at once
+    assert crisis["phone"] == "112" and "112" in crisis["text"]
     mine = lambda c: [r for r in c.events["risk"] if r["conversation_id"] == cid]  # noqa: E731
     assert len(mine(agent)) == 1  # "het regent hier" gave nothing
 

@@ -710,6 +710,8 @@
         updateStatusLine(); relabelMessages();
       });
       sock.on("message", function (m) { showMessage(m); });
+      // The server saw acute danger in what the visitor wrote: show 112 at once, keep the draft.
+      sock.on("crisis", function () { if (!S.danger) { S.danger = true; renderAll(true); } });
       sock.on("typing", function (d) { if (d && d.typing) showTyping(); else hideTyping(); });
       sock.on("closed", function () { S.chatStatus = "closed"; S.bound = false; hideTyping(); renderAll(); });
       return sock;
