@@ -33,18 +33,13 @@ class ToAgent:
 
 
 @dataclass(frozen=True)
-class ToAllAgents:
-    pass
-
-
-@dataclass(frozen=True)
 class ToAgentGroup:
     """Every console of the agents who see the same queue (same role class and teams)."""
 
     group: str
 
 
-Target = ToVisitor | ToAgent | ToAllAgents | ToAgentGroup
+Target = ToVisitor | ToAgent | ToAgentGroup
 
 _SEE_ALL = ("supervisor", "admin")
 

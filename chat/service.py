@@ -21,7 +21,6 @@ from chat.model import (
     Result,
     ToAgent,
     ToAgentGroup,
-    ToAllAgents,
     ToVisitor,
     check_outcome,
     estimate_wait_s,
@@ -347,8 +346,10 @@ class ChatService:
                 seq=seq,
             )
         event = {"conversation_id": conversation_id, "signals": list(found.signals), "level": found.level}
-        target = ToAgent(holder_id) if holder_id is not None else ToAllAgents()
-        emits: list[Outgoing] = [Emit(target, "risk", event)]
+        if holder_id is not None:
+            emits: list[Outgoing] = [Emit(ToAgent(holder_id), "risk", event)]
+        else:  # still waiting: the agents who can accept it, and the supervisors
+            emits = [Emit(ToAgentGroup(g), "risk", event) for g in await self._groups_seeing(conversation_id)]
         if raised is not None:
             emits.append(QueueChanged())
         if found.level == "acuut":
@@ -672,15 +673,29 @@ class ChatService:
             "waiting": [{**entries[w.conversation_id], "overflow": w.conversation_id in over} for w in seen],
         }
 
+    async def _agent_groups(self) -> set[str]:
+        """Every view of the queue that some active agent has (known from the agent table, so
+        every process knows them, wherever those agents are connected)."""
+        async with self.db.read() as conn:
+            rows = await conn.execute(select(agents.c.role, agents.c.teams).where(agents.c.active.is_(True)))
+            return {queue_group(r.role, tuple(r.teams or ())) for r in rows}
+
+    async def _groups_seeing(self, conversation_id: str) -> list[str]:
+        _, waiting, _ = await self._load_queue()
+        item = [w for w in waiting if w.conversation_id == conversation_id]
+        now = self.clock.now()
+        return sorted(
+            g
+            for g in await self._agent_groups()
+            if visible_to(AgentView(id="", teams=parse_group(g)[1], role=parse_group(g)[0]), item, now, self.rules)
+        )
+
     async def queue_emits(self) -> list[Emit]:
         """Each group of agents its view of the queue, and each waiting visitor the position in
         the queue of the team that serves them, with the expected wait."""
         version, waiting, entries = await self._load_queue()
+        groups = await self._agent_groups()
         async with self.db.read() as conn:
-            groups = {
-                queue_group(r.role, tuple(r.teams or ()))
-                for r in await conn.execute(select(agents.c.role, agents.c.teams).where(agents.c.active.is_(True)))
-            }
             accepted = await self._accepted_recently(conn)
         emits = [Emit(ToAgentGroup(g), "queue", self._view(g, version, waiting, entries)) for g in sorted(groups)]
         for cid, pos in self._positions(waiting).items():

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from chat import events as ev
-from chat.model import Outgoing, QueueChanged, Result, ToAgent, ToAgentGroup, ToAllAgents, ToVisitor, queue_group
+from chat.model import Outgoing, QueueChanged, Result, ToAgent, ToAgentGroup, ToVisitor, queue_group
 from chat.service import ChatService
 from contact.auth import AgentIdentity, AgentService
 from contact.errors import NO_CONVERSATION, DomainError, error_payload
@@ -33,9 +33,6 @@ def visitor_room(conversation_id: str) -> str:
 
 def agent_room(agent_id: str) -> str:
     return f"a:{agent_id}"
-
-
-ALL_AGENTS_ROOM = "agents"
 
 
 def group_room(group: str) -> str:
@@ -67,8 +64,6 @@ class Dispatcher:
                     await self.sio.emit(e.event, e.data, room=visitor_room(cid), namespace=VISITOR_NS, skip_sid=skip)
                 case ToAgent(agent_id=aid):
                     await self.sio.emit(e.event, e.data, room=agent_room(aid), namespace=AGENT_NS, skip_sid=skip)
-                case ToAllAgents():
-                    await self.sio.emit(e.event, e.data, room=ALL_AGENTS_ROOM, namespace=AGENT_NS)
                 case ToAgentGroup(group=group):
                     await self.sio.emit(e.event, e.data, room=group_room(group), namespace=AGENT_NS)
 
@@ -244,7 +239,6 @@ class AgentNamespace(GuardedNamespace):
             # The client's connect_error gets {"message": ..., "data": {"error": {...}}}.
             raise socketio.exceptions.ConnectionRefusedError(payload["error"]["message"], payload) from None
         self.identities[sid] = (agent, token)  # type: ignore[assignment]
-        await self.enter_room(sid, ALL_AGENTS_ROOM)
         await self.enter_room(sid, agent_room(agent.id))
         await self.enter_room(sid, group_room(queue_group(agent.role, agent.teams)))
         log.info("agent_connected", agent_id=agent.id)
