@@ -303,6 +303,7 @@
     socket.on("note", onNote);
     socket.on("typing", onTyping);
     socket.on("visitor_left", onVisitorLeft);
+    socket.on("risk", onRisk);
   }
 
   function call(event, data) {
@@ -358,7 +359,13 @@
     keep.forEach(function (li, id) { if (!wanted.has(id)) li.remove(); });
     var prev = null;
     queueItems.forEach(function (item) {
-      var li = keep.get(item.conversation_id) || buildQueueItem(item);
+      var li = keep.get(item.conversation_id);
+      // Rebuilt when what it shows changed (priority raised, overflow reached).
+      if (!li || li.dataset.sig !== itemSig(item)) {
+        var fresh = buildQueueItem(item);
+        if (li) li.replaceWith(fresh);
+        li = fresh;
+      }
       var want = prev ? prev.nextSibling : list.firstChild;
       if (want !== li) list.insertBefore(li, want);
       prev = li;
@@ -368,8 +375,14 @@
     tickQueue();
   }
 
+  function itemSig(item) {
+    return item.priority + "|" + !!item.overflow;
+  }
+
   function buildQueueItem(item) {
-    var li = el("li", "q-item" + (item.danger_now ? " q-danger" : ""));
+    var li = el("li", "q-item" + (item.danger_now ? " q-danger" : "") + (item.overflow ? " q-overflow" : ""));
+    li._item = item;
+    li.dataset.sig = itemSig(item);
     li.dataset.conversationId = item.conversation_id;
     li.dataset.since = item.waiting_since;
     var top = el("div", "q-top");
@@ -384,6 +397,9 @@
     top.appendChild(wait);
     li.appendChild(top);
     if (item.topic) li.appendChild(el("p", "q-topic", item.topic));
+    var risk = risks.get(item.conversation_id);
+    if (risk) li.appendChild(el("p", "q-risk" + (risk.level === "acuut" ? " q-risk-acute" : ""), riskText(risk)));
+    if (item.overflow) li.appendChild(el("p", "q-overflow-note", "Wacht langer dan de teamgrens: voor iedereen zichtbaar"));
     var foot = el("div", "q-foot");
     foot.appendChild(el("span", "chip", label("team", item.team)));
     foot.appendChild(el("span", "chip chip-prio prio-" + Math.max(0, Math.min(9, Number(item.priority) || 0)), "Prioriteit " + item.priority));
@@ -539,6 +555,26 @@
     clearTimeout(c.typingTimer);
     p.textContent = on ? "De bezoeker typt…" : "";
     if (on) c.typingTimer = setTimeout(function () { p.textContent = ""; }, 8000);
+  }
+
+  // Risk phrases the server found in a visitor's message, per conversation (shown in the
+  // queue card and in the conversation itself).
+  var risks = new Map();
+
+  function riskText(r) {
+    return (r.level === "acuut" ? "⚠ Acuut risico: " : "Risicosignaal: ") + (r.signals || []).join(", ");
+  }
+
+  function onRisk(r) {
+    if (!r || !r.conversation_id) return;
+    risks.set(r.conversation_id, r);
+    var c = convs.get(r.conversation_id);
+    if (c) setBanner(c, riskText(r));
+    var li = document.querySelector('.q-item[data-conversation-id="' + CSS.escape(r.conversation_id) + '"]');
+    if (li) li.replaceWith(buildQueueItem(li._item));
+    announce(riskText(r));
+    beep();
+    if (document.hidden || !document.hasFocus()) flashTitle(r.level === "acuut" ? "Acuut risico" : "Risicosignaal");
   }
 
   function onVisitorLeft(d) {
