@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -402,10 +402,7 @@ class ChatService:
             # Lock the agent's row (PostgreSQL; SQLite's write lock already serialises) so two
             # consoles of one agent cannot both pass the capacity check.
             await conn.execute(select(agents.c.id).where(agents.c.id == agent.id).with_for_update())
-            held = await conn.scalar(
-                select(func.count()).where(conversations.c.agent_id == agent.id, conversations.c.status == "active")
-            )
-            if int(held or 0) >= limit:
+            if await self._active_count(conn, agent.id) >= limit:
                 raise DomainError("capacity_reached", limit=limit)
             target = (
                 await conn.execute(
@@ -482,13 +479,7 @@ class ChatService:
         now = self.clock.now()
         note_id = str(uuid.uuid4())
         async with self.db.write() as conn:
-            held = await conn.scalar(
-                select(conversations.c.id).where(
-                    conversations.c.id == conversation_id,
-                    conversations.c.agent_id == agent.id,
-                    conversations.c.status == "active",
-                )
-            )
+            held = await conn.scalar(select(conversations.c.id).where(self._held_by(agent, conversation_id)))
             if held is None:
                 await self._raise_not_held(agent, conversation_id, conn)
             await conn.execute(
@@ -518,32 +509,14 @@ class ChatService:
                 ).first()
                 if colleague is None or to_agent_id == agent.id:
                     raise DomainError("not_found", field="agent_id")
-                held = await conn.scalar(
-                    select(func.count()).where(
-                        conversations.c.agent_id == to_agent_id, conversations.c.status == "active"
-                    )
-                )
                 limit = colleague.max_concurrent or self.limits.max_concurrent
-                if int(held or 0) >= limit:
+                if await self._active_count(conn, to_agent_id) >= limit:
                     raise DomainError("capacity_reached", limit=limit)
                 colleague_name = colleague.name.split()[0]
                 values: dict[str, Any] = {"agent_id": to_agent_id, "accepted_at": now}
             else:
                 values = {"status": "waiting", "agent_id": None, "accepted_at": None, "team": team}
-            moved = (
-                await conn.execute(
-                    update(conversations)
-                    .where(
-                        conversations.c.id == conversation_id,
-                        conversations.c.agent_id == agent.id,
-                        conversations.c.status == "active",
-                    )
-                    .values(**values)
-                    .returning(conversations.c.id)
-                )
-            ).first()
-            if moved is None:
-                await self._raise_not_held(agent, conversation_id, conn)
+            await self._update_held(conn, agent, conversation_id, **values)
             if team is not None:
                 await self._bump_queue(conn)
             await record_audit(
@@ -574,20 +547,15 @@ class ChatService:
         outcome = check_outcome(outcome)
         now = self.clock.now()
         async with self.db.write() as conn:
-            row = (
-                await conn.execute(
-                    update(conversations)
-                    .where(
-                        conversations.c.id == conversation_id,
-                        conversations.c.agent_id == agent.id,
-                        conversations.c.status == "active",
-                    )
-                    .values(status="closed", closed_at=now, close_reason="agent_closed", outcome=outcome)
-                    .returning(conversations.c.id)
-                )
-            ).first()
-            if row is None:
-                await self._raise_not_held(agent, conversation_id, conn)
+            await self._update_held(
+                conn,
+                agent,
+                conversation_id,
+                status="closed",
+                closed_at=now,
+                close_reason="agent_closed",
+                outcome=outcome,
+            )
             await record_audit(
                 conn,
                 at=now,
@@ -799,17 +767,41 @@ class ChatService:
             ]
         return view
 
+    @staticmethod
+    def _held_by(agent: AgentIdentity, conversation_id: str) -> ColumnElement[bool]:
+        """The conversation is open and this agent holds it."""
+        return and_(
+            conversations.c.id == conversation_id,
+            conversations.c.agent_id == agent.id,
+            conversations.c.status == "active",
+        )
+
+    async def _update_held(
+        self, conn: AsyncConnection, agent: AgentIdentity, conversation_id: str, **values: Any
+    ) -> None:
+        """Change a conversation only if this agent holds it (one conditional UPDATE);
+        otherwise say why not."""
+        changed = (
+            await conn.execute(
+                update(conversations)
+                .where(self._held_by(agent, conversation_id))
+                .values(**values)
+                .returning(conversations.c.id)
+            )
+        ).first()
+        if changed is None:
+            await self._raise_not_held(agent, conversation_id, conn)
+
+    @staticmethod
+    async def _active_count(conn: AsyncConnection, agent_id: str) -> int:
+        held = await conn.scalar(
+            select(func.count()).where(conversations.c.agent_id == agent_id, conversations.c.status == "active")
+        )
+        return int(held or 0)
+
     async def _held(self, agent: AgentIdentity, conversation_id: str) -> None:
         async with self.db.read() as conn:
-            held = await conn.scalar(
-                select(conversations.c.id).where(
-                    and_(
-                        conversations.c.id == conversation_id,
-                        conversations.c.agent_id == agent.id,
-                        conversations.c.status == "active",
-                    )
-                )
-            )
+            held = await conn.scalar(select(conversations.c.id).where(self._held_by(agent, conversation_id)))
             if held is None:
                 await self._raise_not_held(agent, conversation_id, conn)
 
