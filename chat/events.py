@@ -93,6 +93,12 @@ class Transfer(Payload):
         return self
 
 
+class Escalate(Payload):
+    conversation_id: ConversationId
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    _nonblank = field_validator("reason")(_text)
+
+
 class Close(Payload):
     conversation_id: ConversationId
     outcome: Outcome

@@ -39,7 +39,15 @@ class ToAgentGroup:
     group: str
 
 
-Target = ToVisitor | ToAgent | ToAgentGroup
+@dataclass(frozen=True)
+class ToCrisisAudience:
+    """Crisis alerts: `crisis` reaches crisis agents, the crisis team and supervisors;
+    `everyone` every agent online."""
+
+    audience: str
+
+
+Target = ToVisitor | ToAgent | ToAgentGroup | ToCrisisAudience
 
 _SEE_ALL = ("supervisor", "admin")
 

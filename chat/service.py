@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chat.crisis import acked_emit, acknowledge_in, begin_crisis, load_timeline
 from chat.model import (
     Emit,
     Outgoing,
@@ -21,6 +22,7 @@ from chat.model import (
     Result,
     ToAgent,
     ToAgentGroup,
+    ToCrisisAudience,
     ToVisitor,
     check_outcome,
     estimate_wait_s,
@@ -38,16 +40,13 @@ from contact.errors import CONVERSATION_ENDED, DomainError
 from contact.hours import ChatHours
 from contact.ratelimit import RateLimiter
 from contact.store import record_audit
+from routing import crisis as crisis_rules
 from routing.queue_order import AgentView, Waiting, order, overflowing, visible_to
 from routing.risk import RiskDetector
 from routing.rules import RoutingRules
 
 RATE_WINDOW_ACCEPTS_S = 1800
-CRISIS_TEXT = {
-    "text": "Ben je nu in gevaar? Bel meteen 112. Je kunt hier ook blijven chatten: je bent als eerste aan de beurt.",
-    "text_en": "In danger now? Call 112 at once. You can also keep chatting here: you are first in line.",
-    "phone": "112",
-}
+DANGER_AT_START = "De bezoeker zegt nu in gevaar te zijn (vraag voor de chat)."
 
 
 def hash_token(token: str) -> str:
@@ -145,9 +144,21 @@ class ChatService:
                         created_at=now,
                         waiting_since=now,
                         last_seq=0,
+                        expertise=list(route.expertise) or None,
                     )
                 )
-                await self._bump_queue(conn)
+                await self.bump_queue(conn)
+                alert = None
+                if danger_now:
+                    alert = await begin_crisis(
+                        conn,
+                        self.rules,
+                        conversation_id,
+                        now,
+                        by=crisis_rules.BY_VISITOR,
+                        by_name=None,
+                        reason=DANGER_AT_START,
+                    )
                 await record_audit(
                     conn,
                     at=now,
@@ -171,8 +182,14 @@ class ChatService:
         }
         emits: list[Outgoing] = [QueueChanged()]
         if danger_now:
-            emits.append(Emit(ToVisitor(conversation_id), "crisis", CRISIS_TEXT))
+            emits.append(self.crisis_visitor_emit(conversation_id, now))
+        if alert is not None:
+            emits.append(Emit(ToCrisisAudience("crisis"), "crisis_alert", alert))
         return conversation_id, Result(ack, emits)
+
+    def crisis_visitor_emit(self, conversation_id: str, now: Any) -> Emit:
+        """112 at once, and outside opening hours the 24/7 line too."""
+        return Emit(ToVisitor(conversation_id), "crisis", crisis_rules.visitor_text(self.hours.state(now).open))
 
     async def is_open(self, conversation_id: str) -> bool:
         async with self.db.read() as conn:
@@ -242,7 +259,7 @@ class ChatService:
                     )
                 ).first()
                 if reopened is not None:
-                    await self._bump_queue(conn)
+                    await self.bump_queue(conn)
                     await record_audit(
                         conn, at=now, action="visitor_returned", actor="visitor", conversation_id=conversation_id
                     )
@@ -287,7 +304,7 @@ class ChatService:
             ).all()
             if not gone:
                 return []
-            await self._bump_queue(conn)
+            await self.bump_queue(conn)
             for row in gone:
                 await record_audit(conn, at=now, action="visitor_gone", actor="system", conversation_id=row.id)
         return [QueueChanged()]
@@ -316,11 +333,26 @@ class ChatService:
         found = self.risk.detect(text)
         if found.level is None:
             return []
-        raise_to = {"acuut": self.rules.danger_priority, "hoog": self.rules.danger_priority // 2}.get(found.level)
+        raise_to = {"hoog": self.rules.danger_priority // 2}.get(found.level)
         now = self.clock.now()
+        alert = None
         async with self.db.write() as conn:
             raised = None
-            if raise_to is not None:
+            if found.level == "acuut":
+                # The highest level starts the crisis procedure: crisis team, on top, alerts.
+                alert = await begin_crisis(
+                    conn,
+                    self.rules,
+                    conversation_id,
+                    now,
+                    by=crisis_rules.BY_SYSTEM,
+                    by_name=None,
+                    reason="Risicosignaal: " + ", ".join(found.signals),
+                )
+                if alert is not None and alert["status"] == "waiting":
+                    raised = True
+                    await self.bump_queue(conn)
+            elif raise_to is not None:
                 raised = (
                     await conn.execute(
                         update(conversations)
@@ -334,7 +366,7 @@ class ChatService:
                     )
                 ).first()
                 if raised is not None:
-                    await self._bump_queue(conn)
+                    await self.bump_queue(conn)
             await record_audit(
                 conn,
                 at=now,
@@ -353,7 +385,9 @@ class ChatService:
         if raised is not None:
             emits.append(QueueChanged())
         if found.level == "acuut":
-            emits.append(Emit(ToVisitor(conversation_id), "crisis", CRISIS_TEXT))
+            emits.append(self.crisis_visitor_emit(conversation_id, now))
+        if alert is not None:
+            emits.append(Emit(ToCrisisAudience("crisis"), "crisis_alert", alert))
         return emits
 
     async def visitor_typing(self, conversation_id: str, typing: bool) -> list[Emit]:
@@ -383,12 +417,12 @@ class ChatService:
             if row is None:
                 return Result({"ok": True})  # already over: leaving twice is harmless
             if row.accepted_at is None:
-                await self._bump_queue(conn)
+                await self.bump_queue(conn)
             await record_audit(conn, at=now, action="visitor_left", actor="visitor", conversation_id=conversation_id)
         emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "closed", {"reason": "visitor_left"})]
         if row.agent_id is not None:
             emits.append(Emit(ToAgent(row.agent_id), "visitor_left", {"conversation_id": conversation_id}))
-            emits.append(await self._mine_emit(row.agent_id))
+            emits.append(await self.mine_emit(row.agent_id))
         else:
             emits.append(QueueChanged())
         return Result({"ok": True}, emits)
@@ -432,16 +466,20 @@ class ChatService:
                 if status == "closed":
                     raise DomainError("closed", CONVERSATION_ENDED)
                 raise DomainError("already_taken")
-            await self._bump_queue(conn)
+            await self.bump_queue(conn)
             await record_audit(
                 conn, at=now, action="accepted", actor=f"agent:{agent.id}", conversation_id=conversation_id
             )
-        conversation = await self._conversation_view(conversation_id, with_notes=True)
+            # Taking a conversation in crisis is taking on the crisis: the alerts stop.
+            acked = await acknowledge_in(conn, conversation_id, agent, now)
+        conversation = await self.conversation_view(conversation_id, with_notes=True)
         emits: list[Outgoing] = [
             Emit(ToVisitor(conversation_id), "assigned", {"agent": {"name": agent.first_name}}),
-            await self._mine_emit(agent.id),
+            await self.mine_emit(agent.id),
             QueueChanged(),
         ]
+        if acked:
+            emits.append(acked_emit(conversation_id, agent, now))
         return Result({"conversation": conversation}, emits)
 
     def _may_take(self, agent: AgentIdentity, conversation_id: str, row: Any) -> bool:
@@ -457,7 +495,7 @@ class ChatService:
             )
         )
         if written is None:
-            await self._raise_not_held(agent, conversation_id)
+            await self.raise_not_held(agent, conversation_id)
         assert written is not None
         ack = {"id": written.id, "seq": written.seq, "at": iso(written.at)}
         if written.duplicate:
@@ -479,9 +517,9 @@ class ChatService:
         now = self.clock.now()
         note_id = str(uuid.uuid4())
         async with self.db.write() as conn:
-            held = await conn.scalar(select(conversations.c.id).where(self._held_by(agent, conversation_id)))
+            held = await conn.scalar(select(conversations.c.id).where(self.held_by(agent, conversation_id)))
             if held is None:
-                await self._raise_not_held(agent, conversation_id, conn)
+                await self.raise_not_held(agent, conversation_id, conn)
             await conn.execute(
                 insert(notes).values(id=note_id, conversation_id=conversation_id, agent_id=agent.id, text=text, at=now)
             )
@@ -518,7 +556,7 @@ class ChatService:
                 values = {"status": "waiting", "agent_id": None, "accepted_at": None, "team": team}
             await self._update_held(conn, agent, conversation_id, **values)
             if team is not None:
-                await self._bump_queue(conn)
+                await self.bump_queue(conn)
             await record_audit(
                 conn,
                 at=now,
@@ -532,9 +570,9 @@ class ChatService:
             "text": "Je wordt doorverbonden met een collega. Even geduld.",
             "text_en": "You are being connected to a colleague.",
         }
-        emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "transfer", told), await self._mine_emit(agent.id)]
+        emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "transfer", told), await self.mine_emit(agent.id)]
         if to_agent_id is not None:
-            emits.append(await self._mine_emit(to_agent_id))
+            emits.append(await self.mine_emit(to_agent_id))
             emits.append(
                 Emit(ToAgent(to_agent_id), "transferred", {"conversation_id": conversation_id, "from": agent.name})
             )
@@ -544,9 +582,26 @@ class ChatService:
         return Result({"ok": True}, emits)
 
     async def close(self, agent: AgentIdentity, conversation_id: str, outcome: dict[str, Any]) -> Result:
+        """End a conversation with its outcome. A melding with urgency `spoed` means the crisis
+        procedure ran or starts now: the crisis team is alerted if it never was."""
         outcome = check_outcome(outcome)
         now = self.clock.now()
+        alert = None
         async with self.db.write() as conn:
+            if outcome.get("urgency") == "spoed":
+                held = (
+                    await conn.execute(select(conversations.c.crisis_at).where(self.held_by(agent, conversation_id)))
+                ).first()
+                if held is not None and held.crisis_at is None:
+                    alert = await begin_crisis(
+                        conn,
+                        self.rules,
+                        conversation_id,
+                        now,
+                        by=agent.id,
+                        by_name=agent.name,
+                        reason="Afgesloten met urgentie spoed",
+                    )
             await self._update_held(
                 conn,
                 agent,
@@ -565,27 +620,35 @@ class ChatService:
                 outcome=outcome["kind"],
                 urgency=outcome.get("urgency"),
             )
-        return Result(
-            {"ok": True},
-            [Emit(ToVisitor(conversation_id), "closed", {"reason": "agent_closed"}), await self._mine_emit(agent.id)],
-        )
+        emits: list[Outgoing] = [
+            Emit(ToVisitor(conversation_id), "closed", {"reason": "agent_closed"}),
+            await self.mine_emit(agent.id),
+        ]
+        if alert is not None:
+            emits.insert(0, self.crisis_visitor_emit(conversation_id, now))
+            emits.append(Emit(ToCrisisAudience("crisis"), "crisis_alert", {**alert, "status": "closed"}))
+        return Result({"ok": True}, emits)
 
     async def history(self, agent: AgentIdentity, conversation_id: str) -> Result:
         """The whole conversation with its notes, for its holder or a supervisor."""
         async with self.db.read() as conn:
             row = (
-                await conn.execute(select(conversations.c.agent_id).where(conversations.c.id == conversation_id))
+                await conn.execute(
+                    select(conversations.c.agent_id, conversations.c.crisis_acked_by).where(
+                        conversations.c.id == conversation_id
+                    )
+                )
             ).first()
         if row is None:
             raise DomainError("not_found")
-        if row.agent_id != agent.id and not agent.is_supervisor:
+        if agent.id not in (row.agent_id, row.crisis_acked_by) and not agent.is_supervisor:
             raise DomainError("forbidden")
-        return Result({"conversation": await self._conversation_view(conversation_id, with_notes=True)})
+        return Result({"conversation": await self.conversation_view(conversation_id, with_notes=True)})
 
     async def agent_snapshot(self, agent: AgentIdentity) -> list[Emit]:
         """What a console needs right after it connects: its queue and its own conversations."""
         queue = await self.queue_snapshot(queue_group(agent.role, agent.teams))
-        return [Emit(ToAgent(agent.id), "queue", queue), await self._mine_emit(agent.id)]
+        return [Emit(ToAgent(agent.id), "queue", queue), await self.mine_emit(agent.id)]
 
     # ---- queue ------------------------------------------------------------------------
 
@@ -608,6 +671,8 @@ class ChatService:
                         conversations.c.priority,
                         conversations.c.waiting_since,
                         conversations.c.danger_now,
+                        conversations.c.crisis_at,
+                        conversations.c.expertise,
                     ).where(conversations.c.status == "waiting")
                 )
             ).all()
@@ -624,6 +689,8 @@ class ChatService:
                 "priority": r.priority,
                 "waiting_since": iso(r.waiting_since),
                 "danger_now": r.danger_now,
+                "in_crisis": r.crisis_at is not None,
+                "expertise": list(r.expertise or ()),
             }
             for r in rows
         }
@@ -707,12 +774,12 @@ class ChatService:
         return int(await conn.scalar(select(func.count()).where(conversations.c.accepted_at >= since)) or 0)
 
     @staticmethod
-    async def _bump_queue(conn: AsyncConnection) -> None:
+    async def bump_queue(conn: AsyncConnection) -> None:
         await conn.execute(update(queue_state).where(queue_state.c.id == 1).values(version=queue_state.c.version + 1))
 
     # ---- helpers ----------------------------------------------------------------------
 
-    async def _mine_emit(self, agent_id: str) -> Emit:
+    async def mine_emit(self, agent_id: str) -> Emit:
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
@@ -734,12 +801,14 @@ class ChatService:
             "team": r.team,
             "priority": r.priority,
             "danger_now": r.danger_now,
+            "expertise": list(r.expertise or ()),
+            "in_crisis": r.crisis_at is not None,
             "waiting_since": iso(r.waiting_since),
             "accepted_at": iso(r.accepted_at),
             "last_seq": r.last_seq,
         }
 
-    async def _conversation_view(self, conversation_id: str, *, with_notes: bool) -> dict[str, Any]:
+    async def conversation_view(self, conversation_id: str, *, with_notes: bool) -> dict[str, Any]:
         async with self.db.read() as conn:
             conv = (await conn.execute(select(conversations).where(conversations.c.id == conversation_id))).one()
             rows = (
@@ -760,6 +829,19 @@ class ChatService:
         view["messages"] = [message_view(r) for r in rows]
         view["closed_at"] = iso(conv.closed_at)
         view["close_reason"] = conv.close_reason
+        view["crisis"] = None
+        if conv.crisis_at is not None:
+            async with self.db.read() as conn:
+                timeline = await load_timeline(conn, conversation_id)
+            view["crisis"] = {
+                "at": iso(conv.crisis_at),
+                "reason": conv.crisis_reason,
+                "by": conv.crisis_by,
+                "round": conv.crisis_round,
+                "acknowledged_at": iso(conv.crisis_acked_at),
+                "acknowledged_by": conv.crisis_acked_by,
+                "timeline": timeline,
+            }
         if with_notes:
             view["notes"] = [
                 {"id": n.id, "text": n.text, "at": iso(n.at), "agent_id": n.agent_id, "internal": True}
@@ -768,7 +850,7 @@ class ChatService:
         return view
 
     @staticmethod
-    def _held_by(agent: AgentIdentity, conversation_id: str) -> ColumnElement[bool]:
+    def held_by(agent: AgentIdentity, conversation_id: str) -> ColumnElement[bool]:
         """The conversation is open and this agent holds it."""
         return and_(
             conversations.c.id == conversation_id,
@@ -784,13 +866,13 @@ class ChatService:
         changed = (
             await conn.execute(
                 update(conversations)
-                .where(self._held_by(agent, conversation_id))
+                .where(self.held_by(agent, conversation_id))
                 .values(**values)
                 .returning(conversations.c.id)
             )
         ).first()
         if changed is None:
-            await self._raise_not_held(agent, conversation_id, conn)
+            await self.raise_not_held(agent, conversation_id, conn)
 
     @staticmethod
     async def _active_count(conn: AsyncConnection, agent_id: str) -> int:
@@ -801,11 +883,11 @@ class ChatService:
 
     async def _held(self, agent: AgentIdentity, conversation_id: str) -> None:
         async with self.db.read() as conn:
-            held = await conn.scalar(select(conversations.c.id).where(self._held_by(agent, conversation_id)))
+            held = await conn.scalar(select(conversations.c.id).where(self.held_by(agent, conversation_id)))
             if held is None:
-                await self._raise_not_held(agent, conversation_id, conn)
+                await self.raise_not_held(agent, conversation_id, conn)
 
-    async def _raise_not_held(
+    async def raise_not_held(
         self, agent: AgentIdentity, conversation_id: str, conn: AsyncConnection | None = None
     ) -> None:
         """Say why an agent may not act on a conversation: unknown, ended, or someone else's."""

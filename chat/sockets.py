@@ -13,11 +13,13 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from chat import events as ev
-from chat.model import Outgoing, QueueChanged, Result, ToAgent, ToAgentGroup, ToVisitor, queue_group
+from chat.crisis import CrisisService
+from chat.model import Outgoing, QueueChanged, Result, ToAgent, ToAgentGroup, ToCrisisAudience, ToVisitor, queue_group
 from chat.service import ChatService
 from contact.auth import AgentIdentity, AgentService
 from contact.errors import NO_CONVERSATION, DomainError, error_payload
 from contact.web import client_ip
+from routing.crisis import crisis_capable
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +41,10 @@ def group_room(group: str) -> str:
     return f"q:{group}"
 
 
+def crisis_room(audience: str) -> str:
+    return f"x:{audience}"
+
+
 class Dispatcher:
     """Delivers the service's events (after its commit) to the rooms they are meant for.
 
@@ -46,9 +52,12 @@ class Dispatcher:
     snapshot to the agents and one position to each waiting visitor, not one per change
     (which grows with the square of the queue at a campaign peak)."""
 
-    def __init__(self, sio: socketio.AsyncServer, service: ChatService, coalesce_s: float = 0.05) -> None:
+    def __init__(
+        self, sio: socketio.AsyncServer, service: ChatService, crisis: CrisisService, coalesce_s: float = 0.05
+    ) -> None:
         self.sio = sio
         self.service = service
+        self.crisis = crisis
         self.coalesce_s = coalesce_s
         self._queue_due = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -66,6 +75,8 @@ class Dispatcher:
                     await self.sio.emit(e.event, e.data, room=agent_room(aid), namespace=AGENT_NS, skip_sid=skip)
                 case ToAgentGroup(group=group):
                     await self.sio.emit(e.event, e.data, room=group_room(group), namespace=AGENT_NS)
+                case ToCrisisAudience(audience=audience):
+                    await self.sio.emit(e.event, e.data, room=crisis_room(audience), namespace=AGENT_NS)
 
     def _schedule_queue(self) -> None:
         if self._queue_due:
@@ -241,13 +252,16 @@ class AgentNamespace(GuardedNamespace):
         self.identities[sid] = (agent, token)  # type: ignore[assignment]
         await self.enter_room(sid, agent_room(agent.id))
         await self.enter_room(sid, group_room(queue_group(agent.role, agent.teams)))
+        await self.enter_room(sid, crisis_room("everyone"))
+        if crisis_capable(agent.role, agent.teams, self.service.rules.crisis_team):
+            await self.enter_room(sid, crisis_room("crisis"))
         log.info("agent_connected", agent_id=agent.id)
         # After the handler returns the connection is confirmed; then send the first snapshot.
         self.server.start_background_task(self._greet, sid, agent)
 
     async def _greet(self, sid: str, agent: AgentIdentity) -> None:
         try:
-            for e in await self.service.agent_snapshot(agent):
+            for e in [*await self.service.agent_snapshot(agent), await self.dispatcher.crisis.open_alerts(agent)]:
                 await self.emit(e.event, e.data, to=sid)
         except Exception as exc:
             log.error("agent_greeting_failed", error=type(exc).__name__)
@@ -275,7 +289,8 @@ class AgentNamespace(GuardedNamespace):
         ev.parse(ev.Empty, data)
         agent = self._agent(sid)
         queue, mine = await self.service.agent_snapshot(agent)
-        return {"queue": queue.data, "mine": mine.data}
+        crises = await self.dispatcher.crisis.open_alerts(agent)
+        return {"queue": queue.data, "mine": mine.data, "crises": crises.data}
 
     async def on_accept(self, sid: str, data: Any) -> dict[str, Any]:
         p = ev.parse(ev.ConversationRef, data)
@@ -306,3 +321,11 @@ class AgentNamespace(GuardedNamespace):
     async def on_history(self, sid: str, data: Any) -> dict[str, Any]:
         p = ev.parse(ev.ConversationRef, data)
         return await self._call(sid, lambda a: self.service.history(a, p.conversation_id))
+
+    async def on_escalate(self, sid: str, data: Any) -> dict[str, Any]:
+        p = ev.parse(ev.Escalate, data)
+        return await self._call(sid, lambda a: self.dispatcher.crisis.escalate(a, p.conversation_id, p.reason))
+
+    async def on_ack_crisis(self, sid: str, data: Any) -> dict[str, Any]:
+        p = ev.parse(ev.ConversationRef, data)
+        return await self._call(sid, lambda a: self.dispatcher.crisis.acknowledge(a, p.conversation_id))

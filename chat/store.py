@@ -27,6 +27,7 @@ class Conversation(SQLModel, table=True):
         ),
         Index("ix_conversation_queue", "status", "priority", "waiting_since"),
         Index("ix_conversation_agent_status", "agent_id", "status"),
+        Index("ix_conversation_crisis_open", "crisis_acked_at", "crisis_at"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -48,6 +49,16 @@ class Conversation(SQLModel, table=True):
     last_seq: int = Field(default=0)
     # Set when the visitor's last connection dropped while waiting; cleared when they come back.
     visitor_away_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Expertise the routing rules asked for (a hint for the advisor; the outcome may add more).
+    expertise: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Crisis: started at, why and by whom; re-alert rounds until someone acknowledges.
+    crisis_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    crisis_reason: str | None = Field(default=None, max_length=500)
+    crisis_by: str | None = Field(default=None, max_length=48)
+    crisis_round: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    crisis_alerted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    crisis_acked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    crisis_acked_by: str | None = Field(default=None, max_length=36)
 
 
 class Message(SQLModel, table=True):
@@ -79,6 +90,24 @@ class Note(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class CrisisEvent(SQLModel, table=True):
+    """One line of a conversation's crisis timeline: escalated, alerted (each round) and
+    acknowledged, with who did it. Kept with the record and handed off with it."""
+
+    __tablename__ = "crisis_event"
+    __table_args__ = (Index("ix_crisis_event_conversation", "conversation_id", "at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    conversation_id: str = Field(foreign_key="conversation.id", max_length=36)
+    kind: str = Field(max_length=16)  # escalated | alerted | acknowledged
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    actor: str = Field(max_length=48)  # visitor | system | agent id
+    actor_name: str | None = Field(default=None, max_length=120)
+    reason: str | None = Field(default=None, max_length=500)
+    round: int | None = Field(default=None)
+    audience: str | None = Field(default=None, max_length=16)  # crisis | everyone
+
+
 class QueueState(SQLModel, table=True):
     """A single row whose version rises with every change of the queue, so that clients can
     drop a snapshot that arrives after a newer one (they come from several processes)."""
@@ -93,3 +122,4 @@ conversations: Table = Conversation.__table__  # type: ignore[attr-defined]
 messages: Table = Message.__table__  # type: ignore[attr-defined]
 notes: Table = Note.__table__  # type: ignore[attr-defined]
 queue_state: Table = QueueState.__table__  # type: ignore[attr-defined]
+crisis_events: Table = CrisisEvent.__table__  # type: ignore[attr-defined]

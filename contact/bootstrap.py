@@ -14,6 +14,7 @@ from aiohttp import web
 
 from agent_console import http as console_http
 from chat import http as chat_http
+from chat.crisis import CrisisService
 from chat.model import QueueChanged
 from chat.service import ChatLimits, ChatService
 from chat.sockets import AgentNamespace, Dispatcher, VisitorNamespace
@@ -25,6 +26,7 @@ from contact.db import Database
 from contact.hours import ChatHours
 from contact.migrate import current_revision, head_revision
 from contact.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from contact.scheduler import JobRunner
 from contact.settings import Settings
 from contact.web import errors_middleware, security_headers
 from routing.risk import DEFAULT_PHRASES, RiskDetector
@@ -35,6 +37,8 @@ log = structlog.get_logger(__name__)
 
 SIO = web.AppKey("sio", socketio.AsyncServer)
 WRITER = web.AppKey("writer", MessageWriter)
+JOBS = web.AppKey("jobs", JobRunner)
+CRISIS = web.AppKey("crisis", CrisisService)
 
 
 class ConfigError(RuntimeError):
@@ -97,6 +101,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     except (RoutingConfigError, ValueError, OSError) as exc:
         raise ConfigError(str(exc)) from None
     chat = ChatService(db, clock, hours, writer, limiter, limits, rules, risk)
+    crisis = CrisisService(chat, settings.crisis_realert_s)
     agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s, clock))
 
     manager = (
@@ -111,7 +116,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         engineio_logger=False,
         cookie=None,
     )
-    dispatcher = Dispatcher(sio, chat)
+    dispatcher = Dispatcher(sio, chat, crisis)
     sio.register_namespace(VisitorNamespace(dispatcher, settings.trusted_proxies))
     sio.register_namespace(AgentNamespace(dispatcher, agents))
 
@@ -127,6 +132,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[chat_http.CHAT] = chat
     app[SIO] = sio
     app[WRITER] = writer
+    app[CRISIS] = crisis
+    jobs = JobRunner(db, clock, settings.sync_database_url, settings.leader_ttl_s)
+    app[JOBS] = jobs
+
+    async def realert_crises() -> None:
+        await dispatcher.send(await crisis.realert())
+
+    jobs.every("crisis_realert", settings.crisis_check_s, realert_crises)
 
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         current = await current_revision(db.write_engine)
@@ -169,7 +182,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, writer_ctx, sweeper_ctx])
+    async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
+        if settings.scheduler_enabled:
+            jobs.start()
+        yield
+        await jobs.stop()
+
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, writer_ctx, sweeper_ctx, scheduler_ctx])
     app.add_routes(contact_http.routes())
     app.add_routes(chat_http.routes())
     app.add_routes(widget_http.routes())

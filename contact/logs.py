@@ -36,3 +36,5 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     # Socket.IO's own loggers would print packets, i.e. message text: keep them quiet.
     for noisy in ("socketio", "engineio", "socketio.server", "engineio.server"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    # APScheduler reports every run of every job at INFO: a line a second says nothing.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))

@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     routing_file: str | None = None
     risk_phrases_file: str | None = None
 
+    # Crisis: nobody acknowledged an alert this long after it went out → alert again, wider.
+    crisis_realert_s: float = Field(default=60, ge=1)
+    # How often the elected scheduler looks for crises due for another alert.
+    crisis_check_s: float = Field(default=5, gt=0)
+    # The scheduler runs in one elected process; another takes over this long after it died.
+    leader_ttl_s: float = Field(default=15, ge=1)
+    scheduler_enabled: bool = True
+
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
@@ -84,6 +92,13 @@ class Settings(BaseSettings):
     @property
     def origins(self) -> frozenset[str]:
         return frozenset(o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip())
+
+    @property
+    def sync_database_url(self) -> str:
+        """The same database through a synchronous driver, for APScheduler 3.x's job store."""
+        if self.database_url.startswith("sqlite+aiosqlite://"):
+            return "sqlite://" + self.database_url[len("sqlite+aiosqlite://") :]
+        return "postgresql+psycopg://" + self.database_url[len("postgresql+asyncpg://") :]
 
     def sqlite_path(self) -> Path | None:
         """The file of an SQLite database, or None for PostgreSQL."""

@@ -49,9 +49,10 @@ async def test_agents_see_their_teams_and_visitors_their_teams_position(server):
     # Positions count within the team that serves the visitor.
     assert child2["queue"]["position"] == child1["queue"]["position"] + 1
     # A risk signal while waiting goes to those who can take it and to supervisors only.
-    await visitors[1].call("message", {"client_id": "r", "text": "hij heeft een mes en wil me vermoorden"})
+    await visitors[1].call("message", {"client_id": "r", "text": "ik ben vroeger misbruikt door mijn oom"})
     for c in (adults, boss):
-        await c.wait_for("risk", lambda r: r["conversation_id"] == adult["conversation_id"])
+        risk = await c.wait_for("risk", lambda r: r["conversation_id"] == adult["conversation_id"])
+        assert risk["level"] == "hoog"
     await asyncio.sleep(0.2)
     assert all(r["conversation_id"] != adult["conversation_id"] for r in youth.events["risk"])
 

@@ -1,0 +1,156 @@
+"""The deployment's one scheduler: APScheduler 3.x with a persistent job store, running only
+in the process that holds the `scheduler` lease (3.x cannot share a job store between
+processes), in a thread of its own so that its synchronous job store never blocks the event
+loop. A job hands its work to the event loop and waits for it there.
+
+Jobs derive what to do from the database and claim each piece of work with a conditional
+UPDATE, so a job that runs twice (a failover, a slow demotion) does nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from contact.clock import Clock
+from contact.db import Database
+from contact.leader import Election, LeaderLease
+
+log = structlog.get_logger(__name__)
+
+# Job defaults, chosen on purpose:
+# - coalesce: runs missed while no process was leader collapse into one, since every job
+#   recomputes its work from the database anyway;
+# - misfire_grace_time None: a late run still runs, however late (the 1 s default would
+#   silently skip a re-alert after a pause of the process or a failover);
+# - max_instances 1: a slow run is never overtaken by the next one of the same job.
+JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
+# Longest a job waits for its work on the event loop before giving up (it runs again next time).
+JOB_TIMEOUT_S = 60
+
+_RUNNERS: dict[str, JobRunner] = {}
+
+
+def run_task(runner_key: str, task: str) -> None:
+    """What every stored job calls (by reference, so the job store can persist it): the task
+    of that name on the runner of this database in this process."""
+    runner = _RUNNERS.get(runner_key)
+    if runner is None:
+        log.warning("job_without_runner", task=task)
+        return
+    runner.run_blocking(task)
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    every_s: float
+    action: Callable[[], Awaitable[None]]
+
+
+class JobRunner:
+    """Owns the election and, while this process leads, the APScheduler instance."""
+
+    def __init__(self, db: Database, clock: Clock, sync_url: str, ttl_s: float = 15) -> None:
+        self.db = db
+        self.sync_url = sync_url
+        # One key per database: a job stored by an earlier process finds the runner that
+        # leads now, and its schedule survives the restart unchanged.
+        self.key = hashlib.sha256(sync_url.encode()).hexdigest()[:16]
+        holder = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.election = Election(LeaderLease(db, clock, "scheduler", holder, ttl_s), self._elected, self._demoted)
+        self.tasks: dict[str, Periodic] = {}
+        self.runs: dict[str, int] = {}
+        self._scheduler: BackgroundScheduler | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def every(self, name: str, seconds: float, action: Callable[[], Awaitable[None]]) -> None:
+        self.tasks[name] = Periodic(name, seconds, action)
+
+    @property
+    def leading(self) -> bool:
+        return self.election.leader
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.election.start()
+
+    async def stop(self) -> None:
+        await self.election.stop()
+
+    async def _elected(self) -> None:
+        _RUNNERS[self.key] = self
+        self._scheduler = await asyncio.to_thread(self._start_scheduler)
+
+    async def _demoted(self) -> None:
+        scheduler, self._scheduler = self._scheduler, None
+        if _RUNNERS.get(self.key) is self:
+            del _RUNNERS[self.key]
+        if scheduler is not None:
+            # Not waiting for a running job: it is idempotent, and it may itself be waiting
+            # for this event loop.
+            await asyncio.to_thread(scheduler.shutdown, False)
+
+    def _start_scheduler(self) -> BackgroundScheduler:
+        store = SQLAlchemyJobStore(url=self.sync_url, engine_options=_engine_options(self.sync_url))
+        scheduler = BackgroundScheduler(
+            jobstores={"default": store},
+            executors={"default": ThreadPoolExecutor(2)},
+            job_defaults=JOB_DEFAULTS,
+            timezone="UTC",
+        )
+        log.info("scheduler_started", jobs=sorted(self.tasks))
+        scheduler.start()
+        for task in self.tasks.values():
+            existing = scheduler.get_job(task.name)
+            trigger = existing.trigger if existing is not None else None
+            if isinstance(trigger, IntervalTrigger) and trigger.interval.total_seconds() == task.every_s:
+                continue  # stored by an earlier leader: keep its schedule
+            scheduler.add_job(
+                run_task,
+                "interval",
+                seconds=task.every_s,
+                id=task.name,
+                name=task.name,
+                args=[self.key, task.name],
+                replace_existing=True,
+                **JOB_DEFAULTS,
+            )
+        return scheduler
+
+    def run_blocking(self, name: str) -> None:
+        """Called in the scheduler's thread: run the task on the event loop and wait."""
+        task = self.tasks.get(name)
+        if task is None or self._loop is None or not self.election.leader:
+            return
+        future = asyncio.run_coroutine_threadsafe(self._guarded(task), self._loop)
+        try:
+            future.result(timeout=JOB_TIMEOUT_S)
+        except Exception as exc:
+            future.cancel()
+            log.error("job_failed", task=name, error=type(exc).__name__)
+
+    async def _guarded(self, task: Periodic) -> None:
+        try:
+            await task.action()
+            self.runs[task.name] = self.runs.get(task.name, 0) + 1
+        except Exception as exc:
+            log.error("job_failed", task=task.name, error=type(exc).__name__)
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # The event loop's writer holds the same file's write lock now and then: wait for it.
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 2, "max_overflow": 0}
