@@ -18,6 +18,7 @@ from chat.model import Outgoing, QueueChanged, Result, ToAgent, ToAgentGroup, To
 from chat.service import ChatService
 from contact.auth import AgentIdentity, AgentService
 from contact.errors import NO_CONVERSATION, DomainError, error_payload
+from contact.presence import Presence
 from contact.web import client_ip
 from routing.crisis import crisis_capable
 
@@ -235,9 +236,10 @@ class VisitorNamespace(GuardedNamespace):
 class AgentNamespace(GuardedNamespace):
     """Authenticated advisors; the token is checked at connect and again on every event."""
 
-    def __init__(self, dispatcher: Dispatcher, agents: AgentService) -> None:
+    def __init__(self, dispatcher: Dispatcher, agents: AgentService, presence: Presence) -> None:
         super().__init__(AGENT_NS, dispatcher)
         self.agents = agents
+        self.presence = presence
         self.identities: dict[str, tuple[AgentIdentity, str]] = {}
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -255,6 +257,7 @@ class AgentNamespace(GuardedNamespace):
         await self.enter_room(sid, crisis_room("everyone"))
         if crisis_capable(agent.role, agent.teams, self.service.rules.crisis_team):
             await self.enter_room(sid, crisis_room("crisis"))
+        await self.presence.connected(agent.id)
         log.info("agent_connected", agent_id=agent.id)
         # After the handler returns the connection is confirmed; then send the first snapshot.
         self.server.start_background_task(self._greet, sid, agent)
@@ -267,7 +270,12 @@ class AgentNamespace(GuardedNamespace):
             log.error("agent_greeting_failed", error=type(exc).__name__)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        self.identities.pop(sid, None)
+        entry = self.identities.pop(sid, None)
+        if entry is not None:
+            try:
+                await self.presence.disconnected(entry[0].id)
+            except Exception as exc:
+                log.error("presence_failed", error=type(exc).__name__)
 
     def _agent(self, sid: str) -> AgentIdentity:
         entry = self.identities.get(sid)

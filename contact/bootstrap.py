@@ -25,6 +25,7 @@ from contact.clock import Clock, SystemClock
 from contact.db import Database
 from contact.hours import ChatHours
 from contact.migrate import current_revision, head_revision
+from contact.presence import MemoryPresence, Presence, RedisPresence
 from contact.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from contact.scheduler import JobRunner
 from contact.settings import Settings
@@ -76,13 +77,16 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     redis_client = None
     limiter: RateLimiter
+    presence: Presence
     if settings.redis_url:
         import redis.asyncio as aioredis
 
         redis_client = aioredis.from_url(settings.redis_url)
         limiter = RedisRateLimiter(redis_client)
+        presence = RedisPresence(redis_client, settings.redis_channel)
     else:
         limiter = MemoryRateLimiter()
+        presence = MemoryPresence()
 
     writer = MessageWriter(db)
     limits = ChatLimits(
@@ -118,7 +122,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     )
     dispatcher = Dispatcher(sio, chat, crisis)
     sio.register_namespace(VisitorNamespace(dispatcher, settings.trusted_proxies))
-    sio.register_namespace(AgentNamespace(dispatcher, agents))
+    sio.register_namespace(AgentNamespace(dispatcher, agents, presence))
 
     app = web.Application(
         middlewares=[security_headers(settings.origins), errors_middleware],
@@ -129,6 +133,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[contact_http.DATABASE] = db
     app[contact_http.AGENTS] = agents
     app[contact_http.LIMITER] = limiter
+    app[contact_http.PRESENCE] = presence
     app[chat_http.CHAT] = chat
     app[SIO] = sio
     app[WRITER] = writer
@@ -161,7 +166,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         if redis_client is not None:
             await redis_client.ping()  # fail at start-up, not at the first message
+        presence.start()
         yield
+        await presence.stop()
         if redis_client is not None:
             await redis_client.aclose()
 

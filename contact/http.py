@@ -1,4 +1,4 @@
-"""HTTP routes of the kernel: health, readiness and agent login."""
+"""HTTP routes of the kernel: health, readiness, agent login, and the list of colleagues."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints
+from sqlalchemy import select
 
-from contact.auth import AgentService
+from contact.auth import AgentIdentity, AgentService, agents
 from contact.db import Database
 from contact.errors import DomainError
+from contact.presence import Presence
 from contact.ratelimit import RateLimiter
 from contact.settings import Settings
 from contact.web import client_ip, read_json
@@ -18,6 +20,15 @@ AGENTS = web.AppKey("agents", AgentService)
 DATABASE = web.AppKey("database", Database)
 LIMITER = web.AppKey("limiter", RateLimiter)
 SETTINGS = web.AppKey("settings", Settings)
+PRESENCE = web.AppKey("presence", Presence)
+
+
+async def agent_from_request(request: web.Request) -> AgentIdentity:
+    """The agent of the `Authorization: Bearer` token, or `unauthorized`."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise DomainError("unauthorized")
+    return await request.app[AGENTS].from_token(token.strip())
 
 
 class LoginBody(BaseModel):
@@ -57,9 +68,32 @@ async def login(request: web.Request) -> web.Response:
     return web.json_response({"token": token, "agent": agent.public(), "expires_in": settings.token_ttl_s})
 
 
+async def colleagues(request: web.Request) -> web.Response:
+    """Every active agent with teams and whether a console of theirs is open: for `transfer`."""
+    await agent_from_request(request)
+    async with request.app[DATABASE].read() as conn:
+        rows = (
+            await conn.execute(
+                select(agents.c.id, agents.c.name, agents.c.role, agents.c.teams)
+                .where(agents.c.active.is_(True))
+                .order_by(agents.c.name)
+            )
+        ).all()
+    online = await request.app[PRESENCE].online()
+    return web.json_response(
+        {
+            "agents": [
+                {"id": r.id, "name": r.name, "role": r.role, "teams": list(r.teams or ()), "online": r.id in online}
+                for r in rows
+            ]
+        }
+    )
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/healthz", healthz),
         web.get("/readyz", readyz),
         web.post("/api/agent/login", login),
+        web.get("/api/agent/colleagues", colleagues),
     ]
