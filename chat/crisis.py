@@ -224,7 +224,7 @@ class CrisisService:
                     await conn.execute(
                         update(conversations)
                         .where(conversations.c.id == conversation_id, conversations.c.status == "waiting")
-                        .values(status="active", agent_id=agent.id, accepted_at=now)
+                        .values(status="active", agent_id=agent.id, accepted_at=now, offered_to=None, offered_at=None)
                         .returning(conversations.c.id)
                     )
                 ).first() is not None

@@ -31,6 +31,7 @@ from chat.model import (
     parse_group,
     queue_group,
 )
+from chat.push import withdrawn_emit
 from chat.store import OPEN_STATUSES, conversations, messages, notes, queue_state
 from chat.writer import MessageWriter, NewMessage
 from contact.auth import AgentIdentity, agents
@@ -446,6 +447,7 @@ class ChatService:
                         conversations.c.priority,
                         conversations.c.waiting_since,
                         conversations.c.danger_now,
+                        conversations.c.offered_to,
                     ).where(conversations.c.id == conversation_id)
                 )
             ).first()
@@ -455,7 +457,7 @@ class ChatService:
                 await conn.execute(
                     update(conversations)
                     .where(conversations.c.id == conversation_id, conversations.c.status == "waiting")
-                    .values(status="active", agent_id=agent.id, accepted_at=now)
+                    .values(status="active", agent_id=agent.id, accepted_at=now, offered_to=None, offered_at=None)
                     .returning(conversations.c.id)
                 )
             ).first()
@@ -480,6 +482,8 @@ class ChatService:
         ]
         if acked:
             emits.append(acked_emit(conversation_id, agent, now))
+        if target is not None and target.offered_to not in (None, agent.id):
+            emits.append(withdrawn_emit(target.offered_to, conversation_id))
         return Result({"conversation": conversation}, emits)
 
     def _may_take(self, agent: AgentIdentity, conversation_id: str, row: Any) -> bool:
@@ -553,7 +557,14 @@ class ChatService:
                 colleague_name = colleague.name.split()[0]
                 values: dict[str, Any] = {"agent_id": to_agent_id, "accepted_at": now}
             else:
-                values = {"status": "waiting", "agent_id": None, "accepted_at": None, "team": team}
+                values = {
+                    "status": "waiting",
+                    "agent_id": None,
+                    "accepted_at": None,
+                    "team": team,
+                    "offered_to": None,
+                    "offered_at": None,
+                }
             await self._update_held(conn, agent, conversation_id, **values)
             if team is not None:
                 await self.bump_queue(conn)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from chat import events as ev
 from chat.crisis import CrisisService
 from chat.model import Outgoing, QueueChanged, Result, ToAgent, ToAgentGroup, ToCrisisAudience, ToVisitor, queue_group
+from chat.push import PushOffers
 from chat.service import ChatService
 from contact.auth import AgentIdentity, AgentService
 from contact.errors import NO_CONVERSATION, DomainError, error_payload
@@ -54,11 +55,17 @@ class Dispatcher:
     (which grows with the square of the queue at a campaign peak)."""
 
     def __init__(
-        self, sio: socketio.AsyncServer, service: ChatService, crisis: CrisisService, coalesce_s: float = 0.05
+        self,
+        sio: socketio.AsyncServer,
+        service: ChatService,
+        crisis: CrisisService,
+        push: PushOffers,
+        coalesce_s: float = 0.05,
     ) -> None:
         self.sio = sio
         self.service = service
         self.crisis = crisis
+        self.push = push
         self.coalesce_s = coalesce_s
         self._queue_due = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -95,6 +102,8 @@ class Dispatcher:
         self._queue_due = False
         try:
             await self.send(await self.service.queue_emits())
+            # A changed queue may make a push offer due (a new conversation, a pass, a transfer).
+            await self.send(await self.push.offer_due())
         except Exception as exc:
             log.error("queue_broadcast_failed", error=type(exc).__name__)
 
@@ -337,3 +346,8 @@ class AgentNamespace(GuardedNamespace):
     async def on_ack_crisis(self, sid: str, data: Any) -> dict[str, Any]:
         p = ev.parse(ev.ConversationRef, data)
         return await self._call(sid, lambda a: self.dispatcher.crisis.acknowledge(a, p.conversation_id))
+
+    async def on_pass(self, sid: str, data: Any) -> dict[str, Any]:
+        """Let a push offer pass: the next agent gets it."""
+        p = ev.parse(ev.ConversationRef, data)
+        return await self._call(sid, lambda a: self.dispatcher.push.pass_offer(a, p.conversation_id))

@@ -59,6 +59,9 @@ class Conversation(SQLModel, table=True):
     crisis_alerted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     crisis_acked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     crisis_acked_by: str | None = Field(default=None, max_length=36)
+    # Push mode: the agent this waiting conversation is offered to now, and since when.
+    offered_to: str | None = Field(default=None, max_length=36)
+    offered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class Message(SQLModel, table=True):
@@ -108,6 +111,17 @@ class CrisisEvent(SQLModel, table=True):
     audience: str | None = Field(default=None, max_length=16)  # crisis | everyone
 
 
+class PushDecline(SQLModel, table=True):
+    """An agent let an offered conversation pass (or let the offer run out): not offered again."""
+
+    __tablename__ = "push_decline"
+
+    conversation_id: str = Field(foreign_key="conversation.id", primary_key=True, max_length=36)
+    agent_id: str = Field(primary_key=True, max_length=36)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    reason: str = Field(max_length=16)  # passed | expired
+
+
 class QueueState(SQLModel, table=True):
     """A single row whose version rises with every change of the queue, so that clients can
     drop a snapshot that arrives after a newer one (they come from several processes)."""
@@ -123,3 +137,4 @@ messages: Table = Message.__table__  # type: ignore[attr-defined]
 notes: Table = Note.__table__  # type: ignore[attr-defined]
 queue_state: Table = QueueState.__table__  # type: ignore[attr-defined]
 crisis_events: Table = CrisisEvent.__table__  # type: ignore[attr-defined]
+push_declines: Table = PushDecline.__table__  # type: ignore[attr-defined]

@@ -88,7 +88,15 @@ class AgentService:
         self.signer = signer
 
     async def add(
-        self, *, username: str, name: str, role: str, teams: list[str], password: str, now: datetime
+        self,
+        *,
+        username: str,
+        name: str,
+        role: str,
+        teams: list[str],
+        password: str,
+        now: datetime,
+        expertise: list[str] | None = None,
     ) -> AgentIdentity:
         if role not in ROLES:
             raise DomainError("invalid_input", field="role")
@@ -105,6 +113,7 @@ class AgentService:
                         name=name,
                         role=role,
                         teams=list(teams),
+                        expertise=list(expertise) if expertise else None,
                         password_hash=password_hash,
                         active=True,
                         created_at=now,

@@ -16,6 +16,7 @@ from agent_console import http as console_http
 from chat import http as chat_http
 from chat.crisis import CrisisService
 from chat.model import QueueChanged
+from chat.push import PushOffers
 from chat.service import ChatLimits, ChatService
 from chat.sockets import AgentNamespace, Dispatcher, VisitorNamespace
 from chat.writer import MessageWriter
@@ -106,6 +107,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         raise ConfigError(str(exc)) from None
     chat = ChatService(db, clock, hours, writer, limiter, limits, rules, risk)
     crisis = CrisisService(chat, settings.crisis_realert_s)
+    push = PushOffers(chat, presence, settings.push_offer_timeout_s)
     agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s, clock))
 
     manager = (
@@ -120,7 +122,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         engineio_logger=False,
         cookie=None,
     )
-    dispatcher = Dispatcher(sio, chat, crisis)
+    dispatcher = Dispatcher(sio, chat, crisis, push)
     sio.register_namespace(VisitorNamespace(dispatcher, settings.trusted_proxies))
     sio.register_namespace(AgentNamespace(dispatcher, agents, presence))
 
@@ -144,7 +146,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     async def realert_crises() -> None:
         await dispatcher.send(await crisis.realert())
 
+    async def push_offers() -> None:
+        await dispatcher.send(await push.offer_due())
+
     jobs.every("crisis_realert", settings.crisis_check_s, realert_crises)
+    if push.teams:
+        jobs.every("push_offers", settings.push_check_s, push_offers)
 
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         current = await current_revision(db.write_engine)

@@ -54,6 +54,14 @@ def cmd_agent_add(args: argparse.Namespace) -> int:
     for team in args.team:
         if not _TEAM.match(team):
             raise SystemExit(f"invalid team name {team!r}")
+    if args.expertise:
+        from routing.rules import DEFAULT_RULES, RoutingRules
+
+        settings_for_rules = _settings(args)
+        known = RoutingRules.load(settings_for_rules.routing_file or DEFAULT_RULES).expertise
+        unknown = [e for e in args.expertise if e not in known]
+        if unknown:
+            raise SystemExit(f"unknown expertise {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
     else:
@@ -72,6 +80,7 @@ def cmd_agent_add(args: argparse.Namespace) -> int:
                 teams=args.team,
                 password=password,
                 now=SystemClock().now(),
+                expertise=args.expertise,
             )
         except DomainError as exc:
             print(f"could not add agent: {exc.code}", file=sys.stderr)
@@ -184,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True)
     add.add_argument("--role", required=True, choices=["advisor", "crisis", "supervisor", "admin"])
     add.add_argument("--team", action="append", default=[])
+    add.add_argument("--expertise", action="append", default=[], help="a code from the routing file's [expertise]")
     add.add_argument("--database-url")
     add.set_defaults(func=cmd_agent_add)
 

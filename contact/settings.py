@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # The scheduler runs in one elected process; another takes over this long after it died.
     leader_ttl_s: float = Field(default=15, ge=1)
     scheduler_enabled: bool = True
+    # Push mode: how long an agent has to take an offered conversation before the next one
+    # gets it, and how often the scheduler looks for offers that are due (besides every queue change).
+    push_offer_timeout_s: float = Field(default=30, ge=1)
+    push_check_s: float = Field(default=2, gt=0)
 
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
     log_level: str = "INFO"

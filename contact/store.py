@@ -23,6 +23,7 @@ class Agent(SQLModel, table=True):
     name: str = Field(max_length=120)
     role: str = Field(max_length=20)
     teams: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    expertise: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     password_hash: str = Field(max_length=255)
     max_concurrent: int | None = Field(default=None)
     active: bool = Field(default=True)

@@ -106,10 +106,11 @@ def push_candidate(
     free = [a for a in agents if a.available and a.active_count < a.max_concurrent and serves(a, team, crisis_team)]
     if not free:
         return None
-    free.sort(key=lambda a: (a.active_count, a.id))
     for item in order((w for w in waiting if w.team == team), crisis_team):
         passed = declined.get(item.conversation_id, set())
-        agent = next((a for a in free if a.id not in passed), None)
-        if agent is not None:
-            return item, agent
+        eligible = [a for a in free if a.id not in passed]
+        if eligible:
+            # Among the least busy, one with the expertise the conversation asks for comes first.
+            wanted = set(item.expertise)
+            return item, min(eligible, key=lambda a: (a.active_count, not wanted & set(a.expertise), a.id))
     return None

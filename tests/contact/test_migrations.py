@@ -86,6 +86,16 @@ def test_cli_db_upgrade_and_agent_add(tmp_path):
         "agent", "add", "kees", "--name", "Kees", "--role", "king", "--database-url", url, stdin="x" * 12
     )
     assert bad_role.returncode != 0
+    expert = run_cli(
+        "agent", "add", "iris", "--name", "Iris", "--role", "advisor", "--team", "volwassenen",
+        "--expertise", "stalking", "--expertise", "intieme_terreur", "--database-url", url, stdin="x" * 12,
+    )  # fmt: skip
+    assert expert.returncode == 0, expert.stderr
+    unknown = run_cli(
+        "agent", "add", "joop", "--name", "Joop", "--role", "advisor", "--expertise", "astrologie",
+        "--database-url", url, stdin="x" * 12,
+    )  # fmt: skip
+    assert unknown.returncode != 0 and "unknown expertise astrologie" in unknown.stderr
 
 
 async def test_serve_demo_migrates_and_prints_working_credentials(tmp_path):

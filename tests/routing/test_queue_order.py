@@ -164,6 +164,18 @@ def test_push_none_without_free_agent_or_conversation() -> None:
     assert push_candidate("crisis", queue, AGENTS, {"c-old": {"c-a", "c-b", "c-busy"}}) is None
 
 
+def test_push_prefers_the_expertise_asked_for_among_the_least_busy() -> None:
+    item = Waiting("c-1", "crisis", 20, NOW, expertise=("stalking",))
+    plain = AgentView("a-1", ("crisis",), (), "advisor", 0, 2, True)
+    expert = AgentView("z-9", ("crisis",), ("stalking",), "advisor", 0, 2, True)
+    busy_expert = AgentView("b-2", ("crisis",), ("stalking",), "advisor", 1, 2, True)
+    offer = push_candidate("crisis", [item], [plain, busy_expert, expert], {})
+    assert offer is not None and offer[1].id == "z-9"
+    # Expertise does not beat being free: the least busy still goes first.
+    offer = push_candidate("crisis", [item], [plain, busy_expert], {})
+    assert offer is not None and offer[1].id == "a-1"
+
+
 def test_push_to_crisis_role_agent() -> None:
     crisis_role = AgentView("r1", (), (), "crisis", 0, 1, True)
     offer = push_candidate("crisis", [waiting("c-old", "crisis", 20)], [crisis_role], {})
