@@ -39,6 +39,7 @@ from contact.clock import Clock
 from contact.db import Database
 from contact.errors import CONVERSATION_ENDED, DomainError
 from contact.hours import ChatHours
+from contact.presence import Presence
 from contact.ratelimit import RateLimiter
 from contact.store import record_audit
 from routing import crisis as crisis_rules
@@ -47,6 +48,7 @@ from routing.risk import RiskDetector
 from routing.rules import RoutingRules
 
 RATE_WINDOW_ACCEPTS_S = 1800
+COLLEAGUE_OFFLINE = ("Deze collega is nu niet online.", "This colleague is not online now.")
 DANGER_AT_START = "De bezoeker zegt nu in gevaar te zijn (vraag voor de chat)."
 
 
@@ -80,6 +82,8 @@ class ChatService:
     ) -> None:
         self.rules = rules
         self.risk = risk
+        # Who has a console open (contact/presence.py); set by the composition root.
+        self.presence: Presence | None = None
         self._last_overflow: set[str] = set()
         self.db = db
         self.clock = clock
@@ -381,6 +385,8 @@ class ChatService:
         event = {"conversation_id": conversation_id, "signals": list(found.signals), "level": found.level}
         if holder_id is not None:
             emits: list[Outgoing] = [Emit(ToAgent(holder_id), "risk", event)]
+            if alert is not None:  # its team and crisis mark changed
+                emits.append(await self.mine_emit(holder_id))
         else:  # still waiting: the agents who can accept it, and the supervisors
             emits = [Emit(ToAgentGroup(g), "risk", event) for g in await self._groups_seeing(conversation_id)]
         if raised is not None:
@@ -551,6 +557,9 @@ class ChatService:
                 ).first()
                 if colleague is None or to_agent_id == agent.id:
                     raise DomainError("not_found", field="agent_id")
+                if self.presence is not None and to_agent_id not in await self.presence.online():
+                    # The visitor would be told someone took over who is not there.
+                    raise DomainError("conflict", COLLEAGUE_OFFLINE, state="offline")
                 limit = colleague.max_concurrent or self.limits.max_concurrent
                 if await self._active_count(conn, to_agent_id) >= limit:
                     raise DomainError("capacity_reached", limit=limit)

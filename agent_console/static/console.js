@@ -18,6 +18,188 @@
     missing: { summary: "samenvatting", urgency: "urgentie", gemeente: "gemeente" }
   };
 
+  // Texts of the crisis procedure and transfer: Dutch first, English too (chosen by <html lang>,
+  // as the widget does). Elements with data-t in console.html carry the Dutch text already and
+  // are switched by applyTexts().
+  var LANG = (document.documentElement.lang || "nl").slice(0, 2) === "en" ? "en" : "nl";
+  var TEXT = {
+    nl: {
+      crisisTitle: "Crisis — direct oppakken",
+      dismiss: "Melding sluiten",
+      ack: "Ik pak dit op",
+      acking: "Bezig…",
+      byVisitor: "bezoeker",
+      bySystem: "risicosignaal",
+      byColleague: "een collega",
+      escalatedBy: "Geëscaleerd door {who}",
+      since: "sinds {time}",
+      round: "Herhaald alarm (ronde {n})",
+      roundEveryone: "Herhaald alarm (ronde {n}) — naar alle adviseurs",
+      statusWaiting: "wacht nog in de wachtrij: wie oppakt, neemt het gesprek aan",
+      statusActive: "in gesprek bij een collega",
+      statusMine: "in gesprek bij jou",
+      statusClosed: "gesprek is al afgesloten",
+      noReason: "(geen reden opgegeven)",
+      alarmTitle: "CRISIS",
+      announceAlert: "Crisisalarm: {reason}",
+      announceAcked: "Crisis opgepakt door {who}",
+      ackedTaken: "Je hebt de crisis opgepakt en het gesprek aangenomen.",
+      ackedHeld: "Je hebt de crisis opgepakt. Het gesprek blijft bij de collega die het voert; die kan het naar jou doorverbinden.",
+      ackAlreadyTaken: "Een collega heeft deze crisis al opgepakt.",
+      ackForbidden: "Je mag deze crisis (nog) niet oppakken.",
+      ackConflict: "Voor dit gesprek loopt geen crisis meer.",
+      ackNotFound: "Dit gesprek bestaat niet meer.",
+      offline: "Geen verbinding. Probeer het zo opnieuw.",
+      crisisProcedure: "Crisisprocedure",
+      crisisTimeline: "Verloop van de crisis",
+      crisisWaiting: "Crisisdienst gealarmeerd om {time} — wacht tot iemand het oppakt.",
+      crisisAcked: "Opgepakt door {who} om {time}.",
+      escalateSent: "Crisisdienst gealarmeerd. Je ziet hier wanneer iemand het oppakt.",
+      escalateRunning: "Er loopt al een crisisalarm voor dit gesprek.",
+      kind_escalated: "Geëscaleerd door {who}",
+      kind_alerted: "Alarm ronde {n} naar {audience}",
+      kind_acknowledged: "Opgepakt door {who}",
+      audience_crisis: "de crisisdienst",
+      audience_everyone: "alle adviseurs",
+      crisisBadge: "Crisis",
+      escalateButton: "Escaleer naar crisisdienst",
+      escalateTitle: "Escaleren naar de crisisdienst",
+      escalateDesc: "De crisisdienst wordt meteen gealarmeerd, en opnieuw tot iemand het oppakt. De bezoeker krijgt direct te zien: bel 112 bij acuut gevaar. Het gesprek blijft bij jou.",
+      escalateReason: "Reden",
+      escalateHint: "Wat is er aan de hand? Maximaal 500 tekens; de crisisdienst leest dit in het alarm.",
+      escalateSubmit: "Crisisdienst alarmeren",
+      escalateMissing: "Vul de reden in.",
+      escalateTooLong: "De reden is te lang (maximaal 500 tekens).",
+      escalateOffline: "Geen verbinding: de crisisdienst is nog niet gealarmeerd. Probeer het meteen opnieuw of bel de crisisdienst.",
+      required: "(verplicht)",
+      cancel: "Annuleren",
+      transferButton: "Doorverbinden",
+      transferTitle: "Doorverbinden",
+      transferDesc: "Het gesprek gaat met alle berichten en notities naar een team of een collega. De bezoeker hoort dat je doorverbindt.",
+      transferTo: "Doorverbinden naar",
+      transferToTeam: "Een team",
+      transferToAgent: "Een collega",
+      transferSubmit: "Doorverbinden",
+      team: "Team",
+      colleague: "Collega",
+      chooseTeam: "— kies een team —",
+      chooseColleague: "— kies een collega —",
+      team_jeugd: "Team jeugd",
+      team_volwassenen: "Team volwassenen",
+      team_professionals: "Team professionals",
+      team_crisis: "Team crisis",
+      online: "online",
+      offline_: "offline",
+      groupOnline: "Online",
+      groupOffline: "Offline",
+      colleaguesLoading: "Collega's worden geladen…",
+      colleaguesNone: "Er zijn geen collega's om naar door te verbinden.",
+      colleaguesFailed: "De lijst met collega's is niet te laden. Kies een team of probeer het opnieuw.",
+      colleaguesCount: "{online} van {total} collega's online.",
+      transferMissingTeam: "Kies een team.",
+      transferMissingAgent: "Kies een collega.",
+      transferCapacity: "Deze collega heeft al het maximum aantal gesprekken{limit}. Kies een ander of een team.",
+      transferNotFound: "Dit team of deze collega bestaat niet (meer).",
+      transferForbidden: "Dit gesprek is niet (meer) van jou.",
+      transferOffline: "Geen verbinding: het gesprek is nog niet doorverbonden. Probeer het zo opnieuw.",
+      transferDone: "Gesprek doorverbonden naar {to}.",
+      transferredIn: "Doorverbonden door {from}.",
+      transferredAnnounce: "Gesprek doorverbonden door {from}"
+    },
+    en: {
+      crisisTitle: "Crisis — take it on now",
+      dismiss: "Dismiss notice",
+      ack: "I'll take this",
+      acking: "Working…",
+      byVisitor: "visitor",
+      bySystem: "risk signal",
+      byColleague: "a colleague",
+      escalatedBy: "Escalated by {who}",
+      since: "since {time}",
+      round: "Repeated alarm (round {n})",
+      roundEveryone: "Repeated alarm (round {n}) — to all advisors",
+      statusWaiting: "still waiting in the queue: whoever takes it on accepts the chat",
+      statusActive: "in a chat with a colleague",
+      statusMine: "in a chat with you",
+      statusClosed: "chat already closed",
+      noReason: "(no reason given)",
+      alarmTitle: "CRISIS",
+      announceAlert: "Crisis alarm: {reason}",
+      announceAcked: "Crisis taken on by {who}",
+      ackedTaken: "You took on the crisis and accepted the chat.",
+      ackedHeld: "You took on the crisis. The chat stays with the colleague holding it; they can transfer it to you.",
+      ackAlreadyTaken: "A colleague has already taken on this crisis.",
+      ackForbidden: "You may not take on this crisis (yet).",
+      ackConflict: "This chat is no longer in crisis.",
+      ackNotFound: "This chat no longer exists.",
+      offline: "No connection. Please try again in a moment.",
+      crisisProcedure: "Crisis procedure",
+      crisisTimeline: "Course of the crisis",
+      crisisWaiting: "Crisis team alerted at {time} — waiting for someone to take it on.",
+      crisisAcked: "Taken on by {who} at {time}.",
+      escalateSent: "Crisis team alerted. You will see here when someone takes it on.",
+      escalateRunning: "A crisis alarm for this chat is already running.",
+      kind_escalated: "Escalated by {who}",
+      kind_alerted: "Alarm round {n} to {audience}",
+      kind_acknowledged: "Taken on by {who}",
+      audience_crisis: "the crisis team",
+      audience_everyone: "all advisors",
+      crisisBadge: "Crisis",
+      escalateButton: "Escalate to crisis team",
+      escalateTitle: "Escalate to the crisis team",
+      escalateDesc: "The crisis team is alerted at once, and again until someone takes it on. The visitor is shown at once: call 112 in acute danger. The chat stays with you.",
+      escalateReason: "Reason",
+      escalateHint: "What is going on? At most 500 characters; the crisis team reads this in the alarm.",
+      escalateSubmit: "Alert the crisis team",
+      escalateMissing: "Please give the reason.",
+      escalateTooLong: "The reason is too long (at most 500 characters).",
+      escalateOffline: "No connection: the crisis team has not been alerted yet. Try again at once or call the crisis team.",
+      required: "(required)",
+      cancel: "Cancel",
+      transferButton: "Transfer",
+      transferTitle: "Transfer",
+      transferDesc: "The chat goes to a team or a colleague with all messages and notes. The visitor is told you are transferring.",
+      transferTo: "Transfer to",
+      transferToTeam: "A team",
+      transferToAgent: "A colleague",
+      transferSubmit: "Transfer",
+      team: "Team",
+      colleague: "Colleague",
+      chooseTeam: "— choose a team —",
+      chooseColleague: "— choose a colleague —",
+      team_jeugd: "Youth team",
+      team_volwassenen: "Adults team",
+      team_professionals: "Professionals team",
+      team_crisis: "Crisis team",
+      online: "online",
+      offline_: "offline",
+      groupOnline: "Online",
+      groupOffline: "Offline",
+      colleaguesLoading: "Loading colleagues…",
+      colleaguesNone: "There are no colleagues to transfer to.",
+      colleaguesFailed: "The list of colleagues cannot be loaded. Choose a team or try again.",
+      colleaguesCount: "{online} of {total} colleagues online.",
+      transferMissingTeam: "Choose a team.",
+      transferMissingAgent: "Choose a colleague.",
+      transferCapacity: "This colleague already has the maximum number of chats{limit}. Choose another or a team.",
+      transferNotFound: "This team or colleague does not exist (any more).",
+      transferForbidden: "This chat is not (or no longer) yours.",
+      transferOffline: "No connection: the chat has not been transferred yet. Please try again in a moment.",
+      transferDone: "Chat transferred to {to}.",
+      transferredIn: "Transferred by {from}.",
+      transferredAnnounce: "Chat transferred by {from}"
+    }
+  };
+  function t(key, vars) {
+    var s = (TEXT[LANG] && TEXT[LANG][key]) || TEXT.nl[key] || key;
+    if (!vars) return s;
+    return s.replace(/\{(\w+)\}/g, function (_, k) { return vars[k] === undefined || vars[k] === null ? "" : String(vars[k]); });
+  }
+  function applyTexts(root) {
+    if (LANG === "nl") return; // the HTML is written in Dutch
+    root.querySelectorAll("[data-t]").forEach(function (x) { x.textContent = t(x.dataset.t); });
+  }
+
   // ---- small helpers -------------------------------------------------------------------
 
   function $(id) { return document.getElementById(id); }
@@ -55,7 +237,10 @@
     return (h ? h + ":" : "") + mm + ":" + ss;
   }
   function errorOf(res) { return res && typeof res === "object" && res.error ? res.error : null; }
-  function errorText(err, fallback) { return (err && err.message) || fallback || "Er ging iets mis. Probeer het opnieuw."; }
+  function errorText(err, fallback) {
+    var m = err && (LANG === "en" && err.message_en ? err.message_en : err.message);
+    return m || fallback || "Er ging iets mis. Probeer het opnieuw.";
+  }
 
   // ---- state ---------------------------------------------------------------------------
 
@@ -73,11 +258,14 @@
   var loggingOut = false;
   var inFlight = new Map();                   // client_id -> attempt number being sent now
   var attempts = 0;
+  var crises = new Map();                     // conversation id -> open crisis alert
+  var transferredFrom = new Map();            // conversation id -> name of who transferred it to us
 
   // ---- attention: beep + title flash ---------------------------------------------------
 
   var baseTitle = document.title;
   var flashTimer = null;
+  var flashText = "";
   var audio = null;
 
   function unlockAudio() {
@@ -101,13 +289,14 @@
     } catch (e) { /* no sound available */ }
   }
   function flashTitle(text) {
+    flashText = crises.size ? t("alarmTitle") : text; // a crisis outranks any other news
     if (flashTimer) return;
     var on = false;
     flashTimer = setInterval(function () {
       on = !on;
-      document.title = on ? "● " + text : baseTitle;
+      document.title = on ? "● " + flashText : baseTitle;
     }, 1000);
-    document.title = "● " + text;
+    document.title = "● " + flashText;
   }
   function stopFlash() {
     if (flashTimer) { clearInterval(flashTimer); flashTimer = null; }
@@ -123,7 +312,7 @@
     if (document.hidden) return;
     var c = activeId && convs.get(activeId);
     if (c && c.unread) { c.unread = 0; renderTab(c); }
-    if (!anyUnread()) stopFlash();
+    if (!anyUnread() && !crises.size) stopFlash();
   }
   document.addEventListener("visibilitychange", seen);
   window.addEventListener("focus", seen);
@@ -304,6 +493,10 @@
     socket.on("typing", onTyping);
     socket.on("visitor_left", onVisitorLeft);
     socket.on("risk", onRisk);
+    socket.on("crises", applyCrises);
+    socket.on("crisis_alert", onCrisisAlert);
+    socket.on("crisis_acked", onCrisisAcked);
+    socket.on("transferred", onTransferred);
   }
 
   function call(event, data) {
@@ -325,6 +518,7 @@
     if (errorOf(res)) return;
     applyQueue(res.queue);
     applyMine(res.mine);
+    applyCrises(res.crises);
     // Fill every gap of the conversations on screen (also those that ended while we were away).
     convs.forEach(function (c) { loadHistory(c.id); });
     flushOutbox();
@@ -376,11 +570,11 @@
   }
 
   function itemSig(item) {
-    return item.priority + "|" + !!item.overflow;
+    return item.priority + "|" + !!item.overflow + "|" + !!item.in_crisis;
   }
 
   function buildQueueItem(item) {
-    var li = el("li", "q-item" + (item.danger_now ? " q-danger" : "") + (item.overflow ? " q-overflow" : ""));
+    var li = el("li", "q-item" + (item.danger_now || item.in_crisis ? " q-danger" : "") + (item.in_crisis ? " q-crisis" : "") + (item.overflow ? " q-overflow" : ""));
     li._item = item;
     li.dataset.sig = itemSig(item);
     li.dataset.conversationId = item.conversation_id;
@@ -390,6 +584,7 @@
       var d = el("span", "badge badge-danger", "⚠ Direct gevaar");
       top.appendChild(d);
     }
+    if (item.in_crisis) top.appendChild(el("span", "badge badge-crisis", t("crisisBadge")));
     top.appendChild(el("span", "q-who", label("caller_type", item.caller_type)));
     top.appendChild(el("span", "q-intent", label("intent", item.intent)));
     var wait = el("span", "q-wait");
@@ -403,9 +598,9 @@
     var foot = el("div", "q-foot");
     foot.appendChild(el("span", "chip", label("team", item.team)));
     foot.appendChild(el("span", "chip chip-prio prio-" + Math.max(0, Math.min(9, Number(item.priority) || 0)), "Prioriteit " + item.priority));
-    var btn = el("button", "btn btn-small " + (item.danger_now ? "btn-danger" : "btn-primary") + " q-accept", "Aannemen");
+    var btn = el("button", "btn btn-small " + (item.danger_now || item.in_crisis ? "btn-danger" : "btn-primary") + " q-accept", "Aannemen");
     btn.type = "button";
-    btn.setAttribute("aria-label", "Aannemen: " + label("caller_type", item.caller_type) + ", " + label("intent", item.intent) + (item.danger_now ? ", direct gevaar" : ""));
+    btn.setAttribute("aria-label", "Aannemen: " + label("caller_type", item.caller_type) + ", " + label("intent", item.intent) + (item.danger_now ? ", direct gevaar" : "") + (item.in_crisis ? ", crisis" : ""));
     btn.addEventListener("click", function () { accept(item.conversation_id, btn); });
     foot.appendChild(btn);
     li.appendChild(foot);
@@ -474,6 +669,7 @@
       };
       convs.set(id, c);
       buildConversation(c);
+      if (transferredFrom.has(id)) { setBanner(c, t("transferredIn", { from: transferredFrom.get(id) })); transferredFrom.delete(id); }
       outbox.forEach(function (o) { if (o.conversation_id === id) c.pending.set(o.client_id, o); });
       renderLog(c);
     } else {
@@ -497,19 +693,23 @@
         ? "De bezoeker heeft het gesprek verlaten."
         : view.close_reason === "visitor_gone" ? "De bezoeker is weggegaan." : "Dit gesprek is afgesloten.");
     }
-    renderHeader(c); renderLog(c); renderTab(c); updateComposer(c);
+    renderHeader(c); renderLog(c); renderTab(c); updateComposer(c); renderCrisis(c);
   }
 
   async function loadHistory(id) {
     var c = convs.get(id);
-    if (!c || c.syncing) return;
+    if (!c) return;
+    if (c.syncing) { c.again = true; return; } // its answer may predate the change: ask again after
     c.syncing = true;
+    c.again = false;
     var res;
     try { res = await call("history", { conversation_id: id }); } catch (e) { c.syncing = false; return; }
     c.syncing = false;
     var err = errorOf(res);
     if (err) { if (err.code === "not_found" || err.code === "forbidden") removeConversation(c); return; }
+    if (!convs.has(id)) return; // closed here meanwhile
     mergeConversation(c, res.conversation);
+    if (c.again) loadHistory(id);
   }
 
   function addMessage(c, m, live) {
@@ -570,6 +770,8 @@
     risks.set(r.conversation_id, r);
     var c = convs.get(r.conversation_id);
     if (c) setBanner(c, riskText(r));
+    // An acute signal starts the crisis procedure on the server: read the crisis and its timeline.
+    if (c && r.level === "acuut") loadHistory(c.id);
     var li = document.querySelector('.q-item[data-conversation-id="' + CSS.escape(r.conversation_id) + '"]');
     if (li) li.replaceWith(buildQueueItem(li._item));
     announce(riskText(r));
@@ -610,21 +812,26 @@
   // ---- tabs ----------------------------------------------------------------------------
 
   function renderTab(c) {
-    var t = c.tab;
-    t.textContent = "";
+    var tab = c.tab;
+    tab.textContent = "";
     var name = el("span", "tab-name", label("caller_type", c.summary.caller_type) + " · " + label("intent", c.summary.intent));
-    t.appendChild(name);
-    if (c.summary.danger_now) t.appendChild(el("span", "badge badge-danger badge-small", "Gevaar"));
+    tab.appendChild(name);
+    if (c.summary.danger_now || c.summary.in_crisis) {
+      var badges = el("span", "tab-badges");
+      if (c.summary.in_crisis) badges.appendChild(el("span", "badge badge-crisis badge-small", t("crisisBadge")));
+      if (c.summary.danger_now) badges.appendChild(el("span", "badge badge-danger badge-small", "Gevaar"));
+      tab.appendChild(badges);
+    }
     var sub = el("span", "tab-sub", c.status === "closed" ? "Beëindigd" : (c.summary.topic || label("team", c.summary.team)));
-    t.appendChild(sub);
+    tab.appendChild(sub);
     if (c.unread > 0) {
       var u = el("span", "unread", String(c.unread));
       u.setAttribute("aria-label", c.unread + " ongelezen");
-      t.appendChild(u);
+      tab.appendChild(u);
     }
-    t.classList.toggle("tab-closed", c.status === "closed");
-    t.classList.toggle("tab-danger", !!c.summary.danger_now);
-    if (!anyUnread() && !document.hidden) stopFlash();
+    tab.classList.toggle("tab-closed", c.status === "closed");
+    tab.classList.toggle("tab-danger", !!(c.summary.danger_now || c.summary.in_crisis));
+    if (!anyUnread() && !crises.size && !document.hidden) stopFlash();
   }
 
   function anyUnread() {
@@ -705,6 +912,13 @@
     ta.addEventListener("blur", function () { if (c.outTyping) sendTyping(c, false); });
     panel.querySelector(".composer").addEventListener("submit", function (e) { e.preventDefault(); submit(c); });
     panel.querySelector(".act-close").addEventListener("click", function () { openClose(c); });
+    panel.querySelector(".act-escalate").addEventListener("click", function () { openEscalate(c); });
+    panel.querySelector(".act-transfer").addEventListener("click", function () { openTransfer(c); });
+    var crisisBox = panel.querySelector(".conv-crisis");
+    crisisBox.querySelector(".conv-crisis-title").id = "conv-crisis-title-" + n;
+    crisisBox.setAttribute("aria-labelledby", "conv-crisis-title-" + n);
+    crisisBox.querySelector(".conv-crisis-timeline").setAttribute("aria-label", t("crisisTimeline"));
+    applyTexts(panel);
     panel.querySelector(".act-close-tab").addEventListener("click", function () { removeConversation(c); });
 
     c.panel = panel;
@@ -761,14 +975,17 @@
       label("caller_type", s.caller_type) + " — " + label("intent", s.intent);
     var meta = c.panel.querySelector(".conv-meta");
     meta.textContent = "";
+    if (s.in_crisis) meta.appendChild(el("span", "badge badge-crisis", t("crisisBadge")));
     if (s.danger_now) meta.appendChild(el("span", "badge badge-danger", "⚠ Direct gevaar"));
     if (s.topic) meta.appendChild(el("span", "meta-topic", "Onderwerp: " + s.topic));
     if (s.team) meta.appendChild(el("span", "chip", label("team", s.team)));
     if (s.accepted_at) meta.appendChild(el("span", "muted", "aangenomen " + clock(s.accepted_at)));
     var closed = c.status === "closed";
     c.panel.querySelector(".act-close").hidden = closed;
+    c.panel.querySelector(".act-escalate").hidden = closed;
+    c.panel.querySelector(".act-transfer").hidden = closed;
     c.panel.querySelector(".act-close-tab").hidden = !closed;
-    c.panel.classList.toggle("conv-danger", !!s.danger_now);
+    c.panel.classList.toggle("conv-danger", !!(s.danger_now || s.in_crisis));
   }
 
   function setBanner(c, text) {
@@ -1011,6 +1228,419 @@
     removeConversation(c);
   });
 
+  // ---- notices (visible, and read out by screen readers) ---------------------------------
+
+  function showNotice(text) {
+    var box = $("notice"), p = $("notice-text");
+    box.hidden = false;
+    p.textContent = "";
+    setTimeout(function () { p.textContent = text; }, 30); // a fresh change, so it is read out
+  }
+  $("notice-dismiss").addEventListener("click", function () { $("notice").hidden = true; $("notice-text").textContent = ""; });
+
+  // ---- crisis: the alarm stays until someone takes it on --------------------------------
+
+  var crisisBeep = null;
+  var crisisCounter = 0;
+
+  function crisisWho(by, byName) {
+    if (by === "visitor") return t("byVisitor");
+    if (by === "system") return t("bySystem");
+    return byName || t("byColleague");
+  }
+
+  function applyCrises(data) {
+    if (!data || !Array.isArray(data.open)) return;
+    var fresh = [];
+    var next = new Map();
+    data.open.forEach(function (a) {
+      if (!a || !a.conversation_id) return;
+      var known = crises.get(a.conversation_id);
+      if (!known || (a.round || 1) > (known.round || 1)) fresh.push(a);
+      next.set(a.conversation_id, Object.assign({}, a, known ? { busy: known.busy, error: known.error } : {}));
+    });
+    crises = next;
+    renderCrises();
+    if (fresh.length) alarm(); else quietCrisis();
+  }
+
+  function onCrisisAlert(a) {
+    if (!a || !a.conversation_id) return;
+    var known = crises.get(a.conversation_id);
+    var newer = !known || (a.round || 1) > (known.round || 1);
+    crises.set(a.conversation_id, Object.assign({}, known || {}, a));
+    renderCrises();
+    if (newer) alarm();
+  }
+
+  function onCrisisAcked(d) {
+    if (!d || !d.conversation_id) return;
+    var mine = agent && d.by === agent.id;
+    var who = d.by_name || t("byColleague");
+    if (crises.delete(d.conversation_id)) {
+      renderCrises();
+      quietCrisis();
+      if (!mine) announce(t("announceAcked", { who: who }));
+    }
+    var c = convs.get(d.conversation_id);
+    if (c && !mine) {
+      // Ours: the holder hears who took the crisis on, and the timeline is read again.
+      c.crisisAck = { who: who, at: d.at };
+      c.crisisNote = null;
+      renderCrisis(c);
+      if (c.panel.hidden) announce(t("announceAcked", { who: who })); // a visible panel says it itself
+      loadHistory(c.id);
+    }
+  }
+
+  function alarm() {
+    beep();
+    flashTitle(t("alarmTitle"));
+    if (!crisisBeep) crisisBeep = setInterval(function () { if (crises.size) beep(); else quietCrisis(); }, 10000);
+  }
+
+  function quietCrisis() {
+    if (crises.size) return;
+    if (crisisBeep) { clearInterval(crisisBeep); crisisBeep = null; }
+    if (anyUnread()) flashText = "Nieuw bericht"; else stopFlash();
+  }
+
+  function renderCrises() {
+    var list = $("crisis-list");
+    var keep = new Map();
+    var focused = list.contains(document.activeElement);
+    Array.prototype.forEach.call(list.children, function (li) { keep.set(li.dataset.conversationId, li); });
+    keep.forEach(function (li, id) { if (!crises.has(id)) li.remove(); });
+    var prev = null;
+    crises.forEach(function (a, id) {
+      var li = keep.get(id) || buildCrisisItem(id);
+      fillCrisisItem(li, a);
+      var want = prev ? prev.nextSibling : list.firstChild;
+      if (want !== li) list.insertBefore(li, want);
+      prev = li;
+    });
+    $("crisis-alerts").hidden = crises.size === 0;
+    // The button in focus went away with its alert: keep the keyboard in the alarm.
+    if (focused && !list.contains(document.activeElement)) {
+      var next = list.querySelector(".crisis-ack:not(:disabled)");
+      if (next) next.focus();
+    }
+  }
+
+  function buildCrisisItem(id) {
+    crisisCounter += 1;
+    var li = el("li", "crisis-item");
+    li.dataset.conversationId = id;
+    var reason = el("p", "crisis-reason");
+    reason.id = "crisis-reason-" + crisisCounter;
+    li.appendChild(reason);
+    li.appendChild(el("p", "crisis-meta"));
+    var round = el("p", "crisis-round");
+    round.hidden = true;
+    li.appendChild(round);
+    var btn = el("button", "btn btn-danger crisis-ack", t("ack"));
+    btn.type = "button";
+    btn.setAttribute("aria-describedby", reason.id);
+    btn.addEventListener("click", function () { ackCrisis(id); });
+    li.appendChild(btn);
+    var err = el("p", "form-error small crisis-error");
+    err.hidden = true;
+    li.appendChild(err);
+    return li;
+  }
+
+  function setText(node, text) { if (node.textContent !== text) node.textContent = text; } // no needless re-reading
+
+  function fillCrisisItem(li, a) {
+    setText(li.querySelector(".crisis-reason"), a.reason || t("noReason"));
+    var status = a.status === "waiting" ? t("statusWaiting")
+      : a.status === "closed" ? t("statusClosed")
+      : agent && a.holder_id === agent.id ? t("statusMine") : t("statusActive");
+    var parts = [t("escalatedBy", { who: crisisWho(a.by, a.by_name) }), t("since", { time: clock(a.escalated_at) })];
+    if (a.caller_type) parts.push(label("caller_type", a.caller_type));
+    parts.push(status);
+    setText(li.querySelector(".crisis-meta"), parts.join(" · "));
+    var round = li.querySelector(".crisis-round");
+    var n = Number(a.round) || 1;
+    round.hidden = n < 2;
+    setText(round, n < 2 ? "" : t(a.audience === "everyone" ? "roundEveryone" : "round", { n: n }));
+    var btn = li.querySelector(".crisis-ack");
+    btn.disabled = !!a.busy;
+    setText(btn, a.busy ? t("acking") : t("ack"));
+    var err = li.querySelector(".crisis-error");
+    setText(err, a.error || "");
+    err.hidden = !a.error;
+  }
+
+  async function ackCrisis(id) {
+    var a = crises.get(id);
+    if (!a || a.busy) return;
+    a.busy = true; a.error = null;
+    renderCrises();
+    var res;
+    try { res = await call("ack_crisis", { conversation_id: id }); } catch (e) {
+      a.busy = false; a.error = t("offline"); renderCrises(); return;
+    }
+    a.busy = false;
+    var err = errorOf(res);
+    if (err) {
+      var text = err.code === "already_taken" ? t("ackAlreadyTaken")
+        : err.code === "forbidden" ? t("ackForbidden")
+        : err.code === "conflict" ? t("ackConflict")
+        : err.code === "not_found" ? t("ackNotFound") : errorText(err);
+      if (["already_taken", "conflict", "not_found"].indexOf(err.code) >= 0) {
+        // Nothing left to take on here: the alarm goes, the reason why stays on screen.
+        crises.delete(id); renderCrises(); quietCrisis(); showNotice(text);
+      } else if (crises.has(id)) {
+        a.error = text; renderCrises();
+      }
+      return;
+    }
+    crises.delete(id);
+    renderCrises();
+    quietCrisis();
+    if (res.taken && res.conversation) {
+      var c = upsertConversation(res.conversation);
+      mergeConversation(c, res.conversation);
+      activate(c.id);
+      showNotice(t("ackedTaken"));
+    } else {
+      showNotice(t("ackedHeld"));
+    }
+  }
+
+  // The crisis box in a conversation: where it stands, and the timeline from the history.
+
+  function renderCrisis(c) {
+    var box = c.panel.querySelector(".conv-crisis");
+    var cr = c.summary.crisis;
+    if (!cr && !c.crisisNote && !c.crisisAck) { box.hidden = true; return; }
+    box.hidden = false;
+    var events = (cr && Array.isArray(cr.timeline)) ? cr.timeline : [];
+    var status = "";
+    if (cr && cr.acknowledged_at) {
+      var ack = c.crisisAck || { who: t("byColleague") };
+      events.forEach(function (ev) { if (ev.kind === "acknowledged") ack = { who: ev.by_name || t("byColleague") }; });
+      status = t("crisisAcked", { who: ack.who, time: clock(cr.acknowledged_at) });
+    } else if (c.crisisAck) {
+      status = t("crisisAcked", { who: c.crisisAck.who, time: clock(c.crisisAck.at) }); // the history follows
+    } else if (c.crisisNote) {
+      status = c.crisisNote;
+    } else if (cr) {
+      var lastAlert = null;
+      events.forEach(function (ev) { if (ev.kind === "alerted") lastAlert = ev; });
+      status = t("crisisWaiting", { time: clock((lastAlert && lastAlert.at) || cr.at) });
+    }
+    setText(box.querySelector(".conv-crisis-status"), status);
+    var list = box.querySelector(".conv-crisis-timeline");
+    list.textContent = "";
+    events.forEach(function (ev) {
+      var li = el("li", "crisis-event crisis-" + ev.kind);
+      var when = el("time", null, clock(ev.at));
+      when.setAttribute("datetime", ev.at || "");
+      li.appendChild(when);
+      var text;
+      if (ev.kind === "escalated") {
+        text = t("kind_escalated", { who: crisisWho(ev.by, ev.by_name) }) + (ev.reason ? ": " + ev.reason : "");
+      } else if (ev.kind === "alerted") {
+        text = t("kind_alerted", { n: ev.round || 1, audience: t("audience_" + (ev.audience === "everyone" ? "everyone" : "crisis")) });
+      } else if (ev.kind === "acknowledged") {
+        text = t("kind_acknowledged", { who: crisisWho(ev.by, ev.by_name) });
+      } else {
+        text = String(ev.kind || "");
+      }
+      li.appendChild(document.createTextNode(text));
+      list.appendChild(li);
+    });
+    list.hidden = events.length === 0;
+  }
+
+  // ---- escalating to the crisis team -------------------------------------------------
+
+  var escalatingId = null;
+
+  function escalateError(text) {
+    var e = $("escalate-error");
+    e.textContent = text || "";
+    e.hidden = !text;
+    if (text) $("escalate-reason").setAttribute("aria-invalid", "true"); else $("escalate-reason").removeAttribute("aria-invalid");
+  }
+
+  function openEscalate(c) {
+    escalatingId = c.id;
+    $("escalate-form").reset();
+    escalateError("");
+    $("escalate-submit").disabled = false;
+    $("escalate-dialog").showModal();
+    $("escalate-reason").focus();
+  }
+  $("escalate-cancel").addEventListener("click", function () { $("escalate-dialog").close(); });
+  $("escalate-reason").addEventListener("input", function () { if (!$("escalate-error").hidden) escalateError(""); });
+  $("escalate-dialog").addEventListener("close", function () {
+    var c = convs.get(escalatingId);
+    escalatingId = null;
+    if (c && !c.panel.hidden) c.panel.querySelector(".act-escalate").focus();
+  });
+
+  $("escalate-form").addEventListener("submit", async function (e) {
+    e.preventDefault();
+    var c = convs.get(escalatingId);
+    if (!c) { $("escalate-dialog").close(); return; }
+    var reason = $("escalate-reason").value.trim();
+    if (!reason) { escalateError(t("escalateMissing")); $("escalate-reason").focus(); return; }
+    if (Array.from(reason).length > 500) { escalateError(t("escalateTooLong")); $("escalate-reason").focus(); return; }
+    escalateError("");
+    $("escalate-submit").disabled = true;
+    var res;
+    try { res = await call("escalate", { conversation_id: c.id, reason: reason }); } catch (x) {
+      $("escalate-submit").disabled = false;
+      escalateError(t("escalateOffline")); return;
+    }
+    $("escalate-submit").disabled = false;
+    var err = errorOf(res);
+    if (err) { escalateError(errorText(err)); return; }
+    $("escalate-dialog").close();
+    c.crisisAck = null;
+    c.crisisNote = res.already_running ? t("escalateRunning") : t("escalateSent");
+    c.summary = Object.assign({}, c.summary, { in_crisis: true });
+    renderHeader(c); renderTab(c); renderCrisis(c);
+    loadHistory(c.id);
+  });
+
+  // ---- transfer to a team or a colleague ---------------------------------------------
+
+  var transferringId = null;
+  var colleaguesAsked = 0;
+
+  function transferError(text, field) {
+    var e = $("transfer-error");
+    e.textContent = text || "";
+    e.hidden = !text;
+    ["transfer-team", "transfer-agent"].forEach(function (id) {
+      if (field === id) $(id).setAttribute("aria-invalid", "true"); else $(id).removeAttribute("aria-invalid");
+    });
+  }
+  function transferTarget() { return $("transfer-form").querySelector("input[name=target]:checked").value; }
+  function syncTransferTarget() {
+    var toAgent = transferTarget() === "agent";
+    $("transfer-team-field").hidden = toAgent;
+    $("transfer-agent-field").hidden = !toAgent;
+    transferError("");
+  }
+  $("transfer-form").querySelectorAll("input[name=target]").forEach(function (r) { r.addEventListener("change", syncTransferTarget); });
+
+  function openTransfer(c) {
+    transferringId = c.id;
+    $("transfer-form").reset();
+    syncTransferTarget();
+    $("transfer-submit").disabled = false;
+    $("transfer-dialog").showModal();
+    $("transfer-form").querySelector("input[name=target]:checked").focus();
+    loadColleagues();
+  }
+  $("transfer-cancel").addEventListener("click", function () { $("transfer-dialog").close(); });
+  ["transfer-team", "transfer-agent"].forEach(function (id) {
+    $(id).addEventListener("change", function () { if (!$("transfer-error").hidden) transferError(""); });
+  });
+  $("transfer-dialog").addEventListener("close", function () {
+    var c = convs.get(transferringId);
+    transferringId = null;
+    if (c && !c.panel.hidden) c.panel.querySelector(".act-transfer").focus();
+  });
+
+  async function loadColleagues() {
+    var asked = ++colleaguesAsked;
+    var sel = $("transfer-agent"), status = $("transfer-agent-status");
+    sel.textContent = "";
+    sel.appendChild(new Option(t("chooseColleague"), ""));
+    sel.disabled = true;
+    status.textContent = t("colleaguesLoading");
+    var body = null;
+    try {
+      var r = await fetch("/api/agent/colleagues", {
+        headers: { Authorization: "Bearer " + token },
+        credentials: "omit",
+        cache: "no-store"
+      });
+      if (r.status === 401) askRelogin();
+      if (r.ok) body = await r.json();
+    } catch (e) { body = null; }
+    if (asked !== colleaguesAsked) return; // the dialog was opened again meanwhile
+    if (!body || !Array.isArray(body.agents)) { status.textContent = t("colleaguesFailed"); return; }
+    var me = agent && agent.id;
+    var list = body.agents.filter(function (a) { return a && a.id && a.id !== me; });
+    list.sort(function (a, b) {
+      return (b.online ? 1 : 0) - (a.online ? 1 : 0) || String(a.name).localeCompare(String(b.name), "nl");
+    });
+    if (!list.length) { status.textContent = t("colleaguesNone"); return; }
+    var groups = { true: null, false: null };
+    list.forEach(function (a) {
+      var on = !!a.online;
+      if (!groups[on]) {
+        groups[on] = document.createElement("optgroup");
+        groups[on].label = on ? t("groupOnline") : t("groupOffline");
+        sel.appendChild(groups[on]);
+      }
+      var teams = (a.teams || []).map(function (x) { return t("team_" + x) === "team_" + x ? String(x) : t("team_" + x); });
+      var text = String(a.name) + (teams.length ? " (" + teams.join(", ") + ")" : "") + " — " + (on ? t("online") : t("offline_"));
+      var opt = new Option(text, a.id);
+      opt.dataset.name = String(a.name);
+      groups[on].appendChild(opt);
+    });
+    sel.disabled = false;
+    var online = list.filter(function (a) { return a.online; }).length;
+    status.textContent = t("colleaguesCount", { online: online, total: list.length });
+  }
+
+  $("transfer-form").addEventListener("submit", async function (e) {
+    e.preventDefault();
+    var c = convs.get(transferringId);
+    if (!c) { $("transfer-dialog").close(); return; }
+    var payload = { conversation_id: c.id }, to;
+    if (transferTarget() === "agent") {
+      var sel = $("transfer-agent");
+      if (!sel.value) { transferError(t("transferMissingAgent"), "transfer-agent"); sel.focus(); return; }
+      payload.agent_id = sel.value;
+      to = sel.selectedOptions[0].dataset.name || sel.selectedOptions[0].textContent;
+    } else {
+      var team = $("transfer-team");
+      if (!team.value) { transferError(t("transferMissingTeam"), "transfer-team"); team.focus(); return; }
+      payload.team = team.value;
+      to = team.selectedOptions[0].textContent;
+    }
+    transferError("");
+    $("transfer-submit").disabled = true;
+    var res;
+    try { res = await call("transfer", payload); } catch (x) {
+      $("transfer-submit").disabled = false;
+      transferError(t("transferOffline")); return;
+    }
+    $("transfer-submit").disabled = false;
+    var err = errorOf(res);
+    if (err) {
+      var field = payload.agent_id ? "transfer-agent" : "transfer-team";
+      if (err.code === "capacity_reached") transferError(t("transferCapacity", { limit: err.limit ? " (" + err.limit + ")" : "" }), field);
+      else if (err.code === "not_found") transferError(t("transferNotFound"), field);
+      else if (err.code === "forbidden") transferError(t("transferForbidden"));
+      else transferError(errorText(err));
+      return;
+    }
+    transferringId = null;
+    $("transfer-dialog").close();
+    // It has left our `mine`: it closes here, drafts and all.
+    removeConversation(c);
+    showNotice(t("transferDone", { to: to }));
+  });
+
+  function onTransferred(d) {
+    if (!d || !d.conversation_id) return;
+    var from = d.from || t("byColleague");
+    var c = convs.get(d.conversation_id);
+    if (c) setBanner(c, t("transferredIn", { from: from })); else transferredFrom.set(d.conversation_id, from);
+    announce(t("transferredAnnounce", { from: from }));
+    attention(t("transferredAnnounce", { from: from }), d.conversation_id);
+  }
+
   // ---- start -----------------------------------------------------------------------------
 
   window.addEventListener("beforeunload", function () {
@@ -1018,5 +1648,6 @@
     store(KEY_DRAFTS, drafts); saveOutbox();
   });
 
+  applyTexts(document);
   if (token) { showWork(); connect(); watchExpiry(); } else { showLogin(); }
 })();

@@ -272,3 +272,19 @@ async def test_the_realert_job_survives_a_restart(crisis_server):
     alert = await boss.wait_for("crisis_alert", _for(cid, 2))
     assert alert["by"] == holder_id.id
     await boss.disconnect()
+
+
+async def test_an_acute_phrase_in_a_held_chat_alerts_and_tells_the_holder(crisis_server):
+    server = crisis_server
+    _, holder = await _agent(server)
+    _, crisis = await _agent(server, role="crisis", teams=("crisis",))
+    v = await visitor(server.url)
+    cid = (await v.call("start", start_payload()))["conversation_id"]
+    await holder.call("accept", {"conversation_id": cid})
+    await v.call("message", {"client_id": "1", "text": "hij trapt de deur in"})
+    assert (await holder.wait_for("risk", lambda r: r["conversation_id"] == cid))["level"] == "acuut"
+    mine = await holder.wait_for("mine", lambda m: any(c["id"] == cid and c["in_crisis"] for c in m["conversations"]))
+    assert next(c for c in mine["conversations"] if c["id"] == cid)["team"] == "crisis"
+    assert (await crisis.wait_for("crisis_alert", _for(cid, 1)))["holder_id"] is not None
+    for c in (v, holder, crisis):
+        await c.disconnect()

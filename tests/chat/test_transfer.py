@@ -58,6 +58,7 @@ async def test_transfer_to_a_team_puts_it_back_in_that_queue(server):
 async def test_bad_transfers_change_nothing(server):
     holder_id, holder = await _agent(server)
     _, other = await _agent(server)
+    offline, _ = await add_agent(server.settings.database_url)
     v, cid = await _held_chat(server, holder)
     cases = [
         ({"conversation_id": cid, "team": "ruimtevaart"}, "not_found"),
@@ -66,6 +67,7 @@ async def test_bad_transfers_change_nothing(server):
         ({"conversation_id": cid}, "invalid_input"),
         ({"conversation_id": cid, "team": "jeugd", "agent_id": holder_id.id}, "invalid_input"),
         ({"conversation_id": "nope", "team": "jeugd"}, "not_found"),
+        ({"conversation_id": cid, "agent_id": offline.id}, "conflict"),  # nobody there to take it
     ]
     for payload, expected in cases:
         assert (await holder.call("transfer", payload))["error"]["code"] == expected, payload
