@@ -1,0 +1,1 @@
+"""Callbacks: a caller books a tijdvak, an advisor calls back within it."""

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 import socketio
@@ -13,6 +14,10 @@ import structlog
 from aiohttp import web
 
 from agent_console import http as console_http
+from callback import http as callback_http
+from callback.mail import Mailer, SmtpConfig
+from callback.model import Schedule, WeekPattern
+from callback.service import CallbackConfig, CallbackService
 from chat import http as chat_http
 from chat.crisis import CrisisService
 from chat.model import QueueChanged
@@ -25,6 +30,7 @@ from contact.auth import AgentService, TokenSigner
 from contact.clock import Clock, SystemClock
 from contact.db import Database
 from contact.hours import ChatHours
+from contact.keys import stored_key
 from contact.migrate import current_revision, head_revision
 from contact.presence import MemoryPresence, Presence, RedisPresence
 from contact.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -106,9 +112,46 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     except (RoutingConfigError, ValueError, OSError) as exc:
         raise ConfigError(str(exc)) from None
     chat = ChatService(db, clock, hours, writer, limiter, limits, rules, risk)
+    chat.presence = presence
     crisis = CrisisService(chat, settings.crisis_realert_s)
     push = PushOffers(chat, presence, settings.push_offer_timeout_s)
     agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s, clock))
+    try:
+        schedule = Schedule(
+            {
+                "terugbellen": WeekPattern.parse(settings.callback_hours, settings.callback_block_min),
+                "adviesgesprek": WeekPattern.parse(settings.adviesgesprek_hours, settings.adviesgesprek_block_min),
+            },
+            tz=settings.timezone,
+            close_before=timedelta(minutes=settings.callback_close_before_min),
+            horizon_days=settings.callback_horizon_days,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"callback tijdvakken: {exc}") from None
+    callback_service = CallbackService(
+        db,
+        clock,
+        schedule,
+        CallbackConfig(
+            capacity={"terugbellen": settings.callback_capacity, "adviesgesprek": settings.adviesgesprek_capacity},
+            max_attempts=settings.callback_max_attempts,
+            retry_gap=timedelta(minutes=settings.callback_retry_gap_min),
+            public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+        ),
+        settings.hash_key.get_secret_value().encode() if settings.hash_key else b"",
+    )
+    mailer = Mailer(
+        db,
+        clock,
+        SmtpConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            sender=settings.mail_from,
+        ),
+    )
 
     manager = (
         socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel) if settings.redis_url else None
@@ -140,6 +183,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[SIO] = sio
     app[WRITER] = writer
     app[CRISIS] = crisis
+    app[callback_http.CALLBACKS] = callback_service
     jobs = JobRunner(db, clock, settings.sync_database_url, settings.leader_ttl_s)
     app[JOBS] = jobs
 
@@ -149,7 +193,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     async def push_offers() -> None:
         await dispatcher.send(await push.offer_due())
 
+    async def callback_jobs() -> None:
+        await dispatcher.send(await callback_service.tijdvak_notices())
+        await dispatcher.send(await callback_service.flag_overdue())
+        await callback_service.queue_reminders()
+        await mailer.deliver_due()
+
     jobs.every("crisis_realert", settings.crisis_check_s, realert_crises)
+    jobs.every("callbacks", settings.callback_check_s, callback_jobs)
     if push.teams:
         jobs.every("push_offers", settings.push_check_s, push_offers)
 
@@ -162,6 +213,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
                 f"database schema is at {current or 'nothing'}, this version needs {expected}: "
                 "run `vt-contact db upgrade` first"
             )
+        if not callback_service.hash_key:
+            log.warning("hash_key_from_database", hint="set VT_HASH_KEY and keep it out of the database")
+            callback_service.hash_key = await stored_key(db, "contact_hash")
         yield
         await db.dispose()
 
@@ -205,6 +259,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.cleanup_ctx.extend([database_ctx, redis_ctx, writer_ctx, sweeper_ctx, scheduler_ctx])
     app.add_routes(contact_http.routes())
     app.add_routes(chat_http.routes())
+    app.add_routes(callback_http.routes())
     app.add_routes(widget_http.routes())
     app.add_routes(console_http.routes())
     return app

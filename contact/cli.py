@@ -130,6 +130,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from contact.hours import HoursError
     from contact.logs import configure
     from contact.migrate import upgrade
+    from contact.web import PrivateAccessLogger
 
     settings = _settings(args)
     if args.demo and "chat_hours" not in settings.model_fields_set:
@@ -158,7 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gc.freeze()
     gc.set_threshold(20_000, 20, 100)
     try:
-        # No client address in the access log: a visitor's IP address can point to a household.
+        # No client address in the access log (it can point to a household), no secret in paths.
         web.run_app(
             app,
             host=settings.host,
@@ -166,7 +167,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print=None,
             shutdown_timeout=10,
             loop=_event_loop(),
-            access_log_format='"%r" %s %b %Tf',
+            access_log_class=PrivateAccessLogger,
         )
     except ConfigError as exc:
         print(f"vt-contact cannot start: {exc}", file=sys.stderr)

@@ -68,6 +68,37 @@ class Settings(BaseSettings):
     push_offer_timeout_s: float = Field(default=30, ge=1)
     push_check_s: float = Field(default=2, gt=0)
 
+    # Callbacks in tijdvakken: week pattern and block length per kind, places per tijdvak
+    # unless the roster says otherwise, how late and how far ahead one can book.
+    callback_hours: str = "mon-fri 09:00-17:00"
+    callback_block_min: int = Field(default=60, ge=5)
+    adviesgesprek_hours: str = "mon-fri 09:00-17:00"
+    adviesgesprek_block_min: int = Field(default=45, ge=5)
+    callback_capacity: int = Field(default=2, ge=0)
+    adviesgesprek_capacity: int = Field(default=1, ge=0)
+    callback_close_before_min: int = Field(default=60, ge=0)
+    callback_horizon_days: int = Field(default=28, ge=1, le=366)
+    callback_max_attempts: int = Field(default=3, ge=1)
+    callback_retry_gap_min: int = Field(default=15, ge=1)
+    callback_limit_per_ip: int = Field(default=20, ge=1)
+    callback_limit_window_s: int = Field(default=3600, ge=1)
+    # How often the scheduler looks for tijdvakken that start or end, reminders and e-mail to send.
+    callback_check_s: float = Field(default=30, gt=0)
+    # Key of the hashes that recognise a phone number or e-mail again (merging, repeat reports).
+    # Keep it out of the database and the same everywhere; without it one is kept in the database.
+    hash_key: SecretStr | None = None
+    # Where callers reach the manage page of their booking (links in e-mails).
+    public_url: str | None = None
+
+    # Outgoing e-mail (confirmations and reminders of adviesgesprekken). Without a host the
+    # e-mails wait in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = "Veilig Thuis <noreply@veiligthuis.example>"
+
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"

@@ -43,7 +43,17 @@ class AuditEvent(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class ServerSecret(SQLModel, table=True):
+    """Random keys the server made for itself when none was configured (e.g. the hash key)."""
+
+    __tablename__ = "server_secret"
+
+    name: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=128)
+
+
 audit_events: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+server_secrets: Table = ServerSecret.__table__  # type: ignore[attr-defined]
 
 
 async def record_audit(

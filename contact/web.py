@@ -4,10 +4,12 @@ and reading a JSON body strictly."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 import structlog
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from pydantic import BaseModel, ValidationError
 
 from contact.errors import DomainError, error_payload
@@ -128,3 +130,15 @@ def client_ip(request: web.BaseRequest, trusted_proxies: frozenset[str] = frozen
         if hop not in trusted_proxies:
             return hop[:64]
     return peer
+
+
+_SECRET_PATH = re.compile(r"^(/api/callbacks/)(?!slots$)[^/]+")
+
+
+class PrivateAccessLogger(AbstractAccessLogger):
+    """Access log lines without what could identify or unlock something: no client address, no
+    query string, and the manage token in a callback's path replaced by `{token}`."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        path = _SECRET_PATH.sub(r"\1{token}", request.path)
+        self.logger.info(f'"{request.method} {path}" {response.status} {response.body_length} {time:.6f}')

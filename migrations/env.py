@@ -9,7 +9,8 @@ from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import chat.store  # noqa: F401  (registers the tables on SQLModel.metadata)
+import callback.store  # noqa: F401  (registers the tables on SQLModel.metadata)
+import chat.store  # noqa: F401
 import contact.leader  # noqa: F401
 import contact.store  # noqa: F401
 

@@ -1,0 +1,227 @@
+"""HTTP routes of callbacks: tijdvakken, booking and the caller's manage link; the advisors'
+work list, claim, attempts and close; the roster. Thin: validate, call the service, answer."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from callback.model import KINDS
+from callback.service import Booking, CallbackService
+from chat.events import Outcome
+from contact.errors import DomainError
+from contact.http import LIMITER, SETTINGS, agent_from_request
+from contact.web import client_ip, read_json
+
+CALLBACKS = web.AppKey("callbacks", CallbackService)
+
+Kind = Literal["terugbellen", "adviesgesprek"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _aware(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("give the time with its offset, e.g. 2026-12-01T09:00:00+01:00")
+    return moment
+
+
+class BookingBody(_Body):
+    kind: Kind
+    slot_start: Annotated[str, StringConstraints(min_length=10, max_length=40)]
+    phone: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    caller_type: Literal["kind", "jongere", "volwassene", "professional"]
+    safe_to_leave_voicemail: bool
+    name: Annotated[str, StringConstraints(max_length=100, strip_whitespace=True)] | None = None
+    topic: Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)] | None = None
+    email: Annotated[str, StringConstraints(max_length=254, strip_whitespace=True)] | None = None
+    organisation: Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)] | None = None
+
+    @field_validator("slot_start")
+    @classmethod
+    def _when(cls, value: str) -> str:
+        _aware(value)
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        local, at, domain = value.rpartition("@")
+        if not at or not local or "." not in domain or any(c.isspace() for c in value) or "\n" in value:
+            raise ValueError("not an e-mail address")
+        return value
+
+
+class RescheduleBody(_Body):
+    slot_start: Annotated[str, StringConstraints(min_length=10, max_length=40)]
+
+    @field_validator("slot_start")
+    @classmethod
+    def _when(cls, value: str) -> str:
+        _aware(value)
+        return value
+
+
+class AttemptBody(_Body):
+    result: Literal["bereikt", "geen_gehoor", "voicemail", "onjuist_nummer"]
+
+
+class CloseBody(_Body):
+    outcome: Outcome
+
+
+class RosterBody(_Body):
+    date: Annotated[str, StringConstraints(min_length=10, max_length=10)]
+    slot_start: Annotated[str, StringConstraints(min_length=4, max_length=40)]
+    kind: Kind
+    capacity: Annotated[int, Field(ge=0, le=1000)]
+
+
+def _query(request: web.Request, name: str) -> str | None:
+    values = request.query.getall(name, [])
+    if len(values) > 1:
+        raise DomainError("invalid_input", field=name)
+    return values[0] if values else None
+
+
+def _parse_date(value: str | None, field: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else _bad(field)
+    except ValueError:
+        return _bad(field)
+
+
+def _bad(field: str) -> Any:
+    raise DomainError("invalid_input", field=field)
+
+
+async def list_slots(request: web.Request) -> web.Response:
+    kind = _query(request, "kind")
+    if kind not in KINDS:
+        raise DomainError("invalid_input", field="kind")
+    first = _parse_date(_query(request, "from"), "from")
+    days_raw = _query(request, "days") or "14"
+    if not days_raw.isdigit() or not 1 <= int(days_raw) <= 90:
+        raise DomainError("invalid_input", field="days")
+    return web.json_response(await request.app[CALLBACKS].slots(kind, first, int(days_raw)))
+
+
+async def book(request: web.Request) -> web.Response:
+    body = await read_json(request, BookingBody)
+    settings = request.app[SETTINGS]
+    key = f"callback:{client_ip(request, settings.trusted_proxies)}"
+    if not await request.app[LIMITER].hit(key, settings.callback_limit_per_ip, settings.callback_limit_window_s):
+        raise DomainError("rate_limited")
+    answer = await request.app[CALLBACKS].book(
+        Booking(
+            kind=body.kind,
+            slot_start=_aware(body.slot_start),
+            phone=body.phone,
+            caller_type=body.caller_type,
+            safe_to_leave_voicemail=body.safe_to_leave_voicemail,
+            name=body.name or None,
+            topic=body.topic or None,
+            email=body.email,
+            organisation=body.organisation or None,
+        )
+    )
+    return web.json_response(answer, status=201)
+
+
+async def view(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[CALLBACKS].view(request.match_info["token"]))
+
+
+async def cancel(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[CALLBACKS].cancel(request.match_info["token"]))
+
+
+async def reschedule(request: web.Request) -> web.Response:
+    body = await read_json(request, RescheduleBody)
+    answer = await request.app[CALLBACKS].reschedule(request.match_info["token"], _aware(body.slot_start))
+    return web.json_response(answer)
+
+
+async def calendar(request: web.Request) -> web.Response:
+    ics = await request.app[CALLBACKS].calendar(request.match_info["token"])
+    return web.Response(
+        text=ics,
+        content_type="text/calendar",
+        headers={"Content-Disposition": 'attachment; filename="veilig-thuis-afspraak.ics"'},
+    )
+
+
+async def work_list(request: web.Request) -> web.Response:
+    agent = await agent_from_request(request)
+    service = request.app[CALLBACKS]
+    day = _parse_date(_query(request, "date"), "date") or service.schedule.local_day(service.clock.now())
+    return web.json_response(await service.work_list(agent, day))
+
+
+async def claim(request: web.Request) -> web.Response:
+    agent = await agent_from_request(request)
+    return web.json_response(await request.app[CALLBACKS].claim(agent, _id(request)))
+
+
+async def attempt(request: web.Request) -> web.Response:
+    agent = await agent_from_request(request)
+    body = await read_json(request, AttemptBody)
+    return web.json_response(await request.app[CALLBACKS].attempt(agent, _id(request), body.result))
+
+
+async def close(request: web.Request) -> web.Response:
+    agent = await agent_from_request(request)
+    body = await read_json(request, CloseBody)
+    return web.json_response(await request.app[CALLBACKS].close(agent, _id(request), body.outcome.model_dump()))
+
+
+async def roster(request: web.Request) -> web.Response:
+    agent = await agent_from_request(request)
+    body = await read_json(request, RosterBody)
+    service = request.app[CALLBACKS]
+    day = _parse_date(body.date, "date")
+    assert day is not None
+    try:
+        if len(body.slot_start) == 5:  # "09:00" on that date, local time
+            hour, minute = (int(p) for p in body.slot_start.split(":"))
+            start = datetime(day.year, day.month, day.day, hour, minute, tzinfo=service.tz)
+        else:
+            start = _aware(body.slot_start)
+    except ValueError:
+        raise DomainError("invalid_input", field="slot_start") from None
+    if service.schedule.local_day(start) != day:
+        raise DomainError("invalid_input", field="slot_start", reason="not_on_date")
+    return web.json_response(await service.set_roster(agent, body.kind, start, body.capacity))
+
+
+def _id(request: web.Request) -> str:
+    value = request.match_info["id"]
+    if not 1 <= len(value) <= 64:
+        raise DomainError("not_found")
+    return value
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/callbacks/slots", list_slots),
+        web.post("/api/callbacks", book),
+        web.get("/api/callbacks/{token}", view),
+        web.post("/api/callbacks/{token}/cancel", cancel),
+        web.post("/api/callbacks/{token}/reschedule", reschedule),
+        web.get("/api/callbacks/{token}/calendar.ics", calendar),
+        web.get("/api/agent/callbacks", work_list),
+        web.post("/api/agent/callbacks/{id}/claim", claim),
+        web.post("/api/agent/callbacks/{id}/attempts", attempt),
+        web.post("/api/agent/callbacks/{id}/close", close),
+        web.put("/api/admin/roster", roster),
+    ]

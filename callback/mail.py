@@ -1,0 +1,187 @@
+"""E-mail about adviesgesprekken: the texts (Dutch first, English after), the iCalendar
+invitation, and the worker that delivers the outbox over SMTP with retries."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiosmtplib
+import structlog
+from icalendar import Calendar, Event
+from sqlalchemy import select, update
+
+from callback.store import outbox
+from contact.clock import Clock
+from contact.db import Database
+
+log = structlog.get_logger(__name__)
+
+TZ = ZoneInfo("Europe/Amsterdam")
+ORGANISER = "Veilig Thuis"
+_KIND_NL = {"adviesgesprek": "Adviesgesprek met Veilig Thuis", "terugbellen": "Veilig Thuis belt u terug"}
+MAX_TRIES = 10
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    body: str
+
+
+def _when(start: datetime, end: datetime) -> str:
+    s, e = start.astimezone(TZ), end.astimezone(TZ)
+    days = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+    months = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
+              "oktober", "november", "december")  # fmt: skip
+    return f"{days[s.weekday()]} {s.day} {months[s.month - 1]} {s.year}, {s:%H:%M}–{e:%H:%M} uur"
+
+
+def compose(purpose: str, *, name: str | None, start: datetime, end: datetime, manage_url: str | None) -> Message:
+    """The e-mail text. Nothing in it says what the conversation is about."""
+    greeting = f"Beste {name}," if name else "Beste,"
+    when = _when(start, end)
+    en_when = f"{start.astimezone(TZ):%Y-%m-%d %H:%M}–{end.astimezone(TZ):%H:%M} (Amsterdam time)"
+    manage = f"\nWilt u de afspraak verzetten of afzeggen? Dat kan hier:\n{manage_url}\n" if manage_url else ""
+    subjects = {
+        "confirmation": "Bevestiging adviesgesprek Veilig Thuis",
+        "rescheduled": "Nieuwe tijd adviesgesprek Veilig Thuis",
+        "reminder": "Herinnering: morgen adviesgesprek Veilig Thuis",
+    }
+    intros = {
+        "confirmation": f"U heeft een adviesgesprek met Veilig Thuis gepland op {when}.",
+        "rescheduled": f"Uw adviesgesprek met Veilig Thuis is verzet naar {when}.",
+        "reminder": f"Morgen heeft u een adviesgesprek met Veilig Thuis: {when}.",
+    }
+    body = (
+        f"{greeting}\n\n{intros[purpose]}\nEen adviseur belt u in dit tijdvak op het nummer dat u heeft opgegeven.\n"
+        f"{manage}\nIs er nu acuut gevaar? Bel 112. Veilig Thuis is dag en nacht bereikbaar op 0800-2000 (gratis).\n\n"
+        f"Met vriendelijke groet,\nVeilig Thuis\n\n---\n"
+        f"Your advice call with Veilig Thuis: {en_when}. An advisor will call you in this time window. "
+        "In acute danger call 112; Veilig Thuis answers 0800-2000 day and night.\n"
+    )
+    return Message(subjects[purpose], body)
+
+
+def invitation(*, uid: str, kind: str, start: datetime, end: datetime, now: datetime, manage_url: str | None) -> str:
+    """An iCalendar (RFC 5545) event for the tijdvak, to put in one's calendar."""
+    cal = Calendar()
+    cal.add("prodid", "-//Veilig Thuis//vt-contact//NL")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", uid)
+    event.add("dtstamp", now)
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("summary", _KIND_NL.get(kind, "Veilig Thuis"))
+    description = "Een adviseur van Veilig Thuis belt u in dit tijdvak. Acuut gevaar: bel 112."
+    if manage_url:
+        description += f"\nVerzetten of afzeggen: {manage_url}"
+    event.add("description", description)
+    event.add("transp", "OPAQUE")
+    cal.add_component(event)
+    return cal.to_ical().decode()
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str | None
+    port: int = 25
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    sender: str = "Veilig Thuis <noreply@veiligthuis.example>"
+
+
+class Mailer:
+    """Delivers the outbox. Each e-mail is claimed by moving its next try forward (one
+    conditional UPDATE), so two workers never send the same one at once; a failure is retried
+    with exponential back-off and jitter."""
+
+    def __init__(self, db: Database, clock: Clock, config: SmtpConfig, claim_s: int = 120) -> None:
+        self.db = db
+        self.clock = clock
+        self.config = config
+        self.claim = timedelta(seconds=claim_s)
+
+    async def deliver_due(self, limit: int = 50) -> int:
+        if not self.config.host:
+            return 0
+        now = self.clock.now()
+        async with self.db.read() as conn:
+            due = (
+                await conn.execute(
+                    select(outbox.c.id, outbox.c.next_try_at)
+                    .where(outbox.c.sent_at.is_(None), outbox.c.next_try_at <= now, outbox.c.tries < MAX_TRIES)
+                    .order_by(outbox.c.next_try_at)
+                    .limit(limit)
+                )
+            ).all()
+        sent = 0
+        for item in due:
+            row = await self._claim(item.id, item.next_try_at, now)
+            if row is None:
+                continue
+            try:
+                await self._send(row)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                tries = row.tries + 1
+                delay = min(3600, 30 * 2 ** (tries - 1)) * random.uniform(0.8, 1.2)
+                async with self.db.write() as conn:
+                    await conn.execute(
+                        update(outbox)
+                        .where(outbox.c.id == row.id)
+                        .values(tries=tries, next_try_at=now + timedelta(seconds=delay))
+                    )
+                log.warning("mail_failed", purpose=row.purpose, tries=tries, error=type(exc).__name__)
+                continue
+            async with self.db.write() as conn:
+                await conn.execute(
+                    update(outbox).where(outbox.c.id == row.id).values(sent_at=self.clock.now(), tries=row.tries + 1)
+                )
+            log.info("mail_sent", purpose=row.purpose)
+            sent += 1
+        return sent
+
+    async def _claim(self, mail_id: str, seen_next: datetime, now: datetime) -> Any:
+        async with self.db.write() as conn:
+            return (
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == mail_id, outbox.c.sent_at.is_(None), outbox.c.next_try_at == seen_next)
+                    .values(next_try_at=now + self.claim)
+                    .returning(outbox)
+                )
+            ).first()
+
+    async def _send(self, row: Any) -> None:
+        msg = EmailMessage()
+        msg["From"] = self.config.sender
+        msg["To"] = row.to_address
+        msg["Subject"] = row.subject
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = make_msgid(domain="vt-contact")
+        msg.set_content(row.body)
+        if row.ics:
+            msg.add_attachment(
+                row.ics.encode(),
+                maintype="text",
+                subtype="calendar",
+                filename="afspraak.ics",
+                params={"method": "PUBLISH"},
+            )
+        await aiosmtplib.send(
+            msg,
+            hostname=self.config.host,
+            port=self.config.port,
+            start_tls=self.config.starttls,
+            username=self.config.username,
+            password=self.config.password,
+            timeout=20,
+        )

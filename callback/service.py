@@ -1,0 +1,725 @@
+"""The use cases of callbacks: tijdvakken with room, booking (never oversold, silently merged per
+phone number), the caller's own manage page, the advisors' work list, claim, attempts, close,
+the roster, and the jobs the elected scheduler runs. Each state change writes, audits, and
+returns what to send, in one place."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from callback import mail
+from callback.model import Schedule, Tijdvak, retry_after, voicemail_allowed
+from callback.phone import contact_hash, display_phone, normalise_phone
+from callback.store import OPEN, attempts, callbacks, notices, outbox, requests, slots
+from chat.model import Emit, Outgoing, ToAgentGroup, ToCrisisAudience, check_outcome, iso
+from contact.auth import AgentIdentity, agents
+from contact.clock import Clock
+from contact.db import Database
+from contact.errors import DomainError
+from contact.store import record_audit
+
+# Unambiguous on the phone: no 0/O, 1/I/L.
+_REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+_RETRIES = 4
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CallbackConfig:
+    capacity: dict[str, int]
+    max_attempts: int = 3
+    retry_gap: timedelta = timedelta(minutes=15)
+    public_url: str = "http://127.0.0.1:8080"
+
+
+@dataclass(frozen=True)
+class Booking:
+    kind: str
+    slot_start: datetime
+    phone: str
+    caller_type: str
+    safe_to_leave_voicemail: bool
+    name: str | None = None
+    topic: str | None = None
+    email: str | None = None
+    organisation: str | None = None
+
+
+class CallbackService:
+    def __init__(self, db: Database, clock: Clock, schedule: Schedule, config: CallbackConfig, hash_key: bytes) -> None:
+        self.db = db
+        self.clock = clock
+        self.schedule = schedule
+        self.config = config
+        # Set at start-up when it comes from the database (contact/keys.py).
+        self.hash_key = hash_key
+        self.tz: ZoneInfo = schedule.tz
+
+    # ---- callers ----------------------------------------------------------------------
+
+    async def slots(self, kind: str, first_day: date | None, days: int) -> dict[str, Any]:
+        """The bookable tijdvakken with at least one place left."""
+        now = self.clock.now()
+        first_day = first_day or self.schedule.local_day(now)
+        candidates = self.schedule.bookable(kind, first_day, days, now)
+        if not candidates:
+            return {"slots": []}
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(slots.c.start, slots.c.capacity, slots.c.booked).where(
+                        slots.c.kind == kind,
+                        slots.c.start >= candidates[0].start,
+                        slots.c.start <= candidates[-1].start,
+                    )
+                )
+            ).all()
+        known = {r.start: (r.capacity, r.booked) for r in rows}
+        default = self.config.capacity[kind]
+        found = []
+        for tv in candidates:
+            capacity, booked = known.get(tv.start, (default, 0))
+            if capacity - booked > 0:
+                found.append({"start": iso(tv.start), "end": iso(tv.end), "kind": kind, "remaining": capacity - booked})
+        return {"slots": found}
+
+    async def book(self, booking: Booking) -> dict[str, Any]:
+        """Book a place in a tijdvak. A request for a number that already has an open callback
+        is merged into it, and the answer looks exactly like that of a new request."""
+        now = self.clock.now()
+        tijdvak = self.schedule.check_bookable(booking.kind, booking.slot_start, now)
+        phone = normalise_phone(booking.phone)
+        if booking.kind == "adviesgesprek" and booking.caller_type == "professional":
+            if not booking.email or not booking.organisation:
+                raise DomainError("invalid_input", fields=["email", "organisation"])
+        token = secrets.token_urlsafe(32)
+        for attempt in range(_RETRIES):
+            try:
+                async with self.db.write() as conn:
+                    if not await self._take_place(conn, booking.kind, tijdvak):
+                        raise DomainError("slot_full")
+                    reference = await self._insert_request(conn, booking, tijdvak, phone, token, now)
+                    return {
+                        "reference": reference,
+                        "manage_token": token,
+                        "slot": {"start": iso(tijdvak.start), "end": iso(tijdvak.end)},
+                    }
+            except IntegrityError:
+                # Another process created the same tijdvak row or the same number's callback at
+                # this very moment (or a reference collided): the next round sees theirs.
+                if attempt == _RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _take_place(self, conn: AsyncConnection, kind: str, tv: Tijdvak) -> bool:
+        """One place in the tijdvak, decided by one conditional UPDATE: never oversold."""
+        taken = (
+            await conn.execute(
+                update(slots)
+                .where(slots.c.kind == kind, slots.c.start == tv.start, slots.c.booked < slots.c.capacity)
+                .values(booked=slots.c.booked + 1)
+                .returning(slots.c.booked)
+            )
+        ).first()
+        if taken is not None:
+            return True
+        exists = await conn.scalar(select(slots.c.kind).where(slots.c.kind == kind, slots.c.start == tv.start))
+        if exists is not None or self.config.capacity[kind] < 1:
+            return False
+        await conn.execute(
+            insert(slots).values(kind=kind, start=tv.start, end=tv.end, capacity=self.config.capacity[kind], booked=1)
+        )
+        return True
+
+    async def _release_place(self, conn: AsyncConnection, kind: str, start: datetime) -> None:
+        await conn.execute(
+            update(slots)
+            .where(slots.c.kind == kind, slots.c.start == start, slots.c.booked > 0)
+            .values(booked=slots.c.booked - 1)
+        )
+
+    async def _insert_request(
+        self, conn: AsyncConnection, b: Booking, tv: Tijdvak, phone: str, token: str, now: datetime
+    ) -> str:
+        if not self.hash_key:
+            raise RuntimeError("the hash key was not loaded")
+        phone_hash = contact_hash(self.hash_key, phone)
+        existing = (
+            await conn.execute(
+                select(callbacks.c.id, callbacks.c.voicemail_ok)
+                .where(callbacks.c.phone_hash == phone_hash, callbacks.c.status.in_(OPEN))
+                .with_for_update()
+            )
+        ).first()
+        if existing is None:
+            callback_id = str(uuid.uuid4())
+            await conn.execute(
+                insert(callbacks).values(
+                    id=callback_id,
+                    kind=b.kind,
+                    slot_start=tv.start,
+                    slot_end=tv.end,
+                    phone=phone,
+                    phone_hash=phone_hash,
+                    caller_type=b.caller_type,
+                    voicemail_ok=b.safe_to_leave_voicemail,
+                    status="open",
+                    attempts=0,
+                    created_at=now,
+                )
+            )
+        else:
+            callback_id = existing.id
+        reference = "VT-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(6))
+        await conn.execute(
+            insert(requests).values(
+                id=str(uuid.uuid4()),
+                callback_id=callback_id,
+                reference=reference,
+                manage_hash=hash_token(token),
+                kind=b.kind,
+                slot_start=tv.start,
+                slot_end=tv.end,
+                phone=phone,
+                caller_type=b.caller_type,
+                name=b.name,
+                topic=b.topic,
+                voicemail_ok=b.safe_to_leave_voicemail,
+                email=b.email,
+                organisation=b.organisation,
+                status="open",
+                created_at=now,
+            )
+        )
+        if existing is not None:
+            await self._recompute(conn, callback_id)
+        if b.email and b.kind == "adviesgesprek":
+            await self._queue_mail(conn, "confirmation", b.email, b.name, tv, token, now)
+        await record_audit(
+            conn,
+            at=now,
+            action="callback_requested",
+            actor="caller",
+            callback_id=callback_id,
+            kind=b.kind,
+            merged=existing is not None,
+        )
+        return reference
+
+    async def _recompute(self, conn: AsyncConnection, callback_id: str) -> None:
+        """The merged callback's tijdvak and voicemail rule from its open requests: the earliest
+        tijdvak, unless a caller rescheduled (the latest choice wins then); a voicemail only
+        if every request allowed one. No open request left: the callback is cancelled."""
+        rows = (
+            await conn.execute(
+                select(
+                    requests.c.slot_start, requests.c.slot_end, requests.c.rescheduled_at, requests.c.voicemail_ok
+                ).where(requests.c.callback_id == callback_id, requests.c.status == "open")
+            )
+        ).all()
+        if not rows:
+            await conn.execute(
+                update(callbacks)
+                .where(callbacks.c.id == callback_id, callbacks.c.status.in_(OPEN))
+                .values(status="cancelled", closed_at=self.clock.now())
+            )
+            return
+        moved = [r for r in rows if r.rescheduled_at is not None]
+        chosen = max(moved, key=lambda r: r.rescheduled_at) if moved else min(rows, key=lambda r: r.slot_start)
+        await conn.execute(
+            update(callbacks)
+            .where(callbacks.c.id == callback_id)
+            .values(
+                slot_start=chosen.slot_start,
+                slot_end=chosen.slot_end,
+                voicemail_ok=voicemail_allowed(r.voicemail_ok for r in rows),
+            )
+        )
+
+    async def _own_request(self, conn: AsyncConnection, token: str) -> Any:
+        """The open request of a manage token. Used, cancelled and made-up tokens take the same
+        path (one indexed lookup that finds nothing) and give the same `not_found`."""
+        if not isinstance(token, str) or not 20 <= len(token) <= 128:
+            hash_token("x" * 43)  # the same work as a real lookup's hashing
+            raise DomainError("not_found")
+        row = (
+            await conn.execute(
+                select(requests).where(requests.c.manage_hash == hash_token(token), requests.c.status == "open")
+            )
+        ).first()
+        if row is None:
+            raise DomainError("not_found")
+        return row
+
+    async def view(self, token: str) -> dict[str, Any]:
+        """Only what this caller entered themselves: nothing of a request merged with theirs."""
+        async with self.db.read() as conn:
+            row = await self._own_request(conn, token)
+        return self._request_view(row)
+
+    @staticmethod
+    def _request_view(row: Any) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "reference": row.reference,
+            "kind": row.kind,
+            "status": row.status,
+            "slot": {"start": iso(row.slot_start), "end": iso(row.slot_end)},
+            "phone": display_phone(row.phone),
+            "caller_type": row.caller_type,
+            "name": row.name,
+            "topic": row.topic,
+            "safe_to_leave_voicemail": row.voicemail_ok,
+        }
+        if row.email is not None:
+            view["email"] = row.email
+            view["organisation"] = row.organisation
+        return view
+
+    async def cancel(self, token: str) -> dict[str, Any]:
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            row = await self._own_request(conn, token)
+            done = (
+                await conn.execute(
+                    update(requests)
+                    .where(requests.c.id == row.id, requests.c.status == "open")
+                    .values(status="cancelled", cancelled_at=now)
+                    .returning(requests.c.id)
+                )
+            ).first()
+            if done is None:
+                raise DomainError("not_found")
+            await self._release_place(conn, row.kind, row.slot_start)
+            await self._recompute(conn, row.callback_id)
+            await record_audit(conn, at=now, action="callback_cancelled", actor="caller", callback_id=row.callback_id)
+        return {"ok": True}
+
+    async def reschedule(self, token: str, slot_start: datetime) -> dict[str, Any]:
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            row = await self._own_request(conn, token)
+            tijdvak = self.schedule.check_bookable(row.kind, slot_start, now)
+            if tijdvak.start == row.slot_start:
+                return {"ok": True, "slot": {"start": iso(tijdvak.start), "end": iso(tijdvak.end)}}
+            if not await self._take_place(conn, row.kind, tijdvak):
+                raise DomainError("slot_full")
+            await self._release_place(conn, row.kind, row.slot_start)
+            await conn.execute(
+                update(requests)
+                .where(requests.c.id == row.id)
+                .values(slot_start=tijdvak.start, slot_end=tijdvak.end, rescheduled_at=now, reminder_sent_at=None)
+            )
+            await self._recompute(conn, row.callback_id)
+            if row.email and row.kind == "adviesgesprek":
+                await self._queue_mail(conn, "rescheduled", row.email, row.name, tijdvak, token, now)
+            await record_audit(conn, at=now, action="callback_rescheduled", actor="caller", callback_id=row.callback_id)
+        return {"ok": True, "slot": {"start": iso(tijdvak.start), "end": iso(tijdvak.end)}}
+
+    async def calendar(self, token: str) -> str:
+        async with self.db.read() as conn:
+            row = await self._own_request(conn, token)
+        return mail.invitation(
+            uid=f"{row.id}@vt-contact",
+            kind=row.kind,
+            start=row.slot_start,
+            end=row.slot_end,
+            now=self.clock.now(),
+            manage_url=self._manage_url(token),
+        )
+
+    def _manage_url(self, token: str) -> str:
+        return f"{self.config.public_url.rstrip('/')}/afspraak/beheer#{token}"
+
+    async def _queue_mail(
+        self,
+        conn: AsyncConnection,
+        purpose: str,
+        to: str,
+        name: str | None,
+        tv: Tijdvak,
+        token: str,
+        now: datetime,
+    ) -> None:
+        message = mail.compose(purpose, name=name, start=tv.start, end=tv.end, manage_url=self._manage_url(token))
+        ics = mail.invitation(
+            uid=f"{hash_token(token)[:32]}@vt-contact",
+            kind=tv.kind,
+            start=tv.start,
+            end=tv.end,
+            now=now,
+            manage_url=self._manage_url(token),
+        )
+        await conn.execute(
+            insert(outbox).values(
+                id=str(uuid.uuid4()),
+                purpose=purpose,
+                to_address=to,
+                subject=message.subject,
+                body=message.body,
+                ics=ics,
+                created_at=now,
+                next_try_at=now,
+                tries=0,
+            )
+        )
+
+    # ---- advisors ---------------------------------------------------------------------
+
+    async def work_list(self, agent: AgentIdentity, day: date) -> dict[str, Any]:
+        """The callbacks of one day per tijdvak, with their places, for the advisors."""
+        start = datetime.combine(day, time(0), self.tz)
+        end = datetime.combine(day + timedelta(days=1), time(0), self.tz)
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(callbacks, agents.c.name.label("claimed_by_name"))
+                    .select_from(callbacks.outerjoin(agents, agents.c.id == callbacks.c.claimed_by))
+                    .where(
+                        callbacks.c.slot_start >= start, callbacks.c.slot_start < end, callbacks.c.status != "cancelled"
+                    )
+                    .order_by(callbacks.c.slot_start, callbacks.c.created_at)
+                )
+            ).all()
+            request_rows = (
+                await conn.execute(
+                    select(requests)
+                    .where(requests.c.callback_id.in_([r.id for r in rows]))
+                    .order_by(requests.c.created_at)
+                )
+            ).all()
+            slot_rows = (await conn.execute(select(slots).where(slots.c.start >= start, slots.c.start < end))).all()
+        by_callback: dict[str, list[Any]] = {}
+        for r in request_rows:
+            by_callback.setdefault(r.callback_id, []).append(r)
+        places = {(s.kind, s.start): (s.capacity, s.booked) for s in slot_rows}
+        groups: dict[tuple[str, datetime], dict[str, Any]] = {}
+        for kind in sorted(self.config.capacity):
+            for tv in self.schedule.tijdvakken(kind, day, 1):
+                capacity, booked = places.get((kind, tv.start), (self.config.capacity[kind], 0))
+                groups[(kind, tv.start)] = {
+                    "kind": kind,
+                    "start": iso(tv.start),
+                    "end": iso(tv.end),
+                    "capacity": capacity,
+                    "booked": booked,
+                    "callbacks": [],
+                }
+        now = self.clock.now()
+        for r in rows:
+            key = (r.kind, r.slot_start)
+            if key not in groups:  # a tijdvak the pattern no longer has: still on the list
+                groups[key] = {"kind": r.kind, "start": iso(r.slot_start), "end": iso(r.slot_end),
+                               "capacity": None, "booked": None, "callbacks": []}  # fmt: skip
+            groups[key]["callbacks"].append(self._callback_view(r, by_callback.get(r.id, []), now))
+        ordered = sorted(groups.values(), key=lambda g: (g["start"], g["kind"]))
+        return {"date": day.isoformat(), "tijdvakken": ordered}
+
+    def _callback_view(self, r: Any, reqs: list[Any], now: datetime) -> dict[str, Any]:
+        return {
+            "id": r.id,
+            "kind": r.kind,
+            "slot": {"start": iso(r.slot_start), "end": iso(r.slot_end)},
+            "phone": display_phone(r.phone),
+            "caller_type": r.caller_type,
+            "voicemail_allowed": r.voicemail_ok,
+            "status": r.status,
+            "claimed_by": r.claimed_by,
+            "claimed_by_name": getattr(r, "claimed_by_name", None),
+            "attempts": r.attempts,
+            "last_result": r.last_result,
+            "next_attempt_at": iso(r.next_attempt_at),
+            "overdue": r.status in OPEN and r.slot_end <= now,
+            "merged": len(reqs) > 1,
+            "requests": [
+                {
+                    "reference": q.reference,
+                    "status": q.status,
+                    "created_at": iso(q.created_at),
+                    "slot": {"start": iso(q.slot_start), "end": iso(q.slot_end)},
+                    "rescheduled": q.rescheduled_at is not None,
+                    "caller_type": q.caller_type,
+                    "name": q.name,
+                    "topic": q.topic,
+                    "voicemail_ok": q.voicemail_ok,
+                    "email": q.email,
+                    "organisation": q.organisation,
+                }
+                for q in reqs
+            ],
+            "outcome": r.outcome,
+        }
+
+    async def claim(self, agent: AgentIdentity, callback_id: str) -> dict[str, Any]:
+        """Take a callback to call: one conditional UPDATE, so only one advisor can."""
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            done = (
+                await conn.execute(
+                    update(callbacks)
+                    .where(callbacks.c.id == callback_id, callbacks.c.status == "open")
+                    .values(status="claimed", claimed_by=agent.id, claimed_at=now)
+                    .returning(callbacks.c.id)
+                )
+            ).first()
+            if done is None:
+                row = (
+                    await conn.execute(
+                        select(callbacks.c.status, callbacks.c.claimed_by).where(callbacks.c.id == callback_id)
+                    )
+                ).first()
+                if row is None:
+                    raise DomainError("not_found")
+                if row.status == "claimed" and row.claimed_by == agent.id:
+                    return {"ok": True}
+                if row.status == "claimed":
+                    raise DomainError("already_taken")
+                raise DomainError("closed", ("Dit terugbelverzoek is al afgehandeld.", "This callback is finished."))
+            await record_audit(
+                conn, at=now, action="callback_claimed", actor=f"agent:{agent.id}", callback_id=callback_id
+            )
+        return {"ok": True}
+
+    async def _claimed_row(self, conn: AsyncConnection, agent: AgentIdentity, callback_id: str) -> Any:
+        row = (await conn.execute(select(callbacks).where(callbacks.c.id == callback_id).with_for_update())).first()
+        if row is None:
+            raise DomainError("not_found")
+        if row.claimed_by != agent.id:
+            raise DomainError("forbidden")
+        if row.status != "claimed":
+            raise DomainError("closed", ("Dit terugbelverzoek is al afgehandeld.", "This callback is finished."))
+        return row
+
+    async def attempt(self, agent: AgentIdentity, callback_id: str, result: str) -> dict[str, Any]:
+        """Record a call: reached, no answer (retried later in the tijdvak, up to the maximum,
+        then 'niet bereikt'), a voicemail (only where every request allowed one), wrong number."""
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            row = await self._claimed_row(conn, agent, callback_id)
+            if result == "voicemail" and not row.voicemail_ok:
+                raise DomainError(
+                    "forbidden",
+                    ("Hier mag geen voicemail worden ingesproken.", "No voicemail may be left for this caller."),
+                )
+            count = row.attempts + 1
+            state, next_at = retry_after(
+                count, result, now, row.slot_end, self.config.max_attempts, self.config.retry_gap
+            )
+            values: dict[str, Any] = {"attempts": count, "last_result": result, "next_attempt_at": next_at}
+            if state == "not_reached":
+                values.update(status="not_reached", closed_at=now)
+            elif state == "wrong_number":
+                values.update(status="wrong_number", closed_at=now)
+            await conn.execute(update(callbacks).where(callbacks.c.id == callback_id).values(**values))
+            await conn.execute(
+                insert(attempts).values(
+                    id=str(uuid.uuid4()), callback_id=callback_id, agent_id=agent.id, at=now, result=result
+                )
+            )
+            if state in ("not_reached", "wrong_number"):
+                await conn.execute(
+                    update(requests)
+                    .where(requests.c.callback_id == callback_id, requests.c.status == "open")
+                    .values(status="done")
+                )
+            await record_audit(
+                conn,
+                at=now,
+                action="callback_attempt",
+                actor=f"agent:{agent.id}",
+                callback_id=callback_id,
+                result=result,
+            )
+        return {"ok": True, "state": state, "attempts": count, "next_attempt_at": iso(next_at)}
+
+    async def close(self, agent: AgentIdentity, callback_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
+        """End a claimed callback with the outcome form of a chat (advies / melding / geen)."""
+        outcome = check_outcome(outcome)
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            await self._claimed_row(conn, agent, callback_id)
+            await conn.execute(
+                update(callbacks)
+                .where(callbacks.c.id == callback_id)
+                .values(status="closed", closed_at=now, outcome=outcome)
+            )
+            await conn.execute(
+                update(requests)
+                .where(requests.c.callback_id == callback_id, requests.c.status == "open")
+                .values(status="done")
+            )
+            await record_audit(
+                conn,
+                at=now,
+                action="callback_closed",
+                actor=f"agent:{agent.id}",
+                callback_id=callback_id,
+                outcome=outcome["kind"],
+                urgency=outcome.get("urgency"),
+            )
+        return {"ok": True}
+
+    async def set_roster(self, agent: AgentIdentity, kind: str, start: datetime, capacity: int) -> dict[str, Any]:
+        """Places of one tijdvak, from the roster. Fewer than booked is allowed: no new booking then."""
+        if agent.role not in ("supervisor", "admin"):
+            raise DomainError("forbidden")
+        tijdvak = self.schedule.find(kind, start)
+        if tijdvak is None:
+            raise DomainError("invalid_input", field="slot_start", reason="not_in_pattern")
+        now = self.clock.now()
+        for attempt in range(_RETRIES):
+            try:
+                async with self.db.write() as conn:
+                    changed = (
+                        await conn.execute(
+                            update(slots)
+                            .where(slots.c.kind == kind, slots.c.start == tijdvak.start)
+                            .values(capacity=capacity)
+                            .returning(slots.c.booked)
+                        )
+                    ).first()
+                    booked = changed.booked if changed is not None else 0
+                    if changed is None:
+                        await conn.execute(
+                            insert(slots).values(
+                                kind=kind, start=tijdvak.start, end=tijdvak.end, capacity=capacity, booked=0
+                            )
+                        )
+                    await record_audit(
+                        conn,
+                        at=now,
+                        action="roster_set",
+                        actor=f"agent:{agent.id}",
+                        kind=kind,
+                        start=iso(tijdvak.start),
+                        capacity=capacity,
+                    )
+                return {
+                    "kind": kind,
+                    "start": iso(tijdvak.start),
+                    "end": iso(tijdvak.end),
+                    "capacity": capacity,
+                    "booked": booked,
+                    "remaining": max(0, capacity - booked),
+                }
+            except IntegrityError:
+                if attempt == _RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    # ---- scheduled jobs -----------------------------------------------------------------
+
+    async def tijdvak_notices(self) -> list[Outgoing]:
+        """At the start of each tijdvak, tell the advisors on duty how many callbacks it has.
+        Once per tijdvak, whichever process runs it (the notice row is the claim)."""
+        now = self.clock.now()
+        emits: list[Outgoing] = []
+        for kind in sorted(self.config.capacity):
+            for tv in self.schedule.tijdvakken(kind, self.schedule.local_day(now), 1):
+                if not tv.start <= now < tv.end:
+                    continue
+                try:
+                    async with self.db.write() as conn:
+                        await conn.execute(insert(notices).values(kind=kind, start=tv.start, at=now))
+                        count = await conn.scalar(
+                            select(func.count()).where(
+                                callbacks.c.kind == kind,
+                                callbacks.c.slot_start == tv.start,
+                                callbacks.c.status.in_(OPEN),
+                            )
+                        )
+                except IntegrityError:
+                    continue  # told already
+                view = {"kind": kind, "start": iso(tv.start), "end": iso(tv.end), "callbacks": int(count or 0)}
+                emits.append(Emit(ToCrisisAudience("everyone"), "tijdvak_started", view))
+        return emits
+
+    async def flag_overdue(self) -> list[Outgoing]:
+        """Callbacks still open when their tijdvak ended: flagged once, to the supervisors."""
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            rows = (
+                await conn.execute(
+                    update(callbacks)
+                    .where(callbacks.c.status.in_(OPEN), callbacks.c.slot_end <= now, callbacks.c.overdue_at.is_(None))
+                    .values(overdue_at=now)
+                    .returning(
+                        callbacks.c.id,
+                        callbacks.c.kind,
+                        callbacks.c.slot_start,
+                        callbacks.c.slot_end,
+                        callbacks.c.status,
+                        callbacks.c.claimed_by,
+                    )
+                )
+            ).all()
+            for r in rows:
+                await record_audit(conn, at=now, action="callback_overdue", actor="system", callback_id=r.id)
+        return [
+            Emit(
+                ToAgentGroup("all"),
+                "callback_overdue",
+                {
+                    "callback_id": r.id,
+                    "kind": r.kind,
+                    "slot": {"start": iso(r.slot_start), "end": iso(r.slot_end)},
+                    "status": r.status,
+                    "claimed_by": r.claimed_by,
+                },  # fmt: skip
+            )
+            for r in rows
+        ]
+
+    async def queue_reminders(self) -> int:
+        """E-mail reminders of adviesgesprekken, the day before: claimed per request with one
+        conditional UPDATE, so never sent twice."""
+        now = self.clock.now()
+        tomorrow = self.schedule.local_day(now) + timedelta(days=1)
+        from_ = datetime.combine(tomorrow, time(0), self.tz)
+        to = datetime.combine(tomorrow + timedelta(days=1), time(0), self.tz)
+        queued = 0
+        async with self.db.write() as conn:
+            rows = (
+                await conn.execute(
+                    update(requests)
+                    .where(
+                        requests.c.kind == "adviesgesprek",
+                        requests.c.status == "open",
+                        requests.c.email.is_not(None),
+                        requests.c.reminder_sent_at.is_(None),
+                        requests.c.slot_start >= from_,
+                        requests.c.slot_start < to,
+                    )
+                    .values(reminder_sent_at=now)
+                    .returning(
+                        requests.c.id,
+                        requests.c.email,
+                        requests.c.name,
+                        requests.c.slot_start,
+                        requests.c.slot_end,
+                        requests.c.kind,
+                    )
+                )
+            ).all()
+            for r in rows:
+                message = mail.compose("reminder", name=r.name, start=r.slot_start, end=r.slot_end, manage_url=None)
+                await conn.execute(
+                    insert(outbox).values(
+                        id=str(uuid.uuid4()), purpose="reminder", to_address=r.email, subject=message.subject,
+                        body=message.body, ics=None, created_at=now, next_try_at=now, tries=0,
+                    )
+                )  # fmt: skip
+                queued += 1
+        return queued

@@ -1,0 +1,137 @@
+"""Tables of callbacks in tijdvakken: places per tijdvak, the callbacks advisors work with, the
+requests callers made (several may be merged into one callback), attempts, and e-mail to send."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Table, text
+from sqlmodel import Field, SQLModel
+
+from contact.db import UTCDateTime
+
+OPEN = ("open", "claimed")
+
+
+class CallbackSlot(SQLModel, table=True):
+    """Places of one tijdvak. A row exists once the roster set it or someone booked it; the
+    booking counter only rises through `booked < capacity` in one conditional UPDATE."""
+
+    __tablename__ = "callback_slot"
+
+    kind: str = Field(primary_key=True, max_length=16)
+    start: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    capacity: int
+    booked: int = Field(default=0)
+
+
+class Callback(SQLModel, table=True):
+    """One call to make: what advisors see, claim and close. Requests of the same number that
+    are open at once are merged into one callback (one call, both requests in its history)."""
+
+    __tablename__ = "callback"
+    __table_args__ = (
+        # One open callback per phone number: two requests racing on two processes merge.
+        Index(
+            "ux_callback_open_phone",
+            "phone_hash",
+            unique=True,
+            sqlite_where=text("status IN ('open', 'claimed')"),
+            postgresql_where=text("status IN ('open', 'claimed')"),
+        ),
+        Index("ix_callback_slot", "slot_start"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    kind: str = Field(max_length=16)
+    slot_start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    slot_end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    phone: str = Field(max_length=20)  # E.164; advisors must be able to call it
+    phone_hash: str = Field(max_length=64)  # keyed hash: for merging and repeat reports
+    caller_type: str = Field(max_length=16)
+    voicemail_ok: bool
+    status: str = Field(max_length=16)  # open | claimed | closed | not_reached | wrong_number | cancelled
+    claimed_by: str | None = Field(default=None, foreign_key="agent.id", max_length=36)
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    attempts: int = Field(default=0)
+    last_result: str | None = Field(default=None, max_length=16)
+    next_attempt_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    overdue_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class CallbackRequest(SQLModel, table=True):
+    """What one caller asked for, with their own manage token: they see only this."""
+
+    __tablename__ = "callback_request"
+
+    id: str = Field(primary_key=True, max_length=36)
+    callback_id: str = Field(foreign_key="callback.id", index=True, max_length=36)
+    reference: str = Field(unique=True, max_length=16)
+    manage_hash: str = Field(unique=True, max_length=64)
+    kind: str = Field(max_length=16)
+    slot_start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    slot_end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    phone: str = Field(max_length=20)
+    caller_type: str = Field(max_length=16)
+    name: str | None = Field(default=None, max_length=100)
+    topic: str | None = Field(default=None, max_length=500)
+    voicemail_ok: bool
+    email: str | None = Field(default=None, max_length=254)
+    organisation: str | None = Field(default=None, max_length=200)
+    status: str = Field(max_length=16)  # open | cancelled | done
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    rescheduled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    cancelled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    reminder_sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class CallbackAttempt(SQLModel, table=True):
+    __tablename__ = "callback_attempt"
+
+    id: str = Field(primary_key=True, max_length=36)
+    callback_id: str = Field(foreign_key="callback.id", index=True, max_length=36)
+    agent_id: str = Field(foreign_key="agent.id", max_length=36)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    result: str = Field(max_length=16)
+
+
+class TijdvakNotice(SQLModel, table=True):
+    """A tijdvak whose start the advisors on duty were told about: once, whichever process."""
+
+    __tablename__ = "tijdvak_notice"
+
+    kind: str = Field(primary_key=True, max_length=16)
+    start: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class EmailOutbox(SQLModel, table=True):
+    """E-mail to send, written in the same transaction as the booking it confirms; a worker
+    delivers it and retries. The address is needed to send; it is never logged."""
+
+    __tablename__ = "email_outbox"
+    __table_args__ = (Index("ix_email_outbox_due", "sent_at", "next_try_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    purpose: str = Field(max_length=24)  # confirmation | reminder | cancellation
+    to_address: str = Field(max_length=254)
+    subject: str = Field(max_length=200)
+    body: str
+    ics: str | None = Field(default=None)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    next_try_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    tries: int = Field(default=0)
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+slots: Table = CallbackSlot.__table__  # type: ignore[attr-defined]
+callbacks: Table = Callback.__table__  # type: ignore[attr-defined]
+requests: Table = CallbackRequest.__table__  # type: ignore[attr-defined]
+attempts: Table = CallbackAttempt.__table__  # type: ignore[attr-defined]
+notices: Table = TijdvakNotice.__table__  # type: ignore[attr-defined]
+outbox: Table = EmailOutbox.__table__  # type: ignore[attr-defined]
