@@ -11,6 +11,7 @@ from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat.model import Emit, Outgoing, QueueChanged, Result, ToAgent, ToCrisisAudience, ToVisitor, iso
+from chat.push import withdrawn_emit
 from chat.store import conversations, crisis_events
 from contact.auth import AgentIdentity, agents
 from contact.errors import DomainError
@@ -206,6 +207,7 @@ class CrisisService:
                         conversations.c.crisis_at,
                         conversations.c.crisis_acked_by,
                         conversations.c.crisis_round,
+                        conversations.c.offered_to,
                     ).where(conversations.c.id == conversation_id)
                 )
             ).first()
@@ -244,6 +246,8 @@ class CrisisService:
                 QueueChanged(),
             ]
             ack["conversation"] = await self.chat.conversation_view(conversation_id, with_notes=True)
+            if row.offered_to not in (None, agent.id):
+                emits.append(withdrawn_emit(row.offered_to, conversation_id))
         return Result(ack, emits)
 
     async def realert(self) -> list[Outgoing]:

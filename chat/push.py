@@ -190,6 +190,22 @@ class PushOffers:
             "expires_at": iso(now + timedelta(seconds=self.offer_timeout_s)),
         }
 
+    async def open_offer(self, agent: AgentIdentity) -> dict[str, Any] | None:
+        """The offer this agent has now, for a console that (re)connects: the agent stays
+        reserved for it until it runs out, so it must not be lost with a reload."""
+        cutoff = self.clock.now() - timedelta(seconds=self.offer_timeout_s)
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(conversations).where(
+                        conversations.c.offered_to == agent.id,
+                        conversations.c.status == "waiting",
+                        conversations.c.offered_at > cutoff,
+                    )
+                )
+            ).first()
+        return self._offer_view(row, row.offered_at) if row is not None else None
+
     async def pass_offer(self, agent: AgentIdentity, conversation_id: str) -> Result:
         """The agent lets an offer pass: it goes to the next agent at once."""
         now = self.clock.now()
@@ -225,6 +241,6 @@ def _withdrawn(agent_id: str, conversation_id: str, reason: str) -> Emit:
     return Emit(ToAgent(agent_id), "offer_withdrawn", {"conversation_id": conversation_id, "reason": reason})
 
 
-def withdrawn_emit(agent_id: str, conversation_id: str) -> Emit:
-    """The offer went elsewhere: someone else took the conversation, or it ended."""
-    return _withdrawn(agent_id, conversation_id, "taken")
+def withdrawn_emit(agent_id: str, conversation_id: str, reason: str = "taken") -> Emit:
+    """The offer is void: someone else took the conversation (`taken`), or it ended (`ended`)."""
+    return _withdrawn(agent_id, conversation_id, reason)

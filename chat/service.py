@@ -418,7 +418,7 @@ class ChatService:
                     update(conversations)
                     .where(conversations.c.id == conversation_id, conversations.c.status.in_(OPEN_STATUSES))
                     .values(status="closed", closed_at=now, close_reason="visitor_left")
-                    .returning(conversations.c.agent_id, conversations.c.accepted_at)
+                    .returning(conversations.c.agent_id, conversations.c.accepted_at, conversations.c.offered_to)
                 )
             ).first()
             if row is None:
@@ -432,6 +432,8 @@ class ChatService:
             emits.append(await self.mine_emit(row.agent_id))
         else:
             emits.append(QueueChanged())
+            if row.offered_to is not None:
+                emits.append(withdrawn_emit(row.offered_to, conversation_id, "ended"))
         return Result({"ok": True}, emits)
 
     # ---- agent ------------------------------------------------------------------------

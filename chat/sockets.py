@@ -275,6 +275,9 @@ class AgentNamespace(GuardedNamespace):
         try:
             for e in [*await self.service.agent_snapshot(agent), await self.dispatcher.crisis.open_alerts(agent)]:
                 await self.emit(e.event, e.data, to=sid)
+            offer = await self.dispatcher.push.open_offer(agent)
+            if offer is not None:
+                await self.emit("offer", offer, to=sid)
         except Exception as exc:
             log.error("agent_greeting_failed", error=type(exc).__name__)
 
@@ -307,7 +310,8 @@ class AgentNamespace(GuardedNamespace):
         agent = self._agent(sid)
         queue, mine = await self.service.agent_snapshot(agent)
         crises = await self.dispatcher.crisis.open_alerts(agent)
-        return {"queue": queue.data, "mine": mine.data, "crises": crises.data}
+        offer = await self.dispatcher.push.open_offer(agent)
+        return {"queue": queue.data, "mine": mine.data, "crises": crises.data, "offer": offer}
 
     async def on_accept(self, sid: str, data: Any) -> dict[str, Any]:
         p = ev.parse(ev.ConversationRef, data)

@@ -15,6 +15,13 @@
     caller_type: { kind: "Kind", jongere: "Jongere", volwassene: "Volwassene", professional: "Professional" },
     intent: { advies: "Advies", melding: "Melding", weet_niet: "Weet het nog niet" },
     team: { jeugd: "Team jeugd", volwassenen: "Team volwassenen", professionals: "Team professionals", crisis: "Team crisis" },
+    expertise: {
+      huiselijk_geweld: "Huiselijk geweld en kindermishandeling", stalking: "Stalking",
+      schadelijke_praktijken: "Schadelijke traditionele praktijken", ouderenmishandeling: "Ouderenmishandeling",
+      complexe_scheiding: "Complexe scheiding", intieme_terreur: "Intieme terreur",
+      kindermishandeling: "Kindermishandeling", seksueel_geweld: "Seksueel geweld",
+      eergerelateerd_geweld: "Eergerelateerd geweld", mensenhandel: "Mensenhandel"
+    },
     missing: { summary: "samenvatting", urgency: "urgentie", gemeente: "gemeente" }
   };
 
@@ -104,7 +111,24 @@
       transferOffline: "Geen verbinding: het gesprek is nog niet doorverbonden. Probeer het zo opnieuw.",
       transferDone: "Gesprek doorverbonden naar {to}.",
       transferredIn: "Doorverbonden door {from}.",
-      transferredAnnounce: "Gesprek doorverbonden door {from}"
+      transferredAnnounce: "Gesprek doorverbonden door {from}",
+      offerTitle: "Gesprek aangeboden",
+      offerExpiresIn: "Vervalt over",
+      offerExpertise: "Expertise",
+      offerWaited: "Wacht al",
+      offerAccept: "Aannemen",
+      offerPass: "Laten passeren",
+      offerDanger: "⚠ Direct gevaar",
+      offerNone: "geen",
+      offerFlash: "Gesprek aangeboden",
+      offerAnnounce: "Gesprek aangeboden: {what}. Aannemen of laten passeren.",
+      offerSoon: "Het aanbod vervalt over 10 seconden.",
+      offerPassed: "Aanbod doorgegeven aan een collega.",
+      offerExpired: "Het aangeboden gesprek is vervallen: je hebt niet op tijd gereageerd.",
+      offerTaken: "Het aangeboden gesprek is al door een collega aangenomen.",
+      offerGone: "Het aangeboden gesprek wacht niet meer in de wachtrij.",
+      offerNotOffered: "Dit gesprek wordt je niet meer aangeboden.",
+      capacity: "Je hebt al het maximum aantal gesprekken{limit}. Sluit eerst een gesprek af."
     },
     en: {
       crisisTitle: "Crisis — take it on now",
@@ -187,7 +211,24 @@
       transferOffline: "No connection: the chat has not been transferred yet. Please try again in a moment.",
       transferDone: "Chat transferred to {to}.",
       transferredIn: "Transferred by {from}.",
-      transferredAnnounce: "Chat transferred by {from}"
+      transferredAnnounce: "Chat transferred by {from}",
+      offerTitle: "Chat offered to you",
+      offerExpiresIn: "Expires in",
+      offerExpertise: "Expertise",
+      offerWaited: "Waiting for",
+      offerAccept: "Accept",
+      offerPass: "Let it pass",
+      offerDanger: "⚠ In danger now",
+      offerNone: "none",
+      offerFlash: "Chat offered",
+      offerAnnounce: "Chat offered to you: {what}. Accept or let it pass.",
+      offerSoon: "The offer expires in 10 seconds.",
+      offerPassed: "Offer passed on to a colleague.",
+      offerExpired: "The offered chat has expired: you did not answer in time.",
+      offerTaken: "A colleague has already accepted the offered chat.",
+      offerGone: "The offered chat is no longer waiting in the queue.",
+      offerNotOffered: "This chat is no longer offered to you.",
+      capacity: "You already have the maximum number of chats{limit}. Close a chat first."
     }
   };
   function t(key, vars) {
@@ -260,6 +301,7 @@
   var attempts = 0;
   var crises = new Map();                     // conversation id -> open crisis alert
   var transferredFrom = new Map();            // conversation id -> name of who transferred it to us
+  var offer = null;                           // the open push offer shown to us, if any
 
   // ---- attention: beep + title flash ---------------------------------------------------
 
@@ -497,6 +539,8 @@
     socket.on("crisis_alert", onCrisisAlert);
     socket.on("crisis_acked", onCrisisAcked);
     socket.on("transferred", onTransferred);
+    socket.on("offer", onOffer);
+    socket.on("offer_withdrawn", onOfferWithdrawn);
   }
 
   function call(event, data) {
@@ -519,6 +563,8 @@
     applyQueue(res.queue);
     applyMine(res.mine);
     applyCrises(res.crises);
+    // An offer made while this console was away is still ours until it runs out.
+    if (res.offer && (!offer || offer.id !== res.offer.conversation_id)) onOffer(res.offer);
     // Fill every gap of the conversations on screen (also those that ended while we were away).
     convs.forEach(function (c) { loadHistory(c.id); });
     flushOutbox();
@@ -535,6 +581,7 @@
     var before = new Set(queueItems.map(function (i) { return i.conversation_id; }));
     queueItems = q.waiting;
     renderQueue();
+    checkOfferInQueue();
     var fresh = queueItems.filter(function (i) { return !before.has(i.conversation_id); });
     if (fresh.length && before.size + fresh.length > 0) {
       var danger = fresh.some(function (i) { return i.danger_now; });
@@ -626,14 +673,17 @@
     }
     btn.disabled = false;
     var e2 = errorOf(res);
-    if (e2) {
-      var msg = e2.code === "capacity_reached"
-        ? "Je hebt al het maximum aantal gesprekken" + (e2.limit ? " (" + e2.limit + ")" : "") + ". Sluit eerst een gesprek af."
-        : errorText(e2);
-      err.textContent = msg; err.hidden = false; return;
-    }
-    var c = upsertConversation(res.conversation);
-    mergeConversation(c, res.conversation);
+    if (e2) { err.textContent = acceptErrorText(e2); err.hidden = false; return; }
+    openAccepted(res.conversation);
+  }
+
+  function acceptErrorText(e) {
+    return e.code === "capacity_reached" ? t("capacity", { limit: e.limit ? " (" + e.limit + ")" : "" }) : errorText(e);
+  }
+
+  function openAccepted(view) {
+    var c = upsertConversation(view);
+    mergeConversation(c, view);
     activate(c.id);
   }
 
@@ -1230,13 +1280,18 @@
 
   // ---- notices (visible, and read out by screen readers) ---------------------------------
 
-  function showNotice(text) {
+  var noticeTimer = null;
+  function showNotice(text, ms) {
     var box = $("notice"), p = $("notice-text");
+    clearTimeout(noticeTimer);
     box.hidden = false;
     p.textContent = "";
     setTimeout(function () { p.textContent = text; }, 30); // a fresh change, so it is read out
+    // A passing remark goes by itself, unless the keyboard is on its button.
+    if (ms) noticeTimer = setTimeout(function () { if (!box.contains(document.activeElement)) hideNotice(); }, ms);
   }
-  $("notice-dismiss").addEventListener("click", function () { $("notice").hidden = true; $("notice-text").textContent = ""; });
+  function hideNotice() { clearTimeout(noticeTimer); $("notice").hidden = true; $("notice-text").textContent = ""; }
+  $("notice-dismiss").addEventListener("click", hideNotice);
 
   // ---- crisis: the alarm stays until someone takes it on --------------------------------
 
@@ -1640,6 +1695,152 @@
     announce(t("transferredAnnounce", { from: from }));
     attention(t("transferredAnnounce", { from: from }), d.conversation_id);
   }
+
+  // ---- push offers: a waiting chat offered to this advisor, to accept or let pass -------
+
+  var OFFER_NOTICE_MS = 8000;
+  var OFFER_FALLBACK_MS = 120000;             // with a wrong local clock: until the server withdraws it
+
+  function expertiseLabel(code) {
+    return (LABELS.expertise && LABELS.expertise[code]) || String(code).replace(/_/g, " ");
+  }
+  function mmss(s) { return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); }
+  function queueHas(id) { return queueItems.some(function (i) { return i.conversation_id === id; }); }
+  function offerWhat(o) {
+    var parts = [label("caller_type", o.caller_type), label("intent", o.intent)];
+    if (o.danger_now) parts.push(t("offerDanger"));
+    if (o.topic) parts.push(String(o.topic));
+    return parts.join(", ");
+  }
+
+  function onOffer(o) {
+    if (!o || typeof o.conversation_id !== "string" || !o.conversation_id) return;
+    var known = convs.get(o.conversation_id);
+    if (known && known.status === "active") return; // ours already
+    if (offer && offer.id === o.conversation_id && offer.busy) return;
+    var now = Date.now(), deadline = Date.parse(o.expires_at);
+    // The server makes an offer with time left on it. If our clock says none is left, our clock
+    // is off: the server's withdrawal decides then, and no countdown is shown.
+    var trusted = !isNaN(deadline) && deadline > now + 1000;
+    offer = {
+      id: o.conversation_id, data: o, busy: false, voided: null, warned: false, trusted: trusted,
+      deadline: trusted ? deadline : now + OFFER_FALLBACK_MS,
+      // A queue snapshot may be older than the offer: only one that had it and then lacks it voids it.
+      seenInQueue: queueHas(o.conversation_id)
+    };
+    renderOffer();
+    announce(t("offerAnnounce", { what: offerWhat(o) }));
+    beep();
+    if (document.hidden || !document.hasFocus()) flashTitle(t("offerFlash"));
+  }
+
+  function onOfferWithdrawn(d) {
+    if (!d || !offer || d.conversation_id !== offer.id) return;
+    var texts = { taken: "offerTaken", ended: "offerGone" };
+    voidOffer(t(texts[d.reason] || "offerExpired"));
+  }
+
+  function checkOfferInQueue() {
+    if (!offer) return;
+    if (queueHas(offer.id)) { offer.seenInQueue = true; return; }
+    if (!offer.seenInQueue) return;
+    var c = convs.get(offer.id);
+    voidOffer(c && c.status === "active" ? "" : t("offerGone")); // taken from the queue by us: nothing to say
+  }
+
+  // The offer is over. While an answer of ours is on its way, that answer decides what to say.
+  function voidOffer(text) {
+    if (!offer) return;
+    if (offer.busy) { offer.voided = text; return; }
+    dropOffer();
+    if (text) showNotice(text, OFFER_NOTICE_MS);
+  }
+
+  function dropOffer() {
+    offer = null;
+    renderOffer();
+  }
+
+  function renderOffer() {
+    var box = $("offer");
+    if (!offer) {
+      var focused = box.contains(document.activeElement);
+      box.hidden = true;
+      delete box.dataset.conversationId;
+      if (focused) focusAfterOffer();
+      return;
+    }
+    var o = offer.data;
+    box.dataset.conversationId = offer.id;
+    box.classList.toggle("offer-danger", !!o.danger_now);
+    var sum = $("offer-summary");
+    sum.textContent = "";
+    if (o.danger_now) { sum.appendChild(el("span", "badge badge-danger", t("offerDanger"))); sum.appendChild(document.createTextNode(" ")); }
+    sum.appendChild(el("span", "offer-who", label("caller_type", o.caller_type)));
+    sum.appendChild(document.createTextNode(" · "));
+    sum.appendChild(el("span", "offer-intent", label("intent", o.intent)));
+    var topic = $("offer-topic");
+    setText(topic, o.topic ? String(o.topic) : "");
+    topic.hidden = !o.topic;
+    setText($("offer-team"), label("team", o.team));
+    var exp = Array.isArray(o.expertise) ? o.expertise : [];
+    setText($("offer-expertise"), exp.length ? exp.map(expertiseLabel).join(", ") : t("offerNone"));
+    box.querySelector(".offer-countdown").hidden = !offer.trusted;
+    // aria-disabled, not disabled: a disabled button would drop the keyboard focus.
+    ["offer-accept", "offer-pass"].forEach(function (id) {
+      if (offer.busy) $(id).setAttribute("aria-disabled", "true"); else $(id).removeAttribute("aria-disabled");
+    });
+    box.hidden = false;
+    tickOffer();
+  }
+
+  function focusAfterOffer() {
+    var c = activeId && convs.get(activeId);
+    if (c && c.status === "active") c.panel.querySelector(".composer-text").focus({ preventScroll: true });
+    else $("queue-title").focus();
+  }
+
+  function tickOffer() {
+    if (!offer) return;
+    setText($("offer-waited"), waited(offer.data.waiting_since));
+    var left = Math.max(0, Math.ceil((offer.deadline - Date.now()) / 1000));
+    var cd = $("offer-countdown");
+    setText(cd, mmss(left));
+    cd.setAttribute("datetime", "PT" + left + "S");
+    if (offer.trusted && left <= 10 && left > 0 && !offer.warned) { offer.warned = true; announce(t("offerSoon")); }
+    if (left <= 0) voidOffer(offer.trusted ? t("offerExpired") : "");
+  }
+  setInterval(tickOffer, 1000);
+
+  async function answerOffer(event) {
+    if (!offer || offer.busy) return;
+    var mine = offer;
+    mine.busy = true;
+    renderOffer();
+    var res;
+    try { res = await call(event, { conversation_id: mine.id }); } catch (e) {
+      mine.busy = false;
+      if (offer !== mine) return;
+      // Not sent: the offer stands (the server lets it run out), so it may be tried again.
+      if (mine.voided !== null) { voidOffer(mine.voided); return; }
+      renderOffer();
+      showNotice(t("offline"), OFFER_NOTICE_MS);
+      return;
+    }
+    mine.busy = false;
+    if (offer === mine) dropOffer();
+    var err = errorOf(res);
+    if (err) {
+      var text = event === "accept" ? acceptErrorText(err)
+        : err.code === "conflict" ? t("offerNotOffered") : errorText(err);
+      showNotice(text, OFFER_NOTICE_MS);
+      return;
+    }
+    if (event === "accept" && res.conversation) openAccepted(res.conversation);
+    else if (event === "pass") announce(t("offerPassed"));
+  }
+  $("offer-accept").addEventListener("click", function () { answerOffer("accept"); });
+  $("offer-pass").addEventListener("click", function () { answerOffer("pass"); });
 
   // ---- start -----------------------------------------------------------------------------
 

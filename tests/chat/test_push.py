@@ -130,3 +130,22 @@ async def test_a_danger_start_is_pushed_to_the_crisis_team(push_server):
     assert offer["team"] == "crisis" and offer["danger_now"] is True
     for c in (v, crisis):
         await c.disconnect()
+
+
+async def test_an_open_offer_survives_a_reload_and_is_withdrawn_when_the_visitor_leaves(push_server):
+    server = push_server
+    _, a = await _agent(server)
+    v = await visitor(server.url)
+    cid = (await v.call("start", start_payload(caller_type="jongere")))["conversation_id"]
+    await a.wait_for("offer", _offered(cid))
+    # The console reloads: a new connection is told its open offer, and sync has it too.
+    token = a.sio.connection_auth["token"]
+    await a.disconnect()
+    again = await agent_client(server.url, token)
+    assert (await again.wait_for("offer"))["conversation_id"] == cid
+    assert (await again.call("sync", {}))["offer"]["conversation_id"] == cid
+    assert (await v.call("leave", {})) == {"ok": True}
+    assert (await again.wait_for("offer_withdrawn", _offered(cid)))["reason"] == "ended"
+    assert (await again.call("sync", {}))["offer"] is None
+    await again.disconnect()
+    await v.disconnect()
