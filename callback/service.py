@@ -686,6 +686,7 @@ class CallbackService:
         """E-mail reminders of adviesgesprekken, the day before: claimed per request with one
         conditional UPDATE, so never sent twice."""
         now = self.clock.now()
+        today = datetime.combine(self.schedule.local_day(now), time(0), self.tz)
         tomorrow = self.schedule.local_day(now) + timedelta(days=1)
         from_ = datetime.combine(tomorrow, time(0), self.tz)
         to = datetime.combine(tomorrow + timedelta(days=1), time(0), self.tz)
@@ -699,6 +700,8 @@ class CallbackService:
                         requests.c.status == "open",
                         requests.c.email.is_not(None),
                         requests.c.reminder_sent_at.is_(None),
+                        # Booked today for tomorrow: the confirmation has just said it all.
+                        requests.c.created_at < today,
                         requests.c.slot_start >= from_,
                         requests.c.slot_start < to,
                     )

@@ -47,7 +47,7 @@ def run_task(runner_key: str, task: str) -> None:
     of that name on the runner of this database in this process."""
     runner = _RUNNERS.get(runner_key)
     if runner is None:
-        log.warning("job_without_runner", task=task)
+        log.info("job_without_runner", task=task)  # a run that began as this process stepped down
         return
     runner.run_blocking(task)
 

@@ -1,0 +1,69 @@
+"""A server for the callback tests: its own database and a clock the test sets (a Monday
+morning in late November 2026, so the tijdvakken ahead are known)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+
+from contact.clock import ManualClock
+from tests.support.server import RunningServer, add_agent, login, make_settings, migrated_sqlite
+
+# Monday 30 November 2026, 08:00 in Amsterdam (UTC+1).
+MONDAY_8 = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+
+
+class Api:
+    """HTTP calls against the server, answering (status, json body)."""
+
+    def __init__(self, base: str, http: ClientSession) -> None:
+        self.base = base
+        self.http = http
+
+    async def call(
+        self, method: str, path: str, body: Any = None, token: str | None = None, **kw: Any
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, self.base + path, json=body, headers=headers, **kw) as r:
+            data = await r.json() if r.content_type == "application/json" else await r.text()
+            return r.status, data
+
+
+@pytest.fixture
+async def callback_server(tmp_path) -> AsyncIterator[RunningServer]:
+    url = await migrated_sqlite(str(tmp_path / "callbacks.db"))
+    clock = ManualClock(MONDAY_8)
+    server = await RunningServer(
+        make_settings(url, callback_capacity=2, adviesgesprek_capacity=1, callback_check_s=0.1, hash_key="k" * 32),
+        clock,
+    ).start()
+    server.clock = clock  # type: ignore[attr-defined]
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def api(callback_server: RunningServer) -> AsyncIterator[Api]:
+    async with ClientSession() as http:
+        yield Api(callback_server.url, http)
+
+
+async def agent_token(server: RunningServer, role: str = "advisor", name: str | None = None) -> tuple[Any, str]:
+    identity, password = await add_agent(server.settings.database_url, role=role, name=name)
+    return identity, await login(server.url, identity.username, password)
+
+
+def booking(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "kind": "terugbellen",
+        "slot_start": "2026-11-30T10:00:00+01:00",
+        "phone": "06 12345678",
+        "caller_type": "volwassene",
+        "safe_to_leave_voicemail": False,
+    }
+    body.update(overrides)
+    return body
