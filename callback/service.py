@@ -21,11 +21,13 @@ from callback import mail
 from callback.model import Schedule, Tijdvak, retry_after, voicemail_allowed
 from callback.phone import contact_hash, display_phone, normalise_phone
 from callback.store import OPEN, attempts, callbacks, notices, outbox, requests, slots
+from cases.outbox import Contact, HandoffSettings, create_handoff
 from chat.model import Emit, Outgoing, ToAgentGroup, ToCrisisAudience, check_outcome, iso
 from contact.auth import AgentIdentity, agents
 from contact.clock import Clock
 from contact.db import Database
 from contact.errors import DomainError
+from contact.keys import Keys
 from contact.store import record_audit
 
 # Unambiguous on the phone: no 0/O, 1/I/L.
@@ -59,13 +61,13 @@ class Booking:
 
 
 class CallbackService:
-    def __init__(self, db: Database, clock: Clock, schedule: Schedule, config: CallbackConfig, hash_key: bytes) -> None:
+    def __init__(self, db: Database, clock: Clock, schedule: Schedule, config: CallbackConfig, keys: Keys) -> None:
         self.db = db
         self.clock = clock
         self.schedule = schedule
         self.config = config
-        # Set at start-up when it comes from the database (contact/keys.py).
-        self.hash_key = hash_key
+        self.keys = keys
+        self.handoffs = HandoffSettings(keys=keys)  # set by the composition root
         self.tz: ZoneInfo = schedule.tz
 
     # ---- callers ----------------------------------------------------------------------
@@ -154,9 +156,9 @@ class CallbackService:
     async def _insert_request(
         self, conn: AsyncConnection, b: Booking, tv: Tijdvak, phone: str, token: str, now: datetime
     ) -> str:
-        if not self.hash_key:
+        if not self.keys.contact_hash:
             raise RuntimeError("the hash key was not loaded")
-        phone_hash = contact_hash(self.hash_key, phone)
+        phone_hash = contact_hash(self.keys.contact_hash, phone)
         existing = (
             await conn.execute(
                 select(callbacks.c.id, callbacks.c.voicemail_ok)
@@ -549,7 +551,7 @@ class CallbackService:
         outcome = check_outcome(outcome)
         now = self.clock.now()
         async with self.db.write() as conn:
-            await self._claimed_row(conn, agent, callback_id)
+            row = await self._claimed_row(conn, agent, callback_id)
             await conn.execute(
                 update(callbacks)
                 .where(callbacks.c.id == callback_id)
@@ -569,7 +571,65 @@ class CallbackService:
                 outcome=outcome["kind"],
                 urgency=outcome.get("urgency"),
             )
-        return {"ok": True}
+            handoff_id = await self._handoff(conn, agent, row, outcome, now)
+        answer: dict[str, Any] = {"ok": True}
+        if handoff_id is not None:
+            answer["handoff_id"] = handoff_id
+        return answer
+
+    async def _handoff(
+        self, conn: AsyncConnection, agent: AgentIdentity, row: Any, outcome: dict[str, Any], now: datetime
+    ) -> str | None:
+        """The callback as the case system receives it: every request merged into it and every
+        attempt; linked to earlier registrations of the same number or e-mail address."""
+        reqs = (
+            await conn.execute(select(requests).where(requests.c.callback_id == row.id).order_by(requests.c.created_at))
+        ).all()
+        tries = (
+            await conn.execute(select(attempts).where(attempts.c.callback_id == row.id).order_by(attempts.c.at))
+        ).all()
+        key = self.keys.contact_hash
+        hashes = [row.phone_hash, *self.handoffs.hashes(outcome)]
+        hashes += [contact_hash(key, q.email.strip().lower()) for q in reqs if q.email]
+        extra = {
+            "callback": {
+                "kind": row.kind,
+                "phone": row.phone,
+                "slot": {"start": iso(row.slot_start), "end": iso(row.slot_end)},
+                "voicemail_allowed": row.voicemail_ok,
+                "attempts": [{"at": iso(t.at), "result": t.result, "agent_id": t.agent_id} for t in tries],
+            },
+            "requests": [
+                {
+                    "reference": q.reference,
+                    "created_at": iso(q.created_at),
+                    "slot": {"start": iso(q.slot_start), "end": iso(q.slot_end)},
+                    "caller_type": q.caller_type,
+                    "name": q.name,
+                    "topic": q.topic,
+                    "email": q.email,
+                    "organisation": q.organisation,
+                    "status": q.status,
+                }
+                for q in reqs
+            ],
+        }
+        return await create_handoff(
+            conn,
+            Contact(
+                source="callback",
+                source_id=row.id,
+                caller_type=row.caller_type,
+                received_at=now,
+                outcome=outcome,
+                advisor={"id": agent.id, "name": agent.name},
+                extra=extra,
+                contact_hashes=hashes,
+            ),
+            now,
+            webhook=self.handoffs.webhook,
+            tz=self.handoffs.tz,
+        )
 
     async def set_roster(self, agent: AgentIdentity, kind: str, start: datetime, capacity: int) -> dict[str, Any]:
         """Places of one tijdvak, from the roster. Fewer than booked is allowed: no new booking then."""

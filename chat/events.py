@@ -79,6 +79,9 @@ class Outcome(Payload):
     expertise: (
         Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=80)]], Field(max_length=20)] | None
     ) = None
+    # The reporter's own phone number / e-mail address, if they gave one (a melding).
+    phone: Annotated[str, StringConstraints(max_length=32)] | None = None
+    email: Annotated[str, StringConstraints(max_length=254)] | None = None
 
 
 class Transfer(Payload):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from callback.phone import normalise_phone
 from contact.errors import DomainError
 
 MAX_TEXT = 4000
@@ -80,7 +81,12 @@ class QueueChanged:
     Not computed per change: the transport coalesces a burst of changes into one broadcast."""
 
 
-Outgoing = Emit | QueueChanged
+@dataclass(frozen=True)
+class HandoffCreated:
+    """A handoff waits in the outbox: the delivery worker of this process may start at once."""
+
+
+Outgoing = Emit | QueueChanged | HandoffCreated
 
 
 @dataclass
@@ -111,7 +117,17 @@ def check_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
         missing = [f for f in ("summary", "urgency", "gemeente") if not (outcome.get(f) or "").strip()]
         if missing:
             raise DomainError("outcome_incomplete", missing=missing)
-    return {k: v for k, v in outcome.items() if v is not None}
+    cleaned = {k: v for k, v in outcome.items() if v is not None}
+    # The reporter's own contact details, when given: for the triage team and to link repeat reports.
+    if cleaned.get("phone"):
+        cleaned["phone"] = normalise_phone(cleaned["phone"])
+    if cleaned.get("email"):
+        email = cleaned["email"].strip().lower()
+        local, at, domain = email.rpartition("@")
+        if not at or not local or "." not in domain or any(c.isspace() for c in email):
+            raise DomainError("invalid_input", field="outcome.email")
+        cleaned["email"] = email
+    return cleaned
 
 
 def estimate_wait_s(position: int, accepted_recently: int, window_s: int, default_per_position_s: int) -> int:

@@ -14,9 +14,11 @@ from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cases.outbox import HANDED_OFF, Contact, HandoffSettings, create_handoff
 from chat.crisis import acked_emit, acknowledge_in, begin_crisis, load_timeline
 from chat.model import (
     Emit,
+    HandoffCreated,
     Outgoing,
     QueueChanged,
     Result,
@@ -84,6 +86,7 @@ class ChatService:
         self.risk = risk
         # Who has a console open (contact/presence.py); set by the composition root.
         self.presence: Presence | None = None
+        self.handoffs = HandoffSettings()
         self._last_overflow: set[str] = set()
         self.db = db
         self.clock = clock
@@ -642,6 +645,8 @@ class ChatService:
                 outcome=outcome["kind"],
                 urgency=outcome.get("urgency"),
             )
+            # The handoff is written in the same transaction: closed means handed off.
+            handoff_id = await self._handoff(conn, agent, conversation_id, outcome, now)
         emits: list[Outgoing] = [
             Emit(ToVisitor(conversation_id), "closed", {"reason": "agent_closed"}),
             await self.mine_emit(agent.id),
@@ -649,7 +654,58 @@ class ChatService:
         if alert is not None:
             emits.insert(0, self.crisis_visitor_emit(conversation_id, now))
             emits.append(Emit(ToCrisisAudience("crisis"), "crisis_alert", {**alert, "status": "closed"}))
-        return Result({"ok": True}, emits)
+        if handoff_id is not None:
+            emits.append(HandoffCreated())
+        ack: dict[str, Any] = {"ok": True}
+        if handoff_id is not None:
+            ack["handoff_id"] = handoff_id
+        return Result(ack, emits)
+
+    async def _handoff(
+        self, conn: AsyncConnection, agent: AgentIdentity, conversation_id: str, outcome: dict[str, Any], now: Any
+    ) -> str | None:
+        """The chat as the case system receives it: transcript, internal notes, crisis timeline."""
+        if outcome["kind"] not in HANDED_OFF:
+            return None
+        conv = (await conn.execute(select(conversations).where(conversations.c.id == conversation_id))).one()
+        rows = (
+            await conn.execute(
+                select(messages).where(messages.c.conversation_id == conversation_id).order_by(messages.c.seq)
+            )
+        ).all()
+        note_rows = (
+            await conn.execute(
+                select(notes).where(notes.c.conversation_id == conversation_id).order_by(notes.c.at, notes.c.id)
+            )
+        ).all()
+        crisis = None
+        if conv.crisis_at is not None:
+            crisis = {
+                "at": iso(conv.crisis_at),
+                "reason": conv.crisis_reason,
+                "acknowledged_at": iso(conv.crisis_acked_at),
+                "acknowledged_by": conv.crisis_acked_by,
+                "timeline": await load_timeline(conn, conversation_id),
+            }
+        return await create_handoff(
+            conn,
+            Contact(
+                source="chat",
+                source_id=conversation_id,
+                caller_type=conv.caller_type,
+                received_at=conv.created_at,
+                outcome=outcome,
+                advisor={"id": agent.id, "name": agent.name},
+                transcript=[message_view(r) for r in rows],
+                notes=[{"text": n.text, "at": iso(n.at), "agent_id": n.agent_id, "internal": True} for n in note_rows],
+                crisis=crisis,
+                extra={"intent": conv.intent, "topic": conv.topic, "team": conv.team},
+                contact_hashes=self.handoffs.hashes(outcome),
+            ),
+            now,
+            webhook=self.handoffs.webhook,
+            tz=self.handoffs.tz,
+        )
 
     async def history(self, agent: AgentIdentity, conversation_id: str) -> Result:
         """The whole conversation with its notes, for its holder or a supervisor."""

@@ -14,7 +14,17 @@ from pydantic import ValidationError
 
 from chat import events as ev
 from chat.crisis import CrisisService
-from chat.model import Outgoing, QueueChanged, Result, ToAgent, ToAgentGroup, ToCrisisAudience, ToVisitor, queue_group
+from chat.model import (
+    HandoffCreated,
+    Outgoing,
+    QueueChanged,
+    Result,
+    ToAgent,
+    ToAgentGroup,
+    ToCrisisAudience,
+    ToVisitor,
+    queue_group,
+)
 from chat.push import PushOffers
 from chat.service import ChatService
 from contact.auth import AgentIdentity, AgentService
@@ -66,6 +76,8 @@ class Dispatcher:
         self.service = service
         self.crisis = crisis
         self.push = push
+        # Wakes this process's handoff delivery worker (set by the composition root).
+        self.on_handoff: Callable[[], None] = lambda: None
         self.coalesce_s = coalesce_s
         self._queue_due = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -74,6 +86,9 @@ class Dispatcher:
         for e in emits:
             if isinstance(e, QueueChanged):
                 self._schedule_queue()
+                continue
+            if isinstance(e, HandoffCreated):
+                self.on_handoff()
                 continue
             skip = skip_sid if e.event in _ECHO_SKIPPED else None
             match e.target:

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import socketio
 import structlog
@@ -18,6 +19,10 @@ from callback import http as callback_http
 from callback.mail import Mailer, SmtpConfig
 from callback.model import Schedule, WeekPattern
 from callback.service import CallbackConfig, CallbackService
+from cases import http as cases_http
+from cases.delivery import HandoffDelivery, WebhookConfig
+from cases.outbox import HandoffSettings
+from cases.service import CaseRegister
 from chat import http as chat_http
 from chat.crisis import CrisisService
 from chat.model import QueueChanged
@@ -30,7 +35,7 @@ from contact.auth import AgentService, TokenSigner
 from contact.clock import Clock, SystemClock
 from contact.db import Database
 from contact.hours import ChatHours
-from contact.keys import stored_key
+from contact.keys import Keys, stored_key
 from contact.migrate import current_revision, head_revision
 from contact.presence import MemoryPresence, Presence, RedisPresence
 from contact.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -111,8 +116,33 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         risk = RiskDetector.from_file(settings.risk_phrases_file or DEFAULT_PHRASES)
     except (RoutingConfigError, ValueError, OSError) as exc:
         raise ConfigError(str(exc)) from None
+    keys = Keys(settings.hash_key.get_secret_value().encode() if settings.hash_key else b"")
     chat = ChatService(db, clock, hours, writer, limiter, limits, rules, risk)
     chat.presence = presence
+    if settings.case_webhook_url and settings.case_webhook_secret is None:
+        raise ConfigError("VT_CASE_WEBHOOK_URL needs VT_CASE_WEBHOOK_SECRET: handoffs are never sent unsigned")
+    handoff_settings = HandoffSettings(
+        webhook=bool(settings.case_webhook_url), tz=ZoneInfo(settings.timezone), keys=keys
+    )
+    chat.handoffs = handoff_settings
+    register = CaseRegister(db, clock, ZoneInfo(settings.timezone), timedelta(days=settings.retention_days))
+    delivery = (
+        HandoffDelivery(
+            db,
+            clock,
+            WebhookConfig(
+                url=settings.case_webhook_url,
+                secret=settings.case_webhook_secret.get_secret_value().encode(),
+                max_tries=settings.case_max_tries,
+                base_s=settings.case_retry_base_s,
+                max_delay_s=settings.case_retry_max_s,
+                timeout_s=settings.case_timeout_s,
+                poll_s=settings.case_poll_s,
+            ),
+        )
+        if settings.case_webhook_url and settings.case_webhook_secret is not None
+        else None
+    )
     crisis = CrisisService(chat, settings.crisis_realert_s)
     push = PushOffers(chat, presence, settings.push_offer_timeout_s)
     agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s, clock))
@@ -138,8 +168,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
             retry_gap=timedelta(minutes=settings.callback_retry_gap_min),
             public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
         ),
-        settings.hash_key.get_secret_value().encode() if settings.hash_key else b"",
+        keys,
     )
+    callback_service.handoffs = handoff_settings
     mailer = Mailer(
         db,
         clock,
@@ -166,6 +197,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         cookie=None,
     )
     dispatcher = Dispatcher(sio, chat, crisis, push)
+    if delivery is not None:
+        dispatcher.on_handoff = delivery.kick
     sio.register_namespace(VisitorNamespace(dispatcher, settings.trusted_proxies))
     sio.register_namespace(AgentNamespace(dispatcher, agents, presence))
 
@@ -184,6 +217,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[WRITER] = writer
     app[CRISIS] = crisis
     app[callback_http.CALLBACKS] = callback_service
+    app[cases_http.CASES] = register
     jobs = JobRunner(db, clock, settings.sync_database_url, settings.leader_ttl_s)
     app[JOBS] = jobs
 
@@ -198,6 +232,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         await dispatcher.send(await callback_service.flag_overdue())
         await callback_service.queue_reminders()
         await mailer.deliver_due()
+        await register.purge_due()
 
     jobs.every("crisis_realert", settings.crisis_check_s, realert_crises)
     jobs.every("callbacks", settings.callback_check_s, callback_jobs)
@@ -213,9 +248,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
                 f"database schema is at {current or 'nothing'}, this version needs {expected}: "
                 "run `vt-contact db upgrade` first"
             )
-        if not callback_service.hash_key:
+        if not keys.contact_hash:
             log.warning("hash_key_from_database", hint="set VT_HASH_KEY and keep it out of the database")
-            callback_service.hash_key = await stored_key(db, "contact_hash")
+            keys.contact_hash = await stored_key(db, "contact_hash")
         yield
         await db.dispose()
 
@@ -256,10 +291,18 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         yield
         await jobs.stop()
 
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, writer_ctx, sweeper_ctx, scheduler_ctx])
+    async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
+        if delivery is not None:
+            delivery.start()
+        yield
+        if delivery is not None:
+            await delivery.stop()
+
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, writer_ctx, sweeper_ctx, scheduler_ctx, delivery_ctx])
     app.add_routes(contact_http.routes())
     app.add_routes(chat_http.routes())
     app.add_routes(callback_http.routes())
+    app.add_routes(cases_http.routes())
     app.add_routes(widget_http.routes())
     app.add_routes(console_http.routes())
     return app

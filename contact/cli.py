@@ -36,6 +36,32 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise SystemExit(f"invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from None
 
 
+def cmd_cases_retry(args: argparse.Namespace) -> int:
+    """Send the dead-lettered handoffs again."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from cases.service import CaseRegister
+    from contact.clock import SystemClock
+    from contact.db import Database
+
+    settings = _settings(args)
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            register = CaseRegister(
+                db, SystemClock(), ZoneInfo(settings.timezone), timedelta(days=settings.retention_days)
+            )
+            return await register.retry_dead()
+        finally:
+            await db.dispose()
+
+    count = asyncio.run(run())
+    print(f"{count} handoff(s) queued for delivery again")
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from contact.migrate import upgrade
 
@@ -202,6 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
     up = db.add_parser("upgrade", help="create or migrate the schema with Alembic")
     up.add_argument("--database-url")
     up.set_defaults(func=cmd_db_upgrade)
+
+    cases = sub.add_parser("cases", help="handoffs to the case system").add_subparsers(
+        dest="cases_command", required=True
+    )
+    retry = cases.add_parser("retry", help="send the dead-lettered handoffs again")
+    retry.add_argument("--database-url")
+    retry.set_defaults(func=cmd_cases_retry)
     return parser
 
 

@@ -27,3 +27,10 @@ async def stored_key(db: Database, name: str) -> bytes:
             value = await conn.scalar(select(server_secrets.c.value).where(server_secrets.c.name == name))
     assert value is not None
     return bytes.fromhex(value)
+
+
+class Keys:
+    """The keys services share, filled in at start-up (before the first request)."""
+
+    def __init__(self, contact_hash: bytes = b"") -> None:
+        self.contact_hash = contact_hash

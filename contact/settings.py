@@ -105,12 +105,29 @@ class Settings(BaseSettings):
 
     case_webhook_url: str | None = None
     case_webhook_secret: SecretStr | None = None
+    # Delivery of handoffs to the webhook: tries before the dead-letter state, back-off, timeout.
+    case_max_tries: int = Field(default=12, ge=1)
+    case_retry_base_s: float = Field(default=2, gt=0)
+    case_retry_max_s: float = Field(default=600, gt=0)
+    case_timeout_s: float = Field(default=10, gt=0)
+    case_poll_s: float = Field(default=1, gt=0)
+    # Transcripts of handed-off contacts are deleted this long after delivery; the registration stays.
+    retention_days: float = Field(default=30, ge=0)
 
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
         if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
             raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://…")
+        return value
+
+    @field_validator("case_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not (value.startswith("https://") or value.startswith("http://")):
+            raise ValueError("the case webhook needs an http(s) address")
         return value
 
     @field_validator("quick_exit_url")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import callback.store  # noqa: F401  (registers the tables on SQLModel.metadata)
+import cases.store  # noqa: F401
 import chat.store  # noqa: F401
 import contact.leader  # noqa: F401
 import contact.store  # noqa: F401
