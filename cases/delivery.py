@@ -74,6 +74,7 @@ class HandoffDelivery:
         self.clock = clock
         self.config = config
         self._wake = asyncio.Event()
+        self.concurrency = 8
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -94,38 +95,50 @@ class HandoffDelivery:
             await self._session.close()
 
     async def _run(self) -> None:
+        """Keep up to `concurrency` handoffs in flight; a slow receiver answer holds one slot,
+        not the whole batch."""
+        inflight: set[asyncio.Task[None]] = set()
         while True:
-            try:
-                while await self.deliver_due() > 0:
-                    pass
-            except Exception as exc:
-                log.error("handoff_delivery_failed", error=type(exc).__name__)
+            due: list[Any] = []
+            free = self.concurrency - len(inflight)
+            if free > 0:
+                try:
+                    due = await self._due(free)
+                except Exception as exc:
+                    log.error("handoff_delivery_failed", error=type(exc).__name__)
+                for item in due:
+                    inflight.add(asyncio.get_running_loop().create_task(self._guarded(item.id, item.next_try_at)))
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.poll_s)
+            if inflight:
+                waiter = asyncio.ensure_future(self._wake.wait())
+                done, _ = await asyncio.wait(
+                    [*inflight, waiter], timeout=self.config.poll_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                waiter.cancel()
+                inflight -= done
+            elif not due:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.config.poll_s)
 
-    async def deliver_due(self, limit: int = 20) -> int:
-        """Send up to `limit` handoffs that are due, a few at a time. Returns how many were tried."""
+    async def _due(self, limit: int) -> list[Any]:
         now = self.clock.now()
         async with self.db.read() as conn:
-            due = (
-                await conn.execute(
-                    select(handoffs.c.id, handoffs.c.next_try_at)
-                    .where(handoffs.c.status == "pending", handoffs.c.next_try_at <= now)
-                    .order_by(handoffs.c.next_try_at)
-                    .limit(limit)
-                )
-            ).all()
-        if not due:
-            return 0
-        semaphore = asyncio.Semaphore(4)
+            return list(
+                (
+                    await conn.execute(
+                        select(handoffs.c.id, handoffs.c.next_try_at)
+                        .where(handoffs.c.status == "pending", handoffs.c.next_try_at <= now)
+                        .order_by(handoffs.c.next_try_at)
+                        .limit(limit)
+                    )
+                ).all()
+            )
 
-        async def one(item: Any) -> None:
-            async with semaphore:
-                await self._deliver(item.id, item.next_try_at)
-
-        await asyncio.gather(*(one(item) for item in due))
-        return len(due)
+    async def _guarded(self, handoff_id: str, seen_next: datetime) -> None:
+        try:
+            await self._deliver(handoff_id, seen_next)
+        except Exception as exc:  # the database hiccuped: the lease runs out and it is tried again
+            log.error("handoff_delivery_failed", handoff_id=handoff_id, error=type(exc).__name__)
 
     async def _deliver(self, handoff_id: str, seen_next: datetime) -> None:
         now = self.clock.now()

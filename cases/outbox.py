@@ -81,7 +81,7 @@ async def create_handoff(
                 select(handoffs.c.id, handoffs.c.received_at)
                 .select_from(handoffs.join(handoff_contacts, handoff_contacts.c.handoff_id == handoffs.c.id))
                 .where(handoff_contacts.c.contact_hash.in_(hashes))
-                .order_by(handoffs.c.received_at.desc())
+                .order_by(handoffs.c.received_at.desc(), handoffs.c.created_at.desc())
                 .limit(1)
             )
         ).first()

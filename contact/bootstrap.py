@@ -138,6 +138,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
                 max_delay_s=settings.case_retry_max_s,
                 timeout_s=settings.case_timeout_s,
                 poll_s=settings.case_poll_s,
+                lease_s=max(settings.case_lease_s, settings.case_timeout_s * 2),
             ),
         )
         if settings.case_webhook_url and settings.case_webhook_secret is not None

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     case_retry_max_s: float = Field(default=600, gt=0)
     case_timeout_s: float = Field(default=10, gt=0)
     case_poll_s: float = Field(default=1, gt=0)
+    # A handoff being sent belongs to its worker this long; if that process dies, another
+    # worker sends it after this time. Keep it well above the timeout.
+    case_lease_s: float = Field(default=60, gt=0)
     # Transcripts of handed-off contacts are deleted this long after delivery; the registration stays.
     retention_days: float = Field(default=30, ge=0)
 
