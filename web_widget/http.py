@@ -1,5 +1,6 @@
-"""HTTP routes of the visitor side: the demo page, the embeddable widget and its assets, and
-the Socket.IO client (installed from npm at set-up, served by us: no third-party request)."""
+"""HTTP routes of the visitor side: the demo page, the embeddable widget and its assets, the
+booking and manage pages of adviesgesprekken, and the Socket.IO client (installed from npm at
+set-up, served by us: no third-party request)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,16 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
     return _file(STATIC / "demo.html", "text/html; charset=utf-8")
 
 
+async def booking_page(request: web.Request) -> web.StreamResponse:
+    return _file(STATIC / "afspraak.html", "text/html; charset=utf-8")
+
+
+async def manage_page(request: web.Request) -> web.StreamResponse:
+    # The manage token is in the fragment (#...), which the browser never sends: this request
+    # carries no secret, and the page's script takes the token out of the address bar at once.
+    return _file(STATIC / "beheer.html", "text/html; charset=utf-8")
+
+
 async def widget_js(request: web.Request) -> web.StreamResponse:
     return _file(STATIC / "widget.js", "text/javascript; charset=utf-8")
 
@@ -34,6 +45,8 @@ def routes() -> list[web.AbstractRouteDef]:
     return [
         web.get("/", demo_page),
         web.get("/widget.js", widget_js),
+        web.get("/afspraak", booking_page),
+        web.get("/afspraak/beheer", manage_page),
         web.get("/static/vendor/socket.io.min.js", socket_io_client),
         # No symlinks followed, no directory listing (aiohttp path-traversal advisories).
         web.static("/widget", STATIC, follow_symlinks=False, show_index=False),

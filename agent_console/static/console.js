@@ -9,6 +9,7 @@
   var KEY_DRAFTS = "vt.console.drafts";
   var KEY_OUTBOX = "vt.console.outbox";
   var KEY_EXPIRES = "vt.console.expires";
+  var KEY_VIEW = "vt.console.view";
   var CALL_TIMEOUT_MS = 8000;
 
   var LABELS = {
@@ -128,7 +129,114 @@
       offerTaken: "Het aangeboden gesprek is al door een collega aangenomen.",
       offerGone: "Het aangeboden gesprek wacht niet meer in de wachtrij.",
       offerNotOffered: "Dit gesprek wordt je niet meer aangeboden.",
-      capacity: "Je hebt al het maximum aantal gesprekken{limit}. Sluit eerst een gesprek af."
+      capacity: "Je hebt al het maximum aantal gesprekken{limit}. Sluit eerst een gesprek af.",
+      viewChats: "Chats",
+      viewCallbacks: "Terugbellen",
+      unreadCount: "{n} ongelezen",
+      cbTitle: "Terugbellen",
+      cbDate: "Datum",
+      cbChooseDay: "Dag kiezen",
+      cbOnlyBooked: "Alleen tijdvakken met verzoeken",
+      cbHiddenEmpty: "{n} tijdvakken zonder verzoeken verborgen.",
+      cbOpenCount: " te bellen",
+      cbPrev: "‹ Vorige dag",
+      cbNext: "Volgende dag ›",
+      cbToday: "Vandaag",
+      cbRefresh: "Vernieuwen",
+      cbLoading: "Werklijst wordt geladen…",
+      cbLoaded: "Bijgewerkt om {time}.",
+      cbLoadFailed: "De werklijst is niet te laden. Probeer het opnieuw.",
+      cbOffline: "Geen verbinding met de server. Probeer het zo opnieuw.",
+      cbBadDate: "Kies een geldige datum.",
+      cbNoTijdvakken: "Op deze dag zijn er geen tijdvakken (weekend of feestdag).",
+      cbSummary: "{callbacks} om te bellen in {tijdvakken} tijdvakken.",
+      cbEmptyTijdvak: "Geen verzoeken in dit tijdvak.",
+      cbBooked: "{booked} van {capacity} plaatsen geboekt",
+      cbBookedUnknown: "Tijdvak staat niet meer in het rooster",
+      cbMergedElsewhere: "{n} verzoek(en) uit dit tijdvak samengevoegd met een ander tijdvak van hetzelfde nummer.",
+      kind_terugbellen: "Terugbellen",
+      kind_adviesgesprek: "Adviesgesprek",
+      cbPhone: "Telefoonnummer",
+      cbCall: "Bellen: {phone}",
+      cbCopy: "Kopieer nummer",
+      cbCopied: "Nummer gekopieerd.",
+      cbCopySelect: "Nummer geselecteerd: kopieer het met Ctrl+C.",
+      cbRequests: "{n} verzoeken",
+      cbRequest: "Verzoek",
+      cbMergedNote: "Samengevoegd: hetzelfde nummer heeft meer verzoeken gedaan. Eén keer bellen.",
+      cbNoName: "(geen naam opgegeven)",
+      cbNoTopic: "(geen onderwerp opgegeven)",
+      cbReference: "Kenmerk",
+      cbCreated: "Aangevraagd",
+      cbOwnSlot: "Gekozen tijdvak",
+      cbRescheduled: "verzet door de beller",
+      cbCallerType: "Beller",
+      cbName: "Naam",
+      cbTopic: "Onderwerp",
+      cbEmail: "E-mail",
+      cbOrganisation: "Organisatie",
+      cbNoVoicemail: "Geen voicemail inspreken",
+      cbNoVoicemailWhy: "De beller heeft geen toestemming gegeven om een bericht in te spreken: dat kan onveilig zijn. Niet opgenomen? Hang op en probeer het later opnieuw.",
+      cbVoicemailOk: "Voicemail inspreken mag (zonder te zeggen waar je over belt).",
+      cbVoicemailDisabled: "Voicemail inspreken mag hier niet.",
+      cbOverdue: "Over tijd",
+      cbOverdueWhy: "Het tijdvak is voorbij en dit verzoek is nog niet afgehandeld.",
+      cbStatus: "Status",
+      cbAttempts: "Pogingen",
+      cbNextAttempt: "Volgende poging",
+      st_open: "Open",
+      st_claimed: "Opgepakt door {who}",
+      st_reached: "Bereikt · opgepakt door {who}",
+      st_retry: "Opgepakt door {who} · opnieuw proberen om {time}",
+      st_not_reached: "Niet bereikt",
+      st_wrong_number: "Onjuist nummer",
+      st_closed: "Afgerond",
+      st_closedAs: "Afgerond: {kind}",
+      st_cancelled: "Geannuleerd",
+      you: "jou",
+      outcome_advies: "advies",
+      outcome_melding: "melding",
+      outcome_geen: "geen vervolg",
+      cbClaim: "Oppakken",
+      cbClaimLabel: "Oppakken: {phone}",
+      cbClaimed: "Je hebt dit terugbelverzoek opgepakt. Bel {phone}.",
+      cbAlreadyTaken: "Een collega heeft dit verzoek al opgepakt.",
+      cbClosedAlready: "Dit terugbelverzoek is al afgehandeld.",
+      cbNotFound: "Dit terugbelverzoek bestaat niet meer.",
+      cbForbidden: "Dit terugbelverzoek is niet (meer) van jou.",
+      cbRecord: "Resultaat van de poging",
+      res_bereikt: "Bereikt",
+      res_geen_gehoor: "Geen gehoor",
+      res_voicemail: "Voicemail ingesproken",
+      res_onjuist_nummer: "Onjuist nummer",
+      cbFinish: "Afronden",
+      cbBusy: "Bezig…",
+      cbStateReached: "Bereikt. Rond het gesprek af met Afronden.",
+      cbStateRetry: "Poging {n} vastgelegd: opnieuw proberen om {time}.",
+      cbStateNotReached: "Niet bereikt na {n} pogingen. Het verzoek is afgesloten.",
+      cbStateWrongNumber: "Onjuist nummer vastgelegd. Het verzoek is afgesloten.",
+      cbFinished: "Terugbelverzoek afgerond.",
+      cbCloseTitle: "Terugbelverzoek afronden",
+      cbCloseContext: "Terugbellen naar {phone}",
+      cbCloseSubmit: "Afronden",
+      chatCloseTitle: "Gesprek afsluiten",
+      chatCloseSubmit: "Afsluiten",
+      cbRoster: "Plaatsen",
+      cbRosterLabel: "Plaatsen in tijdvak {slot}",
+      cbRosterSave: "Opslaan",
+      cbRosterSaved: "Opgeslagen: {capacity} plaatsen, {booked} geboekt, {remaining} vrij.",
+      cbRosterBelow: "Minder plaatsen dan geboekt: er kan niet meer geboekt worden.",
+      cbRosterInvalid: "Vul een aantal van 0 tot en met 1000 in.",
+      cbRosterForbidden: "Alleen een supervisor of beheerder mag het rooster aanpassen.",
+      cbAlertsTitle: "Terugbellen",
+      cbAlertsOpen: "Naar terugbellen",
+      tvStarted: "Tijdvak {slot} begint: {what}",
+      tvStartedAdvies: "Tijdvak {slot} (adviesgesprekken) begint: {what}",
+      tvCallbacks1: "1 terugbelverzoek",
+      tvCallbacksN: "{n} terugbelverzoeken",
+      tvAdvies1: "1 adviesgesprek",
+      tvAdviesN: "{n} adviesgesprekken",
+      cbOverdueAlert: "Over tijd: terugbelverzoek uit tijdvak {slot} ({status})."
     },
     en: {
       crisisTitle: "Crisis — take it on now",
@@ -228,7 +336,114 @@
       offerTaken: "A colleague has already accepted the offered chat.",
       offerGone: "The offered chat is no longer waiting in the queue.",
       offerNotOffered: "This chat is no longer offered to you.",
-      capacity: "You already have the maximum number of chats{limit}. Close a chat first."
+      capacity: "You already have the maximum number of chats{limit}. Close a chat first.",
+      viewChats: "Chats",
+      viewCallbacks: "Callbacks",
+      unreadCount: "{n} unread",
+      cbTitle: "Callbacks",
+      cbDate: "Date",
+      cbChooseDay: "Choose the day",
+      cbOnlyBooked: "Only time windows with requests",
+      cbHiddenEmpty: "{n} time windows without requests hidden.",
+      cbOpenCount: " to call",
+      cbPrev: "‹ Previous day",
+      cbNext: "Next day ›",
+      cbToday: "Today",
+      cbRefresh: "Refresh",
+      cbLoading: "Loading the work list…",
+      cbLoaded: "Updated at {time}.",
+      cbLoadFailed: "The work list cannot be loaded. Please try again.",
+      cbOffline: "No connection to the server. Please try again in a moment.",
+      cbBadDate: "Choose a valid date.",
+      cbNoTijdvakken: "There are no time windows on this day (weekend or public holiday).",
+      cbSummary: "{callbacks} to call in {tijdvakken} time windows.",
+      cbEmptyTijdvak: "No requests in this time window.",
+      cbBooked: "{booked} of {capacity} places booked",
+      cbBookedUnknown: "Time window no longer in the roster",
+      cbMergedElsewhere: "{n} request(s) from this time window merged into another time window of the same number.",
+      kind_terugbellen: "Callback",
+      kind_adviesgesprek: "Advice call",
+      cbPhone: "Phone number",
+      cbCall: "Call: {phone}",
+      cbCopy: "Copy number",
+      cbCopied: "Number copied.",
+      cbCopySelect: "Number selected: copy it with Ctrl+C.",
+      cbRequests: "{n} requests",
+      cbRequest: "Request",
+      cbMergedNote: "Merged: the same number made more than one request. Call once.",
+      cbNoName: "(no name given)",
+      cbNoTopic: "(no topic given)",
+      cbReference: "Reference",
+      cbCreated: "Requested",
+      cbOwnSlot: "Chosen time window",
+      cbRescheduled: "moved by the caller",
+      cbCallerType: "Caller",
+      cbName: "Name",
+      cbTopic: "Topic",
+      cbEmail: "E-mail",
+      cbOrganisation: "Organisation",
+      cbNoVoicemail: "Do not leave a voicemail",
+      cbNoVoicemailWhy: "The caller did not allow a voicemail: it may not be safe. No answer? Hang up and try again later.",
+      cbVoicemailOk: "A voicemail may be left (without saying what the call is about).",
+      cbVoicemailDisabled: "No voicemail may be left here.",
+      cbOverdue: "Overdue",
+      cbOverdueWhy: "The time window is over and this request has not been handled.",
+      cbStatus: "Status",
+      cbAttempts: "Attempts",
+      cbNextAttempt: "Next attempt",
+      st_open: "Open",
+      st_claimed: "Taken on by {who}",
+      st_reached: "Reached · taken on by {who}",
+      st_retry: "Taken on by {who} · try again at {time}",
+      st_not_reached: "Not reached",
+      st_wrong_number: "Wrong number",
+      st_closed: "Finished",
+      st_closedAs: "Finished: {kind}",
+      st_cancelled: "Cancelled",
+      you: "you",
+      outcome_advies: "advice",
+      outcome_melding: "report (melding)",
+      outcome_geen: "no follow-up",
+      cbClaim: "Take on",
+      cbClaimLabel: "Take on: {phone}",
+      cbClaimed: "You took on this callback. Call {phone}.",
+      cbAlreadyTaken: "A colleague has already taken on this request.",
+      cbClosedAlready: "This callback has already been handled.",
+      cbNotFound: "This callback no longer exists.",
+      cbForbidden: "This callback is not (or no longer) yours.",
+      cbRecord: "Result of the attempt",
+      res_bereikt: "Reached",
+      res_geen_gehoor: "No answer",
+      res_voicemail: "Voicemail left",
+      res_onjuist_nummer: "Wrong number",
+      cbFinish: "Finish",
+      cbBusy: "Working…",
+      cbStateReached: "Reached. Finish the call with Finish.",
+      cbStateRetry: "Attempt {n} recorded: try again at {time}.",
+      cbStateNotReached: "Not reached after {n} attempts. The request is closed.",
+      cbStateWrongNumber: "Wrong number recorded. The request is closed.",
+      cbFinished: "Callback finished.",
+      cbCloseTitle: "Finish the callback",
+      cbCloseContext: "Callback to {phone}",
+      cbCloseSubmit: "Finish",
+      chatCloseTitle: "Close the chat",
+      chatCloseSubmit: "Close",
+      cbRoster: "Places",
+      cbRosterLabel: "Places in time window {slot}",
+      cbRosterSave: "Save",
+      cbRosterSaved: "Saved: {capacity} places, {booked} booked, {remaining} free.",
+      cbRosterBelow: "Fewer places than booked: no new bookings possible.",
+      cbRosterInvalid: "Enter a number from 0 to 1000.",
+      cbRosterForbidden: "Only a supervisor or administrator may change the roster.",
+      cbAlertsTitle: "Callbacks",
+      cbAlertsOpen: "Go to callbacks",
+      tvStarted: "Time window {slot} starts: {what}",
+      tvStartedAdvies: "Time window {slot} (advice calls) starts: {what}",
+      tvCallbacks1: "1 callback",
+      tvCallbacksN: "{n} callbacks",
+      tvAdvies1: "1 advice call",
+      tvAdviesN: "{n} advice calls",
+      cbOverdueAlert: "Overdue: callback from time window {slot} ({status})."
     }
   };
   function t(key, vars) {
@@ -295,6 +510,7 @@
   var convs = new Map();                      // id -> conversation state
   var activeId = null;
   var closingId = null;
+  var closingCallback = null;                 // the callback whose outcome form is open, if any
   var reloginOpen = false;
   var loggingOut = false;
   var inFlight = new Map();                   // client_id -> attempt number being sent now
@@ -372,14 +588,61 @@
   function showLogin() {
     $("login-view").hidden = false;
     $("work-view").hidden = true;
+    $("callbacks-view").hidden = true;
+    $("view-tabs").hidden = true;
     $("session-bar").hidden = true;
     setTimeout(function () { $("login-username").focus(); }, 0);
   }
   function showWork() {
     $("login-view").hidden = true;
-    $("work-view").hidden = false;
     $("session-bar").hidden = false;
+    $("view-tabs").hidden = false;
     $("agent-name").textContent = agent ? agent.name : "";
+    showView(currentView, false);
+  }
+
+  // The chat workspace and the callbacks view are two tab panels of one page: switching never
+  // touches the socket, and the crisis alarm, offers and notices stay above both.
+  var currentView = load(KEY_VIEW, "chats") === "callbacks" ? "callbacks" : "chats";
+  function showView(name, focusTab) {
+    currentView = name === "callbacks" ? "callbacks" : "chats";
+    store(KEY_VIEW, currentView);
+    var chats = currentView === "chats";
+    $("work-view").hidden = !chats;
+    $("callbacks-view").hidden = chats;
+    Array.prototype.forEach.call($("view-tabs").querySelectorAll("[role=tab]"), function (tab) {
+      var on = tab.dataset.view === currentView;
+      tab.setAttribute("aria-selected", on ? "true" : "false");
+      tab.tabIndex = on ? 0 : -1;
+      if (on && focusTab) tab.focus();
+    });
+    if (!chats) onCallbacksShown();
+  }
+  $("view-tabs").addEventListener("click", function (e) {
+    var tab = e.target.closest("[role=tab]");
+    if (tab) showView(tab.dataset.view, true);
+  });
+  $("view-tabs").addEventListener("keydown", function (e) {
+    if (["ArrowLeft", "ArrowRight", "Home", "End"].indexOf(e.key) < 0) return;
+    var tabs = Array.prototype.slice.call($("view-tabs").querySelectorAll("[role=tab]"));
+    var i = tabs.indexOf(document.activeElement);
+    if (i < 0) return;
+    e.preventDefault();
+    var next = e.key === "Home" ? 0 : e.key === "End" ? tabs.length - 1 : (i + (e.key === "ArrowRight" ? 1 : -1) + tabs.length) % tabs.length;
+    showView(tabs[next].dataset.view, true);
+  });
+  function updateViewBadges() {
+    var n = 0; convs.forEach(function (c) { n += c.unread; });
+    setBadge($("view-chats-badge"), n, " " + t("unreadCount", { n: "" }).trim());
+  }
+  function setBadge(b, n, hiddenText) {
+    b.hidden = !n;
+    if (b.dataset.n === String(n)) return;
+    b.dataset.n = String(n);
+    b.textContent = "";
+    if (!n) return;
+    b.appendChild(document.createTextNode(String(n)));
+    b.appendChild(el("span", "visually-hidden", hiddenText)); // read as "3 ongelezen", "1 te bellen"
   }
   function setConn(state, text) {
     var c = $("conn");
@@ -495,7 +758,7 @@
     if ($("logout-dialog").returnValue !== "confirm") return;
     if (socket) socket.disconnect();
     loggingOut = true;
-    [KEY_TOKEN, KEY_AGENT, KEY_DRAFTS, KEY_OUTBOX, KEY_EXPIRES].forEach(function (k) { store(k, null); });
+    [KEY_TOKEN, KEY_AGENT, KEY_DRAFTS, KEY_OUTBOX, KEY_EXPIRES, KEY_VIEW].forEach(function (k) { store(k, null); });
     token = null; agent = null; drafts = {}; outbox = [];
     location.replace("/console");
   });
@@ -541,6 +804,8 @@
     socket.on("transferred", onTransferred);
     socket.on("offer", onOffer);
     socket.on("offer_withdrawn", onOfferWithdrawn);
+    socket.on("tijdvak_started", onTijdvakStarted);
+    socket.on("callback_overdue", onCallbackOverdue);
   }
 
   function call(event, data) {
@@ -684,6 +949,7 @@
   function openAccepted(view) {
     var c = upsertConversation(view);
     mergeConversation(c, view);
+    showView("chats", false);
     activate(c.id);
   }
 
@@ -881,6 +1147,7 @@
     }
     tab.classList.toggle("tab-closed", c.status === "closed");
     tab.classList.toggle("tab-danger", !!(c.summary.danger_now || c.summary.in_crisis));
+    updateViewBadges();
     if (!anyUnread() && !crises.size && !document.hidden) stopFlash();
   }
 
@@ -902,7 +1169,7 @@
     renderTab(c);
     updateEmpty();
     scrollDown(c, true);
-    c.panel.querySelector(".composer-text").focus({ preventScroll: true });
+    if (currentView === "chats") c.panel.querySelector(".composer-text").focus({ preventScroll: true });
   }
 
   $("tabs").addEventListener("keydown", function (e) {
@@ -1210,7 +1477,21 @@
   // ---- closing with an outcome -------------------------------------------------------
 
   function openClose(c) {
+    closingCallback = null;
     closingId = c.id;
+    openCloseForm(t("chatCloseTitle"), t("chatCloseSubmit"), "");
+  }
+  // The same outcome form, rules and checks as a chat's close, for a callback (console.js below).
+  function openCallbackClose(cb) {
+    closingId = null;
+    closingCallback = cb;
+    openCloseForm(t("cbCloseTitle"), t("cbCloseSubmit"), t("cbCloseContext", { phone: cb.phone }));
+  }
+  function openCloseForm(title, submit, context) {
+    setText($("close-title"), title);
+    setText($("close-submit"), submit);
+    setText($("close-context"), context);
+    $("close-context").hidden = !context;
     var f = $("close-form");
     f.reset();
     $("close-error").hidden = true;
@@ -1224,7 +1505,13 @@
     $("close-form").classList.toggle("is-melding", melding);
   }
   $("close-form").querySelectorAll("input[name=kind]").forEach(function (r) { r.addEventListener("change", updateKindHints); });
-  $("close-cancel").addEventListener("click", function () { $("close-dialog").close(); closingId = null; });
+  $("close-cancel").addEventListener("click", function () { $("close-dialog").close(); });
+  $("close-dialog").addEventListener("close", function () {
+    var cb = closingCallback;
+    closingId = null;
+    closingCallback = null;
+    if (cb) focusCallback(cb.id, "finish");
+  });
 
   function showCloseError(missing, serverMessage) {
     var f = $("close-form");
@@ -1246,7 +1533,7 @@
   $("close-form").addEventListener("submit", async function (e) {
     e.preventDefault();
     var c = convs.get(closingId);
-    if (!c) { $("close-dialog").close(); return; }
+    if (!c && !closingCallback) { $("close-dialog").close(); return; }
     var f = $("close-form");
     var outcome = { kind: f.querySelector("input[name=kind]:checked").value };
     var summary = $("close-summary").value.trim(), urgency = $("close-urgency").value, gemeente = $("close-gemeente").value.trim();
@@ -1259,6 +1546,7 @@
       var missing = ["summary", "urgency", "gemeente"].filter(function (k) { return !outcome[k]; });
       if (missing.length) { showCloseError(missing, "Een melding is nog niet compleet."); return; }
     }
+    if (closingCallback) { finishCallback(closingCallback, outcome); return; }
     $("close-submit").disabled = true;
     var res;
     try { res = await call("close", { conversation_id: c.id, outcome: outcome }); } catch (x) {
@@ -1457,6 +1745,7 @@
     if (res.taken && res.conversation) {
       var c = upsertConversation(res.conversation);
       mergeConversation(c, res.conversation);
+      showView("chats", false);
       activate(c.id);
       showNotice(t("ackedTaken"));
     } else {
@@ -1795,6 +2084,7 @@
   }
 
   function focusAfterOffer() {
+    if (currentView === "callbacks") { $("cb-title").focus(); return; }
     var c = activeId && convs.get(activeId);
     if (c && c.status === "active") c.panel.querySelector(".composer-text").focus({ preventScroll: true });
     else $("queue-title").focus();
@@ -1841,6 +2131,582 @@
   }
   $("offer-accept").addEventListener("click", function () { answerOffer("accept"); });
   $("offer-pass").addEventListener("click", function () { answerOffer("pass"); });
+
+  // ---- callbacks: the work list of one day, per tijdvak ----------------------------------
+  // Over HTTP with the console's token (GET /api/agent/callbacks and friends). Everything the
+  // server sends is put on screen as text only. The list is rebuilt from the server after each
+  // action, so what it shows is what the database holds; the keyboard focus is carried over.
+
+  var TZ = "Europe/Amsterdam";
+  var CB_REFRESH_MS = 60000;
+  var CB_ALERTS_MAX = 6;
+  var RESULTS = ["bereikt", "geen_gehoor", "voicemail", "onjuist_nummer"];
+  var cb = {
+    date: null,            // the day shown, "YYYY-MM-DD"; null: the server's today
+    data: null,            // the last work list from the server
+    asked: 0,
+    busy: new Set(),       // callback ids with a request of ours under way
+    notes: new Map(),      // callback id -> {text, error}: the outcome of our last action on it
+    roster: new Map(),     // "kind|start" -> {text, error}
+    overdue: new Set(),    // callback ids the server flagged overdue (callback_overdue)
+    pendingFocus: null,    // {key, fallback}: where the keyboard goes after the next rebuild
+    alerts: []             // [{text, day}]
+  };
+
+  var dayParts = new Intl.DateTimeFormat("en-GB", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" });
+  function localDay(iso) {
+    var d = new Date(iso);
+    if (isNaN(d)) return "";
+    var p = {};
+    dayParts.formatToParts(d).forEach(function (x) { p[x.type] = x.value; });
+    return p.year + "-" + p.month + "-" + p.day;
+  }
+  function validDay(v) { return /^\d{4}-\d{2}-\d{2}$/.test(v || "") && !isNaN(new Date(v + "T00:00:00Z")); }
+  function shiftDay(day, n) {
+    var d = new Date(day + "T00:00:00Z");
+    d.setUTCDate(d.getUTCDate() + n);
+    return d.toISOString().slice(0, 10);
+  }
+  function longDay(day) {
+    var d = new Date(day + "T12:00:00Z");
+    if (isNaN(d)) return "";
+    return d.toLocaleDateString(LANG === "en" ? "en-GB" : "nl-NL", { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+  }
+  function slotText(start, end) { return clock(start) + "–" + clock(end); }
+  function stamp(iso) {
+    var d = new Date(iso);
+    if (isNaN(d)) return "";
+    return d.toLocaleString(LANG === "en" ? "en-GB" : "nl-NL", { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone: TZ });
+  }
+  function telHref(phone) { return "tel:" + String(phone || "").replace(/[^\d+]/g, ""); }
+  function canRoster() { return !!agent && (agent.role === "supervisor" || agent.role === "admin"); }
+  function isOpen(c) { return c.status === "open" || c.status === "claimed"; }
+
+  async function api(method, path, body) {
+    var opts = { method: method, headers: { Authorization: "Bearer " + token }, credentials: "omit", cache: "no-store" };
+    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+    var r;
+    try { r = await fetch(path, opts); } catch (e) { return { status: 0, body: null }; }
+    if (r.status === 401) askRelogin();
+    var data = null;
+    try { data = await r.json(); } catch (e) { data = null; }
+    return { status: r.status, body: data };
+  }
+  function apiError(res) { return res && res.body && res.body.error ? res.body.error : null; }
+  function cbErrorText(res) {
+    if (!res || res.status === 0) return t("cbOffline");
+    var err = apiError(res);
+    var code = err && err.code;
+    if (code === "already_taken") return t("cbAlreadyTaken");
+    if (code === "closed") return t("cbClosedAlready");
+    if (code === "not_found") return t("cbNotFound");
+    // "forbidden" with the general text means: not the one who claimed it. A specific text (no
+    // voicemail allowed here) says more, so that one is shown as it is.
+    if (code === "forbidden" && (!err.message || err.message === "Dat mag je hier niet doen.")) return t("cbForbidden");
+    return errorText(err, t("cbLoadFailed"));
+  }
+
+  function onCallbacksShown() { loadCallbacks(); }
+
+  async function loadCallbacks(day) {
+    if (!token) return;
+    if (day !== undefined && day !== cb.date) { cb.date = day; cb.notes.clear(); cb.roster.clear(); }
+    var asked = ++cb.asked;
+    setText($("cb-status"), t("cbLoading"));
+    var res = await api("GET", "/api/agent/callbacks" + (cb.date ? "?date=" + encodeURIComponent(cb.date) : ""));
+    if (asked !== cb.asked) return; // a newer question is under way
+    var box = $("cb-error");
+    if (res.status !== 200 || !res.body || !Array.isArray(res.body.tijdvakken)) {
+      setText($("cb-status"), "");
+      box.textContent = res.status === 0 ? t("cbOffline") : errorText(apiError(res), t("cbLoadFailed"));
+      box.hidden = false;
+      return;
+    }
+    box.hidden = true;
+    cb.data = res.body;
+    cb.date = String(res.body.date || cb.date || "");
+    $("cb-date").value = cb.date;
+    $("cb-date").removeAttribute("aria-invalid");
+    renderCallbacks();
+    setText($("cb-status"), t("cbLoaded", { time: clock(new Date().toISOString()) }));
+  }
+
+  function renderCallbacks() {
+    var list = $("cb-list"), data = cb.data;
+    if (!data) return;
+    var active = document.activeElement;
+    var had = active && list.contains(active) && active.dataset.key
+      ? { key: active.dataset.key, value: active.tagName === "INPUT" ? active.value : null } : null;
+    list.textContent = "";
+    setText($("cb-day"), longDay(data.date));
+    var tvs = data.tijdvakken;
+    if (!tvs.length) list.appendChild(el("p", "muted cb-none", t("cbNoTijdvakken")));
+    // Requests whose own tijdvak is this one, but whose callback (same number) sits in another.
+    var elsewhere = new Map();
+    var open = 0;
+    tvs.forEach(function (tv) {
+      (tv.callbacks || []).forEach(function (c) {
+        if (isOpen(c)) open += 1;
+        (c.requests || []).forEach(function (q) {
+          if (!q.slot || q.slot.start === c.slot.start || q.status === "cancelled") return;
+          var k = c.kind + "|" + q.slot.start;
+          elsewhere.set(k, (elsewhere.get(k) || 0) + 1);
+        });
+      });
+    });
+    var onlyBooked = $("cb-only-booked").checked, hidden = 0;
+    tvs.forEach(function (tv, i) {
+      var more = elsewhere.get(tv.kind + "|" + tv.start) || 0;
+      if (onlyBooked && !(tv.callbacks || []).length) { hidden += 1; return; }
+      list.appendChild(buildTijdvak(tv, i, more));
+    });
+    if (hidden) list.appendChild(el("p", "muted small cb-hidden", t("cbHiddenEmpty", { n: hidden })));
+    updateCallbackBadge(open);
+    // Give the keyboard back: where an action sent it, else where it was.
+    var want = cb.pendingFocus || had;
+    cb.pendingFocus = null;
+    var now = document.activeElement;
+    if (want && currentView === "callbacks" && (!now || now === document.body || list.contains(now))) {
+      var node = list.querySelector('[data-key="' + CSS.escape(want.key) + '"]') ||
+        (want.fallback && list.querySelector('[data-key="' + CSS.escape(want.fallback) + '"]'));
+      if (node) {
+        if (had && want === had && had.value !== null && node.tagName === "INPUT") node.value = had.value;
+        node.focus({ preventScroll: false });
+      }
+    }
+  }
+
+  function updateCallbackBadge(open) {
+    setBadge($("view-callbacks-badge"), open, t("cbOpenCount"));
+  }
+
+  function buildTijdvak(tv, n, elsewhereCount) {
+    var calls = tv.callbacks || [];
+    var late = calls.some(function (c) { return isOpen(c) && (c.overdue || cb.overdue.has(c.id)); });
+    var sec = el("section", "tv" + (calls.length ? "" : " tv-empty") + (late ? " tv-overdue" : ""));
+    sec.dataset.kind = tv.kind;
+    sec.dataset.start = tv.start;
+    var hid = "tv-h-" + n;
+    sec.setAttribute("aria-labelledby", hid);
+    var head = el("header", "tv-head");
+    var h = el("h2", "tv-title");
+    h.id = hid;
+    h.appendChild(el("span", "tv-time", slotText(tv.start, tv.end)));
+    h.appendChild(document.createTextNode(" "));
+    h.appendChild(el("span", "tv-kind chip chip-" + tv.kind, t("kind_" + tv.kind) === "kind_" + tv.kind ? String(tv.kind) : t("kind_" + tv.kind)));
+    head.appendChild(h);
+    var places = tv.capacity === null || tv.capacity === undefined
+      ? t("cbBookedUnknown") : t("cbBooked", { booked: tv.booked, capacity: tv.capacity });
+    var p = el("p", "tv-places" + (tv.capacity !== null && tv.booked >= tv.capacity ? " tv-full" : ""), places);
+    head.appendChild(p);
+    if (canRoster() && tv.capacity !== null && tv.capacity !== undefined) head.appendChild(buildRoster(tv, n));
+    sec.appendChild(head);
+    if (elsewhereCount) sec.appendChild(el("p", "muted small tv-elsewhere", t("cbMergedElsewhere", { n: elsewhereCount })));
+    if (!calls.length) {
+      sec.appendChild(el("p", "muted small tv-none", t("cbEmptyTijdvak")));
+    } else {
+      var ol = el("ol", "cb-cards");
+      calls.forEach(function (c) { ol.appendChild(buildCallback(c)); });
+      sec.appendChild(ol);
+    }
+    return sec;
+  }
+
+  function buildRoster(tv, n) {
+    var key = tv.kind + "|" + tv.start;
+    var form = el("form", "tv-roster");
+    form.noValidate = true;
+    var id = "tv-roster-" + n, msgId = "tv-roster-msg-" + n;
+    var lab = el("label", "tv-roster-label", t("cbRoster"));
+    lab.htmlFor = id;
+    lab.appendChild(el("span", "visually-hidden", " — " + slotText(tv.start, tv.end) + ", " + t("kind_" + tv.kind)));
+    var input = el("input", "tv-roster-input");
+    input.type = "number"; input.min = "0"; input.max = "1000"; input.step = "1"; input.inputMode = "numeric";
+    input.id = id;
+    input.value = String(tv.capacity);
+    input.dataset.key = "roster:" + key;
+    input.setAttribute("aria-describedby", msgId);
+    var btn = el("button", "btn btn-small btn-outline tv-roster-save", t("cbRosterSave"));
+    btn.type = "submit";
+    btn.dataset.key = "roster-save:" + key;
+    var msg = el("p", "tv-roster-msg small");
+    msg.id = msgId;
+    msg.setAttribute("role", "status");
+    var said = cb.roster.get(key);
+    if (said) { msg.textContent = said.text; msg.classList.toggle("is-error", !!said.error); if (said.error) input.setAttribute("aria-invalid", "true"); }
+    form.appendChild(lab); form.appendChild(input); form.appendChild(btn); form.appendChild(msg);
+    form.addEventListener("submit", function (e) { e.preventDefault(); saveRoster(tv, input, btn, msg); });
+    return form;
+  }
+
+  async function saveRoster(tv, input, btn, msg) {
+    var key = tv.kind + "|" + tv.start;
+    var v = input.value.trim();
+    if (!/^\d{1,4}$/.test(v) || Number(v) > 1000) {
+      cb.roster.set(key, { text: t("cbRosterInvalid"), error: true });
+      setText(msg, t("cbRosterInvalid")); msg.classList.add("is-error");
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    if (btn.getAttribute("aria-disabled") === "true") return;
+    btn.setAttribute("aria-disabled", "true");
+    var res = await api("PUT", "/api/admin/roster", { date: cb.data.date, slot_start: clock(tv.start), kind: tv.kind, capacity: Number(v) });
+    btn.removeAttribute("aria-disabled");
+    var said;
+    if (res.status === 200 && res.body) {
+      var b = res.body;
+      var text = t("cbRosterSaved", { capacity: b.capacity, booked: b.booked, remaining: b.remaining });
+      if (b.capacity < b.booked) text += " " + t("cbRosterBelow");
+      said = { text: text, error: false };
+    } else {
+      said = { text: res.status === 403 ? t("cbRosterForbidden") : cbErrorText(res), error: true };
+    }
+    cb.roster.set(key, said);
+    announce(said.text);
+    cb.pendingFocus = { key: said.error ? "roster:" + key : "roster-save:" + key };
+    await loadCallbacks();
+  }
+
+  function buildCallback(c) {
+    var id = c.id;
+    var mine = !!agent && c.claimed_by === agent.id && c.status === "claimed";
+    var late = isOpen(c) && (c.overdue || cb.overdue.has(id));
+    var li = el("li", "cb-card cb-" + c.status + (mine ? " cb-mine" : "") + (late ? " cb-late" : "") + (c.voicemail_allowed ? "" : " cb-novm-card"));
+    li.dataset.callbackId = id;
+    var base = "cb-" + id.replace(/[^\w-]/g, "");
+    var art = el("article", "cb-body");
+    art.setAttribute("aria-labelledby", base + "-phone");
+
+    var top = el("div", "cb-top");
+    var h = el("h3", "cb-phone-h");
+    h.id = base + "-phone";
+    var a = el("a", "cb-phone", c.phone);
+    a.href = telHref(c.phone);
+    a.dataset.key = id + ":phone";
+    h.appendChild(a);
+    top.appendChild(h);
+    var copy = el("button", "btn btn-ghost btn-small cb-copy", t("cbCopy"));
+    copy.type = "button";
+    copy.dataset.key = id + ":copy";
+    copy.addEventListener("click", function () { copyPhone(c, a); });
+    top.appendChild(copy);
+    var tags = el("div", "cb-tags");
+    tags.appendChild(el("span", "chip", label("caller_type", c.caller_type)));
+    if (c.merged) tags.appendChild(el("span", "badge badge-merged", t("cbRequests", { n: (c.requests || []).length })));
+    if (late) {
+      var ov = el("span", "badge badge-overdue", t("cbOverdue"));
+      ov.title = t("cbOverdueWhy");
+      tags.appendChild(ov);
+    }
+    top.appendChild(tags);
+    art.appendChild(top);
+
+    var st = el("p", "cb-state");
+    st.tabIndex = -1;
+    st.dataset.key = id + ":card";
+    st.appendChild(el("span", "cb-state-label", t("cbStatus") + ": "));
+    st.appendChild(el("strong", "cb-status-text", statusText(c)));
+    if (c.attempts) st.appendChild(el("span", "cb-attempts", " · " + t("cbAttempts") + ": " + c.attempts));
+    if (late) st.appendChild(el("span", "cb-late-why", " · " + t("cbOverdueWhy")));
+    art.appendChild(st);
+
+    var vmId = base + "-vm";
+    if (!c.voicemail_allowed) {
+      var warn = el("div", "cb-novm");
+      warn.id = vmId;
+      warn.setAttribute("role", "note");
+      warn.appendChild(el("p", "cb-novm-title", "⚠ " + t("cbNoVoicemail")));
+      warn.appendChild(el("p", "cb-novm-why", t("cbNoVoicemailWhy")));
+      art.appendChild(warn);
+    } else {
+      var okp = el("p", "cb-vm-ok small", t("cbVoicemailOk"));
+      okp.id = vmId;
+      art.appendChild(okp);
+    }
+
+    art.appendChild(buildRequests(c));
+
+    var actions = buildActions(c, mine, vmId);
+    if (actions) art.appendChild(actions);
+    var note = cb.notes.get(id);
+    var msg = el("p", "cb-msg small" + (note && note.error ? " is-error" : ""), note ? note.text : "");
+    msg.setAttribute("role", "status");
+    art.appendChild(msg);
+    li.appendChild(art);
+    return li;
+  }
+
+  function buildRequests(c) {
+    var wrap = el("div", "cb-requests");
+    var reqs = c.requests || [];
+    if (c.merged) wrap.appendChild(el("p", "cb-merged-note small", t("cbMergedNote")));
+    var ol = el("ol", "cb-req-list");
+    reqs.forEach(function (q) {
+      var li = el("li", "cb-req");
+      li.appendChild(el("p", "cb-req-name" + (q.name ? "" : " muted"), q.name ? String(q.name) : t("cbNoName")));
+      li.appendChild(el("p", "cb-req-topic" + (q.topic ? "" : " muted"), q.topic ? String(q.topic) : t("cbNoTopic")));
+      var dl = el("dl", "cb-req-facts");
+      function fact(name, value) {
+        if (value === null || value === undefined || value === "") return;
+        var d = el("div");
+        d.appendChild(el("dt", null, name));
+        d.appendChild(el("dd", null, value));
+        dl.appendChild(d);
+      }
+      fact(t("cbReference"), q.reference);
+      fact(t("cbCreated"), stamp(q.created_at));
+      if (q.slot) fact(t("cbOwnSlot"), slotText(q.slot.start, q.slot.end) + (q.rescheduled ? " (" + t("cbRescheduled") + ")" : ""));
+      if (q.caller_type && q.caller_type !== c.caller_type) fact(t("cbCallerType"), label("caller_type", q.caller_type));
+      fact(t("cbEmail"), q.email);
+      fact(t("cbOrganisation"), q.organisation);
+      li.appendChild(dl);
+      ol.appendChild(li);
+    });
+    wrap.appendChild(ol);
+    return wrap;
+  }
+
+  function actionButton(c, key, text, cls, handler) {
+    var b = el("button", "btn btn-small " + cls, text);
+    b.type = "button";
+    b.dataset.key = c.id + ":" + key;
+    if (cb.busy.has(c.id)) b.setAttribute("aria-disabled", "true");
+    b.addEventListener("click", function () {
+      if (b.getAttribute("aria-disabled") === "true" && !b.dataset.why) return;
+      handler(b);
+    });
+    return b;
+  }
+
+  function buildActions(c, mine, vmId) {
+    if (c.status === "open") {
+      var bar = el("div", "cb-actions");
+      var claim = actionButton(c, "claim", t("cbClaim"), "btn-primary", function () { claimCallback(c); });
+      claim.setAttribute("aria-label", t("cbClaimLabel", { phone: c.phone }));
+      bar.appendChild(claim);
+      return bar;
+    }
+    if (!mine) return null;
+    var box = el("div", "cb-actions");
+    if (c.last_result !== "bereikt") {
+      var group = el("div", "cb-results");
+      group.setAttribute("role", "group");
+      group.setAttribute("aria-label", t("cbRecord"));
+      group.appendChild(el("span", "cb-results-label small", t("cbRecord") + ":"));
+      RESULTS.forEach(function (r) {
+        var cls = r === "bereikt" ? "btn-outline cb-res-ok" : r === "onjuist_nummer" ? "btn-ghost" : "btn-outline";
+        var b = actionButton(c, "res:" + r, t("res_" + r), cls, function (btn) {
+          if (btn.dataset.why) { setNote(c.id, t("cbVoicemailDisabled") + " " + t("cbNoVoicemailWhy"), true); return; }
+          recordAttempt(c, r);
+        });
+        if (r === "voicemail" && !c.voicemail_allowed) {
+          // aria-disabled keeps it in the tab order, so its reason can still be heard.
+          b.setAttribute("aria-disabled", "true");
+          b.setAttribute("aria-describedby", vmId);
+          b.dataset.why = "novm";
+          b.classList.add("cb-res-blocked");
+          b.title = t("cbVoicemailDisabled");
+        }
+        group.appendChild(b);
+      });
+      box.appendChild(group);
+    }
+    box.appendChild(actionButton(c, "finish", t("cbFinish"), "btn-primary cb-finish", function () { openCallbackClose(c); }));
+    return box;
+  }
+
+  function statusText(c) {
+    var who = agent && c.claimed_by === agent.id ? t("you") : (c.claimed_by_name || t("byColleague"));
+    switch (c.status) {
+      case "open": return t("st_open");
+      case "claimed":
+        if (c.last_result === "bereikt") return t("st_reached", { who: who });
+        if (c.next_attempt_at) return t("st_retry", { who: who, time: clock(c.next_attempt_at) });
+        return t("st_claimed", { who: who });
+      case "not_reached": return t("st_not_reached");
+      case "wrong_number": return t("st_wrong_number");
+      case "closed":
+        var k = c.outcome && c.outcome.kind;
+        return k && TEXT.nl["outcome_" + k] ? t("st_closedAs", { kind: t("outcome_" + k) }) : t("st_closed");
+      case "cancelled": return t("st_cancelled");
+      default: return String(c.status || "—");
+    }
+  }
+
+  function setNote(id, text, error) {
+    cb.notes.set(id, { text: text, error: !!error });
+    var card = document.querySelector('.cb-card[data-callback-id="' + CSS.escape(id) + '"] .cb-msg');
+    if (card) { card.textContent = text; card.classList.toggle("is-error", !!error); }
+    announce(text);
+  }
+
+  async function copyPhone(c, link) {
+    var ok = false;
+    try {
+      if (navigator.clipboard && window.isSecureContext) { await navigator.clipboard.writeText(c.phone); ok = true; }
+    } catch (e) { ok = false; }
+    if (!ok) {
+      var range = document.createRange();
+      range.selectNodeContents(link);
+      var sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+    }
+    setNote(c.id, ok ? t("cbCopied") : t("cbCopySelect"));
+  }
+
+  async function withBusy(c, work) {
+    if (cb.busy.has(c.id)) return;
+    cb.busy.add(c.id);
+    var card = document.querySelector('.cb-card[data-callback-id="' + CSS.escape(c.id) + '"]');
+    if (card) card.querySelectorAll(".cb-actions .btn").forEach(function (b) { b.setAttribute("aria-disabled", "true"); });
+    try { await work(); } finally { cb.busy.delete(c.id); }
+    await loadCallbacks();
+  }
+
+  function claimCallback(c) {
+    return withBusy(c, async function () {
+      var res = await api("POST", "/api/agent/callbacks/" + encodeURIComponent(c.id) + "/claim");
+      if (res.status === 200) {
+        setNote(c.id, t("cbClaimed", { phone: c.phone }));
+        cb.pendingFocus = { key: c.id + ":res:bereikt", fallback: c.id + ":card" };
+      } else {
+        setNote(c.id, cbErrorText(res), true);
+        cb.pendingFocus = { key: c.id + ":card" };
+      }
+    });
+  }
+
+  function recordAttempt(c, result) {
+    return withBusy(c, async function () {
+      var res = await api("POST", "/api/agent/callbacks/" + encodeURIComponent(c.id) + "/attempts", { result: result });
+      var b = res.body;
+      if (res.status !== 200 || !b) {
+        setNote(c.id, cbErrorText(res), true);
+        cb.pendingFocus = { key: c.id + ":res:" + result, fallback: c.id + ":card" };
+        return;
+      }
+      var text = b.state === "reached" ? t("cbStateReached")
+        : b.state === "retry" ? t("cbStateRetry", { n: b.attempts, time: clock(b.next_attempt_at) })
+        : b.state === "not_reached" ? t("cbStateNotReached", { n: b.attempts })
+        : b.state === "wrong_number" ? t("cbStateWrongNumber") : String(b.state || "");
+      setNote(c.id, text);
+      cb.pendingFocus = b.state === "reached" ? { key: c.id + ":finish", fallback: c.id + ":card" }
+        : b.state === "retry" ? { key: c.id + ":res:" + result, fallback: c.id + ":card" } : { key: c.id + ":card" };
+    });
+  }
+
+  async function finishCallback(c, outcome) {
+    $("close-submit").disabled = true;
+    var res = await api("POST", "/api/agent/callbacks/" + encodeURIComponent(c.id) + "/close", { outcome: outcome });
+    $("close-submit").disabled = false;
+    var err = apiError(res);
+    if (res.status === 200) {
+      closingCallback = null;
+      $("close-dialog").close();
+      setNote(c.id, t("cbFinished"));
+      cb.pendingFocus = { key: c.id + ":card" };
+      await loadCallbacks();
+      return;
+    }
+    if (res.status === 0) { showCloseError([], t("cbOffline")); return; }
+    if (err && err.code === "outcome_incomplete") { showCloseError(err.missing || [], errorText(err)); return; }
+    if (err && ["closed", "not_found", "forbidden"].indexOf(err.code) >= 0) {
+      closingCallback = null;
+      $("close-dialog").close();
+      setNote(c.id, cbErrorText(res), true);
+      cb.pendingFocus = { key: c.id + ":card" };
+      await loadCallbacks();
+      return;
+    }
+    showCloseError([], cbErrorText(res));
+  }
+
+  function focusCallback(id, key) {
+    var list = $("cb-list");
+    var node = list.querySelector('[data-key="' + CSS.escape(id + ":" + key) + '"]') ||
+      list.querySelector('[data-key="' + CSS.escape(id + ":card") + '"]');
+    if (node) node.focus(); else cb.pendingFocus = { key: id + ":" + key, fallback: id + ":card" };
+  }
+
+  // ---- the date: a picker, the day before and after, today --------------------------------
+
+  $("cb-dates").setAttribute("aria-label", t("cbChooseDay"));
+  $("cb-prev").addEventListener("click", function () { if (cb.date) loadCallbacks(shiftDay(cb.date, -1)); });
+  $("cb-next").addEventListener("click", function () { if (cb.date) loadCallbacks(shiftDay(cb.date, 1)); });
+  $("cb-today").addEventListener("click", function () { loadCallbacks(null); });
+  $("cb-refresh").addEventListener("click", function () { loadCallbacks(); });
+  $("cb-only-booked").addEventListener("change", renderCallbacks);
+  $("cb-date").addEventListener("change", function () {
+    var v = $("cb-date").value;
+    if (!validDay(v)) {
+      $("cb-date").setAttribute("aria-invalid", "true");
+      var box = $("cb-error");
+      box.textContent = t("cbBadDate"); box.hidden = false;
+      return;
+    }
+    loadCallbacks(v);
+  });
+
+  // Other advisors claim and finish too, and nothing pushes that: read the list again now and then.
+  setInterval(function () {
+    if (currentView !== "callbacks" || !token || !cb.data || document.hidden || cb.busy.size) return;
+    if ($("close-dialog").open || (document.activeElement && document.activeElement.classList.contains("tv-roster-input"))) return;
+    loadCallbacks();
+  }, CB_REFRESH_MS);
+
+  // ---- live hints: a tijdvak starts; a callback is overdue (supervisors) ------------------
+
+  function addCallbackAlert(text, day) {
+    cb.alerts.push({ text: text, day: day });
+    if (cb.alerts.length > CB_ALERTS_MAX) cb.alerts.shift();
+    var list = $("cb-alerts-list");
+    list.textContent = "";
+    cb.alerts.forEach(function (a) { list.appendChild(el("li", null, a.text)); });
+    $("cb-alerts").hidden = false;
+    announce(text);
+    if (document.hidden || !document.hasFocus()) { beep(); flashTitle(text); }
+  }
+  $("cb-alerts-open").addEventListener("click", function () {
+    var last = cb.alerts[cb.alerts.length - 1];
+    var day = last && last.day;
+    if (day && day !== cb.date) cb.date = day;
+    showView("callbacks", false);
+    $("cb-title").focus();
+  });
+  $("cb-alerts-dismiss").addEventListener("click", function () {
+    var focused = $("cb-alerts").contains(document.activeElement);
+    cb.alerts = [];
+    $("cb-alerts-list").textContent = "";
+    $("cb-alerts").hidden = true;
+    if (focused) (currentView === "callbacks" ? $("cb-title") : $("queue-title")).focus();
+  });
+
+  function refreshIfShown(iso) {
+    if (currentView === "callbacks" && cb.data && localDay(iso) === cb.data.date) loadCallbacks();
+  }
+
+  function onTijdvakStarted(d) {
+    if (!d || typeof d.start !== "string" || typeof d.end !== "string") return;
+    refreshIfShown(d.start);
+    var n = Math.max(0, Math.floor(Number(d.callbacks) || 0));
+    if (!n) return; // nothing to call in it: no need to interrupt anyone
+    var advies = d.kind === "adviesgesprek";
+    var what = advies ? (n === 1 ? t("tvAdvies1") : t("tvAdviesN", { n: n }))
+      : (n === 1 ? t("tvCallbacks1") : t("tvCallbacksN", { n: n }));
+    addCallbackAlert(t(advies ? "tvStartedAdvies" : "tvStarted", { slot: slotText(d.start, d.end), what: what }), localDay(d.start));
+  }
+
+  function onCallbackOverdue(d) {
+    if (!d || typeof d.callback_id !== "string" || !d.slot) return;
+    cb.overdue.add(d.callback_id);
+    var status = d.status === "claimed"
+      ? t("st_claimed", { who: agent && d.claimed_by === agent.id ? t("you") : t("byColleague") }) : t("st_open");
+    addCallbackAlert(t("cbOverdueAlert", { slot: slotText(d.slot.start, d.slot.end), status: status.toLowerCase() }), localDay(d.slot.start));
+    if (currentView === "callbacks" && cb.data) renderCallbacks();
+    refreshIfShown(d.slot.start);
+  }
 
   // ---- start -----------------------------------------------------------------------------
 

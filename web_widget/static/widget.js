@@ -19,6 +19,7 @@
   var STORE_KEY = "ui-pref"; // neutral on purpose: it holds the resume token of this tab
   var FALLBACK_EXIT = "https://www.buienradar.nl/";
   var TZ = "Europe/Amsterdam";
+  var LONG_WAIT_S = 600; // from this expected wait on, a waiting visitor is offered a callback
 
   // ---- texts -------------------------------------------------------------------------
   var TEXT = {
@@ -90,7 +91,45 @@
       error: "Er ging iets mis. Probeer het nog eens, of bel 0800-2000.",
       busy: "Je stuurt veel berichten snel achter elkaar. Wacht even.",
       logLabel: "Berichten",
-      exitOverlay: "Even geduld…"
+      exitOverlay: "Even geduld…",
+      cbOfferTitle: "Liever teruggebeld worden?",
+      cbOfferText: "Kies een moment waarop het veilig is om gebeld te worden. Dan bellen wij jou, gratis.",
+      cbOffer: "Bel mij terug",
+      cbWaitLink: "Liever teruggebeld worden?",
+      cbTitle: "Bel mij terug",
+      cbIntro: "Kies wanneer we je mogen bellen. Een hulpverlener belt je ergens in dat tijdvak.",
+      cbLeavesQueue: "Als je dit verstuurt, ga je uit de rij voor de chat.",
+      cbAgentReady: "Er is nu een hulpverlener voor je in de chat.",
+      cbToChat: "Naar de chat",
+      cbWhen: "Wanneer mogen we je bellen?",
+      cbDay: "Dag",
+      cbSlot: "Tijdvak",
+      cbLoadingSlots: "Tijdvakken laden…",
+      cbNoSlots: "Er is de komende twee weken geen tijdvak vrij. Bel ons gerust: 0800-2000 is gratis, dag en nacht.",
+      cbRetry: "Probeer opnieuw",
+      cbPhone: "Je telefoonnummer",
+      cbPhoneHint: "Een Nederlands nummer, bijvoorbeeld 06 12345678.",
+      cbVoicemail: "Mag er een voicemail worden ingesproken?",
+      cbVoicemailHint: "Als we je niet bereiken, kunnen we een bericht inspreken. Luistert iemand anders misschien je voicemail af? Kies dan ‘Nee’. Dan spreken we niets in.",
+      cbWho: "Wie ben jij?",
+      cbName: "Je voornaam (mag je overslaan)",
+      cbNameHint: "Zo weten we hoe we je mogen noemen. Een andere naam mag ook.",
+      cbTopic: "Waar gaat het over? (mag je overslaan)",
+      cbTopicHint: "Een paar woorden is genoeg.",
+      cbSubmit: "Verstuur",
+      cbSending: "Bezig met versturen…",
+      cbBack: "Terug",
+      cbNeedSlot: "Kies een tijdvak.",
+      cbNeedPhone: "Vul je telefoonnummer in.",
+      cbNeedVoicemail: "Kies ‘Ja’ of ‘Nee’.",
+      cbNeedWho: "Kies wie je bent.",
+      cbDoneTitle: "We bellen je terug",
+      cbDoneWhen: "We bellen je in het tijdvak {when}.",
+      cbDoneRef: "Je kenmerk:",
+      cbDoneRefHint: "Noem dit kenmerk als je ons belt over dit verzoek.",
+      cbDoneNoLink: "We bewaren niets op dit apparaat: geen link om het verzoek te wijzigen, ook niet in je browser. Wil je het tijdvak veranderen of toch niet gebeld worden? Bel 0800-2000 en noem je kenmerk.",
+      cbDoneLeftQueue: "Je staat niet meer in de rij voor de chat.",
+      cbDone: "Klaar"
     },
     en: {
       launcher: "Chat with Veilig Thuis",
@@ -160,7 +199,45 @@
       error: "Something went wrong. Please try again, or call 0800-2000.",
       busy: "You are sending many messages quickly. Please wait a moment.",
       logLabel: "Messages",
-      exitOverlay: "Please wait…"
+      exitOverlay: "Please wait…",
+      cbOfferTitle: "Rather be called back?",
+      cbOfferText: "Choose a time when it is safe to be called. Then we will call you, free of charge.",
+      cbOffer: "Call me back",
+      cbWaitLink: "Rather be called back?",
+      cbTitle: "Call me back",
+      cbIntro: "Choose when we may call you. Someone will call you at some point in that time window.",
+      cbLeavesQueue: "If you send this, you leave the line for the chat.",
+      cbAgentReady: "Someone is ready for you in the chat now.",
+      cbToChat: "Go to the chat",
+      cbWhen: "When may we call you?",
+      cbDay: "Day",
+      cbSlot: "Time window",
+      cbLoadingSlots: "Loading time windows…",
+      cbNoSlots: "There is no free time window in the next two weeks. Please call us: 0800-2000 is free, day and night.",
+      cbRetry: "Try again",
+      cbPhone: "Your phone number",
+      cbPhoneHint: "A Dutch number, for example 06 12345678.",
+      cbVoicemail: "May we leave a voicemail?",
+      cbVoicemailHint: "If we cannot reach you, we can leave a message. Might someone else listen to your voicemail? Then choose ‘No’, and we will not leave anything.",
+      cbWho: "Who are you?",
+      cbName: "Your first name (you can skip this)",
+      cbNameHint: "So we know what to call you. Another name is fine too.",
+      cbTopic: "What is it about? (you can skip this)",
+      cbTopicHint: "A few words are enough.",
+      cbSubmit: "Send",
+      cbSending: "Sending…",
+      cbBack: "Back",
+      cbNeedSlot: "Choose a time window.",
+      cbNeedPhone: "Fill in your phone number.",
+      cbNeedVoicemail: "Choose ‘Yes’ or ‘No’.",
+      cbNeedWho: "Choose who you are.",
+      cbDoneTitle: "We will call you back",
+      cbDoneWhen: "We will call you in the time window {when}.",
+      cbDoneRef: "Your reference:",
+      cbDoneRefHint: "Mention this reference if you call us about this request.",
+      cbDoneNoLink: "We keep nothing on this device: no link to change the request, not in your browser either. Want another time, or not to be called after all? Call 0800-2000 and give your reference.",
+      cbDoneLeftQueue: "You are no longer in line for the chat.",
+      cbDone: "Done"
     }
   };
 
@@ -190,7 +267,9 @@
     typingLastSent: 0,
     incomingTypingTimer: null,
     retryTimer: null,
-    exiting: false
+    exiting: false,
+    cb: null,         // the callback form while it is open (memory only; never the manage token)
+    draft: ""         // the chat draft while the callback form is open
   };
 
   function t(key, params) {
@@ -249,6 +328,24 @@
       return new Intl.DateTimeFormat(S.lang === "en" ? "en-GB" : "nl-NL", { timeZone: TZ, hour: "2-digit", minute: "2-digit", hour12: false }).format(iso ? new Date(iso) : new Date());
     } catch (e) { return ""; }
   }
+  // Tijdvakken: "di 1 dec, 10:00–11:00" in Amsterdam time, grouped by the local day.
+  function dayKey(iso) {
+    try {
+      return new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(iso));
+    } catch (e) { return String(iso).slice(0, 10); }
+  }
+  function fmtDay(iso, long) {
+    try {
+      var parts = new Intl.DateTimeFormat(S.lang === "en" ? "en-GB" : "nl-NL", {
+        timeZone: TZ, weekday: long ? "long" : "short", day: "numeric", month: long ? "long" : "short"
+      }).formatToParts(new Date(iso));
+      var p = {};
+      parts.forEach(function (x) { p[x.type] = x.value.replace(/\.$/, ""); });
+      return p.weekday + " " + p.day + " " + p.month;
+    } catch (e) { return String(iso).slice(0, 10); }
+  }
+  function fmtSlot(slot) { return fmtDay(slot.start) + ", " + fmtTime(slot.start) + "–" + fmtTime(slot.end); }
+
   function fmtWait(seconds) {
     var m = Math.max(1, Math.round((seconds || 0) / 60));
     return m === 1 ? t("minute") : t("minutes", { n: m });
@@ -301,6 +398,7 @@
     } catch (e) { /* leaving matters more */ }
     clearStorage();
     S.token = null; S.conversationId = null; S.pending = []; S.shown = {}; S.socket = null; S.bound = false;
+    S.cb = null; S.draft = "";
     if (root && root.parentNode) root.parentNode.removeChild(root);
     location.replace(S.exitUrl);
   }
@@ -360,7 +458,7 @@
   }
   launcher.addEventListener("click", function () { openPanel(); });
 
-  var body, statusLine, logList, typingLine, composer, input, liveNote;
+  var body, statusLine, cbLinkBox, logList, typingLine, composer, input, liveNote;
 
   function header() {
     return el("div", { className: "vtw-header" }, [
@@ -396,8 +494,10 @@
     if (S.view === "loading") body.appendChild(el("p", { className: "vtw-muted", text: t("loading") }));
     else if (S.view === "closed") renderClosed();
     else if (S.view === "intake") renderIntake();
+    else if (S.view === "callback") renderCallback();
     else renderChat();
     if (S.view !== "chat" && S.view !== "closed") panel.appendChild(footer());
+    if (!draft && S.view === "chat" && S.draft) { draft = S.draft; S.draft = ""; }
     if (draft && input && input.isConnected) input.value = draft;
     if (focusKey && focusKey.indexOf("vtw-lang") >= 0) {
       var b = panel.querySelector(".vtw-lang"); if (b) b.focus();
@@ -417,14 +517,310 @@
         el("p", { className: "vtw-danger-title", text: t("closedDanger") }),
         el("a", { className: "vtw-call112", href: "tel:" + phone.emergency, text: t("call112") })
       ]),
-      callbackSlot()
+      callbackOffer()
     ]));
   }
 
-  /* Place reserved for the callback request (terugbellen in een tijdvak), a later issue.
-     Deliberately empty and hidden: no form that goes nowhere. */
-  function callbackSlot() {
-    return el("div", { className: "vtw-callback-slot", "data-vtw": "callback-slot", hidden: true });
+  // ---- callback request (terugbellen in een tijdvak) ----------------------------------
+  // The answer to a booking carries a manage token; the widget drops it at once. It is never
+  // written to storage, the URL or the page, so nobody who uses this device later can find or
+  // change the request. The caller keeps only the reference, if they want to.
+
+  var CB_FIELDS = { slot_start: "slot", phone: "phone", safe_to_leave_voicemail: "voicemail", caller_type: "who", name: "name", topic: "topic" };
+  var CB_ORDER = ["slot", "phone", "voicemail", "who", "name", "topic"];
+  var cbWhenBox = null, cbChatNote = null;
+
+  function callbackOffer() {
+    return el("div", { className: "vtw-cb-offer", "data-vtw": "callback-offer" }, [
+      el("h4", { className: "vtw-h vtw-h-sub", text: t("cbOfferTitle") }),
+      el("p", { text: t("cbOfferText") }),
+      el("button", { type: "button", className: "vtw-primary vtw-wrap", "data-vtw": "callback-open", onclick: function () { openCallback("closed"); } }, [t("cbOffer")])
+    ]);
+  }
+
+  function callbackLink() {
+    return el("p", { className: "vtw-cb-link" }, [
+      el("button", { type: "button", className: "vtw-linkbtn", "data-vtw": "callback-open", onclick: function () { openCallback("chat"); } }, [t("cbWaitLink")])
+    ]);
+  }
+
+  function errorText(body) {
+    var e = body && body.error;
+    if (!e) return t("error");
+    return (S.lang === "en" ? e.message_en || e.message : e.message || e.message_en) || t("error");
+  }
+
+  function openCallback(from) {
+    S.draft = input && input.isConnected ? input.value : "";
+    S.cb = {
+      from: from, slots: null, loadError: null, day: null, slot: null, phone: "", voicemail: null,
+      callerType: S.answers.caller_type || null, name: "", topic: S.answers.topic || "",
+      errors: {}, formError: null, sending: false, done: null, leftQueue: false
+    };
+    S.view = "callback";
+    renderAll();
+    focusCallbackTitle();
+    loadSlots();
+  }
+
+  function closeCallback() {
+    var from = S.cb ? S.cb.from : "closed";
+    S.cb = null;
+    S.view = from === "chat" ? "chat" : "closed";
+    renderAll();
+    var back = S.view === "closed" ? panel.querySelector("[data-vtw=callback-open]") : null;
+    if (back) back.focus(); else focusTitle();
+  }
+
+  function focusCallbackTitle() { var h = panel.querySelector("#vtw-cb-title"); if (h) h.focus(); }
+
+  function loadSlots() {
+    var cb = S.cb;
+    cb.loadError = null;
+    fetch(ORIGIN + "/api/callbacks/slots?kind=terugbellen&days=14", { credentials: "omit", cache: "no-store" })
+      .then(function (r) { return r.json().then(function (b) { if (!r.ok) throw b; return b; }); })
+      .then(function (body) {
+        if (S.cb !== cb) return;
+        cb.slots = (body && body.slots) || [];
+        if (cb.slot && !cb.slots.some(function (x) { return x.start === cb.slot.start; })) cb.slot = null;
+        var days = cb.slots.map(function (x) { return dayKey(x.start); });
+        if (!cb.day || days.indexOf(cb.day) < 0) cb.day = days.length ? days[0] : null;
+        fillWhen();
+      })
+      .catch(function (body) {
+        if (S.cb !== cb) return;
+        cb.loadError = errorText(body);
+        fillWhen();
+      });
+  }
+
+  function described(node, ids) {
+    var list = ids.filter(Boolean).join(" ");
+    if (list) node.setAttribute("aria-describedby", list);
+    return node;
+  }
+
+  function cbField(key, label, hint, control) {
+    var id = "vtw-cb-" + key, err = S.cb.errors[key];
+    control.setAttribute("id", id);
+    described(control, [hint ? id + "-hint" : null, err ? id + "-error" : null]);
+    if (err) control.setAttribute("aria-invalid", "true");
+    return el("div", { className: "vtw-field" + (err ? " vtw-invalid" : ""), "data-vtw": "field-" + key }, [
+      el("label", { "for": id, className: "vtw-cb-label", text: label }),
+      hint ? el("p", { id: id + "-hint", className: "vtw-cb-hint", text: hint }) : null,
+      err ? el("p", { id: id + "-error", className: "vtw-field-error", "data-vtw": "error-" + key, text: err }) : null,
+      control
+    ]);
+  }
+
+  function cbRadios(key, legend, hint, options, value, onPick) {
+    var id = "vtw-cb-" + key, err = S.cb.errors[key];
+    var fs = el("fieldset", { className: "vtw-fieldset" + (err ? " vtw-invalid" : ""), "data-vtw": "field-" + key }, [
+      el("legend", { className: "vtw-cb-label", text: legend }),
+      hint ? el("p", { id: id + "-hint", className: "vtw-cb-hint", text: hint }) : null,
+      err ? el("p", { id: id + "-error", className: "vtw-field-error", "data-vtw": "error-" + key, text: err }) : null,
+      el("div", { className: "vtw-radios" }, options.map(function (o, i) {
+        var rid = id + "-" + i;
+        var radio = el("input", {
+          type: "radio", id: rid, name: id, value: o.value, checked: value === o.value,
+          "aria-invalid": err ? "true" : null,
+          onchange: function () { onPick(o.value); }
+        });
+        return el("div", { className: "vtw-radio" }, [radio, el("label", { "for": rid, text: o.label })]);
+      }))
+    ]);
+    return described(fs, [hint ? id + "-hint" : null, err ? id + "-error" : null]);
+  }
+
+  function fillWhen() {
+    var cb = S.cb, box = cbWhenBox;
+    if (!cb || !box || !box.isConnected) return;
+    box.textContent = "";
+    if (cb.loadError) {
+      box.appendChild(el("p", { className: "vtw-error", role: "alert", text: cb.loadError }));
+      box.appendChild(el("button", { type: "button", className: "vtw-stop", onclick: function () { cb.slots = null; fillWhen(); loadSlots(); } }, [t("cbRetry")]));
+      return;
+    }
+    if (!cb.slots) { box.appendChild(el("p", { className: "vtw-muted", role: "status", text: t("cbLoadingSlots") })); return; }
+    if (!cb.slots.length) { box.appendChild(el("p", { "data-vtw": "no-slots", text: t("cbNoSlots") })); return; }
+    var days = [], byDay = {};
+    cb.slots.forEach(function (x) {
+      var k = dayKey(x.start);
+      if (!byDay[k]) { byDay[k] = []; days.push(k); }
+      byDay[k].push(x);
+    });
+    var select = el("select", { id: "vtw-cb-day", className: "vtw-select" }, days.map(function (k) {
+      return el("option", { value: k, selected: k === cb.day }, [fmtDay(byDay[k][0].start, true)]);
+    }));
+    var radios = el("div");
+    function fillRadios() {
+      radios.textContent = "";
+      radios.appendChild(cbRadios("slot", t("cbSlot"), null, (byDay[cb.day] || []).map(function (x) {
+        return { value: x.start, label: fmtSlot(x) };
+      }), cb.slot && cb.slot.start, function (v) {
+        cb.slot = cb.slots.filter(function (x) { return x.start === v; })[0] || null;
+      }));
+    }
+    select.addEventListener("change", function () { cb.day = select.value; fillRadios(); });
+    box.appendChild(el("div", { className: "vtw-field" }, [el("label", { "for": "vtw-cb-day", className: "vtw-cb-label", text: t("cbDay") }), select]));
+    box.appendChild(radios);
+    fillRadios();
+  }
+
+  function updateCallbackChatNote() {
+    if (!cbChatNote || !cbChatNote.isConnected || !S.cb || S.cb.from !== "chat") return;
+    cbChatNote.textContent = "";
+    if (S.cb.done) return;
+    if (S.chatStatus === "waiting") cbChatNote.appendChild(el("p", { className: "vtw-muted", text: t("cbLeavesQueue") }));
+    if (S.chatStatus === "active") {
+      cbChatNote.appendChild(el("div", { className: "vtw-status", role: "status" }, [
+        el("p", { className: "vtw-h", text: t("cbAgentReady") }),
+        el("button", { type: "button", className: "vtw-primary", onclick: closeCallback }, [t("cbToChat")])
+      ]));
+    }
+  }
+
+  function renderCallback() {
+    var cb = S.cb;
+    if (cb.done) { renderCallbackDone(); return; }
+    var form = el("form", { className: "vtw-cb", "data-vtw": "callback", novalidate: true, onsubmit: submitCallback });
+    form.appendChild(el("h3", { id: "vtw-cb-title", className: "vtw-h", tabindex: "-1", text: t("cbTitle") }));
+    form.appendChild(el("p", { text: t("cbIntro") }));
+    cbChatNote = el("div", { className: "vtw-cb-chat" });
+    form.appendChild(cbChatNote);
+    if (cb.formError) form.appendChild(el("p", { className: "vtw-error", role: "alert", "data-vtw": "callback-error", text: cb.formError }));
+
+    cbWhenBox = el("div", { className: "vtw-cb-when", "data-vtw": "callback-when" });
+    form.appendChild(el("fieldset", { className: "vtw-fieldset vtw-fieldset-outer" }, [
+      el("legend", { className: "vtw-h vtw-h-sub", text: t("cbWhen") }), cbWhenBox
+    ]));
+
+    var phone = el("input", {
+      type: "tel", inputmode: "tel", className: "vtw-text-input", maxlength: "32", value: cb.phone,
+      // Not remembered by the browser: someone else may use its suggestions later.
+      autocomplete: "off", "data-vtw": "phone"
+    });
+    phone.addEventListener("input", function () { cb.phone = phone.value; });
+    form.appendChild(cbField("phone", t("cbPhone"), t("cbPhoneHint"), phone));
+
+    form.appendChild(cbRadios("voicemail", t("cbVoicemail"), t("cbVoicemailHint"),
+      [{ value: "yes", label: t("yes") }, { value: "no", label: t("no") }], cb.voicemail,
+      function (v) { cb.voicemail = v; }));
+
+    form.appendChild(cbRadios("who", t("cbWho"), null,
+      ["kind", "jongere", "volwassene", "professional"].map(function (v) { return { value: v, label: t("who_" + v) }; }),
+      cb.callerType, function (v) { cb.callerType = v; }));
+
+    var name = el("input", { type: "text", className: "vtw-text-input", maxlength: "100", value: cb.name, autocomplete: "off" });
+    name.addEventListener("input", function () { cb.name = name.value; });
+    form.appendChild(cbField("name", t("cbName"), t("cbNameHint"), name));
+
+    var topic = el("textarea", { className: "vtw-input vtw-textarea", rows: "3", maxlength: "500", autocomplete: "off" });
+    topic.value = cb.topic;
+    topic.addEventListener("input", function () { cb.topic = topic.value; });
+    form.appendChild(cbField("topic", t("cbTopic"), t("cbTopicHint"), topic));
+
+    form.appendChild(el("div", { className: "vtw-cb-actions" }, [
+      el("button", { type: "submit", className: "vtw-primary vtw-wrap", "data-vtw": "callback-submit", disabled: cb.sending }, [cb.sending ? t("cbSending") : t("cbSubmit")]),
+      el("button", { type: "button", className: "vtw-back", onclick: closeCallback }, [cb.from === "chat" ? t("cbToChat") : t("cbBack")])
+    ]));
+    body.appendChild(form);
+    fillWhen();
+    updateCallbackChatNote();
+  }
+
+  function renderCallbackDone() {
+    var cb = S.cb, d = cb.done;
+    body.appendChild(el("div", { className: "vtw-cb-done", "data-vtw": "callback-done" }, [
+      el("h3", { id: "vtw-cb-title", className: "vtw-h", tabindex: "-1", text: t("cbDoneTitle") }),
+      el("p", { "data-vtw": "callback-when", text: t("cbDoneWhen", { when: fmtSlot(d.slot) }) }),
+      el("p", null, [t("cbDoneRef") + " ", el("strong", { className: "vtw-ref", "data-vtw": "callback-reference", text: d.reference })]),
+      el("p", { text: t("cbDoneRefHint") }),
+      el("p", { className: "vtw-muted", text: t("cbDoneNoLink") }),
+      cb.leftQueue ? el("p", { text: t("cbDoneLeftQueue") }) : null,
+      el("button", { type: "button", className: "vtw-primary", onclick: closeCallback }, [t("cbDone")])
+    ]));
+  }
+
+  function focusFirstCallbackError() {
+    var cb = S.cb;
+    if (cb.formError) { var f = panel.querySelector("[data-vtw=callback-error]"); if (f) { f.setAttribute("tabindex", "-1"); f.focus(); } return; }
+    for (var i = 0; i < CB_ORDER.length; i++) {
+      if (!cb.errors[CB_ORDER[i]]) continue;
+      var target = panel.querySelector("#vtw-cb-" + CB_ORDER[i]) || panel.querySelector("[name=vtw-cb-" + CB_ORDER[i] + "]");
+      if (target) { target.focus(); return; }
+    }
+  }
+
+  function submitCallback(e) {
+    e.preventDefault();
+    var cb = S.cb;
+    if (!cb || cb.sending) return;
+    cb.errors = {};
+    cb.formError = null;
+    if (!cb.slot) cb.errors.slot = t("cbNeedSlot");
+    if (!cb.phone.trim()) cb.errors.phone = t("cbNeedPhone");
+    if (!cb.voicemail) cb.errors.voicemail = t("cbNeedVoicemail");
+    if (!cb.callerType) cb.errors.who = t("cbNeedWho");
+    if (Object.keys(cb.errors).length) { renderAll(); focusFirstCallbackError(); return; }
+
+    var payload = {
+      kind: "terugbellen", slot_start: cb.slot.start, phone: cb.phone.trim(), caller_type: cb.callerType,
+      safe_to_leave_voicemail: cb.voicemail === "yes"
+    };
+    if (cb.name.trim()) payload.name = cb.name.trim().slice(0, 100);
+    if (cb.topic.trim()) payload.topic = cb.topic.trim().slice(0, 500);
+    cb.sending = true;
+    var submit = panel.querySelector("[data-vtw=callback-submit]");
+    if (submit) { submit.disabled = true; submit.textContent = t("cbSending"); }
+    fetch(ORIGIN + "/api/callbacks", {
+      method: "POST", credentials: "omit", cache: "no-store",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload)
+    }).then(function (r) {
+      return r.json().then(function (b) { return { ok: r.ok, body: b }; }, function () { return { ok: false, body: null }; });
+    }).then(function (res) {
+      if (S.cb !== cb) return;
+      cb.sending = false;
+      if (res.ok) {
+        cb.done = { reference: res.body.reference, slot: res.body.slot }; // not the manage token
+        cb.phone = ""; cb.name = ""; cb.topic = "";
+        if (cb.from === "chat" && S.chatStatus !== "closed" && S.chatStatus !== "active") leaveQueueForCallback();
+        renderAll();
+        focusCallbackTitle();
+        return;
+      }
+      var err = (res.body && res.body.error) || {};
+      var msg = errorText(res.body);
+      if (err.code === "invalid_phone") {
+        cb.errors.phone = msg;
+      } else if (err.code === "slot_full") {
+        cb.errors.slot = msg; cb.slot = null; cb.slots = null; loadSlots();
+      } else if (err.code === "invalid_input") {
+        var fields = err.fields || (err.field ? [err.field] : []), placed = false;
+        fields.forEach(function (f) { if (CB_FIELDS[f]) { cb.errors[CB_FIELDS[f]] = msg; placed = true; } });
+        if (cb.errors.slot) { cb.slot = null; cb.slots = null; loadSlots(); }
+        if (!placed) cb.formError = msg;
+      } else {
+        cb.formError = msg;
+      }
+      renderAll();
+      focusFirstCallbackError();
+    }).catch(function () {
+      if (S.cb !== cb) return;
+      cb.sending = false;
+      cb.formError = t("error");
+      renderAll();
+      focusFirstCallbackError();
+    });
+  }
+
+  // Booked while waiting for the chat: an advisor will call, so the place in line is given up.
+  function leaveQueueForCallback() {
+    if (S.socket && S.bound) S.socket.timeout(5000).emit("leave", {}, function () { /* ended either way */ });
+    S.chatStatus = "closed";
+    S.bound = false;
+    S.cb.leftQueue = true;
+    stopTyping();
   }
 
   // ---- intake -------------------------------------------------------------------------
@@ -483,6 +879,10 @@
     }
     statusLine = el("div", { className: "vtw-status", role: "status", "data-vtw": "status" });
     wrap.appendChild(statusLine);
+    // Outside the live status (not read out on every queue change) and kept while it applies,
+    // so a keyboard user who is on the link does not lose the focus when the queue moves.
+    cbLinkBox = el("div", { className: "vtw-cb-linkbox" });
+    wrap.appendChild(cbLinkBox);
     liveNote = el("p", { className: "vtw-note", role: "status", "aria-live": "polite" });
     wrap.appendChild(liveNote);
     var oldLog = logList;
@@ -496,7 +896,6 @@
         el("p", { className: "vtw-h", text: t("ended") }),
         el("p", { text: t("endedThanks") }),
         el("p", { text: t("phoneLine") }),
-        callbackSlot(),
         el("button", { type: "button", className: "vtw-primary", onclick: newChat }, [t("newChat")])
       ]));
     } else {
@@ -522,6 +921,9 @@
 
   function updateStatusLine() {
     if (!statusLine || !statusLine.isConnected) return;
+    var longWait = S.chatStatus === "waiting" && S.queue && S.queue.estimated_wait_s >= LONG_WAIT_S;
+    if (longWait && !cbLinkBox.firstChild) cbLinkBox.appendChild(callbackLink());
+    if (!longWait) cbLinkBox.textContent = "";
     statusLine.textContent = "";
     if (S.chatStatus === "active") {
       statusLine.appendChild(el("p", { className: "vtw-h", text: t("assigned", { name: S.agentName || t("agentFallback") }) }));
@@ -531,7 +933,6 @@
         statusLine.appendChild(el("p", { text: S.queue.estimated_wait_s > 60 ? t("wait", { min: fmtWait(S.queue.estimated_wait_s) }) : t("waitShort") }));
       }
       statusLine.appendChild(el("p", { className: "vtw-muted", text: t("waitingHelp") }));
-      if (S.queue && S.queue.estimated_wait_s > 900) statusLine.appendChild(callbackSlot());
     } else if (S.chatStatus !== "closed") {
       statusLine.appendChild(el("p", { className: "vtw-muted", text: t("connecting") }));
     }
@@ -707,13 +1108,21 @@
       sock.on("assigned", function (a) {
         S.agentName = a && a.agent && a.agent.name ? String(a.agent.name).split(" ")[0] : null;
         S.chatStatus = "active";
-        updateStatusLine(); relabelMessages();
+        updateStatusLine(); relabelMessages(); updateCallbackChatNote();
       });
       sock.on("message", function (m) { showMessage(m); });
       // The server saw acute danger in what the visitor wrote: show 112 at once, keep the draft.
-      sock.on("crisis", function () { if (!S.danger) { S.danger = true; renderAll(true); } });
+      sock.on("crisis", function () {
+        if (S.danger) return;
+        S.danger = true;
+        if (S.view === "callback" && S.cb && !S.cb.done) { S.cb = null; S.view = "chat"; } // 112 comes first
+        renderAll(true);
+      });
       sock.on("typing", function (d) { if (d && d.typing) showTyping(); else hideTyping(); });
-      sock.on("closed", function () { S.chatStatus = "closed"; S.bound = false; hideTyping(); renderAll(); });
+      sock.on("closed", function () {
+        S.chatStatus = "closed"; S.bound = false; hideTyping();
+        if (S.view === "callback") updateCallbackChatNote(); else renderAll();
+      });
       return sock;
     });
   }
@@ -743,9 +1152,13 @@
       } else {
         S.bound = true;
       }
-      if (S.view !== "chat") { S.view = "chat"; }
-      if (!S.open && ack.status !== "closed") { S.open = true; }
-      if (wasStatus !== ack.status || !statusLine || !statusLine.isConnected) renderAll(); else { updateStatusLine(); relabelMessages(); }
+      if (S.view === "callback") {
+        updateCallbackChatNote(); // a reconnect while the callback form is open: stay there
+      } else {
+        S.view = "chat";
+        if (!S.open && ack.status !== "closed") { S.open = true; }
+        if (wasStatus !== ack.status || !statusLine || !statusLine.isConnected) renderAll(); else { updateStatusLine(); relabelMessages(); }
+      }
       (ack.messages || []).forEach(showMessage);
       if (again) note(t("online"));
       flushPending();
