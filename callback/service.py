@@ -30,6 +30,9 @@ from contact.errors import DomainError
 from contact.keys import Keys
 from contact.store import record_audit
 
+CLAIMED_BY_COLLEAGUE = ("Een collega belt deze beller al.", "A colleague is already calling this caller.")
+ALREADY_REACHED = ("Deze beller is al bereikt: rond het verzoek af.", "This caller was reached: close the callback.")
+
 # Unambiguous on the phone: no 0/O, 1/I/L.
 _REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _RETRIES = 4
@@ -105,8 +108,9 @@ class CallbackService:
         tijdvak = self.schedule.check_bookable(booking.kind, booking.slot_start, now)
         phone = normalise_phone(booking.phone)
         if booking.kind == "adviesgesprek" and booking.caller_type == "professional":
-            if not booking.email or not booking.organisation:
-                raise DomainError("invalid_input", fields=["email", "organisation"])
+            missing = [f for f in ("email", "organisation") if not getattr(booking, f)]
+            if missing:
+                raise DomainError("invalid_input", fields=missing)
         token = secrets.token_urlsafe(32)
         for attempt in range(_RETRIES):
             try:
@@ -487,7 +491,7 @@ class CallbackService:
                 if row.status == "claimed" and row.claimed_by == agent.id:
                     return {"ok": True}
                 if row.status == "claimed":
-                    raise DomainError("already_taken")
+                    raise DomainError("already_taken", CLAIMED_BY_COLLEAGUE)
                 raise DomainError("closed", ("Dit terugbelverzoek is al afgehandeld.", "This callback is finished."))
             await record_audit(
                 conn, at=now, action="callback_claimed", actor=f"agent:{agent.id}", callback_id=callback_id
@@ -510,15 +514,20 @@ class CallbackService:
         now = self.clock.now()
         async with self.db.write() as conn:
             row = await self._claimed_row(conn, agent, callback_id)
+            if row.last_result == "bereikt":
+                raise DomainError("conflict", ALREADY_REACHED, state="reached")
             if result == "voicemail" and not row.voicemail_ok:
                 raise DomainError(
                     "forbidden",
                     ("Hier mag geen voicemail worden ingesproken.", "No voicemail may be left for this caller."),
+                    reason="no_voicemail",
                 )
             count = row.attempts + 1
             state, next_at = retry_after(
                 count, result, now, row.slot_end, self.config.max_attempts, self.config.retry_gap
             )
+            if next_at is not None and next_at < row.slot_start:
+                next_at = row.slot_start  # called before the tijdvak: try again when it starts
             values: dict[str, Any] = {"attempts": count, "last_result": result, "next_attempt_at": next_at}
             if state == "not_reached":
                 values.update(status="not_reached", closed_at=now)
@@ -702,6 +711,8 @@ class CallbackService:
                         )
                 except IntegrityError:
                     continue  # told already
+                if not count:
+                    continue  # nothing to call in it: no notice to read
                 view = {"kind": kind, "start": iso(tv.start), "end": iso(tv.end), "callbacks": int(count or 0)}
                 emits.append(Emit(ToCrisisAudience("everyone"), "tijdvak_started", view))
         return emits

@@ -73,7 +73,7 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
 
 
 # What the widget reads from a page of another Veilig Thuis site (VT_ALLOWED_ORIGINS).
-PUBLIC_API = frozenset({"/api/status"})
+PUBLIC_API = frozenset({"/api/status", "/api/callbacks/slots", "/api/callbacks"})
 # What such a page loads from us: the script, its styles, the Socket.IO client.
 EMBEDDABLE = ("/widget.js", "/widget/", "/static/vendor/")
 
@@ -84,8 +84,24 @@ def security_headers(allowed_origins: frozenset[str]) -> Any:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        response = await handler(request)
         path = request.path
+        origin = request.headers.get("Origin", "").rstrip("/")
+        if request.method == "OPTIONS" and path in PUBLIC_API:
+            # The browser's preflight before the widget on another site posts JSON.
+            if origin not in allowed_origins:
+                return web.Response(status=403, headers=SECURITY_HEADERS)
+            return web.Response(
+                status=204,
+                headers={
+                    **SECURITY_HEADERS,
+                    "Access-Control-Allow-Origin": origin,
+                    "Access-Control-Allow-Methods": "GET, POST",
+                    "Access-Control-Allow-Headers": "Content-Type",
+                    "Access-Control-Max-Age": "600",
+                    "Vary": "Origin",
+                },
+            )
+        response = await handler(request)
         if path.startswith("/socket.io"):
             return response
         for name, value in SECURITY_HEADERS.items():
@@ -94,7 +110,6 @@ def security_headers(allowed_origins: frozenset[str]) -> Any:
             response.headers.setdefault("Cache-Control", "no-store")
         if path.startswith(EMBEDDABLE):
             response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-        origin = request.headers.get("Origin", "").rstrip("/")
         if path in PUBLIC_API and origin in allowed_origins:
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Vary"] = "Origin"

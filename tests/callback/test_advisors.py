@@ -53,6 +53,9 @@ async def test_work_list_claim_attempts_and_close(api, callback_server):
     assert second[1]["state"] == "retry" and second[1]["attempts"] == 2
     reached = await api.call("POST", f"/api/agent/callbacks/{call['id']}/attempts", {"result": "bereikt"}, token=winner)
     assert reached[1]["state"] == "reached"
+    path = f"/api/agent/callbacks/{call['id']}/attempts"
+    after = await api.call("POST", path, {"result": "geen_gehoor"}, token=winner)
+    assert after[0] == 409 and after[1]["error"]["state"] == "reached"  # reached: close it, no more attempts
     incomplete = await api.call(
         "POST",
         f"/api/agent/callbacks/{call['id']}/close",
@@ -78,17 +81,12 @@ async def test_no_answer_three_times_is_not_reached_and_no_voicemail_unless_allo
     refused = await api.call(
         "POST", f"/api/agent/callbacks/{call['id']}/attempts", {"result": "voicemail"}, token=token
     )
-    assert refused[0] == 403 and "voicemail" in refused[1]["error"]["message"]
-    states = []
-    for _ in range(3):
-        states.append(
-            (
-                await api.call(
-                    "POST", f"/api/agent/callbacks/{call['id']}/attempts", {"result": "geen_gehoor"}, token=token
-                )
-            )[1]["state"]
-        )
-    assert states == ["retry", "retry", "not_reached"]
+    assert refused[0] == 403 and refused[1]["error"]["reason"] == "no_voicemail"
+    path = f"/api/agent/callbacks/{call['id']}/attempts"
+    answers = [(await api.call("POST", path, {"result": "geen_gehoor"}, token=token))[1] for _ in range(3)]
+    assert [a["state"] for a in answers] == ["retry", "retry", "not_reached"]
+    # Called at 08:00 for the 10:00 tijdvak: the next try is when the tijdvak starts, not at 08:15.
+    assert answers[0]["next_attempt_at"] == "2026-11-30T09:00:00+00:00"
     assert (await _one_callback(api, token))[0]["status"] == "not_reached"
     late = await api.call("POST", f"/api/agent/callbacks/{call['id']}/attempts", {"result": "bereikt"}, token=token)
     assert late[0] == 409
@@ -165,6 +163,8 @@ async def test_tijdvak_start_and_overdue_are_told_once(api, callback_server):
         == 1
     )
     assert "callback_overdue" not in on_duty.events  # for supervisors
+    # The adviesgesprek tijdvak 09:45–10:30 started too, but has nothing to call: no notice.
+    assert all(e["callbacks"] > 0 for e in on_duty.events["tijdvak_started"])
     assert (await _one_callback(api, advisor))[0]["overdue"] is True
     for c in (on_duty, supervisor):
         await c.disconnect()

@@ -178,5 +178,21 @@ async def test_status_is_readable_by_configured_sites_only(tmp_path):
             async with http.get(f"{own.url}/console") as r:
                 assert "Cross-Origin-Resource-Policy" not in r.headers
                 assert r.headers["X-Frame-Options"] == "DENY"
+            # The widget on a configured site may ask for tijdvakken and book (JSON: a preflight first).
+            preflight = {"Origin": "https://www.veiligthuis.nl", "Access-Control-Request-Method": "POST"}
+            async with http.options(f"{own.url}/api/callbacks", headers=preflight) as r:
+                assert r.status == 204 and r.headers["Access-Control-Allow-Origin"] == "https://www.veiligthuis.nl"
+                assert "POST" in r.headers["Access-Control-Allow-Methods"]
+                assert r.headers["Access-Control-Allow-Headers"] == "Content-Type"
+            async with http.options(
+                f"{own.url}/api/callbacks", headers={**preflight, "Origin": "https://evil.example"}
+            ) as r:
+                assert r.status == 403 and "Access-Control-Allow-Origin" not in r.headers
+            slots = f"{own.url}/api/callbacks/slots?kind=terugbellen"
+            async with http.get(slots, headers={"Origin": "https://www.veiligthuis.nl"}) as r:
+                assert r.status == 200 and r.headers["Access-Control-Allow-Origin"] == "https://www.veiligthuis.nl"
+            # Not the manage link, not the agents' API.
+            async with http.options(f"{own.url}/api/agent/cases", headers=preflight) as r:
+                assert "Access-Control-Allow-Origin" not in r.headers
     finally:
         await own.stop()
