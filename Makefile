@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: run test bench bench-idle clean
+.PHONY: run test bench bench-idle bench-slots bench-tokens clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ bench: $(STAMP)
 
 bench-idle: $(STAMP)
 	$(BIN)/python bench/chat_relay.py --mode idle
+
+bench-slots: $(STAMP)
+	$(BIN)/python bench/slots.py
+
+bench-tokens: $(STAMP)
+	$(BIN)/python bench/manage_tokens.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache node_modules artifacts

@@ -137,8 +137,9 @@ async def test_work_list_claim_attempts_finish_and_tijdvak_notice(callback_serve
     await expect(voicemail).to_be_disabled()
     await expect(voicemail).to_have_accessible_description(re.compile("Geen voicemail inspreken"))
     await no_answer.click()
-    await expect(status).to_have_text("Opgepakt door jou · opnieuw proberen om 08:15")
-    await expect(card.locator(".cb-msg")).to_have_text("Poging 1 vastgelegd: opnieuw proberen om 08:15.")
+    # Called at 08:00 for its 12:00 tijdvak: the next try is when the tijdvak starts.
+    await expect(status).to_have_text("Opgepakt door jou · opnieuw proberen om 12:00")
+    await expect(card.locator(".cb-msg")).to_have_text("Poging 1 vastgelegd: opnieuw proberen om 12:00.")
     await expect(card.locator(".cb-state")).to_contain_text("Pogingen: 1")
     await card.get_by_role("button", name="Bereikt").click()
     await expect(status).to_have_text("Bereikt · opgepakt door jou")
