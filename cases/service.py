@@ -170,5 +170,7 @@ def _stripped(payload: dict[str, Any], now: datetime) -> dict[str, Any]:
     for key in ("phone", "email"):
         outcome.pop(key, None)
     kept["outcome"] = outcome
+    if isinstance(kept.get("callback"), dict):
+        kept["callback"] = {k: v for k, v in kept["callback"].items() if k != "phone"}
     kept["purged_at"] = iso(now)
     return kept

@@ -98,9 +98,9 @@ class JobRunner:
         if _RUNNERS.get(self.key) is self:
             del _RUNNERS[self.key]
         if scheduler is not None:
-            # Not waiting for a running job: it is idempotent, and it may itself be waiting
-            # for this event loop.
-            await asyncio.to_thread(scheduler.shutdown, False)
+            # Paused first, so its thread submits no new run while the executor shuts down;
+            # not waiting for a running job: it is idempotent, and it may be waiting for this loop.
+            await asyncio.to_thread(_stop_scheduler, scheduler)
 
     def _start_scheduler(self) -> BackgroundScheduler:
         store = SQLAlchemyJobStore(url=self.sync_url, engine_options=_engine_options(self.sync_url))
@@ -147,6 +147,11 @@ class JobRunner:
             self.runs[task.name] = self.runs.get(task.name, 0) + 1
         except Exception as exc:
             log.error("job_failed", task=task.name, error=type(exc).__name__)
+
+
+def _stop_scheduler(scheduler: BackgroundScheduler) -> None:
+    scheduler.pause()
+    scheduler.shutdown(wait=False)
 
 
 def _engine_options(url: str) -> dict[str, Any]:

@@ -236,7 +236,117 @@
       tvCallbacksN: "{n} terugbelverzoeken",
       tvAdvies1: "1 adviesgesprek",
       tvAdviesN: "{n} adviesgesprekken",
-      cbOverdueAlert: "Over tijd: terugbelverzoek uit tijdvak {slot} ({status})."
+      cbOverdueAlert: "Over tijd: terugbelverzoek uit tijdvak {slot} ({status}).",
+      viewCases: "Dossiers",
+      csTitle: "Dossiers",
+      csRefresh: "Vernieuwen",
+      csShow: "Tonen",
+      csFilterAll: "Alle dossiers",
+      csFilterDue: "Meldingen met termijn binnen",
+      csDays: "Aantal dagen",
+      csDays0: "0 dagen (vandaag)",
+      csDays2: "2 dagen",
+      csDays5: "5 dagen",
+      csFilterOverdue: "Termijn verlopen",
+      csFilterDead: "Niet afgeleverd",
+      csTodayIs: "Vandaag: {day}",
+      csLoading: "Dossiers worden geladen…",
+      csLoaded: "{n} dossiers · bijgewerkt om {time}.",
+      csLoaded1: "1 dossier · bijgewerkt om {time}.",
+      csLoadFailed: "De dossiers zijn niet te laden. Probeer het opnieuw.",
+      csDeadForbidden: "Alleen een supervisor of beheerder ziet de niet-afgeleverde dossiers.",
+      csEmptyAll: "Er zijn nog geen dossiers.",
+      csEmptyDue: "Geen meldingen met een termijn binnen {n} dagen.",
+      csEmptyDue0: "Geen meldingen met een termijn van vandaag of eerder.",
+      csEmptyOverdue: "Geen meldingen met een verlopen termijn.",
+      csEmptyDead: "Alle dossiers zijn afgeleverd.",
+      csOverdueCount: " termijn verlopen",
+      csNoneOpen: "Geen dossier geopend",
+      csNoneOpenHint: "Kies links een dossier.",
+      csDeadline: "Termijn",
+      csNoDeadline: "Geen termijn",
+      csToday: "vandaag",
+      csTomorrow: "morgen",
+      csYesterday: "gisteren",
+      csLate: "Termijn verlopen",
+      csLateWhy: "De veiligheidsbeoordeling had uiterlijk {day} moeten starten.",
+      csDueWhy: "De veiligheidsbeoordeling start uiterlijk {day}.",
+      csDeadlineRule: "Melding: binnen 5 werkdagen na ontvangst; spoed: dezelfde dag.",
+      csHermelding: "Hermelding",
+      csEarlier: "Eerder dossier",
+      csEarlierLabel: "Eerder dossier openen (ontvangen {day})",
+      csEarlierOpen: "Eerder dossier openen",
+      csHermeldingWhy: "Eerder is er al een melding of advies geregistreerd met hetzelfde telefoonnummer of e-mailadres.",
+      csReceived: "Ontvangen",
+      csSource: "Via",
+      csCallerType: "Beller",
+      csAdvisor: "Adviseur",
+      csDelivery: "Aflevering",
+      csUrgency: "Urgentie",
+      csGemeente: "Gemeente",
+      csKind: "Soort",
+      csTries: "Pogingen",
+      csLastError: "Laatste fout",
+      csOpen: "Dossier openen",
+      csOpened: "Dossier geopend: {what}",
+      csDetailLoading: "Dossier wordt geladen…",
+      csDetailFailed: "Dit dossier is niet te laden. Probeer het opnieuw.",
+      csNotFound: "Dit dossier bestaat niet (meer).",
+      csOutcome: "Uitkomst",
+      csSummary: "Samenvatting",
+      csExpertise: "Expertise",
+      csReporterPhone: "Telefoon melder",
+      csReporterEmail: "E-mail melder",
+      csContact: "Contact",
+      csIntent: "Vraag bij de start",
+      csTopic: "Onderwerp",
+      csTeam: "Team",
+      csCrisis: "Crisis",
+      csCrisisStarted: "Crisisprocedure gestart om {time}",
+      csCrisisAcked: "Opgepakt om {time}",
+      csCrisisOpen: "Bij het afsluiten nog niet opgepakt",
+      csTranscript: "Gesprek",
+      csPurged: "Transcript verwijderd na bewaartermijn",
+      csPurgedWhy: "De registratie (uitkomst, termijn, koppelingen) blijft bewaard.",
+      csNoMessages: "Geen berichten in dit gesprek.",
+      csVisitor: "Bezoeker",
+      csAgent: "Adviseur",
+      csSystem: "Systeem",
+      csInternal: "Intern",
+      csNoteWhy: "Interne notitie — nooit gezien door de bezoeker",
+      csColleague: "collega",
+      csCallback: "Terugbellen",
+      csPhone: "Telefoonnummer",
+      csSlot: "Tijdvak",
+      csVoicemail: "Voicemail",
+      csVoicemailYes: "mocht ingesproken worden",
+      csVoicemailNo: "niet inspreken",
+      csAttempts: "Belpogingen",
+      csNoAttempts: "Geen belpogingen vastgelegd.",
+      csRequests: "Verzoeken",
+      csRequestStatus: "Status",
+      src_chat: "Chat",
+      src_callback: "Terugbellen",
+      case_melding: "Melding",
+      case_advies: "Advies",
+      urg_spoed: "Spoed",
+      urg_hoog: "Hoog",
+      urg_midden: "Midden",
+      urg_laag: "Laag",
+      del_pending: "Wordt afgeleverd",
+      del_delivered: "Afgeleverd",
+      del_registered: "Geregistreerd",
+      del_dead: "Niet afgeleverd",
+      caller_kind: "Kind",
+      caller_jongere: "Jongere",
+      caller_volwassene: "Volwassene",
+      caller_professional: "Professional",
+      intent_advies: "Advies",
+      intent_melding: "Melding",
+      intent_weet_niet: "Weet het nog niet",
+      rq_open: "Open",
+      rq_done: "Afgehandeld",
+      rq_cancelled: "Geannuleerd"
     },
     en: {
       crisisTitle: "Crisis — take it on now",
@@ -443,7 +553,117 @@
       tvCallbacksN: "{n} callbacks",
       tvAdvies1: "1 advice call",
       tvAdviesN: "{n} advice calls",
-      cbOverdueAlert: "Overdue: callback from time window {slot} ({status})."
+      cbOverdueAlert: "Overdue: callback from time window {slot} ({status}).",
+      viewCases: "Cases",
+      csTitle: "Cases",
+      csRefresh: "Refresh",
+      csShow: "Show",
+      csFilterAll: "All cases",
+      csFilterDue: "Reports (meldingen) due within",
+      csDays: "Number of days",
+      csDays0: "0 days (today)",
+      csDays2: "2 days",
+      csDays5: "5 days",
+      csFilterOverdue: "Deadline passed",
+      csFilterDead: "Not delivered",
+      csTodayIs: "Today: {day}",
+      csLoading: "Loading cases…",
+      csLoaded: "{n} cases · updated at {time}.",
+      csLoaded1: "1 case · updated at {time}.",
+      csLoadFailed: "The cases cannot be loaded. Please try again.",
+      csDeadForbidden: "Only a supervisor or administrator sees the undelivered cases.",
+      csEmptyAll: "There are no cases yet.",
+      csEmptyDue: "No reports due within {n} days.",
+      csEmptyDue0: "No reports due today or earlier.",
+      csEmptyOverdue: "No reports past their deadline.",
+      csEmptyDead: "All cases have been delivered.",
+      csOverdueCount: " past the deadline",
+      csNoneOpen: "No case opened",
+      csNoneOpenHint: "Choose a case on the left.",
+      csDeadline: "Deadline",
+      csNoDeadline: "No deadline",
+      csToday: "today",
+      csTomorrow: "tomorrow",
+      csYesterday: "yesterday",
+      csLate: "Deadline passed",
+      csLateWhy: "The safety assessment should have started by {day}.",
+      csDueWhy: "The safety assessment starts by {day}.",
+      csDeadlineRule: "Report: within 5 working days of receipt; urgent (spoed): the same day.",
+      csHermelding: "Repeat report",
+      csEarlier: "Earlier case",
+      csEarlierLabel: "Open the earlier case (received {day})",
+      csEarlierOpen: "Open the earlier case",
+      csHermeldingWhy: "A report or advice was registered before with the same phone number or e-mail address.",
+      csReceived: "Received",
+      csSource: "Via",
+      csCallerType: "Caller",
+      csAdvisor: "Advisor",
+      csDelivery: "Delivery",
+      csUrgency: "Urgency",
+      csGemeente: "Municipality",
+      csKind: "Kind",
+      csTries: "Tries",
+      csLastError: "Last error",
+      csOpen: "Open case",
+      csOpened: "Case opened: {what}",
+      csDetailLoading: "Loading the case…",
+      csDetailFailed: "This case cannot be loaded. Please try again.",
+      csNotFound: "This case does not exist (any more).",
+      csOutcome: "Outcome",
+      csSummary: "Summary",
+      csExpertise: "Expertise",
+      csReporterPhone: "Reporter's phone",
+      csReporterEmail: "Reporter's e-mail",
+      csContact: "Contact",
+      csIntent: "Question at the start",
+      csTopic: "Topic",
+      csTeam: "Team",
+      csCrisis: "Crisis",
+      csCrisisStarted: "Crisis procedure started at {time}",
+      csCrisisAcked: "Taken on at {time}",
+      csCrisisOpen: "Not yet taken on when closed",
+      csTranscript: "Conversation",
+      csPurged: "Transcript deleted after the retention period",
+      csPurgedWhy: "The registration (outcome, deadline, links) is kept.",
+      csNoMessages: "No messages in this conversation.",
+      csVisitor: "Visitor",
+      csAgent: "Advisor",
+      csSystem: "System",
+      csInternal: "Internal",
+      csNoteWhy: "Internal note — never seen by the visitor",
+      csColleague: "colleague",
+      csCallback: "Callback",
+      csPhone: "Phone number",
+      csSlot: "Time window",
+      csVoicemail: "Voicemail",
+      csVoicemailYes: "could be left",
+      csVoicemailNo: "do not leave one",
+      csAttempts: "Call attempts",
+      csNoAttempts: "No call attempts recorded.",
+      csRequests: "Requests",
+      csRequestStatus: "Status",
+      src_chat: "Chat",
+      src_callback: "Callback",
+      case_melding: "Report (melding)",
+      case_advies: "Advice",
+      urg_spoed: "Urgent (spoed)",
+      urg_hoog: "High",
+      urg_midden: "Medium",
+      urg_laag: "Low",
+      del_pending: "Being delivered",
+      del_delivered: "Delivered",
+      del_registered: "Registered",
+      del_dead: "Not delivered",
+      caller_kind: "Child",
+      caller_jongere: "Young person",
+      caller_volwassene: "Adult",
+      caller_professional: "Professional",
+      intent_advies: "Advice",
+      intent_melding: "Report",
+      intent_weet_niet: "Not sure yet",
+      rq_open: "Open",
+      rq_done: "Handled",
+      rq_cancelled: "Cancelled"
     }
   };
   function t(key, vars) {
@@ -589,6 +809,7 @@
     $("login-view").hidden = false;
     $("work-view").hidden = true;
     $("callbacks-view").hidden = true;
+    $("cases-view").hidden = true;
     $("view-tabs").hidden = true;
     $("session-bar").hidden = true;
     setTimeout(function () { $("login-username").focus(); }, 0);
@@ -601,22 +822,22 @@
     showView(currentView, false);
   }
 
-  // The chat workspace and the callbacks view are two tab panels of one page: switching never
-  // touches the socket, and the crisis alarm, offers and notices stay above both.
-  var currentView = load(KEY_VIEW, "chats") === "callbacks" ? "callbacks" : "chats";
+  // The chat workspace, the callbacks view and the case register are tab panels of one page:
+  // switching never touches the socket, and the crisis alarm, offers and notices stay above all.
+  var VIEWS = { chats: "work-view", callbacks: "callbacks-view", cases: "cases-view" };
+  var currentView = Object.prototype.hasOwnProperty.call(VIEWS, load(KEY_VIEW, "chats")) ? load(KEY_VIEW, "chats") : "chats";
   function showView(name, focusTab) {
-    currentView = name === "callbacks" ? "callbacks" : "chats";
+    currentView = Object.prototype.hasOwnProperty.call(VIEWS, name) ? name : "chats";
     store(KEY_VIEW, currentView);
-    var chats = currentView === "chats";
-    $("work-view").hidden = !chats;
-    $("callbacks-view").hidden = chats;
+    Object.keys(VIEWS).forEach(function (v) { $(VIEWS[v]).hidden = v !== currentView; });
     Array.prototype.forEach.call($("view-tabs").querySelectorAll("[role=tab]"), function (tab) {
       var on = tab.dataset.view === currentView;
       tab.setAttribute("aria-selected", on ? "true" : "false");
       tab.tabIndex = on ? 0 : -1;
       if (on && focusTab) tab.focus();
     });
-    if (!chats) onCallbacksShown();
+    if (currentView === "callbacks") onCallbacksShown();
+    if (currentView === "cases") onCasesShown();
   }
   $("view-tabs").addEventListener("click", function (e) {
     var tab = e.target.closest("[role=tab]");
@@ -2680,7 +2901,7 @@
     cb.alerts = [];
     $("cb-alerts-list").textContent = "";
     $("cb-alerts").hidden = true;
-    if (focused) (currentView === "callbacks" ? $("cb-title") : $("queue-title")).focus();
+    if (focused) (currentView === "callbacks" ? $("cb-title") : currentView === "cases" ? $("cs-title") : $("queue-title")).focus();
   });
 
   function refreshIfShown(iso) {
@@ -2707,6 +2928,493 @@
     if (currentView === "callbacks" && cb.data) renderCallbacks();
     refreshIfShown(d.slot.start);
   }
+
+  // ---- cases: the built-in case register, by deadline ------------------------------------
+  // Over HTTP with the console's token (GET /api/agent/cases and /api/agent/cases/{id}). The
+  // list is read again whenever the view is opened and on Vernieuwen; what the server sends is
+  // put on screen as text only. "Today" is the server's, so the words vandaag/morgen follow the
+  // clock the deadlines were computed with, not this computer's.
+
+  var cs = {
+    data: null,            // the last list from the server
+    asked: 0,
+    selected: null,        // id of the case shown in the detail
+    detail: null,          // the last case read whole
+    detailAsked: 0
+  };
+
+  function dayDiff(a, b) { return Math.round((Date.parse(a + "T00:00:00Z") - Date.parse(b + "T00:00:00Z")) / 86400000); }
+  function shortDay(day) {
+    var d = new Date(day + "T12:00:00Z");
+    if (isNaN(d)) return String(day || "");
+    return d.toLocaleDateString(LANG === "en" ? "en-GB" : "nl-NL", { weekday: "short", day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
+  }
+  // "vandaag", "morgen", "gisteren", else the date itself.
+  function relDay(day, today) {
+    if (!validDay(day)) return "";
+    var n = validDay(today) ? dayDiff(day, today) : NaN;
+    if (n === 0) return t("csToday");
+    if (n === 1) return t("csTomorrow");
+    if (n === -1) return t("csYesterday");
+    return shortDay(day);
+  }
+  function known(prefix, value) {
+    var k = prefix + value;
+    return TEXT.nl[k] ? t(k) : String(value === null || value === undefined || value === "" ? "—" : value);
+  }
+  function csFilter() {
+    var r = $("cs-filter").querySelector("input[name=cs-filter]:checked");
+    return r ? r.value : "all";
+  }
+  function csQuery() {
+    var f = csFilter();
+    if (f === "due") return "?due_within_days=" + encodeURIComponent($("cs-days").value || "0");
+    if (f === "overdue") return "?overdue=true";
+    if (f === "dead") return "?status=dead";
+    return "";
+  }
+  function deadlineTime(day, today, cls) {
+    var tm = el("time", cls || null, relDay(day, today));
+    tm.setAttribute("datetime", day);
+    tm.title = longDay(day);
+    return tm;
+  }
+  function caseTitle(c) {
+    return known("case_", c.kind) + (c.gemeente ? " — " + c.gemeente : "");
+  }
+
+  function onCasesShown() {
+    $("cs-filter-dead").hidden = !canRoster();
+    if (!canRoster() && csFilter() === "dead") $("cs-filter").querySelector("input[value=all]").checked = true;
+    loadCases();
+  }
+
+  async function loadCases() {
+    if (!token) return;
+    var asked = ++cs.asked;
+    setText($("cs-status"), t("csLoading"));
+    var res = await api("GET", "/api/agent/cases" + csQuery());
+    if (asked !== cs.asked) return; // a newer question is under way
+    var box = $("cs-error");
+    if (res.status !== 200 || !res.body || !Array.isArray(res.body.cases)) {
+      setText($("cs-status"), "");
+      var err = apiError(res);
+      box.textContent = res.status === 0 ? t("cbOffline")
+        : err && err.code === "forbidden" ? t("csDeadForbidden") : errorText(err, t("csLoadFailed"));
+      box.hidden = false;
+      return;
+    }
+    box.hidden = true;
+    cs.data = res.body;
+    renderCases();
+    var n = res.body.cases.length, now = clock(new Date().toISOString());
+    setText($("cs-status"), n === 1 ? t("csLoaded1", { time: now }) : t("csLoaded", { n: n, time: now }));
+    if (cs.selected) loadCase(cs.selected, false);
+  }
+
+  function renderCases() {
+    var list = $("cs-list"), data = cs.data;
+    if (!data) return;
+    var active = document.activeElement;
+    var hadKey = active && list.contains(active) && active.dataset.key ? active.dataset.key : null;
+    list.textContent = "";
+    setText($("cs-today"), validDay(data.today) ? t("csTodayIs", { day: longDay(data.today) }) : "");
+    var late = 0;
+    data.cases.forEach(function (c) {
+      if (c && c.overdue) late += 1;
+      if (c && c.id) list.appendChild(buildCaseItem(c, data.today));
+    });
+    // The badge counts overdue meldingen only when the list holds all of them.
+    var f = csFilter();
+    if (f === "all" || f === "overdue") setBadge($("view-cases-badge"), late, t("csOverdueCount"));
+    var empty = $("cs-empty");
+    empty.hidden = data.cases.length > 0;
+    if (!data.cases.length) {
+      var days = $("cs-days").value;
+      empty.textContent = f === "due" ? (days === "0" ? t("csEmptyDue0") : t("csEmptyDue", { n: days }))
+        : f === "overdue" ? t("csEmptyOverdue") : f === "dead" ? t("csEmptyDead") : t("csEmptyAll");
+    }
+    if (hadKey) {
+      var node = list.querySelector('[data-key="' + CSS.escape(hadKey) + '"]');
+      if (node) node.focus(); else $("cs-title").focus();
+    }
+  }
+
+  function fact(dl, name, value, cls) {
+    if (value === null || value === undefined || value === "") return null;
+    var d = el("div", cls || null);
+    d.appendChild(el("dt", null, name));
+    var dd = el("dd");
+    if (value instanceof Node) dd.appendChild(value); else dd.textContent = String(value);
+    d.appendChild(dd);
+    dl.appendChild(d);
+    return dd;
+  }
+
+  function lateBadge() {
+    var b = el("span", "badge badge-late");
+    b.appendChild(el("span", null, "⚠ ")).setAttribute("aria-hidden", "true");
+    b.appendChild(document.createTextNode(t("csLate")));
+    return b;
+  }
+
+  function buildCaseItem(c, today) {
+    var li = el("li", "cs-item" + (c.overdue ? " cs-overdue" : "") + (c.id === cs.selected ? " is-selected" : ""));
+    li.dataset.caseId = c.id;
+    var top = el("div", "cs-top");
+    var dl = el("p", "cs-deadline" + (c.deadline ? "" : " cs-nodeadline"));
+    dl.appendChild(el("span", "cs-deadline-label", t("csDeadline") + ": "));
+    if (c.deadline) dl.appendChild(deadlineTime(c.deadline, today, "cs-deadline-day"));
+    else dl.appendChild(el("span", "cs-deadline-day", t("csNoDeadline")));
+    top.appendChild(dl);
+    if (c.overdue) top.appendChild(lateBadge());
+    if (c.hermelding) top.appendChild(el("span", "badge badge-herm", t("csHermelding")));
+    li.appendChild(top);
+
+    var h = el("h2", "cs-item-title");
+    var open = el("button", "cs-open", caseTitle(c));
+    open.type = "button";
+    open.dataset.key = c.id + ":open";
+    if (c.id === cs.selected) open.setAttribute("aria-current", "true");
+    open.addEventListener("click", function () { openCase(c.id); });
+    h.appendChild(open);
+    li.appendChild(h);
+
+    var tags = el("p", "cs-tags");
+    tags.appendChild(el("span", "chip chip-kind chip-" + (c.kind === "melding" ? "melding" : "advies"), known("case_", c.kind)));
+    if (c.urgency) tags.appendChild(el("span", "chip chip-urg chip-urg-" + String(c.urgency).replace(/\W/g, ""), t("csUrgency") + ": " + known("urg_", c.urgency)));
+    li.appendChild(tags);
+
+    var facts = el("dl", "cs-facts");
+    fact(facts, t("csGemeente"), c.gemeente || "—");
+    fact(facts, t("csCallerType"), known("caller_", c.caller_type));
+    fact(facts, t("csSource"), known("src_", c.source));
+    fact(facts, t("csReceived"), stamp(c.received_at));
+    fact(facts, t("csAdvisor"), c.advisor_name || "—");
+    var d = c.delivery || {};
+    fact(facts, t("csDelivery"), known("del_", d.status), "cs-delivery cs-del-" + String(d.status || "").replace(/\W/g, ""));
+    if (canRoster() && (d.status === "dead" || d.last_error)) {
+      fact(facts, t("csTries"), String(d.tries === undefined || d.tries === null ? "—" : d.tries), "cs-tries");
+      fact(facts, t("csLastError"), d.last_error || "—", "cs-last-error");
+    }
+    li.appendChild(facts);
+
+    if (c.hermelding && c.repeat_of) li.appendChild(earlierLink(c.repeat_of, c.id + ":earlier"));
+    return li;
+  }
+
+  function earlierLink(id, key) {
+    var p = el("p", "cs-earlier");
+    var b = el("button", "linkish", t("csEarlierOpen"));
+    b.type = "button";
+    if (key) b.dataset.key = key;
+    b.dataset.caseId = id;
+    var known_ = cs.data && cs.data.cases.filter(function (x) { return x.id === id; })[0];
+    if (known_) b.setAttribute("aria-label", t("csEarlierLabel", { day: stamp(known_.received_at) }));
+    b.addEventListener("click", function () { openCase(id); });
+    p.appendChild(b);
+    return p;
+  }
+
+  function openCase(id) {
+    cs.selected = id;
+    Array.prototype.forEach.call($("cs-list").querySelectorAll(".cs-item"), function (li) {
+      var on = li.dataset.caseId === id;
+      li.classList.toggle("is-selected", on);
+      var b = li.querySelector(".cs-open");
+      if (on) b.setAttribute("aria-current", "true"); else b.removeAttribute("aria-current");
+    });
+    loadCase(id, true);
+  }
+
+  async function loadCase(id, focus) {
+    var asked = ++cs.detailAsked;
+    var box = $("cs-detail");
+    if (focus || !cs.detail || cs.detail.id !== id) {
+      box.textContent = "";
+      box.appendChild(el("p", "muted cs-detail-msg", t("csDetailLoading")));
+    }
+    var res = await api("GET", "/api/agent/cases/" + encodeURIComponent(id));
+    if (asked !== cs.detailAsked) return;
+    if (res.status !== 200 || !res.body || typeof res.body !== "object") {
+      var err = apiError(res);
+      box.textContent = "";
+      var msg = el("p", "form-error cs-detail-msg", res.status === 0 ? t("cbOffline")
+        : err && err.code === "not_found" ? t("csNotFound") : errorText(err, t("csDetailFailed")));
+      msg.setAttribute("role", "alert");
+      box.appendChild(msg);
+      return;
+    }
+    cs.detail = res.body;
+    var scroll = box.scrollTop;
+    renderCase(res.body);
+    if (focus) {
+      var h = $("cs-detail-title");
+      if (h) h.focus();
+      box.scrollTop = 0;
+    } else {
+      box.scrollTop = scroll;
+    }
+  }
+
+  function section(parent, title, cls) {
+    var s = el("section", "cs-sec" + (cls ? " " + cls : ""));
+    var h = el("h3", "cs-sec-title", title);
+    s.appendChild(h);
+    parent.appendChild(s);
+    return s;
+  }
+
+  function renderCase(c) {
+    var box = $("cs-detail");
+    var ho = (c.handoff && typeof c.handoff === "object") ? c.handoff : {};
+    var today = cs.data && cs.data.today;
+    box.textContent = "";
+    var art = el("article", "cs-case" + (c.overdue ? " cs-overdue" : ""));
+    art.dataset.caseId = c.id;
+
+    var head = el("header", "cs-case-head");
+    var h = el("h2", "cs-case-title", caseTitle(c));
+    h.id = "cs-detail-title";
+    h.tabIndex = -1;
+    head.appendChild(h);
+    var meta = el("p", "cs-tags");
+    meta.appendChild(el("span", "chip chip-kind chip-" + (c.kind === "melding" ? "melding" : "advies"), known("case_", c.kind)));
+    if (c.urgency) meta.appendChild(el("span", "chip chip-urg chip-urg-" + String(c.urgency).replace(/\W/g, ""), t("csUrgency") + ": " + known("urg_", c.urgency)));
+    if (c.hermelding) meta.appendChild(el("span", "badge badge-herm", t("csHermelding")));
+    if (c.overdue) meta.appendChild(lateBadge());
+    head.appendChild(meta);
+    art.appendChild(head);
+    box.setAttribute("aria-labelledby", "cs-detail-title");
+
+    // The deadline: what it means, and whether it passed.
+    var dbox = el("div", "cs-deadline-box" + (c.overdue ? " is-late" : "") + (c.deadline ? "" : " is-none"));
+    var dp = el("p", "cs-deadline-main");
+    dp.appendChild(el("span", "cs-deadline-label", t("csDeadline") + ": "));
+    if (c.deadline) {
+      var tm = el("time", "cs-deadline-day", longDay(c.deadline));
+      tm.setAttribute("datetime", c.deadline);
+      dp.appendChild(tm);
+      var rel = relDay(c.deadline, today);
+      if (rel && rel !== shortDay(c.deadline)) dp.appendChild(document.createTextNode(" (" + rel + ")"));
+    } else {
+      dp.appendChild(el("span", "cs-deadline-day", t("csNoDeadline")));
+    }
+    dbox.appendChild(dp);
+    if (c.deadline) {
+      dbox.appendChild(el("p", "cs-deadline-why small", c.overdue
+        ? "⚠ " + t("csLate") + ". " + t("csLateWhy", { day: longDay(c.deadline) })
+        : t("csDueWhy", { day: longDay(c.deadline) })));
+      dbox.appendChild(el("p", "muted small", t("csDeadlineRule")));
+    }
+    art.appendChild(dbox);
+
+    if (c.purged) {
+      var pb = el("p", "cs-purged cs-purged-top");
+      pb.appendChild(el("strong", null, t("csPurged")));
+      pb.appendChild(document.createTextNode(". " + t("csPurgedWhy")));
+      art.appendChild(pb);
+    }
+    if (c.hermelding) {
+      var hb = el("div", "cs-herm-box");
+      hb.appendChild(el("p", "small", t("csHermeldingWhy")));
+      if (c.repeat_of) hb.appendChild(earlierLink(c.repeat_of, null));
+      art.appendChild(hb);
+    }
+
+    // The outcome as the advisor closed it.
+    var oc = (ho.outcome && typeof ho.outcome === "object") ? ho.outcome : {};
+    var so = section(art, t("csOutcome"), "cs-outcome");
+    var odl = el("dl", "cs-dl");
+    fact(odl, t("csKind"), known("case_", oc.kind || c.kind));
+    fact(odl, t("csUrgency"), oc.urgency || c.urgency ? known("urg_", oc.urgency || c.urgency) : null);
+    fact(odl, t("csGemeente"), oc.gemeente || c.gemeente);
+    var exp = Array.isArray(oc.expertise) ? oc.expertise : Array.isArray(ho.expertise) ? ho.expertise : [];
+    if (exp.length) fact(odl, t("csExpertise"), exp.map(expertiseLabel).join(", "));
+    if (!c.purged) {
+      fact(odl, t("csReporterPhone"), oc.phone);
+      fact(odl, t("csReporterEmail"), oc.email);
+    }
+    so.appendChild(odl);
+    if (oc.summary) {
+      so.appendChild(el("h4", "cs-sub", t("csSummary")));
+      so.appendChild(el("p", "cs-summary", oc.summary));
+    }
+
+    // Who, when, how.
+    var sc = section(art, t("csContact"), "cs-contact");
+    var cdl = el("dl", "cs-dl");
+    fact(cdl, t("csReceived"), stamp(c.received_at || ho.received_at));
+    fact(cdl, t("csSource"), ho.callback && ho.callback.kind ? known("kind_", ho.callback.kind) : known("src_", c.source));
+    fact(cdl, t("csCallerType"), known("caller_", c.caller_type || ho.caller_type));
+    if (ho.intent) fact(cdl, t("csIntent"), known("intent_", ho.intent));
+    if (ho.team) fact(cdl, t("csTeam"), known("team_", ho.team));
+    if (ho.topic) fact(cdl, t("csTopic"), ho.topic, "cs-topic");
+    fact(cdl, t("csAdvisor"), (ho.advisor && ho.advisor.name) || c.advisor_name || "—");
+    var d = c.delivery || {};
+    fact(cdl, t("csDelivery"), known("del_", d.status), "cs-delivery cs-del-" + String(d.status || "").replace(/\W/g, ""));
+    if (canRoster() && (d.status === "dead" || d.last_error)) {
+      fact(cdl, t("csTries"), String(d.tries === undefined || d.tries === null ? "—" : d.tries), "cs-tries");
+      fact(cdl, t("csLastError"), d.last_error || "—", "cs-last-error");
+    }
+    sc.appendChild(cdl);
+
+    if (ho.crisis && typeof ho.crisis === "object") art.appendChild(buildCaseCrisis(ho.crisis));
+    if (ho.callback && typeof ho.callback === "object") art.appendChild(buildCaseCallback(c, ho));
+    // A callback has no chat: its transcript section only if something was written in it.
+    var written = (Array.isArray(ho.transcript) && ho.transcript.length) || (Array.isArray(ho.notes) && ho.notes.length);
+    if (c.source !== "callback" || written) art.appendChild(buildTranscript(c, ho));
+    box.appendChild(art);
+  }
+
+  function buildCaseCrisis(cr) {
+    var s = el("section", "cs-sec cs-crisis");
+    s.appendChild(el("h3", "cs-sec-title", t("csCrisis")));
+    var p = el("p", "cs-crisis-status");
+    p.appendChild(document.createTextNode(t("csCrisisStarted", { time: stamp(cr.at) }) + (cr.reason ? ": " + cr.reason : "") + ". "));
+    p.appendChild(el("strong", null, cr.acknowledged_at ? t("csCrisisAcked", { time: stamp(cr.acknowledged_at) }) : t("csCrisisOpen")));
+    s.appendChild(p);
+    var events = Array.isArray(cr.timeline) ? cr.timeline : [];
+    if (events.length) {
+      var ol = el("ol", "conv-crisis-timeline cs-crisis-timeline");
+      ol.setAttribute("aria-label", t("crisisTimeline"));
+      events.forEach(function (ev) {
+        if (!ev || typeof ev !== "object") return;
+        var li = el("li", "crisis-event crisis-" + String(ev.kind || "").replace(/\W/g, ""));
+        var when = el("time", null, clock(ev.at));
+        when.setAttribute("datetime", ev.at || "");
+        li.appendChild(when);
+        var text;
+        if (ev.kind === "escalated") text = t("kind_escalated", { who: crisisWho(ev.by, ev.by_name) }) + (ev.reason ? ": " + ev.reason : "");
+        else if (ev.kind === "alerted") text = t("kind_alerted", { n: ev.round || 1, audience: t("audience_" + (ev.audience === "everyone" ? "everyone" : "crisis")) });
+        else if (ev.kind === "acknowledged") text = t("kind_acknowledged", { who: crisisWho(ev.by, ev.by_name) });
+        else text = String(ev.kind || "");
+        li.appendChild(document.createTextNode(text));
+        ol.appendChild(li);
+      });
+      s.appendChild(ol);
+    }
+    return s;
+  }
+
+  function buildCaseCallback(c, ho) {
+    var cbk = ho.callback;
+    var s = el("section", "cs-sec cs-callback");
+    s.appendChild(el("h3", "cs-sec-title", t("csCallback")));
+    var dl = el("dl", "cs-dl");
+    fact(dl, t("csKind"), known("kind_", cbk.kind));
+    if (!c.purged && cbk.phone) fact(dl, t("csPhone"), cbk.phone, "cs-phone");
+    if (cbk.slot) fact(dl, t("csSlot"), (cbk.slot.start ? shortDay(localDay(cbk.slot.start)) + " " : "") + slotText(cbk.slot.start, cbk.slot.end));
+    if (cbk.voicemail_allowed !== undefined && cbk.voicemail_allowed !== null) fact(dl, t("csVoicemail"), cbk.voicemail_allowed ? t("csVoicemailYes") : t("csVoicemailNo"));
+    s.appendChild(dl);
+
+    s.appendChild(el("h4", "cs-sub", t("csAttempts")));
+    var tries = Array.isArray(cbk.attempts) ? cbk.attempts : [];
+    if (!tries.length) s.appendChild(el("p", "muted small", t("csNoAttempts")));
+    else {
+      var ol = el("ol", "cs-attempts");
+      tries.forEach(function (a) {
+        if (!a || typeof a !== "object") return;
+        var li = el("li");
+        var tm = el("time", null, stamp(a.at));
+        tm.setAttribute("datetime", a.at || "");
+        li.appendChild(tm);
+        li.appendChild(document.createTextNode(" — " + known("res_", a.result)));
+        ol.appendChild(li);
+      });
+      s.appendChild(ol);
+    }
+
+    s.appendChild(el("h4", "cs-sub", t("csRequests")));
+    if (c.purged || !Array.isArray(ho.requests)) {
+      s.appendChild(el("p", "cs-purged", t("csPurged")));
+      return s;
+    }
+    var rl = el("ol", "cb-req-list cs-requests");
+    ho.requests.forEach(function (q) {
+      if (!q || typeof q !== "object") return;
+      var li = el("li", "cb-req");
+      li.appendChild(el("p", "cb-req-name" + (q.name ? "" : " muted"), q.name ? String(q.name) : t("cbNoName")));
+      li.appendChild(el("p", "cb-req-topic" + (q.topic ? "" : " muted"), q.topic ? String(q.topic) : t("cbNoTopic")));
+      var qd = el("dl", "cb-req-facts");
+      fact(qd, t("cbReference"), q.reference);
+      fact(qd, t("cbCreated"), stamp(q.created_at));
+      if (q.slot) fact(qd, t("cbOwnSlot"), slotText(q.slot.start, q.slot.end));
+      fact(qd, t("cbCallerType"), q.caller_type ? known("caller_", q.caller_type) : null);
+      fact(qd, t("cbEmail"), q.email);
+      fact(qd, t("cbOrganisation"), q.organisation);
+      fact(qd, t("csRequestStatus"), q.status ? known("rq_", q.status) : null);
+      li.appendChild(qd);
+      rl.appendChild(li);
+    });
+    s.appendChild(rl);
+    return s;
+  }
+
+  // Messages by seq, each internal note before the first message written after it.
+  function caseTimeline(ho) {
+    var msgs = (Array.isArray(ho.transcript) ? ho.transcript : []).filter(function (m) { return m && typeof m === "object"; })
+      .slice().sort(function (a, b) { return (Number(a.seq) || 0) - (Number(b.seq) || 0); });
+    var notes = (Array.isArray(ho.notes) ? ho.notes : []).filter(function (n) { return n && typeof n === "object"; })
+      .slice().sort(function (a, b) { return Date.parse(a.at) - Date.parse(b.at); });
+    var out = [], ni = 0;
+    msgs.forEach(function (m) {
+      var at = Date.parse(m.at);
+      while (ni < notes.length && Date.parse(notes[ni].at) < at) out.push({ note: notes[ni++] });
+      out.push({ msg: m });
+    });
+    for (; ni < notes.length; ni++) out.push({ note: notes[ni] });
+    return out;
+  }
+
+  function buildTranscript(c, ho) {
+    var s = el("section", "cs-sec cs-transcript");
+    s.appendChild(el("h3", "cs-sec-title", t("csTranscript")));
+    if (c.purged || (!Array.isArray(ho.transcript) && !Array.isArray(ho.notes))) {
+      var p = el("p", "cs-purged", t("csPurged"));
+      s.appendChild(p);
+      s.appendChild(el("p", "muted small", t("csPurgedWhy")));
+      return s;
+    }
+    var items = caseTimeline(ho);
+    if (!items.length) { s.appendChild(el("p", "muted small", t("csNoMessages"))); return s; }
+    var advisorId = ho.advisor && ho.advisor.id, advisorName = ho.advisor && ho.advisor.name;
+    var ol = el("ol", "cs-log");
+    items.forEach(function (it) {
+      var li, tm;
+      if (it.note) {
+        li = el("li", "cs-msg cs-note");
+        var lab = el("p", "cs-who");
+        lab.appendChild(el("span", "badge badge-intern", t("csInternal")));
+        lab.appendChild(document.createTextNode(" " + t("csNoteWhy") + " · " +
+          (it.note.agent_id && it.note.agent_id === advisorId && advisorName ? advisorName : t("csColleague"))));
+        li.appendChild(lab);
+        li.appendChild(el("p", "text", it.note.text));
+        tm = el("time", "when", clock(it.note.at));
+        tm.setAttribute("datetime", it.note.at || "");
+        li.appendChild(tm);
+        ol.appendChild(li);
+        return;
+      }
+      var m = it.msg;
+      var who = m.sender === "visitor" ? "visitor" : m.sender === "agent" ? "agent" : "system";
+      li = el("li", "cs-msg cs-msg-" + who);
+      li.appendChild(el("p", "cs-who", who === "visitor" ? t("csVisitor") : who === "agent" ? t("csAgent") : t("csSystem")));
+      li.appendChild(el("p", "text", m.text));
+      tm = el("time", "when", clock(m.at));
+      tm.setAttribute("datetime", m.at || "");
+      li.appendChild(tm);
+      ol.appendChild(li);
+    });
+    s.appendChild(ol);
+    return s;
+  }
+
+  $("cs-refresh").addEventListener("click", function () { loadCases(); });
+  $("cs-filter").addEventListener("change", function (e) {
+    if (e.target && e.target.id === "cs-days") $("cs-filter-due").checked = true;
+    loadCases();
+  });
 
   // ---- start -----------------------------------------------------------------------------
 

@@ -157,6 +157,7 @@ async def test_repeat_reports_are_linked_and_survive_the_purge(case_server):
         await asyncio.sleep(0.1)
     assert whole["purged"] is True
     assert "transcript" not in whole["handoff"] and "requests" not in whole["handoff"]
+    assert "phone" not in whole["handoff"]["callback"] and "+3161234" not in str(whole)
     assert whole["handoff"]["outcome"]["summary"] == "vader slaat" and whole["deadline"]
     _, chat_after = await api.call("GET", f"/api/agent/cases/{chat['handoff_id']}", token=token)
     assert "transcript" not in chat_after["handoff"] and "phone" not in chat_after["handoff"]["outcome"]
