@@ -176,9 +176,6 @@ class CrisisService:
         self.routing = chat.rules
         self.realert_after_s = realert_after_s
 
-    def visitor_emit(self, conversation_id: str, now: datetime) -> Emit:
-        return Emit(ToVisitor(conversation_id), "crisis", rules.visitor_text(self.chat.hours.state(now).open))
-
     async def escalate(self, agent: AgentIdentity, conversation_id: str, reason: str) -> Result:
         now = self.clock.now()
         async with self.db.write() as conn:
@@ -188,7 +185,7 @@ class CrisisService:
             alert = await begin_crisis(
                 conn, self.routing, conversation_id, now, by=agent.id, by_name=agent.name, reason=reason
             )
-        emits: list[Outgoing] = [self.visitor_emit(conversation_id, now)]
+        emits: list[Outgoing] = [self.chat.crisis_visitor_emit(conversation_id, now)]
         if alert is not None:
             emits += [Emit(ToCrisisAudience("crisis"), "crisis_alert", alert), await self.chat.mine_emit(agent.id)]
         return Result({"ok": True, "already_running": alert is None}, emits)

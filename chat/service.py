@@ -7,7 +7,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, insert, select, update
@@ -195,7 +195,7 @@ class ChatService:
             emits.append(Emit(ToCrisisAudience("crisis"), "crisis_alert", alert))
         return conversation_id, Result(ack, emits)
 
-    def crisis_visitor_emit(self, conversation_id: str, now: Any) -> Emit:
+    def crisis_visitor_emit(self, conversation_id: str, now: datetime) -> Emit:
         """112 at once, and outside opening hours the 24/7 line too."""
         return Emit(ToVisitor(conversation_id), "crisis", crisis_rules.visitor_text(self.hours.state(now).open))
 
@@ -662,7 +662,7 @@ class ChatService:
         return Result(ack, emits)
 
     async def _handoff(
-        self, conn: AsyncConnection, agent: AgentIdentity, conversation_id: str, outcome: dict[str, Any], now: Any
+        self, conn: AsyncConnection, agent: AgentIdentity, conversation_id: str, outcome: dict[str, Any], now: datetime
     ) -> str | None:
         """The chat as the case system receives it: transcript, internal notes, crisis timeline."""
         if outcome["kind"] not in HANDED_OFF:
