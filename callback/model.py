@@ -77,6 +77,9 @@ SLOT_TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+_DAY_CACHE = 4096  # (kind, date) entries: years of both kinds
+
+
 class PatternError(ValueError):
     """A week pattern of tijdvakken that cannot be read or makes no sense; the message says where."""
 
@@ -164,6 +167,7 @@ class Schedule:
         if horizon_days < 1:
             raise ValueError("horizon_days must be 1 or more")
         self.patterns = dict(patterns)
+        self._days: dict[tuple[str, date], tuple[Tijdvak, ...]] = {}
         self.tz = ZoneInfo(tz)
         self.close_before = close_before
         self.horizon = timedelta(days=horizon_days)
@@ -245,6 +249,16 @@ class Schedule:
         return next((t for t in self._on_day(kind, pattern, day) if t.start == moment), None)
 
     def _on_day(self, kind: str, pattern: WeekPattern, day: date) -> list[Tijdvak]:
+        # The tijdvakken of a day follow from the pattern and the time zone alone, which never
+        # change for this object: worked out once per day (most of a 90-day list's cost).
+        cached = self._days.get((kind, day))
+        if cached is None:
+            if len(self._days) > _DAY_CACHE:
+                self._days.clear()
+            cached = self._days[(kind, day)] = tuple(self._lay_day(kind, pattern, day))
+        return list(cached)
+
+    def _lay_day(self, kind: str, pattern: WeekPattern, day: date) -> list[Tijdvak]:
         result: list[Tijdvak] = []
         for local_start, local_end in pattern.blocks(day.weekday()):
             last_minute = _clock_of(_minutes(local_end) - 1)

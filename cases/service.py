@@ -37,7 +37,9 @@ class CaseRegister:
     async def list(
         self, agent: AgentIdentity, *, status: str | None, due_within_days: int | None, overdue: bool
     ) -> dict[str, Any]:
-        """Cases by deadline (meldingen first by their legal deadline, then the rest by receipt)."""
+        """Cases by deadline (meldingen first by their legal deadline, then the rest by receipt).
+        Supervisors and admins see every case; an advisor the cases they handed off themselves
+        (a transcript is read by those who need it, not by everyone with a login)."""
         if status == "dead" and not agent.is_supervisor:
             raise DomainError("forbidden")
         today = self.today()
@@ -58,6 +60,8 @@ class CaseRegister:
             handoffs.c.purged_at,
             agents.c.name.label("advisor_name"),
         ).select_from(handoffs.outerjoin(agents, agents.c.id == handoffs.c.agent_id))
+        if not agent.is_supervisor:
+            query = query.where(handoffs.c.agent_id == agent.id)
         if status is not None:
             query = query.where(handoffs.c.status == status)
         if due_within_days is not None:
@@ -101,6 +105,8 @@ class CaseRegister:
             ).first()
         if row is None:
             raise DomainError("not_found")
+        if not agent.is_supervisor and row.agent_id != agent.id:
+            raise DomainError("forbidden")
         return {**self._summary(row, self.today()), "handoff": row.payload}
 
     async def retry_dead(self) -> int:

@@ -91,7 +91,7 @@ async def test_filters_overdue_and_bad_queries(case_server):
     _, due = await api.call("GET", "/api/agent/cases?due_within_days=0", token=token)
     assert [c["id"] for c in due["cases"]] == [spoed["handoff_id"]]  # spoed: the deadline is today
     case_server.clock.advance(days=1)
-    _, token = await agent_token(case_server)  # the old token expired with the day
+    _, token = await agent_token(case_server, role="supervisor")  # the old token expired with the day
     _, overdue = await api.call("GET", "/api/agent/cases?overdue=true", token=token)
     assert [c["id"] for c in overdue["cases"]] == [spoed["handoff_id"]]
     _, everything = await api.call("GET", "/api/agent/cases", token=token)
@@ -106,7 +106,11 @@ async def test_filters_overdue_and_bad_queries(case_server):
     ):
         status, body = await api.call("GET", "/api/agent/cases" + query, token=token)
         assert status == 422 and body["error"]["code"] == "invalid_input", query
-    assert (await api.call("GET", "/api/agent/cases?status=dead", token=token))[0] == 403  # supervisors only
+    _, advisor = await agent_token(case_server)
+    assert (await api.call("GET", "/api/agent/cases?status=dead", token=advisor))[0] == 403  # supervisors only
+    # An advisor sees the cases they handed off themselves, not a colleague's transcript.
+    assert (await api.call("GET", "/api/agent/cases", token=advisor))[1]["cases"] == []
+    assert (await api.call("GET", f"/api/agent/cases/{spoed['handoff_id']}", token=advisor))[0] == 403
     assert (await api.call("GET", "/api/agent/cases"))[0] == 401
     assert (await api.call("GET", "/api/agent/cases/nope", token=token))[0] == 404
 
@@ -133,7 +137,7 @@ async def test_repeat_reports_are_linked_and_survive_the_purge(case_server):
     first = await _callback_closed(case_server, token, "06 12345678", name="Fatima", topic="buurman")
     second = await _callback_closed(case_server, token, "+31612345678")
     other = await _callback_closed(case_server, token, "06 87654321", day="2026-11-26")
-    _, cases = await api.call("GET", "/api/agent/cases", token=token)
+    _, cases = await api.call("GET", "/api/agent/cases", token=token)  # all three are this advisor's own
     by_id = {c["id"]: c for c in cases["cases"]}
     assert by_id[second]["hermelding"] is True and by_id[second]["repeat_of"] == first
     assert by_id[other]["hermelding"] is False and by_id[first]["hermelding"] is False
@@ -144,14 +148,16 @@ async def test_repeat_reports_are_linked_and_survive_the_purge(case_server):
     )
     # A chat melding in which the reporter gave the same number is a repeat report as well.
     _, chat, _, _ = await _chat_closed_as(case_server, {**MELDING, "phone": "0612345678"})
-    _, seen = await api.call("GET", f"/api/agent/cases/{chat['handoff_id']}", token=token)
+    _, boss = await agent_token(case_server, role="supervisor")
+    _, seen = await api.call("GET", f"/api/agent/cases/{chat['handoff_id']}", token=boss)
     assert seen["hermelding"] is True and seen["repeat_of"] == second
 
     # 31 days later the transcripts are gone, the registrations and their links stay.
     case_server.clock.advance(days=31)
     _, token = await agent_token(case_server)
+    _, boss = await agent_token(case_server, role="supervisor")
     for _ in range(50):
-        _, whole = await api.call("GET", f"/api/agent/cases/{first}", token=token)
+        _, whole = await api.call("GET", f"/api/agent/cases/{first}", token=boss)
         if whole["purged"]:
             break
         await asyncio.sleep(0.1)
@@ -159,10 +165,10 @@ async def test_repeat_reports_are_linked_and_survive_the_purge(case_server):
     assert "transcript" not in whole["handoff"] and "requests" not in whole["handoff"]
     assert "phone" not in whole["handoff"]["callback"] and "+3161234" not in str(whole)
     assert whole["handoff"]["outcome"]["summary"] == "vader slaat" and whole["deadline"]
-    _, chat_after = await api.call("GET", f"/api/agent/cases/{chat['handoff_id']}", token=token)
+    _, chat_after = await api.call("GET", f"/api/agent/cases/{chat['handoff_id']}", token=boss)
     assert "transcript" not in chat_after["handoff"] and "phone" not in chat_after["handoff"]["outcome"]
     later = await _callback_closed(case_server, token, "0612345678", day="2026-12-28")
-    _, linked = await api.call("GET", f"/api/agent/cases/{later}", token=token)
+    _, linked = await api.call("GET", f"/api/agent/cases/{later}", token=boss)
     assert linked["hermelding"] is True and linked["repeat_of"] == chat["handoff_id"]
 
 
@@ -178,7 +184,8 @@ async def test_bad_outcome_contact_details_close_nothing(case_server):
     ):
         assert (await agent.call("close", {"conversation_id": cid, "outcome": outcome}))["error"]["code"] == code
     assert (await agent.call("message", {"conversation_id": cid, "client_id": "x", "text": "nog open"}))["seq"] == 1
-    _, cases = await case_server.api.call("GET", "/api/agent/cases", token=token)
+    _, boss = await agent_token(case_server, role="supervisor")
+    _, cases = await case_server.api.call("GET", "/api/agent/cases", token=boss)
     assert cases["cases"] == []
     for c in (v, agent):
         await c.disconnect()
