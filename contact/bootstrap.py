@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -229,11 +229,21 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         await dispatcher.send(await push.offer_due())
 
     async def callback_jobs() -> None:
-        await dispatcher.send(await callback_service.tijdvak_notices())
-        await dispatcher.send(await callback_service.flag_overdue())
-        await callback_service.queue_reminders()
-        await mailer.deliver_due()
-        await register.purge_due()
+        # Each step on its own: a failing one (a mail server down) must not hold up the others.
+        steps: dict[str, Callable[[], Awaitable[object]]] = {
+            "tijdvak_notices": callback_service.tijdvak_notices,
+            "overdue": callback_service.flag_overdue,
+            "reminders": callback_service.queue_reminders,
+            "mail": mailer.deliver_due,
+            "retention": register.purge_due,
+        }
+        for name, step in steps.items():
+            try:
+                done = await step()
+                if isinstance(done, list):
+                    await dispatcher.send(done)
+            except Exception as exc:
+                log.error("job_step_failed", step=name, error=type(exc).__name__)
 
     jobs.every("crisis_realert", settings.crisis_check_s, realert_crises)
     jobs.every("callbacks", settings.callback_check_s, callback_jobs)
