@@ -42,6 +42,17 @@ JOB_TIMEOUT_S = 60
 _RUNNERS: dict[str, JobRunner] = {}
 
 
+class _Executor(ThreadPoolExecutor):
+    """A thread pool that lets a run go quietly when it arrives as the scheduler shuts down
+    (this process stepped down: the next leader runs the job, and every job is idempotent)."""
+
+    def _do_submit_job(self, job: Any, run_times: Any) -> None:
+        try:
+            super()._do_submit_job(job, run_times)
+        except RuntimeError:
+            log.info("job_skipped_at_shutdown", job=job.id)
+
+
 def run_task(runner_key: str, task: str) -> None:
     """What every stored job calls (by reference, so the job store can persist it): the task
     of that name on the runner of this database in this process."""
@@ -106,7 +117,7 @@ class JobRunner:
         store = SQLAlchemyJobStore(url=self.sync_url, engine_options=_engine_options(self.sync_url))
         scheduler = BackgroundScheduler(
             jobstores={"default": store},
-            executors={"default": ThreadPoolExecutor(2)},
+            executors={"default": _Executor(2)},
             job_defaults=JOB_DEFAULTS,
             timezone="UTC",
         )
