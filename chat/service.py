@@ -667,26 +667,7 @@ class ChatService:
         """The chat as the case system receives it: transcript, internal notes, crisis timeline."""
         if outcome["kind"] not in HANDED_OFF:
             return None
-        conv = (await conn.execute(select(conversations).where(conversations.c.id == conversation_id))).one()
-        rows = (
-            await conn.execute(
-                select(messages).where(messages.c.conversation_id == conversation_id).order_by(messages.c.seq)
-            )
-        ).all()
-        note_rows = (
-            await conn.execute(
-                select(notes).where(notes.c.conversation_id == conversation_id).order_by(notes.c.at, notes.c.id)
-            )
-        ).all()
-        crisis = None
-        if conv.crisis_at is not None:
-            crisis = {
-                "at": iso(conv.crisis_at),
-                "reason": conv.crisis_reason,
-                "acknowledged_at": iso(conv.crisis_acked_at),
-                "acknowledged_by": conv.crisis_acked_by,
-                "timeline": await load_timeline(conn, conversation_id),
-            }
+        conv, rows, note_rows, crisis = await self._record(conn, conversation_id, with_notes=True)
         return await create_handoff(
             conn,
             Contact(
@@ -886,40 +867,47 @@ class ChatService:
             "last_seq": r.last_seq,
         }
 
-    async def conversation_view(self, conversation_id: str, *, with_notes: bool) -> dict[str, Any]:
-        async with self.db.read() as conn:
-            conv = (await conn.execute(select(conversations).where(conversations.c.id == conversation_id))).one()
-            rows = (
-                await conn.execute(
-                    select(messages).where(messages.c.conversation_id == conversation_id).order_by(messages.c.seq)
-                )
-            ).all()
-            note_rows = (
+    @staticmethod
+    async def _record(
+        conn: AsyncConnection, conversation_id: str, *, with_notes: bool
+    ) -> tuple[Any, list[Any], list[Any], dict[str, Any] | None]:
+        """A conversation's row, messages, internal notes and crisis, read on one connection."""
+        conv = (await conn.execute(select(conversations).where(conversations.c.id == conversation_id))).one()
+        rows = (
+            await conn.execute(
+                select(messages).where(messages.c.conversation_id == conversation_id).order_by(messages.c.seq)
+            )
+        ).all()
+        note_rows: list[Any] = []
+        if with_notes:
+            note_rows = list(
                 (
                     await conn.execute(
                         select(notes).where(notes.c.conversation_id == conversation_id).order_by(notes.c.at, notes.c.id)
                     )
                 ).all()
-                if with_notes
-                else []
             )
-        view = self._summary(conv)
-        view["messages"] = [message_view(r) for r in rows]
-        view["closed_at"] = iso(conv.closed_at)
-        view["close_reason"] = conv.close_reason
-        view["crisis"] = None
+        crisis = None
         if conv.crisis_at is not None:
-            async with self.db.read() as conn:
-                timeline = await load_timeline(conn, conversation_id)
-            view["crisis"] = {
+            crisis = {
                 "at": iso(conv.crisis_at),
                 "reason": conv.crisis_reason,
                 "by": conv.crisis_by,
                 "round": conv.crisis_round,
                 "acknowledged_at": iso(conv.crisis_acked_at),
                 "acknowledged_by": conv.crisis_acked_by,
-                "timeline": timeline,
+                "timeline": await load_timeline(conn, conversation_id),
             }
+        return conv, list(rows), note_rows, crisis
+
+    async def conversation_view(self, conversation_id: str, *, with_notes: bool) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            conv, rows, note_rows, crisis = await self._record(conn, conversation_id, with_notes=with_notes)
+        view = self._summary(conv)
+        view["messages"] = [message_view(r) for r in rows]
+        view["closed_at"] = iso(conv.closed_at)
+        view["close_reason"] = conv.close_reason
+        view["crisis"] = crisis
         if with_notes:
             view["notes"] = [
                 {"id": n.id, "text": n.text, "at": iso(n.at), "agent_id": n.agent_id, "internal": True}
