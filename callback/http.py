@@ -4,17 +4,18 @@ work list, claim, attempts and close; the roster. Thin: validate, call the servi
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from callback.model import KINDS
+from callback.phone import normalise_email
 from callback.service import Booking, CallbackService
 from chat.events import Outcome
 from contact.errors import DomainError
 from contact.http import LIMITER, SETTINGS, agent_from_request
-from contact.web import client_ip, read_json
+from contact.web import client_ip, read_json, single_query
 
 CALLBACKS = web.AppKey("callbacks", CallbackService)
 
@@ -54,8 +55,7 @@ class BookingBody(_Body):
     def _email(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
-        local, at, domain = value.rpartition("@")
-        if not at or not local or "." not in domain or any(c.isspace() for c in value) or "\n" in value:
+        if normalise_email(value) is None:
             raise ValueError("not an e-mail address")
         return value
 
@@ -85,32 +85,23 @@ class RosterBody(_Body):
     capacity: Annotated[int, Field(ge=0, le=1000)]
 
 
-def _query(request: web.Request, name: str) -> str | None:
-    values = request.query.getall(name, [])
-    if len(values) > 1:
-        raise DomainError("invalid_input", field=name)
-    return values[0] if values else None
-
-
 def _parse_date(value: str | None, field: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value) if len(value) == 10 else _bad(field)
+        if len(value) == 10:  # YYYY-MM-DD only, not the other forms fromisoformat takes
+            return date.fromisoformat(value)
     except ValueError:
-        return _bad(field)
-
-
-def _bad(field: str) -> Any:
+        pass
     raise DomainError("invalid_input", field=field)
 
 
 async def list_slots(request: web.Request) -> web.Response:
-    kind = _query(request, "kind")
+    kind = single_query(request, "kind")
     if kind not in KINDS:
         raise DomainError("invalid_input", field="kind")
-    first = _parse_date(_query(request, "from"), "from")
-    days_raw = _query(request, "days") or "14"
+    first = _parse_date(single_query(request, "from"), "from")
+    days_raw = single_query(request, "days") or "14"
     if not days_raw.isdigit() or not 1 <= int(days_raw) <= 90:
         raise DomainError("invalid_input", field="days")
     return web.json_response(await request.app[CALLBACKS].slots(kind, first, int(days_raw)))
@@ -164,7 +155,7 @@ async def calendar(request: web.Request) -> web.Response:
 async def work_list(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
     service = request.app[CALLBACKS]
-    day = _parse_date(_query(request, "date"), "date") or service.schedule.local_day(service.clock.now())
+    day = _parse_date(single_query(request, "date"), "date") or service.schedule.local_day(service.clock.now())
     return web.json_response(await service.work_list(agent, day))
 
 

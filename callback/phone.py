@@ -1,5 +1,5 @@
 """Phone numbers of callers: parsed and normalised with `phonenumbers` (Dutch numbers only: the
-advisors call back from the Netherlands), and a keyed hash to recognise a number again without
+advisors call back from the Netherlands), e-mail addresses, and a keyed hash to recognise a number again without
 keeping it in clear where it is not needed."""
 
 from __future__ import annotations
@@ -37,6 +37,16 @@ def normalise_phone(raw: str) -> str:
     if phonenumbers.number_type(number) in _NOT_CALLABLE:
         raise DomainError("invalid_phone")  # a service line is nobody's own phone
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(raw: str) -> str | None:
+    """The address in lower case, or None when it cannot be one (a plain shape check: the
+    confirmation e-mail is the real test)."""
+    email = raw.strip().lower()
+    local, at, domain = email.rpartition("@")
+    if not at or not local or "." not in domain or any(c.isspace() for c in email):
+        return None
+    return email
 
 
 def display_phone(e164: str) -> str:

@@ -5,7 +5,6 @@ returns what to send, in one place."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callback import mail
 from callback.model import Schedule, Tijdvak, retry_after, voicemail_allowed
-from callback.phone import contact_hash, display_phone, normalise_phone
+from callback.phone import contact_hash, display_phone, normalise_email, normalise_phone
 from callback.store import OPEN, attempts, callbacks, notices, outbox, requests, slots
 from cases.outbox import Contact, HandoffSettings, create_handoff
 from chat.model import Emit, Outgoing, ToAgentGroup, ToCrisisAudience, check_outcome, iso
@@ -27,7 +26,7 @@ from contact.auth import AgentIdentity, agents
 from contact.clock import Clock
 from contact.db import Database
 from contact.errors import DomainError
-from contact.keys import Keys
+from contact.keys import Keys, hash_token
 from contact.store import record_audit
 
 CLAIMED_BY_COLLEAGUE = ("Een collega belt deze beller al.", "A colleague is already calling this caller.")
@@ -36,10 +35,6 @@ ALREADY_REACHED = ("Deze beller is al bereikt: rond het verzoek af.", "This call
 # Unambiguous on the phone: no 0/O, 1/I/L.
 _REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _RETRIES = 4
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -258,9 +253,6 @@ class CallbackService:
     async def _own_request(self, conn: AsyncConnection, token: str) -> Any:
         """The open request of a manage token. Used, cancelled and made-up tokens take the same
         path (one indexed lookup that finds nothing) and give the same `not_found`."""
-        if not isinstance(token, str) or not 20 <= len(token) <= 128:
-            hash_token("x" * 43)  # the same work as a real lookup's hashing
-            raise DomainError("not_found")
         row = (
             await conn.execute(
                 select(requests).where(requests.c.manage_hash == hash_token(token), requests.c.status == "open")
@@ -529,22 +521,15 @@ class CallbackService:
             if next_at is not None and next_at < row.slot_start:
                 next_at = row.slot_start  # called before the tijdvak: try again when it starts
             values: dict[str, Any] = {"attempts": count, "last_result": result, "next_attempt_at": next_at}
-            if state == "not_reached":
-                values.update(status="not_reached", closed_at=now)
-            elif state == "wrong_number":
-                values.update(status="wrong_number", closed_at=now)
-            await conn.execute(update(callbacks).where(callbacks.c.id == callback_id).values(**values))
+            if state in ("not_reached", "wrong_number"):
+                await self._end(conn, callback_id, state, now, **values)
+            else:
+                await conn.execute(update(callbacks).where(callbacks.c.id == callback_id).values(**values))
             await conn.execute(
                 insert(attempts).values(
                     id=str(uuid.uuid4()), callback_id=callback_id, agent_id=agent.id, at=now, result=result
                 )
             )
-            if state in ("not_reached", "wrong_number"):
-                await conn.execute(
-                    update(requests)
-                    .where(requests.c.callback_id == callback_id, requests.c.status == "open")
-                    .values(status="done")
-                )
             await record_audit(
                 conn,
                 at=now,
@@ -555,22 +540,26 @@ class CallbackService:
             )
         return {"ok": True, "state": state, "attempts": count, "next_attempt_at": iso(next_at)}
 
+    @staticmethod
+    async def _end(conn: AsyncConnection, callback_id: str, status: str, now: datetime, **values: Any) -> None:
+        """The callback is over (closed, not reached, wrong number): so are its requests, and
+        their manage links stop working."""
+        await conn.execute(
+            update(callbacks).where(callbacks.c.id == callback_id).values(status=status, closed_at=now, **values)
+        )
+        await conn.execute(
+            update(requests)
+            .where(requests.c.callback_id == callback_id, requests.c.status == "open")
+            .values(status="done")
+        )
+
     async def close(self, agent: AgentIdentity, callback_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
         """End a claimed callback with the outcome form of a chat (advies / melding / geen)."""
         outcome = check_outcome(outcome)
         now = self.clock.now()
         async with self.db.write() as conn:
             row = await self._claimed_row(conn, agent, callback_id)
-            await conn.execute(
-                update(callbacks)
-                .where(callbacks.c.id == callback_id)
-                .values(status="closed", closed_at=now, outcome=outcome)
-            )
-            await conn.execute(
-                update(requests)
-                .where(requests.c.callback_id == callback_id, requests.c.status == "open")
-                .values(status="done")
-            )
+            await self._end(conn, callback_id, "closed", now, outcome=outcome)
             await record_audit(
                 conn,
                 at=now,
@@ -599,7 +588,7 @@ class CallbackService:
         ).all()
         key = self.keys.contact_hash
         hashes = [row.phone_hash, *self.handoffs.hashes(outcome)]
-        hashes += [contact_hash(key, q.email.strip().lower()) for q in reqs if q.email]
+        hashes += [contact_hash(key, e) for q in reqs if q.email and (e := normalise_email(q.email))]
         extra = {
             "callback": {
                 "kind": row.kind,

@@ -169,7 +169,7 @@ class HandoffDelivery:
             async with self._session.post(self.config.url, data=body, headers=headers, allow_redirects=False) as r:
                 await r.read()  # whatever a 2xx says, the receiver has it
                 if 200 <= r.status < 300:
-                    await self._finish(row.id, delivered=True)
+                    await self._delivered(row.id)
                     log.info("handoff_delivered", handoff_id=row.id, tries=row.tries)
                     return
                 error = f"http_{r.status}"
@@ -181,7 +181,7 @@ class HandoffDelivery:
             error = type(exc).__name__
         await self._failed(row.id, row.tries, error or "unknown", retry_after)
 
-    async def _finish(self, handoff_id: str, delivered: bool) -> None:
+    async def _delivered(self, handoff_id: str) -> None:
         async with self.db.write() as conn:
             await conn.execute(
                 update(handoffs)

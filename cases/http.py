@@ -7,26 +7,20 @@ from aiohttp import web
 from cases.service import STATUSES, CaseRegister
 from contact.errors import DomainError
 from contact.http import agent_from_request
+from contact.web import single_query
 
 CASES = web.AppKey("cases", CaseRegister)
 
 
-def _one(request: web.Request, name: str) -> str | None:
-    values = request.query.getall(name, [])
-    if len(values) > 1:
-        raise DomainError("invalid_input", field=name)
-    return values[0] if values else None
-
-
 async def list_cases(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
-    status = _one(request, "status")
+    status = single_query(request, "status")
     if status is not None and status not in STATUSES:
         raise DomainError("invalid_input", field="status")
-    within = _one(request, "due_within_days")
+    within = single_query(request, "due_within_days")
     if within is not None and (not within.isdigit() or int(within) > 366):
         raise DomainError("invalid_input", field="due_within_days")
-    overdue = _one(request, "overdue")
+    overdue = single_query(request, "overdue")
     if overdue not in (None, "true", "false"):
         raise DomainError("invalid_input", field="overdue")
     answer = await request.app[CASES].list(

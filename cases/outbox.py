@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from callback.phone import contact_hash
+from callback.phone import contact_hash, normalise_email
 from cases.deadlines import safety_assessment_deadline
 from cases.store import handoff_contacts, handoffs
 from chat.model import iso
@@ -41,8 +41,8 @@ class HandoffSettings:
         found = []
         if outcome.get("phone"):
             found.append(contact_hash(self.keys.contact_hash, outcome["phone"]))
-        if outcome.get("email"):
-            found.append(contact_hash(self.keys.contact_hash, outcome["email"].strip().lower()))
+        if outcome.get("email") and (email := normalise_email(outcome["email"])):
+            found.append(contact_hash(self.keys.contact_hash, email))
         return found
 
 

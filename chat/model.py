@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from callback.phone import normalise_phone
+from callback.phone import normalise_email, normalise_phone
 from contact.errors import DomainError
 
 MAX_TEXT = 4000
@@ -122,9 +122,8 @@ def check_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
     if cleaned.get("phone"):
         cleaned["phone"] = normalise_phone(cleaned["phone"])
     if cleaned.get("email"):
-        email = cleaned["email"].strip().lower()
-        local, at, domain = email.rpartition("@")
-        if not at or not local or "." not in domain or any(c.isspace() for c in email):
+        email = normalise_email(cleaned["email"])
+        if email is None:
             raise DomainError("invalid_input", field="outcome.email")
         cleaned["email"] = email
     return cleaned

@@ -3,7 +3,6 @@ the audit entry and returns the events to send once the transaction has committe
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from contact.clock import Clock
 from contact.db import Database
 from contact.errors import CONVERSATION_ENDED, DomainError
 from contact.hours import ChatHours
+from contact.keys import hash_token
 from contact.presence import Presence
 from contact.ratelimit import RateLimiter
 from contact.store import record_audit
@@ -52,10 +52,6 @@ from routing.rules import RoutingRules
 RATE_WINDOW_ACCEPTS_S = 1800
 COLLEAGUE_OFFLINE = ("Deze collega is nu niet online.", "This colleague is not online now.")
 DANGER_AT_START = "De bezoeker zegt nu in gevaar te zijn (vraag voor de chat)."
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

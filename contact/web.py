@@ -133,6 +133,14 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         raise DomainError("invalid_input", fields=fields) from None
 
 
+def single_query(request: web.Request, name: str) -> str | None:
+    """A query parameter given at most once (twice is `invalid_input`, not a silent pick)."""
+    values = request.query.getall(name, [])
+    if len(values) > 1:
+        raise DomainError("invalid_input", field=name)
+    return values[0] if values else None
+
+
 def client_ip(request: web.BaseRequest, trusted_proxies: frozenset[str] = frozenset()) -> str:
     """The visitor's address for rate limits: behind a trusted reverse proxy the last address
     in X-Forwarded-For that is not itself one of our proxies; otherwise the peer. Without
