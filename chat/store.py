@@ -59,6 +59,13 @@ class Conversation(SQLModel, table=True):
     crisis_alerted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     crisis_acked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     crisis_acked_by: str | None = Field(default=None, max_length=36)
+    # How the visitor left: by quick exit ("Snel weg"), so they may be in danger right now.
+    visitor_quick_exit: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # The outcome may be recorded after the visitor left (within the grace period): when, by whom.
+    outcome_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    outcome_by: str | None = Field(default=None, max_length=36)
+    # Start, messages, resume and the visitor's connection going: the resume token expires after it.
+    last_activity_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     # Push mode: the agent this waiting conversation is offered to now, and since when.
     offered_to: str | None = Field(default=None, max_length=36)
     offered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
