@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: run test bench bench-idle bench-slots bench-tokens clean
+.PHONY: run test bench bench-idle bench-slots bench-tokens bench-resume clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench-slots: $(STAMP)
 
 bench-tokens: $(STAMP)
 	$(BIN)/python bench/manage_tokens.py
+
+bench-resume: $(STAMP)
+	$(BIN)/python bench/resume_tokens.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache node_modules artifacts

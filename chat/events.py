@@ -27,7 +27,8 @@ class Start(Payload):
     intent: Literal["advies", "melding", "weet_niet"]
     topic: Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)] | None = None
     danger_now: bool = False
-    resume_token: Annotated[str, StringConstraints(min_length=20, max_length=128)] | None = None
+    # Accepted for older widgets and ignored: only the server issues resume tokens.
+    resume_token: Annotated[str, StringConstraints(max_length=128)] | None = None
 
 
 class VisitorMessage(Payload):
@@ -47,6 +48,11 @@ class Resume(Payload):
 
 class Empty(Payload):
     pass
+
+
+class Leave(Payload):
+    # The widget's quick exit ("Snel weg"): the advisor learns the visitor may be in danger now.
+    quick_exit: bool = False
 
 
 class ConversationRef(Payload):

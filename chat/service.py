@@ -3,13 +3,15 @@ the audit entry and returns the events to send once the transaction has committe
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -64,6 +66,17 @@ class ChatLimits:
     default_wait_per_position_s: int = 120
     typing_per_10s: int = 30
     waiting_grace_s: int = 120
+    outcome_grace_s: float = 86400
+    resume_ttl_s: float = 1800
+
+
+# Why a conversation ended for the visitor while its holder may still record the outcome.
+VISITOR_ENDED = ("visitor_left", "visitor_gone")
+AUTO_OUTCOME = {
+    "kind": "geen",
+    "summary": "Automatisch afgesloten: de adviseur heeft na het vertrek van de bezoeker geen uitkomst vastgelegd.",
+    "automatic": True,
+}
 
 
 class ChatService:
@@ -77,8 +90,12 @@ class ChatService:
         limits: ChatLimits,
         rules: RoutingRules,
         risk: RiskDetector,
+        token_key: bytes | None = None,
     ) -> None:
+        """`token_key`: the same on every process (derived from the secret key), so that the
+        answer to an unknown resume token is the same wherever it is asked."""
         self.rules = rules
+        self.token_key = token_key or secrets.token_bytes(32)
         self.risk = risk
         # Who has a console open (contact/presence.py); set by the composition root.
         self.presence: Presence | None = None
@@ -119,10 +136,11 @@ class ChatService:
         intent: str,
         topic: str | None,
         danger_now: bool,
-        resume_token: str | None,
         client_key: str,
     ) -> tuple[str, Result]:
-        """Open a conversation in the queue; answers the conversation id with the ack."""
+        """Open a conversation in the queue; answers the conversation id with the ack and a new
+        resume token. Only the server makes tokens: one a client chose could be guessed, or
+        shared with whoever uses the same browser later."""
         now = self.clock.now()
         state = self.hours.state(now)
         if not state.open:
@@ -130,7 +148,7 @@ class ChatService:
         if not await self.limiter.hit(f"start:{client_key}", self.limits.starts_per_ip, self.limits.starts_window_s):
             raise DomainError("rate_limited")
         route = self.rules.route(caller_type, intent, topic, danger_now)
-        token = resume_token or secrets.token_urlsafe(32)
+        token = secrets.token_urlsafe(32)
         conversation_id = str(uuid.uuid4())
         try:
             async with self.db.write() as conn:
@@ -146,6 +164,7 @@ class ChatService:
                         priority=route.priority,
                         resume_hash=hash_token(token),
                         created_at=now,
+                        last_activity_at=now,
                         waiting_since=now,
                         last_seq=0,
                         expertise=list(route.expertise) or None,
@@ -200,9 +219,16 @@ class ChatService:
             status = await conn.scalar(select(conversations.c.status).where(conversations.c.id == conversation_id))
         return status in OPEN_STATUSES
 
-    async def resume(self, resume_token: str, after_seq: int) -> tuple[str, Result]:
-        """The conversation of this token (its newest) with every message after `after_seq`.
-        A visitor who was taken out of the queue for being away gets their place back."""
+    async def resume(self, resume_token: str, after_seq: int) -> tuple[str | None, Result]:
+        """The open conversation of this token with every message after `after_seq`. A visitor
+        who was taken out of the queue for being away gets their place back.
+
+        A token that was never issued, has expired (`resume_ttl_s` after the conversation's last
+        activity), was revoked (stop, quick exit) or belongs to a closed conversation gets one and
+        the same answer, `status: closed` with no messages, after the same single lookup: whoever
+        opens that browser later reads nothing back and cannot tell which case it was. The first
+        value is None then: the connection is bound to nothing."""
+        now = self.clock.now()
         token_hash = hash_token(resume_token)
         newest = (
             select(conversations)
@@ -212,12 +238,11 @@ class ChatService:
         )
         async with self.db.read() as conn:
             conv = (await conn.execute(newest)).first()
-        if conv is None:
-            raise DomainError("not_found")
+        if conv is None or not self._resumable(conv, now):
+            return None, Result(self._ended_answer(token_hash, conv))
         emits: list[Outgoing] = []
-        if conv.visitor_away_since is not None or conv.close_reason == "visitor_gone":
-            if await self._visitor_back(conv.id):
-                emits = [QueueChanged()]
+        if await self._visitor_back(conv.id, now):
+            emits = [QueueChanged()]
         async with self.db.read() as conn:
             conv = (await conn.execute(newest)).one()
             rows = (
@@ -228,6 +253,8 @@ class ChatService:
                 )
             ).all()
             agent_name = await self._agent_first_name(conn, conv.agent_id)
+        if conv.status not in OPEN_STATUSES:  # it ended while we looked: still nothing to read back
+            return None, Result(self._ended_answer(token_hash, conv), emits)
         ack: dict[str, Any] = {
             "conversation_id": conv.id,
             "status": conv.status,
@@ -240,14 +267,30 @@ class ChatService:
             ack["queue"] = {"position": position, "estimated_wait_s": wait}
         if agent_name is not None and conv.status == "active":
             ack["agent"] = {"name": agent_name}
-        if conv.status == "closed":
-            ack["reason"] = conv.close_reason
         return conv.id, Result(ack, emits)
 
-    async def _visitor_back(self, conversation_id: str) -> bool:
-        """Clear the away mark; reopen a conversation closed as `visitor_gone` with its old
-        place (waiting_since is kept). True when the queue changed."""
-        now = self.clock.now()
+    def _resumable(self, conv: Any, now: datetime) -> bool:
+        """Open (or taken out of the queue for being away, which `resume` undoes) and active recently."""
+        if conv.status not in OPEN_STATUSES and conv.close_reason != "visitor_gone":
+            return False
+        last = conv.last_activity_at or conv.created_at
+        return bool(now - last <= timedelta(seconds=self.limits.resume_ttl_s))
+
+    def _ended_answer(self, token_hash: str, conv: Any) -> dict[str, Any]:
+        """The one answer for every token that reads nothing back. A closed conversation keeps
+        its own id; any other token gets an id derived from it with the server's key, so the
+        answer looks the same whether the token ever existed."""
+        if conv is not None and conv.status == "closed":
+            conversation_id = conv.id
+        else:
+            digest = hmac.new(self.token_key, token_hash.encode(), hashlib.sha256).digest()
+            conversation_id = str(uuid.UUID(bytes=digest[:16], version=4))
+        return {"conversation_id": conversation_id, "status": "closed", "messages": []}
+
+    async def _visitor_back(self, conversation_id: str, now: datetime) -> bool:
+        """The visitor is here again: clear the away mark and count it as activity; reopen a
+        conversation closed as `visitor_gone` with its old place (waiting_since is kept). True
+        when the queue changed."""
         try:
             async with self.db.write() as conn:
                 reopened = (
@@ -258,7 +301,13 @@ class ChatService:
                             conversations.c.status == "closed",
                             conversations.c.close_reason == "visitor_gone",
                         )
-                        .values(status="waiting", closed_at=None, close_reason=None, visitor_away_since=None)
+                        .values(
+                            status="waiting",
+                            closed_at=None,
+                            close_reason=None,
+                            visitor_away_since=None,
+                            last_activity_at=now,
+                        )
                         .returning(conversations.c.id)
                     )
                 ).first()
@@ -269,24 +318,40 @@ class ChatService:
                     )
                     return True
                 await conn.execute(
-                    update(conversations).where(conversations.c.id == conversation_id).values(visitor_away_since=None)
+                    update(conversations)
+                    .where(conversations.c.id == conversation_id, conversations.c.status.in_(OPEN_STATUSES))
+                    .values(visitor_away_since=None, last_activity_at=now)
                 )
         except IntegrityError:
             pass  # the same token already opened a new conversation: this one stays closed
         return False
 
     async def visitor_away(self, conversation_id: str) -> None:
-        """The visitor's last connection dropped: start the grace period if they wait in the queue."""
+        """The visitor's last connection dropped: mark since when (a waiting visitor leaves the
+        queue after the grace period) and count it as the last activity, from which the resume
+        token's lifetime runs."""
+        now = self.clock.now()
         async with self.db.write() as conn:
             await conn.execute(
                 update(conversations)
-                .where(
-                    conversations.c.id == conversation_id,
-                    conversations.c.status == "waiting",
-                    conversations.c.visitor_away_since.is_(None),
-                )
-                .values(visitor_away_since=self.clock.now())
+                .where(conversations.c.id == conversation_id, conversations.c.status.in_(OPEN_STATUSES))
+                .values(visitor_away_since=func.coalesce(conversations.c.visitor_away_since, now), last_activity_at=now)
             )
+
+    async def visitors_present(self, conversation_ids: list[str]) -> None:
+        """The visitors of these conversations are connected (to this process): their tokens stay
+        alive. Called every few minutes, so a process that dies stops keeping them alive."""
+        now = self.clock.now()
+        for i in range(0, len(conversation_ids), 500):
+            async with self.db.write() as conn:
+                await conn.execute(
+                    update(conversations)
+                    .where(
+                        conversations.c.id.in_(conversation_ids[i : i + 500]),
+                        conversations.c.status.in_(OPEN_STATUSES),
+                    )
+                    .values(last_activity_at=now)
+                )
 
     async def close_abandoned(self) -> list[Outgoing]:
         """Take visitors who have been gone longer than the grace period out of the queue.
@@ -409,31 +474,93 @@ class ChatService:
             return []
         return [Emit(ToAgent(holder), "typing", {"conversation_id": conversation_id, "typing": typing})]
 
-    async def leave(self, conversation_id: str) -> Result:
+    async def leave(self, conversation_id: str, quick_exit: bool = False) -> Result:
+        """The visitor ends the conversation (stop, or quick exit). It ends for them at once and
+        their resume token stops working; the advisor who held it keeps it in "Mijn gesprekken"
+        to record the outcome (`close`) within the grace period. Leaving twice is harmless; a
+        quick exit after a stop still tells the advisor about the quick exit."""
         now = self.clock.now()
         async with self.db.write() as conn:
             row = (
                 await conn.execute(
                     update(conversations)
                     .where(conversations.c.id == conversation_id, conversations.c.status.in_(OPEN_STATUSES))
-                    .values(status="closed", closed_at=now, close_reason="visitor_left")
+                    .values(
+                        status="closed",
+                        closed_at=now,
+                        close_reason="visitor_left",
+                        visitor_quick_exit=quick_exit,
+                        resume_hash=_revoked_hash(),
+                        last_activity_at=now,
+                    )
                     .returning(conversations.c.agent_id, conversations.c.accepted_at, conversations.c.offered_to)
                 )
             ).first()
             if row is None:
-                return Result({"ok": True})  # already over: leaving twice is harmless
-            if row.accepted_at is None:
-                await self.bump_queue(conn)
-            await record_audit(conn, at=now, action="visitor_left", actor="visitor", conversation_id=conversation_id)
+                fled = await self._quick_exit_after_leaving(conn, conversation_id, now) if quick_exit else None
+                if fled is None:
+                    return Result({"ok": True})
+            else:
+                if row.accepted_at is None:
+                    await self.bump_queue(conn)
+                await record_audit(
+                    conn,
+                    at=now,
+                    action="visitor_left",
+                    actor="visitor",
+                    conversation_id=conversation_id,
+                    quick_exit=quick_exit,
+                )
+        left = {"conversation_id": conversation_id, "quick_exit": quick_exit, "at": iso(now)}
+        if row is None:  # stopped before, fled now: only the advisor learns something new
+            assert fled is not None
+            return Result({"ok": True}, [Emit(ToAgent(fled), "visitor_left", left), await self.mine_emit(fled)])
         emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "closed", {"reason": "visitor_left"})]
         if row.agent_id is not None:
-            emits.append(Emit(ToAgent(row.agent_id), "visitor_left", {"conversation_id": conversation_id}))
+            emits.append(Emit(ToAgent(row.agent_id), "visitor_left", left))
             emits.append(await self.mine_emit(row.agent_id))
         else:
             emits.append(QueueChanged())
             if row.offered_to is not None:
                 emits.append(withdrawn_emit(row.offered_to, conversation_id, "ended"))
         return Result({"ok": True}, emits)
+
+    @staticmethod
+    async def _quick_exit_after_leaving(conn: AsyncConnection, conversation_id: str, now: datetime) -> str | None:
+        """A visitor who pressed stop and then "Snel weg": the advisor, still recording the
+        outcome, learns that they fled. Answers the holder to tell, if any."""
+        row = (
+            await conn.execute(
+                update(conversations)
+                .where(
+                    conversations.c.id == conversation_id,
+                    conversations.c.close_reason == "visitor_left",
+                    conversations.c.visitor_quick_exit.is_(False),
+                    conversations.c.outcome_at.is_(None),
+                )
+                .values(visitor_quick_exit=True)
+                .returning(conversations.c.agent_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        await record_audit(conn, at=now, action="visitor_quick_exit", actor="visitor", conversation_id=conversation_id)
+        return str(row.agent_id) if row.agent_id is not None else None
+
+    async def quick_exit(self, resume_token: str) -> list[Outgoing]:
+        """Quick exit told over HTTP (the widget's beacon as the page goes away), for when the
+        socket could not say it: the conversation of this token ends as a quick exit. Nothing is
+        answered about the token, whatever it is."""
+        async with self.db.read() as conn:
+            conversation_id = await conn.scalar(
+                select(conversations.c.id).where(
+                    conversations.c.resume_hash == hash_token(resume_token),
+                    conversations.c.status.in_(OPEN_STATUSES),
+                )
+            )
+        if conversation_id is None:
+            return []
+        return list((await self.leave(conversation_id, quick_exit=True)).emits)
 
     # ---- agent ------------------------------------------------------------------------
 
@@ -528,7 +655,13 @@ class ChatService:
         now = self.clock.now()
         note_id = str(uuid.uuid4())
         async with self.db.write() as conn:
-            held = await conn.scalar(select(conversations.c.id).where(self.held_by(agent, conversation_id)))
+            # Also while the outcome of a conversation the visitor left may still be recorded.
+            held = await conn.scalar(
+                select(conversations.c.id).where(
+                    conversations.c.id == conversation_id,
+                    or_(self.held_by(agent, conversation_id), self.awaiting_outcome(agent.id, now)),
+                )
+            )
             if held is None:
                 await self.raise_not_held(agent, conversation_id, conn)
             await conn.execute(
@@ -603,11 +736,15 @@ class ChatService:
         return Result({"ok": True}, emits)
 
     async def close(self, agent: AgentIdentity, conversation_id: str, outcome: dict[str, Any]) -> Result:
-        """End a conversation with its outcome. A melding with urgency `spoed` means the crisis
-        procedure ran or starts now: the crisis team is alerted if it never was."""
+        """End a conversation with its outcome, or record the outcome of one the visitor left
+        (stop, quick exit) within the grace period: the same form, the same handoff. One
+        conditional UPDATE decides, so a conversation never gets two outcomes or two handoffs.
+        A melding with urgency `spoed` in a live chat means the crisis procedure ran or starts
+        now: the crisis team is alerted if it never was."""
         outcome = check_outcome(outcome)
         now = self.clock.now()
         alert = None
+        recorded = {"outcome": outcome, "outcome_at": now, "outcome_by": agent.id}
         async with self.db.write() as conn:
             if outcome.get("urgency") == "spoed":
                 held = (
@@ -623,19 +760,36 @@ class ChatService:
                         by_name=agent.name,
                         reason="Afgesloten met urgentie spoed",
                     )
-            await self._update_held(
-                conn,
-                agent,
-                conversation_id,
-                status="closed",
-                closed_at=now,
-                close_reason="agent_closed",
-                outcome=outcome,
-            )
+            live = (
+                await conn.execute(
+                    update(conversations)
+                    .where(self.held_by(agent, conversation_id))
+                    .values(
+                        status="closed",
+                        closed_at=now,
+                        close_reason="agent_closed",
+                        resume_hash=_revoked_hash(),
+                        last_activity_at=now,
+                        **recorded,
+                    )
+                    .returning(conversations.c.id)
+                )
+            ).first()
+            if live is None:
+                left = (
+                    await conn.execute(
+                        update(conversations)
+                        .where(self.awaiting_outcome(agent.id, now), conversations.c.id == conversation_id)
+                        .values(**recorded)
+                        .returning(conversations.c.close_reason, conversations.c.visitor_quick_exit)
+                    )
+                ).first()
+                if left is None:
+                    await self.raise_not_held(agent, conversation_id, conn)
             await record_audit(
                 conn,
                 at=now,
-                action="closed",
+                action="closed" if live is not None else "outcome_recorded",
                 actor=f"agent:{agent.id}",
                 conversation_id=conversation_id,
                 outcome=outcome["kind"],
@@ -643,19 +797,89 @@ class ChatService:
             )
             # The handoff is written in the same transaction: closed means handed off.
             handoff_id = await self._handoff(conn, agent, conversation_id, outcome, now)
-        emits: list[Outgoing] = [
-            Emit(ToVisitor(conversation_id), "closed", {"reason": "agent_closed"}),
-            await self.mine_emit(agent.id),
-        ]
+        emits: list[Outgoing] = [await self.mine_emit(agent.id)]
+        if live is not None:
+            emits.insert(0, Emit(ToVisitor(conversation_id), "closed", {"reason": "agent_closed"}))
         if alert is not None:
             emits.insert(0, self.crisis_visitor_emit(conversation_id, now))
             emits.append(Emit(ToCrisisAudience("crisis"), "crisis_alert", {**alert, "status": "closed"}))
         if handoff_id is not None:
             emits.append(HandoffCreated())
+            if live is None and outcome.get("urgency") == "spoed":
+                # The visitor is gone, so no live alarm: the crisis team gets the report to act on.
+                notice = {
+                    "handoff_id": handoff_id,
+                    "conversation_id": conversation_id,
+                    "summary": outcome.get("summary"),
+                    "gemeente": outcome.get("gemeente"),
+                    "by": agent.id,
+                    "by_name": agent.name,
+                    "at": iso(now),
+                }
+                emits.append(Emit(ToCrisisAudience("crisis"), "spoed_melding", notice))
         ack: dict[str, Any] = {"ok": True}
         if handoff_id is not None:
             ack["handoff_id"] = handoff_id
         return Result(ack, emits)
+
+    def awaiting_outcome(self, agent_id: str, now: datetime) -> ColumnElement[bool]:
+        """Conversations of this holder that the visitor left and whose outcome may still be recorded."""
+        return and_(
+            conversations.c.agent_id == agent_id,
+            conversations.c.status == "closed",
+            conversations.c.close_reason.in_(VISITOR_ENDED),
+            conversations.c.outcome_at.is_(None),
+            conversations.c.closed_at > now - timedelta(seconds=self.limits.outcome_grace_s),
+        )
+
+    async def close_overdue_outcomes(self) -> list[Outgoing]:
+        """Left conversations whose holder recorded no outcome within the grace period: closed as
+        `geen` (marked automatic) and shown to the supervisors. Idempotent; the elected scheduler runs it."""
+        now = self.clock.now()
+        cutoff = now - timedelta(seconds=self.limits.outcome_grace_s)
+        async with self.db.write() as conn:
+            rows = (
+                await conn.execute(
+                    update(conversations)
+                    .where(
+                        conversations.c.status == "closed",
+                        conversations.c.close_reason.in_(VISITOR_ENDED),
+                        conversations.c.outcome_at.is_(None),
+                        conversations.c.agent_id.is_not(None),
+                        conversations.c.closed_at <= cutoff,
+                    )
+                    .values(outcome=AUTO_OUTCOME, outcome_at=now, outcome_by="system")
+                    .returning(
+                        conversations.c.id,
+                        conversations.c.agent_id,
+                        conversations.c.closed_at,
+                        conversations.c.visitor_quick_exit,
+                        conversations.c.team,
+                        conversations.c.crisis_at,
+                    )
+                )
+            ).all()
+            names: dict[str, str] = {}
+            for r in rows:
+                await record_audit(conn, at=now, action="outcome_overdue", actor="system", conversation_id=r.id)
+                if r.agent_id not in names:
+                    names[r.agent_id] = str(await conn.scalar(select(agents.c.name).where(agents.c.id == r.agent_id)))
+        emits: list[Outgoing] = []
+        for r in rows:
+            notice = {
+                "conversation_id": r.id,
+                "agent_id": r.agent_id,
+                "agent_name": names[r.agent_id],
+                "left_at": iso(r.closed_at),
+                "quick_exit": r.visitor_quick_exit,
+                "team": r.team,
+                "in_crisis": r.crisis_at is not None,
+                "at": iso(now),
+            }
+            emits.append(Emit(ToAgentGroup("all"), "outcome_missing", notice))
+        for agent_id in sorted({r.agent_id for r in rows}):
+            emits.append(await self.mine_emit(agent_id))
+        return emits
 
     async def _handoff(
         self, conn: AsyncConnection, agent: AgentIdentity, conversation_id: str, outcome: dict[str, Any], now: datetime
@@ -835,19 +1059,26 @@ class ChatService:
     # ---- helpers ----------------------------------------------------------------------
 
     async def mine_emit(self, agent_id: str) -> Emit:
+        """The agent's own conversations: the active ones, and those the visitor left whose
+        outcome the agent may still record (they hold no place against the agent's limit)."""
+        now = self.clock.now()
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
                     select(conversations)
-                    .where(conversations.c.agent_id == agent_id, conversations.c.status == "active")
+                    .where(
+                        or_(
+                            and_(conversations.c.agent_id == agent_id, conversations.c.status == "active"),
+                            self.awaiting_outcome(agent_id, now),
+                        )
+                    )
                     .order_by(conversations.c.accepted_at)
                 )
             ).all()
         return Emit(ToAgent(agent_id), "mine", {"conversations": [self._summary(r) for r in rows]})
 
-    @staticmethod
-    def _summary(r: Any) -> dict[str, Any]:
-        return {
+    def _summary(self, r: Any) -> dict[str, Any]:
+        summary = {
             "id": r.id,
             "status": r.status,
             "caller_type": r.caller_type,
@@ -861,7 +1092,17 @@ class ChatService:
             "waiting_since": iso(r.waiting_since),
             "accepted_at": iso(r.accepted_at),
             "last_seq": r.last_seq,
+            "visitor_left": r.status == "closed" and r.close_reason in VISITOR_ENDED,
+            "quick_exit": bool(r.visitor_quick_exit),
         }
+        summary["awaiting_outcome"] = False
+        if summary["visitor_left"]:
+            summary["left_at"] = iso(r.closed_at)
+            if r.outcome_at is None and r.closed_at is not None:
+                due = r.closed_at + timedelta(seconds=self.limits.outcome_grace_s)
+                summary["outcome_due_at"] = iso(due)
+                summary["awaiting_outcome"] = self.clock.now() < due and r.agent_id is not None
+        return summary
 
     @staticmethod
     async def _record(
@@ -982,3 +1223,8 @@ class ChatService:
             return None
         name = await conn.scalar(select(agents.c.name).where(agents.c.id == agent_id))
         return name.split()[0] if name else None
+
+
+def _revoked_hash() -> str:
+    """What replaces a resume token's hash when the token stops working: no token hashes to it."""
+    return "revoked:" + secrets.token_hex(24)

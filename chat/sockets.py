@@ -228,7 +228,6 @@ class VisitorNamespace(GuardedNamespace):
             intent=payload.intent,
             topic=payload.topic or None,
             danger_now=payload.danger_now,
-            resume_token=payload.resume_token,
             client_key=session.get("remote", "unknown"),
         )
         await self._bind(sid, conversation_id)
@@ -238,7 +237,8 @@ class VisitorNamespace(GuardedNamespace):
     async def on_resume(self, sid: str, data: Any) -> dict[str, Any]:
         payload = ev.parse(ev.Resume, data)
         conversation_id, result = await self.service.resume(payload.resume_token, payload.after_seq)
-        await self._bind(sid, conversation_id)
+        if conversation_id is not None:
+            await self._bind(sid, conversation_id)
         return await self._reply(result, sid)
 
     async def on_message(self, sid: str, data: Any) -> dict[str, Any]:
@@ -252,8 +252,8 @@ class VisitorNamespace(GuardedNamespace):
         return {"ok": True}
 
     async def on_leave(self, sid: str, data: Any) -> dict[str, Any]:
-        ev.parse(ev.Empty, data)
-        result = await self.service.leave(self._conversation(sid))
+        payload = ev.parse(ev.Leave, data)
+        result = await self.service.leave(self._conversation(sid), quick_exit=payload.quick_exit)
         return await self._reply(result, sid)
 
 

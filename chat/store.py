@@ -61,7 +61,8 @@ class Conversation(SQLModel, table=True):
     crisis_acked_by: str | None = Field(default=None, max_length=36)
     # How the visitor left: by quick exit ("Snel weg"), so they may be in danger right now.
     visitor_quick_exit: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
-    # The outcome may be recorded after the visitor left (within the grace period): when, by whom.
+    # When the outcome was recorded, and by whom (an agent id, or `system` when the grace period
+    # after the visitor left ran out). NULL on a closed conversation: its holder may still record it.
     outcome_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     outcome_by: str | None = Field(default=None, max_length=36)
     # Start, messages, resume and the visitor's connection going: the resume token expires after it.

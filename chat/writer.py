@@ -162,10 +162,15 @@ class MessageWriter:
                     results[i] = Written(message_id, seq, m.at, conv.agent_id, duplicate=False)
                 changed = {cid: n for cid, n in last_seq.items() if n != state[cid].last_seq}
                 if changed:
+                    # A message is activity: the visitor's resume token lives on from it. The
+                    # messages of one batch were posted within moments: its newest time serves all.
                     await conn.execute(
                         update(conversations)
                         .where(conversations.c.id.in_(list(changed)))
-                        .values(last_seq=case(changed, value=conversations.c.id))
+                        .values(
+                            last_seq=case(changed, value=conversations.c.id),
+                            last_activity_at=max(row["at"] for row in rows),
+                        )
                     )
                     await conn.execute(_INSERT_MESSAGES, rows)  # executemany: one round trip
         for i, j in same_as.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -110,6 +111,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         default_wait_per_position_s=settings.default_wait_per_position_s,
         typing_per_10s=settings.typing_limit,
         waiting_grace_s=settings.waiting_grace_s,
+        outcome_grace_s=settings.outcome_grace_s,
+        resume_ttl_s=settings.resume_ttl_s,
     )
     try:
         rules = RoutingRules.load(settings.routing_file or DEFAULT_RULES)
@@ -117,7 +120,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     except (RoutingConfigError, ValueError, OSError) as exc:
         raise ConfigError(str(exc)) from None
     keys = Keys(settings.hash_key.get_secret_value().encode() if settings.hash_key else b"")
-    chat = ChatService(db, clock, hours, writer, limiter, limits, rules, risk)
+    token_key = hashlib.sha256(b"vt-contact resume ids\0" + secret.encode()).digest()
+    chat = ChatService(db, clock, hours, writer, limiter, limits, rules, risk, token_key)
     chat.presence = presence
     if settings.case_webhook_url and settings.case_webhook_secret is None:
         raise ConfigError("VT_CASE_WEBHOOK_URL needs VT_CASE_WEBHOOK_SECRET: handoffs are never sent unsigned")
@@ -200,7 +204,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     dispatcher = Dispatcher(sio, chat, crisis, push)
     if delivery is not None:
         dispatcher.on_handoff = delivery.kick
-    sio.register_namespace(VisitorNamespace(dispatcher, settings.trusted_proxies))
+    visitors = VisitorNamespace(dispatcher, settings.trusted_proxies)
+    sio.register_namespace(visitors)
     sio.register_namespace(AgentNamespace(dispatcher, agents, presence))
 
     app = web.Application(
@@ -225,6 +230,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     async def realert_crises() -> None:
         await dispatcher.send(await crisis.realert())
 
+    async def overdue_outcomes() -> None:
+        await dispatcher.send(await chat.close_overdue_outcomes())
+
     async def push_offers() -> None:
         await dispatcher.send(await push.offer_due())
 
@@ -247,6 +255,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
 
     jobs.every("crisis_realert", settings.crisis_check_s, realert_crises)
     jobs.every("callbacks", settings.callback_check_s, callback_jobs)
+    jobs.every("outcomes", settings.outcome_check_s, overdue_outcomes)
     if push.teams:
         jobs.every("push_offers", settings.push_check_s, push_offers)
 
@@ -280,10 +289,19 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
             await redis_client.aclose()
 
     async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
+        # Connected visitors keep their resume tokens alive; a third of the lifetime leaves room
+        # for a missed round, and a process that dies stops vouching for its visitors.
+        heartbeat_s = settings.resume_ttl_s / 3
+        loop_time = asyncio.get_running_loop().time
+
         async def sweep() -> None:
+            beat_at = loop_time()
             while True:
                 await asyncio.sleep(settings.sweep_interval_s)
                 try:
+                    if loop_time() - beat_at >= heartbeat_s:
+                        beat_at = loop_time()
+                        await chat.visitors_present(sorted(set(visitors.bound.values())))
                     await dispatcher.send(await chat.close_abandoned())
                     if await chat.overflow_due():
                         await dispatcher.send([QueueChanged()])

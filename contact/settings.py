@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     # A waiting visitor whose connection is gone this long leaves the queue (coming back
     # with `resume` restores their place).
     waiting_grace_s: int = Field(default=120, ge=10)
+    # The advisor who held a conversation may still record its outcome this long after the
+    # visitor left (stop, quick exit); after that the scheduler records `geen` and tells the supervisors.
+    outcome_grace_s: float = Field(default=86400, gt=0)
+    # How often the elected scheduler looks for left conversations whose outcome is overdue.
+    outcome_check_s: float = Field(default=60, gt=0)
+    # A visitor's resume token stops working this long after the conversation's last activity
+    # (start, a message, a resume, the visitor's connection going); a connected visitor keeps it alive.
+    resume_ttl_s: float = Field(default=1800, ge=10)
     typing_limit: int = Field(default=30, ge=1)
     sweep_interval_s: float = Field(default=15, gt=0)
 

@@ -112,6 +112,18 @@
       transferOffline: "Geen verbinding: het gesprek is nog niet doorverbonden. Probeer het zo opnieuw.",
       transferDone: "Gesprek doorverbonden naar {to}.",
       transferredIn: "Doorverbonden door {from}.",
+      visitorLeft: "De bezoeker heeft het gesprek verlaten. Leg de uitkomst nog vast: advies, melding of geen.",
+      visitorFled: "De bezoeker heeft “Snel weg” gebruikt. Misschien is de bezoeker nu in gevaar. Leg de uitkomst vast (bij acuut gevaar: een melding met urgentie spoed).",
+      visitorGoneBadge: "Bezoeker is weg",
+      visitorGoneSince: "Bezoeker is weg sinds {time}",
+      quickExitBadge: "Snel weg gebruikt",
+      outcomeDue: "Uitkomst vastleggen vóór {time}",
+      outcomeTabSub: "Uitkomst vastleggen",
+      outcomeLate: "De tijd om de uitkomst vast te leggen is voorbij. Het gesprek is afgesloten als ‘geen’; je leidinggevende ziet dit.",
+      outcomeMissing: "Geen uitkomst vastgelegd door {name} na vertrek van de bezoeker{fled}. Afgesloten als ‘geen’.",
+      outcomeMissingFled: " (snel weg gebruikt)",
+      spoedMelding: "Spoedmelding ter afhandeling van {by}{gemeente}: {summary}",
+      spoedFlash: "Spoedmelding",
       transferredAnnounce: "Gesprek doorverbonden door {from}",
       offerTitle: "Gesprek aangeboden",
       offerExpiresIn: "Vervalt over",
@@ -429,6 +441,18 @@
       transferOffline: "No connection: the chat has not been transferred yet. Please try again in a moment.",
       transferDone: "Chat transferred to {to}.",
       transferredIn: "Transferred by {from}.",
+      visitorLeft: "The visitor left the conversation. Record the outcome: advice, report or none.",
+      visitorFled: "The visitor used “Quick exit” and may be in danger right now. Record the outcome (in acute danger: a report with urgency spoed).",
+      visitorGoneBadge: "Visitor has gone",
+      visitorGoneSince: "Visitor gone since {time}",
+      quickExitBadge: "Quick exit used",
+      outcomeDue: "Record the outcome before {time}",
+      outcomeTabSub: "Record the outcome",
+      outcomeLate: "The time to record the outcome has passed. The conversation was closed as ‘none’; your supervisor sees this.",
+      outcomeMissing: "No outcome recorded by {name} after the visitor left{fled}. Closed as ‘none’.",
+      outcomeMissingFled: " (quick exit used)",
+      spoedMelding: "Urgent report to handle, from {by}{gemeente}: {summary}",
+      spoedFlash: "Urgent report",
       transferredAnnounce: "Chat transferred by {from}",
       offerTitle: "Chat offered to you",
       offerExpiresIn: "Expires in",
@@ -1018,6 +1042,8 @@
     socket.on("note", onNote);
     socket.on("typing", onTyping);
     socket.on("visitor_left", onVisitorLeft);
+    socket.on("outcome_missing", onOutcomeMissing);
+    socket.on("spoed_melding", onSpoedMelding);
     socket.on("risk", onRisk);
     socket.on("crises", applyCrises);
     socket.on("crisis_alert", onCrisisAlert);
@@ -1186,7 +1212,7 @@
       if (!known || (s.last_seq || 0) > c.maxSeq) loadHistory(c.id);
     });
     convs.forEach(function (c) {
-      if (!ids.has(c.id) && c.status === "active" && !c.syncing) {
+      if (!ids.has(c.id) && (c.status === "active" || awaitingOutcome(c)) && !c.syncing) {
         // No longer ours: ask the server what happened (ended elsewhere, or by the visitor).
         loadHistory(c.id);
       }
@@ -1226,8 +1252,8 @@
     (view.notes || []).forEach(function (n) { c.notes.set(n.id, n); });
     if (c.status === "closed") {
       dropPending(c);
-      setBanner(c, view.close_reason === "visitor_left"
-        ? "De bezoeker heeft het gesprek verlaten."
+      setBanner(c, awaitingOutcome(c) ? (c.summary.quick_exit ? t("visitorFled") : t("visitorLeft"))
+        : view.close_reason === "visitor_left" ? "De bezoeker heeft het gesprek verlaten."
         : view.close_reason === "visitor_gone" ? "De bezoeker is weggegaan." : "Dit gesprek is afgesloten.");
     }
     renderHeader(c); renderLog(c); renderTab(c); updateComposer(c); renderCrisis(c);
@@ -1319,13 +1345,35 @@
   function onVisitorLeft(d) {
     var c = d && convs.get(d.conversation_id);
     if (!c) return;
+    var fled = !!d.quick_exit || !!c.summary.quick_exit;
     c.status = "closed";
+    c.summary = Object.assign({}, c.summary, { visitor_left: true, quick_exit: fled, left_at: c.summary.left_at || d.at });
+    if (c.summary.awaiting_outcome !== false) c.summary.awaiting_outcome = true;
     dropPending(c);
-    setBanner(c, "De bezoeker heeft het gesprek verlaten.");
+    setBanner(c, fled ? t("visitorFled") : t("visitorLeft"));
     showTyping(c, false);
     renderHeader(c); renderTab(c); updateComposer(c);
-    attention("Bezoeker vertrokken", c.id);
-    announce("De bezoeker heeft het gesprek verlaten");
+    attention(fled ? t("quickExitBadge") : "Bezoeker vertrokken", c.id);
+    announce(fled ? t("visitorFled") : t("visitorLeft"));
+    if (fled) beep();
+  }
+
+  // Supervisors: a conversation the visitor left got no outcome in time (closed as "geen").
+  function onOutcomeMissing(d) {
+    if (!d || !d.conversation_id) return;
+    showNotice(t("outcomeMissing", { name: d.agent_name || "", fled: d.quick_exit ? t("outcomeMissingFled") : "" }));
+    var c = convs.get(d.conversation_id);
+    if (c) loadHistory(c.id);
+  }
+
+  // The crisis team: a melding with urgency spoed from a conversation the visitor already left.
+  function onSpoedMelding(d) {
+    if (!d || !d.handoff_id) return;
+    showNotice(t("spoedMelding", {
+      by: d.by_name || "", gemeente: d.gemeente ? " (" + d.gemeente + ")" : "", summary: d.summary || ""
+    }));
+    beep();
+    if (document.hidden || !document.hasFocus()) flashTitle(t("spoedFlash"));
   }
 
   function removeConversation(c) {
@@ -1353,13 +1401,15 @@
     tab.textContent = "";
     var name = el("span", "tab-name", label("caller_type", c.summary.caller_type) + " · " + label("intent", c.summary.intent));
     tab.appendChild(name);
-    if (c.summary.danger_now || c.summary.in_crisis) {
+    if (c.summary.danger_now || c.summary.in_crisis || c.summary.quick_exit) {
       var badges = el("span", "tab-badges");
       if (c.summary.in_crisis) badges.appendChild(el("span", "badge badge-crisis badge-small", t("crisisBadge")));
       if (c.summary.danger_now) badges.appendChild(el("span", "badge badge-danger badge-small", "Gevaar"));
+      if (c.summary.quick_exit) badges.appendChild(el("span", "badge badge-danger badge-small", t("quickExitBadge")));
       tab.appendChild(badges);
     }
-    var sub = el("span", "tab-sub", c.status === "closed" ? "Beëindigd" : (c.summary.topic || label("team", c.summary.team)));
+    var sub = el("span", "tab-sub", awaitingOutcome(c) ? t("visitorGoneBadge") + " · " + t("outcomeTabSub")
+      : c.status === "closed" ? "Beëindigd" : (c.summary.topic || label("team", c.summary.team)));
     tab.appendChild(sub);
     if (c.unread > 0) {
       var u = el("span", "unread", String(c.unread));
@@ -1507,6 +1557,9 @@
     }
   }
 
+  // The visitor left (stop, quick exit) and the advisor may still record the outcome.
+  function awaitingOutcome(c) { return c.status === "closed" && !!c.summary.awaiting_outcome; }
+
   function renderHeader(c) {
     var s = c.summary;
     c.panel.querySelector(".conv-name").textContent =
@@ -1518,11 +1571,14 @@
     if (s.topic) meta.appendChild(el("span", "meta-topic", "Onderwerp: " + s.topic));
     if (s.team) meta.appendChild(el("span", "chip", label("team", s.team)));
     if (s.accepted_at) meta.appendChild(el("span", "muted", "aangenomen " + clock(s.accepted_at)));
+    if (s.quick_exit) meta.appendChild(el("span", "badge badge-danger", t("quickExitBadge")));
+    if (s.visitor_left) meta.appendChild(el("span", "badge badge-gone", s.left_at ? t("visitorGoneSince", { time: clock(s.left_at) }) : t("visitorGoneBadge")));
+    if (awaitingOutcome(c) && s.outcome_due_at) meta.appendChild(el("span", "muted", t("outcomeDue", { time: clock(s.outcome_due_at) })));
     var closed = c.status === "closed";
-    c.panel.querySelector(".act-close").hidden = closed;
+    c.panel.querySelector(".act-close").hidden = closed && !awaitingOutcome(c);
     c.panel.querySelector(".act-escalate").hidden = closed;
     c.panel.querySelector(".act-transfer").hidden = closed;
-    c.panel.querySelector(".act-close-tab").hidden = !closed;
+    c.panel.querySelector(".act-close-tab").hidden = !closed || awaitingOutcome(c);
     c.panel.classList.toggle("conv-danger", !!(s.danger_now || s.in_crisis));
   }
 
@@ -1778,7 +1834,10 @@
     var err = errorOf(res);
     if (err) {
       if (err.code === "outcome_incomplete") { showCloseError(err.missing || [], errorText(err)); return; }
-      if (err.code === "closed") { /* already over */ } else { showCloseError([], errorText(err)); return; }
+      if (err.code === "closed") {
+        // Already over; for a conversation the visitor left, the time to record it ran out.
+        if (awaitingOutcome(c)) showNotice(t("outcomeLate"));
+      } else { showCloseError([], errorText(err)); return; }
     }
     $("close-dialog").close();
     closingId = null;

@@ -23,8 +23,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("outcome_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("outcome_by", sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column("last_activity_at", sa.DateTime(timezone=True), nullable=True))
-    # Conversations closed before this revision: their outcome (if any) was recorded at close.
-    op.execute("UPDATE conversation SET outcome_at = closed_at, outcome_by = agent_id WHERE outcome IS NOT NULL")
+    # Conversations closed before this revision were settled at close, with or without an outcome:
+    # none of them is "waiting for its outcome" now.
+    op.execute("UPDATE conversation SET outcome_at = closed_at WHERE status = 'closed'")
+    op.execute("UPDATE conversation SET outcome_by = agent_id WHERE outcome IS NOT NULL")
     op.execute("UPDATE conversation SET last_activity_at = COALESCE(closed_at, accepted_at, created_at)")
 
 

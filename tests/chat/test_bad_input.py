@@ -130,21 +130,38 @@ async def test_start_twice_on_one_connection_is_a_conflict(server):
     v = await visitor(server.url)
     first = await v.call("start", start_payload())
     assert code(await v.call("start", start_payload())) == "conflict"
-    # The same resume token cannot open a second conversation while the first is open,
-    # even from another connection (a database constraint, not only this process's memory).
+    # Only the server issues resume tokens: a token sent with `start` (someone else's, or one
+    # the client made up) is ignored, and the new conversation gets a fresh one.
     other = await visitor(server.url)
-    assert code(await other.call("start", start_payload(resume_token=first["resume_token"]))) == "conflict"
-    # After leaving, starting again with the token is allowed.
-    await v.call("leave", {})
     again = await other.call("start", start_payload(resume_token=first["resume_token"]))
     assert again["conversation_id"] != first["conversation_id"]
-    await v.disconnect()
-    await other.disconnect()
+    assert again["resume_token"] != first["resume_token"]
+    third = await visitor(server.url)
+    chosen = await third.call("start", start_payload(resume_token="x" * 40))
+    assert chosen["resume_token"] != "x" * 40
+    # The first visitor still owns their conversation and token.
+    fourth = await visitor(server.url)
+    back = await fourth.call("resume", {"resume_token": first["resume_token"], "after_seq": 0})
+    assert back["conversation_id"] == first["conversation_id"] and back["status"] == "waiting"
+    for c in (v, other, third, fourth):
+        await c.disconnect()
 
 
 async def test_resume_with_unknown_or_malformed_token(server):
     v = await visitor(server.url)
-    assert code(await v.call("resume", {"resume_token": "x" * 43, "after_seq": 0})) == "not_found"
+    # A token that was never issued reads nothing back: the one answer of every dead token.
+    unknown = await v.call("resume", {"resume_token": "x" * 43, "after_seq": 0})
+    assert (
+        unknown["status"] == "closed"
+        and unknown["messages"] == []
+        and set(unknown)
+        == {
+            "conversation_id",
+            "status",
+            "messages",
+        }
+    )
+    assert code(await v.call("message", {"client_id": "1", "text": "hallo"})) == "not_found"
     assert code(await v.call("resume", {"resume_token": "x" * 43, "after_seq": -1})) == "invalid_input"
     assert code(await v.call("resume", {"resume_token": "x" * 43, "after_seq": "0"})) == "invalid_input"
     assert code(await v.call("resume", {"after_seq": 0})) == "invalid_input"
@@ -157,9 +174,11 @@ async def test_resume_token_of_another_visitor_reveals_nothing_else(server):
     ra = await a.call("start", start_payload())
     rb = await b.call("start", start_payload())
     await a.call("message", {"client_id": "1", "text": "geheim van a"})
-    # b guessing: a token of the right shape but not a's gets not_found, and b stays bound to its own.
+    # b guessing: a token of the right shape but not a's reads nothing back, and b stays bound to its own.
     forged = rb["resume_token"][:-4] + ("AAAA" if not rb["resume_token"].endswith("AAAA") else "BBBB")
-    assert code(await b.call("resume", {"resume_token": forged, "after_seq": 0})) == "not_found"
+    guessed = await b.call("resume", {"resume_token": forged, "after_seq": 0})
+    assert guessed["status"] == "closed" and guessed["messages"] == []
+    assert guessed["conversation_id"] not in (ra["conversation_id"], rb["conversation_id"])
     mine = await b.call("resume", {"resume_token": rb["resume_token"], "after_seq": 0})
     assert mine["conversation_id"] == rb["conversation_id"] and mine["messages"] == []
     assert ra["conversation_id"] != rb["conversation_id"]

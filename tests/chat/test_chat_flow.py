@@ -123,7 +123,8 @@ async def test_visitor_leaving_tells_the_agent(server):
     cid = (await v.call("start", start_payload()))["conversation_id"]
     await agent.call("accept", {"conversation_id": cid})
     await v.call("leave", {})
-    assert (await agent.wait_for("visitor_left")) == {"conversation_id": cid}
+    left = await agent.wait_for("visitor_left")
+    assert left["conversation_id"] == cid and left["quick_exit"] is False
     err = await agent.call("message", {"conversation_id": cid, "client_id": "x", "text": "nog daar?"})
     assert err["error"]["code"] == "closed"
     await v.disconnect()

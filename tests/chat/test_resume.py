@@ -110,17 +110,16 @@ async def test_resume_after_a_server_restart(own_server):
             await c.disconnect()
 
 
-async def test_resume_of_an_ended_conversation_says_so(server):
+async def test_resume_of_an_ended_conversation_says_so_and_reads_nothing_back(server):
     v = await visitor(server.url)
     started = await v.call("start", start_payload())
     await v.call("message", {"client_id": "1", "text": "hoi"})
     await v.call("leave", {})
     other = await visitor(server.url)
     resumed = await other.call("resume", {"resume_token": started["resume_token"], "after_seq": 0})
-    assert resumed["status"] == "closed" and resumed["reason"] == "visitor_left"
-    assert [m["text"] for m in resumed["messages"]] == ["hoi"]
+    assert resumed == {"conversation_id": resumed["conversation_id"], "status": "closed", "messages": []}
     err = await other.call("message", {"client_id": "2", "text": "nog iets"})
-    assert err["error"]["code"] == "closed"
+    assert err["error"]["code"] == "not_found"
     await v.disconnect()
     await other.disconnect()
 
