@@ -59,6 +59,12 @@ class ConversationRef(Payload):
     conversation_id: ConversationId
 
 
+class Accept(Payload):
+    conversation_id: ConversationId
+    # The agent saw that the visitor's connection is gone and takes the conversation anyway.
+    confirm_visitor_away: bool = False
+
+
 class AgentMessage(Payload):
     conversation_id: ConversationId
     client_id: ClientId

@@ -102,7 +102,17 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def message_view(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "seq": row.seq, "sender": row.sender, "text": row.text, "at": iso(row.at)}
+    """A message as clients see it; an advisor's carries the display name (first name) of the
+    advisor who wrote it, so a transfer never shows a colleague's words under another name."""
+    view = {"id": row.id, "seq": row.seq, "sender": row.sender, "text": row.text, "at": iso(row.at)}
+    if row.sender == "agent":
+        view["name"] = first_name(getattr(row, "agent_name", None))
+    return view
+
+
+def first_name(full_name: str | None) -> str | None:
+    """What a visitor sees of an advisor: the first name only."""
+    return full_name.split()[0] if full_name and full_name.split() else None
 
 
 def check_outcome(outcome: dict[str, Any]) -> dict[str, Any]:

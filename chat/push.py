@@ -54,6 +54,7 @@ class PushOffers:
                         conversations.c.caller_type,
                         conversations.c.intent,
                         conversations.c.topic,
+                        conversations.c.visitor_away_since,
                     ).where(conversations.c.status == "waiting", conversations.c.team.in_(self.teams))
                 )
             ).all()
@@ -108,7 +109,15 @@ class PushOffers:
             if a.id not in busy
         }
         candidates = {
-            r.id: Waiting(r.id, r.team, r.priority, r.waiting_since, r.danger_now, tuple(r.expertise or ()))
+            r.id: Waiting(
+                r.id,
+                r.team,
+                r.priority,
+                r.waiting_since,
+                r.danger_now,
+                tuple(r.expertise or ()),
+                present=r.visitor_away_since is None,
+            )
             for r in rows
             if r.id not in live
         }

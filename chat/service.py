@@ -29,6 +29,7 @@ from chat.model import (
     ToVisitor,
     check_outcome,
     estimate_wait_s,
+    first_name,
     iso,
     message_view,
     parse_group,
@@ -53,6 +54,10 @@ from routing.rules import RoutingRules
 
 RATE_WINDOW_ACCEPTS_S = 1800
 COLLEAGUE_OFFLINE = ("Deze collega is nu niet online.", "This colleague is not online now.")
+VISITOR_AWAY = (
+    "De bezoeker is weg: de verbinding is verbroken. Misschien komt de bezoeker zo terug. Toch aannemen?",
+    "The visitor's connection is gone; they may come back soon. Accept anyway?",
+)
 DANGER_AT_START = "De bezoeker zegt nu in gevaar te zijn (vraag voor de chat)."
 
 
@@ -113,7 +118,11 @@ class ChatService:
     async def status(self) -> dict[str, Any]:
         state = self.hours.state(self.clock.now())
         async with self.db.read() as conn:
-            waiting = await conn.scalar(select(func.count()).where(conversations.c.status == "waiting"))
+            waiting = await conn.scalar(
+                select(func.count()).where(
+                    conversations.c.status == "waiting", conversations.c.visitor_away_since.is_(None)
+                )
+            )
             accepted = await self._accepted_recently(conn)
         waiting = int(waiting or 0)
         return {
@@ -240,18 +249,10 @@ class ChatService:
             conv = (await conn.execute(newest)).first()
         if conv is None or not self._resumable(conv, now):
             return None, Result(self._ended_answer(token_hash, conv))
-        emits: list[Outgoing] = []
-        if await self._visitor_back(conv.id, now):
-            emits = [QueueChanged()]
+        emits = await self._visitor_back(conv.id, now)
         async with self.db.read() as conn:
             conv = (await conn.execute(newest)).one()
-            rows = (
-                await conn.execute(
-                    select(messages)
-                    .where(messages.c.conversation_id == conv.id, messages.c.seq > after_seq)
-                    .order_by(messages.c.seq)
-                )
-            ).all()
+            rows = await _messages(conn, conv.id, after_seq)
             agent_name = await self._agent_first_name(conn, conv.agent_id)
         if conv.status not in OPEN_STATUSES:  # it ended while we looked: still nothing to read back
             return None, Result(self._ended_answer(token_hash, conv), emits)
@@ -287,10 +288,10 @@ class ChatService:
             conversation_id = str(uuid.UUID(bytes=digest[:16], version=4))
         return {"conversation_id": conversation_id, "status": "closed", "messages": []}
 
-    async def _visitor_back(self, conversation_id: str, now: datetime) -> bool:
+    async def _visitor_back(self, conversation_id: str, now: datetime) -> list[Outgoing]:
         """The visitor is here again: clear the away mark and count it as activity; reopen a
-        conversation closed as `visitor_gone` with its old place (waiting_since is kept). True
-        when the queue changed."""
+        conversation closed as `visitor_gone` with its old place (waiting_since is kept). Answers
+        what to tell: the queue, or the advisor that the visitor is back."""
         try:
             async with self.db.write() as conn:
                 reopened = (
@@ -316,27 +317,67 @@ class ChatService:
                     await record_audit(
                         conn, at=now, action="visitor_returned", actor="visitor", conversation_id=conversation_id
                     )
-                    return True
+                    return [QueueChanged()]
+                back = (
+                    await conn.execute(
+                        update(conversations)
+                        .where(
+                            conversations.c.id == conversation_id,
+                            conversations.c.status.in_(OPEN_STATUSES),
+                            conversations.c.visitor_away_since.is_not(None),
+                        )
+                        .values(visitor_away_since=None, last_activity_at=now)
+                        .returning(conversations.c.status, conversations.c.agent_id)
+                    )
+                ).first()
+                if back is None:
+                    await conn.execute(
+                        update(conversations).where(conversations.c.id == conversation_id).values(last_activity_at=now)
+                    )
+        except IntegrityError:
+            return []  # the same token already opened a new conversation: this one stays closed
+        if back is None:
+            return []
+        return self._presence_emits(conversation_id, back.status, back.agent_id, present=True, since=now)
+
+    @staticmethod
+    def _presence_emits(
+        conversation_id: str, status: str, holder_id: str | None, *, present: bool, since: datetime
+    ) -> list[Outgoing]:
+        """The advisor sees whether the visitor is still there; the queue marks gone visitors."""
+        if status == "waiting":
+            return [QueueChanged()]
+        if holder_id is None:
+            return []
+        view = {"conversation_id": conversation_id, "present": present, "since": iso(since)}
+        return [Emit(ToAgent(holder_id), "visitor_presence", view)]
+
+    async def visitor_away(self, conversation_id: str) -> list[Outgoing]:
+        """The visitor's last connection dropped: mark since when (a waiting visitor leaves the
+        queue after the grace period; the advisor of an active chat sees it at once) and count
+        it as the last activity, from which the resume token's lifetime runs."""
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            gone = (
+                await conn.execute(
+                    update(conversations)
+                    .where(
+                        conversations.c.id == conversation_id,
+                        conversations.c.status.in_(OPEN_STATUSES),
+                        conversations.c.visitor_away_since.is_(None),
+                    )
+                    .values(visitor_away_since=now, last_activity_at=now)
+                    .returning(conversations.c.status, conversations.c.agent_id)
+                )
+            ).first()
+            if gone is None:
                 await conn.execute(
                     update(conversations)
                     .where(conversations.c.id == conversation_id, conversations.c.status.in_(OPEN_STATUSES))
-                    .values(visitor_away_since=None, last_activity_at=now)
+                    .values(last_activity_at=now)
                 )
-        except IntegrityError:
-            pass  # the same token already opened a new conversation: this one stays closed
-        return False
-
-    async def visitor_away(self, conversation_id: str) -> None:
-        """The visitor's last connection dropped: mark since when (a waiting visitor leaves the
-        queue after the grace period) and count it as the last activity, from which the resume
-        token's lifetime runs."""
-        now = self.clock.now()
-        async with self.db.write() as conn:
-            await conn.execute(
-                update(conversations)
-                .where(conversations.c.id == conversation_id, conversations.c.status.in_(OPEN_STATUSES))
-                .values(visitor_away_since=func.coalesce(conversations.c.visitor_away_since, now), last_activity_at=now)
-            )
+                return []
+        return self._presence_emits(conversation_id, gone.status, gone.agent_id, present=False, since=now)
 
     async def visitors_present(self, conversation_ids: list[str]) -> None:
         """The visitors of these conversations are connected (to this process): their tokens stay
@@ -564,7 +605,9 @@ class ChatService:
 
     # ---- agent ------------------------------------------------------------------------
 
-    async def accept(self, agent: AgentIdentity, conversation_id: str) -> Result:
+    async def accept(self, agent: AgentIdentity, conversation_id: str, *, confirm_visitor_away: bool = False) -> Result:
+        """Take a waiting conversation. One whose visitor's connection is gone is only taken when
+        the agent confirms it (they may be back in a moment, or not at all)."""
         now = self.clock.now()
         limit = agent.max_concurrent or self.limits.max_concurrent
         async with self.db.write() as conn:
@@ -582,11 +625,16 @@ class ChatService:
                         conversations.c.waiting_since,
                         conversations.c.danger_now,
                         conversations.c.offered_to,
+                        conversations.c.visitor_away_since,
                     ).where(conversations.c.id == conversation_id)
                 )
             ).first()
             if target is not None and target.status == "waiting" and not self._may_take(agent, conversation_id, target):
                 raise DomainError("forbidden")
+            away = target is not None and target.status == "waiting" and target.visitor_away_since is not None
+            if away and not confirm_visitor_away:
+                assert target is not None
+                raise DomainError("conflict", VISITOR_AWAY, state="visitor_away", since=iso(target.visitor_away_since))
             taken = (
                 await conn.execute(
                     update(conversations)
@@ -638,7 +686,7 @@ class ChatService:
         ack = {"id": written.id, "seq": written.seq, "at": iso(written.at)}
         if written.duplicate:
             return Result(ack)
-        view = {**ack, "sender": "agent", "text": text}
+        view = {**ack, "sender": "agent", "text": text, "name": agent.first_name}
         return Result(
             ack,
             [
@@ -952,11 +1000,16 @@ class ChatService:
                         conversations.c.danger_now,
                         conversations.c.crisis_at,
                         conversations.c.expertise,
+                        conversations.c.visitor_away_since,
                     ).where(conversations.c.status == "waiting")
                 )
             ).all()
         waiting = order(
-            (Waiting(r.id, r.team, r.priority, r.waiting_since, r.danger_now) for r in rows), self.rules.crisis_team
+            (
+                Waiting(r.id, r.team, r.priority, r.waiting_since, r.danger_now, present=r.visitor_away_since is None)
+                for r in rows
+            ),
+            self.rules.crisis_team,
         )
         entries = {
             r.id: {
@@ -970,6 +1023,8 @@ class ChatService:
                 "danger_now": r.danger_now,
                 "in_crisis": r.crisis_at is not None,
                 "expertise": list(r.expertise or ()),
+                "visitor_present": r.visitor_away_since is None,
+                "visitor_away_since": iso(r.visitor_away_since),
             }
             for r in rows
         }
@@ -1030,6 +1085,8 @@ class ChatService:
         counts: dict[str, int] = {}
         positions = {}
         for w in waiting:  # already in queue order
+            if not w.present:
+                continue  # nobody there to wait: not counted in anyone's place
             counts[w.team] = counts.get(w.team, 0) + 1
             positions[w.conversation_id] = counts[w.team]
         return positions
@@ -1093,6 +1150,8 @@ class ChatService:
             "accepted_at": iso(r.accepted_at),
             "last_seq": r.last_seq,
             "visitor_left": r.status == "closed" and r.close_reason in VISITOR_ENDED,
+            "visitor_present": r.status != "closed" and r.visitor_away_since is None,
+            "visitor_away_since": iso(r.visitor_away_since),
             "quick_exit": bool(r.visitor_quick_exit),
         }
         summary["awaiting_outcome"] = False
@@ -1110,11 +1169,7 @@ class ChatService:
     ) -> tuple[Any, list[Any], list[Any], dict[str, Any] | None]:
         """A conversation's row, messages, internal notes and crisis, read on one connection."""
         conv = (await conn.execute(select(conversations).where(conversations.c.id == conversation_id))).one()
-        rows = (
-            await conn.execute(
-                select(messages).where(messages.c.conversation_id == conversation_id).order_by(messages.c.seq)
-            )
-        ).all()
+        rows = await _messages(conn, conversation_id)
         note_rows: list[Any] = []
         if with_notes:
             note_rows = list(
@@ -1221,10 +1276,20 @@ class ChatService:
     async def _agent_first_name(conn: AsyncConnection, agent_id: str | None) -> str | None:
         if agent_id is None:
             return None
-        name = await conn.scalar(select(agents.c.name).where(agents.c.id == agent_id))
-        return name.split()[0] if name else None
+        return first_name(await conn.scalar(select(agents.c.name).where(agents.c.id == agent_id)))
 
 
 def _revoked_hash() -> str:
     """What replaces a resume token's hash when the token stops working: no token hashes to it."""
     return "revoked:" + secrets.token_hex(24)
+
+
+async def _messages(conn: AsyncConnection, conversation_id: str, after_seq: int = 0) -> list[Any]:
+    """The messages of a conversation after `after_seq`, in order, each with its advisor's name."""
+    rows = await conn.execute(
+        select(messages, agents.c.name.label("agent_name"))
+        .select_from(messages.outerjoin(agents, agents.c.id == messages.c.agent_id))
+        .where(messages.c.conversation_id == conversation_id, messages.c.seq > after_seq)
+        .order_by(messages.c.seq)
+    )
+    return list(rows.all())

@@ -200,7 +200,7 @@ class VisitorNamespace(GuardedNamespace):
         conversation_id = self.bound.pop(sid, None)
         if conversation_id is not None and conversation_id not in self.bound.values():
             try:
-                await self.service.visitor_away(conversation_id)
+                await self.dispatcher.send(await self.service.visitor_away(conversation_id))
             except Exception as exc:
                 log.error("visitor_away_failed", error=type(exc).__name__)
 
@@ -329,8 +329,10 @@ class AgentNamespace(GuardedNamespace):
         return {"queue": queue.data, "mine": mine.data, "crises": crises.data, "offer": offer}
 
     async def on_accept(self, sid: str, data: Any) -> dict[str, Any]:
-        p = ev.parse(ev.ConversationRef, data)
-        return await self._call(sid, lambda a: self.service.accept(a, p.conversation_id))
+        p = ev.parse(ev.Accept, data)
+        return await self._call(
+            sid, lambda a: self.service.accept(a, p.conversation_id, confirm_visitor_away=p.confirm_visitor_away)
+        )
 
     async def on_message(self, sid: str, data: Any) -> dict[str, Any]:
         p = ev.parse(ev.AgentMessage, data)

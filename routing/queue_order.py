@@ -23,6 +23,8 @@ class Waiting:
     waiting_since: datetime
     danger_now: bool = False
     expertise: tuple[str, ...] = ()
+    # False while the visitor's connection is gone (they may come back within the grace period).
+    present: bool = True
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,12 @@ class AgentView:
 
 
 def order(waiting: Iterable[Waiting], crisis_team: str = CRISIS_TEAM) -> list[Waiting]:
-    """Crisis (team or acute danger) first, then higher priority, then oldest, then id so equal entries never swap."""
+    """Visitors who are there before those whose connection is gone; then crisis (team or acute
+    danger), higher priority, oldest, and id so equal entries never swap."""
     return sorted(
         waiting,
         key=lambda w: (
+            not w.present,
             not (w.danger_now or w.team == crisis_team),
             -w.priority,
             w.waiting_since,
@@ -106,7 +110,8 @@ def push_candidate(
     free = [a for a in agents if a.available and a.active_count < a.max_concurrent and serves(a, team, crisis_team)]
     if not free:
         return None
-    for item in order((w for w in waiting if w.team == team), crisis_team):
+    # Nobody is offered a visitor who is not there.
+    for item in order((w for w in waiting if w.team == team and w.present), crisis_team):
         passed = declined.get(item.conversation_id, set())
         eligible = [a for a in free if a.id not in passed]
         if eligible:

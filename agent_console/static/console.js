@@ -115,6 +115,9 @@
       visitorLeft: "De bezoeker heeft het gesprek verlaten. Leg de uitkomst nog vast: advies, melding of geen.",
       visitorFled: "De bezoeker heeft “Snel weg” gebruikt. Misschien is de bezoeker nu in gevaar. Leg de uitkomst vast (bij acuut gevaar: een melding met urgentie spoed).",
       visitorGoneBadge: "Bezoeker is weg",
+      visitorBack: "De bezoeker is terug.",
+      visitorAway: "De verbinding van de bezoeker is weg sinds {time}. Misschien komt de bezoeker terug.",
+      acceptAwayConfirm: "De verbinding van deze bezoeker is weg sinds {time}. Misschien komt de bezoeker zo terug, misschien niet. Toch aannemen?",
       visitorGoneSince: "Bezoeker is weg sinds {time}",
       quickExitBadge: "Snel weg gebruikt",
       outcomeDue: "Uitkomst vastleggen vóór {time}",
@@ -444,6 +447,9 @@
       visitorLeft: "The visitor left the conversation. Record the outcome: advice, report or none.",
       visitorFled: "The visitor used “Quick exit” and may be in danger right now. Record the outcome (in acute danger: a report with urgency spoed).",
       visitorGoneBadge: "Visitor has gone",
+      visitorBack: "The visitor is back.",
+      visitorAway: "The visitor's connection has been gone since {time}. They may come back.",
+      acceptAwayConfirm: "This visitor's connection has been gone since {time}. They may come back soon, or not. Accept anyway?",
       visitorGoneSince: "Visitor gone since {time}",
       quickExitBadge: "Quick exit used",
       outcomeDue: "Record the outcome before {time}",
@@ -1043,6 +1049,7 @@
     socket.on("typing", onTyping);
     socket.on("visitor_left", onVisitorLeft);
     socket.on("outcome_missing", onOutcomeMissing);
+    socket.on("visitor_presence", onVisitorPresence);
     socket.on("spoed_melding", onSpoedMelding);
     socket.on("risk", onRisk);
     socket.on("crises", applyCrises);
@@ -1129,11 +1136,12 @@
   }
 
   function itemSig(item) {
-    return item.priority + "|" + !!item.overflow + "|" + !!item.in_crisis;
+    return item.priority + "|" + !!item.overflow + "|" + !!item.in_crisis + "|" + (item.visitor_present !== false);
   }
 
   function buildQueueItem(item) {
-    var li = el("li", "q-item" + (item.danger_now || item.in_crisis ? " q-danger" : "") + (item.in_crisis ? " q-crisis" : "") + (item.overflow ? " q-overflow" : ""));
+    var away = item.visitor_present === false;
+    var li = el("li", "q-item" + (item.danger_now || item.in_crisis ? " q-danger" : "") + (item.in_crisis ? " q-crisis" : "") + (item.overflow ? " q-overflow" : "") + (away ? " q-away" : ""));
     li._item = item;
     li.dataset.sig = itemSig(item);
     li.dataset.conversationId = item.conversation_id;
@@ -1154,12 +1162,13 @@
     var risk = risks.get(item.conversation_id);
     if (risk) li.appendChild(el("p", "q-risk" + (risk.level === "acuut" ? " q-risk-acute" : ""), riskText(risk)));
     if (item.overflow) li.appendChild(el("p", "q-overflow-note", "Wacht langer dan de teamgrens: voor iedereen zichtbaar"));
+    if (away) li.appendChild(el("p", "q-away-note", item.visitor_away_since ? t("visitorGoneSince", { time: clock(item.visitor_away_since) }) : t("visitorGoneBadge")));
     var foot = el("div", "q-foot");
     foot.appendChild(el("span", "chip", label("team", item.team)));
     foot.appendChild(el("span", "chip chip-prio prio-" + Math.max(0, Math.min(9, Number(item.priority) || 0)), "Prioriteit " + item.priority));
     var btn = el("button", "btn btn-small " + (item.danger_now || item.in_crisis ? "btn-danger" : "btn-primary") + " q-accept", "Aannemen");
     btn.type = "button";
-    btn.setAttribute("aria-label", "Aannemen: " + label("caller_type", item.caller_type) + ", " + label("intent", item.intent) + (item.danger_now ? ", direct gevaar" : "") + (item.in_crisis ? ", crisis" : ""));
+    btn.setAttribute("aria-label", "Aannemen: " + label("caller_type", item.caller_type) + ", " + label("intent", item.intent) + (item.danger_now ? ", direct gevaar" : "") + (item.in_crisis ? ", crisis" : "") + (away ? ", " + t("visitorGoneBadge").toLowerCase() : ""));
     btn.addEventListener("click", function () { accept(item.conversation_id, btn); });
     foot.appendChild(btn);
     li.appendChild(foot);
@@ -1174,17 +1183,24 @@
   }
   setInterval(tickQueue, 1000);
 
-  async function accept(conversationId, btn) {
+  async function accept(conversationId, btn, confirmAway) {
     var err = $("queue-error");
     err.hidden = true;
     btn.disabled = true;
     var res;
-    try { res = await call("accept", { conversation_id: conversationId }); } catch (e) {
+    var ask = { conversation_id: conversationId };
+    if (confirmAway) ask.confirm_visitor_away = true;
+    try { res = await call("accept", ask); } catch (e) {
       btn.disabled = false;
       err.textContent = "Geen verbinding. Probeer het zo opnieuw."; err.hidden = false; return;
     }
     btn.disabled = false;
     var e2 = errorOf(res);
+    // A visitor whose connection is gone is never taken by accident: ask first.
+    if (e2 && e2.state === "visitor_away" && !confirmAway) {
+      if (window.confirm(t("acceptAwayConfirm", { time: e2.since ? clock(e2.since) : "?" }))) accept(conversationId, btn, true);
+      return;
+    }
     if (e2) { err.textContent = acceptErrorText(e2); err.hidden = false; return; }
     openAccepted(res.conversation);
   }
@@ -1358,6 +1374,16 @@
     if (fled) beep();
   }
 
+  // The visitor's connection of an active chat went, or came back.
+  function onVisitorPresence(d) {
+    var c = d && convs.get(d.conversation_id);
+    if (!c || c.status === "closed") return;
+    c.summary = Object.assign({}, c.summary, { visitor_present: !!d.present, visitor_away_since: d.present ? null : d.since });
+    setBanner(c, d.present ? t("visitorBack") : t("visitorAway", { time: clock(d.since) }));
+    renderHeader(c); renderTab(c);
+    announce(d.present ? t("visitorBack") : t("visitorGoneBadge"));
+  }
+
   // Supervisors: a conversation the visitor left got no outcome in time (closed as "geen").
   function onOutcomeMissing(d) {
     if (!d || !d.conversation_id) return;
@@ -1409,7 +1435,9 @@
       tab.appendChild(badges);
     }
     var sub = el("span", "tab-sub", awaitingOutcome(c) ? t("visitorGoneBadge") + " · " + t("outcomeTabSub")
-      : c.status === "closed" ? "Beëindigd" : (c.summary.topic || label("team", c.summary.team)));
+      : c.status === "closed" ? "Beëindigd"
+      : c.summary.visitor_present === false ? t("visitorGoneBadge")
+      : (c.summary.topic || label("team", c.summary.team)));
     tab.appendChild(sub);
     if (c.unread > 0) {
       var u = el("span", "unread", String(c.unread));
@@ -1573,6 +1601,7 @@
     if (s.accepted_at) meta.appendChild(el("span", "muted", "aangenomen " + clock(s.accepted_at)));
     if (s.quick_exit) meta.appendChild(el("span", "badge badge-danger", t("quickExitBadge")));
     if (s.visitor_left) meta.appendChild(el("span", "badge badge-gone", s.left_at ? t("visitorGoneSince", { time: clock(s.left_at) }) : t("visitorGoneBadge")));
+    else if (c.status !== "closed" && s.visitor_present === false) meta.appendChild(el("span", "badge badge-gone", s.visitor_away_since ? t("visitorGoneSince", { time: clock(s.visitor_away_since) }) : t("visitorGoneBadge")));
     if (awaitingOutcome(c) && s.outcome_due_at) meta.appendChild(el("span", "muted", t("outcomeDue", { time: clock(s.outcome_due_at) })));
     var closed = c.status === "closed";
     c.panel.querySelector(".act-close").hidden = closed && !awaitingOutcome(c);

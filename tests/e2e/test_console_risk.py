@@ -24,6 +24,8 @@ async def test_risk_signal_is_shown_on_the_queue_card_and_in_the_conversation(we
         await v.call("message", {"client_id": "1", "text": "hij staat voor de deur met een mes"})
         await expect(card.locator(".q-risk")).to_contain_text("Acuut risico")
         await card.get_by_role("button", name="Aannemen").click()
+        # The console holds the conversation before the next message, whose signal it shows.
+        await expect(page.locator(f'.conv[data-conversation-id="{cid}"]')).to_be_visible()
         await v.call("message", {"client_id": "2", "text": "k wil dood"})
         await expect(page.locator(".conv-banner:visible")).to_contain_text("risico", ignore_case=True)
         assert errors == []
