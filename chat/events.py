@@ -49,6 +49,11 @@ class Empty(Payload):
     pass
 
 
+class Leave(Payload):
+    # The widget's quick exit says so; how the service records it is the lead's part of issue 10.
+    quick_exit: bool = False
+
+
 class ConversationRef(Payload):
     conversation_id: ConversationId
 

@@ -252,7 +252,7 @@ class VisitorNamespace(GuardedNamespace):
         return {"ok": True}
 
     async def on_leave(self, sid: str, data: Any) -> dict[str, Any]:
-        ev.parse(ev.Empty, data)
+        ev.parse(ev.Leave, data)  # `quick_exit` is validated only; the service does not take it yet
         result = await self.service.leave(self._conversation(sid))
         return await self._reply(result, sid)
 

@@ -41,7 +41,7 @@ from contact.presence import MemoryPresence, Presence, RedisPresence
 from contact.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from contact.scheduler import JobRunner
 from contact.settings import Settings
-from contact.web import errors_middleware, security_headers
+from contact.web import errors_middleware, no_store, security_headers
 from routing.risk import DEFAULT_PHRASES, RiskDetector
 from routing.rules import DEFAULT_RULES, RoutingConfigError, RoutingRules
 from web_widget import http as widget_http
@@ -207,6 +207,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         middlewares=[security_headers(settings.origins), errors_middleware],
         client_max_size=settings.max_http_buffer_size,
     )
+    app.on_response_prepare.append(no_store)
     sio.attach(app)
     app[contact_http.SETTINGS] = settings
     app[contact_http.DATABASE] = db
