@@ -1,13 +1,26 @@
-"""HTTP routes of the chat: whether it is open, and how long the queue is."""
+"""HTTP routes of the chat: whether it is open, how long the queue is, and the quick exit."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+
+import structlog
 from aiohttp import web
 
 from chat.service import ChatService
+from chat.sockets import Dispatcher
 from contact.http import SETTINGS
 
+log = structlog.get_logger(__name__)
+
 CHAT = web.AppKey("chat", ChatService)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+
+# What the quick exit asks the browser to forget of our origin. Sent whatever the body was.
+EXIT_HEADERS = {"Clear-Site-Data": '"cache", "storage"', "Cache-Control": "no-store"}
+EXIT_BODY_MAX = 4096  # a resume token in a little JSON; anything longer is not read
+EXIT_READ_TIMEOUT_S = 2.0
 
 
 async def status(request: web.Request) -> web.Response:
@@ -16,5 +29,57 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+async def _small_body(request: web.Request) -> bytes | None:
+    """At most EXIT_BODY_MAX bytes of the body, or None when it is longer, slow or broken.
+    Never raises: the quick exit must answer whatever arrives."""
+    if request.content_length is not None and request.content_length > EXIT_BODY_MAX:
+        return None
+    data = bytearray()
+    try:
+        async with asyncio.timeout(EXIT_READ_TIMEOUT_S):
+            while len(data) <= EXIT_BODY_MAX:
+                chunk = await request.content.read(EXIT_BODY_MAX + 1 - len(data))
+                if not chunk:
+                    break
+                data += chunk
+    except Exception:  # a timeout, a broken or half-sent body: the exit answers all the same
+        return None
+    return bytes(data) if len(data) <= EXIT_BODY_MAX else None
+
+
+def _resume_token(raw: bytes | None) -> str | None:
+    """The `resume_token` of `{"resume_token": "..."}` (sent as text/plain by sendBeacon), else None."""
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # junk, bad UTF-8, or "[[[[..." nested too deep
+        return None
+    token = data.get("resume_token") if isinstance(data, dict) else None
+    return token if isinstance(token, str) and 0 < len(token) <= 128 else None
+
+
+async def _end_as_quick_exit(request: web.Request, resume_token: str | None) -> None:
+    """End the conversation of `resume_token` as a quick exit, for when the widget's socket
+    could not say it (offline a moment ago, or the page went first): the advisor learns the
+    visitor fled and may record the outcome. Silent whatever happens: the answer is the same
+    204 for a known, unknown or missing token, and neither the token nor the body is logged."""
+    if resume_token is None:
+        return
+    try:
+        emits = await request.app[CHAT].quick_exit(resume_token)
+        await request.app[DISPATCHER].send(emits)
+    except Exception as exc:  # the page is gone already: nothing to answer but the 204
+        log.error("quick_exit_failed", error=type(exc).__name__)
+
+
+async def visitor_exit(request: web.Request) -> web.Response:
+    """POST /api/visitor/exit: the widget's quick exit calls this (sendBeacon or keepalive
+    fetch) before it replaces the page. Always 204 with Clear-Site-Data and no-store."""
+    token = _resume_token(await _small_body(request))
+    await _end_as_quick_exit(request, token)
+    return web.Response(status=204, headers=EXIT_HEADERS)
+
+
 def routes() -> list[web.RouteDef]:
-    return [web.get("/api/status", status)]
+    return [web.get("/api/status", status), web.post("/api/visitor/exit", visitor_exit)]

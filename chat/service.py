@@ -847,7 +847,10 @@ class ChatService:
             handoff_id = await self._handoff(conn, agent, conversation_id, outcome, now)
         emits: list[Outgoing] = [await self.mine_emit(agent.id)]
         if live is not None:
-            emits.insert(0, Emit(ToVisitor(conversation_id), "closed", {"reason": "agent_closed"}))
+            # The kind of outcome lets the widget say what happens next (advice given, or a
+            # report that Veilig Thuis now looks into); nothing else of the outcome goes out.
+            ended = {"reason": "agent_closed", "outcome": outcome["kind"]}
+            emits.insert(0, Emit(ToVisitor(conversation_id), "closed", ended))
         if alert is not None:
             emits.insert(0, self.crisis_visitor_emit(conversation_id, now))
             emits.append(Emit(ToCrisisAudience("crisis"), "crisis_alert", {**alert, "status": "closed"}))

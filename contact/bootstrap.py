@@ -42,7 +42,7 @@ from contact.presence import MemoryPresence, Presence, RedisPresence
 from contact.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from contact.scheduler import JobRunner
 from contact.settings import Settings
-from contact.web import errors_middleware, security_headers
+from contact.web import errors_middleware, no_store, security_headers
 from routing.risk import DEFAULT_PHRASES, RiskDetector
 from routing.rules import DEFAULT_RULES, RoutingConfigError, RoutingRules
 from web_widget import http as widget_http
@@ -212,6 +212,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         middlewares=[security_headers(settings.origins), errors_middleware],
         client_max_size=settings.max_http_buffer_size,
     )
+    app.on_response_prepare.append(no_store)
     sio.attach(app)
     app[contact_http.SETTINGS] = settings
     app[contact_http.DATABASE] = db
@@ -219,6 +220,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[contact_http.LIMITER] = limiter
     app[contact_http.PRESENCE] = presence
     app[chat_http.CHAT] = chat
+    app[chat_http.DISPATCHER] = dispatcher
     app[SIO] = sio
     app[WRITER] = writer
     app[CRISIS] = crisis

@@ -106,8 +106,6 @@ def security_headers(allowed_origins: frozenset[str]) -> Any:
             return response
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
         if path.startswith(EMBEDDABLE):
             response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
         if path in PUBLIC_API and origin in allowed_origins:
@@ -116,6 +114,17 @@ def security_headers(allowed_origins: frozenset[str]) -> Any:
         return response
 
     return middleware
+
+
+NO_STORE_PREFIXES = ("/api/", "/socket.io/")
+
+
+async def no_store(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: API and Socket.IO answers may hold message text, tokens or a
+    booking, so no HTTP cache keeps them. A signal, not a middleware: it also runs for the
+    WebSocket upgrade, for Engine.IO's own answers and for errors aiohttp makes itself."""
+    if request.path.startswith(NO_STORE_PREFIXES) or request.path in ("/api", "/socket.io"):
+        response.headers["Cache-Control"] = "no-store"
 
 
 async def read_json(request: web.Request, model: type[M]) -> M:

@@ -736,6 +736,12 @@
     if (isNaN(d)) return "";
     return d.toLocaleTimeString("nl-NL", { hour: "2-digit", minute: "2-digit", timeZone: "Europe/Amsterdam" });
   }
+  // A moment that may be on another day: "di 1 dec 14:05".
+  function dayClock(iso) {
+    var d = new Date(iso);
+    if (isNaN(d)) return "";
+    return d.toLocaleDateString("nl-NL", { weekday: "short", day: "numeric", month: "short", timeZone: "Europe/Amsterdam" }) + " " + clock(iso);
+  }
   function waited(iso) {
     var s = Math.max(0, Math.floor((Date.now() - new Date(iso).getTime()) / 1000));
     var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
@@ -1602,7 +1608,7 @@
     if (s.quick_exit) meta.appendChild(el("span", "badge badge-danger", t("quickExitBadge")));
     if (s.visitor_left) meta.appendChild(el("span", "badge badge-gone", s.left_at ? t("visitorGoneSince", { time: clock(s.left_at) }) : t("visitorGoneBadge")));
     else if (c.status !== "closed" && s.visitor_present === false) meta.appendChild(el("span", "badge badge-gone", s.visitor_away_since ? t("visitorGoneSince", { time: clock(s.visitor_away_since) }) : t("visitorGoneBadge")));
-    if (awaitingOutcome(c) && s.outcome_due_at) meta.appendChild(el("span", "muted", t("outcomeDue", { time: clock(s.outcome_due_at) })));
+    if (awaitingOutcome(c) && s.outcome_due_at) meta.appendChild(el("span", "muted", t("outcomeDue", { time: dayClock(s.outcome_due_at) })));
     var closed = c.status === "closed";
     c.panel.querySelector(".act-close").hidden = closed && !awaitingOutcome(c);
     c.panel.querySelector(".act-escalate").hidden = closed;

@@ -74,7 +74,7 @@ async def test_whole_chat_from_start_to_close(server):
         },
     )
     assert closed["ok"] is True
-    assert (await v.wait_for("closed")) == {"reason": "agent_closed"}
+    assert (await v.wait_for("closed")) == {"reason": "agent_closed", "outcome": "melding"}
     await agent.wait_for("mine", lambda m: m["conversations"] == [])
 
     # Notes never reach the visitor; seqs are 1..3 without gaps on both sides.

@@ -8,10 +8,12 @@ conversation reads nothing back."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime
 
 import pytest
+from aiohttp import ClientSession
 from sqlalchemy import func, select
 
 from cases.store import handoffs
@@ -287,3 +289,25 @@ async def test_a_connected_visitor_keeps_the_token_alive(leave_server):
     resumed = await back.call("resume", {"resume_token": started["resume_token"], "after_seq": 0})
     assert resumed["conversation_id"] == started["conversation_id"] and resumed["status"] == "waiting"
     await back.disconnect()
+
+
+async def test_the_exit_beacon_ends_the_conversation_as_a_quick_exit(leave_server):
+    """The socket could not say it (the page went first): the widget's beacon to
+    /api/visitor/exit with the token does. The answer is the same for any token."""
+    server = leave_server
+    _, _, holder = await _agent(server)
+    v, started, cid = await _chat(server, holder)
+    async with ClientSession() as http:
+        for body in (json.dumps({"resume_token": started["resume_token"]}), json.dumps({"resume_token": "z" * 43})):
+            async with http.post(
+                f"{server.url}/api/visitor/exit", data=body, headers={"Content-Type": "text/plain"}
+            ) as r:
+                assert r.status == 204 and await r.read() == b""
+    left = await holder.wait_for("visitor_left")
+    assert left["conversation_id"] == cid and left["quick_exit"] is True
+    await _mine(holder, cid, visitor_left=True, quick_exit=True, awaiting_outcome=True)
+    assert (await v.wait_for("closed")) == {"reason": "visitor_left"}
+    gone = await (await visitor(server.url)).call("resume", {"resume_token": started["resume_token"], "after_seq": 0})
+    assert gone["status"] == "closed" and gone["messages"] == []
+    for c in (v, holder):
+        await c.disconnect()

@@ -97,7 +97,7 @@ async def test_visitor_on_one_process_and_agent_on_the_other(cluster):
     assert [m["seq"] for m in full["messages"]] == list(range(1, 12))
 
     assert (await agent.call("close", {"conversation_id": cid, "outcome": {"kind": "advies", "summary": "ok"}}))["ok"]
-    assert await moved.wait_for("closed") == {"reason": "agent_closed"}
+    assert await moved.wait_for("closed") == {"reason": "agent_closed", "outcome": "advies"}
     await moved.disconnect()
     await agent.disconnect()
 

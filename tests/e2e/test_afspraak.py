@@ -81,8 +81,9 @@ async def test_book_manage_reschedule_and_cancel_an_adviesgesprek(tmp_path, brow
         manage = await page.get_by_role("link", name="Afspraak bekijken, verzetten of afzeggen").get_attribute("href")
         assert manage is not None and manage.startswith("/afspraak/beheer#")
         token = manage.split("#", 1)[1]
-        ics = await page.get_by_role("link", name="Zet in mijn agenda").get_attribute("href")
-        assert ics == f"/api/callbacks/{token}/calendar.ics"
+        # The calendar file is fetched by a button: the token is in no link of the page.
+        assert token not in await page.locator("#done-ics").evaluate("e => e.outerHTML")
+        ics = f"/api/callbacks/{token}/calendar.ics"
         await page.screenshot(path=screenshot_path("afspraak"), full_page=True)
 
         # The manage link: the token leaves the address bar (and so the history) at once.
@@ -95,6 +96,12 @@ async def test_book_manage_reschedule_and_cancel_an_adviesgesprek(tmp_path, brow
         assert reference in facts and "maandag 30 november, 10:30–11:15 uur" in facts
         assert "Jeugdzorg Utrecht" in facts and "030 765 4321" in facts
         await page.screenshot(path=screenshot_path("afspraak-beheer"), full_page=True)
+        # A reload of this tab still shows the booking (the token in this tab's sessionStorage),
+        # and the address stays without it.
+        await page.reload()
+        await details.wait_for()
+        assert reference in await page.locator("#facts").inner_text()
+        assert page.url == server.url + "/afspraak/beheer" and token not in page.url
 
         # Reschedule to Tuesday 09:00.
         await page.get_by_role("button", name="Afspraak verzetten").click()
@@ -119,10 +126,15 @@ async def test_book_manage_reschedule_and_cancel_an_adviesgesprek(tmp_path, brow
         assert (await booking_of(server, token))["slot"]["start"] == "2026-12-01T08:00:00+00:00"
         await page.get_by_role("button", name="Niet verzetten").click()
 
-        # The calendar file of the new time, through the page's link.
+        # The calendar file of the new time, through the page's button: downloaded from a blob:
+        # address, so neither the history nor the downloads list holds the token.
         async with page.expect_download() as download:
-            await page.get_by_role("link", name="Zet in mijn agenda").click()
-        saved = await (await download.value).path()
+            await page.get_by_role("button", name="Zet in mijn agenda").click()
+        got = await download.value
+        assert got.url.startswith("blob:") and token not in got.url
+        assert got.suggested_filename == "veilig-thuis-afspraak.ics"
+        assert token not in page.url
+        saved = await got.path()
         calendar = await asyncio.to_thread(Path(saved).read_text, encoding="utf-8")
         assert "BEGIN:VEVENT" in calendar and "20261201T" in calendar
         answer = await page.request.get(server.url + ics)
@@ -133,6 +145,11 @@ async def test_book_manage_reschedule_and_cancel_an_adviesgesprek(tmp_path, brow
         await page.get_by_role("button", name="Ja, afzeggen").click()
         await page.get_by_text("Uw afspraak is afgezegd.").wait_for()
         assert await details.is_hidden()
+        # Cancelled: this tab forgets the token; a reload shows nothing of the booking.
+        assert await page.evaluate("sessionStorage.length") == 0
+        await page.reload()
+        await page.locator("#problem").wait_for()
+        assert reference not in await page.locator("main").inner_text()
 
         # The same link now: the server's not_found, and nothing else.
         again = await ctx.new_page()
@@ -143,6 +160,7 @@ async def test_book_manage_reschedule_and_cancel_an_adviesgesprek(tmp_path, brow
         assert await again.locator("#details").is_hidden()
         assert reference not in await again.locator("main").inner_text()
         assert again.url == server.url + "/afspraak/beheer"
+        assert await again.evaluate("sessionStorage.length") == 0  # not_found: forgotten
 
         assert problems == []
         assert await ctx.cookies() == [] and log.foreign() == []

@@ -129,7 +129,7 @@ async def test_advisor_chats_with_visitor_notes_and_closes(web_server, context):
         await dialog.get_by_label("Kindermishandeling").check()
         await dialog.get_by_role("button", name="Afsluiten").click()
         closed = await v.wait_for("closed")
-        assert closed == {"reason": "agent_closed"}
+        assert closed == {"reason": "agent_closed", "outcome": "melding"}
         await expect(panel).to_have_count(0)
         await expect(dialog).not_to_be_visible()
 

@@ -81,6 +81,18 @@ async def assert_private(ctx: Any, log: Any) -> None:
     assert log.foreign() == []
 
 
+async def assert_nothing_left(page: Any, *texts: str) -> None:
+    """After a reload or a new visit: no token in this tab, no chat shown, nothing of `texts`."""
+    await page.locator(".vtw-launcher").wait_for()
+    await asyncio.sleep(0.5)  # a resume, if the widget still tried one, would have answered by now
+    assert await page.evaluate("sessionStorage.getItem('ui-pref')") is None
+    assert await page.locator(".vtw-log .vtw-msg").count() == 0
+    assert await page.locator("#vtw-panel").is_hidden()
+    html = await page.content()
+    for text in texts:
+        assert text not in html
+
+
 async def tab_to(page: Any, text: str, limit: int = 40) -> None:
     """Press Tab until the focused element's text is `text` (keyboard only, no clicks)."""
     for _ in range(limit):
@@ -149,6 +161,10 @@ async def test_danger_path_shows_112_and_queues_with_top_priority(web_server, co
     )
     await page.locator("[data-vtw=ended]").wait_for()
     assert await page.locator(".vtw-input").count() == 0
+    # Closed: the token is forgotten at once; a reload shows nothing of the chat.
+    assert await page.evaluate("sessionStorage.length") == 0
+    await page.reload()
+    await assert_nothing_left(page, "Ben je nu op een veilige plek?", "bij de buren")
     await agent.disconnect()
     await assert_private(ctx, log)
 
@@ -194,8 +210,13 @@ async def test_quick_exit_leaves_no_trace(web_server, neutral_site, context, how
     await answer_intake(page, "Ik ben een volwassene", "Dat weet ik nog niet")
     await page.locator("[data-vtw=queue]").wait_for()
     waiting = await new_waiting(agent, known)
+    await page.locator(".vtw-input").fill("Niemand mag dit lezen")
+    await page.keyboard.press("Enter")
+    await page.locator(".vtw-msg[data-seq='1']").wait_for()
     assert await page.evaluate("sessionStorage.length") == 1
     length_before = await page.evaluate("history.length")
+    exits: list[Any] = []
+    ctx.on("request", lambda r: exits.append(r) if r.url == web_server.url + "/api/visitor/exit" else None)
 
     if how == "button":
         await page.locator(".vtw-header .vtw-exit").click()
@@ -211,10 +232,26 @@ async def test_quick_exit_leaves_no_trace(web_server, neutral_site, context, how
     await agent.wait_for(
         "queue", lambda q: waiting["conversation_id"] not in {w["conversation_id"] for w in q["waiting"]}
     )
+    # The widget asked our server to have the browser clear our origin (a beacon, no token
+    # in its address).
+    assert len(exits) == 1 and exits[0].method == "POST"
+    try:
+        answer = await asyncio.wait_for(exits[0].response(), 5)
+    except TimeoutError:
+        answer = None
+    if answer is not None:  # a beacon's answer may go unseen once the page is gone
+        headers = await answer.all_headers()  # .headers leaves security headers out
+        assert answer.status == 204 and headers["clear-site-data"] == '"cache", "storage"'
+
+    # Back, then the chat page again: the widget at its start, nothing of the chat.
     await page.go_back()
     assert not page.url.startswith(web_server.url)
-    await page.goto(web_server.url + "/healthz")
+    await page.goto(web_server.url + "/")
+    await assert_nothing_left(page, "Niemand mag dit lezen")
     assert await page.evaluate("sessionStorage.length") == 0
+    await page.get_by_role("button", name="Chat met Veilig Thuis").click()
+    await page.locator(".vtw-intake").wait_for()
+    assert "Niemand mag dit lezen" not in await page.content()
     await agent.disconnect()
     await assert_private(ctx, log)
 
@@ -274,6 +311,10 @@ async def test_reconnect_after_server_restart_shows_each_message_once_in_order(t
         await page.get_by_role("button", name="Stop gesprek").click()
         await page.locator("[data-vtw=ended]").wait_for()
         await agent.wait_for("visitor_left", lambda d: d["conversation_id"] == conv)
+        # Stopped: the token is forgotten; a reload shows no old message.
+        assert await page.evaluate("sessionStorage.getItem('ui-pref')") is None
+        await page.reload()
+        await assert_nothing_left(page)
         await assert_private(ctx, log)
     finally:
         if agent is not None:
@@ -335,11 +376,18 @@ async def test_keyboard_only_chat_and_agent_html_stays_text(web_server, neutral_
     assert await page.locator("#vtw-root img, #vtw-root b").count() == 0
     assert await rendered_texts(page) == ["Mijn papa schreeuwt heel hard.", payload]
 
-    # Quick exit by keyboard: Esc twice.
+    # Quick exit by keyboard: Esc twice, even when the exit request cannot go out (as offline):
+    # nothing throws, the page goes at once.
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.evaluate(
+        "navigator.sendBeacon = () => { throw new TypeError('offline'); };"
+        "window.fetch = () => Promise.reject(new TypeError('offline')); undefined"
+    )
     await page.keyboard.press("Escape")
     await page.keyboard.press("Escape")
     await page.wait_for_url(neutral_site)
-    assert dialogs == []
+    assert dialogs == [] and errors == []
     await agent.wait_for("visitor_left", lambda d: d["conversation_id"] == waiting["conversation_id"])
     await agent.disconnect()
     await assert_private(ctx, log)

@@ -1,6 +1,7 @@
 /*
  * Shared by the booking page (/afspraak) and the manage page (/afspraak/beheer): formatting of
- * tijdvakken in Amsterdam time, calls to the callback API, the tijdvak picker and field errors.
+ * tijdvakken in Amsterdam time, calls to the callback API, the calendar download, the tijdvak
+ * picker and field errors.
  * Vanilla JS, no build step, no third-party request; everything is rendered as text.
  */
 (function () {
@@ -62,6 +63,36 @@
       return { ok: false, status: 0, body: null };
     });
   }
+  /**
+   * The calendar file of a booking as a download from a blob: address. A link to
+   * /api/callbacks/<token>/calendar.ics would leave the manage token in the browser history and
+   * in the downloads list (both keep the address a file came from); fetched here, they keep
+   * only the blob: address, which holds no token and is revoked right after the click.
+   * Resolves to {ok, status, body} like api().
+   */
+  function downloadCalendar(token, filename) {
+    var path = "/api/callbacks/" + encodeURIComponent(token) + "/calendar.ics";
+    return fetch(path, { credentials: "omit", cache: "no-store" }).then(function (r) {
+      if (!r.ok) {
+        return r.json().then(
+          function (b) { return { ok: false, status: r.status, body: b }; },
+          function () { return { ok: false, status: r.status, body: null }; }
+        );
+      }
+      return r.blob().then(function (blob) {
+        var url = URL.createObjectURL(new Blob([blob], { type: "text/calendar" }));
+        var a = el("a", { href: url, download: filename || "veilig-thuis-afspraak.ics", hidden: true });
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+        setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+        return { ok: true, status: r.status, body: null };
+      });
+    }).catch(function () {
+      return { ok: false, status: 0, body: null };
+    });
+  }
+
   function errorCode(res) { return res.body && res.body.error ? res.body.error.code : null; }
   function errorText(res) { return (res.body && res.body.error && res.body.error.message) || GENERIC; }
 
@@ -167,7 +198,7 @@
   };
 
   window.VTA = {
-    el: el, api: api, errorCode: errorCode, errorText: errorText, setFieldError: setFieldError,
+    el: el, api: api, downloadCalendar: downloadCalendar, errorCode: errorCode, errorText: errorText, setFieldError: setFieldError,
     fmtSlot: fmtSlot, fmtSlotLong: fmtSlotLong, SlotPicker: SlotPicker, GENERIC: GENERIC
   };
 })();

@@ -18,6 +18,19 @@
     safe_to_leave_voicemail: "voicemail", topic: "topic"
   };
   var sending = false;
+  var calendarToken = null;
+
+  document.getElementById("done-ics").addEventListener("click", function () {
+    var problem = document.getElementById("done-error");
+    if (!calendarToken) return;
+    problem.hidden = true;
+    V.downloadCalendar(calendarToken, "veilig-thuis-afspraak.ics").then(function (res) {
+      if (res.ok) return;
+      problem.textContent = V.errorText(res);
+      problem.hidden = false;
+      problem.focus();
+    });
+  });
 
   function wrapper(name) { return form.querySelector("[data-field=" + name + "]"); }
   function value(name) { return document.getElementById(name).value.trim(); }
@@ -64,7 +77,7 @@
     var token = answer.manage_token;
     document.getElementById("done-reference").textContent = answer.reference;
     document.getElementById("done-when").textContent = V.fmtSlotLong(answer.slot);
-    document.getElementById("done-ics").setAttribute("href", "/api/callbacks/" + encodeURIComponent(token) + "/calendar.ics");
+    calendarToken = token; // for the calendar button: fetched, never linked (no token in history or downloads)
     document.getElementById("done-manage").setAttribute("href", "/afspraak/beheer#" + token);
     form.hidden = true;
     var done = document.getElementById("done");

@@ -1,8 +1,11 @@
 /*
  * The manage page of one booking (/afspraak/beheer#<token>). The token travels in the fragment,
  * which the browser never sends to a server (so it is in no access log), and is removed from the
- * address bar at once, so it is not left in the browser history either. It lives only in this
- * closure. The page shows what the server says about this token and nothing more.
+ * address bar at once (history.replaceState), so this tab's history entry does not keep it.
+ * So that a reload still works, it is kept in this tab's sessionStorage (gone when the tab
+ * closes) and forgotten there once the booking is cancelled or the server does not know it.
+ * The calendar file is fetched and handed over from a blob: address, never linked by its URL.
+ * The page shows what the server says about this token and nothing more.
  */
 (function () {
   "use strict";
@@ -12,14 +15,31 @@
   var booking = null;
   var picker = null;
   var busy = false;
+  var STORE_KEY = "ui-view"; // neutral on purpose: it holds the manage token of this tab
 
   var KINDS = { adviesgesprek: "Adviesgesprek", terugbellen: "Terugbelverzoek" };
   var CALLERS = { kind: "Kind", jongere: "Jongere", volwassene: "Volwassene", professional: "Professional" };
 
+  function remember(tok) {
+    try { if (tok) sessionStorage.setItem(STORE_KEY, tok); } catch (e) { /* memory only */ }
+  }
+  function recall() {
+    try { return sessionStorage.getItem(STORE_KEY); } catch (e) { return null; }
+  }
+  function forget() {
+    token = null;
+    try { sessionStorage.removeItem(STORE_KEY); } catch (e) { /* ignore */ }
+  }
+
+  /** From the link's fragment (then out of the address bar at once), else after a reload from this tab. */
   function takeToken() {
     var fragment = location.hash.replace(/^#/, "");
-    if (fragment) history.replaceState(null, "", location.pathname + location.search);
-    try { return decodeURIComponent(fragment); } catch (e) { return fragment; }
+    if (!fragment) return recall();
+    history.replaceState(null, "", location.pathname + location.search);
+    var tok;
+    try { tok = decodeURIComponent(fragment); } catch (e) { tok = fragment; }
+    remember(tok);
+    return tok;
   }
 
   function show(id, on) { $(id).hidden = !on; }
@@ -57,7 +77,6 @@
     if (b.caller_type && b.caller_type !== "professional") fact("Wie", CALLERS[b.caller_type] || b.caller_type);
     if (b.topic) fact("Onderwerp", b.topic);
     $("facts").querySelectorAll("dd")[0].className = "reference";
-    $("ics").setAttribute("href", "/api/callbacks/" + encodeURIComponent(token) + "/calendar.ics");
     show("details", true);
   }
 
@@ -75,11 +94,30 @@
     show("loading", true);
     V.api("GET", "/api/callbacks/" + encodeURIComponent(token)).then(function (res) {
       show("loading", false);
-      if (!res.ok) { token = null; problem(V.errorText(res)); return; }
+      if (!res.ok) { gone(res); return; }
       booking = res.body;
       render();
     });
   }
+
+  /** A failed request: an unknown (or cancelled, or used) token is forgotten in this tab too. */
+  function gone(res) {
+    if (V.errorCode(res) === "not_found") forget(); else token = null;
+    problem(V.errorText(res));
+  }
+
+  $("ics").addEventListener("click", function () {
+    if (busy || !token) return;
+    busy = true;
+    notice(null);
+    V.downloadCalendar(token, "veilig-thuis-afspraak.ics").then(function (res) {
+      busy = false;
+      if (res.ok) return;
+      if (V.errorCode(res) === "not_found") { gone(res); return; }
+      notice(V.errorText(res));
+      $("notice").focus();
+    });
+  });
 
   function closeBoxes() {
     show("move-box", false);
@@ -121,7 +159,7 @@
         return;
       }
       var code = V.errorCode(res);
-      if (code === "not_found") { token = null; problem(V.errorText(res)); return; }
+      if (code === "not_found") { gone(res); return; }
       var message = V.errorText(res);
       if (code === "slot_full" || code === "invalid_input") {
         // Nothing changed: say so, keep the old tijdvak, show what is free now.
@@ -150,8 +188,8 @@
     busy = true;
     V.api("POST", "/api/callbacks/" + encodeURIComponent(token) + "/cancel").then(function (res) {
       busy = false;
-      if (!res.ok) { token = null; problem(V.errorText(res)); return; }
-      token = null;
+      if (!res.ok) { gone(res); return; }
+      forget();
       booking = null;
       closeBoxes();
       show("details", false);

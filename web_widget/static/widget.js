@@ -5,8 +5,10 @@
  *
  * Threat model (shared/DESIGN.md): the visitor may be watched by the person hurting them.
  * So: no cookies, nothing persistent (the resume token lives in memory and in this tab's
- * sessionStorage only, under a neutral key), no history entries, no third-party request,
- * and a quick exit (button, Shift three times, Esc twice) that replaces the page at once.
+ * sessionStorage only, under a neutral key, and only while the chat is open: it is forgotten
+ * on stop, on quick exit and once the conversation is closed), no history entries, no
+ * third-party request, and a quick exit (button, Shift three times, Esc twice) that replaces
+ * the page at once, after asking our server to have the browser clear what our origin stored.
  * Message text is always rendered as text, never as HTML.
  */
 (function () {
@@ -268,6 +270,7 @@
     incomingTypingTimer: null,
     retryTimer: null,
     exiting: false,
+    leavers: [],      // sockets that end a stopped chat once the connection is back (leaveLater)
     cb: null,         // the callback form while it is open (memory only; never the manage token)
     draft: ""         // the chat draft while the callback form is open
   };
@@ -288,6 +291,13 @@
   }
   function clearStorage() {
     try { window.sessionStorage.removeItem(STORE_KEY); window.sessionStorage.clear(); } catch (e) { /* ignore */ }
+  }
+  // The chat ended (stop, the advisor closed it, an old or unknown token): nothing left to pick
+  // up, so the token goes from memory and from this tab. Only our own key: the embedding
+  // site's own sessionStorage is theirs (the quick exit alone clears all of it).
+  function forgetToken() {
+    S.token = null;
+    try { window.sessionStorage.removeItem(STORE_KEY); } catch (e) { /* ignore */ }
   }
 
   function newId() {
@@ -384,23 +394,45 @@
   }
 
   // ---- quick exit ---------------------------------------------------------------------
+  // Nothing here may wait for the network or throw: offline, the page still goes at once.
   function quickExit() {
     if (S.exiting) return;
     S.exiting = true;
-    var overlay = el("div", { className: "vtw-exit-overlay", role: "presentation" }, [el("p", { text: t("exitOverlay") })]);
-    document.documentElement.appendChild(overlay);
-    document.title = "…";
+    var token = S.token;
+    try {
+      var overlay = el("div", { className: "vtw-exit-overlay", role: "presentation" }, [el("p", { text: t("exitOverlay") })]);
+      document.documentElement.appendChild(overlay);
+      document.title = "…";
+    } catch (e) { /* leaving matters more */ }
     try {
       if (S.socket) {
-        if (S.bound) S.socket.emit("leave", {});
+        if (S.bound) S.socket.emit("leave", { quick_exit: true });
         S.socket.disconnect();
       }
+      S.leavers.forEach(function (s) { s.disconnect(); });
     } catch (e) { /* leaving matters more */ }
+    exitBeacon(token);
+    clearTimeout(S.retryTimer); clearTimeout(S.typingStopTimer); clearTimeout(S.incomingTypingTimer);
     clearStorage();
     S.token = null; S.conversationId = null; S.pending = []; S.shown = {}; S.socket = null; S.bound = false;
     S.cb = null; S.draft = "";
     if (root && root.parentNode) root.parentNode.removeChild(root);
     location.replace(S.exitUrl);
+  }
+
+  // Our server answers this with Clear-Site-Data ("cache", "storage"): the browser drops what
+  // our origin stored. A beacon outlives the page; text/plain needs no CORS preflight.
+  function exitBeacon(token) {
+    var url = ORIGIN + "/api/visitor/exit";
+    var body;
+    try {
+      body = new Blob([JSON.stringify({ resume_token: token || null })], { type: "text/plain" });
+      if (navigator.sendBeacon && navigator.sendBeacon(url, body)) return;
+    } catch (e) { /* try fetch */ }
+    try {
+      fetch(url, { method: "POST", body: body, keepalive: true, mode: "no-cors", credentials: "omit", cache: "no-store" })
+        .catch(function () { /* offline: gone anyway */ });
+    } catch (e) { /* leaving matters more */ }
   }
 
   // GOV.UK "Exit this page": Shift pressed on its own three times within 5 seconds.
@@ -817,6 +849,7 @@
   // Booked while waiting for the chat: an advisor will call, so the place in line is given up.
   function leaveQueueForCallback() {
     if (S.socket && S.bound) S.socket.timeout(5000).emit("leave", {}, function () { /* ended either way */ });
+    forgetToken();
     S.chatStatus = "closed";
     S.bound = false;
     S.cb.leftQueue = true;
@@ -1119,10 +1152,7 @@
         renderAll(true);
       });
       sock.on("typing", function (d) { if (d && d.typing) showTyping(); else hideTyping(); });
-      sock.on("closed", function () {
-        S.chatStatus = "closed"; S.bound = false; hideTyping();
-        if (S.view === "callback") updateCallbackChatNote(); else renderAll();
-      });
+      sock.on("closed", function () { if (!S.exiting) endedHere(); });
       return sock;
     });
   }
@@ -1137,8 +1167,11 @@
     var sock = S.socket;
     sock.timeout(10000).emit("resume", { resume_token: S.token, after_seq: S.contiguous }, function (err, ack) {
       if (err) { if (sock.connected) resume(again); return; }
-      if (ack.error) {
-        if (ack.error.code === "not_found") { clearStorage(); S.token = null; S.conversationId = null; S.chatStatus = null; if (S.open) { S.view = "intake"; S.step = 1; renderAll(); } }
+      if (!ack || S.exiting) return;
+      // A closed conversation, and (from the server's uniform answer, or the older not_found)
+      // an expired or unknown token: the token is forgotten and nothing of an old chat shown.
+      if (ack.error || ack.status === "closed") {
+        if (!ack.error || ack.error.code === "not_found" || ack.error.code === "invalid_input") resumeEnded();
         return;
       }
       S.conversationId = ack.conversation_id;
@@ -1146,23 +1179,37 @@
       S.chatStatus = ack.status;
       if (ack.queue) S.queue = ack.queue;
       if (ack.agent && ack.agent.name) S.agentName = String(ack.agent.name).split(" ")[0];
-      if (ack.status === "closed") {
-        S.bound = false;
-        if (wasStatus === null && !S.open) { S.chatStatus = null; S.conversationId = null; return; } // an old, ended chat: start fresh
-      } else {
-        S.bound = true;
-      }
+      S.bound = true;
       if (S.view === "callback") {
         updateCallbackChatNote(); // a reconnect while the callback form is open: stay there
       } else {
         S.view = "chat";
-        if (!S.open && ack.status !== "closed") { S.open = true; }
+        if (!S.open) { S.open = true; }
         if (wasStatus !== ack.status || !statusLine || !statusLine.isConnected) renderAll(); else { updateStatusLine(); relabelMessages(); }
       }
       (ack.messages || []).forEach(showMessage);
       if (again) note(t("online"));
       flushPending();
     });
+  }
+
+  function resumeEnded() {
+    forgetToken();
+    S.bound = false;
+    if (S.chatStatus === null) {
+      // Picked up after a reload: an ended chat is not shown again; the visitor starts fresh.
+      S.conversationId = null;
+      if (S.view === "chat") { S.view = "intake"; S.step = 1; renderAll(); }
+      return;
+    }
+    // The chat on this screen ended while the connection was away: as the `closed` event.
+    endedHere();
+  }
+
+  function endedHere() {
+    forgetToken();
+    S.chatStatus = "closed"; S.bound = false; hideTyping();
+    if (S.view === "callback") updateCallbackChatNote(); else renderAll();
   }
 
   function startChat(danger) {
@@ -1180,15 +1227,19 @@
     connect().then(whenConnected).then(function () {
       var payload = { caller_type: S.answers.caller_type, intent: S.answers.intent, danger_now: S.danger };
       if (S.answers.topic) payload.topic = S.answers.topic;
-      if (S.token) payload.resume_token = S.token;
       S.socket.timeout(10000).emit("start", payload, function (err, ack) {
+        if (S.exiting) return;
         if (err || !ack) { failStart(); return; }
         if (ack.error) {
           if (ack.error.code === "closed") {
             S.closedOpensAt = ack.error.opens_at; S.view = "closed"; renderAll(); focusTitle(); return;
           }
-          if (ack.error.code === "conflict" && S.token) { S.conversationId = ""; resume(false); return; }
           failStart(); return;
+        }
+        if (S.chatStatus === "closed") {
+          // Stopped (or quick exit) before the start was answered: end it, keep no token.
+          S.socket.timeout(5000).emit("leave", {}, function () { /* ended either way */ });
+          return;
         }
         S.token = ack.resume_token;
         writeToken(S.token);
@@ -1209,12 +1260,34 @@
   function stopChat() {
     if (S.socket && S.bound) {
       S.socket.timeout(5000).emit("leave", {}, function () { /* shown as ended either way */ });
+    } else if (S.token) {
+      leaveLater(S.token);
     }
+    forgetToken(); // the leave went out (or will, from leaveLater): nothing to pick up again
     S.chatStatus = "closed";
     S.bound = false;
     stopTyping();
     renderAll();
     focusTitle();
+  }
+
+  // Stopped while the connection was away: a socket of its own ends that conversation as soon
+  // as it can (the token stays in its closure only), so the advisor is not left waiting and
+  // the page's own socket is free to start a new chat meanwhile.
+  function leaveLater(token) {
+    loadIo().then(function (io) {
+      var s = io(ORIGIN + "/visitor", {
+        forceNew: true, transports: ["websocket", "polling"], withCredentials: false,
+        reconnectionDelay: 1000, reconnectionDelayMax: 5000
+      });
+      S.leavers.push(s);
+      s.once("connect", function () {
+        s.timeout(10000).emit("resume", { resume_token: token, after_seq: 1e9 }, function (err, ack) {
+          if (err || !ack || ack.error || ack.status === "closed") { s.disconnect(); return; }
+          s.timeout(5000).emit("leave", {}, function () { s.disconnect(); });
+        });
+      });
+    }).catch(function () { /* the server's own clean-up remains */ });
   }
 
   function newChat() {
