@@ -14,6 +14,8 @@
   var busy = false;
 
   var KINDS = { adviesgesprek: "Adviesgesprek", terugbellen: "Terugbelverzoek" };
+  // Said when this booking's own tijdvak is over and nobody reached the caller yet.
+  var PASSED = "Uw tijdvak is voorbij. We proberen u nog te bellen. Lukt dat niet? Bel gratis 0800-2000.";
   var CALLERS = { kind: "Kind", jongere: "Jongere", volwassene: "Volwassene", professional: "Professional" };
 
   function takeToken() {
@@ -58,6 +60,10 @@
     if (b.topic) fact("Onderwerp", b.topic);
     $("facts").querySelectorAll("dd")[0].className = "reference";
     $("ics").setAttribute("href", "/api/callbacks/" + encodeURIComponent(token) + "/calendar.ics");
+    // Once the tijdvak is over it can no longer be moved or cancelled (the server refuses too).
+    var passed = b.status === "passed";
+    show("actions", !passed);
+    if (passed) notice(PASSED);
     show("details", true);
   }
 
@@ -122,6 +128,7 @@
       }
       var code = V.errorCode(res);
       if (code === "not_found") { token = null; problem(V.errorText(res)); return; }
+      if (code === "closed") { closeBoxes(); notice(V.errorText(res)); $("notice").focus(); return; }
       var message = V.errorText(res);
       if (code === "slot_full" || code === "invalid_input") {
         // Nothing changed: say so, keep the old tijdvak, show what is free now.
@@ -150,6 +157,7 @@
     busy = true;
     V.api("POST", "/api/callbacks/" + encodeURIComponent(token) + "/cancel").then(function (res) {
       busy = false;
+      if (V.errorCode(res) === "closed") { closeBoxes(); notice(V.errorText(res)); $("notice").focus(); return; }
       if (!res.ok) { token = null; problem(V.errorText(res)); return; }
       token = null;
       booking = null;
