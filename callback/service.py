@@ -130,9 +130,15 @@ class CallbackService:
         for attempt in range(_RETRIES):
             try:
                 async with self.db.write() as conn:
+                    # The number's open callback is locked before the place is taken: callback,
+                    # then tijdvak, the order of every writer (cancel and reschedule too), so no
+                    # two transactions wait on each other in a circle.
+                    phone_hash, existing = await self._open_callback(conn, phone)
                     if not await self._take_place(conn, booking.kind, tijdvak):
                         raise DomainError("slot_full")
-                    reference = await self._insert_request(conn, booking, tijdvak, phone, token, now)
+                    reference = await self._insert_request(
+                        conn, booking, tijdvak, phone, phone_hash, existing, token, now
+                    )
                     return {
                         "reference": reference,
                         "manage_token": token,
@@ -172,19 +178,31 @@ class CallbackService:
             .values(booked=slots.c.booked - 1)
         )
 
-    async def _insert_request(
-        self, conn: AsyncConnection, b: Booking, tv: Tijdvak, phone: str, token: str, now: datetime
-    ) -> str:
+    async def _open_callback(self, conn: AsyncConnection, phone: str) -> tuple[str, Any]:
+        """The keyed hash of a number and its open callback (locked), if it has one."""
         if not self.keys.contact_hash:
             raise RuntimeError("the hash key was not loaded")
         phone_hash = contact_hash(self.keys.contact_hash, phone)
         existing = (
             await conn.execute(
-                select(callbacks.c.id, callbacks.c.voicemail_ok)
+                select(callbacks.c.id)
                 .where(callbacks.c.phone_hash == phone_hash, callbacks.c.status.in_(OPEN))
                 .with_for_update()
             )
         ).first()
+        return phone_hash, existing
+
+    async def _insert_request(
+        self,
+        conn: AsyncConnection,
+        b: Booking,
+        tv: Tijdvak,
+        phone: str,
+        phone_hash: str,
+        existing: Any,
+        token: str,
+        now: datetime,
+    ) -> str:
         if existing is None:
             callback_id = str(uuid.uuid4())
             await conn.execute(

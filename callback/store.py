@@ -45,6 +45,8 @@ class Callback(SQLModel, table=True):
             postgresql_where=text("status IN ('open', 'claimed')"),
         ),
         Index("ix_callback_slot", "slot_start"),
+        # Earlier callbacks of a number, shown on its card (`related`).
+        Index("ix_callback_phone_hash", "phone_hash"),
     )
 
     id: str = Field(primary_key=True, max_length=36)

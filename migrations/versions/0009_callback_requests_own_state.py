@@ -1,6 +1,7 @@
 """Each callback request keeps its own tijdvak and state: attempts record which requests they
-were for, and an open callback's tijdvak is that of its earliest open request (the old rule
-"the latest reschedule wins" could move the first call away from the victim's tijdvak).
+were for, callbacks are found by number for the card's earlier requests, and an open callback's
+tijdvak is that of its earliest open request (the old rule "the latest reschedule wins" could
+move the first call away from the victim's tijdvak).
 
 Revision ID: 0009
 Revises: 0008
@@ -28,6 +29,9 @@ def _first_due(column: str) -> str:
 def upgrade() -> None:
     with op.batch_alter_table("callback_attempt", schema=None) as batch_op:
         batch_op.add_column(sa.Column("requests", sa.JSON(), nullable=True))
+    with op.batch_alter_table("callback", schema=None) as batch_op:
+        # Earlier callbacks of a number, shown on its card (`related`).
+        batch_op.create_index("ix_callback_phone_hash", ["phone_hash"], unique=False)
     columns = ("slot_start", "slot_end", "kind", "caller_type", "voicemail_ok")
     assignments = ", ".join(f"{c} = {_first_due(c)}" for c in columns)
     op.execute(
@@ -38,5 +42,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # The tijdvakken stay as they are: the earliest open request is also a valid tijdvak there.
+    with op.batch_alter_table("callback", schema=None) as batch_op:
+        batch_op.drop_index("ix_callback_phone_hash")
     with op.batch_alter_table("callback_attempt", schema=None) as batch_op:
         batch_op.drop_column("requests")

@@ -275,7 +275,8 @@ async def test_ending_one_request_while_others_are_booked_and_moved_at_once(api2
             api.call(
                 "POST", f"/api/callbacks/{other['manage_token']}/reschedule", {"slot_start": f"{day}T14:00:00+01:00"}
             ),
-            api.call("POST", "/api/callbacks", booking(phone=phone, slot_start=f"{day}T11:00:00+01:00")),
+            # into the tijdvak the other request moves to: both take a place there at once
+            api.call("POST", "/api/callbacks", booking(phone=phone, slot_start=f"{day}T14:00:00+01:00")),
         )
         assert [s for s, _ in results] == [200, 200, 201], results
         assert (await api.call("GET", f"/api/callbacks/{victim['manage_token']}"))[0] == 404
@@ -288,7 +289,7 @@ async def test_ending_one_request_while_others_are_booked_and_moved_at_once(api2
             if c["phone"] == phone and c["status"] == "open"
         ]
         [carried] = cards
-        assert carried["tijdvak"] == f"{day}T10:00:00+00:00"  # the new booking's, the earliest open
+        assert carried["tijdvak"] == f"{day}T13:00:00+00:00"  # both open requests are in it now
         assert sorted(q["reference"] for q in carried["requests"]) == sorted(
             [other["reference"], results[2][1]["reference"]]
         )
