@@ -70,12 +70,21 @@ class RescheduleBody(_Body):
         return value
 
 
+# The references of requests on the card ("VT-ABC234") an attempt or outcome applies to;
+# left out: the request being called.
+Selection = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1, max_length=16)]], Field(min_length=1, max_length=50)
+]
+
+
 class AttemptBody(_Body):
     result: Literal["bereikt", "geen_gehoor", "voicemail", "onjuist_nummer"]
+    requests: Selection | None = None
 
 
 class CloseBody(_Body):
     outcome: Outcome
+    requests: Selection | None = None
 
 
 class RosterBody(_Body):
@@ -167,13 +176,15 @@ async def claim(request: web.Request) -> web.Response:
 async def attempt(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
     body = await read_json(request, AttemptBody)
-    return web.json_response(await request.app[CALLBACKS].attempt(agent, _id(request), body.result))
+    answer = await request.app[CALLBACKS].attempt(agent, _id(request), body.result, body.requests)
+    return web.json_response(answer)
 
 
 async def close(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
     body = await read_json(request, CloseBody)
-    return web.json_response(await request.app[CALLBACKS].close(agent, _id(request), body.outcome.model_dump()))
+    answer = await request.app[CALLBACKS].close(agent, _id(request), body.outcome.model_dump(), body.requests)
+    return web.json_response(answer)
 
 
 async def roster(request: web.Request) -> web.Response:

@@ -26,9 +26,10 @@ Either way the tijdvakken of one day stay in order and never overlap.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from contact.errors import DomainError
@@ -76,6 +77,30 @@ SLOT_TEXTS: dict[str, tuple[str, str]] = {
     ),
 }
 
+
+# The states of one caller's request. Each request keeps its own: nothing done with another
+# request of the same number moves or ends it.
+REQUEST_STATES = (
+    "open",  # waiting to be called (its manage page shows "open", or "passed" after its tijdvak)
+    "cancelled",  # the caller cancelled it with their manage link
+    "done",  # an advisor closed the call with an outcome for this request
+    "not_reached",  # the maximum of attempts for this request went unanswered
+    "wrong_number",  # the number turned out wrong while calling for this request
+)
+# How a request ends when the advisor ends the call for it, by the callback's end state.
+REQUEST_END: dict[str, str] = {"closed": "done", "not_reached": "not_reached", "wrong_number": "wrong_number"}
+
+# Refusals told to callers and advisors.
+TIJDVAK_STARTED_TEXTS = (
+    "Je tijdvak is al begonnen of voorbij. Verzetten of afzeggen kan nu niet meer. "
+    "Wil je ons nu spreken? Bel gratis 0800-2000.",
+    "Your time window has already started or passed, so it can no longer be moved or cancelled. "
+    "To talk to us now, call 0800-2000 (free).",
+)
+SELECTION_TEXTS = (
+    "Kies een of meer verzoeken die nog open staan op deze kaart.",
+    "Choose one or more requests that are still open on this card.",
+)
 
 _DAY_CACHE = 4096  # (kind, date) entries: years of both kinds
 
@@ -318,6 +343,64 @@ def retry_after(
     if now + retry_gap >= tijdvak_end:
         return "retry", now
     return "retry", now + retry_gap
+
+
+class Request(Protocol):
+    """What the rules below read of one caller's request (a database row will do)."""
+
+    @property
+    def reference(self) -> str: ...
+    @property
+    def slot_start(self) -> datetime: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def voicemail_ok(self) -> bool: ...
+
+
+R = TypeVar("R", bound=Request)
+
+
+def first_due(open_requests: Iterable[R]) -> R | None:
+    """The request to call first among the open requests of one number: the one whose own
+    tijdvak starts earliest (of equal tijdvakken, the one made first). Its tijdvak is the
+    callback's, and its voicemail choice holds for the call. No open request: None."""
+    return min(open_requests, key=lambda r: (r.slot_start, r.created_at), default=None)
+
+
+def select_requests(open_requests: Sequence[R], references: Sequence[str] | None) -> list[R]:
+    """The open requests an advisor's attempt or outcome applies to: those named by reference,
+    or by default the one being called (`first_due`). A reference that is unknown, of another
+    number, or no longer open is refused as a whole: nothing is applied to part of a list."""
+    if references is None:
+        due = first_due(open_requests)
+        return [due] if due is not None else []
+    by_reference = {r.reference: r for r in open_requests}
+    wanted = list(dict.fromkeys(references))
+    if not wanted or any(ref not in by_reference for ref in wanted):
+        raise DomainError("invalid_input", SELECTION_TEXTS, field="requests")
+    return [by_reference[ref] for ref in wanted]
+
+
+def voicemail_for(being_called: Request | None, selected: Iterable[Request]) -> bool:
+    """Whether a voicemail may be left: only if the request being called allowed one and so did
+    every request the attempt applies to (someone else may hold the phone)."""
+    if being_called is None:
+        return False
+    return being_called.voicemail_ok and voicemail_allowed(r.voicemail_ok for r in selected)
+
+
+def manage_status(slot_end: datetime, now: datetime) -> str:
+    """The state a caller's own manage page shows for an open request: "open", or "passed" once
+    its own tijdvak has ended (we still try to call; nothing about other requests counts)."""
+    return "passed" if slot_end <= now else "open"
+
+
+def check_changeable(slot_start: datetime, now: datetime) -> None:
+    """A caller may move or cancel a request only before its own tijdvak starts: once the
+    advisors may be calling, the change could not reach them in time."""
+    if slot_start <= now:
+        raise DomainError("closed", TIJDVAK_STARTED_TEXTS, reason="tijdvak_started")
 
 
 def voicemail_allowed(flags: Iterable[bool]) -> bool:

@@ -1,12 +1,18 @@
 """The use cases of callbacks: tijdvakken with room, booking (never oversold, silently merged per
 phone number), the caller's own manage page, the advisors' work list, claim, attempts, close,
 the roster, and the jobs the elected scheduler runs. Each state change writes, audits, and
-returns what to send, in one place."""
+returns what to send, in one place.
+
+The requests of one number share one callback (the advisors' card), but each request keeps its
+own tijdvak and state: the card is due in the tijdvak of its earliest open request, a manage link
+changes and shows only its own request, and ending the call ends only the requests the advisor
+selected; the others move on, untouched, to a new callback."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -17,7 +23,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callback import mail
-from callback.model import Schedule, Tijdvak, retry_after, voicemail_allowed
+from callback.model import (
+    REQUEST_END,
+    Schedule,
+    Tijdvak,
+    check_changeable,
+    first_due,
+    manage_status,
+    retry_after,
+    select_requests,
+    voicemail_for,
+)
 from callback.phone import contact_hash, display_phone, normalise_email, normalise_phone
 from callback.store import OPEN, attempts, callbacks, notices, outbox, requests, slots
 from cases.outbox import Contact, HandoffSettings, create_handoff
@@ -31,6 +47,10 @@ from contact.store import record_audit
 
 CLAIMED_BY_COLLEAGUE = ("Een collega belt deze beller al.", "A colleague is already calling this caller.")
 ALREADY_REACHED = ("Deze beller is al bereikt: rond het verzoek af.", "This caller was reached: close the callback.")
+FINISHED = ("Dit terugbelverzoek is al afgehandeld.", "This callback is finished.")
+NO_VOICEMAIL = ("Hier mag geen voicemail worden ingesproken.", "No voicemail may be left for this caller.")
+# Earlier callbacks of the same number shown on a card: enough to ask about, not a history.
+RELATED_MAX = 5
 
 # Unambiguous on the phone: no 0/O, 1/I/L.
 _REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -110,9 +130,15 @@ class CallbackService:
         for attempt in range(_RETRIES):
             try:
                 async with self.db.write() as conn:
+                    # The number's open callback is locked before the place is taken: callback,
+                    # then tijdvak, the order of every writer (cancel and reschedule too), so no
+                    # two transactions wait on each other in a circle.
+                    phone_hash, existing = await self._open_callback(conn, phone)
                     if not await self._take_place(conn, booking.kind, tijdvak):
                         raise DomainError("slot_full")
-                    reference = await self._insert_request(conn, booking, tijdvak, phone, token, now)
+                    reference = await self._insert_request(
+                        conn, booking, tijdvak, phone, phone_hash, existing, token, now
+                    )
                     return {
                         "reference": reference,
                         "manage_token": token,
@@ -152,19 +178,31 @@ class CallbackService:
             .values(booked=slots.c.booked - 1)
         )
 
-    async def _insert_request(
-        self, conn: AsyncConnection, b: Booking, tv: Tijdvak, phone: str, token: str, now: datetime
-    ) -> str:
+    async def _open_callback(self, conn: AsyncConnection, phone: str) -> tuple[str, Any]:
+        """The keyed hash of a number and its open callback (locked), if it has one."""
         if not self.keys.contact_hash:
             raise RuntimeError("the hash key was not loaded")
         phone_hash = contact_hash(self.keys.contact_hash, phone)
         existing = (
             await conn.execute(
-                select(callbacks.c.id, callbacks.c.voicemail_ok)
+                select(callbacks.c.id)
                 .where(callbacks.c.phone_hash == phone_hash, callbacks.c.status.in_(OPEN))
                 .with_for_update()
             )
         ).first()
+        return phone_hash, existing
+
+    async def _insert_request(
+        self,
+        conn: AsyncConnection,
+        b: Booking,
+        tv: Tijdvak,
+        phone: str,
+        phone_hash: str,
+        existing: Any,
+        token: str,
+        now: datetime,
+    ) -> str:
         if existing is None:
             callback_id = str(uuid.uuid4())
             await conn.execute(
@@ -220,35 +258,40 @@ class CallbackService:
         )
         return reference
 
+    async def _open_requests(self, conn: AsyncConnection, callback_id: str) -> list[Any]:
+        return list(
+            (
+                await conn.execute(
+                    select(requests)
+                    .where(requests.c.callback_id == callback_id, requests.c.status == "open")
+                    .order_by(requests.c.slot_start, requests.c.created_at)
+                )
+            ).all()
+        )
+
     async def _recompute(self, conn: AsyncConnection, callback_id: str) -> None:
-        """The merged callback's tijdvak and voicemail rule from its open requests: the earliest
-        tijdvak, unless a caller rescheduled (the latest choice wins then); a voicemail only
-        if every request allowed one. No open request left: the callback is cancelled."""
-        rows = (
-            await conn.execute(
-                select(
-                    requests.c.slot_start, requests.c.slot_end, requests.c.rescheduled_at, requests.c.voicemail_ok
-                ).where(requests.c.callback_id == callback_id, requests.c.status == "open")
-            )
-        ).all()
-        if not rows:
+        """The callback's tijdvak, kind and voicemail rule from its open requests: always those
+        of the request to call first (the earliest own tijdvak), whoever rescheduled what; no
+        request moves another's call. No open request left: the callback is cancelled."""
+        due = first_due(await self._open_requests(conn, callback_id))
+        if due is None:
             await conn.execute(
                 update(callbacks)
                 .where(callbacks.c.id == callback_id, callbacks.c.status.in_(OPEN))
                 .values(status="cancelled", closed_at=self.clock.now())
             )
             return
-        moved = [r for r in rows if r.rescheduled_at is not None]
-        chosen = max(moved, key=lambda r: r.rescheduled_at) if moved else min(rows, key=lambda r: r.slot_start)
-        await conn.execute(
-            update(callbacks)
-            .where(callbacks.c.id == callback_id)
-            .values(
-                slot_start=chosen.slot_start,
-                slot_end=chosen.slot_end,
-                voicemail_ok=voicemail_allowed(r.voicemail_ok for r in rows),
-            )
-        )
+        values: dict[str, Any] = {
+            "slot_start": due.slot_start,
+            "slot_end": due.slot_end,
+            "kind": due.kind,
+            "caller_type": due.caller_type,
+            "voicemail_ok": due.voicemail_ok,
+        }
+        current = await conn.scalar(select(callbacks.c.slot_start).where(callbacks.c.id == callback_id))
+        if current != due.slot_start:
+            values["overdue_at"] = None  # another tijdvak: overdue is flagged for that one afresh
+        await conn.execute(update(callbacks).where(callbacks.c.id == callback_id).values(**values))
 
     async def _own_request(self, conn: AsyncConnection, token: str) -> Any:
         """The open request of a manage token. Used, cancelled and made-up tokens take the same
@@ -262,18 +305,37 @@ class CallbackService:
             raise DomainError("not_found")
         return row
 
+    async def _changeable_request(self, conn: AsyncConnection, token: str, now: datetime) -> Any:
+        """The open request of a manage token, with its callback locked (callback first, then
+        request: the order of every writer), so no close can move it meanwhile; refused with
+        `closed` once its own tijdvak has started."""
+        row = await self._own_request(conn, token)
+        for _ in range(_RETRIES):
+            await conn.execute(select(callbacks.c.id).where(callbacks.c.id == row.callback_id).with_for_update())
+            fresh = (
+                await conn.execute(select(requests).where(requests.c.id == row.id, requests.c.status == "open"))
+            ).first()
+            if fresh is None:
+                raise DomainError("not_found")
+            if fresh.callback_id == row.callback_id:
+                check_changeable(fresh.slot_start, now)
+                return fresh
+            row = fresh  # moved on to a new callback just now: lock that one
+        raise DomainError("conflict", ("Probeer het zo opnieuw.", "Please try again."))
+
     async def view(self, token: str) -> dict[str, Any]:
-        """Only what this caller entered themselves: nothing of a request merged with theirs."""
+        """Only what this caller entered themselves, in its own state: nothing of another request
+        of the same number, and nothing done with one changes this answer."""
         async with self.db.read() as conn:
             row = await self._own_request(conn, token)
-        return self._request_view(row)
+        return self._request_view(row, self.clock.now())
 
     @staticmethod
-    def _request_view(row: Any) -> dict[str, Any]:
+    def _request_view(row: Any, now: datetime) -> dict[str, Any]:
         view: dict[str, Any] = {
             "reference": row.reference,
             "kind": row.kind,
-            "status": row.status,
+            "status": manage_status(row.slot_end, now),
             "slot": {"start": iso(row.slot_start), "end": iso(row.slot_end)},
             "phone": display_phone(row.phone),
             "caller_type": row.caller_type,
@@ -287,9 +349,11 @@ class CallbackService:
         return view
 
     async def cancel(self, token: str) -> dict[str, Any]:
+        """The caller cancels their own request (before its tijdvak starts); other requests of
+        the number keep theirs, and the card moves to the earliest one left."""
         now = self.clock.now()
         async with self.db.write() as conn:
-            row = await self._own_request(conn, token)
+            row = await self._changeable_request(conn, token, now)
             done = (
                 await conn.execute(
                     update(requests)
@@ -306,9 +370,11 @@ class CallbackService:
         return {"ok": True}
 
     async def reschedule(self, token: str, slot_start: datetime) -> dict[str, Any]:
+        """The caller moves their own request to another tijdvak (before its own starts); the card
+        is then due in the earliest open request's tijdvak, never in a later one."""
         now = self.clock.now()
         async with self.db.write() as conn:
-            row = await self._own_request(conn, token)
+            row = await self._changeable_request(conn, token, now)
             tijdvak = self.schedule.check_bookable(row.kind, slot_start, now)
             if tijdvak.start == row.slot_start:
                 return {"ok": True, "slot": {"start": iso(tijdvak.start), "end": iso(tijdvak.end)}}
@@ -399,6 +465,7 @@ class CallbackService:
                 )
             ).all()
             slot_rows = (await conn.execute(select(slots).where(slots.c.start >= start, slots.c.start < end))).all()
+            related = await self._related(conn, rows)
         by_callback: dict[str, list[Any]] = {}
         for r in request_rows:
             by_callback.setdefault(r.callback_id, []).append(r)
@@ -421,11 +488,64 @@ class CallbackService:
             if key not in groups:  # a tijdvak the pattern no longer has: still on the list
                 groups[key] = {"kind": r.kind, "start": iso(r.slot_start), "end": iso(r.slot_end),
                                "capacity": None, "booked": None, "callbacks": []}  # fmt: skip
-            groups[key]["callbacks"].append(self._callback_view(r, by_callback.get(r.id, []), now))
+            view = self._callback_view(r, by_callback.get(r.id, []), now)
+            view["related"] = related.get(r.id, [])
+            groups[key]["callbacks"].append(view)
         ordered = sorted(groups.values(), key=lambda g: (g["start"], g["kind"]))
         return {"date": day.isoformat(), "tijdvakken": ordered}
 
+    async def _related(self, conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
+        """Per callback, the other (ended) callbacks of the same number, latest first: so an
+        advisor knows that requests were made before and can ask about them. For advisors only."""
+        hashes = {r.phone_hash for r in rows}
+        if not hashes:
+            return {}
+        others = (
+            await conn.execute(
+                select(
+                    callbacks.c.id, callbacks.c.phone_hash, callbacks.c.status, callbacks.c.created_at,
+                    callbacks.c.closed_at, callbacks.c.outcome,
+                )
+                .where(callbacks.c.phone_hash.in_(hashes), callbacks.c.status.not_in(OPEN))
+                .order_by(callbacks.c.created_at.desc(), callbacks.c.id)
+            )
+        ).all()  # fmt: skip
+        kept: dict[str, list[Any]] = {}
+        for o in others:
+            same = kept.setdefault(o.phone_hash, [])
+            if len(same) < RELATED_MAX + 1:  # one more: the callback itself may be among them
+                same.append(o)
+        ids = [o.id for same in kept.values() for o in same]
+        refs: dict[str, list[dict[str, Any]]] = {}
+        if ids:
+            for q in (
+                await conn.execute(
+                    select(requests.c.callback_id, requests.c.reference, requests.c.status, requests.c.created_at)
+                    .where(requests.c.callback_id.in_(ids))
+                    .order_by(requests.c.created_at)
+                )
+            ).all():
+                refs.setdefault(q.callback_id, []).append(
+                    {"reference": q.reference, "status": q.status, "created_at": iso(q.created_at)}
+                )
+        found: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            found[r.id] = [
+                {
+                    "id": o.id,
+                    "status": o.status,
+                    "created_at": iso(o.created_at),
+                    "closed_at": iso(o.closed_at),
+                    "outcome": (o.outcome or {}).get("kind"),
+                    "requests": refs.get(o.id, []),
+                }
+                for o in kept.get(r.phone_hash, [])
+                if o.id != r.id
+            ][:RELATED_MAX]
+        return found
+
     def _callback_view(self, r: Any, reqs: list[Any], now: datetime) -> dict[str, Any]:
+        due = first_due(q for q in reqs if q.status == "open")
         return {
             "id": r.id,
             "kind": r.kind,
@@ -454,6 +574,7 @@ class CallbackService:
                     "voicemail_ok": q.voicemail_ok,
                     "email": q.email,
                     "organisation": q.organisation,
+                    "being_called": due is not None and q.id == due.id,
                 }
                 for q in reqs
             ],
@@ -484,7 +605,7 @@ class CallbackService:
                     return {"ok": True}
                 if row.status == "claimed":
                     raise DomainError("already_taken", CLAIMED_BY_COLLEAGUE)
-                raise DomainError("closed", ("Dit terugbelverzoek is al afgehandeld.", "This callback is finished."))
+                raise DomainError("closed", FINISHED)
             await record_audit(
                 conn, at=now, action="callback_claimed", actor=f"agent:{agent.id}", callback_id=callback_id
             )
@@ -497,23 +618,34 @@ class CallbackService:
         if row.claimed_by != agent.id:
             raise DomainError("forbidden")
         if row.status != "claimed":
-            raise DomainError("closed", ("Dit terugbelverzoek is al afgehandeld.", "This callback is finished."))
+            raise DomainError("closed", FINISHED)
         return row
 
-    async def attempt(self, agent: AgentIdentity, callback_id: str, result: str) -> dict[str, Any]:
-        """Record a call: reached, no answer (retried later in the tijdvak, up to the maximum,
-        then 'niet bereikt'), a voicemail (only where every request allowed one), wrong number."""
+    async def _selection(
+        self, conn: AsyncConnection, callback_id: str, references: list[str] | None
+    ) -> tuple[Any, list[Any]]:
+        """The request being called and the open requests an attempt or outcome applies to."""
+        open_requests = await self._open_requests(conn, callback_id)
+        selected = select_requests(open_requests, references)
+        if not selected:  # a claimed callback always has an open request; defensively, no half work
+            raise DomainError("closed", FINISHED)
+        return first_due(open_requests), selected
+
+    async def attempt(
+        self, agent: AgentIdentity, callback_id: str, result: str, references: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Record a call for the selected requests (default: the one being called): reached, no
+        answer (retried later in the tijdvak, up to the maximum, then 'niet bereikt' for those
+        requests), a voicemail (only if the request being called and every selected one allowed
+        it), wrong number. Requests not selected stay open on a new callback when this one ends."""
         now = self.clock.now()
         async with self.db.write() as conn:
             row = await self._claimed_row(conn, agent, callback_id)
             if row.last_result == "bereikt":
                 raise DomainError("conflict", ALREADY_REACHED, state="reached")
-            if result == "voicemail" and not row.voicemail_ok:
-                raise DomainError(
-                    "forbidden",
-                    ("Hier mag geen voicemail worden ingesproken.", "No voicemail may be left for this caller."),
-                    reason="no_voicemail",
-                )
+            being_called, selected = await self._selection(conn, callback_id, references)
+            if result == "voicemail" and not voicemail_for(being_called, selected):
+                raise DomainError("forbidden", NO_VOICEMAIL, reason="no_voicemail")
             count = row.attempts + 1
             state, next_at = retry_after(
                 count, result, now, row.slot_end, self.config.max_attempts, self.config.retry_gap
@@ -521,15 +653,20 @@ class CallbackService:
             if next_at is not None and next_at < row.slot_start:
                 next_at = row.slot_start  # called before the tijdvak: try again when it starts
             values: dict[str, Any] = {"attempts": count, "last_result": result, "next_attempt_at": next_at}
-            if state in ("not_reached", "wrong_number"):
-                await self._end(conn, callback_id, state, now, **values)
-            else:
-                await conn.execute(update(callbacks).where(callbacks.c.id == callback_id).values(**values))
             await conn.execute(
                 insert(attempts).values(
-                    id=str(uuid.uuid4()), callback_id=callback_id, agent_id=agent.id, at=now, result=result
+                    id=str(uuid.uuid4()),
+                    callback_id=callback_id,
+                    agent_id=agent.id,
+                    at=now,
+                    result=result,
+                    requests=[q.reference for q in selected],
                 )
             )
+            if state in ("not_reached", "wrong_number"):
+                await self._end(conn, row, state, selected, now, f"agent:{agent.id}", **values)
+            else:
+                await conn.execute(update(callbacks).where(callbacks.c.id == callback_id).values(**values))
             await record_audit(
                 conn,
                 at=now,
@@ -537,29 +674,76 @@ class CallbackService:
                 actor=f"agent:{agent.id}",
                 callback_id=callback_id,
                 result=result,
+                requests=len(selected),
             )
         return {"ok": True, "state": state, "attempts": count, "next_attempt_at": iso(next_at)}
 
-    @staticmethod
-    async def _end(conn: AsyncConnection, callback_id: str, status: str, now: datetime, **values: Any) -> None:
-        """The callback is over (closed, not reached, wrong number): so are its requests, and
-        their manage links stop working."""
+    async def _end(
+        self,
+        conn: AsyncConnection,
+        row: Any,
+        status: str,
+        selected: list[Any],
+        now: datetime,
+        actor: str,
+        **values: Any,
+    ) -> str | None:
+        """The callback is over (closed, not reached, wrong number) for the selected requests:
+        they end with it and their manage links stop working. Any other request still open on
+        it moves, in this same transaction, to a new callback in the earliest tijdvak among
+        them, so its caller's page, tijdvak and place are untouched. Returns the new callback."""
         await conn.execute(
-            update(callbacks).where(callbacks.c.id == callback_id).values(status=status, closed_at=now, **values)
+            update(callbacks).where(callbacks.c.id == row.id).values(status=status, closed_at=now, **values)
         )
         await conn.execute(
             update(requests)
-            .where(requests.c.callback_id == callback_id, requests.c.status == "open")
-            .values(status="done")
+            .where(requests.c.id.in_([q.id for q in selected]), requests.c.status == "open")
+            .values(status=REQUEST_END[status])
         )
+        rest = await self._open_requests(conn, row.id)
+        due = first_due(rest)
+        if due is None:
+            return None
+        carried = str(uuid.uuid4())
+        # The ended callback left the open states above, so the one-open-callback-per-number
+        # index lets this one in; a booking waiting on the lock of the old one finds this one.
+        await conn.execute(
+            insert(callbacks).values(
+                id=carried,
+                kind=due.kind,
+                slot_start=due.slot_start,
+                slot_end=due.slot_end,
+                phone=row.phone,
+                phone_hash=row.phone_hash,
+                caller_type=due.caller_type,
+                voicemail_ok=due.voicemail_ok,
+                status="open",
+                attempts=0,
+                created_at=now,
+            )
+        )
+        await conn.execute(
+            update(requests)
+            .where(requests.c.callback_id == row.id, requests.c.status == "open")
+            .values(callback_id=carried)
+        )
+        await record_audit(
+            conn, at=now, action="callback_requests_carried", actor=actor, callback_id=carried, from_callback=row.id,
+            requests=len(rest),
+        )  # fmt: skip
+        return carried
 
-    async def close(self, agent: AgentIdentity, callback_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
-        """End a claimed callback with the outcome form of a chat (advies / melding / geen)."""
+    async def close(
+        self, agent: AgentIdentity, callback_id: str, outcome: dict[str, Any], references: list[str] | None = None
+    ) -> dict[str, Any]:
+        """End a claimed callback with the outcome form of a chat (advies / melding / geen), for
+        the selected requests (default: the one being called)."""
         outcome = check_outcome(outcome)
         now = self.clock.now()
         async with self.db.write() as conn:
             row = await self._claimed_row(conn, agent, callback_id)
-            await self._end(conn, callback_id, "closed", now, outcome=outcome)
+            _, selected = await self._selection(conn, callback_id, references)
+            await self._end(conn, row, "closed", selected, now, f"agent:{agent.id}", outcome=outcome)
             await record_audit(
                 conn,
                 at=now,
@@ -568,20 +752,28 @@ class CallbackService:
                 callback_id=callback_id,
                 outcome=outcome["kind"],
                 urgency=outcome.get("urgency"),
+                requests=len(selected),
             )
-            handoff_id = await self._handoff(conn, agent, row, outcome, now)
+            handoff_id = await self._handoff(conn, agent, row, [q.id for q in selected], outcome, now)
         answer: dict[str, Any] = {"ok": True}
         if handoff_id is not None:
             answer["handoff_id"] = handoff_id
         return answer
 
     async def _handoff(
-        self, conn: AsyncConnection, agent: AgentIdentity, row: Any, outcome: dict[str, Any], now: datetime
+        self,
+        conn: AsyncConnection,
+        agent: AgentIdentity,
+        row: Any,
+        selected: list[str],
+        outcome: dict[str, Any],
+        now: datetime,
     ) -> str | None:
-        """The callback as the case system receives it: every request merged into it and every
-        attempt; linked to earlier registrations of the same number or e-mail address."""
+        """The callback as the case system receives it: the requests the call was closed for and
+        every attempt; linked to earlier registrations of the same number or e-mail address.
+        Requests that moved on to a new callback are not in it: they are not handled yet."""
         reqs = (
-            await conn.execute(select(requests).where(requests.c.callback_id == row.id).order_by(requests.c.created_at))
+            await conn.execute(select(requests).where(requests.c.id.in_(selected)).order_by(requests.c.created_at))
         ).all()
         tries = (
             await conn.execute(select(attempts).where(attempts.c.callback_id == row.id).order_by(attempts.c.at))
@@ -595,7 +787,10 @@ class CallbackService:
                 "phone": row.phone,
                 "slot": {"start": iso(row.slot_start), "end": iso(row.slot_end)},
                 "voicemail_allowed": row.voicemail_ok,
-                "attempts": [{"at": iso(t.at), "result": t.result, "agent_id": t.agent_id} for t in tries],
+                "attempts": [
+                    {"at": iso(t.at), "result": t.result, "agent_id": t.agent_id, "requests": t.requests or []}
+                    for t in tries
+                ],
             },
             "requests": [
                 {

@@ -1,5 +1,6 @@
 """Tables of callbacks in tijdvakken: places per tijdvak, the callbacks advisors work with, the
-requests callers made (several may be merged into one callback), attempts, and e-mail to send."""
+requests callers made (those of one number share a callback, each keeping its own tijdvak and
+state), attempts, and e-mail to send."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ class CallbackSlot(SQLModel, table=True):
 
 
 class Callback(SQLModel, table=True):
-    """One call to make: what advisors see, claim and close. Requests of the same number that
-    are open at once are merged into one callback (one call, both requests in its history)."""
+    """One call to make: the advisors' card, which they claim and close. The requests of one
+    number that are open at once sit on one callback; its tijdvak, kind and voicemail rule are
+    those of the request to call first (`callback.model.first_due`). Ending it ends only the
+    requests the advisor selected; the others move on to a new callback."""
 
     __tablename__ = "callback"
     __table_args__ = (
@@ -42,6 +45,8 @@ class Callback(SQLModel, table=True):
             postgresql_where=text("status IN ('open', 'claimed')"),
         ),
         Index("ix_callback_slot", "slot_start"),
+        # Earlier callbacks of a number, shown on its card (`related`).
+        Index("ix_callback_phone_hash", "phone_hash"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -83,7 +88,9 @@ class CallbackRequest(SQLModel, table=True):
     voicemail_ok: bool
     email: str | None = Field(default=None, max_length=254)
     organisation: str | None = Field(default=None, max_length=200)
-    status: str = Field(max_length=16)  # open | cancelled | done
+    # open | cancelled | done | not_reached | wrong_number (callback.model.REQUEST_STATES): its
+    # own, whatever happens to other requests of the same number.
+    status: str = Field(max_length=16)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     rescheduled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     cancelled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
@@ -98,6 +105,8 @@ class CallbackAttempt(SQLModel, table=True):
     agent_id: str = Field(foreign_key="agent.id", max_length=36)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     result: str = Field(max_length=16)
+    # The references of the requests this attempt was for (the advisor's selection).
+    requests: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class TijdvakNotice(SQLModel, table=True):

@@ -178,7 +178,20 @@
       cbCopySelect: "Nummer geselecteerd: kopieer het met Ctrl+C.",
       cbRequests: "{n} verzoeken",
       cbRequest: "Verzoek",
-      cbMergedNote: "Samengevoegd: hetzelfde nummer heeft meer verzoeken gedaan. Eén keer bellen.",
+      cbMergedNote: "Samengevoegd: hetzelfde nummer heeft apart meer verzoeken gedaan, elk met een eigen tijdvak. Eén keer bellen, in het tijdvak van het verzoek dat nu gebeld wordt. Vraag naar de andere verzoeken: de beller weet er misschien niets van.",
+      cbCreatedApart: "Apart aangevraagd op",
+      cbVoicemailChoice: "Voicemail",
+      cbVmYes: "mag",
+      cbVmNo: "niet inspreken",
+      cbBeingCalled: "Nu bellen voor dit verzoek",
+      cbReqStatus: "Status",
+      cbAppliesTo: "Poging en afronden gelden voor dit verzoek",
+      cbAppliesHint: "Vink aan voor welke verzoeken je een poging of afronding vastlegt. Niet aangevinkte verzoeken blijven open in hun eigen tijdvak.",
+      cbChooseRequest: "Vink minstens één verzoek aan.",
+      cbNoVoicemailSelected: "Een van de aangevinkte verzoeken staat geen voicemail toe.",
+      cbCloseFor: "Voor: {refs}",
+      cbRelated: "Eerder met dit nummer",
+      cbRelatedItem: "{refs}: {status} ({when})",
       cbNoName: "(geen naam opgegeven)",
       cbNoTopic: "(geen onderwerp opgegeven)",
       cbReference: "Kenmerk",
@@ -361,7 +374,9 @@
       intent_weet_niet: "Weet het nog niet",
       rq_open: "Open",
       rq_done: "Afgehandeld",
-      rq_cancelled: "Geannuleerd"
+      rq_cancelled: "Geannuleerd",
+      rq_not_reached: "Niet bereikt",
+      rq_wrong_number: "Onjuist nummer"
     },
     en: {
       crisisTitle: "Crisis — take it on now",
@@ -510,7 +525,20 @@
       cbCopySelect: "Number selected: copy it with Ctrl+C.",
       cbRequests: "{n} requests",
       cbRequest: "Request",
-      cbMergedNote: "Merged: the same number made more than one request. Call once.",
+      cbMergedNote: "Merged: the same number made more than one request separately, each with its own time window. Call once, in the time window of the request being called now. Ask about the other requests: the person may not know of them.",
+      cbCreatedApart: "Requested separately on",
+      cbVoicemailChoice: "Voicemail",
+      cbVmYes: "allowed",
+      cbVmNo: "do not leave one",
+      cbBeingCalled: "Call now for this request",
+      cbReqStatus: "Status",
+      cbAppliesTo: "Attempt and finish apply to this request",
+      cbAppliesHint: "Tick the requests an attempt or finish applies to. Requests not ticked stay open in their own time window.",
+      cbChooseRequest: "Tick at least one request.",
+      cbNoVoicemailSelected: "One of the ticked requests allows no voicemail.",
+      cbCloseFor: "For: {refs}",
+      cbRelated: "Earlier from this number",
+      cbRelatedItem: "{refs}: {status} ({when})",
       cbNoName: "(no name given)",
       cbNoTopic: "(no topic given)",
       cbReference: "Reference",
@@ -693,7 +721,9 @@
       intent_weet_niet: "Not sure yet",
       rq_open: "Open",
       rq_done: "Handled",
-      rq_cancelled: "Cancelled"
+      rq_cancelled: "Cancelled",
+      rq_not_reached: "Not reached",
+      rq_wrong_number: "Wrong number"
     }
   };
   function t(key, vars) {
@@ -1797,7 +1827,9 @@
   function openCallbackClose(cb) {
     closingId = null;
     closingCallback = cb;
-    openCloseForm(t("cbCloseTitle"), t("cbCloseSubmit"), t("cbCloseContext", { phone: cb.phone }));
+    var refs = selectedRefs(cb);
+    var context = t("cbCloseContext", { phone: cb.phone }) + (refs ? " · " + t("cbCloseFor", { refs: refs.join(", ") }) : "");
+    openCloseForm(t("cbCloseTitle"), t("cbCloseSubmit"), context);
   }
   function openCloseForm(title, submit, context) {
     setText($("close-title"), title);
@@ -2464,6 +2496,7 @@
     notes: new Map(),      // callback id -> {text, error}: the outcome of our last action on it
     roster: new Map(),     // "kind|start" -> {text, error}
     overdue: new Set(),    // callback ids the server flagged overdue (callback_overdue)
+    selected: new Map(),   // callback id -> Set of request references an attempt or finish applies to
     pendingFocus: null,    // {key, fallback}: where the keyboard goes after the next rebuild
     alerts: []             // [{text, day}]
   };
@@ -2563,7 +2596,7 @@
       (tv.callbacks || []).forEach(function (c) {
         if (isOpen(c)) open += 1;
         (c.requests || []).forEach(function (q) {
-          if (!q.slot || q.slot.start === c.slot.start || q.status === "cancelled") return;
+          if (!q.slot || q.slot.start === c.slot.start || q.status !== "open") return;
           var k = c.kind + "|" + q.slot.start;
           elsewhere.set(k, (elsewhere.get(k) || 0) + 1);
         });
@@ -2752,13 +2785,60 @@
     return li;
   }
 
+  // The requests an attempt or finish applies to: null when the card offers no choice (one open
+  // request, or not ours), so the server takes the request being called.
+  function selectable(c) {
+    var mine = !!agent && c.claimed_by === agent.id && c.status === "claimed";
+    var open = (c.requests || []).filter(function (q) { return q.status === "open"; });
+    return mine && open.length > 1 ? open : null;
+  }
+  function selectedSet(c) {
+    var open = selectable(c);
+    if (!open) return null;
+    var refs = open.map(function (q) { return q.reference; });
+    var set = cb.selected.get(c.id);
+    if (set) set.forEach(function (r) { if (refs.indexOf(r) < 0) set.delete(r); });
+    if (!set) {
+      set = new Set(open.filter(function (q) { return q.being_called; }).map(function (q) { return q.reference; }));
+      cb.selected.set(c.id, set);
+    }
+    return set;
+  }
+  function selectedRefs(c) {
+    var set = selectedSet(c);
+    if (!set) return null;
+    return (c.requests || []).map(function (q) { return q.reference; }).filter(function (r) { return set.has(r); });
+  }
+
   function buildRequests(c) {
     var wrap = el("div", "cb-requests");
     var reqs = c.requests || [];
     if (c.merged) wrap.appendChild(el("p", "cb-merged-note small", t("cbMergedNote")));
+    var chosen = selectedSet(c);
+    var base = "cb-" + c.id.replace(/[^\w-]/g, "");
+    if (chosen) {
+      var hint = el("p", "cb-applies-hint small", t("cbAppliesHint"));
+      hint.id = base + "-applies";
+      wrap.appendChild(hint);
+    }
     var ol = el("ol", "cb-req-list");
-    reqs.forEach(function (q) {
-      var li = el("li", "cb-req");
+    reqs.forEach(function (q, i) {
+      var li = el("li", "cb-req" + (q.being_called ? " cb-req-calling" : "") + (q.status !== "open" ? " cb-req-ended" : ""));
+      if (q.being_called && c.merged) li.appendChild(el("p", "cb-req-calling-label small", t("cbBeingCalled")));
+      if (chosen && q.status === "open") {
+        var pick = el("label", "cb-req-pick small");
+        var box = el("input");
+        box.type = "checkbox";
+        box.checked = chosen.has(q.reference);
+        box.dataset.key = c.id + ":pick:" + q.reference;
+        box.setAttribute("aria-describedby", base + "-applies");
+        box.addEventListener("change", function () {
+          if (box.checked) chosen.add(q.reference); else chosen.delete(q.reference);
+        });
+        pick.appendChild(box);
+        pick.appendChild(document.createTextNode(" " + t("cbAppliesTo") + " (" + q.reference + ")"));
+        li.appendChild(pick);
+      }
       li.appendChild(el("p", "cb-req-name" + (q.name ? "" : " muted"), q.name ? String(q.name) : t("cbNoName")));
       li.appendChild(el("p", "cb-req-topic" + (q.topic ? "" : " muted"), q.topic ? String(q.topic) : t("cbNoTopic")));
       var dl = el("dl", "cb-req-facts");
@@ -2770,15 +2850,28 @@
         dl.appendChild(d);
       }
       fact(t("cbReference"), q.reference);
-      fact(t("cbCreated"), stamp(q.created_at));
+      fact(reqs.length > 1 ? t("cbCreatedApart") : t("cbCreated"), stamp(q.created_at));
       if (q.slot) fact(t("cbOwnSlot"), slotText(q.slot.start, q.slot.end) + (q.rescheduled ? " (" + t("cbRescheduled") + ")" : ""));
+      if (q.status && q.status !== "open") fact(t("cbReqStatus"), known("rq_", q.status));
       if (q.caller_type && q.caller_type !== c.caller_type) fact(t("cbCallerType"), label("caller_type", q.caller_type));
+      if (reqs.length > 1) fact(t("cbVoicemailChoice"), t(q.voicemail_ok ? "cbVmYes" : "cbVmNo"));
       fact(t("cbEmail"), q.email);
       fact(t("cbOrganisation"), q.organisation);
       li.appendChild(dl);
       ol.appendChild(li);
     });
     wrap.appendChild(ol);
+    var related = Array.isArray(c.related) ? c.related : [];
+    if (related.length) {
+      wrap.appendChild(el("p", "cb-related-title small", t("cbRelated") + ":"));
+      var rl = el("ul", "cb-related small");
+      related.forEach(function (r) {
+        var refs = (r.requests || []).map(function (q) { return q.reference; }).join(", ") || "—";
+        var how = statusText({ status: r.status, outcome: r.outcome ? { kind: r.outcome } : null });
+        rl.appendChild(el("li", null, t("cbRelatedItem", { refs: refs, status: how, when: stamp(r.closed_at || r.created_at) })));
+      });
+      wrap.appendChild(rl);
+    }
     return wrap;
   }
 
@@ -2894,8 +2987,16 @@
   }
 
   function recordAttempt(c, result) {
+    var refs = selectedRefs(c);
+    if (refs && !refs.length) { setNote(c.id, t("cbChooseRequest"), true); return; }
+    if (refs && result === "voicemail" && (c.requests || []).some(function (q) { return refs.indexOf(q.reference) >= 0 && !q.voicemail_ok; })) {
+      setNote(c.id, t("cbNoVoicemailSelected") + " " + t("cbNoVoicemailWhy"), true);
+      return;
+    }
+    var body = { result: result };
+    if (refs) body.requests = refs;
     return withBusy(c, async function () {
-      var res = await api("POST", "/api/agent/callbacks/" + encodeURIComponent(c.id) + "/attempts", { result: result });
+      var res = await api("POST", "/api/agent/callbacks/" + encodeURIComponent(c.id) + "/attempts", body);
       var b = res.body;
       if (res.status !== 200 || !b) {
         setNote(c.id, cbErrorText(res), true);
@@ -2913,8 +3014,12 @@
   }
 
   async function finishCallback(c, outcome) {
+    var refs = selectedRefs(c);
+    if (refs && !refs.length) { showCloseError([], t("cbChooseRequest")); return; }
+    var body = { outcome: outcome };
+    if (refs) body.requests = refs;
     $("close-submit").disabled = true;
-    var res = await api("POST", "/api/agent/callbacks/" + encodeURIComponent(c.id) + "/close", { outcome: outcome });
+    var res = await api("POST", "/api/agent/callbacks/" + encodeURIComponent(c.id) + "/close", body);
     $("close-submit").disabled = false;
     var err = apiError(res);
     if (res.status === 200) {

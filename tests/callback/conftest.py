@@ -3,6 +3,8 @@ morning in late November 2026, so the tijdvakken ahead are known)."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +13,7 @@ import pytest
 from aiohttp import ClientSession
 
 from contact.clock import ManualClock
+from contact.migrate import upgrade
 from tests.support.server import RunningServer, add_agent, login, make_settings, migrated_sqlite
 
 # Monday 30 November 2026, 08:00 in Amsterdam (UTC+1).
@@ -36,6 +39,24 @@ class Api:
 @pytest.fixture
 async def callback_server(tmp_path) -> AsyncIterator[RunningServer]:
     url = await migrated_sqlite(str(tmp_path / "callbacks.db"))
+    clock = ManualClock(MONDAY_8)
+    server = await RunningServer(
+        make_settings(url, callback_capacity=2, adviesgesprek_capacity=1, callback_check_s=0.1, hash_key="k" * 32),
+        clock,
+    ).start()
+    server.clock = clock  # type: ignore[attr-defined]
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def both_servers(request, tmp_path) -> AsyncIterator[RunningServer]:
+    """The same server as `callback_server`, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        url = await migrated_sqlite(str(tmp_path / "callbacks.db"))
+    else:
+        url = request.getfixturevalue("postgres").create_database(f"cb_{uuid.uuid4().hex[:8]}")
+        await asyncio.to_thread(upgrade, url)
     clock = ManualClock(MONDAY_8)
     server = await RunningServer(
         make_settings(url, callback_capacity=2, adviesgesprek_capacity=1, callback_check_s=0.1, hash_key="k" * 32),

@@ -114,8 +114,9 @@ async def test_merged_request_reveals_nothing_and_advisors_see_one_call(api, cal
     for secret in ("Fatima", "slaat", first["reference"], "10:00", "2026-11-30T10:00"):
         assert secret not in text
     assert seen["name"] == "Karel" and seen["slot"]["start"] == "2026-11-30T14:00:00+00:00"
-    # The advisors: one callback, both requests, the earlier tijdvak; a third request that
-    # forbids voicemail makes the whole callback voicemail-free.
+    # The advisors: one callback, every request, the earliest tijdvak; the voicemail rule is
+    # that of the request being called (a later request that forbids one does not change it,
+    # it holds when that request is called).
     await api.call("POST", "/api/callbacks", booking(phone="06-12345678", slot_start="2026-12-01T10:00:00+01:00"))
     _, token = await agent_token(callback_server)
     _, work = await api.call("GET", "/api/agent/callbacks?date=2026-11-30", token=token)
@@ -124,7 +125,8 @@ async def test_merged_request_reveals_nothing_and_advisors_see_one_call(api, cal
     call = calls[0]
     assert call["slot"]["start"] == "2026-11-30T10:00:00+00:00" and call["merged"] is True
     assert [r["name"] for r in call["requests"]] == ["Fatima", "Karel", None]
-    assert call["voicemail_allowed"] is False and call["phone"] == "06 12345678"
+    assert [r["being_called"] for r in call["requests"]] == [True, False, False]
+    assert call["voicemail_allowed"] is True and call["phone"] == "06 12345678"
 
 
 async def test_booking_bad_input(api, callback_server):

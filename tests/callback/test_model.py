@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -15,9 +16,14 @@ from callback.model import (
     Tijdvak,
     WeekPattern,
     Window,
+    check_changeable,
     default_schedule,
+    first_due,
+    manage_status,
     retry_after,
+    select_requests,
     voicemail_allowed,
+    voicemail_for,
 )
 from contact.errors import DomainError
 
@@ -430,3 +436,55 @@ def test_voicemail_only_when_every_request_allowed_it():
     assert voicemail_allowed([False]) is False
     assert voicemail_allowed([]) is False
     assert voicemail_allowed(flag for flag in (True, True)) is True
+
+
+@dataclass(frozen=True)
+class Req:
+    reference: str
+    slot_start: datetime
+    created_at: datetime
+    voicemail_ok: bool = False
+
+
+VICTIM = Req("VT-AAAAAA", utc(2026, 11, 30, 12), utc(2026, 11, 30, 7, 0), voicemail_ok=False)
+OTHER = Req("VT-BBBBBB", utc(2026, 12, 22, 13), utc(2026, 11, 30, 7, 5), voicemail_ok=True)
+SAME_SLOT_LATER = Req("VT-CCCCCC", utc(2026, 11, 30, 12), utc(2026, 11, 30, 7, 10), voicemail_ok=True)
+
+
+def test_the_earliest_own_tijdvak_is_called_first_whoever_booked_or_moved_later():
+    assert first_due([OTHER, VICTIM]) is VICTIM
+    assert first_due([SAME_SLOT_LATER, OTHER, VICTIM]) is VICTIM  # same tijdvak: the first made
+    assert first_due([OTHER]) is OTHER
+    assert first_due([]) is None
+
+
+def test_selection_defaults_to_the_request_being_called():
+    assert select_requests([OTHER, VICTIM], None) == [VICTIM]
+    assert select_requests([], None) == []
+    assert select_requests([OTHER, VICTIM], ["VT-BBBBBB", "VT-AAAAAA", "VT-BBBBBB"]) == [OTHER, VICTIM]
+
+
+@pytest.mark.parametrize("references", [[], ["VT-ZZZZZZ"], ["VT-AAAAAA", "VT-ZZZZZZ"]])
+def test_selection_refuses_what_is_not_open_on_the_card(references):
+    with pytest.raises(DomainError) as e:
+        select_requests([OTHER, VICTIM], references)
+    assert e.value.code == "invalid_input" and e.value.extra == {"field": "requests"}
+
+
+def test_voicemail_only_if_the_request_being_called_and_every_selected_one_allow_it():
+    assert voicemail_for(VICTIM, [OTHER]) is False  # the one being called did not allow it
+    assert voicemail_for(OTHER, [OTHER]) is True
+    assert voicemail_for(OTHER, [OTHER, SAME_SLOT_LATER]) is True
+    assert voicemail_for(SAME_SLOT_LATER, [SAME_SLOT_LATER, VICTIM]) is False
+    assert voicemail_for(None, []) is False
+
+
+def test_a_manage_page_shows_passed_after_its_own_tijdvak_and_refuses_changes_once_it_started():
+    start, end = utc(2026, 11, 30, 12), utc(2026, 11, 30, 13)
+    assert manage_status(end, start) == "open"
+    assert manage_status(end, end) == "passed"
+    check_changeable(start, start - timedelta(seconds=1))
+    for now in (start, end + timedelta(days=1)):
+        with pytest.raises(DomainError) as e:
+            check_changeable(start, now)
+        assert e.value.code == "closed" and "0800-2000" in e.value.payload()["error"]["message"]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from contact.bootstrap import ConfigError
@@ -36,6 +37,67 @@ async def test_upgrade_downgrade_upgrade(backend, tmp_path, request):
     assert await _tables(url) <= {"alembic_version"}
     await asyncio.to_thread(upgrade, url)
     assert "conversation" in await _tables(url)
+
+
+_CALLBACK = (
+    "INSERT INTO callback (id, kind, slot_start, slot_end, phone, phone_hash, caller_type, voicemail_ok, status, "
+    "attempts, created_at) VALUES (:id, 'terugbellen', :start, :end, '+31612345678', :hash, 'volwassene', :vm, "
+    ":status, 0, '2026-11-30 07:00:00')"
+)
+_REQUEST = (
+    "INSERT INTO callback_request (id, callback_id, reference, manage_hash, kind, slot_start, slot_end, phone, "
+    "caller_type, voicemail_ok, status, created_at) VALUES (:id, :cb, :id, :id, :kind, :start, :end, "
+    "'+31612345678', :type, :vm, :status, :at)"
+)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_0009_calls_an_open_callback_in_its_earliest_open_request(backend, tmp_path, request):
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'm9.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database("migrations_0009")
+    await asyncio.to_thread(upgrade, url, "0008")
+
+    def when(value: str) -> object:  # how each driver takes a moment: SQLite as text, asyncpg as datetime
+        return value if backend == "sqlite" else datetime.fromisoformat(value + "+00:00")
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            # Under the old rule the later, rescheduled request had moved the open callback.
+            for cb, status in (("cb-open", "claimed"), ("cb-done", "closed")):
+                await conn.execute(
+                    text(_CALLBACK),
+                    {"id": cb, "start": when("2026-12-22 13:00:00"), "end": when("2026-12-22 14:00:00"), "hash": cb,
+                     "vm": True, "status": status},
+                )  # fmt: skip
+            rows = [
+                ("r1", "cb-open", "2026-11-30 12:00:00", False, "open", "2026-11-30 07:00:00", "adviesgesprek"),
+                ("r2", "cb-open", "2026-12-22 13:00:00", True, "open", "2026-11-30 07:05:00", "terugbellen"),
+                ("r3", "cb-open", "2026-11-30 09:00:00", True, "cancelled", "2026-11-30 07:01:00", "terugbellen"),
+                ("r4", "cb-open", "2026-11-30 12:00:00", True, "open", "2026-11-30 07:09:00", "terugbellen"),
+                ("r5", "cb-done", "2026-11-30 08:00:00", False, "done", "2026-11-30 07:00:00", "terugbellen"),
+            ]
+            for rid, cb, start, vm, status, at, kind in rows:
+                end = start.replace(start[11:13], f"{int(start[11:13]) + 1:02d}", 1)
+                await conn.execute(
+                    text(_REQUEST),
+                    {"id": rid, "cb": cb, "start": when(start), "end": when(end), "vm": vm, "status": status,
+                     "at": when(at), "kind": kind, "type": "kind" if rid == "r1" else "volwassene"},
+                )  # fmt: skip
+        await asyncio.to_thread(upgrade, url)
+        async with engine.connect() as conn:
+            got = {
+                r.id: (str(r.slot_start)[:16], str(r.slot_end)[:16], r.kind, r.caller_type, bool(r.voicemail_ok))
+                for r in await conn.execute(
+                    text("SELECT id, slot_start, slot_end, kind, caller_type, voicemail_ok FROM callback")
+                )
+            }
+    finally:
+        await engine.dispose()
+    assert got["cb-open"] == ("2026-11-30 12:00", "2026-11-30 13:00", "adviesgesprek", "kind", False)
+    assert got["cb-done"][:2] == ("2026-12-22 13:00", "2026-12-22 14:00")  # ended: left alone
 
 
 async def test_server_refuses_an_unmigrated_database(tmp_path):

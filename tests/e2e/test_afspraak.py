@@ -184,6 +184,26 @@ async def test_book_manage_reschedule_and_cancel_an_adviesgesprek(tmp_path, brow
             assert await violations(a) == []
         finally:
             await checked.close()
+
+        # Once its own tijdvak has started it cannot be changed: said so, the booking stays on
+        # screen; once it has passed, the page says we still try to call.
+        clock.set(datetime(2026, 12, 1, 8, 50, tzinfo=UTC))  # 09:50, in the 09:45–10:30 tijdvak
+        late = await ctx.new_page()
+        await late.goto(f"{server.url}/afspraak/beheer#{other['manage_token']}")
+        await late.locator("#details").wait_for()
+        await late.get_by_role("button", name="Afspraak afzeggen").click()
+        await late.get_by_role("button", name="Ja, afzeggen").click()
+        await late.get_by_text("Je tijdvak is al begonnen of voorbij.", exact=False).wait_for()
+        assert "0800-2000" in await late.locator("#notice").inner_text()
+        assert await late.locator("#details").is_visible()
+        assert (await booking_of(server, other["manage_token"]))["status"] == "open"
+        clock.set(datetime(2026, 12, 1, 9, 31, tzinfo=UTC))  # 10:31: the tijdvak is over
+        await late.goto(server.url + "/afspraak")
+        await late.goto(f"{server.url}/afspraak/beheer#{other['manage_token']}")
+        await late.locator("#details").wait_for()
+        assert (await late.locator("#notice").inner_text()).startswith("Uw tijdvak is voorbij.")
+        assert await late.locator("#actions").is_hidden()
+        assert problems == []
     finally:
         await ctx.close()
         await server.stop()

@@ -114,7 +114,9 @@ async def test_work_list_claim_attempts_finish_and_tijdvak_notice(callback_serve
     await expect(_fact(first, "Gekozen tijdvak")).to_have_text("10:00–11:00")
     await expect(_fact(second, "Gekozen tijdvak")).to_have_text("11:00–12:00")
     await expect(_fact(first, "Kenmerk")).to_have_text(re.compile(r"^VT-[2-9A-Z]{6}$"))
-    await expect(_fact(second, "Aangevraagd")).to_have_text("30 nov, 08:00")
+    await expect(_fact(second, "Apart aangevraagd op")).to_have_text("30 nov, 08:00")
+    await expect(first.locator(".cb-req-calling-label")).to_have_text("Nu bellen voor dit verzoek")
+    await expect(second.locator(".cb-req-calling-label")).to_have_count(0)
     await expect(merged.locator(".cb-novm")).to_have_count(0)
     await expect(merged.locator(".cb-status-text")).to_have_text("Open")
 
@@ -184,6 +186,35 @@ async def test_work_list_claim_attempts_finish_and_tijdvak_notice(callback_serve
     await alerts.get_by_role("button", name="Naar terugbellen").click()
     await expect(view).to_be_visible()
     await expect(view.get_by_role("heading", name="Terugbellen", exact=True)).to_be_focused()
+
+    # The merged callback: what is recorded applies to the ticked requests, by default the one
+    # being called; the other request stays open, on a card of its own in its own tijdvak.
+    await merged.get_by_role("button", name=re.compile("^Oppakken")).click()
+    picks = merged.get_by_role("checkbox")
+    await expect(picks).to_have_count(2)
+    await expect(picks.nth(0)).to_be_checked()
+    await expect(picks.nth(1)).not_to_be_checked()
+    await merged.get_by_role("button", name="Bereikt").click()
+    await expect(merged.locator(".cb-status-text")).to_have_text("Bereikt · opgepakt door jou")
+    await merged.get_by_role("button", name="Afronden").click()
+    await expect(dialog.locator("#close-context")).to_have_text(
+        re.compile(r"^Terugbellen naar 06 12345678 · Voor: VT-[2-9A-Z]{6}$")
+    )
+    await dialog.get_by_role("radio", name="Advies").check()
+    await dialog.get_by_label(re.compile("^Samenvatting")).fill("Advies gegeven over ruzie bij de buren")
+    await dialog.get_by_role("button", name="Afronden").click()
+    await expect(dialog).to_be_hidden()
+    await expect(merged.locator(".cb-status-text")).to_have_text("Afgerond: advies")
+    await expect(merged.locator(".cb-req-name")).to_have_text(["Mo de Vries"])
+    eleven = view.locator(
+        'section.tv[data-kind="terugbellen"]', has=page.get_by_role("heading", name=re.compile("^11:00–12:00"))
+    )
+    carried = eleven.locator(".cb-card")
+    await expect(carried.locator(".cb-req-name")).to_have_text(["Fatima"])
+    await expect(carried.locator(".cb-status-text")).to_have_text("Open")
+    await expect(carried.locator(".cb-related li")).to_have_text(
+        re.compile(r"^VT-[2-9A-Z]{6}: Afgerond: advies \(30 nov, 10:00\)$")
+    )
     assert errors == []
     assert log.foreign() == []
 

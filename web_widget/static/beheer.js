@@ -18,6 +18,8 @@
   var STORE_KEY = "ui-view"; // neutral on purpose: it holds the manage token of this tab
 
   var KINDS = { adviesgesprek: "Adviesgesprek", terugbellen: "Terugbelverzoek" };
+  // Said when this booking's own tijdvak is over and nobody reached the caller yet.
+  var PASSED = "Uw tijdvak is voorbij. We proberen u nog te bellen. Lukt dat niet? Bel gratis 0800-2000.";
   var CALLERS = { kind: "Kind", jongere: "Jongere", volwassene: "Volwassene", professional: "Professional" };
 
   function remember(tok) {
@@ -77,6 +79,10 @@
     if (b.caller_type && b.caller_type !== "professional") fact("Wie", CALLERS[b.caller_type] || b.caller_type);
     if (b.topic) fact("Onderwerp", b.topic);
     $("facts").querySelectorAll("dd")[0].className = "reference";
+    // Once the tijdvak is over it can no longer be moved or cancelled (the server refuses too).
+    var passed = b.status === "passed";
+    show("actions", !passed);
+    if (passed) notice(PASSED);
     show("details", true);
   }
 
@@ -160,6 +166,7 @@
       }
       var code = V.errorCode(res);
       if (code === "not_found") { gone(res); return; }
+      if (code === "closed") { closeBoxes(); notice(V.errorText(res)); $("notice").focus(); return; }
       var message = V.errorText(res);
       if (code === "slot_full" || code === "invalid_input") {
         // Nothing changed: say so, keep the old tijdvak, show what is free now.
@@ -188,6 +195,7 @@
     busy = true;
     V.api("POST", "/api/callbacks/" + encodeURIComponent(token) + "/cancel").then(function (res) {
       busy = false;
+      if (V.errorCode(res) === "closed") { closeBoxes(); notice(V.errorText(res)); $("notice").focus(); return; }
       if (!res.ok) { gone(res); return; }
       forget();
       booking = null;
