@@ -59,6 +59,9 @@ class Conversation(SQLModel, table=True):
     crisis_alerted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     crisis_acked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     crisis_acked_by: str | None = Field(default=None, max_length=36)
+    # The conversation ended before anyone acknowledged the crisis: the alerts stop, and why.
+    crisis_ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    crisis_end_reason: str | None = Field(default=None, max_length=32)
     # How the visitor left: by quick exit ("Snel weg"), so they may be in danger right now.
     visitor_quick_exit: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     # When the outcome was recorded, and by whom (an agent id, or `system` when the grace period
