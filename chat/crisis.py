@@ -23,6 +23,16 @@ if TYPE_CHECKING:
     from chat.service import ChatService
 
 NOT_IN_CRISIS = ("Voor dit gesprek loopt geen crisis.", "This conversation is not in crisis.")
+CRISIS_OVER = (
+    "Dit gesprek is al afgelopen, dus het alarm is gestopt. Lees het gesprek bij Dossiers of vraag je leidinggevende.",
+    "This conversation has already ended, so the alarm stopped.",
+)
+# Why a crisis ended with its conversation, in the words of the timeline.
+END_REASONS = {
+    "visitor_left": "De bezoeker heeft het gesprek verlaten.",
+    "visitor_gone": "De bezoeker is weg (verbinding verbroken).",
+    "agent_closed": "Het gesprek is afgesloten.",
+}
 
 
 async def begin_crisis(
@@ -45,9 +55,13 @@ async def begin_crisis(
             update(conversations)
             .where(
                 conversations.c.id == conversation_id,
-                (conversations.c.crisis_at.is_(None)) | (conversations.c.crisis_acked_at.is_not(None)),
+                (conversations.c.crisis_at.is_(None))
+                | (conversations.c.crisis_acked_at.is_not(None))
+                | (conversations.c.crisis_ended_at.is_not(None)),
             )
             .values(
+                crisis_ended_at=None,
+                crisis_end_reason=None,
                 crisis_at=now,
                 crisis_reason=reason,
                 crisis_by=by,
@@ -106,6 +120,31 @@ async def acknowledge_in(conn: AsyncConnection, conversation_id: str, agent: Age
     return True
 
 
+async def end_crisis_in(conn: AsyncConnection, conversation_id: str, now: datetime, reason: str) -> Emit | None:
+    """The conversation ended while its crisis was still alerting (nobody acknowledged it): the
+    alerts stop, the timeline says why, and every console withdraws its alarm. Inside the
+    caller's transaction; None when no crisis was alerting."""
+    ended = (
+        await conn.execute(
+            update(conversations)
+            .where(
+                conversations.c.id == conversation_id,
+                conversations.c.crisis_at.is_not(None),
+                conversations.c.crisis_acked_at.is_(None),
+                conversations.c.crisis_ended_at.is_(None),
+            )
+            .values(crisis_ended_at=now, crisis_end_reason=reason)
+            .returning(conversations.c.agent_id)
+        )
+    ).first()
+    if ended is None:
+        return None
+    await _event(conn, conversation_id, "ended", now, actor=rules.BY_SYSTEM, reason=END_REASONS.get(reason, reason))
+    await record_audit(conn, at=now, action="crisis_ended", actor="system", conversation_id=conversation_id)
+    view = {"conversation_id": conversation_id, "reason": reason, "held": ended.agent_id is not None, "at": iso(now)}
+    return Emit(ToCrisisAudience("everyone"), "crisis_ended", view)
+
+
 def acked_emit(conversation_id: str, agent: AgentIdentity, now: datetime) -> Emit:
     """Tells every console that the alert is taken care of, so their alarms stop."""
     view = {"conversation_id": conversation_id, "by": agent.id, "by_name": agent.name, "at": iso(now)}
@@ -120,7 +159,7 @@ async def load_timeline(conn: AsyncConnection, conversation_id: str) -> list[dic
             # Events of one instant in the order the procedure makes them happen.
             .order_by(
                 crisis_events.c.at,
-                case({"escalated": 0, "alerted": 1}, value=crisis_events.c.kind, else_=2),
+                case({"escalated": 0, "alerted": 1, "ended": 3}, value=crisis_events.c.kind, else_=2),
                 crisis_events.c.round,
             )
         )
@@ -205,6 +244,7 @@ class CrisisService:
                         conversations.c.crisis_acked_by,
                         conversations.c.crisis_round,
                         conversations.c.offered_to,
+                        conversations.c.crisis_ended_at,
                     ).where(conversations.c.id == conversation_id)
                 )
             ).first()
@@ -212,6 +252,8 @@ class CrisisService:
                 raise DomainError("not_found")
             if row.crisis_at is None:
                 raise DomainError("conflict", NOT_IN_CRISIS, state="no_crisis")
+            if row.crisis_ended_at is not None and row.crisis_acked_by is None:
+                raise DomainError("closed", CRISIS_OVER)
             if row.crisis_acked_by is not None:
                 if row.crisis_acked_by == agent.id:
                     return Result({"ok": True, "taken": False})  # a second click changes nothing
@@ -256,6 +298,8 @@ class CrisisService:
         due_filter = (
             conversations.c.crisis_at.is_not(None),
             conversations.c.crisis_acked_at.is_(None),
+            conversations.c.crisis_ended_at.is_(None),
+            conversations.c.status != "closed",  # a closed one is ended by its close; never alerted again
             conversations.c.crisis_alerted_at <= cutoff,
         )
         async with self.db.read() as conn:
@@ -295,7 +339,12 @@ class CrisisService:
                 await conn.execute(
                     select(*_alert_columns(), agents.c.name.label("by_name"))
                     .select_from(conversations.outerjoin(agents, agents.c.id == conversations.c.crisis_by))
-                    .where(conversations.c.crisis_at.is_not(None), conversations.c.crisis_acked_at.is_(None))
+                    .where(
+                        conversations.c.crisis_at.is_not(None),
+                        conversations.c.crisis_acked_at.is_(None),
+                        conversations.c.crisis_ended_at.is_(None),
+                        conversations.c.status != "closed",
+                    )
                     .order_by(conversations.c.crisis_at)
                 )
             ).all()

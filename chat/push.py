@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chat.model import Emit, Outgoing, QueueChanged, Result, ToAgent, iso
@@ -55,7 +55,17 @@ class PushOffers:
                         conversations.c.intent,
                         conversations.c.topic,
                         conversations.c.visitor_away_since,
-                    ).where(conversations.c.status == "waiting", conversations.c.team.in_(self.teams))
+                    ).where(
+                        conversations.c.status == "waiting",
+                        conversations.c.team.in_(self.teams),
+                        # A crisis that is alerting has one control, the alarm ("Ik pak dit op"):
+                        # no offer besides it for the same conversation.
+                        ~and_(
+                            conversations.c.crisis_at.is_not(None),
+                            conversations.c.crisis_acked_at.is_(None),
+                            conversations.c.crisis_ended_at.is_(None),
+                        ),
+                    )
                 )
             ).all()
             if not rows:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cases.outbox import HANDED_OFF, Contact, HandoffSettings, create_handoff
-from chat.crisis import acked_emit, acknowledge_in, begin_crisis, load_timeline
+from chat.crisis import acked_emit, acknowledge_in, begin_crisis, end_crisis_in, load_timeline
 from chat.model import (
     Emit,
     HandoffCreated,
@@ -58,6 +58,7 @@ VISITOR_AWAY = (
     "De bezoeker is weg: de verbinding is verbroken. Misschien komt de bezoeker zo terug. Toch aannemen?",
     "The visitor's connection is gone; they may come back soon. Accept anyway?",
 )
+BACK_IN_DANGER = "De bezoeker in gevaar is terug in de wachtrij."
 DANGER_AT_START = "De bezoeker zegt nu in gevaar te zijn (vraag voor de chat)."
 
 
@@ -309,7 +310,7 @@ class ChatService:
                             visitor_away_since=None,
                             last_activity_at=now,
                         )
-                        .returning(conversations.c.id)
+                        .returning(conversations.c.id, conversations.c.crisis_end_reason)
                     )
                 ).first()
                 if reopened is not None:
@@ -317,7 +318,22 @@ class ChatService:
                     await record_audit(
                         conn, at=now, action="visitor_returned", actor="visitor", conversation_id=conversation_id
                     )
-                    return [QueueChanged()]
+                    back_emits: list[Outgoing] = [QueueChanged()]
+                    if reopened.crisis_end_reason == "visitor_gone":
+                        # Their crisis ended when they went; they are back, so it starts again.
+                        alert = await begin_crisis(
+                            conn,
+                            self.rules,
+                            conversation_id,
+                            now,
+                            by=crisis_rules.BY_SYSTEM,
+                            by_name=None,
+                            reason=BACK_IN_DANGER,
+                        )
+                        if alert is not None:
+                            back_emits.append(self.crisis_visitor_emit(conversation_id, now))
+                            back_emits.append(Emit(ToCrisisAudience("crisis"), "crisis_alert", alert))
+                    return back_emits
                 back = (
                     await conn.execute(
                         update(conversations)
@@ -415,9 +431,13 @@ class ChatService:
             if not gone:
                 return []
             await self.bump_queue(conn)
+            emits: list[Outgoing] = [QueueChanged()]
             for row in gone:
                 await record_audit(conn, at=now, action="visitor_gone", actor="system", conversation_id=row.id)
-        return [QueueChanged()]
+                ended = await end_crisis_in(conn, row.id, now, "visitor_gone")
+                if ended is not None:
+                    emits.append(ended)
+        return emits
 
     async def visitor_message(self, conversation_id: str, client_id: str, text: str) -> Result:
         if not await self.limiter.hit(
@@ -552,11 +572,14 @@ class ChatService:
                     conversation_id=conversation_id,
                     quick_exit=quick_exit,
                 )
+                crisis_ended = await end_crisis_in(conn, conversation_id, now, "visitor_left")
         left = {"conversation_id": conversation_id, "quick_exit": quick_exit, "at": iso(now)}
         if row is None:  # stopped before, fled now: only the advisor learns something new
             assert fled is not None
             return Result({"ok": True}, [Emit(ToAgent(fled), "visitor_left", left), await self.mine_emit(fled)])
         emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "closed", {"reason": "visitor_left"})]
+        if crisis_ended is not None:
+            emits.append(crisis_ended)
         if row.agent_id is not None:
             emits.append(Emit(ToAgent(row.agent_id), "visitor_left", left))
             emits.append(await self.mine_emit(row.agent_id))
@@ -787,27 +810,15 @@ class ChatService:
         """End a conversation with its outcome, or record the outcome of one the visitor left
         (stop, quick exit) within the grace period: the same form, the same handoff. One
         conditional UPDATE decides, so a conversation never gets two outcomes or two handoffs.
-        A melding with urgency `spoed` in a live chat means the crisis procedure ran or starts
-        now: the crisis team is alerted if it never was."""
+
+        A crisis still alerting ends with the conversation. A melding with urgency `spoed` is
+        announced to the crisis team as a report to act on (`spoed_melding`, with summary and
+        gemeente), never as a live-chat alarm, and the visitor who is leaving gets no 112 box."""
         outcome = check_outcome(outcome)
         now = self.clock.now()
-        alert = None
+        crisis_ended = None
         recorded = {"outcome": outcome, "outcome_at": now, "outcome_by": agent.id}
         async with self.db.write() as conn:
-            if outcome.get("urgency") == "spoed":
-                held = (
-                    await conn.execute(select(conversations.c.crisis_at).where(self.held_by(agent, conversation_id)))
-                ).first()
-                if held is not None and held.crisis_at is None:
-                    alert = await begin_crisis(
-                        conn,
-                        self.rules,
-                        conversation_id,
-                        now,
-                        by=agent.id,
-                        by_name=agent.name,
-                        reason="Afgesloten met urgentie spoed",
-                    )
             live = (
                 await conn.execute(
                     update(conversations)
@@ -823,13 +834,15 @@ class ChatService:
                     .returning(conversations.c.id)
                 )
             ).first()
-            if live is None:
+            if live is not None:
+                crisis_ended = await end_crisis_in(conn, conversation_id, now, "agent_closed")
+            else:
                 left = (
                     await conn.execute(
                         update(conversations)
                         .where(self.awaiting_outcome(agent.id, now), conversations.c.id == conversation_id)
                         .values(**recorded)
-                        .returning(conversations.c.close_reason, conversations.c.visitor_quick_exit)
+                        .returning(conversations.c.id)
                     )
                 ).first()
                 if left is None:
@@ -851,13 +864,11 @@ class ChatService:
             # report that Veilig Thuis now looks into); nothing else of the outcome goes out.
             ended = {"reason": "agent_closed", "outcome": outcome["kind"]}
             emits.insert(0, Emit(ToVisitor(conversation_id), "closed", ended))
-        if alert is not None:
-            emits.insert(0, self.crisis_visitor_emit(conversation_id, now))
-            emits.append(Emit(ToCrisisAudience("crisis"), "crisis_alert", {**alert, "status": "closed"}))
+        if crisis_ended is not None:
+            emits.append(crisis_ended)
         if handoff_id is not None:
             emits.append(HandoffCreated())
-            if live is None and outcome.get("urgency") == "spoed":
-                # The visitor is gone, so no live alarm: the crisis team gets the report to act on.
+            if outcome.get("urgency") == "spoed":
                 notice = {
                     "handoff_id": handoff_id,
                     "conversation_id": conversation_id,
@@ -1191,6 +1202,8 @@ class ChatService:
                 "round": conv.crisis_round,
                 "acknowledged_at": iso(conv.crisis_acked_at),
                 "acknowledged_by": conv.crisis_acked_by,
+                "ended_at": iso(conv.crisis_ended_at),
+                "end_reason": conv.crisis_end_reason,
                 "timeline": await load_timeline(conn, conversation_id),
             }
         return conv, list(rows), note_rows, crisis

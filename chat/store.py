@@ -113,7 +113,7 @@ class CrisisEvent(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     conversation_id: str = Field(foreign_key="conversation.id", max_length=36)
-    kind: str = Field(max_length=16)  # escalated | alerted | acknowledged
+    kind: str = Field(max_length=16)  # escalated | alerted | acknowledged | ended
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     actor: str = Field(max_length=48)  # visitor | system | agent id
     actor_name: str | None = Field(default=None, max_length=120)

@@ -33,6 +33,13 @@
   var TEXT = {
     nl: {
       crisisTitle: "Crisis — direct oppakken",
+      crisisCollapse: "Inklappen",
+      crisisExpand: "Uitklappen",
+      crisisCollapsed: "{n} crisisalarm(en) open",
+      crisisEndedGone: "Alarm gestopt: de bezoeker in gevaar is weg voordat iemand het gesprek aannam. Het gesprek staat bij je leidinggevende in de geschiedenis.",
+      crisisEndedHeld: "Alarm gestopt: het gesprek is afgelopen.",
+      inAlarm: "Staat in het crisisalarm hierboven: pak het daar op.",
+      openCase: "Open dossier",
       dismiss: "Melding sluiten",
       ack: "Ik pak dit op",
       acking: "Bezig…",
@@ -380,6 +387,13 @@
     },
     en: {
       crisisTitle: "Crisis — take it on now",
+      crisisCollapse: "Collapse",
+      crisisExpand: "Expand",
+      crisisCollapsed: "{n} crisis alarm(s) open",
+      crisisEndedGone: "Alarm stopped: the visitor in danger left before anyone took the chat. A supervisor can read it in the history.",
+      crisisEndedHeld: "Alarm stopped: the chat has ended.",
+      inAlarm: "In the crisis alarm above: take it on there.",
+      openCase: "Open case",
       dismiss: "Dismiss notice",
       ack: "I'll take this",
       acking: "Working…",
@@ -1091,6 +1105,7 @@
     socket.on("crises", applyCrises);
     socket.on("crisis_alert", onCrisisAlert);
     socket.on("crisis_acked", onCrisisAcked);
+    socket.on("crisis_ended", onCrisisEnded);
     socket.on("transferred", onTransferred);
     socket.on("offer", onOffer);
     socket.on("offer_withdrawn", onOfferWithdrawn);
@@ -1202,6 +1217,12 @@
     var foot = el("div", "q-foot");
     foot.appendChild(el("span", "chip", label("team", item.team)));
     foot.appendChild(el("span", "chip chip-prio prio-" + Math.max(0, Math.min(9, Number(item.priority) || 0)), "Prioriteit " + item.priority));
+    if (crises.has(item.conversation_id)) {
+      // One conversation, one control: the alarm above takes it on.
+      foot.appendChild(el("span", "q-in-alarm", t("inAlarm")));
+      li.appendChild(foot);
+      return li;
+    }
     var btn = el("button", "btn btn-small " + (item.danger_now || item.in_crisis ? "btn-danger" : "btn-primary") + " q-accept", "Aannemen");
     btn.type = "button";
     btn.setAttribute("aria-label", "Aannemen: " + label("caller_type", item.caller_type) + ", " + label("intent", item.intent) + (item.danger_now ? ", direct gevaar" : "") + (item.in_crisis ? ", crisis" : "") + (away ? ", " + t("visitorGoneBadge").toLowerCase() : ""));
@@ -1433,7 +1454,7 @@
     if (!d || !d.handoff_id) return;
     showNotice(t("spoedMelding", {
       by: d.by_name || "", gemeente: d.gemeente ? " (" + d.gemeente + ")" : "", summary: d.summary || ""
-    }));
+    }), 0, { label: t("openCase"), run: function () { openCaseById(d.handoff_id); } });
     beep();
     if (document.hidden || !document.hasFocus()) flashTitle(t("spoedFlash"));
   }
@@ -1916,10 +1937,14 @@
   // ---- notices (visible, and read out by screen readers) ---------------------------------
 
   var noticeTimer = null;
-  function showNotice(text, ms) {
-    var box = $("notice"), p = $("notice-text");
+  // `action`: an optional {label, run} for one button beside the text (e.g. open the case).
+  function showNotice(text, ms, action) {
+    var box = $("notice"), p = $("notice-text"), act = $("notice-action");
     clearTimeout(noticeTimer);
     box.hidden = false;
+    act.hidden = !action;
+    act.textContent = action ? action.label : "";
+    act.onclick = action ? function () { hideNotice(); action.run(); } : null;
     p.textContent = "";
     setTimeout(function () { p.textContent = text; }, 30); // a fresh change, so it is read out
     // A passing remark goes by itself, unless the keyboard is on its button.
@@ -1949,8 +1974,10 @@
       if (!known || (a.round || 1) > (known.round || 1)) fresh.push(a);
       next.set(a.conversation_id, Object.assign({}, a, known ? { busy: known.busy, error: known.error } : {}));
     });
+    var changed = new Set(Array.from(crises.keys()).concat(Array.from(next.keys())));
     crises = next;
     renderCrises();
+    changed.forEach(refreshQueueCard);
     if (fresh.length) alarm(); else quietCrisis();
   }
 
@@ -1960,6 +1987,7 @@
     var newer = !known || (a.round || 1) > (known.round || 1);
     crises.set(a.conversation_id, Object.assign({}, known || {}, a));
     renderCrises();
+    if (!known) refreshQueueCard(a.conversation_id);
     if (newer) alarm();
   }
 
@@ -1970,6 +1998,7 @@
     if (crises.delete(d.conversation_id)) {
       renderCrises();
       quietCrisis();
+      refreshQueueCard(d.conversation_id);
       if (!mine) announce(t("announceAcked", { who: who }));
     }
     var c = convs.get(d.conversation_id);
@@ -1981,6 +2010,25 @@
       if (c.panel.hidden) announce(t("announceAcked", { who: who })); // a visible panel says it itself
       loadHistory(c.id);
     }
+  }
+
+  // The conversation ended while its crisis still alerted: every console drops the alarm.
+  function onCrisisEnded(d) {
+    if (!d || !d.conversation_id) return;
+    if (crises.delete(d.conversation_id)) {
+      renderCrises();
+      quietCrisis();
+      refreshQueueCard(d.conversation_id);
+      showNotice(d.held ? t("crisisEndedHeld") : t("crisisEndedGone"));
+    }
+    var c = convs.get(d.conversation_id);
+    if (c) loadHistory(c.id);
+  }
+
+  // A queue card whose conversation is (or no longer is) in the crisis alarm.
+  function refreshQueueCard(id) {
+    var li = document.querySelector('.q-item[data-conversation-id="' + CSS.escape(id) + '"]');
+    if (li && li._item) li.replaceWith(buildQueueItem(li._item));
   }
 
   function alarm() {
@@ -1995,8 +2043,20 @@
     if (anyUnread()) flashText = "Nieuw bericht"; else stopFlash();
   }
 
+  var crisisCollapsed = false;
+  $("crisis-toggle").addEventListener("click", function () {
+    crisisCollapsed = !crisisCollapsed;
+    renderCrises();
+  });
+
   function renderCrises() {
     var list = $("crisis-list");
+    list.hidden = crisisCollapsed;
+    $("crisis-alerts").classList.toggle("is-collapsed", crisisCollapsed);
+    var toggle = $("crisis-toggle");
+    toggle.setAttribute("aria-expanded", String(!crisisCollapsed));
+    setText(toggle, crisisCollapsed ? t("crisisExpand") : t("crisisCollapse"));
+    setText($("crisis-count"), crisisCollapsed ? t("crisisCollapsed", { n: crises.size }) : "");
     var keep = new Map();
     var focused = list.contains(document.activeElement);
     Array.prototype.forEach.call(list.children, function (li) { keep.set(li.dataset.conversationId, li); });
@@ -2078,7 +2138,7 @@
         : err.code === "forbidden" ? t("ackForbidden")
         : err.code === "conflict" ? t("ackConflict")
         : err.code === "not_found" ? t("ackNotFound") : errorText(err);
-      if (["already_taken", "conflict", "not_found"].indexOf(err.code) >= 0) {
+      if (["already_taken", "conflict", "not_found", "closed"].indexOf(err.code) >= 0) {
         // Nothing left to take on here: the alarm goes, the reason why stays on screen.
         crises.delete(id); renderCrises(); quietCrisis(); showNotice(text);
       } else if (crises.has(id)) {
@@ -3313,6 +3373,12 @@
     b.addEventListener("click", function () { openCase(id); });
     p.appendChild(b);
     return p;
+  }
+
+  // From elsewhere (a spoedmelding notice): the case register with this case open.
+  function openCaseById(id) {
+    showView("cases", false);
+    openCase(id);
   }
 
   function openCase(id) {

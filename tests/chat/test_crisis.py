@@ -30,7 +30,10 @@ async def crisis_server(tmp_path):
     url = await migrated_sqlite(str(tmp_path / "crisis.db"))
     clock = ManualClock(MORNING)
     server = await RunningServer(
-        make_settings(url, crisis_check_s=0.1, crisis_realert_s=60, chat_hours="mon-fri 09:00-17:00"), clock
+        make_settings(
+            url, crisis_check_s=0.1, crisis_realert_s=60, chat_hours="mon-fri 09:00-17:00", sweep_interval_s=0.2
+        ),
+        clock,
     ).start()
     server.clock = clock
     yield server
@@ -196,21 +199,85 @@ async def test_outside_opening_hours_the_visitor_is_pointed_to_112_and_the_24_7_
         await c.disconnect()
 
 
-async def test_closing_as_spoed_starts_the_crisis_procedure_if_it_never_ran(crisis_server):
+async def test_a_spoed_melding_is_a_report_for_the_crisis_team_not_a_live_alarm(crisis_server):
+    """Closing as spoed: the crisis team gets the report to act on (summary, gemeente, the case),
+    no live-chat alarm for a chat that is over, and no 112 box for the visitor who is leaving."""
     server = crisis_server
-    holder_id, holder = await _agent(server)
+    holder_id, holder = await _agent(server, name="Anouk Visser")
     _, crisis = await _agent(server, role="crisis", teams=("crisis",))
     v = await visitor(server.url)
     cid = (await v.call("start", start_payload()))["conversation_id"]
     await holder.call("accept", {"conversation_id": cid})
     outcome = {"kind": "melding", "summary": "acuut onveilig", "urgency": "spoed", "gemeente": "Utrecht"}
-    assert (await holder.call("close", {"conversation_id": cid, "outcome": outcome}))["ok"] is True
-    alert = await crisis.wait_for("crisis_alert", _for(cid, 1))
-    assert alert["by"] == holder_id.id and alert["status"] == "closed"
-    assert (await v.wait_for("crisis"))["phone"] == "112"
-    # Acknowledging a crisis of a closed conversation stops the alerts and takes nothing.
-    assert await crisis.call("ack_crisis", {"conversation_id": cid}) == {"ok": True, "taken": False}
+    closed = await holder.call("close", {"conversation_id": cid, "outcome": outcome})
+    notice = await crisis.wait_for("spoed_melding", lambda d: d["conversation_id"] == cid)
+    assert notice["handoff_id"] == closed["handoff_id"]
+    assert (notice["summary"], notice["gemeente"], notice["by"], notice["by_name"]) == (
+        "acuut onveilig",
+        "Utrecht",
+        holder_id.id,
+        "Anouk Visser",
+    )
+    assert await v.wait_for("closed") == {"reason": "agent_closed", "outcome": "melding"}
+    assert await _none_arrives(crisis, "crisis_alert", _for(cid))
+    assert "crisis" not in v.events
+    refused = await crisis.call("ack_crisis", {"conversation_id": cid})
+    assert refused["error"]["code"] == "conflict" and refused["error"]["state"] == "no_crisis"
     for c in (v, holder, crisis):
+        await c.disconnect()
+
+
+async def test_a_danger_visitor_who_leaves_stops_every_alarm(crisis_server):
+    """'Ja, in gevaar', then the visitor leaves: no re-alert, every console withdraws the alarm,
+    and 'Ik pak dit op' says the conversation is over. One who comes back alarms again."""
+    server = crisis_server
+    _, crisis = await _agent(server, role="crisis", teams=("crisis",))
+    _, bystander = await _agent(server, teams=("volwassenen",))
+    v = await visitor(server.url)
+    cid = (await v.call("start", start_payload(danger_now=True)))["conversation_id"]
+    await crisis.wait_for("crisis_alert", _for(cid, 1))
+    server.clock.advance(seconds=61)
+    await bystander.wait_for("crisis_alert", _for(cid, 2))  # round 2 reaches everyone
+
+    await v.call("leave", {})
+    for c in (crisis, bystander):
+        ended = await c.wait_for("crisis_ended", lambda d: d["conversation_id"] == cid)
+        assert ended["reason"] == "visitor_left" and ended["held"] is False
+    rounds = len(crisis.events["crisis_alert"])
+    server.clock.advance(seconds=600)
+    await asyncio.sleep(0.6)  # six rounds of the scheduler
+    assert len(crisis.events["crisis_alert"]) == rounds
+    assert (await crisis.call("sync", {}))["crises"]["open"] == []
+    late = await crisis.call("ack_crisis", {"conversation_id": cid})
+    assert late["error"]["code"] == "closed" and "afgelopen" in late["error"]["message"]
+    for c in (crisis, bystander):
+        await c.disconnect()
+
+
+async def test_a_danger_visitor_gone_from_the_queue_ends_the_alarm_and_restarts_it_on_return(crisis_server):
+    server = crisis_server
+    _, crisis = await _agent(server, role="crisis", teams=("crisis",))
+    _, boss = await _agent(server, role="supervisor", teams=())
+    v = await visitor(server.url)
+    started = await v.call("start", start_payload(danger_now=True))
+    cid = started["conversation_id"]
+    await crisis.wait_for("crisis_alert", _for(cid, 1))
+    await v.disconnect()
+    await asyncio.sleep(0.2)
+    server.clock.advance(seconds=server.settings.waiting_grace_s + 1)
+    ended = await crisis.wait_for("crisis_ended", lambda d: d["conversation_id"] == cid, timeout=30)
+    assert ended["reason"] == "visitor_gone"
+    history = (await boss.call("history", {"conversation_id": cid}))["conversation"]
+    assert history["crisis"]["end_reason"] == "visitor_gone"
+    assert history["crisis"]["timeline"][-1]["kind"] == "ended"
+
+    back = await visitor(server.url)
+    resumed = await back.call("resume", {"resume_token": started["resume_token"], "after_seq": 0})
+    assert resumed["status"] == "waiting"
+    again = await crisis.wait_for("crisis_alert", lambda a: a["conversation_id"] == cid and "terug" in a["reason"])
+    assert again["round"] == 1
+    assert (await back.wait_for("crisis"))["phone"] == "112"
+    for c in (back, crisis, boss):
         await c.disconnect()
 
 

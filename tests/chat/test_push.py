@@ -121,13 +121,19 @@ async def test_pass_bad_input(push_server):
         await c.disconnect()
 
 
-async def test_a_danger_start_is_pushed_to_the_crisis_team(push_server):
+async def test_a_danger_start_is_one_alarm_for_the_crisis_team_not_also_an_offer(push_server):
+    """One conversation, one control: the crisis alarm's "Ik pak dit op" takes it; no push offer
+    besides it while it alerts."""
     server = push_server
-    _, crisis = await _agent(server, teams=("crisis",))
+    crisis_id, crisis = await _agent(server, teams=("crisis",))
     v = await visitor(server.url)
     cid = (await v.call("start", start_payload(danger_now=True)))["conversation_id"]
-    offer = await crisis.wait_for("offer", _offered(cid))
-    assert offer["team"] == "crisis" and offer["danger_now"] is True
+    alert = await crisis.wait_for("crisis_alert", lambda a: a["conversation_id"] == cid)
+    assert alert["status"] == "waiting"
+    await asyncio.sleep(0.5)  # several rounds of the push scheduler
+    assert not any(o["conversation_id"] == cid for o in crisis.events.get("offer", []))
+    taken = await crisis.call("ack_crisis", {"conversation_id": cid})
+    assert taken["taken"] is True and taken["conversation"]["id"] == cid
     for c in (v, crisis):
         await c.disconnect()
 

@@ -42,8 +42,20 @@ async def case_server(tmp_path, neutral_site):
     await server.stop()
 
 
-async def _chat(url: str, agent, outcome: dict, *, caller_type: str, visitor_text: str, reply: str, note: str) -> str:
-    """One chat from start to close through the real server; the id of its case."""
+async def _chat(
+    url: str,
+    agent,
+    outcome: dict,
+    *,
+    caller_type: str,
+    visitor_text: str,
+    reply: str,
+    note: str,
+    escalate: str | None = None,
+    crisis=None,
+) -> str:
+    """One chat from start to close through the real server; the id of its case. With
+    `escalate`, the advisor escalates first and the `crisis` agent takes the crisis on."""
     v = await visitor(url)
     try:
         cid = (await v.call("start", start_payload(caller_type=caller_type, intent="melding")))["conversation_id"]
@@ -51,6 +63,10 @@ async def _chat(url: str, agent, outcome: dict, *, caller_type: str, visitor_tex
         assert "conversation" in await agent.call("accept", {"conversation_id": cid})
         await agent.call("message", {"conversation_id": cid, "client_id": f"a-{cid}", "text": reply})
         await agent.call("note", {"conversation_id": cid, "text": note})
+        if escalate:
+            await agent.call("escalate", {"conversation_id": cid, "reason": escalate})
+            await crisis.wait_for("crisis_alert", lambda a: a["conversation_id"] == cid)
+            assert (await crisis.call("ack_crisis", {"conversation_id": cid}))["ok"] is True
         closed = await agent.call("close", {"conversation_id": cid, "outcome": outcome})
         assert closed["ok"] is True and closed["handoff_id"], closed
         return closed["handoff_id"]
@@ -75,10 +91,12 @@ async def test_cases_by_deadline_overdue_detail_and_filter(case_server, context)
             visitor_text="Mijn vader schreeuwt en ik durf niet naar huis",
             reply="Wat goed dat je dit vertelt. Ben je nu veilig?",
             note="Jongere 15 jaar, school bekend",
+            escalate="Vader dreigt; jongere durft niet naar huis",
+            crisis=crisis,
         )
-        # Closing as spoed alerts the crisis team; the crisis agent takes it on, so no alarm is left.
-        alert = await crisis.wait_for("crisis_alert")
-        assert (await crisis.call("ack_crisis", {"conversation_id": alert["conversation_id"]}))["ok"] is True
+        # The spoed melding is announced to the crisis team as a report to act on, with its case.
+        notice = await crisis.wait_for("spoed_melding")
+        assert notice["handoff_id"] == spoed and notice["gemeente"] == "Utrecht"
         midden = await _chat(
             server.url,
             agent,

@@ -1,5 +1,7 @@
-"""Push offers in a real console: the crisis team works in push mode (routing/routing.toml), so a
-chat in acute danger is offered to a free crisis agent, who lets it pass or accepts it.
+"""Push offers in a real console: team jeugd works in push mode here (a routing file of this
+test), so a chat is offered to a free agent of the team, who lets it pass or accepts it. A chat in
+acute danger is one control for a crisis worker: the crisis alarm, with no offer and no accept
+button on its queue card besides it.
 
 The server here is this test's own, on a fresh database: on the shared one other crisis agents may
 be online and other crisis chats may be waiting, and either would take the offers this test awaits.
@@ -12,6 +14,7 @@ import re
 import pytest
 from playwright.async_api import expect
 
+from routing.rules import DEFAULT_RULES
 from tests.e2e.conftest import screenshot_path
 from tests.e2e.test_console import _login
 from tests.support.server import (
@@ -30,8 +33,15 @@ TOPIC = "Mijn stiefvader slaat mijn moeder"
 
 @pytest.fixture
 async def push_server(tmp_path, neutral_site):
+    rules = DEFAULT_RULES.read_text(encoding="utf-8")
+    youth = '[teams.jeugd]\nname = "Jeugd"\noverflow_after_s = 120\n'
+    assert youth in rules
+    routing_file = tmp_path / "routing.toml"
+    routing_file.write_text(rules.replace(youth, youth + "push = true\n"), encoding="utf-8")
     url = await migrated_sqlite(str(tmp_path / "push.db"))
-    server = await RunningServer(make_settings(url, quick_exit_url=neutral_site, push_check_s=0.2)).start()
+    server = await RunningServer(
+        make_settings(url, quick_exit_url=neutral_site, push_check_s=0.2, routing_file=str(routing_file))
+    ).start()
     yield server
     await server.stop()
 
@@ -44,8 +54,8 @@ async def test_offer_shown_passed_on_and_accepted(push_server, context):
     ctx, log = context
     server = push_server
     db = server.settings.database_url
-    desk, desk_pw = await add_agent(db, role="crisis", teams=("crisis",), name="Cor Crisisdienst")
-    other, other_pw = await add_agent(db, role="crisis", teams=("crisis",), name="Olga Overname")
+    desk, desk_pw = await add_agent(db, role="crisis", teams=("jeugd", "crisis"), name="Cor Crisisdienst")
+    other, other_pw = await add_agent(db, teams=("jeugd",), name="Olga Overname")
     errors: list[str] = []
     clients = []
     try:
@@ -56,15 +66,14 @@ async def test_offer_shown_passed_on_and_accepted(push_server, context):
         # Nobody else is online: the chat is offered to this console, with what it is about.
         v1 = await visitor(server.url)
         clients.append(v1)
-        first = (await v1.call("start", start_payload(danger_now=True, topic=TOPIC)))["conversation_id"]
+        first = (await v1.call("start", start_payload(caller_type="jongere", topic=TOPIC)))["conversation_id"]
         region = page.get_by_role("region", name="Gesprek aangeboden")
         await expect(region).to_be_visible()
         await expect(region).to_have_attribute("data-conversation-id", first)
         await expect(region.get_by_role("heading")).to_have_text("Gesprek aangeboden")
         await expect(region.locator("#offer-topic")).to_have_text(TOPIC)
-        await expect(region.locator("#offer-summary")).to_have_text("⚠ Direct gevaar Jongere · Advies")
-        await expect(region.locator("#offer-team")).to_have_text("Team crisis")
-        await expect(region.locator("#offer-expertise")).not_to_be_empty()
+        await expect(region.locator("#offer-summary")).to_have_text("Jongere · Advies")
+        await expect(region.locator("#offer-team")).to_have_text("Team jeugd")
         await expect(region.locator("#offer-waited")).to_have_text(re.compile(r"^\d+:\d\d$"))
         countdown = region.locator("#offer-countdown")
         await expect(countdown).to_have_text(re.compile(r"^0:[0-3]\d$"))
@@ -82,12 +91,12 @@ async def test_offer_shown_passed_on_and_accepted(push_server, context):
         await expect(region).to_be_hidden()
         await expect(page.locator("#queue-title")).to_be_focused()
         offer = await b.wait_for("offer", _offered(first))
-        assert offer["team"] == "crisis" and offer["danger_now"] is True and offer["topic"] == TOPIC
+        assert offer["team"] == "jeugd" and offer["danger_now"] is False and offer["topic"] == TOPIC
 
         # The colleague holds that offer, so the next chat comes to this console; accepting opens it.
         v2 = await visitor(server.url)
         clients.append(v2)
-        second = (await v2.call("start", start_payload(danger_now=True, topic="Ik durf niet naar huis")))[
+        second = (await v2.call("start", start_payload(caller_type="jongere", topic="Ik durf niet naar huis")))[
             "conversation_id"
         ]
         await expect(region).to_have_attribute("data-conversation-id", second)
@@ -102,6 +111,28 @@ async def test_offer_shown_passed_on_and_accepted(push_server, context):
         await v2.wait_for("assigned")
         await expect(page.locator(f'.q-item[data-conversation-id="{second}"]')).to_have_count(0)
         assert not any(o["conversation_id"] == second for o in b.events["offer"])
+
+        # Acute danger: one control. The alarm takes it on; no offer, no accept on its queue card.
+        v3 = await visitor(server.url)
+        clients.append(v3)
+        third = (await v3.call("start", start_payload(danger_now=True, topic="Hij staat voor de deur")))[
+            "conversation_id"
+        ]
+        alert = page.locator(f'#crisis-alerts .crisis-item[data-conversation-id="{third}"]')
+        await expect(alert).to_be_visible()
+        card = page.locator(f'.q-item[data-conversation-id="{third}"]')
+        await expect(card).to_contain_text("Staat in het crisisalarm hierboven")
+        await expect(card.get_by_role("button", name=re.compile("^Aannemen"))).to_have_count(0)
+        await page.wait_for_timeout(600)  # several rounds of the push scheduler
+        await expect(region).to_be_hidden()
+        # Collapsed, the alarm still says how many are open; expanded again, it can be taken on.
+        await page.get_by_role("button", name="Inklappen").click()
+        await expect(page.locator("#crisis-count")).to_have_text("1 crisisalarm(en) open")
+        await expect(alert).to_be_hidden()
+        await page.get_by_role("button", name="Uitklappen").click()
+        await alert.get_by_role("button", name="Ik pak dit op").click()
+        await expect(page.locator(f'.conv[data-conversation-id="{third}"]')).to_be_visible()
+        await expect(card).to_have_count(0)
         assert errors == []
         assert log.foreign() == []
     finally:
