@@ -145,6 +145,15 @@ async def end_crisis_in(conn: AsyncConnection, conversation_id: str, now: dateti
     return Emit(ToCrisisAudience("everyone"), "crisis_ended", view)
 
 
+async def add_timeline_event(
+    conn: AsyncConnection, row: Any, kind: str, at: datetime, agent: AgentIdentity, reason: str | None = None
+) -> None:
+    """A step of a conversation in crisis that is not part of the alerting (a take-over asked,
+    refused or done) on its timeline; nothing for a conversation without a crisis."""
+    if row.crisis_at is not None:
+        await _event(conn, row.id, kind, at, actor=agent.id, actor_name=agent.name, reason=reason)
+
+
 def acked_emit(conversation_id: str, agent: AgentIdentity, now: datetime) -> Emit:
     """Tells every console that the alert is taken care of, so their alarms stop."""
     view = {"conversation_id": conversation_id, "by": agent.id, "by_name": agent.name, "at": iso(now)}
@@ -276,8 +285,24 @@ class CrisisService:
                     )
             if not await acknowledge_in(conn, conversation_id, agent, now):
                 raise DomainError("already_taken")
+            reading = not taken and row.status == "active"
+            if reading:
+                # Held by a colleague: the crisis worker reads along at once (and may take it over).
+                await conn.execute(
+                    update(conversations).where(conversations.c.id == conversation_id).values(read_along=True)
+                )
+                await record_audit(
+                    conn, at=now, action="read_along", actor=f"agent:{agent.id}", conversation_id=conversation_id
+                )
         emits: list[Outgoing] = [acked_emit(conversation_id, agent, now)]
         ack: dict[str, Any] = {"ok": True, "taken": taken}
+        if reading:
+            ack["read_along"] = True
+            ack["conversation"] = await self.chat.conversation_view(conversation_id, with_notes=True)
+            holder = ack["conversation"].get("holder_id")
+            if holder:
+                told = {"conversation_id": conversation_id, "by": agent.id, "by_name": agent.name, "at": iso(now)}
+                emits.append(Emit(ToAgent(holder), "reader", told))
         if taken:
             emits += [
                 Emit(ToVisitor(conversation_id), "assigned", {"agent": {"name": agent.first_name}}),

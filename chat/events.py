@@ -65,6 +65,11 @@ class Accept(Payload):
     confirm_visitor_away: bool = False
 
 
+class TakeOverAnswer(Payload):
+    conversation_id: ConversationId
+    accept: bool
+
+
 class AgentMessage(Payload):
     conversation_id: ConversationId
     client_id: ClientId

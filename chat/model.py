@@ -48,7 +48,15 @@ class ToCrisisAudience:
     audience: str
 
 
-Target = ToVisitor | ToAgent | ToAgentGroup | ToCrisisAudience
+@dataclass(frozen=True)
+class ToReaders:
+    """Every console reading a conversation along (a supervisor, or the crisis worker who took
+    its crisis on while a colleague holds it)."""
+
+    conversation_id: str
+
+
+Target = ToVisitor | ToAgent | ToAgentGroup | ToCrisisAudience | ToReaders
 
 _SEE_ALL = ("supervisor", "admin")
 

@@ -26,6 +26,7 @@ from chat.model import (
     ToAgent,
     ToAgentGroup,
     ToCrisisAudience,
+    ToReaders,
     ToVisitor,
     check_outcome,
     estimate_wait_s,
@@ -454,6 +455,8 @@ class ChatService:
         emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "message", view)]
         if written.holder_id is not None:
             emits.append(Emit(ToAgent(written.holder_id), "message", {**view, "conversation_id": conversation_id}))
+        if written.read_along:
+            emits.append(Emit(ToReaders(conversation_id), "message", {**view, "conversation_id": conversation_id}))
         emits.extend(await self._risk_signals(conversation_id, written.holder_id, text, written.seq))
         return Result(ack, emits)
 
@@ -710,13 +713,13 @@ class ChatService:
         if written.duplicate:
             return Result(ack)
         view = {**ack, "sender": "agent", "text": text, "name": agent.first_name}
-        return Result(
-            ack,
-            [
-                Emit(ToVisitor(conversation_id), "message", view),
-                Emit(ToAgent(agent.id), "message", {**view, "conversation_id": conversation_id}),
-            ],
-        )
+        emits: list[Outgoing] = [
+            Emit(ToVisitor(conversation_id), "message", view),
+            Emit(ToAgent(agent.id), "message", {**view, "conversation_id": conversation_id}),
+        ]
+        if written.read_along:
+            emits.append(Emit(ToReaders(conversation_id), "message", {**view, "conversation_id": conversation_id}))
+        return Result(ack, emits)
 
     async def agent_typing(self, agent: AgentIdentity, conversation_id: str, typing: bool) -> list[Emit]:
         await self._held(agent, conversation_id)
@@ -1163,6 +1166,7 @@ class ChatService:
             "waiting_since": iso(r.waiting_since),
             "accepted_at": iso(r.accepted_at),
             "last_seq": r.last_seq,
+            "holder_id": r.agent_id,
             "visitor_left": r.status == "closed" and r.close_reason in VISITOR_ENDED,
             "visitor_present": r.status != "closed" and r.visitor_away_since is None,
             "visitor_away_since": iso(r.visitor_away_since),

@@ -22,11 +22,13 @@ from chat.model import (
     ToAgent,
     ToAgentGroup,
     ToCrisisAudience,
+    ToReaders,
     ToVisitor,
     queue_group,
 )
 from chat.push import PushOffers
 from chat.service import ChatService
+from chat.takeover import TakeOverService
 from contact.auth import AgentIdentity, AgentService
 from contact.errors import NO_CONVERSATION, DomainError, error_payload
 from contact.presence import Presence
@@ -57,6 +59,10 @@ def crisis_room(audience: str) -> str:
     return f"x:{audience}"
 
 
+def reader_room(conversation_id: str) -> str:
+    return f"r:{conversation_id}"
+
+
 class Dispatcher:
     """Delivers the service's events (after its commit) to the rooms they are meant for.
 
@@ -70,12 +76,14 @@ class Dispatcher:
         service: ChatService,
         crisis: CrisisService,
         push: PushOffers,
+        takeover: TakeOverService,
         coalesce_s: float = 0.05,
     ) -> None:
         self.sio = sio
         self.service = service
         self.crisis = crisis
         self.push = push
+        self.takeover = takeover
         # Wakes this process's handoff delivery worker (set by the composition root).
         self.on_handoff: Callable[[], None] = lambda: None
         self.coalesce_s = coalesce_s
@@ -100,6 +108,8 @@ class Dispatcher:
                     await self.sio.emit(e.event, e.data, room=group_room(group), namespace=AGENT_NS)
                 case ToCrisisAudience(audience=audience):
                     await self.sio.emit(e.event, e.data, room=crisis_room(audience), namespace=AGENT_NS)
+                case ToReaders(conversation_id=cid):
+                    await self.sio.emit(e.event, e.data, room=reader_room(cid), namespace=AGENT_NS)
 
     def _schedule_queue(self) -> None:
         if self._queue_due:
@@ -366,7 +376,29 @@ class AgentNamespace(GuardedNamespace):
 
     async def on_ack_crisis(self, sid: str, data: Any) -> dict[str, Any]:
         p = ev.parse(ev.ConversationRef, data)
-        return await self._call(sid, lambda a: self.dispatcher.crisis.acknowledge(a, p.conversation_id))
+        ack = await self._call(sid, lambda a: self.dispatcher.crisis.acknowledge(a, p.conversation_id))
+        if ack.get("read_along"):
+            await self.enter_room(sid, reader_room(p.conversation_id))
+        return ack
+
+    async def on_read_along(self, sid: str, data: Any) -> dict[str, Any]:
+        """Read a conversation along, live (supervisor, or the crisis worker who took its crisis on)."""
+        p = ev.parse(ev.ConversationRef, data)
+        ack = await self._call(sid, lambda a: self.dispatcher.takeover.read_along(a, p.conversation_id))
+        await self.enter_room(sid, reader_room(p.conversation_id))
+        return ack
+
+    async def on_take_over(self, sid: str, data: Any) -> dict[str, Any]:
+        p = ev.parse(ev.ConversationRef, data)
+        ack = await self._call(sid, lambda a: self.dispatcher.takeover.take_over(a, p.conversation_id))
+        if ack.get("state") == "taken":
+            # Now the holder: its messages come as the holder's, not twice as a reader's.
+            await self.leave_room(sid, reader_room(p.conversation_id))
+        return ack
+
+    async def on_take_over_answer(self, sid: str, data: Any) -> dict[str, Any]:
+        p = ev.parse(ev.TakeOverAnswer, data)
+        return await self._call(sid, lambda a: self.dispatcher.takeover.answer(a, p.conversation_id, p.accept))
 
     async def on_pass(self, sid: str, data: Any) -> dict[str, Any]:
         """Let a push offer pass: the next agent gets it."""

@@ -70,6 +70,12 @@ class Conversation(SQLModel, table=True):
     outcome_by: str | None = Field(default=None, max_length=36)
     # Start, messages, resume and the visitor's connection going: the resume token expires after it.
     last_activity_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Take-over: the crisis worker or supervisor who asked the holder to hand this conversation
+    # over, and since when (the holder answers; without an answer in time the asker may go ahead).
+    takeover_by: str | None = Field(default=None, max_length=36)
+    takeover_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Someone reads along (supervisor, crisis worker): messages go to the readers' room too.
+    read_along: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     # Push mode: the agent this waiting conversation is offered to now, and since when.
     offered_to: str | None = Field(default=None, max_length=36)
     offered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

@@ -39,6 +39,7 @@ class Written:
     at: datetime
     holder_id: str | None
     duplicate: bool
+    read_along: bool = False  # someone reads the conversation along: tell them too
 
 
 class MessageWriter:
@@ -159,7 +160,9 @@ class MessageWriter:
                             "at": m.at,
                         }
                     )
-                    results[i] = Written(message_id, seq, m.at, conv.agent_id, duplicate=False)
+                    results[i] = Written(
+                        message_id, seq, m.at, conv.agent_id, duplicate=False, read_along=bool(conv.read_along)
+                    )
                 changed = {cid: n for cid, n in last_seq.items() if n != state[cid].last_seq}
                 if changed:
                     # A message is activity: the visitor's resume token lives on from it. The
@@ -188,7 +191,13 @@ _FIND_DUPLICATES = select(
 # FOR UPDATE serialises writers of one conversation on PostgreSQL (in id order: no deadlock);
 # SQLite's BEGIN IMMEDIATE already holds the database's write lock.
 _LOCK_CONVERSATIONS = (
-    select(conversations.c.id, conversations.c.status, conversations.c.agent_id, conversations.c.last_seq)
+    select(
+        conversations.c.id,
+        conversations.c.status,
+        conversations.c.agent_id,
+        conversations.c.last_seq,
+        conversations.c.read_along,
+    )
     .where(conversations.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(conversations.c.id)
     .with_for_update()

@@ -30,6 +30,7 @@ from chat.model import QueueChanged
 from chat.push import PushOffers
 from chat.service import ChatLimits, ChatService
 from chat.sockets import AgentNamespace, Dispatcher, VisitorNamespace
+from chat.takeover import TakeOverService
 from chat.writer import MessageWriter
 from contact import http as contact_http
 from contact.auth import AgentService, TokenSigner
@@ -201,7 +202,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         engineio_logger=False,
         cookie=None,
     )
-    dispatcher = Dispatcher(sio, chat, crisis, push)
+    dispatcher = Dispatcher(sio, chat, crisis, push, TakeOverService(chat, settings.takeover_wait_s))
     if delivery is not None:
         dispatcher.on_handoff = delivery.kick
     visitors = VisitorNamespace(dispatcher, settings.trusted_proxies)

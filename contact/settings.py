@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     crisis_realert_s: float = Field(default=60, ge=1)
     # How often the elected scheduler looks for crises due for another alert.
     crisis_check_s: float = Field(default=5, gt=0)
+    # A crisis worker or supervisor asks the holder to hand a conversation over; without an
+    # answer this long, they may take it over on their own authority.
+    takeover_wait_s: float = Field(default=30, ge=0)
     # The scheduler runs in one elected process; another takes over this long after it died.
     leader_ttl_s: float = Field(default=15, ge=1)
     scheduler_enabled: bool = True

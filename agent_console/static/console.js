@@ -34,6 +34,16 @@
     nl: {
       crisisTitle: "Crisis — direct oppakken",
       crisisCollapse: "Inklappen",
+      readingBadge: "Je leest mee",
+      readerJoined: "{name} leest mee.",
+      takeOver: "Neem over",
+      takeOverAsked: "Gevraagd aan de collega…",
+      takeOverNow: "Nu overnemen",
+      takeOverAskedNote: "Je hebt gevraagd het gesprek over te nemen. Zonder antwoord kun je om {time} zelf overnemen.",
+      takeOverRequest: "{name} (crisisdienst) wil dit gesprek overnemen. Geef je het over?",
+      takeOverDeclined: "{name} houdt het gesprek zelf. Je leest verder mee.",
+      takeOverDone: "Je hebt het gesprek overgenomen. De bezoeker ziet nu jouw naam.",
+      takenFromYou: "{name} heeft het gesprek overgenomen.",
       crisisExpand: "Uitklappen",
       crisisCollapsed: "{n} crisisalarm(en) open",
       crisisEndedGone: "Alarm gestopt: de bezoeker in gevaar is weg voordat iemand het gesprek aannam. Het gesprek staat bij je leidinggevende in de geschiedenis.",
@@ -59,7 +69,7 @@
       announceAlert: "Crisisalarm: {reason}",
       announceAcked: "Crisis opgepakt door {who}",
       ackedTaken: "Je hebt de crisis opgepakt en het gesprek aangenomen.",
-      ackedHeld: "Je hebt de crisis opgepakt. Het gesprek blijft bij de collega die het voert; die kan het naar jou doorverbinden.",
+      ackedHeld: "Je hebt de crisis opgepakt. Je leest nu mee met de collega die het gesprek voert. Met “Neem over” vraag je het gesprek over te nemen.",
       ackAlreadyTaken: "Een collega heeft deze crisis al opgepakt.",
       ackForbidden: "Je mag deze crisis (nog) niet oppakken.",
       ackConflict: "Voor dit gesprek loopt geen crisis meer.",
@@ -388,6 +398,16 @@
     en: {
       crisisTitle: "Crisis — take it on now",
       crisisCollapse: "Collapse",
+      readingBadge: "Reading along",
+      readerJoined: "{name} is reading along.",
+      takeOver: "Take over",
+      takeOverAsked: "Asked the colleague…",
+      takeOverNow: "Take over now",
+      takeOverAskedNote: "You asked to take this chat over. Without an answer you may take it over yourself at {time}.",
+      takeOverRequest: "{name} (crisis team) wants to take this chat over. Hand it over?",
+      takeOverDeclined: "{name} keeps the chat. You go on reading along.",
+      takeOverDone: "You took the chat over. The visitor now sees your name.",
+      takenFromYou: "{name} took the chat over.",
       crisisExpand: "Expand",
       crisisCollapsed: "{n} crisis alarm(s) open",
       crisisEndedGone: "Alarm stopped: the visitor in danger left before anyone took the chat. A supervisor can read it in the history.",
@@ -413,7 +433,7 @@
       announceAlert: "Crisis alarm: {reason}",
       announceAcked: "Crisis taken on by {who}",
       ackedTaken: "You took on the crisis and accepted the chat.",
-      ackedHeld: "You took on the crisis. The chat stays with the colleague holding it; they can transfer it to you.",
+      ackedHeld: "You took on the crisis. You now read along with the colleague holding the chat. “Take over” asks to take it over.",
       ackAlreadyTaken: "A colleague has already taken on this crisis.",
       ackForbidden: "You may not take on this crisis (yet).",
       ackConflict: "This chat is no longer in crisis.",
@@ -1106,6 +1126,11 @@
     socket.on("crisis_alert", onCrisisAlert);
     socket.on("crisis_acked", onCrisisAcked);
     socket.on("crisis_ended", onCrisisEnded);
+    socket.on("reader", onReader);
+    socket.on("take_over_request", onTakeOverRequest);
+    socket.on("take_over_declined", onTakeOverDeclined);
+    socket.on("taken_over", onTakenOver);
+    socket.on("taken_from_you", onTakenFromYou);
     socket.on("transferred", onTransferred);
     socket.on("offer", onOffer);
     socket.on("offer_withdrawn", onOfferWithdrawn);
@@ -1282,10 +1307,11 @@
       ids.add(s.id);
       var known = convs.has(s.id);
       var c = upsertConversation(s);
+      if (c.readOnly) { c.readOnly = false; c.takeoverUntil = null; updateComposer(c); renderHeader(c); } // taken over: ours now
       if (!known || (s.last_seq || 0) > c.maxSeq) loadHistory(c.id);
     });
     convs.forEach(function (c) {
-      if (!ids.has(c.id) && (c.status === "active" || awaitingOutcome(c)) && !c.syncing) {
+      if (!ids.has(c.id) && !c.readOnly && (c.status === "active" || awaitingOutcome(c)) && !c.syncing) {
         // No longer ours: ask the server what happened (ended elsewhere, or by the visitor).
         loadHistory(c.id);
       }
@@ -1429,6 +1455,77 @@
     attention(fled ? t("quickExitBadge") : "Bezoeker vertrokken", c.id);
     announce(fled ? t("visitorFled") : t("visitorLeft"));
     if (fled) beep();
+  }
+
+  // ---- reading along and taking over (crisis worker, supervisor) --------------------------
+
+  // A conversation this console reads along (read-only, live) until it is taken over.
+  function openReadAlong(view) {
+    var c = upsertConversation(view);
+    c.readOnly = true;
+    mergeConversation(c, view);
+    showView("chats", false);
+    activate(c.id);
+  }
+
+  async function takeOver(c) {
+    var btn = c.panel.querySelector(".act-takeover");
+    btn.disabled = true;
+    var res;
+    try { res = await call("take_over", { conversation_id: c.id }); } catch (e) { btn.disabled = false; showNotice(t("offline")); return; }
+    var err = errorOf(res);
+    if (err) { btn.disabled = false; showNotice(errorText(err)); return; }
+    if (res.state === "taken") {
+      c.readOnly = false; c.takeoverUntil = null;
+      mergeConversation(c, res.conversation);
+      showNotice(t("takeOverDone"), 6000);
+      return;
+    }
+    c.takeoverUntil = res.expires_at;
+    setBanner(c, t("takeOverAskedNote", { time: clock(res.expires_at) }));
+    renderHeader(c);
+    var wait = Math.max(0, new Date(res.expires_at).getTime() - Date.now());
+    setTimeout(function () { if (convs.get(c.id) === c) renderHeader(c); }, wait + 200);
+  }
+
+  function onReader(d) {
+    var c = d && convs.get(d.conversation_id);
+    if (c && !c.readOnly) setBanner(c, t("readerJoined", { name: d.by_name || t("byColleague") }));
+  }
+
+  function onTakeOverRequest(d) {
+    var c = d && convs.get(d.conversation_id);
+    if (!c || c.readOnly) return;
+    var box = c.panel.querySelector(".conv-takeover");
+    c.panel.querySelector(".conv-takeover-text").textContent = t("takeOverRequest", { name: d.by_name || t("byColleague") });
+    box.hidden = false;
+    attention(t("takeOver"), c.id);
+    beep();
+  }
+
+  async function answerTakeOver(c, accept) {
+    c.panel.querySelector(".conv-takeover").hidden = true;
+    var res;
+    try { res = await call("take_over_answer", { conversation_id: c.id, accept: accept }); } catch (e) { showNotice(t("offline")); return; }
+    var err = errorOf(res);
+    if (err) showNotice(errorText(err));
+  }
+
+  function onTakeOverDeclined(d) {
+    var c = d && convs.get(d.conversation_id);
+    if (c) { c.takeoverUntil = null; renderHeader(c); setBanner(c, t("takeOverDeclined", { name: d.by_name || "" })); }
+  }
+
+  function onTakenOver(d) {
+    var c = d && convs.get(d.conversation_id);
+    if (c) { c.readOnly = false; c.takeoverUntil = null; renderHeader(c); updateComposer(c); setBanner(c, t("takeOverDone")); }
+  }
+
+  function onTakenFromYou(d) {
+    if (!d) return;
+    showNotice(t("takenFromYou", { name: d.by_name || t("byColleague") }));
+    var c = convs.get(d.conversation_id);
+    if (c) { delete drafts[c.id]; store(KEY_DRAFTS, drafts); removeConversation(c); }
   }
 
   // The visitor's connection of an active chat went, or came back.
@@ -1585,6 +1682,9 @@
     ta.addEventListener("blur", function () { if (c.outTyping) sendTyping(c, false); });
     panel.querySelector(".composer").addEventListener("submit", function (e) { e.preventDefault(); submit(c); });
     panel.querySelector(".act-close").addEventListener("click", function () { openClose(c); });
+    panel.querySelector(".act-takeover").addEventListener("click", function () { takeOver(c); });
+    panel.querySelector(".act-handover").addEventListener("click", function () { answerTakeOver(c, true); });
+    panel.querySelector(".act-keep").addEventListener("click", function () { answerTakeOver(c, false); });
     panel.querySelector(".act-escalate").addEventListener("click", function () { openEscalate(c); });
     panel.querySelector(".act-transfer").addEventListener("click", function () { openTransfer(c); });
     var crisisBox = panel.querySelector(".conv-crisis");
@@ -1661,10 +1761,17 @@
     else if (c.status !== "closed" && s.visitor_present === false) meta.appendChild(el("span", "badge badge-gone", s.visitor_away_since ? t("visitorGoneSince", { time: clock(s.visitor_away_since) }) : t("visitorGoneBadge")));
     if (awaitingOutcome(c) && s.outcome_due_at) meta.appendChild(el("span", "muted", t("outcomeDue", { time: dayClock(s.outcome_due_at) })));
     var closed = c.status === "closed";
-    c.panel.querySelector(".act-close").hidden = closed && !awaitingOutcome(c);
-    c.panel.querySelector(".act-escalate").hidden = closed;
-    c.panel.querySelector(".act-transfer").hidden = closed;
-    c.panel.querySelector(".act-close-tab").hidden = !closed || awaitingOutcome(c);
+    var reading = !!c.readOnly && !closed;
+    if (reading) meta.appendChild(el("span", "badge badge-gone", t("readingBadge")));
+    c.panel.querySelector(".act-close").hidden = reading || (closed && !awaitingOutcome(c));
+    c.panel.querySelector(".act-escalate").hidden = closed || reading;
+    c.panel.querySelector(".act-transfer").hidden = closed || reading;
+    c.panel.querySelector(".act-close-tab").hidden = !(closed || c.readOnly) || awaitingOutcome(c);
+    var take = c.panel.querySelector(".act-takeover");
+    take.hidden = !reading;
+    var asked = !!c.takeoverUntil && new Date(c.takeoverUntil).getTime() > Date.now();
+    take.disabled = asked;
+    take.textContent = asked ? t("takeOverAsked") : c.takeoverUntil ? t("takeOverNow") : t("takeOver");
     c.panel.classList.toggle("conv-danger", !!(s.danger_now || s.in_crisis));
   }
 
@@ -1675,7 +1782,7 @@
   }
 
   function updateComposer(c) {
-    var closed = c.status === "closed";
+    var closed = c.status === "closed" || !!c.readOnly;
     var form = c.panel.querySelector(".composer");
     form.querySelectorAll("textarea, button, input").forEach(function (x) { x.disabled = closed; });
     form.hidden = closed;
@@ -2155,6 +2262,10 @@
       showView("chats", false);
       activate(c.id);
       showNotice(t("ackedTaken"));
+    } else if (res.read_along && res.conversation) {
+      // Held by a colleague: read it along at once, with "Neem over" at hand.
+      openReadAlong(res.conversation);
+      showNotice(t("ackedHeld"));
     } else {
       showNotice(t("ackedHeld"));
     }

@@ -75,7 +75,8 @@ async def test_a_chat_closed_as_melding_is_a_case_with_transcript_notes_and_dead
             "internal": True,
         }
     ]
-    assert [e["kind"] for e in handoff["crisis"]["timeline"]] == ["escalated", "alerted"]
+    # Nobody acknowledged the crisis before the close: it ended with the conversation.
+    assert [e["kind"] for e in handoff["crisis"]["timeline"]] == ["escalated", "alerted", "ended"]
     assert handoff["advisor"] == {"id": identity.id, "name": "Anouk Visser"}
     # An advice conversation is registered too; "geen" is not.
     _, advies, _, _ = await _chat_closed_as(case_server, {"kind": "advies", "summary": "uitleg gegeven"})

@@ -11,7 +11,7 @@ from playwright.async_api import expect
 
 from tests.e2e.conftest import RequestLog, screenshot_path
 from tests.e2e.test_console import _login
-from tests.support.server import add_agent, start_payload, visitor
+from tests.support.server import add_agent, agent_client, login, start_payload, visitor
 
 REASON = "Vader dreigt met een mes; jongere zit opgesloten in de badkamer"
 
@@ -113,3 +113,52 @@ async def test_escalate_alarm_acknowledge_and_transfer_to_the_crisis_agent(brows
         if v is not None:
             await v.disconnect()
         await crisis_ctx.close()
+
+
+async def test_the_crisis_worker_reads_along_and_takes_over_with_the_holders_consent(browser, web_server, context):
+    """'Ik pak dit op' on a chat a colleague holds opens it read-only and live; 'Neem over' asks
+    the holder, who hands it over: the crisis worker can write, the visitor sees a new name."""
+    desk_ctx, desk_log = context
+    db = web_server.settings.database_url
+    holder_id, holder_pw = await add_agent(db, teams=("jeugd",), name="Anouk Houder")
+    crisis, crisis_pw = await add_agent(db, role="crisis", teams=("crisis",), name="Carla Crisisdienst")
+    errors: list[str] = []
+    holder = v = None
+    try:
+        desk = await desk_ctx.new_page()
+        desk.on("pageerror", lambda e: errors.append(str(e)))
+        await _login(desk, web_server.url, crisis.username, crisis_pw)
+        holder = await agent_client(web_server.url, await login(web_server.url, holder_id.username, holder_pw))
+        v = await visitor(web_server.url)
+        cid = (await v.call("start", start_payload(topic="Ruzie thuis")))["conversation_id"]
+        await holder.call("accept", {"conversation_id": cid})
+        await holder.call("escalate", {"conversation_id": cid, "reason": "Moeder wordt bedreigd"})
+
+        alert = desk.locator(f'.crisis-item[data-conversation-id="{cid}"]')
+        await alert.get_by_role("button", name="Ik pak dit op").click()
+        panel = desk.locator(f'.conv[data-conversation-id="{cid}"]')
+        await expect(panel).to_be_visible()
+        await expect(panel.locator(".conv-meta")).to_contain_text("Je leest mee")
+        await expect(panel.locator(".composer")).to_be_hidden()
+        await holder.wait_for("reader", lambda d: d["conversation_id"] == cid)
+        await v.call("message", {"client_id": "v1", "text": "Hij slaat de deur in"})
+        await expect(panel.locator(".msg-visitor .text")).to_have_text(["Hij slaat de deur in"])
+
+        await panel.get_by_role("button", name="Neem over").click()
+        await expect(panel.get_by_role("button", name="Gevraagd aan de collega…")).to_be_disabled()
+        await holder.wait_for("take_over_request", lambda d: d["conversation_id"] == cid)
+        await holder.call("take_over_answer", {"conversation_id": cid, "accept": True})
+        await v.wait_for("assigned", lambda a: a["agent"]["name"] == "Carla")
+        await expect(panel.locator(".composer")).to_be_visible()
+        await expect(panel.get_by_role("button", name="Gesprek afsluiten")).to_be_visible()
+        box = panel.get_by_label("Bericht aan de bezoeker")
+        await box.fill("Met Carla van de crisisdienst. Bel nu 112.")
+        await box.press("Enter")
+        told = await v.wait_for("message", lambda m: m.get("sender") == "agent")
+        assert told["name"] == "Carla"
+        assert errors == []
+        assert desk_log.foreign() == []
+    finally:
+        for c in (holder, v):
+            if c is not None:
+                await c.disconnect()

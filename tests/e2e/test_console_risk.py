@@ -23,7 +23,12 @@ async def test_risk_signal_is_shown_on_the_queue_card_and_in_the_conversation(we
         await expect(card.locator(".q-risk")).to_have_count(0)
         await v.call("message", {"client_id": "1", "text": "hij staat voor de deur met een mes"})
         await expect(card.locator(".q-risk")).to_contain_text("Acuut risico")
-        await card.get_by_role("button", name="Aannemen").click()
+        # An acute signal starts the crisis procedure: for this advisor (also in the crisis team)
+        # the alarm is the one control that takes it.
+        await expect(card).to_contain_text("Staat in het crisisalarm hierboven")
+        await page.locator(f'.crisis-item[data-conversation-id="{cid}"]').get_by_role(
+            "button", name="Ik pak dit op"
+        ).click()
         # The console holds the conversation before the next message, whose signal it shows.
         await expect(page.locator(f'.conv[data-conversation-id="{cid}"]')).to_be_visible()
         await v.call("message", {"client_id": "2", "text": "k wil dood"})
