@@ -134,9 +134,17 @@ class ChatService:
                 "closes_at": iso(state.closes_at),
                 "queue_length": waiting,
                 "estimated_wait_s": self._estimate(waiting + 1, accepted),
+                "advisors_online": await self.advisors_online(),
             },
             "phone": {"advice": "0800-2000", "emergency": "112"},
         }
+
+    async def advisors_online(self) -> int:
+        """How many agents have a console open on any process: a count only, never who. The
+        widget tells a visitor when nobody is there instead of a wait that keeps growing."""
+        if self.presence is None:
+            return 0
+        return len(await self.presence.online())
 
     # ---- visitor ----------------------------------------------------------------------
 
@@ -212,7 +220,7 @@ class ChatService:
             "conversation_id": conversation_id,
             "resume_token": token,
             "status": "waiting",
-            "queue": {"position": position, "estimated_wait_s": wait},
+            "queue": {"position": position, "estimated_wait_s": wait, "advisors_online": await self.advisors_online()},
         }
         emits: list[Outgoing] = [QueueChanged()]
         if danger_now:
@@ -267,7 +275,8 @@ class ChatService:
         if conv.status == "waiting":
             positions = await self.queue_positions()
             position, wait = positions.get(conv.id, (1, self.limits.default_wait_per_position_s))
-            ack["queue"] = {"position": position, "estimated_wait_s": wait}
+            online = await self.advisors_online()
+            ack["queue"] = {"position": position, "estimated_wait_s": wait, "advisors_online": online}
         if agent_name is not None and conv.status == "active":
             ack["agent"] = {"name": agent_name}
         return conv.id, Result(ack, emits)
@@ -1084,10 +1093,10 @@ class ChatService:
         async with self.db.read() as conn:
             accepted = await self._accepted_recently(conn)
         emits = [Emit(ToAgentGroup(g), "queue", self._view(g, version, waiting, entries)) for g in sorted(groups)]
+        online = await self.advisors_online()
         for cid, pos in self._positions(waiting).items():
-            emits.append(
-                Emit(ToVisitor(cid), "queue", {"position": pos, "estimated_wait_s": self._estimate(pos, accepted)})
-            )
+            told = {"position": pos, "estimated_wait_s": self._estimate(pos, accepted), "advisors_online": online}
+            emits.append(Emit(ToVisitor(cid), "queue", told))
         return emits
 
     async def queue_positions(self) -> dict[str, tuple[int, int]]:

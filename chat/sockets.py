@@ -293,6 +293,8 @@ class AgentNamespace(GuardedNamespace):
             await self.enter_room(sid, crisis_room("crisis"))
         await self.presence.connected(agent.id)
         log.info("agent_connected", agent_id=agent.id)
+        # Waiting visitors learn how many advisors are online (a count, in their `queue`).
+        await self.dispatcher.send([QueueChanged()])
         # After the handler returns the connection is confirmed; then send the first snapshot.
         self.server.start_background_task(self._greet, sid, agent)
 
@@ -313,6 +315,7 @@ class AgentNamespace(GuardedNamespace):
                 await self.presence.disconnected(entry[0].id)
             except Exception as exc:
                 log.error("presence_failed", error=type(exc).__name__)
+            await self.dispatcher.send([QueueChanged()])
 
     def _agent(self, sid: str) -> AgentIdentity:
         entry = self.identities.get(sid)

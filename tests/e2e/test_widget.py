@@ -114,7 +114,7 @@ async def test_danger_path_shows_112_and_queues_with_top_priority(web_server, co
     known = waiting_ids(agent) | {first["conversation_id"]}
     page = await ctx.new_page()
     await open_widget(page, web_server.url)
-    await answer_intake(page, "Ik ben een jongere (12 tot 18 jaar)", "Ik wil advies of iets vragen", danger="Ja")
+    await answer_intake(page, "Ik ben een jongere (12 tot en met 17 jaar)", "Ik wil advies of iets vragen", danger="Ja")
 
     danger = page.locator("[data-vtw=danger]")
     await danger.wait_for()
@@ -309,8 +309,9 @@ async def test_reconnect_after_server_restart_shows_each_message_once_in_order(t
         await page.get_by_text("vijf", exact=True).wait_for()
         assert await rendered_texts(page) == truth
 
-        # "Stop gesprek" ends the chat for the agent too.
+        # "Stop gesprek" asks first; "Ja, stoppen" ends the chat for the agent too.
         await page.get_by_role("button", name="Stop gesprek").click()
+        await page.get_by_role("button", name="Ja, stoppen").click()
         await page.locator("[data-vtw=ended]").wait_for()
         await agent.wait_for("visitor_left", lambda d: d["conversation_id"] == conv)
         # Stopped: the token is forgotten; a reload shows no old message.
@@ -345,7 +346,7 @@ async def test_keyboard_only_chat_and_agent_html_stays_text(web_server, neutral_
     await tab_to(page, "Chat met Veilig Thuis")
     await page.keyboard.press("Enter")
     await page.locator(".vtw-intake").wait_for()
-    await tab_to(page, "Ik ben een kind (tot 12 jaar)")
+    await tab_to(page, "Ik ben een kind (tot en met 11 jaar)")
     await page.keyboard.press("Enter")
     await tab_to(page, "Ik wil advies of iets vragen")
     await page.keyboard.press("Enter")

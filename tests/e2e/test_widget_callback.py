@@ -187,7 +187,7 @@ async def test_long_wait_offers_a_callback_that_takes_the_visitor_out_of_the_que
         page = await ctx.new_page()
         await page.goto(server.url + "/")
         await page.get_by_role("button", name="Chat met Veilig Thuis").click()
-        await page.get_by_role("button", name="Ik ben een jongere (12 tot 18 jaar)").click()
+        await page.get_by_role("button", name="Ik ben een jongere (12 tot en met 17 jaar)").click()
         await page.get_by_role("button", name="Ik wil advies of iets vragen").click()
         await page.get_by_role("button", name="Overslaan").click()
         await page.get_by_role("button", name="Nee", exact=True).click()
@@ -200,7 +200,7 @@ async def test_long_wait_offers_a_callback_that_takes_the_visitor_out_of_the_que
         form = page.locator("[data-vtw=callback]")
         await form.get_by_text("Als je dit verstuurt, ga je uit de rij voor de chat.").wait_for()
         # What the intake asked is known already.
-        assert await form.get_by_role("radio", name="Ik ben een jongere (12 tot 18 jaar)").is_checked()
+        assert await form.get_by_role("radio", name="Ik ben een jongere (12 tot en met 17 jaar)").is_checked()
         # Back to the chat keeps the place in line and the draft.
         await form.get_by_role("button", name="Naar de chat").click()
         assert await page.locator(".vtw-input").input_value() == "nog niet verstuurd"

@@ -11,7 +11,7 @@ async def test_a_danger_phrase_in_the_chat_shows_112(web_server, context):
     known = waiting_ids(agent)
     page = await ctx.new_page()
     await open_widget(page, web_server.url)
-    await answer_intake(page, "Ik ben een jongere (12 tot 18 jaar)", "Ik wil advies of iets vragen")
+    await answer_intake(page, "Ik ben een jongere (12 tot en met 17 jaar)", "Ik wil advies of iets vragen")
     await new_waiting(agent, known)
     assert await page.locator("[data-vtw=danger]").count() == 0  # "Nee" at the start: no banner yet
     box = page.locator("#vtw-input")

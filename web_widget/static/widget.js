@@ -36,9 +36,9 @@
       loading: "Even laden…",
       intro: "Je kunt hier gratis en anoniem chatten. Je hoeft je naam niet te zeggen.",
       qWho: "Wie ben jij?",
-      who_kind: "Ik ben een kind (tot 12 jaar)",
-      who_jongere: "Ik ben een jongere (12 tot 18 jaar)",
-      who_volwassene: "Ik ben een volwassene",
+      who_kind: "Ik ben een kind (tot en met 11 jaar)",
+      who_jongere: "Ik ben een jongere (12 tot en met 17 jaar)",
+      who_volwassene: "Ik ben een volwassene (18 jaar of ouder)",
       who_professional: "Ik vraag het voor mijn werk",
       qWhat: "Wat wil je doen?",
       what_advies: "Ik wil advies of iets vragen",
@@ -74,6 +74,14 @@
       minutes: "{n} minuten",
       waitingHelp: "Een hulpverlener komt zo bij je. Laat dit venster open.",
       assigned: "Je praat nu met {name}.",
+      transferring: "Je wordt doorverbonden met een collega. Even geduld.",
+      transferredTo: "Nu praat je met {name}.",
+      requeued: "Je wacht weer op een hulpverlener. Je bent nummer {pos}.",
+      noAdvisor: "Er is nu niemand van Veilig Thuis online in de chat.",
+      noAdvisorIntake: "Laat je terugbellen, of bel gratis 0800-2000 (dag en nacht). In gevaar? Bel 112.",
+      noAdvisorMayStart: "Je mag de chat toch starten en wachten tot er iemand is.",
+      noAdvisorWaiting: "Je mag blijven wachten. Maar we weten niet hoe lang dat duurt.",
+      noAdvisorWaitingCall: "Bel gratis 0800-2000 (dag en nacht). In gevaar? Bel 112.",
       agentFallback: "Hulpverlener",
       you: "Jij",
       system: "Veilig Thuis",
@@ -85,8 +93,16 @@
       sending: "wordt verstuurd…",
       failed: "niet verstuurd",
       stop: "Stop gesprek",
+      stopAsk: "Wil je echt stoppen? Je kunt daarna niet meer verder in dit gesprek.",
+      stopYes: "Ja, stoppen",
+      stopNo: "Nee, verder praten",
       ended: "Het gesprek is afgelopen.",
-      endedThanks: "Bedankt voor je bericht. Wil je nog iets vragen? Dat kan altijd.",
+      endNext: "Wat gebeurt er nu?",
+      endMeldingKid: "Goed dat je het hebt verteld.",
+      endMeldingLook: "Veilig Thuis kijkt nu wat er nodig is om het veilig te maken.",
+      endMeldingContact: "Misschien neemt iemand van Veilig Thuis contact op met jou. Of met de mensen om wie het gaat.",
+      endAdvies: "Je hebt advies gekregen. Heb je later nog een vraag? Of verandert er iets? Kom dan gerust terug.",
+      endComeBack: "Je kunt altijd terugkomen in de chat. Of bel gratis 0800-2000, dag en nacht.",
       newChat: "Nieuw gesprek",
       offline: "De verbinding is weg. We proberen het opnieuw…",
       online: "Je bent weer verbonden.",
@@ -144,9 +160,9 @@
       loading: "Loading…",
       intro: "You can chat here for free and without giving your name.",
       qWho: "Who are you?",
-      who_kind: "I am a child (up to 12)",
-      who_jongere: "I am a young person (12 to 18)",
-      who_volwassene: "I am an adult",
+      who_kind: "I am a child (11 or younger)",
+      who_jongere: "I am a young person (12 to 17)",
+      who_volwassene: "I am an adult (18 or older)",
       who_professional: "I am asking for my work",
       qWhat: "What do you want to do?",
       what_advies: "I want advice or to ask something",
@@ -182,6 +198,14 @@
       minutes: "{n} minutes",
       waitingHelp: "Someone will be with you soon. Keep this window open.",
       assigned: "You are talking to {name}.",
+      transferring: "You are being connected to a colleague. Please wait.",
+      transferredTo: "Now you are talking to {name}.",
+      requeued: "You are waiting for someone again. You are number {pos}.",
+      noAdvisor: "Nobody from Veilig Thuis is online in the chat right now.",
+      noAdvisorIntake: "Ask us to call you back, or call 0800-2000 for free (day and night). In danger? Call 112.",
+      noAdvisorMayStart: "You can still start the chat and wait until someone is there.",
+      noAdvisorWaiting: "You may keep waiting. But we do not know how long it will take.",
+      noAdvisorWaitingCall: "Call 0800-2000 for free (day and night). In danger? Call 112.",
       agentFallback: "Advisor",
       you: "You",
       system: "Veilig Thuis",
@@ -193,8 +217,16 @@
       sending: "sending…",
       failed: "not sent",
       stop: "End chat",
+      stopAsk: "Do you really want to stop? After that you cannot go on with this chat.",
+      stopYes: "Yes, stop",
+      stopNo: "No, keep talking",
       ended: "The chat has ended.",
-      endedThanks: "Thank you for your message. Want to ask something else? You always can.",
+      endNext: "What happens now?",
+      endMeldingKid: "Good that you told us.",
+      endMeldingLook: "Veilig Thuis will now look at what is needed to make things safe.",
+      endMeldingContact: "Someone from Veilig Thuis may contact you. Or the people it is about.",
+      endAdvies: "You got advice. Do you have another question later? Or does something change? Then come back any time.",
+      endComeBack: "You can always come back to the chat. Or call 0800-2000 for free, day and night.",
       newChat: "New chat",
       offline: "The connection is lost. We are trying again…",
       online: "You are connected again.",
@@ -258,6 +290,11 @@
     danger: false,
     queue: null,
     agentName: null,
+    transferring: false, // told `transfer`: until `assigned` (a colleague) or `queue` (a team)
+    requeued: false,     // back in the queue after a transfer to a team
+    strayQueue: null,    // a `queue` that came while active: {q, at} (it may overtake `transfer`)
+    confirmStop: false,  // "Stop gesprek" asked "Wil je echt stoppen?"
+    endInfo: null,       // how the chat ended: {reason, outcome}
     shown: {},        // seq -> element
     contiguous: 0,    // highest seq n with 1..n all shown
     pending: [],      // own messages without seq yet: {client_id, text, el, sending}
@@ -323,6 +360,17 @@
     (children || []).forEach(function (c) { if (c) node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
     return node;
   }
+
+  // 112 and 0800-2000 in a text become tap-to-call links: built as nodes, never HTML, so a text
+  // (ours, or an error message from the server) can never inject markup.
+  var PHONE_RE = /(0800-2000|\b112\b)/;
+  var TEL = { "112": "tel:112", "0800-2000": "tel:08002000" };
+  function withPhones(text) {
+    return String(text).split(PHONE_RE).filter(function (part) { return part !== ""; }).map(function (part) {
+      return TEL[part] ? el("a", { className: "vtw-tel", href: TEL[part] }, [part]) : part;
+    });
+  }
+  function rich(tag, attrs, text) { return el(tag, attrs, withPhones(text)); }
 
   function fmtWhen(iso) {
     try {
@@ -490,7 +538,7 @@
   }
   launcher.addEventListener("click", function () { openPanel(); });
 
-  var body, statusLine, cbLinkBox, logList, typingLine, composer, input, liveNote;
+  var body, statusLine, cbLinkBox, noneBox, stopBar, logList, typingLine, composer, input, liveNote;
 
   function header() {
     return el("div", { className: "vtw-header" }, [
@@ -508,13 +556,14 @@
 
   function footer() {
     return el("div", { className: "vtw-footer" }, [
-      el("p", null, [el("strong", { text: t("always112") }), " ", t("phoneLine")])
+      el("p", null, [rich("strong", null, t("always112")), " "].concat(withPhones(t("phoneLine"))))
     ]);
   }
 
   function renderAll(keepFocus) {
     renderLauncher();
     var focusKey = keepFocus && document.activeElement && document.activeElement.className;
+    var focusVtw = document.activeElement && panel.contains(document.activeElement) && document.activeElement.getAttribute("data-vtw");
     var draft = input && input.isConnected ? input.value : "";
     panel.hidden = !S.open;
     panel.textContent = "";
@@ -533,6 +582,8 @@
     if (draft && input && input.isConnected) input.value = draft;
     if (focusKey && focusKey.indexOf("vtw-lang") >= 0) {
       var b = panel.querySelector(".vtw-lang"); if (b) b.focus();
+    } else if (focusVtw === "stop-no" || focusVtw === "stop-yes") {
+      var c = panel.querySelector("[data-vtw=" + focusVtw + "]"); if (c) c.focus(); // the question stays open
     }
   }
 
@@ -546,7 +597,7 @@
       el("p", { text: t("closedPhone") }),
       el("p", null, [el("a", { className: "vtw-phone", href: "tel:" + phone.advice.replace(/\D/g, ""), text: phone.advice })]),
       el("div", { className: "vtw-danger", role: "note" }, [
-        el("p", { className: "vtw-danger-title", text: t("closedDanger") }),
+        rich("p", { className: "vtw-danger-title" }, t("closedDanger")),
         el("a", { className: "vtw-call112", href: "tel:" + phone.emergency, text: t("call112") })
       ]),
       callbackOffer()
@@ -568,6 +619,12 @@
       el("p", { text: t("cbOfferText") }),
       el("button", { type: "button", className: "vtw-primary vtw-wrap", "data-vtw": "callback-open", onclick: function () { openCallback("closed"); } }, [t("cbOffer")])
     ]);
+  }
+
+  // The chat is open but no advisor has a console open (a count from /api/status).
+  function noAdvisorNow() {
+    var chat = S.status && S.status.chat;
+    return !!chat && chat.open !== false && chat.advisors_online === 0;
   }
 
   function callbackLink() {
@@ -598,9 +655,9 @@
   function closeCallback() {
     var from = S.cb ? S.cb.from : "closed";
     S.cb = null;
-    S.view = from === "chat" ? "chat" : "closed";
+    S.view = from === "chat" || from === "intake" ? from : "closed";
     renderAll();
-    var back = S.view === "closed" ? panel.querySelector("[data-vtw=callback-open]") : null;
+    var back = S.view !== "chat" ? panel.querySelector("[data-vtw=callback-open]") : null;
     if (back) back.focus(); else focusTitle();
   }
 
@@ -640,7 +697,7 @@
     return el("div", { className: "vtw-field" + (err ? " vtw-invalid" : ""), "data-vtw": "field-" + key }, [
       el("label", { "for": id, className: "vtw-cb-label", text: label }),
       hint ? el("p", { id: id + "-hint", className: "vtw-cb-hint", text: hint }) : null,
-      err ? el("p", { id: id + "-error", className: "vtw-field-error", "data-vtw": "error-" + key, text: err }) : null,
+      err ? rich("p", { id: id + "-error", className: "vtw-field-error", "data-vtw": "error-" + key }, err) : null,
       control
     ]);
   }
@@ -650,7 +707,7 @@
     var fs = el("fieldset", { className: "vtw-fieldset" + (err ? " vtw-invalid" : ""), "data-vtw": "field-" + key }, [
       el("legend", { className: "vtw-cb-label", text: legend }),
       hint ? el("p", { id: id + "-hint", className: "vtw-cb-hint", text: hint }) : null,
-      err ? el("p", { id: id + "-error", className: "vtw-field-error", "data-vtw": "error-" + key, text: err }) : null,
+      err ? rich("p", { id: id + "-error", className: "vtw-field-error", "data-vtw": "error-" + key }, err) : null,
       el("div", { className: "vtw-radios" }, options.map(function (o, i) {
         var rid = id + "-" + i;
         var radio = el("input", {
@@ -669,12 +726,12 @@
     if (!cb || !box || !box.isConnected) return;
     box.textContent = "";
     if (cb.loadError) {
-      box.appendChild(el("p", { className: "vtw-error", role: "alert", text: cb.loadError }));
+      box.appendChild(rich("p", { className: "vtw-error", role: "alert" }, cb.loadError));
       box.appendChild(el("button", { type: "button", className: "vtw-stop", onclick: function () { cb.slots = null; fillWhen(); loadSlots(); } }, [t("cbRetry")]));
       return;
     }
     if (!cb.slots) { box.appendChild(el("p", { className: "vtw-muted", role: "status", text: t("cbLoadingSlots") })); return; }
-    if (!cb.slots.length) { box.appendChild(el("p", { "data-vtw": "no-slots", text: t("cbNoSlots") })); return; }
+    if (!cb.slots.length) { box.appendChild(rich("p", { "data-vtw": "no-slots" }, t("cbNoSlots"))); return; }
     var days = [], byDay = {};
     cb.slots.forEach(function (x) {
       var k = dayKey(x.start);
@@ -720,7 +777,7 @@
     form.appendChild(el("p", { text: t("cbIntro") }));
     cbChatNote = el("div", { className: "vtw-cb-chat" });
     form.appendChild(cbChatNote);
-    if (cb.formError) form.appendChild(el("p", { className: "vtw-error", role: "alert", "data-vtw": "callback-error", text: cb.formError }));
+    if (cb.formError) form.appendChild(rich("p", { className: "vtw-error", role: "alert", "data-vtw": "callback-error" }, cb.formError));
 
     cbWhenBox = el("div", { className: "vtw-cb-when", "data-vtw": "callback-when" });
     form.appendChild(el("fieldset", { className: "vtw-fieldset vtw-fieldset-outer" }, [
@@ -768,7 +825,7 @@
       el("p", { "data-vtw": "callback-when", text: t("cbDoneWhen", { when: fmtSlot(d.slot) }) }),
       el("p", null, [t("cbDoneRef") + " ", el("strong", { className: "vtw-ref", "data-vtw": "callback-reference", text: d.reference })]),
       el("p", { text: t("cbDoneRefHint") }),
-      el("p", { className: "vtw-muted", text: t("cbDoneNoLink") }),
+      rich("p", { className: "vtw-muted" }, t("cbDoneNoLink")),
       cb.leftQueue ? el("p", { text: t("cbDoneLeftQueue") }) : null,
       el("button", { type: "button", className: "vtw-primary", onclick: closeCallback }, [t("cbDone")])
     ]));
@@ -851,6 +908,7 @@
     if (S.socket && S.bound) S.socket.timeout(5000).emit("leave", {}, function () { /* ended either way */ });
     forgetToken();
     S.chatStatus = "closed";
+    S.endInfo = { reason: "visitor_left" };
     S.bound = false;
     S.cb.leftQueue = true;
     stopTyping();
@@ -866,6 +924,17 @@
   function renderIntake() {
     var wrap = el("div", { className: "vtw-intake" });
     if (S.step === 1) wrap.appendChild(el("p", { className: "vtw-intro", text: t("intro") }));
+    if (S.step === 1 && noAdvisorNow()) {
+      // Before they start: nobody would answer now. They may still start and wait.
+      wrap.appendChild(el("div", { className: "vtw-none", "data-vtw": "no-advisor" }, [
+        el("p", { className: "vtw-h vtw-h-sub", text: t("noAdvisor") }),
+        rich("p", null, t("noAdvisorIntake")),
+        el("p", { "data-vtw": "callback-offer" }, [
+          el("button", { type: "button", className: "vtw-primary vtw-wrap", "data-vtw": "callback-open", onclick: function () { openCallback("intake"); } }, [t("cbOffer")])
+        ]),
+        el("p", { text: t("noAdvisorMayStart") })
+      ]));
+    }
     wrap.appendChild(el("p", { className: "vtw-step", text: t("step", { n: S.step }) }));
     var q, opts = [];
     if (S.step === 1) {
@@ -894,7 +963,7 @@
     if (S.step === 3) wrap.appendChild(el("p", { className: "vtw-muted", text: t("topicOptional") }));
     wrap.appendChild(el("div", { className: "vtw-choices" + (S.step === 4 ? " vtw-choices-row" : ""), role: "group", "aria-labelledby": qid }, opts));
     if (S.step > 1) wrap.appendChild(el("button", { type: "button", className: "vtw-back", onclick: function () { goStep(S.step - 1); } }, [t("back")]));
-    if (S.error) wrap.appendChild(el("p", { className: "vtw-error", role: "alert", text: S.error }));
+    if (S.error) wrap.appendChild(rich("p", { className: "vtw-error", role: "alert" }, S.error));
     body.appendChild(wrap);
   }
 
@@ -904,14 +973,21 @@
     if (S.danger) {
       wrap.appendChild(el("div", { className: "vtw-danger", role: "alert", "data-vtw": "danger" }, [
         el("div", null, [
-          el("p", { className: "vtw-danger-title", text: t("dangerTitle") }),
+          rich("p", { className: "vtw-danger-title" }, t("dangerTitle")),
           el("p", { className: "vtw-danger-text", text: t("dangerText") })
         ]),
         el("a", { className: "vtw-call112", href: "tel:112", text: t("call112") })
       ]));
     }
+    // Stop sits at the top, away from the send button, and asks first.
+    stopBar = el("div", { className: "vtw-chat-bar", "data-vtw": "stop-bar" });
+    if (S.chatStatus !== "closed") wrap.appendChild(stopBar);
     statusLine = el("div", { className: "vtw-status", role: "status", "data-vtw": "status" });
     wrap.appendChild(statusLine);
+    // Nobody online while waiting: said once (a live region of its own, not read out again on
+    // every queue change), with the callback offer and the phone numbers.
+    noneBox = el("div", { className: "vtw-none-box", role: "status" });
+    wrap.appendChild(noneBox);
     // Outside the live status (not read out on every queue change) and kept while it applies,
     // so a keyboard user who is on the link does not lose the focus when the queue moves.
     cbLinkBox = el("div", { className: "vtw-cb-linkbox" });
@@ -919,18 +995,14 @@
     liveNote = el("p", { className: "vtw-note", role: "status", "aria-live": "polite" });
     wrap.appendChild(liveNote);
     var oldLog = logList;
-    logList = el("ol", { className: "vtw-log", role: "log", "aria-live": "polite", "aria-label": t("logLabel"), "data-vtw": "log" });
+    // A div, not a list: role=log takes the list's place, and a log's items are not list items.
+    logList = el("div", { className: "vtw-log", role: "log", "aria-live": "polite", "aria-label": t("logLabel"), "data-vtw": "log" });
     if (oldLog) { while (oldLog.firstChild) logList.appendChild(oldLog.firstChild); }
     wrap.appendChild(logList);
     typingLine = el("p", { className: "vtw-typing", "aria-hidden": "true", hidden: true });
     wrap.appendChild(typingLine);
     if (S.chatStatus === "closed") {
-      wrap.appendChild(el("div", { className: "vtw-ended", "data-vtw": "ended" }, [
-        el("p", { className: "vtw-h", text: t("ended") }),
-        el("p", { text: t("endedThanks") }),
-        el("p", { text: t("phoneLine") }),
-        el("button", { type: "button", className: "vtw-primary", onclick: newChat }, [t("newChat")])
-      ]));
+      wrap.appendChild(endedBlock());
     } else {
       input = el("textarea", { id: "vtw-input", className: "vtw-input", rows: "2", maxlength: "4000", placeholder: t("messagePlaceholder"), "aria-describedby": "vtw-send-hint" });
       input.addEventListener("keydown", onInputKey);
@@ -941,31 +1013,107 @@
         el("p", { id: "vtw-send-hint", className: "vtw-hint", text: t("sendHint") })
       ]);
       wrap.appendChild(composer);
-      wrap.appendChild(el("div", { className: "vtw-chat-actions" }, [
-        el("button", { type: "button", className: "vtw-stop", "data-vtw": "stop", onclick: stopChat }, [t("stop")]),
-        S.danger ? null : el("span", { className: "vtw-muted vtw-small" }, [el("strong", { text: t("always112") }), " 0800-2000"])
-      ]));
+      if (!S.danger) {
+        wrap.appendChild(el("p", { className: "vtw-muted vtw-small vtw-chat-phones" },
+          [rich("strong", null, t("always112")), " "].concat(withPhones("0800-2000"))));
+      }
     }
     body.appendChild(wrap);
+    renderStopBar();
     updateStatusLine();
     relabelMessages();
     scrollLog();
   }
 
+  // ---- stop, after a question ----------------------------------------------------------
+  function renderStopBar() {
+    if (!stopBar || !stopBar.isConnected) return;
+    stopBar.textContent = "";
+    if (!S.confirmStop) {
+      stopBar.appendChild(el("button", { type: "button", className: "vtw-stop", "data-vtw": "stop", onclick: askStop }, [t("stop")]));
+      return;
+    }
+    // Inline, not window.confirm: it stays in the widget's language and look, and a quick
+    // exit (Esc twice) still works while it is open: the first Esc answers "no".
+    stopBar.appendChild(el("div", {
+      className: "vtw-confirm", role: "group", "aria-labelledby": "vtw-stop-ask", "data-vtw": "stop-confirm",
+      onkeydown: function (e) { if (e.key === "Escape" || e.key === "Esc") keepTalking(); }
+    }, [
+      el("p", { id: "vtw-stop-ask", className: "vtw-confirm-q", text: t("stopAsk") }),
+      el("div", { className: "vtw-confirm-actions" }, [
+        el("button", { type: "button", className: "vtw-primary", "data-vtw": "stop-no", "aria-describedby": "vtw-stop-ask", onclick: keepTalking }, [t("stopNo")]),
+        el("button", { type: "button", className: "vtw-stop vtw-stop-yes", "data-vtw": "stop-yes", onclick: function () { S.confirmStop = false; stopChat(); } }, [t("stopYes")])
+      ])
+    ]));
+  }
+  function askStop() {
+    S.confirmStop = true;
+    renderStopBar();
+    var no = panel.querySelector("[data-vtw=stop-no]");
+    if (no) no.focus();
+  }
+  function keepTalking() {
+    S.confirmStop = false;
+    renderStopBar();
+    var stop = panel.querySelector("[data-vtw=stop]");
+    if (stop) stop.focus();
+  }
+
+  // ---- the end: what happens next ----------------------------------------------------
+  function endedBlock() {
+    var info = S.endInfo || {};
+    var ct = S.answers.caller_type;
+    var child = ct !== "volwassene" && ct !== "professional"; // a child, or not known (after a reload)
+    var kids = [el("h3", { id: "vtw-ended-title", className: "vtw-h", tabindex: "-1", text: t("ended") })];
+    var next = [];
+    if (info.outcome === "melding") {
+      next.push(el("h4", { className: "vtw-h vtw-h-sub", text: t("endNext") }));
+      if (child) next.push(el("p", { text: t("endMeldingKid") }));
+      next.push(el("p", { text: t("endMeldingLook") }));
+      next.push(el("p", { text: t("endMeldingContact") }));
+      next.push(rich("p", null, t("endComeBack")));
+    } else if (info.outcome === "advies") {
+      next.push(el("p", { text: t("endAdvies") }));
+      next.push(rich("p", null, t("phoneLine")));
+    } else {
+      next.push(rich("p", null, t("endComeBack")));
+    }
+    next.push(el("p", null, [rich("strong", null, t("always112"))]));
+    kids.push(el("div", { "data-vtw": "ended-next", "data-outcome": info.outcome || info.reason || "" }, next));
+    kids.push(el("button", { type: "button", className: "vtw-primary", onclick: newChat }, [t("newChat")]));
+    return el("div", { className: "vtw-ended", "data-vtw": "ended" }, kids);
+  }
+  function focusEnded() { var h = panel.querySelector("#vtw-ended-title"); if (h) h.focus(); else focusTitle(); }
+
   function updateStatusLine() {
     if (!statusLine || !statusLine.isConnected) return;
-    var longWait = S.chatStatus === "waiting" && S.queue && S.queue.estimated_wait_s >= LONG_WAIT_S;
+    var waiting = S.chatStatus === "waiting" && !S.transferring;
+    // With nobody online a wait estimate only grows: say that nobody is there instead.
+    var none = waiting && S.queue && S.queue.advisors_online === 0;
+    var longWait = waiting && S.queue && !none && S.queue.estimated_wait_s >= LONG_WAIT_S;
+    if (none && !noneBox.firstChild) {
+      noneBox.appendChild(el("div", { className: "vtw-none", "data-vtw": "no-advisor" }, [
+        el("p", { className: "vtw-h vtw-h-sub", text: t("noAdvisor") }),
+        el("p", { text: t("noAdvisorWaiting") }),
+        callbackLink(),
+        rich("p", null, t("noAdvisorWaitingCall"))
+      ]));
+    }
+    if (!none) noneBox.textContent = "";
     if (longWait && !cbLinkBox.firstChild) cbLinkBox.appendChild(callbackLink());
     if (!longWait) cbLinkBox.textContent = "";
     statusLine.textContent = "";
-    if (S.chatStatus === "active") {
+    if (S.transferring && S.chatStatus !== "closed") {
+      statusLine.appendChild(el("p", { className: "vtw-h", "data-vtw": "transferring", text: t("transferring") }));
+    } else if (S.chatStatus === "active") {
       statusLine.appendChild(el("p", { className: "vtw-h", text: t("assigned", { name: S.agentName || t("agentFallback") }) }));
     } else if (S.chatStatus === "waiting") {
       if (S.queue) {
-        statusLine.appendChild(el("p", { className: "vtw-h", "data-vtw": "queue", text: t("queue", { pos: S.queue.position }) }));
-        statusLine.appendChild(el("p", { text: S.queue.estimated_wait_s > 60 ? t("wait", { min: fmtWait(S.queue.estimated_wait_s) }) : t("waitShort") }));
+        var pos = { pos: S.queue.position };
+        statusLine.appendChild(el("p", { className: "vtw-h", "data-vtw": "queue", text: S.requeued ? t("requeued", pos) : t("queue", pos) }));
+        if (!none) statusLine.appendChild(el("p", { text: S.queue.estimated_wait_s > 60 ? t("wait", { min: fmtWait(S.queue.estimated_wait_s) }) : t("waitShort") }));
       }
-      statusLine.appendChild(el("p", { className: "vtw-muted", text: t("waitingHelp") }));
+      if (!none) statusLine.appendChild(el("p", { className: "vtw-muted", text: t("waitingHelp") }));
     } else if (S.chatStatus !== "closed") {
       statusLine.appendChild(el("p", { className: "vtw-muted", text: t("connecting") }));
     }
@@ -975,23 +1123,52 @@
 
   function scrollLog() { if (logList) logList.scrollTop = logList.scrollHeight; }
 
-  function senderLabel(sender) {
+  // Each advisor message carries the first name of whoever wrote it (so after a transfer the
+  // first advisor's messages keep their name); the current advisor's name is only a fallback
+  // for a message without one, and only until it is shown (then it stays with the message).
+  function senderLabel(sender, name) {
     if (sender === "visitor") return t("you");
-    if (sender === "agent") return S.agentName || t("agentFallback");
+    if (sender === "agent") return name || S.agentName || t("agentFallback");
     return t("system");
   }
   function relabelMessages() {
     if (!logList) return;
     Array.prototype.forEach.call(logList.querySelectorAll(".vtw-msg"), function (li) {
       var who = li.querySelector(".vtw-who");
-      if (who) who.textContent = senderLabel(li.getAttribute("data-sender"));
+      if (who) who.textContent = senderLabel(li.getAttribute("data-sender"), li.getAttribute("data-name"));
+    });
+    Array.prototype.forEach.call(logList.querySelectorAll(".vtw-sysline"), function (li) {
+      var p = li.querySelector(".vtw-sys-text");
+      if (p && li.vtwTexts) p.textContent = li.vtwTexts[S.lang] || li.vtwTexts.nl;
     });
   }
 
-  function messageEl(sender, text, at) {
-    var li = el("li", { className: "vtw-msg vtw-from-" + sender, "data-sender": sender });
+  // A line from Veilig Thuis itself in the log (a transfer): not a message, no seq.
+  function systemLine(texts) {
+    ensureLog();
+    var li = el("div", { className: "vtw-sysline", "data-vtw": "sysline" }, [
+      el("p", { className: "vtw-sys-text", text: texts[S.lang] || texts.nl })
+    ]);
+    li.vtwTexts = texts;
+    var pending = logList.querySelector(".vtw-msg:not([data-seq])");
+    if (pending) logList.insertBefore(li, pending); else logList.appendChild(li);
+    scrollLog();
+  }
+  function bothLangs(key, params) {
+    var out = {};
+    ["nl", "en"].forEach(function (lang) {
+      var s = TEXT[lang][key];
+      Object.keys(params || {}).forEach(function (k) { s = s.split("{" + k + "}").join(String(params[k])); });
+      out[lang] = s;
+    });
+    return out;
+  }
+  function firstName(name) { return name ? String(name).trim().split(/\s+/)[0] || null : null; }
+
+  function messageEl(sender, text, at, name) {
+    var li = el("div", { className: "vtw-msg vtw-from-" + sender, "data-sender": sender, "data-name": name || null });
     var meta = el("p", { className: "vtw-meta" }, [
-      el("span", { className: "vtw-who", text: senderLabel(sender) }),
+      el("span", { className: "vtw-who", text: senderLabel(sender, name) }),
       el("span", { className: "vtw-sep", "aria-hidden": "true", text: " · " }),
       el("time", { className: "vtw-time", datetime: at || "", text: fmtTime(at) })
     ]);
@@ -1021,7 +1198,7 @@
   function showMessage(m) {
     if (!m || typeof m.seq !== "number" || S.shown[m.seq]) return;
     ensureLog();
-    var li = messageEl(m.sender, m.text, m.at);
+    var li = messageEl(m.sender, m.text, m.at, m.sender === "agent" ? firstName(m.name) || S.agentName : null);
     placeBySeq(li, m.seq);
     markShown(m.seq, li);
     if (m.sender === "agent") hideTyping();
@@ -1029,7 +1206,7 @@
   }
 
   function ensureLog() {
-    if (!logList) logList = el("ol", { className: "vtw-log", role: "log", "aria-live": "polite" });
+    if (!logList) logList = el("div", { className: "vtw-log", role: "log", "aria-live": "polite" });
   }
 
   // ---- typing -------------------------------------------------------------------------
@@ -1137,11 +1314,35 @@
         if (S.chatStatus && S.chatStatus !== "closed") note(t("offline"));
         if (reason === "io server disconnect") sock.connect();
       });
-      sock.on("queue", function (q) { if (q && S.chatStatus === "waiting") { S.queue = q; updateStatusLine(); } });
+      sock.on("queue", function (q) {
+        if (!q || S.chatStatus === "closed") return;
+        if (S.chatStatus === "active" && !S.transferring) { S.strayQueue = { q: q, at: Date.now() }; return; }
+        if (S.transferring) backInQueue(q);
+        else if (S.chatStatus === "waiting") { S.queue = q; updateStatusLine(); }
+      });
       sock.on("assigned", function (a) {
-        S.agentName = a && a.agent && a.agent.name ? String(a.agent.name).split(" ")[0] : null;
+        var name = firstName(a && a.agent && a.agent.name);
+        var handedOn = S.transferring || S.requeued;
+        S.agentName = name;
         S.chatStatus = "active";
+        S.transferring = false; S.requeued = false; S.strayQueue = null;
+        if (handedOn) systemLine(bothLangs("transferredTo", { name: name || t("agentFallback") }));
         updateStatusLine(); relabelMessages(); updateCallbackChatNote();
+      });
+      // An advisor hands the chat on: to a colleague (`assigned` follows) or back to a team's
+      // queue (`queue` follows). Until then the visitor reads that, not the old name.
+      sock.on("transfer", function (d) {
+        if (S.chatStatus === "closed") return;
+        S.transferring = true;
+        hideTyping();
+        systemLine({
+          nl: (d && typeof d.text === "string" && d.text) || TEXT.nl.transferring,
+          en: (d && typeof d.text_en === "string" && d.text_en) || TEXT.en.transferring
+        });
+        var stray = S.strayQueue;
+        S.strayQueue = null;
+        if (stray && Date.now() - stray.at < 3000) { backInQueue(stray.q); return; } // it overtook `transfer`
+        updateStatusLine(); updateCallbackChatNote();
       });
       sock.on("message", function (m) { showMessage(m); });
       // The server saw acute danger in what the visitor wrote: show 112 at once, keep the draft.
@@ -1152,9 +1353,19 @@
         renderAll(true);
       });
       sock.on("typing", function (d) { if (d && d.typing) showTyping(); else hideTyping(); });
-      sock.on("closed", function () { if (!S.exiting) endedHere(); });
+      sock.on("closed", function (d) {
+        if (S.exiting) return;
+        endedHere({ reason: d && d.reason, outcome: d && d.outcome });
+      });
       return sock;
     });
+  }
+
+  function backInQueue(q) {
+    S.transferring = false; S.requeued = true;
+    S.chatStatus = "waiting"; S.agentName = null; S.queue = q;
+    hideTyping();
+    updateStatusLine(); updateCallbackChatNote();
   }
 
   function whenConnected(sock) {
@@ -1177,8 +1388,12 @@
       S.conversationId = ack.conversation_id;
       var wasStatus = S.chatStatus;
       S.chatStatus = ack.status;
+      // The server's answer is the truth now: a transfer that happened meanwhile is over.
+      if (wasStatus === "active" && ack.status === "waiting") S.requeued = true;
+      if (ack.status === "active") S.requeued = false;
+      S.transferring = false; S.strayQueue = null;
       if (ack.queue) S.queue = ack.queue;
-      if (ack.agent && ack.agent.name) S.agentName = String(ack.agent.name).split(" ")[0];
+      S.agentName = ack.agent && ack.agent.name ? firstName(ack.agent.name) : null;
       S.bound = true;
       if (S.view === "callback") {
         updateCallbackChatNote(); // a reconnect while the callback form is open: stay there
@@ -1203,13 +1418,22 @@
       return;
     }
     // The chat on this screen ended while the connection was away: as the `closed` event.
-    endedHere();
+    endedHere({});
   }
 
-  function endedHere() {
+  function endedHere(info) {
     forgetToken();
-    S.chatStatus = "closed"; S.bound = false; hideTyping();
-    if (S.view === "callback") updateCallbackChatNote(); else renderAll();
+    S.bound = false; hideTyping();
+    // The `closed` of a stop we sent ourselves: the screen says so already (and keeps the focus).
+    if (S.chatStatus === "closed" && !(info && info.outcome)) return;
+    S.endInfo = info || {};
+    S.chatStatus = "closed"; S.confirmStop = false; S.transferring = false;
+    if (S.view === "callback") { updateCallbackChatNote(); return; }
+    var active = document.activeElement;
+    var focusHere = !active || active === document.body || panel.contains(active);
+    renderAll();
+    // The message box is gone: the focus goes to what the visitor now needs to read.
+    if (S.view === "chat" && S.open && focusHere) focusEnded();
   }
 
   function startChat(danger) {
@@ -1219,6 +1443,7 @@
     S.chatStatus = null;
     S.queue = null;
     S.agentName = null;
+    S.transferring = false; S.requeued = false; S.strayQueue = null; S.confirmStop = false; S.endInfo = null;
     S.shown = {}; S.contiguous = 0; S.pending = []; logList = null;
     renderAll();
     // In danger the call button gets the focus first; otherwise the message box.
@@ -1265,10 +1490,11 @@
     }
     forgetToken(); // the leave went out (or will, from leaveLater): nothing to pick up again
     S.chatStatus = "closed";
-    S.bound = false;
+    S.endInfo = { reason: "visitor_left" };
+    S.bound = false; S.confirmStop = false; S.transferring = false;
     stopTyping();
     renderAll();
-    focusTitle();
+    focusEnded();
   }
 
   // Stopped while the connection was away: a socket of its own ends that conversation as soon
@@ -1293,7 +1519,13 @@
   function newChat() {
     S.view = "intake"; S.step = 1; S.answers = {}; S.danger = false; S.chatStatus = null;
     S.shown = {}; S.contiguous = 0; S.pending = []; logList = null; S.conversationId = null;
+    S.endInfo = null; S.requeued = false; S.transferring = false; S.agentName = null;
     renderAll(); focusStep();
+    // Whether anyone is online may have changed since the widget was opened.
+    var before = noAdvisorNow();
+    fetchStatus().then(function () {
+      if (S.view === "intake" && S.step === 1 && noAdvisorNow() !== before) { renderAll(); focusStep(); }
+    }).catch(function () { /* keep what we had */ });
   }
 
   // ---- open / close -------------------------------------------------------------------
