@@ -13,10 +13,15 @@ from typing import Any
 
 from callback.phone import normalise_email, normalise_phone
 from contact.errors import DomainError
+from contact.gemeenten import official as official_gemeente
 
 MAX_TEXT = 4000
 OUTCOME_KINDS = ("advies", "melding", "geen")
 URGENCIES = ("spoed", "hoog", "midden", "laag")
+UNKNOWN_GEMEENTE = (
+    "Deze gemeente kennen we niet. Kies een gemeente uit de lijst.",
+    "This is not a Dutch municipality. Choose one from the list.",
+)
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,12 @@ def check_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
         if missing:
             raise DomainError("outcome_incomplete", missing=missing)
     cleaned = {k: v for k, v in outcome.items() if v is not None}
+    # A melding goes to the region of its gemeente: only a real one, in the CBS spelling.
+    if (cleaned.get("gemeente") or "").strip():
+        gemeente = official_gemeente(cleaned["gemeente"])
+        if gemeente is None:
+            raise DomainError("invalid_input", UNKNOWN_GEMEENTE, field="outcome.gemeente")
+        cleaned["gemeente"] = gemeente
     # The reporter's own contact details, when given: for the triage team and to link repeat reports.
     if cleaned.get("phone"):
         cleaned["phone"] = normalise_phone(cleaned["phone"])

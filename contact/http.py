@@ -1,4 +1,5 @@
-"""HTTP routes of the kernel: health, readiness, agent login, and the list of colleagues."""
+"""HTTP routes of the kernel: health, readiness, agent login, the list of colleagues, and the
+list of gemeenten the console's melding form offers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from contact.auth import AgentIdentity, AgentService, agents
 from contact.db import Database
 from contact.errors import DomainError
+from contact.gemeenten import all_gemeenten, as_of
 from contact.presence import Presence
 from contact.ratelimit import RateLimiter
 from contact.settings import Settings
@@ -90,10 +92,19 @@ async def colleagues(request: web.Request) -> web.Response:
     )
 
 
+async def gemeenten(request: web.Request) -> web.Response:
+    """The CBS list of gemeenten (for the melding form's search); any agent."""
+    await agent_from_request(request)
+    # Dutch order: 's-Gravenhage under G, 's-Hertogenbosch under H.
+    ordered = sorted(all_gemeenten(), key=lambda n: n.removeprefix("'s-").casefold())
+    return web.json_response({"gemeenten": ordered, "as_of": as_of()})
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/healthz", healthz),
         web.get("/readyz", readyz),
         web.post("/api/agent/login", login),
         web.get("/api/agent/colleagues", colleagues),
+        web.get("/api/agent/gemeenten", gemeenten),
     ]

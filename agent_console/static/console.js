@@ -1959,7 +1959,20 @@
     var context = t("cbCloseContext", { phone: cb.phone }) + (refs ? " · " + t("cbCloseFor", { refs: refs.join(", ") }) : "");
     openCloseForm(t("cbCloseTitle"), t("cbCloseSubmit"), context);
   }
+  // The CBS list of gemeenten, for the melding form's search (loaded once, at the first close).
+  var gemeenten = null;
+  async function ensureGemeenten() {
+    if (gemeenten) return;
+    var res = await api("GET", "/api/agent/gemeenten");
+    if (res.status !== 200 || !res.body || !Array.isArray(res.body.gemeenten)) return;
+    gemeenten = res.body.gemeenten;
+    var list = $("gemeente-list");
+    list.textContent = "";
+    gemeenten.forEach(function (g) { var o = document.createElement("option"); o.value = g; list.appendChild(o); });
+  }
+
   function openCloseForm(title, submit, context) {
+    ensureGemeenten();
     setText($("close-title"), title);
     setText($("close-submit"), submit);
     setText($("close-context"), context);
@@ -2029,6 +2042,7 @@
     var err = errorOf(res);
     if (err) {
       if (err.code === "outcome_incomplete") { showCloseError(err.missing || [], errorText(err)); return; }
+      if (err.field === "outcome.gemeente") { showCloseError(["gemeente"], errorText(err)); return; }
       if (err.code === "closed") {
         // Already over; for a conversation the visitor left, the time to record it ran out.
         if (awaitingOutcome(c)) showNotice(t("outcomeLate"));
@@ -3203,6 +3217,7 @@
     }
     if (res.status === 0) { showCloseError([], t("cbOffline")); return; }
     if (err && err.code === "outcome_incomplete") { showCloseError(err.missing || [], errorText(err)); return; }
+    if (err && err.field === "outcome.gemeente") { showCloseError(["gemeente"], errorText(err)); return; }
     if (err && ["closed", "not_found", "forbidden"].indexOf(err.code) >= 0) {
       closingCallback = null;
       $("close-dialog").close();

@@ -71,7 +71,14 @@ async def test_quick_exit_mid_chat_then_the_advisor_records_the_melding(browser,
             "Jongere meldt geweld stiefvader tegen moeder; vluchtte uit de chat."
         )
         await dialog.get_by_label(re.compile("^Urgentie")).select_option("hoog")
-        await dialog.get_by_label(re.compile("^Gemeente")).fill("Utrecht")
+        # The gemeente comes from the CBS list: the form offers it, the server refuses a typo.
+        await expect(dialog.locator("#gemeente-list option")).to_have_count(342)
+        gemeente = dialog.get_by_label(re.compile("^Gemeente"))
+        await gemeente.fill("Utreht")
+        await dialog.get_by_role("button", name="Afsluiten").click()
+        await expect(console.locator("#close-error")).to_contain_text("Kies een gemeente uit de lijst")
+        await expect(gemeente).to_have_attribute("aria-invalid", "true")
+        await gemeente.fill("Utrecht")
         await dialog.get_by_role("button", name="Afsluiten").click()
         await expect(dialog).not_to_be_visible()
         await expect(panel).to_have_count(0)
