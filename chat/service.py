@@ -908,10 +908,30 @@ class ChatService:
 
     async def close_overdue_outcomes(self) -> list[Outgoing]:
         """Left conversations whose holder recorded no outcome within the grace period: closed as
-        `geen` (marked automatic) and shown to the supervisors. Idempotent; the elected scheduler runs it."""
+        `geen` (marked automatic) and shown to the supervisors. An active chat whose visitor has
+        been gone that long (the tab closed, never back) ends the same way, so it holds no
+        advisor's place for ever. Idempotent; the elected scheduler runs it."""
         now = self.clock.now()
         cutoff = now - timedelta(seconds=self.limits.outcome_grace_s)
         async with self.db.write() as conn:
+            gone = (
+                await conn.execute(
+                    update(conversations)
+                    .where(
+                        conversations.c.status == "active",
+                        conversations.c.visitor_away_since.is_not(None),
+                        conversations.c.visitor_away_since <= cutoff,
+                    )
+                    .values(
+                        status="closed",
+                        closed_at=conversations.c.visitor_away_since,
+                        close_reason="visitor_gone",
+                        resume_hash=_revoked_hash(),
+                    )
+                    .returning(conversations.c.id)
+                )
+            ).all()
+            alarms_ended = [e for r in gone if (e := await end_crisis_in(conn, r.id, now, "visitor_gone"))]
             rows = (
                 await conn.execute(
                     update(conversations)
@@ -938,7 +958,7 @@ class ChatService:
                 await record_audit(conn, at=now, action="outcome_overdue", actor="system", conversation_id=r.id)
                 if r.agent_id not in names:
                     names[r.agent_id] = str(await conn.scalar(select(agents.c.name).where(agents.c.id == r.agent_id)))
-        emits: list[Outgoing] = []
+        emits: list[Outgoing] = list(alarms_ended)
         for r in rows:
             notice = {
                 "conversation_id": r.id,

@@ -311,3 +311,22 @@ async def test_the_exit_beacon_ends_the_conversation_as_a_quick_exit(leave_serve
     assert gone["status"] == "closed" and gone["messages"] == []
     for c in (v, holder):
         await c.disconnect()
+
+
+async def test_an_active_chat_whose_visitor_never_comes_back_ends_and_frees_the_place(leave_server):
+    """The tab closed without stop: the advisor sees the visitor gone and may record the outcome
+    at any time; after the grace period the scheduler records `geen` and tells the supervisors."""
+    server = leave_server
+    me, _, holder = await _agent(server)
+    _, _, boss = await _agent(server, role="supervisor", teams=())
+    v, _, cid = await _chat(server, holder)
+    await v.disconnect()
+    await holder.wait_for("visitor_presence", lambda d: d["conversation_id"] == cid and not d["present"])
+    server.clock.advance(seconds=3601)
+    notice = await boss.wait_for("outcome_missing", lambda d: d["conversation_id"] == cid)
+    assert notice["agent_id"] == me.id and notice["quick_exit"] is False
+    await holder.wait_for("mine", lambda m: cid not in [c["id"] for c in m["conversations"]])
+    history = (await boss.call("history", {"conversation_id": cid}))["conversation"]
+    assert history["status"] == "closed" and history["close_reason"] == "visitor_gone"
+    for c in (holder, boss):
+        await c.disconnect()
