@@ -84,6 +84,14 @@
       kind_escalated: "Geëscaleerd door {who}",
       kind_alerted: "Alarm ronde {n} naar {audience}",
       kind_acknowledged: "Opgepakt door {who}",
+      kind_ended: "Alarm gestopt.",
+      kind_take_over_asked: "{who} vroeg het gesprek over te nemen",
+      kind_take_over_no: "{who} hield het gesprek zelf",
+      kind_taken_over: "Overgenomen door {who}",
+      takeOverHowConsent: "met instemming",
+      takeOverHowNoAnswer: "zonder antwoord op tijd",
+      takeOverHowOffline: "collega was niet online",
+      crisisEndedAt: "Alarm gestopt om {time}: het gesprek is afgelopen voordat iemand het oppakte.",
       audience_crisis: "de crisisdienst",
       audience_everyone: "alle adviseurs",
       crisisBadge: "Crisis",
@@ -448,6 +456,14 @@
       kind_escalated: "Escalated by {who}",
       kind_alerted: "Alarm round {n} to {audience}",
       kind_acknowledged: "Taken on by {who}",
+      kind_ended: "Alarm stopped.",
+      kind_take_over_asked: "{who} asked to take the chat over",
+      kind_take_over_no: "{who} kept the chat",
+      kind_taken_over: "Taken over by {who}",
+      takeOverHowConsent: "with consent",
+      takeOverHowNoAnswer: "no answer in time",
+      takeOverHowOffline: "colleague was not online",
+      crisisEndedAt: "Alarm stopped at {time}: the chat ended before anyone took it on.",
       audience_crisis: "the crisis team",
       audience_everyone: "all advisors",
       crisisBadge: "Crisis",
@@ -2287,6 +2303,22 @@
 
   // The crisis box in a conversation: where it stands, and the timeline from the history.
 
+  // One line of a crisis timeline, in words (the conversation's crisis box and the case register).
+  var TAKEOVER_HOW = { consent: "takeOverHowConsent", no_answer: "takeOverHowNoAnswer", holder_offline: "takeOverHowOffline" };
+  function crisisEventText(ev) {
+    var who = crisisWho(ev.by, ev.by_name);
+    switch (ev.kind) {
+      case "escalated": return t("kind_escalated", { who: who }) + (ev.reason ? ": " + ev.reason : "");
+      case "alerted": return t("kind_alerted", { n: ev.round || 1, audience: t("audience_" + (ev.audience === "everyone" ? "everyone" : "crisis")) });
+      case "acknowledged": return t("kind_acknowledged", { who: who });
+      case "ended": return t("kind_ended") + (ev.reason ? " " + ev.reason : "");
+      case "take_over_asked": return t("kind_take_over_asked", { who: who });
+      case "take_over_no": return t("kind_take_over_no", { who: who });
+      case "taken_over": return t("kind_taken_over", { who: who }) + (TAKEOVER_HOW[ev.reason] ? " (" + t(TAKEOVER_HOW[ev.reason]) + ")" : "");
+      default: return String(ev.kind || "");
+    }
+  }
+
   function renderCrisis(c) {
     var box = c.panel.querySelector(".conv-crisis");
     var cr = c.summary.crisis;
@@ -2302,6 +2334,8 @@
       status = t("crisisAcked", { who: c.crisisAck.who, time: clock(c.crisisAck.at) }); // the history follows
     } else if (c.crisisNote) {
       status = c.crisisNote;
+    } else if (cr && cr.ended_at) {
+      status = t("crisisEndedAt", { time: clock(cr.ended_at) });
     } else if (cr) {
       var lastAlert = null;
       events.forEach(function (ev) { if (ev.kind === "alerted") lastAlert = ev; });
@@ -2316,16 +2350,7 @@
       when.setAttribute("datetime", ev.at || "");
       li.appendChild(when);
       var text;
-      if (ev.kind === "escalated") {
-        text = t("kind_escalated", { who: crisisWho(ev.by, ev.by_name) }) + (ev.reason ? ": " + ev.reason : "");
-      } else if (ev.kind === "alerted") {
-        text = t("kind_alerted", { n: ev.round || 1, audience: t("audience_" + (ev.audience === "everyone" ? "everyone" : "crisis")) });
-      } else if (ev.kind === "acknowledged") {
-        text = t("kind_acknowledged", { who: crisisWho(ev.by, ev.by_name) });
-      } else {
-        text = String(ev.kind || "");
-      }
-      li.appendChild(document.createTextNode(text));
+      li.appendChild(document.createTextNode(crisisEventText(ev)));
       list.appendChild(li);
     });
     list.hidden = events.length === 0;
@@ -3675,12 +3700,7 @@
         var when = el("time", null, clock(ev.at));
         when.setAttribute("datetime", ev.at || "");
         li.appendChild(when);
-        var text;
-        if (ev.kind === "escalated") text = t("kind_escalated", { who: crisisWho(ev.by, ev.by_name) }) + (ev.reason ? ": " + ev.reason : "");
-        else if (ev.kind === "alerted") text = t("kind_alerted", { n: ev.round || 1, audience: t("audience_" + (ev.audience === "everyone" ? "everyone" : "crisis")) });
-        else if (ev.kind === "acknowledged") text = t("kind_acknowledged", { who: crisisWho(ev.by, ev.by_name) });
-        else text = String(ev.kind || "");
-        li.appendChild(document.createTextNode(text));
+        li.appendChild(document.createTextNode(crisisEventText(ev)));
         ol.appendChild(li);
       });
       s.appendChild(ol);
