@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -172,6 +173,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
             max_attempts=settings.callback_max_attempts,
             retry_gap=timedelta(minutes=settings.callback_retry_gap_min),
             public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+            organiser=parseaddr(settings.mail_from)[1] or "noreply@veiligthuis.example",
         ),
         keys,
     )
