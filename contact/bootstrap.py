@@ -44,6 +44,7 @@ from contact.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from contact.scheduler import JobRunner
 from contact.settings import Settings
 from contact.web import errors_middleware, no_store, security_headers
+from routing import http as routing_http
 from routing.risk import DEFAULT_PHRASES, RiskDetector
 from routing.rules import DEFAULT_RULES, RoutingConfigError, RoutingRules
 from web_widget import http as widget_http
@@ -228,6 +229,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[CRISIS] = crisis
     app[callback_http.CALLBACKS] = callback_service
     app[cases_http.CASES] = register
+    app[routing_http.RULES] = rules
     jobs = JobRunner(db, clock, settings.sync_database_url, settings.leader_ttl_s)
     app[JOBS] = jobs
 
@@ -336,6 +338,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.add_routes(chat_http.routes())
     app.add_routes(callback_http.routes())
     app.add_routes(cases_http.routes())
+    app.add_routes(routing_http.routes())
     app.add_routes(widget_http.routes())
     app.add_routes(console_http.routes())
     return app
