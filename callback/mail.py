@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import aiosmtplib
 import structlog
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress
 from sqlalchemy import select, update
 
 from callback.store import outbox
@@ -43,7 +43,8 @@ def _when(start: datetime, end: datetime) -> str:
 
 
 def compose(purpose: str, *, name: str | None, start: datetime, end: datetime, manage_url: str | None) -> Message:
-    """The e-mail text. Nothing in it says what the conversation is about."""
+    """The e-mail text. Nothing in it says what the conversation is about. The manage link (in
+    the caller's own mailbox only) is never put in the calendar entry: see `invitation`."""
     greeting = f"Beste {name}," if name else "Beste,"
     when = _when(start, end)
     en_when = f"{start.astimezone(TZ):%Y-%m-%d %H:%M}–{end.astimezone(TZ):%H:%M} (Amsterdam time)"
@@ -52,41 +53,95 @@ def compose(purpose: str, *, name: str | None, start: datetime, end: datetime, m
         "confirmation": "Bevestiging adviesgesprek Veilig Thuis",
         "rescheduled": "Nieuwe tijd adviesgesprek Veilig Thuis",
         "reminder": "Herinnering: morgen adviesgesprek Veilig Thuis",
+        "cancelled": "Adviesgesprek Veilig Thuis afgezegd",
     }
     intros = {
         "confirmation": f"U heeft een adviesgesprek met Veilig Thuis gepland op {when}.",
         "rescheduled": f"Uw adviesgesprek met Veilig Thuis is verzet naar {when}.",
         "reminder": f"Morgen heeft u een adviesgesprek met Veilig Thuis: {when}.",
+        "cancelled": f"U heeft uw adviesgesprek met Veilig Thuis op {when} afgezegd.",
     }
+    if purpose == "cancelled":
+        next_step = (
+            "We bellen u dan niet. Wilt u toch een gesprek? Maak een nieuwe afspraak of bel ons.\n"
+            "Met de bijlage haalt u de afspraak uit uw agenda.\n"
+        )
+        en = f"Your advice call with Veilig Thuis on {en_when} is cancelled; we will not call you then. "
+    else:
+        next_step = "Een adviseur belt u in dit tijdvak op het nummer dat u heeft opgegeven.\n"
+        en = f"Your advice call with Veilig Thuis: {en_when}. An advisor will call you in this time window. "
     body = (
-        f"{greeting}\n\n{intros[purpose]}\nEen adviseur belt u in dit tijdvak op het nummer dat u heeft opgegeven.\n"
+        f"{greeting}\n\n{intros[purpose]}\n{next_step}"
         f"{manage}\nIs er nu acuut gevaar? Bel 112. Veilig Thuis is dag en nacht bereikbaar op 0800-2000 (gratis).\n\n"
         f"Met vriendelijke groet,\nVeilig Thuis\n\n---\n"
-        f"Your advice call with Veilig Thuis: {en_when}. An advisor will call you in this time window. "
-        "In acute danger call 112; Veilig Thuis answers 0800-2000 day and night.\n"
+        f"{en}In acute danger call 112; Veilig Thuis answers 0800-2000 day and night.\n"
     )
     return Message(subjects[purpose], body)
 
 
-def invitation(*, uid: str, kind: str, start: datetime, end: datetime, now: datetime, manage_url: str | None) -> str:
-    """An iCalendar (RFC 5545) event for the tijdvak, to put in one's calendar."""
+# iTIP (RFC 5546) methods: REQUEST puts the event in (or updates it in) the caller's calendar,
+# CANCEL takes it out; PUBLISH is a plain file to import (the manage page's download).
+METHODS = ("PUBLISH", "REQUEST", "CANCEL")
+
+
+def invitation(
+    *,
+    uid: str,
+    sequence: int,
+    kind: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    method: str = "PUBLISH",
+    organiser: str | None = None,
+    attendee: str | None = None,
+) -> str:
+    """An iCalendar (RFC 5545) event for the tijdvak. One UID per request in every e-mail and
+    in the download, and a SEQUENCE that rises with every change, so a calendar keeps one entry
+    and updates or removes it. No manage link and no token in it: a calendar entry is often
+    shared (a partner, a secretary, a team calendar) and synced to other devices; the link
+    stays in the caller's own mailbox. CLASS:PRIVATE asks shared calendars to show only
+    "busy"."""
+    if method not in METHODS:
+        raise ValueError(f"unknown iTIP method {method!r}")
+    cancelled = method == "CANCEL"
     cal = Calendar()
     cal.add("prodid", "-//Veilig Thuis//vt-contact//NL")
     cal.add("version", "2.0")
-    cal.add("method", "PUBLISH")
+    cal.add("method", method)
     event = Event()
     event.add("uid", uid)
+    event.add("sequence", sequence)
     event.add("dtstamp", now)
+    event.add("last-modified", now)
     event.add("dtstart", start)
     event.add("dtend", end)
     event.add("summary", _KIND_NL.get(kind, "Veilig Thuis"))
-    description = "Een adviseur van Veilig Thuis belt u in dit tijdvak. Acuut gevaar: bel 112."
-    if manage_url:
-        description += f"\nVerzetten of afzeggen: {manage_url}"
-    event.add("description", description)
-    event.add("transp", "OPAQUE")
+    if cancelled:
+        description = "Dit adviesgesprek is afgezegd. Veilig Thuis belt u dan niet."
+    else:
+        description = "Een adviseur van Veilig Thuis belt u in dit tijdvak. Acuut gevaar: bel 112."
+    event.add("description", description + " Veilig Thuis is dag en nacht bereikbaar op 0800-2000.")
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    event.add("class", "PRIVATE")
+    event.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
+    if organiser:
+        event.add("organizer", vCalAddress(f"mailto:{organiser}"), parameters={"CN": ORGANISER})
+    if attendee:
+        # The caller booked it themselves: accepted already, nothing to answer.
+        event.add(
+            "attendee",
+            vCalAddress(f"mailto:{attendee}"),
+            parameters={"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "ACCEPTED", "RSVP": "FALSE"},
+        )
     cal.add_component(event)
     return cal.to_ical().decode()
+
+
+def method_of(ics: str) -> str:
+    """The iTIP method of a calendar file, for the MIME type of its attachment."""
+    found = str(Calendar.from_ical(ics).get("method", "PUBLISH")).upper()
+    return found if found in METHODS else "PUBLISH"
 
 
 @dataclass(frozen=True)
@@ -174,7 +229,7 @@ class Mailer:
                 maintype="text",
                 subtype="calendar",
                 filename="afspraak.ics",
-                params={"method": "PUBLISH"},
+                params={"method": method_of(row.ics), "charset": "utf-8"},
             )
         await aiosmtplib.send(
             msg,

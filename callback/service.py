@@ -63,6 +63,8 @@ class CallbackConfig:
     max_attempts: int = 3
     retry_gap: timedelta = timedelta(minutes=15)
     public_url: str = "http://127.0.0.1:8080"
+    # ORGANIZER of the calendar invitations (the address the e-mail comes from).
+    organiser: str = "noreply@veiligthuis.example"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,12 @@ class Booking:
     topic: str | None = None
     email: str | None = None
     organisation: str | None = None
+
+
+def calendar_uid(request_id: str) -> str:
+    """The UID of a request's calendar entry: stable for its whole life and nothing secret (the
+    request's own id, never derived from its manage token)."""
+    return f"{request_id}@vt-contact"
 
 
 class CallbackService:
@@ -223,9 +231,10 @@ class CallbackService:
         else:
             callback_id = existing.id
         reference = "VT-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(6))
+        request_id = str(uuid.uuid4())
         await conn.execute(
             insert(requests).values(
-                id=str(uuid.uuid4()),
+                id=request_id,
                 callback_id=callback_id,
                 reference=reference,
                 manage_hash=hash_token(token),
@@ -241,12 +250,16 @@ class CallbackService:
                 organisation=b.organisation,
                 status="open",
                 created_at=now,
+                ics_sequence=0,
             )
         )
         if existing is not None:
             await self._recompute(conn, callback_id)
         if b.email and b.kind == "adviesgesprek":
-            await self._queue_mail(conn, "confirmation", b.email, b.name, tv, token, now)
+            await self._queue_mail(
+                conn, "confirmation", request_id=request_id, sequence=0, to=b.email, name=b.name, tv=tv, token=token,
+                now=now,
+            )  # fmt: skip
         await record_audit(
             conn,
             at=now,
@@ -358,14 +371,21 @@ class CallbackService:
                 await conn.execute(
                     update(requests)
                     .where(requests.c.id == row.id, requests.c.status == "open")
-                    .values(status="cancelled", cancelled_at=now)
-                    .returning(requests.c.id)
+                    .values(status="cancelled", cancelled_at=now, ics_sequence=requests.c.ics_sequence + 1)
+                    .returning(requests.c.ics_sequence)
                 )
             ).first()
             if done is None:
                 raise DomainError("not_found")
             await self._release_place(conn, row.kind, row.slot_start)
             await self._recompute(conn, row.callback_id)
+            if row.email and row.kind == "adviesgesprek":
+                # The invitation is taken out of the caller's calendar (METHOD:CANCEL, same UID).
+                tijdvak = Tijdvak(row.slot_start, row.slot_end, row.kind)
+                await self._queue_mail(
+                    conn, "cancelled", request_id=row.id, sequence=done.ics_sequence, to=row.email, name=row.name,
+                    tv=tijdvak, token=None, now=now,
+                )  # fmt: skip
             await record_audit(conn, at=now, action="callback_cancelled", actor="caller", callback_id=row.callback_id)
         return {"ok": True}
 
@@ -381,27 +401,40 @@ class CallbackService:
             if not await self._take_place(conn, row.kind, tijdvak):
                 raise DomainError("slot_full")
             await self._release_place(conn, row.kind, row.slot_start)
-            await conn.execute(
+            sequence = await conn.scalar(
                 update(requests)
                 .where(requests.c.id == row.id)
-                .values(slot_start=tijdvak.start, slot_end=tijdvak.end, rescheduled_at=now, reminder_sent_at=None)
+                .values(
+                    slot_start=tijdvak.start,
+                    slot_end=tijdvak.end,
+                    rescheduled_at=now,
+                    reminder_sent_at=None,
+                    ics_sequence=requests.c.ics_sequence + 1,
+                )
+                .returning(requests.c.ics_sequence)
             )
             await self._recompute(conn, row.callback_id)
             if row.email and row.kind == "adviesgesprek":
-                await self._queue_mail(conn, "rescheduled", row.email, row.name, tijdvak, token, now)
+                await self._queue_mail(
+                    conn, "rescheduled", request_id=row.id, sequence=int(sequence or 0), to=row.email, name=row.name,
+                    tv=tijdvak, token=token, now=now,
+                )  # fmt: skip
             await record_audit(conn, at=now, action="callback_rescheduled", actor="caller", callback_id=row.callback_id)
         return {"ok": True, "slot": {"start": iso(tijdvak.start), "end": iso(tijdvak.end)}}
 
     async def calendar(self, token: str) -> str:
+        """The request's calendar entry to download: the same UID and SEQUENCE as its latest
+        e-mail, as a plain file to import (METHOD:PUBLISH); no manage link in it."""
         async with self.db.read() as conn:
             row = await self._own_request(conn, token)
         return mail.invitation(
-            uid=f"{row.id}@vt-contact",
+            uid=calendar_uid(row.id),
+            sequence=row.ics_sequence,
             kind=row.kind,
             start=row.slot_start,
             end=row.slot_end,
             now=self.clock.now(),
-            manage_url=self._manage_url(token),
+            organiser=self.config.organiser,
         )
 
     def _manage_url(self, token: str) -> str:
@@ -411,20 +444,31 @@ class CallbackService:
         self,
         conn: AsyncConnection,
         purpose: str,
+        *,
+        request_id: str,
+        sequence: int,
         to: str,
         name: str | None,
         tv: Tijdvak,
-        token: str,
+        token: str | None,
         now: datetime,
     ) -> None:
-        message = mail.compose(purpose, name=name, start=tv.start, end=tv.end, manage_url=self._manage_url(token))
+        """An e-mail with the calendar invitation of one request: booked and moved ones as
+        METHOD:REQUEST, a cancelled one as METHOD:CANCEL; always the request's own UID and its
+        current SEQUENCE. The manage link goes in the text (the caller's own mailbox), never in
+        the calendar entry."""
+        manage_url = self._manage_url(token) if token else None
+        message = mail.compose(purpose, name=name, start=tv.start, end=tv.end, manage_url=manage_url)
         ics = mail.invitation(
-            uid=f"{hash_token(token)[:32]}@vt-contact",
+            uid=calendar_uid(request_id),
+            sequence=sequence,
             kind=tv.kind,
             start=tv.start,
             end=tv.end,
             now=now,
-            manage_url=self._manage_url(token),
+            method="CANCEL" if purpose == "cancelled" else "REQUEST",
+            organiser=self.config.organiser,
+            attendee=to,
         )
         await conn.execute(
             insert(outbox).values(

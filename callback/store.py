@@ -95,6 +95,9 @@ class CallbackRequest(SQLModel, table=True):
     rescheduled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     cancelled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     reminder_sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # SEQUENCE of its calendar entry (UID `<id>@vt-contact`): 0 at booking, one more with every
+    # reschedule and with the cancellation, so the caller's calendar updates the one entry.
+    ics_sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class CallbackAttempt(SQLModel, table=True):
@@ -127,7 +130,7 @@ class EmailOutbox(SQLModel, table=True):
     __table_args__ = (Index("ix_email_outbox_due", "sent_at", "next_try_at"),)
 
     id: str = Field(primary_key=True, max_length=36)
-    purpose: str = Field(max_length=24)  # confirmation | reminder | cancellation
+    purpose: str = Field(max_length=24)  # confirmation | rescheduled | reminder | cancelled
     to_address: str = Field(max_length=254)
     subject: str = Field(max_length=200)
     body: str

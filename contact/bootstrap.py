@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,7 @@ from contact.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from contact.scheduler import JobRunner
 from contact.settings import Settings
 from contact.web import errors_middleware, no_store, security_headers
+from routing import http as routing_http
 from routing.risk import DEFAULT_PHRASES, RiskDetector
 from routing.rules import DEFAULT_RULES, RoutingConfigError, RoutingRules
 from web_widget import http as widget_http
@@ -173,6 +175,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
             max_attempts=settings.callback_max_attempts,
             retry_gap=timedelta(minutes=settings.callback_retry_gap_min),
             public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+            organiser=parseaddr(settings.mail_from)[1] or "noreply@veiligthuis.example",
         ),
         keys,
     )
@@ -227,6 +230,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[CRISIS] = crisis
     app[callback_http.CALLBACKS] = callback_service
     app[cases_http.CASES] = register
+    app[routing_http.RULES] = rules
     jobs = JobRunner(db, clock, settings.sync_database_url, settings.leader_ttl_s)
     app[JOBS] = jobs
 
@@ -335,6 +339,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.add_routes(chat_http.routes())
     app.add_routes(callback_http.routes())
     app.add_routes(cases_http.routes())
+    app.add_routes(routing_http.routes())
     app.add_routes(widget_http.routes())
     app.add_routes(console_http.routes())
     return app

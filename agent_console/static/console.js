@@ -15,14 +15,10 @@
   var LABELS = {
     caller_type: { kind: "Kind", jongere: "Jongere", volwassene: "Volwassene", professional: "Professional" },
     intent: { advies: "Advies", melding: "Melding", weet_niet: "Weet het nog niet" },
-    team: { jeugd: "Team jeugd", volwassenen: "Team volwassenen", professionals: "Team professionals", crisis: "Team crisis" },
-    expertise: {
-      huiselijk_geweld: "Huiselijk geweld en kindermishandeling", stalking: "Stalking",
-      schadelijke_praktijken: "Schadelijke traditionele praktijken", ouderenmishandeling: "Ouderenmishandeling",
-      complexe_scheiding: "Complexe scheiding", intieme_terreur: "Intieme terreur",
-      kindermishandeling: "Kindermishandeling", seksueel_geweld: "Seksueel geweld",
-      eergerelateerd_geweld: "Eergerelateerd geweld", mensenhandel: "Mensenhandel"
-    },
+    // Teams and expertise come from the routing file on the server (GET /api/agent/routing,
+    // loadRouting below): nothing of them is written here.
+    team: {},
+    expertise: {},
     missing: { summary: "samenvatting", urgency: "urgentie", gemeente: "gemeente" }
   };
 
@@ -50,7 +46,7 @@
       crisisEndedHeld: "Alarm gestopt: het gesprek is afgelopen.",
       inAlarm: "Staat in het crisisalarm hierboven: pak het daar op.",
       openCase: "Open dossier",
-      dismiss: "Melding sluiten",
+      dismiss: "Bericht wegklikken",
       ack: "Ik pak dit op",
       acking: "Bezig…",
       byVisitor: "bezoeker",
@@ -117,10 +113,14 @@
       colleague: "Collega",
       chooseTeam: "— kies een team —",
       chooseColleague: "— kies een collega —",
-      team_jeugd: "Team jeugd",
-      team_volwassenen: "Team volwassenen",
-      team_professionals: "Team professionals",
-      team_crisis: "Team crisis",
+      routingLoading: "Teams en expertise worden geladen…",
+      routingFailed: "De lijst met teams en expertise is niet te laden. Sluit dit venster en probeer het zo opnieuw.",
+      closedChatMelding: "Gesprek afgesloten als melding (urgentie {urgency}). Het staat in Dossiers.",
+      closedChatAdvies: "Gesprek afgesloten als advies. Het staat in Dossiers.",
+      closedChatGeen: "Gesprek afgesloten zonder vervolg.",
+      closedCbMelding: "Terugbelverzoek afgesloten als melding (urgentie {urgency}). Het staat in Dossiers.",
+      closedCbAdvies: "Terugbelverzoek afgesloten als advies. Het staat in Dossiers.",
+      closedCbGeen: "Terugbelverzoek afgesloten zonder vervolg.",
       online: "online",
       offline_: "offline",
       groupOnline: "Online",
@@ -422,7 +422,7 @@
       crisisEndedHeld: "Alarm stopped: the chat has ended.",
       inAlarm: "In the crisis alarm above: take it on there.",
       openCase: "Open case",
-      dismiss: "Dismiss notice",
+      dismiss: "Dismiss",
       ack: "I'll take this",
       acking: "Working…",
       byVisitor: "visitor",
@@ -489,10 +489,14 @@
       colleague: "Colleague",
       chooseTeam: "— choose a team —",
       chooseColleague: "— choose a colleague —",
-      team_jeugd: "Youth team",
-      team_volwassenen: "Adults team",
-      team_professionals: "Professionals team",
-      team_crisis: "Crisis team",
+      routingLoading: "Loading teams and expertise…",
+      routingFailed: "The list of teams and expertise cannot be loaded. Close this window and try again shortly.",
+      closedChatMelding: "Chat closed as a report (melding), urgency: {urgency}. You find it under Cases.",
+      closedChatAdvies: "Chat closed as advice. You find it under Cases.",
+      closedChatGeen: "Chat closed without follow-up.",
+      closedCbMelding: "Callback closed as a report (melding), urgency: {urgency}. You find it under Cases.",
+      closedCbAdvies: "Callback closed as advice. You find it under Cases.",
+      closedCbGeen: "Callback closed without follow-up.",
       online: "online",
       offline_: "offline",
       groupOnline: "Online",
@@ -1168,6 +1172,7 @@
 
   async function onConnected() {
     setConn("on", "Verbonden");
+    loadRouting();
     var res;
     try { res = await call("sync", {}); } catch (e) { return; }
     if (errorOf(res)) return;
@@ -1960,6 +1965,71 @@
     convs.forEach(function (c) { c.pending.forEach(function (p) { deliver(p); }); });
   }
 
+  // ---- teams and expertise: one source, the routing file on the server -----------------
+
+  var routing = null;                         // {teams: [{id, name, crisis}], expertise: [{id, name}]}
+  var routingAsked = 0;
+
+  async function loadRouting() {
+    var asked = ++routingAsked;
+    var body = null;
+    try {
+      var r = await fetch("/api/agent/routing", {
+        headers: { Authorization: "Bearer " + token },
+        credentials: "omit",
+        cache: "no-store"
+      });
+      if (r.ok) body = await r.json();
+    } catch (e) { body = null; }
+    if (asked !== routingAsked) return;
+    var named = function (x) { return x && typeof x.id === "string" && x.id && typeof x.name === "string"; };
+    if (!body || !Array.isArray(body.teams) || !Array.isArray(body.expertise)) {
+      if (!routing) routingStatus(t("routingFailed"));
+      return;
+    }
+    routing = { teams: body.teams.filter(named), expertise: body.expertise.filter(named) };
+    LABELS.team = {};
+    routing.teams.forEach(function (x) { LABELS.team[x.id] = x.name; });
+    LABELS.expertise = {};
+    routing.expertise.forEach(function (x) { LABELS.expertise[x.id] = x.name; });
+    renderRoutingForms();
+    relabelTeams();
+  }
+  function routingStatus(text) {
+    ["close-expertise-status", "transfer-team-status"].forEach(function (id) {
+      $(id).textContent = text || "";
+      $(id).hidden = !text;
+    });
+  }
+  // The close form's expertise and the transfer dialog's teams, keeping what is ticked or chosen.
+  function renderRoutingForms() {
+    var box = $("close-expertise");
+    var ticked = new Set(Array.prototype.map.call(box.querySelectorAll("input:checked"), function (x) { return x.value; }));
+    box.querySelectorAll("label.check").forEach(function (x) { x.remove(); });
+    routing.expertise.forEach(function (x) {
+      var lab = el("label", "check");
+      var input = document.createElement("input");
+      input.type = "checkbox";
+      input.name = "expertise";
+      input.value = x.id;
+      input.checked = ticked.has(x.id);
+      lab.appendChild(input);
+      lab.appendChild(document.createTextNode(" " + x.name));
+      box.appendChild(lab);
+    });
+    var sel = $("transfer-team"), chosen = sel.value;
+    Array.prototype.slice.call(sel.options, 1).forEach(function (o) { o.remove(); });
+    routing.teams.forEach(function (x) { sel.appendChild(new Option(x.name, x.id)); });
+    sel.value = chosen && LABELS.team[chosen] ? chosen : "";
+    routingStatus("");
+  }
+  // Team names shown before the list came: shown again with their names.
+  function relabelTeams() {
+    Array.prototype.forEach.call($("queue").children, function (li) { li.dataset.sig = ""; });
+    renderQueue();
+    convs.forEach(function (c) { renderTab(c); renderHeader(c); });
+  }
+
   // ---- closing with an outcome -------------------------------------------------------
 
   function openClose(c) {
@@ -1989,6 +2059,7 @@
 
   function openCloseForm(title, submit, context) {
     ensureGemeenten();
+    if (!routing) loadRouting();
     setText($("close-title"), title);
     setText($("close-submit"), submit);
     setText($("close-context"), context);
@@ -2066,10 +2137,18 @@
     }
     $("close-dialog").close();
     closingId = null;
-    announce("Gesprek afgesloten");
+    // Recorded now: say what (the notice is read out by screen readers). Already over: no claim.
+    if (!err) showNotice(closedText("Chat", outcome)); else announce("Gesprek afgesloten");
     delete drafts[c.id]; store(KEY_DRAFTS, drafts);
     removeConversation(c);
   });
+
+  // What a close recorded, in words: "Gesprek afgesloten als melding (urgentie hoog). Het staat in Dossiers."
+  function closedText(what, outcome) {
+    var kind = outcome.kind === "melding" ? "Melding" : outcome.kind === "advies" ? "Advies" : "Geen";
+    var urgency = outcome.urgency ? t("urg_" + outcome.urgency).toLowerCase() : "";
+    return t("closed" + what + kind, { urgency: urgency });
+  }
 
   // ---- notices (visible, and read out by screen readers) ---------------------------------
 
@@ -2431,6 +2510,7 @@
   $("transfer-form").querySelectorAll("input[name=target]").forEach(function (r) { r.addEventListener("change", syncTransferTarget); });
 
   function openTransfer(c) {
+    if (!routing) loadRouting();
     transferringId = c.id;
     $("transfer-form").reset();
     syncTransferTarget();
@@ -2482,7 +2562,7 @@
         groups[on].label = on ? t("groupOnline") : t("groupOffline");
         sel.appendChild(groups[on]);
       }
-      var teams = (a.teams || []).map(function (x) { return t("team_" + x) === "team_" + x ? String(x) : t("team_" + x); });
+      var teams = (a.teams || []).map(function (x) { return label("team", x); });
       var text = String(a.name) + (teams.length ? " (" + teams.join(", ") + ")" : "") + " — " + (on ? t("online") : t("offline_"));
       var opt = new Option(text, a.id);
       opt.dataset.name = String(a.name);
@@ -3236,6 +3316,7 @@
       closingCallback = null;
       $("close-dialog").close();
       setNote(c.id, t("cbFinished"));
+      showNotice(closedText("Cb", outcome));
       cb.pendingFocus = { key: c.id + ":card" };
       await loadCallbacks();
       return;
@@ -3664,7 +3745,7 @@
     fact(cdl, t("csSource"), ho.callback && ho.callback.kind ? known("kind_", ho.callback.kind) : known("src_", c.source));
     fact(cdl, t("csCallerType"), known("caller_", c.caller_type || ho.caller_type));
     if (ho.intent) fact(cdl, t("csIntent"), known("intent_", ho.intent));
-    if (ho.team) fact(cdl, t("csTeam"), known("team_", ho.team));
+    if (ho.team) fact(cdl, t("csTeam"), label("team", ho.team));
     if (ho.topic) fact(cdl, t("csTopic"), ho.topic, "cs-topic");
     fact(cdl, t("csAdvisor"), (ho.advisor && ho.advisor.name) || c.advisor_name || "—");
     var d = c.delivery || {};

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -131,3 +132,100 @@ async def test_mail_waits_while_the_mail_server_is_down(tmp_path):
     finally:
         controller.stop()
         await server.stop()
+
+
+def _calendar(ics: bytes | str):
+    """The METHOD and the one VEVENT of a calendar file, parsed with `icalendar`."""
+    cal = Calendar.from_ical(ics)
+    events = [c for c in cal.walk() if c.name == "VEVENT"]
+    assert len(events) == 1
+    return str(cal["method"]), events[0]
+
+
+def _text(mail: email.message.Message) -> str:
+    return next(p for p in mail.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+
+
+def _attachment(mail: email.message.Message) -> tuple[bytes, str]:
+    part = next(p for p in mail.walk() if p.get_content_type() == "text/calendar")
+    return part.get_payload(decode=True), str(part.get_param("method"))
+
+
+async def test_one_calendar_entry_updated_by_reschedule_and_removed_by_cancel(tmp_path, smtp):
+    """Booking, reschedule and cancellation send one UID with a rising SEQUENCE (REQUEST,
+    REQUEST, CANCEL); the download carries the same UID and SEQUENCE; no .ics holds the manage
+    token or link (calendars are shared), while the e-mail text keeps the link."""
+    inbox, port = smtp
+    url = await migrated_sqlite(str(tmp_path / "ics.db"))
+    settings = make_settings(
+        url,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        callback_check_s=0.1,
+        public_url="https://vt.example",
+        hash_key="k" * 32,
+        mail_from="Veilig Thuis <afspraken@vt.example>",
+    )
+    server = await RunningServer(settings, ManualClock(MONDAY_8)).start()
+    files: list[bytes | str] = []
+    try:
+        async with ClientSession() as http:
+            api = Api(server.url, http)
+            status, made = await api.call("POST", "/api/callbacks", _professional())
+            assert status == 201
+            token = made["manage_token"]
+            await _wait(lambda: len(inbox.messages) == 1)
+            status, download = await api.call("GET", f"/api/callbacks/{token}/calendar.ics")
+            assert status == 200
+            files.append(download)
+            method, first = _calendar(download)
+            assert method == "PUBLISH" and int(first["sequence"]) == 0
+            uid = str(first["uid"])
+            assert uid.endswith("@vt-contact")
+            assert hashlib.sha256(token.encode()).hexdigest()[:32] not in uid  # nothing derived from the token
+
+            moved = {"slot_start": "2026-12-03T10:30:00+01:00"}
+            assert (await api.call("POST", f"/api/callbacks/{token}/reschedule", moved))[0] == 200
+            await _wait(lambda: len(inbox.messages) == 2)
+            # The same tijdvak again changes nothing and sends nothing.
+            assert (await api.call("POST", f"/api/callbacks/{token}/reschedule", moved))[0] == 200
+            status, download = await api.call("GET", f"/api/callbacks/{token}/calendar.ics")
+            files.append(download)
+            method, event = _calendar(download)
+            assert (method, str(event["uid"]), int(event["sequence"])) == ("PUBLISH", uid, 1)
+            assert event.decoded("dtstart") == datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
+
+            assert (await api.call("POST", f"/api/callbacks/{token}/cancel"))[0] == 200
+            await _wait(lambda: len(inbox.messages) == 3)
+            await asyncio.sleep(0.3)
+            assert len(inbox.messages) == 3
+    finally:
+        await server.stop()
+
+    confirmation, rescheduled, cancelled = inbox.messages
+    assert "Bevestiging" in confirmation["Subject"] and "Nieuwe tijd" in rescheduled["Subject"]
+    assert "afgezegd" in cancelled["Subject"] and cancelled["To"] == "els.bakker@school.example"
+    seen = []
+    for mail in (confirmation, rescheduled, cancelled):
+        ics, mime_method = _attachment(mail)
+        files.append(ics)
+        method, event = _calendar(ics)
+        assert mime_method == method  # text/calendar; method=... matches the file
+        seen.append((method, str(event["uid"]), int(event["sequence"]), str(event["status"])))
+        assert str(event["organizer"]) == "mailto:afspraken@vt.example"
+        assert str(event["attendee"]) == "mailto:els.bakker@school.example"
+        assert str(event["class"]) == "PRIVATE"
+    assert seen == [
+        ("REQUEST", uid, 0, "CONFIRMED"),
+        ("REQUEST", uid, 1, "CONFIRMED"),
+        ("CANCEL", uid, 2, "CANCELLED"),
+    ]
+    _, cancel_event = _calendar(_attachment(cancelled)[0])
+    assert cancel_event.decoded("dtstart") == datetime(2026, 12, 3, 9, 30, tzinfo=UTC)  # the tijdvak it was in
+    for ics in files:
+        text = ics.decode() if isinstance(ics, bytes) else ics
+        unfolded = text.replace("\r\n ", "").replace("\n ", "")
+        assert token not in unfolded and "/afspraak/beheer" not in unfolded and "vt.example/afspraak" not in unfolded
+    # The e-mail text (the caller's own mailbox) keeps the link while it works; not after cancelling.
+    assert f"https://vt.example/afspraak/beheer#{token}" in _text(rescheduled)
+    assert token not in _text(cancelled) and "afgezegd" in _text(cancelled)

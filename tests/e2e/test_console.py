@@ -129,12 +129,19 @@ async def test_advisor_chats_with_visitor_notes_and_closes(web_server, context):
         await expect(dialog.get_by_label(re.compile("^Gemeente"))).to_have_attribute("aria-invalid", "true")
         assert "closed" not in v.events
         await dialog.get_by_label(re.compile("^Gemeente")).fill("Utrecht")
-        await dialog.get_by_label("Kindermishandeling").check()
+        # The expertise of the routing file (not a list of the console's own).
+        await dialog.get_by_label("Huiselijk geweld en kindermishandeling", exact=True).check()
         await dialog.get_by_role("button", name="Afsluiten").click()
         closed = await v.wait_for("closed")
         assert closed == {"reason": "agent_closed", "outcome": "melding"}
         await expect(panel).to_have_count(0)
         await expect(dialog).not_to_be_visible()
+        # What was recorded is confirmed in the notice, a live region (read out by screen readers).
+        notice = page.locator("#notice-text")
+        await expect(notice).to_have_text("Gesprek afgesloten als melding (urgentie hoog). Het staat in Dossiers.")
+        await expect(notice).to_have_attribute("role", "status")
+        await page.get_by_role("button", name="Bericht wegklikken").click()
+        await expect(page.locator("#notice")).to_be_hidden()
 
         assert "Signalen van huiselijk geweld" not in _all_texts(v.events)
         assert "note" not in v.events

@@ -165,6 +165,9 @@ async def test_work_list_claim_attempts_finish_and_tijdvak_notice(callback_serve
     await dialog.get_by_role("button", name="Afronden").click()
     await expect(dialog).to_be_hidden()
     await expect(status).to_have_text("Afgerond: melding")
+    await expect(page.locator("#notice-text")).to_have_text(
+        "Terugbelverzoek afgesloten als melding (urgentie hoog). Het staat in Dossiers."
+    )
     await expect(card.get_by_role("button")).to_have_text(["Kopieer nummer"])  # nothing left to do
     await expect(merged.locator(".cb-status-text")).to_have_text("Open")
 

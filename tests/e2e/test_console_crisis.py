@@ -88,7 +88,7 @@ async def test_escalate_alarm_acknowledge_and_transfer_to_the_crisis_agent(brows
         await expect(transfer).to_be_visible()
         await transfer.get_by_role("radio", name="Een collega").check()
         colleague = transfer.get_by_label("Collega", exact=True)
-        wanted = "Cor Crisisdienst (Team crisis) — online"
+        wanted = "Cor Crisisdienst (Crisisdienst) — online"  # the team's name from the routing file
         await expect(colleague.locator("optgroup[label=Online] option", has_text=wanted)).to_have_count(1)
         assert "Sanne van Escalatie" not in await colleague.inner_text()
         await transfer.get_by_role("button", name="Doorverbinden").click()

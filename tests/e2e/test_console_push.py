@@ -73,7 +73,7 @@ async def test_offer_shown_passed_on_and_accepted(push_server, context):
         await expect(region.get_by_role("heading")).to_have_text("Gesprek aangeboden")
         await expect(region.locator("#offer-topic")).to_have_text(TOPIC)
         await expect(region.locator("#offer-summary")).to_have_text("Jongere · Advies")
-        await expect(region.locator("#offer-team")).to_have_text("Team jeugd")
+        await expect(region.locator("#offer-team")).to_have_text("Jeugd")  # name from the routing file
         await expect(region.locator("#offer-waited")).to_have_text(re.compile(r"^\d+:\d\d$"))
         countdown = region.locator("#offer-countdown")
         await expect(countdown).to_have_text(re.compile(r"^0:[0-3]\d$"))
