@@ -13,7 +13,7 @@ from cases.store import handoffs
 from contact.db import Database
 from tests.e2e.conftest import RequestLog, screenshot_path
 from tests.e2e.test_console import _login
-from tests.support.server import RunningServer, add_agent, make_settings, migrated_sqlite
+from tests.support.server import RunningServer, add_agent, make_settings, migrated_sqlite, start_payload, visitor
 
 
 async def test_quick_exit_mid_chat_then_the_advisor_records_the_melding(browser, tmp_path, neutral_site):
@@ -31,6 +31,19 @@ async def test_quick_exit_mid_chat_then_the_advisor_records_the_melding(browser,
         console.on("pageerror", lambda e: errors.append(str(e)))
         await _login(console, server.url, identity.username, password)
 
+        # A visitor whose browser is gone is marked in the queue, waits last and is not taken by accident.
+        gone_visitor = await visitor(server.url)
+        gone = (await gone_visitor.call("start", start_payload(topic="Weg")))["conversation_id"]
+        await gone_visitor.disconnect()
+        gone_card = console.locator(f'.q-item[data-conversation-id="{gone}"]')
+        await expect(gone_card).to_contain_text("Bezoeker is weg sinds")
+        async with console.expect_event("dialog") as asked:
+            await gone_card.get_by_role("button", name=re.compile("^Aannemen")).click()
+        dialog = await asked.value
+        assert "Toch aannemen?" in dialog.message
+        await dialog.dismiss()
+        await expect(gone_card).to_be_visible()
+
         widget = await visitor_ctx.new_page()
         widget.on("pageerror", lambda e: errors.append(str(e)))
         await widget.goto(server.url + "/")
@@ -41,7 +54,8 @@ async def test_quick_exit_mid_chat_then_the_advisor_records_the_melding(browser,
         await widget.get_by_role("button", name="Nee", exact=True).click()
         await widget.locator("[data-vtw=queue]").wait_for()
 
-        item = console.locator(".q-item")
+        item = console.locator(".q-item").first  # the visitor who is there comes first
+        await expect(item).not_to_have_attribute("data-conversation-id", gone)
         await item.get_by_role("button", name=re.compile("^Aannemen")).click()
         await widget.get_by_text("Je praat nu met Noor.").wait_for()
         await widget.locator(".vtw-input").fill("Mijn stiefvader slaat mijn moeder. Hij komt eraan.")
