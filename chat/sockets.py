@@ -32,11 +32,16 @@ from chat.takeover import TakeOverService
 from contact.auth import AgentIdentity, AgentService
 from contact.errors import NO_CONVERSATION, DomainError, error_payload
 from contact.presence import Presence
+from contact.ratelimit import ConnectionCap
 from contact.web import client_ip
 from routing.crisis import crisis_capable
 
 log = structlog.get_logger(__name__)
 
+TOO_MANY_CONNECTIONS = (
+    "Er zijn te veel verbindingen vanaf dit adres. Probeer het zo nog eens, of bel gratis 0800-2000.",
+    "Too many connections from this address. Try again soon.",
+)
 VISITOR_NS = "/visitor"
 AGENT_NS = "/agent"
 # Events whose echo the sending socket does not need: its ack already holds the answer.
@@ -155,10 +160,34 @@ class GuardedNamespace(socketio.AsyncNamespace):
 
     service: ChatService
 
-    def __init__(self, namespace: str, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        dispatcher: Dispatcher,
+        trusted_proxies: frozenset[str] = frozenset(),
+        cap: ConnectionCap | None = None,
+    ) -> None:
         super().__init__(namespace)
         self.dispatcher = dispatcher
         self.service = dispatcher.service
+        self.trusted_proxies = trusted_proxies
+        self.cap = cap
+        self._addresses: dict[str, str] = {}
+
+    def _admit(self, sid: str, environ: dict[str, Any]) -> str:
+        """Count the connection against its address's cap, or refuse it with the error shape."""
+        address = client_ip(environ["aiohttp.request"], self.trusted_proxies)
+        if self.cap is not None and not self.cap.take(address):
+            log.info("connection_refused", ns=self.namespace, reason="per_address_cap")
+            payload = error_payload("rate_limited", TOO_MANY_CONNECTIONS)
+            raise socketio.exceptions.ConnectionRefusedError(payload["error"]["message"], payload)
+        self._addresses[sid] = address
+        return address
+
+    def _release(self, sid: str) -> None:
+        address = self._addresses.pop(sid, None)
+        if address is not None and self.cap is not None:
+            self.cap.give_back(address)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect" and len(args) >= 2 and _is_environ(args[1]):
@@ -197,15 +226,17 @@ class GuardedNamespace(socketio.AsyncNamespace):
 class VisitorNamespace(GuardedNamespace):
     """Anonymous visitors; a connection is bound to one conversation by `start` or `resume`."""
 
-    def __init__(self, dispatcher: Dispatcher, trusted_proxies: frozenset[str] = frozenset()) -> None:
-        super().__init__(VISITOR_NS, dispatcher)
-        self.trusted_proxies = trusted_proxies
+    def __init__(
+        self, dispatcher: Dispatcher, trusted_proxies: frozenset[str] = frozenset(), cap: ConnectionCap | None = None
+    ) -> None:
+        super().__init__(VISITOR_NS, dispatcher, trusted_proxies, cap)
         self.bound: dict[str, str] = {}
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        await self.save_session(sid, {"remote": client_ip(environ["aiohttp.request"], self.trusted_proxies)})
+        await self.save_session(sid, {"remote": self._admit(sid, environ)})
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self._release(sid)
         # The conversation stays open: the visitor may come back with `resume`.
         conversation_id = self.bound.pop(sid, None)
         if conversation_id is not None and conversation_id not in self.bound.values():
@@ -270,8 +301,15 @@ class VisitorNamespace(GuardedNamespace):
 class AgentNamespace(GuardedNamespace):
     """Authenticated advisors; the token is checked at connect and again on every event."""
 
-    def __init__(self, dispatcher: Dispatcher, agents: AgentService, presence: Presence) -> None:
-        super().__init__(AGENT_NS, dispatcher)
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        agents: AgentService,
+        presence: Presence,
+        trusted_proxies: frozenset[str] = frozenset(),
+        cap: ConnectionCap | None = None,
+    ) -> None:
+        super().__init__(AGENT_NS, dispatcher, trusted_proxies, cap)
         self.agents = agents
         self.presence = presence
         self.identities: dict[str, tuple[AgentIdentity, str]] = {}
@@ -285,6 +323,7 @@ class AgentNamespace(GuardedNamespace):
             payload = exc.payload()
             # The client's connect_error gets {"message": ..., "data": {"error": {...}}}.
             raise socketio.exceptions.ConnectionRefusedError(payload["error"]["message"], payload) from None
+        self._admit(sid, environ)
         self.identities[sid] = (agent, token)  # type: ignore[assignment]
         await self.enter_room(sid, agent_room(agent.id))
         await self.enter_room(sid, group_room(queue_group(agent.role, agent.teams)))
@@ -309,6 +348,7 @@ class AgentNamespace(GuardedNamespace):
             log.error("agent_greeting_failed", error=type(exc).__name__)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self._release(sid)
         entry = self.identities.pop(sid, None)
         if entry is not None:
             try:

@@ -37,11 +37,12 @@ from contact import http as contact_http
 from contact.auth import AgentService, TokenSigner
 from contact.clock import Clock, SystemClock
 from contact.db import Database
+from contact.fanout import ResilientRedisManager
 from contact.hours import ChatHours
 from contact.keys import Keys, stored_key
 from contact.migrate import current_revision, head_revision
 from contact.presence import MemoryPresence, Presence, RedisPresence
-from contact.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from contact.ratelimit import ConnectionCap, FallbackRateLimiter, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from contact.scheduler import JobRunner
 from contact.settings import Settings
 from contact.web import errors_middleware, no_store, security_headers
@@ -97,8 +98,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     if settings.redis_url:
         import redis.asyncio as aioredis
 
-        redis_client = aioredis.from_url(settings.redis_url)
-        limiter = RedisRateLimiter(redis_client)
+        # Short timeouts: a Redis that is down or hangs makes the limits and presence fall back
+        # to this process (contact/ratelimit.py, contact/presence.py), never an error for a visitor.
+        redis_client = aioredis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+        limiter = FallbackRateLimiter(RedisRateLimiter(redis_client), MemoryRateLimiter())
         presence = RedisPresence(redis_client, settings.redis_channel)
     else:
         limiter = MemoryRateLimiter()
@@ -194,7 +197,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     )
 
     manager = (
-        socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel) if settings.redis_url else None
+        ResilientRedisManager(settings.redis_url, channel=settings.redis_channel) if settings.redis_url else None
     )
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
@@ -208,9 +211,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     dispatcher = Dispatcher(sio, chat, crisis, push, TakeOverService(chat, settings.takeover_wait_s))
     if delivery is not None:
         dispatcher.on_handoff = delivery.kick
-    visitors = VisitorNamespace(dispatcher, settings.trusted_proxies)
+    # One cap per process for both namespaces: it counts connections, whoever opens them.
+    cap = ConnectionCap(settings.max_connections_per_address)
+    visitors = VisitorNamespace(dispatcher, settings.trusted_proxies, cap)
     sio.register_namespace(visitors)
-    sio.register_namespace(AgentNamespace(dispatcher, agents, presence))
+    sio.register_namespace(AgentNamespace(dispatcher, agents, presence, settings.trusted_proxies, cap))
 
     app = web.Application(
         middlewares=[security_headers(settings.origins), errors_middleware],

@@ -53,10 +53,14 @@ class MemoryPresence:
 
 class RedisPresence(MemoryPresence):
     """Each process keeps its own consoles in one Redis hash that expires unless the process
-    renews it every `ttl_s / 3`; `online` is the union of the live hashes."""
+    renews it every `ttl_s / 3`; `online` is the union of the live hashes. While Redis does not
+    answer (each call is bounded by `timeout_s`), this process's own consoles stand in for all:
+    never an error, and the next renewal publishes them again."""
 
-    def __init__(self, redis: Any, prefix: str, ttl_s: int = 30) -> None:
+    def __init__(self, redis: Any, prefix: str, ttl_s: int = 30, timeout_s: float = 0.5) -> None:
         super().__init__()
+        self._timeout_s = timeout_s
+        self.degraded = False
         self._redis = redis
         self._pattern = f"{prefix}:presence:*"
         self._key = f"{prefix}:presence:{uuid.uuid4().hex}"
@@ -65,11 +69,29 @@ class RedisPresence(MemoryPresence):
 
     async def connected(self, agent_id: str) -> None:
         await super().connected(agent_id)
-        await self._publish()
+        await self._publish_quietly()
 
     async def disconnected(self, agent_id: str) -> None:
         await super().disconnected(agent_id)
-        await self._publish()
+        await self._publish_quietly()
+
+    def _down(self, exc: BaseException) -> None:
+        if not self.degraded:
+            log.warning("presence_fallback_to_this_process", error=type(exc).__name__)
+        self.degraded = True
+
+    def _up(self) -> None:
+        if self.degraded:
+            log.info("presence_back_on_redis")
+        self.degraded = False
+
+    async def _publish_quietly(self) -> None:
+        try:
+            await asyncio.wait_for(self._publish(), self._timeout_s)
+        except Exception as exc:
+            self._down(exc)
+        else:
+            self._up()
 
     async def _publish(self) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -80,6 +102,15 @@ class RedisPresence(MemoryPresence):
             await pipe.execute()
 
     async def online(self) -> set[str]:
+        try:
+            found = await asyncio.wait_for(self._scan(), self._timeout_s)
+        except Exception as exc:
+            self._down(exc)
+            return await super().online()
+        self._up()
+        return found
+
+    async def _scan(self) -> set[str]:
         found: set[str] = set()
         async for key in self._redis.scan_iter(match=self._pattern, count=100):
             found.update(k.decode() if isinstance(k, bytes) else k for k in await self._redis.hkeys(key))
@@ -91,10 +122,7 @@ class RedisPresence(MemoryPresence):
     async def _renew(self) -> None:
         while True:
             await asyncio.sleep(self._ttl_s / 3)
-            try:
-                await self._publish()
-            except Exception as exc:
-                log.error("presence_renew_failed", error=type(exc).__name__)
+            await self._publish_quietly()
 
     async def stop(self) -> None:
         if self._task is not None:

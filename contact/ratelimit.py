@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
+
+import structlog
+
+log = structlog.get_logger(__name__)
 
 
 class RateLimiter(Protocol):
@@ -66,3 +71,60 @@ class RedisRateLimiter:
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(f"vt:rl:{key}")
+
+
+class FallbackRateLimiter:
+    """Redis when it answers (shared by every process), this process's memory when it does not:
+    a Redis outage must never turn a visitor's `start` or `message` into an error. Each call to
+    Redis is bounded by `timeout_s`; the switch is logged once each way."""
+
+    def __init__(self, primary: RateLimiter, fallback: RateLimiter, timeout_s: float = 0.5) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.timeout_s = timeout_s
+        self.degraded = False
+
+    async def _try(self, call: Callable[[RateLimiter], Any]) -> Any:
+        try:
+            result = await asyncio.wait_for(call(self.primary), self.timeout_s)
+        except Exception as exc:
+            if not self.degraded:
+                log.warning("ratelimit_fallback_to_memory", error=type(exc).__name__)
+                self.degraded = True
+            return await call(self.fallback)
+        if self.degraded:
+            log.info("ratelimit_back_on_redis")
+            self.degraded = False
+        return result
+
+    async def hit(self, key: str, limit: int, window_s: int) -> bool:
+        return bool(await self._try(lambda r: r.hit(key, limit, window_s)))
+
+    async def exceeded(self, key: str, limit: int, window_s: int) -> bool:
+        return bool(await self._try(lambda r: r.exceeded(key, limit, window_s)))
+
+    async def reset(self, key: str) -> None:
+        await self._try(lambda r: r.reset(key))
+
+
+class ConnectionCap:
+    """Concurrent connections per client address in this process: a school, a shelter or a
+    family behind one address fits easily; thousands of sockets from one address do not."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[str, int] = {}
+
+    def take(self, address: str) -> bool:
+        """Count one more connection from `address`; False (and nothing counted) when full."""
+        if self._open.get(address, 0) >= self.limit:
+            return False
+        self._open[address] = self._open.get(address, 0) + 1
+        return True
+
+    def give_back(self, address: str) -> None:
+        left = self._open.get(address, 0) - 1
+        if left > 0:
+            self._open[address] = left
+        else:
+            self._open.pop(address, None)

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     visitor_message_limit: int = Field(default=20, ge=1)
     visitor_message_window_s: int = Field(default=10, ge=1)
     start_limit_per_ip: int = Field(default=30, ge=1)
+    # Concurrent Socket.IO connections from one address (per process): generous for a school or
+    # a shelter behind one address, a wall against one machine opening thousands.
+    max_connections_per_address: int = Field(default=200, ge=1)
     start_limit_window_s: int = Field(default=600, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_s: int = Field(default=300, ge=1)
@@ -71,8 +74,9 @@ class Settings(BaseSettings):
     # A crisis worker or supervisor asks the holder to hand a conversation over; without an
     # answer this long, they may take it over on their own authority.
     takeover_wait_s: float = Field(default=30, ge=0)
-    # The scheduler runs in one elected process; another takes over this long after it died.
-    leader_ttl_s: float = Field(default=15, ge=1)
+    # The scheduler runs in one elected process; another takes over at most this long (plus a
+    # third of it, the renewal interval) after it died: 3 s keeps crisis re-alerts going within 5 s.
+    leader_ttl_s: float = Field(default=3, ge=1)
     scheduler_enabled: bool = True
     # Push mode: how long an agent has to take an offered conversation before the next one
     # gets it, and how often the scheduler looks for offers that are due (besides every queue change).

@@ -91,7 +91,9 @@ async def test_escalate_alerts_realerts_until_acknowledged_and_keeps_a_timeline(
         assert alert["audience"] == "everyone" and alert["by_name"] == "Anouk Visser"
 
     acked = await crisis.call("ack_crisis", {"conversation_id": cid})
-    assert acked == {"ok": True, "taken": False}  # the holder keeps talking with the child
+    # The holder keeps talking with the child; the crisis worker reads along (and may take over).
+    assert (acked["ok"], acked["taken"], acked["read_along"]) == (True, False, True)
+    assert acked["conversation"]["id"] == cid
     for c in (holder, boss, bystander):
         done = await c.wait_for("crisis_acked", lambda a: a["conversation_id"] == cid)
         assert done["by"] == crisis_id.id and done["by_name"] == "Cor Crisis"

@@ -85,3 +85,43 @@ async def test_election_switches_roles(database_url_for):
     finally:
         await a.stop()
         await db.dispose()
+
+
+async def test_a_dead_leader_is_replaced_within_five_seconds_with_the_default_lease(database_url_for):
+    """The leader's process dies (no release, no more renewals): with the default lease the
+    other process runs the scheduler again within 5 s, so crisis re-alerts hardly pause."""
+    from contact.clock import SystemClock
+    from contact.settings import Settings
+
+    ttl = Settings(database_url=database_url_for).leader_ttl_s
+    clock = SystemClock()
+    db_a, db_b = Database(database_url_for), Database(database_url_for)
+    elected: dict[str, float] = {}
+
+    def on(name):
+        async def elected_now():
+            elected[name] = asyncio.get_running_loop().time()
+
+        return elected_now
+
+    async def nothing():
+        pass
+
+    a = Election(LeaderLease(db_a, clock, "failover", "proc-a", ttl_s=ttl), on("a"), nothing)
+    b = Election(LeaderLease(db_b, clock, "failover", "proc-b", ttl_s=ttl), on("b"), nothing)
+    try:
+        assert await a.step() is True
+        b.start()
+        await asyncio.sleep(0.2)
+        assert "b" not in elected
+        # a dies: its task ends without releasing the lease.
+        died = asyncio.get_running_loop().time()
+        for _ in range(100):
+            if "b" in elected:
+                break
+            await asyncio.sleep(0.1)
+        assert "b" in elected and elected["b"] - died <= 5.0, elected
+    finally:
+        await b.stop()
+        await db_a.dispose()
+        await db_b.dispose()

@@ -1,0 +1,128 @@
+"""The Socket.IO fan-out between processes over Redis, made to survive Redis going away.
+
+python-socketio's `AsyncRedisManager` delivers an emit in its own process at once and publishes
+it for the others. When Redis is unreachable it gives up on the publish (the other processes
+never see that message), and its listener waits 1, 2, 4, 8, 16… seconds between reconnects, so
+cross-process delivery resumes long after Redis is back. Here:
+
+- a publish that fails is kept (bounded, in order, for `keep_s`) and published again as soon as
+  Redis answers, so every emit of the outage reaches the other processes after it (clients drop
+  the seqs they already have);
+- the listener reconnects every `retry_s` (no growing back-off), and a successful resubscribe
+  flushes what was kept;
+- a publish has a short timeout, so an event's answer never waits on a Redis that hangs; the
+  state is logged once when it changes, not once per emit.
+
+The database stays the truth: a client that missed something still catches up by seq."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import socketio
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+class ResilientRedisManager(socketio.AsyncRedisManager):
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        *,
+        retry_s: float = 0.5,
+        publish_timeout_s: float = 1.0,
+        keep: int = 10_000,
+        keep_s: float = 300,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(url, channel=channel, **kwargs)
+        self.retry_s = retry_s
+        self.publish_timeout_s = publish_timeout_s
+        self.keep_s = keep_s
+        self._kept: deque[tuple[float, Any]] = deque(maxlen=keep)
+        self._flushing = asyncio.Lock()
+        # False from a failed publish or a lost subscription until Redis works again.
+        self.healthy = True
+        self.listening = False
+
+    def _degraded(self, what: str, exc: BaseException) -> None:
+        if self.healthy:
+            log.warning("fanout_degraded", what=what, error=type(exc).__name__)
+        self.healthy = False
+
+    def _recovered(self) -> None:
+        if not self.healthy:
+            log.info("fanout_recovered", flushed=len(self._kept))
+        self.healthy = True
+
+    async def _publish(self, data: Any) -> Any:
+        if self._kept:
+            # Keep the order: what waits goes first (and this one after it, or with it).
+            self._kept.append((time.monotonic(), data))
+            await self._flush()
+            return None
+        try:
+            result = await self._send(data)
+        except Exception as exc:
+            self._degraded("publish", exc)
+            self._kept.append((time.monotonic(), data))
+            return None
+        self._recovered()
+        return result
+
+    async def _send(self, data: Any) -> Any:
+        if not getattr(self, "connected", False):
+            self._redis_connect()
+        try:
+            # No socket timeout on the client (its subscriber blocks on reads by design): the
+            # publish itself is bounded, so an emit never waits on a Redis that hangs.
+            return await asyncio.wait_for(
+                self.redis.publish(self.channel, self.json.dumps(data)), self.publish_timeout_s
+            )
+        except Exception:
+            self.connected = False
+            raise
+
+    async def _flush(self) -> None:
+        """Publish what was kept, oldest first; stop at the first failure (it stays kept)."""
+        async with self._flushing:
+            cutoff = time.monotonic() - self.keep_s
+            while self._kept:
+                at, data = self._kept[0]
+                if at < cutoff:
+                    self._kept.popleft()  # too old to matter: the clients have caught up by seq
+                    continue
+                try:
+                    await self._send(data)
+                except Exception as exc:
+                    self._degraded("publish", exc)
+                    return
+                self._kept.popleft()
+            self._recovered()
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:  # pragma: no cover - timing
+        subscribed = False
+        while True:
+            try:
+                if not subscribed:
+                    self._redis_connect()
+                    await self.pubsub.subscribe(self.channel)
+                    subscribed = True
+                    self.listening = True
+                    if self._kept or not self.healthy:
+                        await self._flush()
+                async for message in self.pubsub.listen():
+                    yield message
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.listening = False
+                self._degraded("listen", exc)
+                subscribed = False
+                await asyncio.sleep(self.retry_s)
