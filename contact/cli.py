@@ -192,6 +192,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.port,
             print=None,
             shutdown_timeout=10,
+            # An idle keep-alive connection is let go after 15 s (aiohttp's default is an hour).
+            keepalive_timeout=15,
             loop=_event_loop(),
             access_log_class=PrivateAccessLogger,
         )

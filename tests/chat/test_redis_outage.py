@@ -102,6 +102,9 @@ async def test_a_redis_outage_loses_nothing_and_blocks_nobody(outage_cluster):
         sent_by_agent.append(ack["seq"])
     newcomer = await visitor(cluster.b.url)
     assert (await newcomer.call("start", start_payload(), timeout=5))["status"] == "waiting"
+    # An advisor who opens a console now gets it, with its queue.
+    second_console = await agent_client(cluster.a.url, token)
+    await second_console.wait_for("queue", timeout=5)
     async with ClientSession() as http:
         async with http.post(
             f"{cluster.a.url}/api/agent/login", json={"username": username, "password": password}
@@ -119,7 +122,7 @@ async def test_a_redis_outage_loses_nothing_and_blocks_nobody(outage_cluster):
     # And the fan-out works as before afterwards.
     after = await agent.call("message", {"conversation_id": cid, "client_id": "after", "text": "weer normaal"})
     await v.wait_for("message", lambda m: m["seq"] == after["seq"], timeout=5)
-    for c in (v, agent, newcomer):
+    for c in (v, agent, newcomer, second_console):
         await c.disconnect()
     logs = cluster.a.log_path.read_text() + cluster.b.log_path.read_text()
     assert "ratelimit_fallback_to_memory" in logs or "presence_fallback_to_this_process" in logs
