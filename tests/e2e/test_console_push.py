@@ -130,6 +130,15 @@ async def test_offer_shown_passed_on_and_accepted(push_server, context):
         await expect(page.locator("#crisis-count")).to_have_text("1 crisisalarm(en) open")
         await expect(alert).to_be_hidden()
         await page.get_by_role("button", name="Uitklappen").click()
+        # Another visitor in danger leaves before anyone took it: that alarm goes at once.
+        v4 = await visitor(server.url)
+        clients.append(v4)
+        fourth = (await v4.call("start", start_payload(danger_now=True)))["conversation_id"]
+        gone = page.locator(f'#crisis-alerts .crisis-item[data-conversation-id="{fourth}"]')
+        await expect(gone).to_be_visible()
+        await v4.call("leave", {})
+        await expect(gone).to_have_count(0)
+        await expect(page.locator("#notice-text")).to_contain_text("Alarm gestopt")
         await alert.get_by_role("button", name="Ik pak dit op").click()
         await expect(page.locator(f'.conv[data-conversation-id="{third}"]')).to_be_visible()
         await expect(card).to_have_count(0)
