@@ -344,27 +344,37 @@ class ChatService:
                             back_emits.append(self.crisis_visitor_emit(conversation_id, now))
                             back_emits.append(Emit(ToCrisisAudience("crisis"), "crisis_alert", alert))
                     return back_emits
-                back = (
-                    await conn.execute(
-                        update(conversations)
-                        .where(
-                            conversations.c.id == conversation_id,
-                            conversations.c.status.in_(OPEN_STATUSES),
-                            conversations.c.visitor_away_since.is_not(None),
-                        )
-                        .values(visitor_away_since=None, last_activity_at=now)
-                        .returning(conversations.c.status, conversations.c.agent_id)
-                    )
-                ).first()
-                if back is None:
-                    await conn.execute(
-                        update(conversations).where(conversations.c.id == conversation_id).values(last_activity_at=now)
-                    )
+                back = await self._set_presence(conn, conversation_id, now, present=True)
         except IntegrityError:
             return []  # the same token already opened a new conversation: this one stays closed
         if back is None:
             return []
         return self._presence_emits(conversation_id, back.status, back.agent_id, present=True, since=now)
+
+    @staticmethod
+    async def _set_presence(conn: AsyncConnection, conversation_id: str, now: datetime, *, present: bool) -> Any:
+        """Set or clear the away mark of an open conversation and count this moment as its
+        activity; answers its status and holder when the mark changed (None when it did not)."""
+        away = conversations.c.visitor_away_since
+        changed = (
+            await conn.execute(
+                update(conversations)
+                .where(
+                    conversations.c.id == conversation_id,
+                    conversations.c.status.in_(OPEN_STATUSES),
+                    away.is_not(None) if present else away.is_(None),
+                )
+                .values(visitor_away_since=None if present else now, last_activity_at=now)
+                .returning(conversations.c.status, conversations.c.agent_id)
+            )
+        ).first()
+        if changed is None:
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == conversation_id, conversations.c.status.in_(OPEN_STATUSES))
+                .values(last_activity_at=now)
+            )
+        return changed
 
     @staticmethod
     def _presence_emits(
@@ -384,25 +394,9 @@ class ChatService:
         it as the last activity, from which the resume token's lifetime runs."""
         now = self.clock.now()
         async with self.db.write() as conn:
-            gone = (
-                await conn.execute(
-                    update(conversations)
-                    .where(
-                        conversations.c.id == conversation_id,
-                        conversations.c.status.in_(OPEN_STATUSES),
-                        conversations.c.visitor_away_since.is_(None),
-                    )
-                    .values(visitor_away_since=now, last_activity_at=now)
-                    .returning(conversations.c.status, conversations.c.agent_id)
-                )
-            ).first()
-            if gone is None:
-                await conn.execute(
-                    update(conversations)
-                    .where(conversations.c.id == conversation_id, conversations.c.status.in_(OPEN_STATUSES))
-                    .values(last_activity_at=now)
-                )
-                return []
+            gone = await self._set_presence(conn, conversation_id, now, present=False)
+        if gone is None:
+            return []
         return self._presence_emits(conversation_id, gone.status, gone.agent_id, present=False, since=now)
 
     async def visitors_present(self, conversation_ids: list[str]) -> None:

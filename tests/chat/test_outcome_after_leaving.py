@@ -17,16 +17,14 @@ from aiohttp import ClientSession
 from sqlalchemy import func, select
 
 from cases.store import handoffs
-from contact.clock import ManualClock
 from contact.db import Database
 from contact.migrate import upgrade
 from tests.support.server import (
-    RunningServer,
-    add_agent,
     agent_client,
+    clocked_server,
     login,
-    make_settings,
     migrated_sqlite,
+    signed_in_agent,
     start_payload,
     visitor,
 )
@@ -49,18 +47,12 @@ async def leave_server(request, tmp_path):
     else:
         url = request.getfixturevalue("postgres").create_database(f"leave_{uuid.uuid4().hex[:8]}")
         await asyncio.to_thread(upgrade, url)
-    clock = ManualClock(MORNING)
-    server = await RunningServer(
-        make_settings(url, outcome_check_s=0.1, outcome_grace_s=3600, resume_ttl_s=1800), clock
-    ).start()
-    server.clock = clock
+    server = await clocked_server(url, MORNING, outcome_check_s=0.1, outcome_grace_s=3600, resume_ttl_s=1800)
     yield server
     await server.stop()
 
 
-async def _agent(server, role="advisor", teams=("jeugd",), name=None):
-    identity, password = await add_agent(server.settings.database_url, role=role, teams=teams, name=name)
-    return identity, password, await agent_client(server.url, await login(server.url, identity.username, password))
+_agent = signed_in_agent
 
 
 async def _handoff_count(database_url: str, conversation_id: str) -> int:

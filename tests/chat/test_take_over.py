@@ -8,14 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from contact.clock import ManualClock
 from tests.support.server import (
-    RunningServer,
-    add_agent,
-    agent_client,
-    login,
-    make_settings,
+    clocked_server,
     migrated_sqlite,
+    signed_in_agent,
     start_payload,
     visitor,
 )
@@ -26,16 +22,14 @@ MORNING = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 @pytest.fixture
 async def desk(tmp_path):
     url = await migrated_sqlite(str(tmp_path / "takeover.db"))
-    clock = ManualClock(MORNING)
-    server = await RunningServer(make_settings(url, takeover_wait_s=30, crisis_check_s=0.1), clock).start()
-    server.clock = clock
+    server = await clocked_server(url, MORNING, takeover_wait_s=30, crisis_check_s=0.1)
     yield server
     await server.stop()
 
 
 async def _agent(server, role="advisor", teams=("jeugd",), name=None):
-    identity, password = await add_agent(server.settings.database_url, role=role, teams=teams, name=name)
-    return identity, await agent_client(server.url, await login(server.url, identity.username, password))
+    identity, _, client = await signed_in_agent(server, role=role, teams=teams, name=name)
+    return identity, client
 
 
 async def _escalated(server, holder, crisis):

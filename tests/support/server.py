@@ -14,7 +14,7 @@ from aiohttp import ClientSession, web
 
 from contact.auth import AgentIdentity, AgentService, TokenSigner
 from contact.bootstrap import create_app
-from contact.clock import Clock
+from contact.clock import Clock, ManualClock
 from contact.db import Database
 from contact.migrate import upgrade
 from contact.settings import Settings
@@ -104,6 +104,26 @@ async def login(base_url: str, username: str, password: str) -> str:
             body = await r.json()
             assert r.status == 200, body
             return body["token"]
+
+
+async def clocked_server(database_url: str, at: datetime, **overrides: Any) -> RunningServer:
+    """A server on a database of the test's own (so its scheduler wins the election) with a
+    `ManualClock` at `at` that the test moves (`server.clock.advance(...)`)."""
+    clock = ManualClock(at)
+    server = await RunningServer(make_settings(database_url, **overrides), clock).start()
+    server.clock = clock
+    return server
+
+
+async def signed_in_agent(
+    server: RunningServer,
+    role: str = "advisor",
+    teams: tuple[str, ...] = ("jeugd",),
+    name: str | None = None,
+) -> tuple[AgentIdentity, str, Client]:
+    """A fresh agent, its password, and its console connected to `server`."""
+    identity, password = await add_agent(server.settings.database_url, role=role, teams=teams, name=name)
+    return identity, password, await agent_client(server.url, await login(server.url, identity.username, password))
 
 
 class Client:
