@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -238,9 +239,18 @@ class ChatService:
             status = await conn.scalar(select(conversations.c.status).where(conversations.c.id == conversation_id))
         return status in OPEN_STATUSES
 
-    async def resume(self, resume_token: str, after_seq: int) -> tuple[str | None, Result]:
+    async def resume(
+        self, resume_token: str, after_seq: int, join: Callable[[str], Awaitable[None]] | None = None
+    ) -> tuple[str | None, Result]:
         """The open conversation of this token with every message after `after_seq`. A visitor
         who was taken out of the queue for being away gets their place back.
+
+        `join(conversation_id)` is awaited once the conversation is known to be resumable and
+        before its messages are read, so that the caller is in the room of its live events
+        first: a message committed after the read is emitted after the join and arrives live;
+        one committed before it is in the answer. No message falls in between. When the
+        conversation turns out closed after all, the first value is None and the caller undoes
+        its join.
 
         A token that was never issued, has expired (`resume_ttl_s` after the conversation's last
         activity), was revoked (stop, quick exit) or belongs to a closed conversation gets one and
@@ -259,6 +269,8 @@ class ChatService:
             conv = (await conn.execute(newest)).first()
         if conv is None or not self._resumable(conv, now):
             return None, Result(self._ended_answer(token_hash, conv))
+        if join is not None:
+            await join(conv.id)
         emits = await self._visitor_back(conv.id, now)
         async with self.db.read() as conn:
             conv = (await conn.execute(newest)).one()
@@ -453,7 +465,7 @@ class ChatService:
             raise DomainError("closed", CONVERSATION_ENDED)
         ack = {"id": written.id, "seq": written.seq, "at": iso(written.at)}
         if written.duplicate:
-            return Result(ack)
+            return Result(ack, await self._stored_again(conversation_id, written.id))
         view = {**ack, "sender": "visitor", "text": text}
         emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "message", view)]
         if written.holder_id is not None:
@@ -714,7 +726,7 @@ class ChatService:
         assert written is not None
         ack = {"id": written.id, "seq": written.seq, "at": iso(written.at)}
         if written.duplicate:
-            return Result(ack)
+            return Result(ack, await self._stored_again(conversation_id, written.id, also_agent=agent.id))
         view = {**ack, "sender": "agent", "text": text, "name": agent.first_name}
         emits: list[Outgoing] = [
             Emit(ToVisitor(conversation_id), "message", view),
@@ -723,6 +735,40 @@ class ChatService:
         if written.read_along:
             emits.append(Emit(ToReaders(conversation_id), "message", {**view, "conversation_id": conversation_id}))
         return Result(ack, emits)
+
+    async def _stored_again(
+        self, conversation_id: str, message_id: str, also_agent: str | None = None
+    ) -> list[Outgoing]:
+        """A re-sent message the server already stored (the first try was committed, but its
+        sender never got the ack, e.g. because the process died before emitting): the stored
+        message goes out again to its peers, since nobody may have seen it. Clients drop a seq
+        they already have, so a second delivery is harmless; a missing one is a hole."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(messages, agents.c.name.label("agent_name"))
+                    .select_from(messages.outerjoin(agents, agents.c.id == messages.c.agent_id))
+                    .where(messages.c.id == message_id)
+                )
+            ).first()
+            conv = (
+                await conn.execute(
+                    select(conversations.c.status, conversations.c.agent_id, conversations.c.read_along).where(
+                        conversations.c.id == conversation_id
+                    )
+                )
+            ).first()
+        if row is None or conv is None:
+            return []
+        view = message_view(row)
+        to_agents = {a for a in (conv.agent_id, also_agent) if a is not None}
+        emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "message", view)]
+        emits.extend(
+            Emit(ToAgent(a), "message", {**view, "conversation_id": conversation_id}) for a in sorted(to_agents)
+        )
+        if conv.read_along:
+            emits.append(Emit(ToReaders(conversation_id), "message", {**view, "conversation_id": conversation_id}))
+        return emits
 
     async def agent_typing(self, agent: AgentIdentity, conversation_id: str, typing: bool) -> list[Emit]:
         await self._held(agent, conversation_id)

@@ -258,6 +258,11 @@ class VisitorNamespace(GuardedNamespace):
         self.bound[sid] = conversation_id
         await self.enter_room(sid, visitor_room(conversation_id))
 
+    async def _unbind(self, sid: str) -> None:
+        conversation_id = self.bound.pop(sid, None)
+        if conversation_id is not None:
+            await self.leave_room(sid, visitor_room(conversation_id))
+
     async def on_start(self, sid: str, data: Any) -> dict[str, Any]:
         payload = ev.parse(ev.Start, data)
         current = self.bound.get(sid)
@@ -277,9 +282,24 @@ class VisitorNamespace(GuardedNamespace):
 
     async def on_resume(self, sid: str, data: Any) -> dict[str, Any]:
         payload = ev.parse(ev.Resume, data)
-        conversation_id, result = await self.service.resume(payload.resume_token, payload.after_seq)
-        if conversation_id is not None:
+        previous = self.bound.get(sid)
+        joined: list[str] = []
+
+        async def join(conversation_id: str) -> None:
+            # In the room before the messages are read: nothing committed meanwhile is missed.
+            joined.append(conversation_id)
             await self._bind(sid, conversation_id)
+
+        try:
+            conversation_id, result = await self.service.resume(payload.resume_token, payload.after_seq, join=join)
+        except BaseException:
+            if joined and previous != joined[0]:
+                await self._unbind(sid)  # as before the failed resume
+                if previous is not None:
+                    await self._bind(sid, previous)
+            raise
+        if conversation_id is None and joined:
+            await self._unbind(sid)  # it ended while we looked: bound to nothing
         return await self._reply(result, sid)
 
     async def on_message(self, sid: str, data: Any) -> dict[str, Any]:

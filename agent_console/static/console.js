@@ -1409,12 +1409,21 @@
     return true;
   }
 
+  // The highest seq n with 1..n all here (seqs have no gaps on the server).
+  function contiguousSeq(c) {
+    var n = c.contiguous || 0;
+    while (c.messages.has(n + 1)) n += 1;
+    c.contiguous = n;
+    return n;
+  }
+
   function onMessage(m) {
     if (!m || !m.conversation_id) return;
     var c = convs.get(m.conversation_id);
     if (!c) { loadHistory(m.conversation_id); return; }
-    // A gap (e.g. a missed event): fetch everything.
-    if (m.seq > c.maxSeq + 1 && c.maxSeq > 0) loadHistory(c.id);
+    // A gap (a missed event, also before the first message we have, e.g. the first one after
+    // a reconnect): fetch everything at once.
+    if (typeof m.seq === "number" && m.seq > contiguousSeq(c) + 1) loadHistory(c.id);
     if (addMessage(c, m, true)) {
       renderLog(c); renderTab(c);
       if (m.sender === "visitor") announce("Nieuw bericht van de bezoeker");

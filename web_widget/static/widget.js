@@ -297,6 +297,10 @@
     endInfo: null,       // how the chat ended: {reason, outcome}
     shown: {},        // seq -> element
     contiguous: 0,    // highest seq n with 1..n all shown
+    highest: 0,       // highest seq shown: above `contiguous` means a hole to fetch
+    gapFetching: false,
+    gapTimer: null,
+    gapTries: 0,
     pending: [],      // own messages without seq yet: {client_id, text, el, sending}
     socket: null,
     bound: false,
@@ -1192,7 +1196,29 @@
 
   function markShown(seq, li) {
     S.shown[seq] = li;
+    if (seq > S.highest) S.highest = seq;
     while (S.shown[S.contiguous + 1]) S.contiguous += 1;
+    if (S.contiguous >= S.highest) S.gapTries = 0;
+  }
+
+  // A live message beyond the next seq means one or more went missing on the way (one sent
+  // while this socket was not yet in the conversation's room, say). They are fetched at once
+  // with `resume` from the last contiguous seq, not only after a reconnect. An own message
+  // still waiting for its ack fills its seq itself: then look again a moment later.
+  function checkGap() {
+    clearTimeout(S.gapTimer);
+    if (S.contiguous >= S.highest || S.gapFetching || !S.bound || !S.token || !S.socket || S.exiting) return;
+    if (S.pending.some(function (p) { return p.sending; })) { S.gapTimer = setTimeout(checkGap, 500); return; }
+    if (S.gapTries >= 5) return; // the next reconnect catches up anyway
+    S.gapTries += 1;
+    var sock = S.socket;
+    S.gapFetching = true;
+    sock.timeout(10000).emit("resume", { resume_token: S.token, after_seq: S.contiguous }, function (err, ack) {
+      S.gapFetching = false;
+      if (sock !== S.socket || S.exiting) return;
+      if (!err && ack && !ack.error && ack.status !== "closed") (ack.messages || []).forEach(showMessage);
+      if (S.contiguous < S.highest) S.gapTimer = setTimeout(checkGap, 1000);
+    });
   }
 
   function showMessage(m) {
@@ -1344,7 +1370,7 @@
         if (stray && Date.now() - stray.at < 3000) { backInQueue(stray.q); return; } // it overtook `transfer`
         updateStatusLine(); updateCallbackChatNote();
       });
-      sock.on("message", function (m) { showMessage(m); });
+      sock.on("message", function (m) { showMessage(m); checkGap(); });
       // The server saw acute danger in what the visitor wrote: show 112 at once, keep the draft.
       sock.on("crisis", function () {
         if (S.danger) return;
@@ -1444,7 +1470,7 @@
     S.queue = null;
     S.agentName = null;
     S.transferring = false; S.requeued = false; S.strayQueue = null; S.confirmStop = false; S.endInfo = null;
-    S.shown = {}; S.contiguous = 0; S.pending = []; logList = null;
+    S.shown = {}; S.contiguous = 0; S.highest = 0; S.gapTries = 0; S.pending = []; logList = null;
     renderAll();
     // In danger the call button gets the focus first; otherwise the message box.
     var first = danger ? panel.querySelector(".vtw-call112") : input;
