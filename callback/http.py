@@ -15,7 +15,8 @@ from callback.service import Booking, CallbackService
 from chat.events import Outcome
 from contact.errors import DomainError
 from contact.http import LIMITER, SETTINGS, agent_from_request
-from contact.web import client_ip, read_json, single_query
+from contact.validation import Line, Text
+from contact.web import client_ip, path_value, query_int, read_json, single_query
 
 CALLBACKS = web.AppKey("callbacks", CallbackService)
 
@@ -35,14 +36,14 @@ def _aware(value: str) -> datetime:
 
 class BookingBody(_Body):
     kind: Kind
-    slot_start: Annotated[str, StringConstraints(min_length=10, max_length=40)]
-    phone: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    slot_start: Annotated[Line, StringConstraints(min_length=10, max_length=40)]
+    phone: Annotated[Line, StringConstraints(min_length=1, max_length=32)]
     caller_type: Literal["kind", "jongere", "volwassene", "professional"]
     safe_to_leave_voicemail: bool
-    name: Annotated[str, StringConstraints(max_length=100, strip_whitespace=True)] | None = None
-    topic: Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)] | None = None
-    email: Annotated[str, StringConstraints(max_length=254, strip_whitespace=True)] | None = None
-    organisation: Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)] | None = None
+    name: Annotated[Text, StringConstraints(max_length=100, strip_whitespace=True)] | None = None
+    topic: Annotated[Text, StringConstraints(max_length=500, strip_whitespace=True)] | None = None
+    email: Annotated[Line, StringConstraints(max_length=254, strip_whitespace=True)] | None = None
+    organisation: Annotated[Text, StringConstraints(max_length=200, strip_whitespace=True)] | None = None
 
     @field_validator("slot_start")
     @classmethod
@@ -61,7 +62,7 @@ class BookingBody(_Body):
 
 
 class RescheduleBody(_Body):
-    slot_start: Annotated[str, StringConstraints(min_length=10, max_length=40)]
+    slot_start: Annotated[Line, StringConstraints(min_length=10, max_length=40)]
 
     @field_validator("slot_start")
     @classmethod
@@ -73,7 +74,7 @@ class RescheduleBody(_Body):
 # The references of requests on the card ("VT-ABC234") an attempt or outcome applies to;
 # left out: the request being called.
 Selection = Annotated[
-    list[Annotated[str, StringConstraints(min_length=1, max_length=16)]], Field(min_length=1, max_length=50)
+    list[Annotated[Line, StringConstraints(min_length=1, max_length=16)]], Field(min_length=1, max_length=50)
 ]
 
 
@@ -88,8 +89,8 @@ class CloseBody(_Body):
 
 
 class RosterBody(_Body):
-    date: Annotated[str, StringConstraints(min_length=10, max_length=10)]
-    slot_start: Annotated[str, StringConstraints(min_length=4, max_length=40)]
+    date: Annotated[Line, StringConstraints(min_length=10, max_length=10)]
+    slot_start: Annotated[Line, StringConstraints(min_length=4, max_length=40)]
     kind: Kind
     capacity: Annotated[int, Field(ge=0, le=1000)]
 
@@ -98,7 +99,7 @@ def _parse_date(value: str | None, field: str) -> date | None:
     if value is None:
         return None
     try:
-        if len(value) == 10:  # YYYY-MM-DD only, not the other forms fromisoformat takes
+        if len(value) == 10 and value.isascii():  # YYYY-MM-DD only, not the other forms fromisoformat takes
             return date.fromisoformat(value)
     except ValueError:
         pass
@@ -110,10 +111,8 @@ async def list_slots(request: web.Request) -> web.Response:
     if kind not in KINDS:
         raise DomainError("invalid_input", field="kind")
     first = _parse_date(single_query(request, "from"), "from")
-    days_raw = single_query(request, "days") or "14"
-    if not days_raw.isdigit() or not 1 <= int(days_raw) <= 90:
-        raise DomainError("invalid_input", field="days")
-    return web.json_response(await request.app[CALLBACKS].slots(kind, first, int(days_raw)))
+    days = query_int(request, "days", default=14, minimum=1, maximum=90)
+    return web.json_response(await request.app[CALLBACKS].slots(kind, first, days or 14))
 
 
 async def book(request: web.Request) -> web.Response:
@@ -139,21 +138,21 @@ async def book(request: web.Request) -> web.Response:
 
 
 async def view(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[CALLBACKS].view(request.match_info["token"]))
+    return web.json_response(await request.app[CALLBACKS].view(path_value(request, "token", 128)))
 
 
 async def cancel(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[CALLBACKS].cancel(request.match_info["token"]))
+    return web.json_response(await request.app[CALLBACKS].cancel(path_value(request, "token", 128)))
 
 
 async def reschedule(request: web.Request) -> web.Response:
     body = await read_json(request, RescheduleBody)
-    answer = await request.app[CALLBACKS].reschedule(request.match_info["token"], _aware(body.slot_start))
+    answer = await request.app[CALLBACKS].reschedule(path_value(request, "token", 128), _aware(body.slot_start))
     return web.json_response(answer)
 
 
 async def calendar(request: web.Request) -> web.Response:
-    ics = await request.app[CALLBACKS].calendar(request.match_info["token"])
+    ics = await request.app[CALLBACKS].calendar(path_value(request, "token", 128))
     return web.Response(
         text=ics,
         content_type="text/calendar",
@@ -207,10 +206,7 @@ async def roster(request: web.Request) -> web.Response:
 
 
 def _id(request: web.Request) -> str:
-    value = request.match_info["id"]
-    if not 1 <= len(value) <= 64:
-        raise DomainError("not_found")
-    return value
+    return path_value(request, "id", 64)
 
 
 def routes() -> list[web.RouteDef]:

@@ -7,9 +7,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from chat.model import MAX_TEXT
+from contact.validation import MAX_INT, Line, Text
 
-ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-ConversationId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# Every string goes through the shared rules of contact.validation: `Text` (free text: no
+# control characters but line breaks and tabs, no lone surrogates) or `Line` (ids, tokens,
+# names of things: printable only).
+ClientId = Annotated[Line, StringConstraints(min_length=1, max_length=64)]
+ConversationId = Annotated[Line, StringConstraints(min_length=1, max_length=64)]
 
 
 class Payload(BaseModel):
@@ -25,15 +29,15 @@ def _text(value: str) -> str:
 class Start(Payload):
     caller_type: Literal["kind", "jongere", "volwassene", "professional"]
     intent: Literal["advies", "melding", "weet_niet"]
-    topic: Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)] | None = None
+    topic: Annotated[Text, StringConstraints(max_length=200, strip_whitespace=True)] | None = None
     danger_now: bool = False
     # Accepted for older widgets and ignored: only the server issues resume tokens.
-    resume_token: Annotated[str, StringConstraints(max_length=128)] | None = None
+    resume_token: Annotated[Line, StringConstraints(max_length=128)] | None = None
 
 
 class VisitorMessage(Payload):
     client_id: ClientId
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+    text: Annotated[Text, StringConstraints(min_length=1, max_length=MAX_TEXT)]
     _nonblank = field_validator("text")(_text)
 
 
@@ -42,8 +46,8 @@ class Typing(Payload):
 
 
 class Resume(Payload):
-    resume_token: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    after_seq: Annotated[int, Field(ge=0)] = 0
+    resume_token: Annotated[Line, StringConstraints(min_length=1, max_length=128)]
+    after_seq: Annotated[int, Field(ge=0, le=MAX_INT)] = 0
 
 
 class Empty(Payload):
@@ -73,7 +77,7 @@ class TakeOverAnswer(Payload):
 class AgentMessage(Payload):
     conversation_id: ConversationId
     client_id: ClientId
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+    text: Annotated[Text, StringConstraints(min_length=1, max_length=MAX_TEXT)]
     _nonblank = field_validator("text")(_text)
 
 
@@ -84,27 +88,27 @@ class AgentTyping(Payload):
 
 class NoteIn(Payload):
     conversation_id: ConversationId
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+    text: Annotated[Text, StringConstraints(min_length=1, max_length=MAX_TEXT)]
     _nonblank = field_validator("text")(_text)
 
 
 class Outcome(Payload):
     kind: Literal["advies", "melding", "geen"]
-    summary: Annotated[str, StringConstraints(max_length=MAX_TEXT)] | None = None
+    summary: Annotated[Text, StringConstraints(max_length=MAX_TEXT)] | None = None
     urgency: Literal["spoed", "hoog", "midden", "laag"] | None = None
-    gemeente: Annotated[str, StringConstraints(max_length=100)] | None = None
+    gemeente: Annotated[Line, StringConstraints(max_length=100)] | None = None
     expertise: (
-        Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=80)]], Field(max_length=20)] | None
+        Annotated[list[Annotated[Line, StringConstraints(min_length=1, max_length=80)]], Field(max_length=20)] | None
     ) = None
     # The reporter's own phone number / e-mail address, if they gave one (a melding).
-    phone: Annotated[str, StringConstraints(max_length=32)] | None = None
-    email: Annotated[str, StringConstraints(max_length=254)] | None = None
+    phone: Annotated[Line, StringConstraints(max_length=32)] | None = None
+    email: Annotated[Line, StringConstraints(max_length=254)] | None = None
 
 
 class Transfer(Payload):
     conversation_id: ConversationId
-    team: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
-    agent_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    team: Annotated[Line, StringConstraints(min_length=1, max_length=40)] | None = None
+    agent_id: Annotated[Line, StringConstraints(min_length=1, max_length=64)] | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Transfer:
@@ -115,7 +119,7 @@ class Transfer(Payload):
 
 class Escalate(Payload):
     conversation_id: ConversationId
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    reason: Annotated[Text, StringConstraints(min_length=1, max_length=500)]
     _nonblank = field_validator("reason")(_text)
 
 

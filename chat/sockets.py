@@ -4,6 +4,8 @@ with an ack and send the service's events; no rule of the chat lives here."""
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -33,6 +35,7 @@ from contact.auth import AgentIdentity, AgentService
 from contact.errors import NO_CONVERSATION, DomainError, error_payload
 from contact.presence import Presence
 from contact.ratelimit import ConnectionCap
+from contact.validation import json_depth_ok
 from contact.web import client_ip
 from routing.crisis import crisis_capable
 
@@ -138,6 +141,66 @@ class Dispatcher:
             log.error("queue_broadcast_failed", error=type(exc).__name__)
 
 
+# The event name a packet gets when its payload could not be read (broken JSON, nested too deep
+# for the decoder, not an event list): the namespaces answer it with `invalid_input`.
+UNREADABLE = "\x00unreadable"
+
+
+class _PacketJson:
+    """`json` for Socket.IO packets: a payload that cannot be decoded is not an exception (an
+    ERROR with a traceback and no answer) but an event the namespace refuses."""
+
+    dumps = staticmethod(json.dumps)
+
+    @staticmethod
+    def loads(text: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return json.loads(text, **kwargs)
+        except (ValueError, RecursionError):
+            return [UNREADABLE]
+
+
+class GuardedPacket(socketio.packet.Packet):
+    """The server's packet class (its `serializer`): our json, and an event whose data is not
+    `[name, ...]` becomes UNREADABLE instead of failing inside python-socketio."""
+
+    json = _PacketJson
+
+    def decode(self, encoded_packet: Any) -> int:
+        count: int = super().decode(encoded_packet)
+        data: Any = getattr(self, "data", None)
+        if self.packet_type in (socketio.packet.EVENT, socketio.packet.BINARY_EVENT) and not (
+            isinstance(data, list) and data and isinstance(data[0], str) and json_depth_ok(data)
+        ):
+            self.data = [UNREADABLE]
+        return count
+
+
+class TransportLogger:
+    """The logger python-engineio gets. Its messages may carry packet contents (message text),
+    and a malformed frame made it log an ERROR with a traceback each time: a log flood anyone
+    can cause. Here every problem is one INFO line with the error's type, never a traceback or
+    an argument; its chatter (packets sent and received) is dropped."""
+
+    def __init__(self) -> None:
+        self._log = structlog.get_logger("engineio")
+
+    def debug(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    info = debug
+
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        self._log.info("transport_refused", what=str(msg)[:80])
+
+    def error(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        exc = sys.exc_info()[1]
+        self._log.info("transport_refused", what=str(msg)[:80], error=type(exc).__name__ if exc else None)
+
+    exception = error
+    critical = error
+
+
 def _has_binary(value: Any, depth: int = 0) -> bool:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return True
@@ -200,7 +263,10 @@ class GuardedNamespace(socketio.AsyncNamespace):
             return error_payload("invalid_input", field="event")
         sid = args[0] if args else None
         payload = args[1:]
-        if len(payload) > 1 or _has_binary(payload):
+        if event == UNREADABLE:
+            log.info("refused", ns=self.namespace, on="unreadable", code="invalid_input")
+            return error_payload("invalid_input", field="payload")
+        if len(payload) > 1 or _has_binary(payload) or not json_depth_ok(payload):
             return error_payload("invalid_input", field="payload")
         handler = getattr(self, f"on_{event}", None) if isinstance(event, str) else None
         if handler is None:
@@ -338,9 +404,13 @@ class AgentNamespace(GuardedNamespace):
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             agent = await self.agents.from_token(token)
-        except DomainError as exc:
-            log.info("agent_refused", code=exc.code)
-            payload = exc.payload()
+        except Exception as exc:
+            # Always a connect_error in the error shape: a client must never hang on a refusal.
+            domain = exc if isinstance(exc, DomainError) else DomainError("unauthorized")
+            if not isinstance(exc, DomainError):
+                log.error("agent_connect_failed", error=type(exc).__name__)
+            log.info("agent_refused", code=domain.code)
+            payload = domain.payload()
             # The client's connect_error gets {"message": ..., "data": {"error": {...}}}.
             raise socketio.exceptions.ConnectionRefusedError(payload["error"]["message"], payload) from None
         self._admit(sid, environ)

@@ -10,7 +10,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -64,11 +64,15 @@ class TokenSigner:
         return self._serializer.dumps({"sub": agent_id, "exp": expires})
 
     def verify(self, token: object) -> str:
-        if not isinstance(token, str) or not token or len(token) > 512:
+        """The agent id of a valid token; for anything else `unauthorized`, never another error
+        (lone surrogates, non-ASCII, huge, wrong base64 or JSON inside)."""
+        if not isinstance(token, str) or not token or len(token) > 512 or not token.isascii():
+            raise DomainError("unauthorized")
+        if not token.isprintable():
             raise DomainError("unauthorized")
         try:
             data = self._serializer.loads(token)
-        except BadSignature:
+        except Exception:  # BadSignature, and whatever a signed but odd payload could raise
             raise DomainError("unauthorized") from None
         if (
             not isinstance(data, dict)

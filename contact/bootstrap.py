@@ -30,7 +30,7 @@ from chat.crisis import CrisisService
 from chat.model import QueueChanged
 from chat.push import PushOffers
 from chat.service import ChatLimits, ChatService
-from chat.sockets import AgentNamespace, Dispatcher, VisitorNamespace
+from chat.sockets import AgentNamespace, Dispatcher, GuardedPacket, TransportLogger, VisitorNamespace
 from chat.takeover import TakeOverService
 from chat.writer import MessageWriter
 from contact import http as contact_http
@@ -205,7 +205,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         cors_allowed_origins=origin_policy(settings),
         max_http_buffer_size=settings.max_http_buffer_size,
         logger=False,
-        engineio_logger=False,
+        engineio_logger=TransportLogger(),
+        serializer=GuardedPacket,
         cookie=None,
     )
     dispatcher = Dispatcher(sio, chat, crisis, push, TakeOverService(chat, settings.takeover_wait_s))

@@ -16,6 +16,7 @@ from contact.gemeenten import all_gemeenten, as_of
 from contact.presence import Presence
 from contact.ratelimit import RateLimiter
 from contact.settings import Settings
+from contact.validation import Line, Text
 from contact.web import client_ip, read_json
 
 AGENTS = web.AppKey("agents", AgentService)
@@ -35,8 +36,8 @@ async def agent_from_request(request: web.Request) -> AgentIdentity:
 
 class LoginBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    username: Annotated[Line, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[Text, StringConstraints(min_length=1, max_length=1024)]
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from aiohttp.abc import AbstractAccessLogger
 from pydantic import BaseModel, ValidationError
 
 from contact.errors import DomainError, error_payload
+from contact.validation import MAX_INT, ascii_int, id_ok, json_depth_ok
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +57,8 @@ def json_error(code: str, texts: tuple[str, str] | None = None, **extra: Any) ->
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
+        if _impossible_static(request):
+            raise web.HTTPNotFound()
         return await handler(request)
     except DomainError as exc:
         return web.json_response(exc.payload(), status=STATUS.get(exc.code, 400))
@@ -70,6 +73,21 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
     except Exception as exc:
         log.error("request_failed", path=request.path, error=type(exc).__name__, exc_info=True)
         return web.json_response(error_payload("internal"), status=500)
+
+
+# A file name we could serve: the names of our static files, nothing longer or odder. Anything
+# else under a static route cannot exist and is a 404 before the file system sees it (a name
+# too long for it raised OSError, a 500).
+_STATIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _impossible_static(request: web.Request) -> bool:
+    match_info = request.match_info
+    if not isinstance(match_info.route.resource, web.StaticResource):
+        return False
+    filename = match_info.get("filename", "")
+    parts = filename.split("/")
+    return len(parts) > 4 or not all(_STATIC_NAME.match(part) for part in parts)
 
 
 # What the widget reads from a page of another Veilig Thuis site (VT_ALLOWED_ORIGINS).
@@ -89,7 +107,7 @@ def security_headers(allowed_origins: frozenset[str]) -> Any:
         if request.method == "OPTIONS" and path in PUBLIC_API:
             # The browser's preflight before the widget on another site posts JSON.
             if origin not in allowed_origins:
-                return web.Response(status=403, headers=SECURITY_HEADERS)
+                return web.json_response(error_payload("forbidden"), status=403, headers=SECURITY_HEADERS)
             return web.Response(
                 status=204,
                 headers={
@@ -133,8 +151,10 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         raise DomainError("invalid_input", field="content-type")
     try:
         data = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # junk, bad UTF-8, "[[[[..." too deep
         raise DomainError("invalid_input", field="body") from None
+    if not json_depth_ok(data):
+        raise DomainError("invalid_input", field="body", reason="too_deep")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -148,6 +168,29 @@ def single_query(request: web.Request, name: str) -> str | None:
     if len(values) > 1:
         raise DomainError("invalid_input", field=name)
     return values[0] if values else None
+
+
+def query_int(
+    request: web.Request, name: str, *, default: int | None = None, minimum: int = 0, maximum: int = MAX_INT
+) -> int | None:
+    """A numeric query parameter: ASCII digits only, between `minimum` and `maximum`; absent is
+    `default`; anything else (`²`, `-1`, `1e3`, 5000 digits) is `invalid_input`."""
+    raw = single_query(request, name)
+    if raw is None:
+        return default
+    number = ascii_int(raw, maximum=maximum)
+    if number is None or number < minimum:
+        raise DomainError("invalid_input", field=name)
+    return number
+
+
+def path_value(request: web.Request, name: str, max_length: int) -> str:
+    """An id or token from the path: printable and not too long, else `not_found` (a value that
+    cannot be one of ours is not looked up: no control character reaches the database)."""
+    value = request.match_info.get(name, "")
+    if not 1 <= len(value) <= max_length or not id_ok(value):
+        raise DomainError("not_found")
+    return value
 
 
 def client_ip(request: web.BaseRequest, trusted_proxies: frozenset[str] = frozenset()) -> str:
