@@ -14,6 +14,8 @@ from typing import Any
 
 import structlog
 from sqlalchemy import bindparam, case, insert, select, tuple_, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 from chat.store import conversations, messages
 from contact.db import Database
@@ -88,7 +90,15 @@ class MessageWriter:
             batch.sort(key=lambda item: item[0].conversation_id)
             try:
                 results = await self._write_batch([m for m, _ in batch])
-            except Exception:
+            except Exception as exc:
+                if not _worth_retrying(exc):
+                    # A hung or unreachable database: every post of the batch fails at once
+                    # (the client gets `internal` and sends again), not once more per message.
+                    log.warning("message_batch_failed", size=len(batch), error=type(exc).__name__)
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
                 # A race with another process (same client_id) or a deadlock: write them one by
                 # one so that each one fails or succeeds on its own.
                 log.warning("message_batch_retry", size=len(batch))
@@ -180,6 +190,19 @@ class MessageWriter:
             first = results[j]
             results[i] = None if first is None else dataclasses.replace(first, holder_id=None, duplicate=True)
         return results
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """A duplicate client_id of another process or a deadlock: yes. A timeout (statement,
+    pool, lock) or a lost connection: no, the same would happen again."""
+    if isinstance(exc, TimeoutError):
+        return False
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return False
+    if isinstance(exc, SATimeoutError):
+        return False
+    text = f"{type(getattr(exc, 'orig', None)).__name__} {getattr(exc, 'orig', '')}".lower()
+    return not any(w in text for w in ("timeout", "canceling statement", "database is locked", "connection"))
 
 
 # Built once: SQLAlchemy then neither builds the statement nor its cache key per batch.

@@ -38,6 +38,7 @@ from contact.auth import AgentService, TokenSigner
 from contact.clock import Clock, SystemClock
 from contact.db import Database
 from contact.fanout import ResilientRedisManager
+from contact.health import Readiness
 from contact.hours import ChatHours
 from contact.keys import Keys, stored_key
 from contact.migrate import current_revision, head_revision
@@ -91,7 +92,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         secret = secrets.token_urlsafe(32)
         log.warning("secret_key_generated", hint="set VT_SECRET_KEY so logins survive a restart")
 
-    db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    db = Database(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        statement_timeout_s=settings.db_statement_timeout_s,
+        lock_timeout_s=settings.db_lock_timeout_s,
+    )
     redis_client = None
     limiter: RateLimiter
     presence: Presence
@@ -226,6 +232,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     sio.attach(app)
     app[contact_http.SETTINGS] = settings
     app[contact_http.DATABASE] = db
+    app[contact_http.READINESS] = Readiness(
+        db,
+        redis=redis_client,
+        fanout=manager,
+        timeout_s=settings.ready_timeout_s,
+        min_free_bytes=settings.ready_min_free_mb * 1024 * 1024,
+    )
     app[contact_http.AGENTS] = agents
     app[contact_http.LIMITER] = limiter
     app[contact_http.PRESENCE] = presence
@@ -295,6 +308,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         if redis_client is not None:
             await redis_client.ping()  # fail at start-up, not at the first message
+        if manager is not None and not sio.manager_initialized:
+            # Listen on the fan-out from the start (python-socketio would wait for the first
+            # connection), so that /readyz can tell whether it listens.
+            sio.manager_initialized = True
+            manager.initialize()
         presence.start()
         yield
         await presence.stop()

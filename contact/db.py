@@ -47,25 +47,54 @@ class Database:
     """Two engines: writes take SQLite's write lock up front (BEGIN IMMEDIATE) so that
     read-then-write transactions of several processes wait instead of failing; reads don't."""
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: str = "FULL",
+        pool_size: int = 10,
+        statement_timeout_s: float = 5.0,
+        lock_timeout_s: float = 10.0,
+    ) -> None:
+        """`statement_timeout_s` bounds every PostgreSQL statement (on the server and in the
+        client, so a frozen server gives a fast error) and every wait for a pooled connection;
+        `lock_timeout_s` bounds a wait for SQLite's write lock."""
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.statement_timeout_s = statement_timeout_s
+        self.lock_timeout_s = lock_timeout_s
         if self.is_sqlite:
             ensure_sqlite_dir(url)
             self.write_engine = self._sqlite_engine("BEGIN IMMEDIATE", sqlite_synchronous, pool_size=2)
             self.read_engine = self._sqlite_engine("BEGIN", sqlite_synchronous, pool_size=pool_size)
         else:
+            connect_args: dict[str, Any] = {}
+            if self.url.get_driver_name() == "asyncpg":
+                connect_args = {
+                    "timeout": statement_timeout_s,  # to connect
+                    "command_timeout": statement_timeout_s,  # the client stops waiting
+                    # ... and the server stops working on it
+                    "server_settings": {"statement_timeout": str(int(statement_timeout_s * 1000))},
+                }
             self.write_engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+                url,
+                pool_size=pool_size,
+                max_overflow=10,
+                pool_pre_ping=True,
+                pool_timeout=statement_timeout_s,
+                connect_args=connect_args,
+                hide_parameters=True,
             )
             self.read_engine = self.write_engine
 
     def _sqlite_engine(self, begin: str, synchronous: str, pool_size: int) -> AsyncEngine:
+        busy_ms = int(self.lock_timeout_s * 1000)
         engine = create_async_engine(
             self.url,
             pool_size=pool_size,
             max_overflow=0,
-            connect_args={"timeout": 30},
+            pool_timeout=self.statement_timeout_s + self.lock_timeout_s,
+            connect_args={"timeout": self.lock_timeout_s},
             # Error messages must not carry message text or contact details into the logs.
             hide_parameters=True,
         )
@@ -79,7 +108,7 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
@@ -103,6 +132,25 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None (PostgreSQL, or in memory)."""
+        if not self.is_sqlite or not self.url.database or self.url.database == ":memory:":
+            return None
+        return Path(self.url.database)
+
+    async def check_write(self) -> None:
+        """A write round trip that changes nothing: SQLite takes its write lock (BEGIN IMMEDIATE)
+        and gives it back; PostgreSQL assigns a transaction id (refused on a read-only server).
+        Raises when the database cannot take a write."""
+        from sqlalchemy import text
+
+        async with self.write_engine.connect() as conn:
+            trans = await conn.begin()  # BEGIN IMMEDIATE on SQLite
+            try:
+                await conn.execute(text("SELECT 1" if self.is_sqlite else "SELECT txid_current()"))
+            finally:
+                await trans.rollback()
 
     async def ping(self) -> bool:
         from sqlalchemy import text

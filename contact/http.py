@@ -13,6 +13,7 @@ from contact.auth import AgentIdentity, AgentService, agents
 from contact.db import Database
 from contact.errors import DomainError
 from contact.gemeenten import all_gemeenten, as_of
+from contact.health import Readiness
 from contact.presence import Presence
 from contact.ratelimit import RateLimiter
 from contact.settings import Settings
@@ -24,6 +25,7 @@ DATABASE = web.AppKey("database", Database)
 LIMITER = web.AppKey("limiter", RateLimiter)
 SETTINGS = web.AppKey("settings", Settings)
 PRESENCE = web.AppKey("presence", Presence)
+READINESS = web.AppKey("readiness", Readiness)
 
 
 async def agent_from_request(request: web.Request) -> AgentIdentity:
@@ -45,8 +47,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    ok = await request.app[DATABASE].ping()
-    return web.json_response({"ok": ok, "database": ok}, status=200 if ok else 503)
+    """200 when this process can serve: its database takes a write (and, for SQLite, the disk
+    has room), Redis answers and the fan-out listens, each within a short timeout; otherwise 503
+    naming the parts that failed (`failed`, and false for each). Parts not used are null."""
+    answer = await request.app[READINESS].check()
+    return web.json_response(answer, status=200 if answer["ok"] else 503)
 
 
 async def login(request: web.Request) -> web.Response:

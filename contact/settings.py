@@ -114,6 +114,15 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     mail_from: str = "Veilig Thuis <noreply@veiligthuis.example>"
 
+    # Every database statement (PostgreSQL) and every wait for a pooled connection ends with an
+    # error after this long, so a hung database answers the client quickly (`internal`, try again).
+    db_statement_timeout_s: float = Field(default=5, gt=0)
+    # How long a write waits for SQLite's write lock (held by another process) before it fails.
+    db_lock_timeout_s: float = Field(default=10, gt=0)
+    # /readyz: each check (database write, disk, Redis, fan-out) must answer within this.
+    ready_timeout_s: float = Field(default=2, gt=0)
+    # /readyz: an SQLite database needs at least this much free disk space (MiB) to be ready.
+    ready_min_free_mb: int = Field(default=64, ge=0)
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
