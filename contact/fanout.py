@@ -8,8 +8,9 @@ cross-process delivery resumes long after Redis is back. Here:
 - a publish that fails is kept (bounded, in order, for `keep_s`) and published again as soon as
   Redis answers, so every emit of the outage reaches the other processes after it (clients drop
   the seqs they already have);
-- the listener reconnects every `retry_s` (no growing back-off), and a successful resubscribe
-  flushes what was kept;
+- the listener reconnects every `retry_s` (no growing back-off); once it has resubscribed and
+  the other processes have had `settle_s` to do the same (pub/sub keeps nothing for a process
+  that is not listening), what was kept goes out, and meanwhile new emits queue behind it;
 - a publish has a short timeout, so an event's answer never waits on a Redis that hangs; the
   state is logged once when it changes, not once per emit.
 
@@ -36,6 +37,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         channel: str,
         *,
         retry_s: float = 0.5,
+        settle_s: float = 1.5,
         publish_timeout_s: float = 1.0,
         keep: int = 10_000,
         keep_s: float = 300,
@@ -43,7 +45,13 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
     ) -> None:
         super().__init__(url, channel=channel, **kwargs)
         self.retry_s = retry_s
+        self.settle_s = settle_s
         self.publish_timeout_s = publish_timeout_s
+        # When what was kept may go out: our subscription is back and the other processes, which
+        # retry every `retry_s`, have had time to subscribe again (pub/sub keeps nothing for
+        # a process that is not listening at the moment of the publish).
+        self._ready_at = 0.0
+        self._flush_task: asyncio.Task[None] | None = None
         self.keep_s = keep_s
         self._kept: deque[tuple[float, Any]] = deque(maxlen=keep)
         self._flushing = asyncio.Lock()
@@ -56,16 +64,21 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
             log.warning("fanout_degraded", what=what, error=type(exc).__name__)
         self.healthy = False
 
-    def _recovered(self) -> None:
+    def _recovered(self, flushed: int = 0) -> None:
         if not self.healthy:
-            log.info("fanout_recovered", flushed=len(self._kept))
+            log.info("fanout_recovered", flushed=flushed)
         self.healthy = True
 
+    def _may_flush(self) -> bool:
+        return self.listening and time.monotonic() >= self._ready_at
+
     async def _publish(self, data: Any) -> Any:
-        if self._kept:
-            # Keep the order: what waits goes first (and this one after it, or with it).
+        if self._kept or not self.healthy:
+            # Keep the order: what waits goes first, this one after it; all of it once the
+            # processes listen again.
             self._kept.append((time.monotonic(), data))
-            await self._flush()
+            if self._may_flush():
+                await self._flush()
             return None
         try:
             result = await self._send(data)
@@ -93,6 +106,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         """Publish what was kept, oldest first; stop at the first failure (it stays kept)."""
         async with self._flushing:
             cutoff = time.monotonic() - self.keep_s
+            flushed = 0
             while self._kept:
                 at, data = self._kept[0]
                 if at < cutoff:
@@ -104,7 +118,13 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
                     self._degraded("publish", exc)
                     return
                 self._kept.popleft()
-            self._recovered()
+                flushed += 1
+            self._recovered(flushed)
+
+    async def _flush_when_ready(self) -> None:
+        await asyncio.sleep(max(0.0, self._ready_at - time.monotonic()))
+        if self._may_flush():
+            await self._flush()
 
     async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:  # pragma: no cover - timing
         subscribed = False
@@ -116,7 +136,8 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
                     subscribed = True
                     self.listening = True
                     if self._kept or not self.healthy:
-                        await self._flush()
+                        self._ready_at = time.monotonic() + self.settle_s
+                        self._flush_task = asyncio.get_running_loop().create_task(self._flush_when_ready())
                 async for message in self.pubsub.listen():
                     yield message
             except asyncio.CancelledError:
