@@ -4,6 +4,7 @@ profile) and the real console (another) on a server of this test's own."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from playwright.async_api import expect
@@ -37,11 +38,17 @@ async def test_quick_exit_mid_chat_then_the_advisor_records_the_melding(browser,
         await gone_visitor.disconnect()
         gone_card = console.locator(f'.q-item[data-conversation-id="{gone}"]')
         await expect(gone_card).to_contain_text("Bezoeker is weg sinds")
-        async with console.expect_event("dialog") as asked:
-            await gone_card.get_by_role("button", name=re.compile("^Aannemen")).click()
-        dialog = await asked.value
-        assert "Toch aannemen?" in dialog.message
-        await dialog.dismiss()
+        # The question is answered inside the event handler: a click may wait for an open dialog.
+        asked: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def decline(dialog):
+            if not asked.done():
+                asked.set_result(dialog.message)
+            asyncio.ensure_future(dialog.dismiss())
+
+        console.once("dialog", decline)
+        await gone_card.get_by_role("button", name=re.compile("^Aannemen")).click()
+        assert "Toch aannemen?" in await asyncio.wait_for(asked, 10)
         await expect(gone_card).to_be_visible()
 
         widget = await visitor_ctx.new_page()
