@@ -192,6 +192,8 @@ async def roster(request: web.Request) -> web.Response:
     service = request.app[CALLBACKS]
     day = _parse_date(body.date, "date")
     assert day is not None
+    if not body.slot_start.isascii():  # ASCII digits only: int("٣") is 3
+        raise DomainError("invalid_input", field="slot_start")
     try:
         if len(body.slot_start) == 5:  # "09:00" on that date, local time
             hour, minute = (int(p) for p in body.slot_start.split(":"))

@@ -18,6 +18,7 @@ from contact.clock import Clock, SystemClock
 from contact.db import Database
 from contact.errors import DomainError
 from contact.store import ROLES, Agent, record_audit
+from contact.validation import id_ok, text_ok
 
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so that a wrong name costs as long as a wrong password.
@@ -106,6 +107,8 @@ class AgentService:
             raise DomainError("invalid_input", field="role")
         if not username or len(username) > 64 or not name or len(password) < 10:
             raise DomainError("invalid_input", field="username/name/password")
+        if not id_ok(username) or not text_ok(name) or not text_ok(password) or not all(map(id_ok, teams)):
+            raise DomainError("invalid_input", field="username/name/password/teams")
         password_hash = await asyncio.to_thread(_hasher.hash, password)
         agent_id = str(uuid.uuid4())
         try:

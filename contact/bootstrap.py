@@ -41,6 +41,7 @@ from contact.fanout import ResilientRedisManager
 from contact.health import Readiness
 from contact.hours import ChatHours
 from contact.keys import Keys, stored_key
+from contact.logs import quiet_protocol_errors
 from contact.migrate import current_revision, head_revision
 from contact.presence import MemoryPresence, Presence, RedisPresence
 from contact.ratelimit import ConnectionCap, FallbackRateLimiter, MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -229,6 +230,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         client_max_size=settings.max_http_buffer_size,
     )
     app.on_response_prepare.append(no_store)
+    quiet_protocol_errors()
     sio.attach(app)
     app[contact_http.SETTINGS] = settings
     app[contact_http.DATABASE] = db

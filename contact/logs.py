@@ -6,6 +6,31 @@ import logging
 import sys
 
 import structlog
+from aiohttp.http_exceptions import HttpProcessingError
+
+
+class ProtocolErrorFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a bad request line, a header too long) as an ERROR
+    with a traceback and the client's address: a log flood anyone can cause, with an IP in it.
+    Such a record becomes one INFO line with the error's type, nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = "bad_http_request %s"
+            record.args = (type(exc).__name__,)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno = logging.INFO
+            record.levelname = "INFO"
+        return True
+
+
+def quiet_protocol_errors() -> None:
+    """Install ProtocolErrorFilter on aiohttp's server logger (once)."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ProtocolErrorFilter) for f in server_log.filters):
+        server_log.addFilter(ProtocolErrorFilter())
 
 
 def configure(level: str = "INFO", fmt: str = "json") -> None:

@@ -76,18 +76,22 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
 
 
 # A file name we could serve: the names of our static files, nothing longer or odder. Anything
-# else under a static route cannot exist and is a 404 before the file system sees it (a name
-# too long for it raised OSError, a 500).
+# else under a static route cannot exist and is a 404 in the error shape before the file system
+# sees it (a name too long for it raised OSError, a 500), as is a file that is not there
+# (aiohttp's own answer for that is an empty 404).
 _STATIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def _impossible_static(request: web.Request) -> bool:
     match_info = request.match_info
-    if not isinstance(match_info.route.resource, web.StaticResource):
+    resource = match_info.route.resource
+    if not isinstance(resource, web.StaticResource):
         return False
     filename = match_info.get("filename", "")
     parts = filename.split("/")
-    return len(parts) > 4 or not all(_STATIC_NAME.match(part) for part in parts)
+    if len(parts) > 4 or not all(_STATIC_NAME.match(part) for part in parts):
+        return True
+    return not (resource.get_info()["directory"] / filename).is_file()
 
 
 # What the widget reads from a page of another Veilig Thuis site (VT_ALLOWED_ORIGINS).
@@ -176,7 +180,7 @@ def query_int(
     """A numeric query parameter: ASCII digits only, between `minimum` and `maximum`; absent is
     `default`; anything else (`²`, `-1`, `1e3`, 5000 digits) is `invalid_input`."""
     raw = single_query(request, name)
-    if raw is None:
+    if raw is None or (raw == "" and default is not None):  # `days=` is the default, as it always was
         return default
     number = ascii_int(raw, maximum=maximum)
     if number is None or number < minimum:
@@ -203,7 +207,9 @@ def client_ip(request: web.BaseRequest, trusted_proxies: frozenset[str] = frozen
     hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
     for hop in reversed(hops):
         if hop not in trusted_proxies:
-            return hop[:64]
+            # A header is bytes: one that is no address (undecodable, control characters) is not
+            # used as a key (Redis could not even encode it); the proxy's own limit applies.
+            return hop[:64] if hop.isascii() and hop.isprintable() else peer
     return peer
 
 

@@ -29,7 +29,7 @@ from tests.support.server import (
     visitor,
 )
 
-EXAMPLES = int(os.environ.get("VT_FUZZ_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("VT_FUZZ_EXAMPLES", "1000"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
 CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -161,7 +161,7 @@ def _routes(app: web.Application) -> list[tuple[str, str]]:
         info = resource.get_info()
         template = info.get("formatter") or info.get("path")
         if isinstance(resource, web.StaticResource):
-            continue  # file names: tests/chat/test_poison_input.py
+            template = info["prefix"] + "/{filename}"
         if not template or template.startswith("/socket.io"):
             continue
         for route in resource:
