@@ -218,7 +218,7 @@ def _is_environ(value: Any) -> bool:
 
 
 class GuardedNamespace(socketio.AsyncNamespace):
-    """Turns every failure into the error shape of PROTOCOL.md, refuses binary payloads and
+    """Turns every failure into the error shape of docs/protocol.md, refuses binary payloads and
     unknown events, and logs what happened without the content of what was sent."""
 
     service: ChatService

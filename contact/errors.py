@@ -1,4 +1,4 @@
-"""The error shape of PROTOCOL.md: a code for programs, a Dutch (and English) text for people."""
+"""The error shape of docs/protocol.md: a code for programs, a Dutch (and English) text for people."""
 
 from __future__ import annotations
 

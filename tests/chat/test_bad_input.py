@@ -1,4 +1,4 @@
-"""Every bad input named in the issue gets the error shape of PROTOCOL.md and changes nothing."""
+"""Every bad input named in the issue gets the error shape of docs/protocol.md and changes nothing."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
  *
  * Embed with one tag, the address being this server's:  <script src="/widget.js" defer></script>
  *
- * Threat model (shared/DESIGN.md): the visitor may be watched by the person hurting them.
+ * Threat model (docs/privacy.md): the visitor may be watched by the person hurting them.
  * So: no cookies, nothing persistent (the resume token lives in memory and in this tab's
  * sessionStorage only, under a neutral key, and only while the chat is open: it is forgotten
  * on stop, on quick exit and once the conversation is closed), no history entries, no
