@@ -9,8 +9,9 @@ cross-process delivery resumes long after Redis is back. Here:
   Redis answers, so every emit of the outage reaches the other processes after it (clients drop
   the seqs they already have);
 - the listener reconnects every `retry_s` (no growing back-off); once it has resubscribed and
-  the other processes have had `settle_s` to do the same (pub/sub keeps nothing for a process
-  that is not listening), what was kept goes out, and meanwhile new emits queue behind it;
+  as many processes listen on the channel as did before the outage (PUBLISH tells how many
+  received each message; pub/sub keeps nothing for a process that is not listening), or at the
+  latest after `settle_s`, what was kept goes out; meanwhile new emits queue behind it;
 - a publish has a short timeout, so an event's answer never waits on a Redis that hangs; the
   state is logged once when it changes, not once per emit.
 
@@ -19,6 +20,7 @@ The database stays the truth: a client that missed something still catches up by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -37,7 +39,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         channel: str,
         *,
         retry_s: float = 0.5,
-        settle_s: float = 1.5,
+        settle_s: float = 10.0,
         publish_timeout_s: float = 1.0,
         keep: int = 10_000,
         keep_s: float = 300,
@@ -51,6 +53,8 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         # retry every `retry_s`, have had time to subscribe again (pub/sub keeps nothing for
         # a process that is not listening at the moment of the publish).
         self._ready_at = 0.0
+        # How many processes listened at the last successful publish (PUBLISH answers it).
+        self._listeners = 0
         self._flush_task: asyncio.Task[None] | None = None
         self.keep_s = keep_s
         self._kept: deque[tuple[float, Any]] = deque(maxlen=keep)
@@ -77,8 +81,10 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
             # Keep the order: what waits goes first, this one after it; all of it once the
             # processes listen again.
             self._kept.append((time.monotonic(), data))
-            if self._may_flush():
-                await self._flush()
+            # Never in the emit's own path: an event's answer does not wait on a Redis that
+            # is down or hangs. One flush at a time, in the background.
+            if self._may_flush() and (self._flush_task is None or self._flush_task.done()):
+                self._flush_task = asyncio.get_running_loop().create_task(self._flush())
             return None
         try:
             result = await self._send(data)
@@ -86,6 +92,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
             self._degraded("publish", exc)
             self._kept.append((time.monotonic(), data))
             return None
+        self._listeners = int(result or 0)
         self._recovered()
         return result
 
@@ -116,13 +123,24 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
                     await self._send(data)
                 except Exception as exc:
                     self._degraded("publish", exc)
+                    self._ready_at = time.monotonic() + self.retry_s  # not again at once
                     return
                 self._kept.popleft()
                 flushed += 1
             self._recovered(flushed)
 
     async def _flush_when_ready(self) -> None:
-        await asyncio.sleep(max(0.0, self._ready_at - time.monotonic()))
+        """Wait until as many processes listen as before the outage (at most `settle_s`), then
+        send what was kept."""
+        deadline = time.monotonic() + self.settle_s
+        await asyncio.sleep(self.retry_s)
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):  # not answering yet: ask again
+                counts = await asyncio.wait_for(self.redis.pubsub_numsub(self.channel), self.publish_timeout_s)
+                if counts and int(counts[0][1]) >= self._listeners:
+                    break
+            await asyncio.sleep(0.2)
+        self._ready_at = time.monotonic()
         if self._may_flush():
             await self._flush()
 
@@ -136,7 +154,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
                     subscribed = True
                     self.listening = True
                     if self._kept or not self.healthy:
-                        self._ready_at = time.monotonic() + self.settle_s
+                        self._ready_at = float("inf")  # set by _flush_when_ready
                         self._flush_task = asyncio.get_running_loop().create_task(self._flush_when_ready())
                 async for message in self.pubsub.listen():
                     yield message
