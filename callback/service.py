@@ -212,21 +212,8 @@ class CallbackService:
         now: datetime,
     ) -> str:
         if existing is None:
-            callback_id = str(uuid.uuid4())
-            await conn.execute(
-                insert(callbacks).values(
-                    id=callback_id,
-                    kind=b.kind,
-                    slot_start=tv.start,
-                    slot_end=tv.end,
-                    phone=phone,
-                    phone_hash=phone_hash,
-                    caller_type=b.caller_type,
-                    voicemail_ok=b.safe_to_leave_voicemail,
-                    status="open",
-                    attempts=0,
-                    created_at=now,
-                )
+            callback_id = await _open_callback(
+                conn, b.kind, tv.start, tv.end, phone, phone_hash, b.caller_type, b.safe_to_leave_voicemail, now
             )
         else:
             callback_id = existing.id
@@ -748,23 +735,18 @@ class CallbackService:
         due = first_due(rest)
         if due is None:
             return None
-        carried = str(uuid.uuid4())
         # The ended callback left the open states above, so the one-open-callback-per-number
         # index lets this one in; a booking waiting on the lock of the old one finds this one.
-        await conn.execute(
-            insert(callbacks).values(
-                id=carried,
-                kind=due.kind,
-                slot_start=due.slot_start,
-                slot_end=due.slot_end,
-                phone=row.phone,
-                phone_hash=row.phone_hash,
-                caller_type=due.caller_type,
-                voicemail_ok=due.voicemail_ok,
-                status="open",
-                attempts=0,
-                created_at=now,
-            )
+        carried = await _open_callback(
+            conn,
+            due.kind,
+            due.slot_start,
+            due.slot_end,
+            row.phone,
+            row.phone_hash,
+            due.caller_type,
+            due.voicemail_ok,
+            now,
         )
         await conn.execute(
             update(requests)
@@ -1025,3 +1007,34 @@ class CallbackService:
                 )  # fmt: skip
                 queued += 1
         return queued
+
+
+async def _open_callback(
+    conn: AsyncConnection,
+    kind: str,
+    slot_start: datetime,
+    slot_end: datetime,
+    phone: str,
+    phone_hash: str,
+    caller_type: str,
+    voicemail_ok: bool,
+    now: datetime,
+) -> str:
+    """A new open, unclaimed callback card for a number; answers its id."""
+    callback_id = str(uuid.uuid4())
+    await conn.execute(
+        insert(callbacks).values(
+            id=callback_id,
+            kind=kind,
+            slot_start=slot_start,
+            slot_end=slot_end,
+            phone=phone,
+            phone_hash=phone_hash,
+            caller_type=caller_type,
+            voicemail_ok=voicemail_ok,
+            status="open",
+            attempts=0,
+            created_at=now,
+        )
+    )
+    return callback_id
