@@ -47,7 +47,9 @@ async def test_one_holder_and_takeover_after_expiry(database_url_for):
 
 async def test_many_contenders_at_once_exactly_one_wins(database_url_for):
     clock = ManualClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
-    dbs = [Database(database_url_for) for _ in range(8)]
+    # Eight engines queue for SQLite's one write lock at once: give them the old, longer wait,
+    # so a loaded machine tests who wins, not how long a lock may be waited for.
+    dbs = [Database(database_url_for, lock_timeout_s=30) for _ in range(8)]
     try:
         results = await asyncio.gather(
             *(LeaderLease(db, clock, "race", f"proc-{i}").acquire() for i, db in enumerate(dbs))
