@@ -24,6 +24,7 @@ run: $(STAMP) $(NODE_STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check . --exclude bench
 	$(BIN)/mypy
+	node --test agent_console/static/js/tests/
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

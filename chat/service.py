@@ -55,6 +55,8 @@ from routing.risk import RiskDetector
 from routing.rules import RoutingRules
 
 RATE_WINDOW_ACCEPTS_S = 1800
+# The numbers people may call instead: /api/status, a closed chat and the console's config.
+PHONE = {"advice": "0800-2000", "emergency": "112"}
 COLLEAGUE_OFFLINE = ("Deze collega is nu niet online.", "This colleague is not online now.")
 VISITOR_AWAY = (
     "De bezoeker is weg: de verbinding is verbroken. Misschien komt de bezoeker zo terug. Toch aannemen?",
@@ -137,7 +139,7 @@ class ChatService:
                 "estimated_wait_s": self._estimate(waiting + 1, accepted),
                 "advisors_online": await self.advisors_online(),
             },
-            "phone": {"advice": "0800-2000", "emergency": "112"},
+            "phone": dict(PHONE),
         }
 
     async def advisors_online(self) -> int:
@@ -164,7 +166,9 @@ class ChatService:
         now = self.clock.now()
         state = self.hours.state(now)
         if not state.open:
-            raise DomainError("closed", opens_at=iso(state.opens_at), phone="0800-2000", emergency="112")
+            raise DomainError(
+                "closed", opens_at=iso(state.opens_at), phone=PHONE["advice"], emergency=PHONE["emergency"]
+            )
         if not await self.limiter.hit(f"start:{client_key}", self.limits.starts_per_ip, self.limits.starts_window_s):
             raise DomainError("rate_limited")
         route = self.rules.route(caller_type, intent, topic, danger_now)

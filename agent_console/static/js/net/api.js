@@ -1,0 +1,49 @@
+/* HTTP calls of the console (/api/agent/...), with the Bearer token. Every answer is
+ * `{status, body}`; status 0 means the server was not reached. A 401 asks to log in again.
+ * Errors are in the shape `{"error": {"code", "message", "message_en"?}}` (docs/protocol.md). */
+import { t } from "../i18n/index.js";
+
+let config = { token: () => null, onUnauthorized: () => {} };
+
+export function configureApi(c) {
+  config = Object.assign({}, config, c);
+}
+
+export async function api(method, path, body) {
+  const opts = { method, headers: { Authorization: "Bearer " + config.token() }, credentials: "omit", cache: "no-store" };
+  if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+  let r;
+  try { r = await fetch(path, opts); } catch { return { status: 0, body: null }; }
+  if (r.status === 401) config.onUnauthorized();
+  let data = null;
+  try { data = await r.json(); } catch { data = null; }
+  return { status: r.status, body: data };
+}
+
+/** The error of an answer, if it is one. */
+export function apiError(res) {
+  return res && res.body && res.body.error ? res.body.error : null;
+}
+
+/** POST /api/agent/login: the body (token, agent, expires_in) or `{error: {message}}`. */
+export async function postLogin(username, password) {
+  let r;
+  try {
+    r = await fetch("/api/agent/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username, password }),
+      credentials: "omit",
+      cache: "no-store"
+    });
+  } catch {
+    return { error: { message: t("loginUnreachable") } };
+  }
+  let body = null;
+  try { body = await r.json(); } catch { body = null; }
+  if (r.ok && body && body.token) return body;
+  if (body && body.error) return body;
+  if (r.status === 429) return { error: { message: t("loginTooMany") } };
+  if (r.status === 401) return { error: { message: t("loginWrong") } };
+  return { error: { message: t("loginFailed") } };
+}
