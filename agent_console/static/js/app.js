@@ -2,6 +2,10 @@
  * split into modules). Talks to the `/agent` Socket.IO namespace (see docs/protocol.md). Message
  * text is always rendered with textContent, never as HTML. The token lives in sessionStorage only. */
 import { LANG, t, applyTexts, has as hasText } from "./i18n/index.js";
+import * as sock from "./net/socket.js";
+import { errorOf } from "./net/socket.js";
+import { configureApi, postLogin, apiError } from "./net/api.js";
+import * as actions from "./actions.js";
 
 const KEY_TOKEN = "vt.console.token";
 const KEY_AGENT = "vt.console.agent";
@@ -9,16 +13,12 @@ const KEY_DRAFTS = "vt.console.drafts";
 const KEY_OUTBOX = "vt.console.outbox";
 const KEY_EXPIRES = "vt.console.expires";
 const KEY_VIEW = "vt.console.view";
-const CALL_TIMEOUT_MS = 8000;
 
 const LABELS = {
-  caller_type: { kind: "Kind", jongere: "Jongere", volwassene: "Volwassene", professional: "Professional" },
-  intent: { advies: "Advies", melding: "Melding", weet_niet: "Weet het nog niet" },
-  // Teams and expertise come from the routing file on the server (GET /api/agent/routing,
+  // Teams and expertise come from the routing file on the server (GET /api/agent/config,
   // loadRouting below): nothing of them is written here.
   team: {},
-  expertise: {},
-  missing: { summary: "samenvatting", urgency: "urgentie", gemeente: "gemeente" }
+  expertise: {}
 };
 
 
@@ -31,7 +31,13 @@ function el(tag, cls, text) {
   if (text !== undefined && text !== null) e.textContent = String(text);
   return e;
 }
-function label(kind, value) { return (LABELS[kind] && LABELS[kind][value]) || String(value || "—"); }
+// Codes in words: teams and expertise from the server's configuration, the rest from the texts.
+const LABEL_KEYS = { caller_type: "caller_", intent: "intent_", missing: "missing_" };
+function label(kind, value) {
+  if (LABELS[kind]) return LABELS[kind][value] || String(value || "—");
+  const key = LABEL_KEYS[kind] + value;
+  return LABEL_KEYS[kind] && value && hasText(key) ? t(key) : String(value || "—");
+}
 function store(key, value) {
   try {
     if (loggingOut && value !== null) return;
@@ -64,10 +70,9 @@ function waited(iso) {
   const mm = (h ? String(m).padStart(2, "0") : String(m)), ss = String(sec).padStart(2, "0");
   return (h ? h + ":" : "") + mm + ":" + ss;
 }
-function errorOf(res) { return res && typeof res === "object" && res.error ? res.error : null; }
 function errorText(err, fallback) {
   const m = err && (LANG === "en" && err.message_en ? err.message_en : err.message);
-  return m || fallback || "Er ging iets mis. Probeer het opnieuw.";
+  return m || fallback || t("errorGeneric");
 }
 
 // ---- state ---------------------------------------------------------------------------
@@ -76,7 +81,6 @@ let token = load(KEY_TOKEN, null);
 let agent = load(KEY_AGENT, null);
 let drafts = load(KEY_DRAFTS, {});          // {conversationId: {message, note}}
 let outbox = load(KEY_OUTBOX, []);          // [{conversation_id, client_id, text}]
-let socket = null;
 let queueVersion = -1;
 let queueItems = [];
 const convs = new Map();                      // id -> conversation state
@@ -89,6 +93,7 @@ const inFlight = new Map();                   // client_id -> attempt number bei
 let attempts = 0;
 let crises = new Map();                     // conversation id -> open crisis alert
 const transferredFrom = new Map();            // conversation id -> name of who transferred it to us
+let handlers = {};                          // server event -> handler (dispatch.js)
 let offer = null;                           // the open push offer shown to us, if any
 
 // ---- attention: beep + title flash ---------------------------------------------------
@@ -223,28 +228,6 @@ function setConn(state, text) {
   c.textContent = text;
 }
 
-async function postLogin(username, password) {
-  let r;
-  try {
-    r = await fetch("/api/agent/login", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: username, password: password }),
-      credentials: "omit",
-      cache: "no-store"
-    });
-  } catch (e) {
-    return { error: { message: "De server is niet bereikbaar. Controleer de verbinding en probeer het opnieuw." } };
-  }
-  let body = null;
-  try { body = await r.json(); } catch (e) { body = null; }
-  if (r.ok && body && body.token) return body;
-  if (body && body.error) return body;
-  if (r.status === 429) return { error: { message: "Te veel pogingen. Wacht even en probeer het dan opnieuw." } };
-  if (r.status === 401) return { error: { message: "Gebruikersnaam of wachtwoord klopt niet." } };
-  return { error: { message: "Inloggen lukt nu niet. Probeer het later opnieuw." } };
-}
-
 let expiryTimer = null;
 function watchExpiry() {
   clearTimeout(expiryTimer);
@@ -269,7 +252,7 @@ $("login-form").addEventListener("submit", async function (e) {
   unlockAudio();
   const u = $("login-username").value.trim(), p = $("login-password").value, err = $("login-error");
   err.hidden = true;
-  if (!u || !p) { err.textContent = "Vul je gebruikersnaam en wachtwoord in."; err.hidden = false; return; }
+  if (!u || !p) { err.textContent = t("loginMissing"); err.hidden = false; return; }
   $("login-submit").disabled = true;
   const body = await postLogin(u, p);
   $("login-submit").disabled = false;
@@ -291,7 +274,7 @@ $("login-form").addEventListener("submit", async function (e) {
 function askRelogin() {
   if (reloginOpen) return;
   reloginOpen = true;
-  setConn("off", "Sessie verlopen");
+  setConn("off", t("sessionExpired"));
   const d = $("relogin-dialog");
   $("relogin-username").value = (agent && agent.username) || $("login-username").value || "";
   $("relogin-password").value = "";
@@ -304,7 +287,7 @@ $("relogin-form").addEventListener("submit", async function (e) {
   e.preventDefault();
   const u = $("relogin-username").value.trim(), p = $("relogin-password").value, err = $("relogin-error");
   err.hidden = true;
-  if (!u || !p) { err.textContent = "Vul je gebruikersnaam en wachtwoord in."; err.hidden = false; return; }
+  if (!u || !p) { err.textContent = t("loginMissing"); err.hidden = false; return; }
   $("relogin-submit").disabled = true;
   const body = await postLogin(u, p);
   $("relogin-submit").disabled = false;
@@ -321,7 +304,7 @@ $("relogin-form").addEventListener("submit", async function (e) {
   $("relogin-dialog").close();
   showWork();
   // A connection keeps the token it connected with: connect again with the new one.
-  if (socket) { if (socket.connected) socket.disconnect(); socket.connect(); } else { connect(); }
+  if (sock.exists()) sock.reconnect(); else connect();
 });
 
 // ---- logout -------------------------------------------------------------------------
@@ -329,7 +312,7 @@ $("relogin-form").addEventListener("submit", async function (e) {
 $("logout").addEventListener("click", function () { $("logout-dialog").showModal(); $("logout-cancel").focus(); });
 $("logout-dialog").addEventListener("close", function () {
   if ($("logout-dialog").returnValue !== "confirm") return;
-  if (socket) socket.disconnect();
+  sock.disconnect();
   loggingOut = true;
   [KEY_TOKEN, KEY_AGENT, KEY_DRAFTS, KEY_OUTBOX, KEY_EXPIRES, KEY_VIEW].forEach(function (k) { store(k, null); });
   token = null; agent = null; drafts = {}; outbox = [];
@@ -339,74 +322,33 @@ $("logout-dialog").addEventListener("close", function () {
 // ---- socket --------------------------------------------------------------------------
 
 function connect() {
-  if (typeof io !== "function") { setConn("off", "Chatclient niet geladen"); return; }
-  if (socket) { if (!socket.connected) socket.connect(); return; }
-  setConn("wait", "Verbinden…");
-  socket = io("/agent", {
-    auth: function (cb) { cb({ token: token }); },
-    transports: ["websocket", "polling"],
-    reconnectionDelay: 500,
-    reconnectionDelayMax: 4000,
-    timeout: 8000
-  });
-  socket.on("connect", onConnected);
-  socket.on("disconnect", function (reason) {
-    setConn("off", "Verbinding verbroken — opnieuw verbinden…");
-    convs.forEach(function (c) { c.syncing = false; });
-    inFlight.clear(); // their acks will not come; everything pending is sent again on reconnect
-    if (reason === "io server disconnect") {
-      // The server closed us (e.g. an expired token): connecting again shows why.
-      setTimeout(function () { if (socket && !socket.connected && !reloginOpen) socket.connect(); }, 500);
-    }
-  });
-  socket.on("connect_error", function (err) {
-    const code = err && err.data && err.data.error && err.data.error.code;
-    if (code === "unauthorized") { askRelogin(); return; }
-    setConn("off", "Geen verbinding — opnieuw proberen…");
-  });
-  socket.on("queue", applyQueue);
-  socket.on("mine", applyMine);
-  socket.on("message", onMessage);
-  socket.on("note", onNote);
-  socket.on("typing", onTyping);
-  socket.on("visitor_left", onVisitorLeft);
-  socket.on("outcome_missing", onOutcomeMissing);
-  socket.on("visitor_presence", onVisitorPresence);
-  socket.on("spoed_melding", onSpoedMelding);
-  socket.on("risk", onRisk);
-  socket.on("crises", applyCrises);
-  socket.on("crisis_alert", onCrisisAlert);
-  socket.on("crisis_acked", onCrisisAcked);
-  socket.on("crisis_ended", onCrisisEnded);
-  socket.on("reader", onReader);
-  socket.on("take_over_request", onTakeOverRequest);
-  socket.on("take_over_declined", onTakeOverDeclined);
-  socket.on("taken_over", onTakenOver);
-  socket.on("taken_from_you", onTakenFromYou);
-  socket.on("transferred", onTransferred);
-  socket.on("offer", onOffer);
-  socket.on("offer_withdrawn", onOfferWithdrawn);
-  socket.on("tijdvak_started", onTijdvakStarted);
-  socket.on("callback_overdue", onCallbackOverdue);
+  if (!sock.clientLoaded()) { setConn("off", t("connNoClient")); return; }
+  if (sock.exists()) { sock.retry(); return; }
+  setConn("wait", t("connConnecting"));
+  sock.connect(function () { return token; }, handlers, { connect: onConnected, disconnect: onDisconnected, connect_error: onConnectError }, askRelogin);
 }
 
-function call(event, data) {
-  return new Promise(function (resolve, reject) {
-    if (!socket || !socket.connected) { reject(new Error("offline")); return; }
-    socket.timeout(CALL_TIMEOUT_MS).emit(event, data, function (err, res) {
-      if (err) { reject(err); return; }
-      const e = errorOf(res);
-      if (e && e.code === "unauthorized") askRelogin();
-      resolve(res);
-    });
-  });
+function onDisconnected(reason) {
+  setConn("off", t("connLost"));
+  convs.forEach(function (c) { c.syncing = false; });
+  inFlight.clear(); // their acks will not come; everything pending is sent again on reconnect
+  if (reason === "io server disconnect") {
+    // The server closed us (e.g. an expired token): connecting again shows why.
+    setTimeout(function () { if (!reloginOpen) sock.retry(); }, 500);
+  }
+}
+
+function onConnectError(err) {
+  const code = err && err.data && err.data.error && err.data.error.code;
+  if (code === "unauthorized") { askRelogin(); return; }
+  setConn("off", t("connRetrying"));
 }
 
 async function onConnected() {
-  setConn("on", "Verbonden");
+  setConn("on", t("connConnected"));
   loadRouting();
   let res;
-  try { res = await call("sync", {}); } catch (e) { return; }
+  try { res = await actions.sync({}); } catch (e) { return; }
   if (errorOf(res)) return;
   applyQueue(res.queue);
   applyMine(res.mine);
@@ -420,7 +362,7 @@ async function onConnected() {
 
 // ---- queue ---------------------------------------------------------------------------
 
-function applyQueue(q) {
+export function applyQueue(q) {
   if (!q || !Array.isArray(q.waiting)) return;
   if (typeof q.version === "number") {
     if (q.version < queueVersion) return; // an older snapshot from another process
@@ -433,9 +375,9 @@ function applyQueue(q) {
   const fresh = queueItems.filter(function (i) { return !before.has(i.conversation_id); });
   if (fresh.length && before.size + fresh.length > 0) {
     const danger = fresh.some(function (i) { return i.danger_now; });
-    announce(danger ? "Nieuw in de wachtrij: direct gevaar" : "Nieuw gesprek in de wachtrij");
+    announce(danger ? t("queueNewDanger") : t("queueNewChat"));
     if (danger || document.hidden || !document.hasFocus()) beep();
-    if (document.hidden || !document.hasFocus()) flashTitle(danger ? "Direct gevaar in de wachtrij" : "Nieuw in de wachtrij");
+    if (document.hidden || !document.hasFocus()) flashTitle(danger ? t("queueFlashDanger") : t("queueFlashNew"));
   }
 }
 
@@ -477,33 +419,33 @@ function buildQueueItem(item) {
   li.dataset.since = item.waiting_since;
   const top = el("div", "q-top");
   if (item.danger_now) {
-    const d = el("span", "badge badge-danger", "⚠ Direct gevaar");
+    const d = el("span", "badge badge-danger", t("dangerNowBadge"));
     top.appendChild(d);
   }
   if (item.in_crisis) top.appendChild(el("span", "badge badge-crisis", t("crisisBadge")));
   top.appendChild(el("span", "q-who", label("caller_type", item.caller_type)));
   top.appendChild(el("span", "q-intent", label("intent", item.intent)));
   const wait = el("span", "q-wait");
-  wait.setAttribute("aria-label", "Wachttijd");
+  wait.setAttribute("aria-label", t("waitLabel"));
   top.appendChild(wait);
   li.appendChild(top);
   if (item.topic) li.appendChild(el("p", "q-topic", item.topic));
   const risk = risks.get(item.conversation_id);
   if (risk) li.appendChild(el("p", "q-risk" + (risk.level === "acuut" ? " q-risk-acute" : ""), riskText(risk)));
-  if (item.overflow) li.appendChild(el("p", "q-overflow-note", "Wacht langer dan de teamgrens: voor iedereen zichtbaar"));
+  if (item.overflow) li.appendChild(el("p", "q-overflow-note", t("overflowNote")));
   if (away) li.appendChild(el("p", "q-away-note", item.visitor_away_since ? t("visitorGoneSince", { time: clock(item.visitor_away_since) }) : t("visitorGoneBadge")));
   const foot = el("div", "q-foot");
   foot.appendChild(el("span", "chip", label("team", item.team)));
-  foot.appendChild(el("span", "chip chip-prio prio-" + Math.max(0, Math.min(9, Number(item.priority) || 0)), "Prioriteit " + item.priority));
+  foot.appendChild(el("span", "chip chip-prio prio-" + Math.max(0, Math.min(9, Number(item.priority) || 0)), t("priorityPrefix") + item.priority));
   if (crises.has(item.conversation_id)) {
     // One conversation, one control: the alarm above takes it on.
     foot.appendChild(el("span", "q-in-alarm", t("inAlarm")));
     li.appendChild(foot);
     return li;
   }
-  const btn = el("button", "btn btn-small " + (item.danger_now || item.in_crisis ? "btn-danger" : "btn-primary") + " q-accept", "Aannemen");
+  const btn = el("button", "btn btn-small " + (item.danger_now || item.in_crisis ? "btn-danger" : "btn-primary") + " q-accept", t("acceptButton"));
   btn.type = "button";
-  btn.setAttribute("aria-label", "Aannemen: " + label("caller_type", item.caller_type) + ", " + label("intent", item.intent) + (item.danger_now ? ", direct gevaar" : "") + (item.in_crisis ? ", crisis" : "") + (away ? ", " + t("visitorGoneBadge").toLowerCase() : ""));
+  btn.setAttribute("aria-label", t("acceptLabelPrefix") + label("caller_type", item.caller_type) + ", " + label("intent", item.intent) + (item.danger_now ? t("acceptLabelDanger") : "") + (item.in_crisis ? t("acceptLabelCrisis") : "") + (away ? ", " + t("visitorGoneBadge").toLowerCase() : ""));
   btn.addEventListener("click", function () { accept(item.conversation_id, btn); });
   foot.appendChild(btn);
   li.appendChild(foot);
@@ -513,7 +455,7 @@ function buildQueueItem(item) {
 function tickQueue() {
   Array.prototype.forEach.call($("queue").children, function (li) {
     const w = li.querySelector(".q-wait");
-    if (w) w.textContent = "wacht " + waited(li.dataset.since);
+    if (w) w.textContent = t("waitPrefix") + waited(li.dataset.since);
   });
 }
 setInterval(tickQueue, 1000);
@@ -525,9 +467,9 @@ async function accept(conversationId, btn, confirmAway) {
   let res;
   const ask = { conversation_id: conversationId };
   if (confirmAway) ask.confirm_visitor_away = true;
-  try { res = await call("accept", ask); } catch (e) {
+  try { res = await actions.accept(ask); } catch (e) {
     btn.disabled = false;
-    err.textContent = "Geen verbinding. Probeer het zo opnieuw."; err.hidden = false; return;
+    err.textContent = t("offline"); err.hidden = false; return;
   }
   btn.disabled = false;
   const e2 = errorOf(res);
@@ -553,7 +495,7 @@ function openAccepted(view) {
 
 // ---- conversations --------------------------------------------------------------------
 
-function applyMine(m) {
+export function applyMine(m) {
   if (!m || !Array.isArray(m.conversations)) return;
   const ids = new Set();
   m.conversations.forEach(function (s) {
@@ -605,8 +547,8 @@ function mergeConversation(c, view) {
   if (c.status === "closed") {
     dropPending(c);
     setBanner(c, awaitingOutcome(c) ? (c.summary.quick_exit ? t("visitorFled") : t("visitorLeft"))
-      : view.close_reason === "visitor_left" ? "De bezoeker heeft het gesprek verlaten."
-      : view.close_reason === "visitor_gone" ? "De bezoeker is weggegaan." : "Dit gesprek is afgesloten.");
+      : view.close_reason === "visitor_left" ? t("closedVisitorLeft")
+      : view.close_reason === "visitor_gone" ? t("closedVisitorGone") : t("closedDone"));
   }
   renderHeader(c); renderLog(c); renderTab(c); updateComposer(c); renderCrisis(c);
 }
@@ -618,7 +560,7 @@ async function loadHistory(id) {
   c.syncing = true;
   c.again = false;
   let res;
-  try { res = await call("history", { conversation_id: id }); } catch (e) { c.syncing = false; return; }
+  try { res = await actions.history({ conversation_id: id }); } catch (e) { c.syncing = false; return; }
   c.syncing = false;
   const err = errorOf(res);
   if (err) { if (err.code === "not_found" || err.code === "forbidden") removeConversation(c); return; }
@@ -635,7 +577,7 @@ function addMessage(c, m, live) {
     if (c.id !== activeId || document.hidden || !document.hasFocus()) {
       c.unread += 1;
     }
-    attention("Nieuw bericht", c.id);
+    attention(t("newMessage"), c.id);
     showTyping(c, false);
   }
   return true;
@@ -649,7 +591,7 @@ function contiguousSeq(c) {
   return n;
 }
 
-function onMessage(m) {
+export function onMessage(m) {
   if (!m || !m.conversation_id) return;
   const c = convs.get(m.conversation_id);
   if (!c) { loadHistory(m.conversation_id); return; }
@@ -658,18 +600,18 @@ function onMessage(m) {
   if (typeof m.seq === "number" && m.seq > contiguousSeq(c) + 1) loadHistory(c.id);
   if (addMessage(c, m, true)) {
     renderLog(c); renderTab(c);
-    if (m.sender === "visitor") announce("Nieuw bericht van de bezoeker");
+    if (m.sender === "visitor") announce(t("newVisitorMessage"));
   }
 }
 
-function onNote(n) {
+export function onNote(n) {
   const c = n && convs.get(n.conversation_id);
   if (!c || c.notes.has(n.id)) return;
   c.notes.set(n.id, n);
   renderLog(c);
 }
 
-function onTyping(t) {
+export function onTyping(t) {
   const c = t && convs.get(t.conversation_id);
   if (c) showTyping(c, !!t.typing);
 }
@@ -677,7 +619,7 @@ function onTyping(t) {
 function showTyping(c, on) {
   const p = c.panel.querySelector(".typing");
   clearTimeout(c.typingTimer);
-  p.textContent = on ? "De bezoeker typt…" : "";
+  p.textContent = on ? t("visitorTyping") : "";
   if (on) c.typingTimer = setTimeout(function () { p.textContent = ""; }, 8000);
 }
 
@@ -686,10 +628,10 @@ function showTyping(c, on) {
 const risks = new Map();
 
 function riskText(r) {
-  return (r.level === "acuut" ? "⚠ Acuut risico: " : "Risicosignaal: ") + (r.signals || []).join(", ");
+  return (r.level === "acuut" ? t("riskAcutePrefix") : t("riskSignalPrefix")) + (r.signals || []).join(", ");
 }
 
-function onRisk(r) {
+export function onRisk(r) {
   if (!r || !r.conversation_id) return;
   risks.set(r.conversation_id, r);
   const c = convs.get(r.conversation_id);
@@ -700,10 +642,10 @@ function onRisk(r) {
   if (li) li.replaceWith(buildQueueItem(li._item));
   announce(riskText(r));
   beep();
-  if (document.hidden || !document.hasFocus()) flashTitle(r.level === "acuut" ? "Acuut risico" : "Risicosignaal");
+  if (document.hidden || !document.hasFocus()) flashTitle(r.level === "acuut" ? t("riskAcuteFlash") : t("riskSignalFlash"));
 }
 
-function onVisitorLeft(d) {
+export function onVisitorLeft(d) {
   const c = d && convs.get(d.conversation_id);
   if (!c) return;
   const fled = !!d.quick_exit || !!c.summary.quick_exit;
@@ -714,7 +656,7 @@ function onVisitorLeft(d) {
   setBanner(c, fled ? t("visitorFled") : t("visitorLeft"));
   showTyping(c, false);
   renderHeader(c); renderTab(c); updateComposer(c);
-  attention(fled ? t("quickExitBadge") : "Bezoeker vertrokken", c.id);
+  attention(fled ? t("quickExitBadge") : t("visitorLeftFlash"), c.id);
   announce(fled ? t("visitorFled") : t("visitorLeft"));
   if (fled) beep();
 }
@@ -734,7 +676,7 @@ async function takeOver(c) {
   const btn = c.panel.querySelector(".act-takeover");
   btn.disabled = true;
   let res;
-  try { res = await call("take_over", { conversation_id: c.id }); } catch (e) { btn.disabled = false; showNotice(t("offline")); return; }
+  try { res = await actions.takeOver({ conversation_id: c.id }); } catch (e) { btn.disabled = false; showNotice(t("offline")); return; }
   const err = errorOf(res);
   if (err) { btn.disabled = false; showNotice(errorText(err)); return; }
   if (res.state === "taken") {
@@ -750,12 +692,12 @@ async function takeOver(c) {
   setTimeout(function () { if (convs.get(c.id) === c) renderHeader(c); }, wait + 200);
 }
 
-function onReader(d) {
+export function onReader(d) {
   const c = d && convs.get(d.conversation_id);
   if (c && !c.readOnly) setBanner(c, t("readerJoined", { name: d.by_name || t("byColleague") }));
 }
 
-function onTakeOverRequest(d) {
+export function onTakeOverRequest(d) {
   const c = d && convs.get(d.conversation_id);
   if (!c || c.readOnly) return;
   const box = c.panel.querySelector(".conv-takeover");
@@ -768,22 +710,22 @@ function onTakeOverRequest(d) {
 async function answerTakeOver(c, accept) {
   c.panel.querySelector(".conv-takeover").hidden = true;
   let res;
-  try { res = await call("take_over_answer", { conversation_id: c.id, accept: accept }); } catch (e) { showNotice(t("offline")); return; }
+  try { res = await actions.answerTakeOver({ conversation_id: c.id, accept: accept }); } catch (e) { showNotice(t("offline")); return; }
   const err = errorOf(res);
   if (err) showNotice(errorText(err));
 }
 
-function onTakeOverDeclined(d) {
+export function onTakeOverDeclined(d) {
   const c = d && convs.get(d.conversation_id);
   if (c) { c.takeoverUntil = null; renderHeader(c); setBanner(c, t("takeOverDeclined", { name: d.by_name || "" })); }
 }
 
-function onTakenOver(d) {
+export function onTakenOver(d) {
   const c = d && convs.get(d.conversation_id);
   if (c) { c.readOnly = false; c.takeoverUntil = null; renderHeader(c); updateComposer(c); setBanner(c, t("takeOverDone")); }
 }
 
-function onTakenFromYou(d) {
+export function onTakenFromYou(d) {
   if (!d) return;
   showNotice(t("takenFromYou", { name: d.by_name || t("byColleague") }));
   const c = convs.get(d.conversation_id);
@@ -791,7 +733,7 @@ function onTakenFromYou(d) {
 }
 
 // The visitor's connection of an active chat went, or came back.
-function onVisitorPresence(d) {
+export function onVisitorPresence(d) {
   const c = d && convs.get(d.conversation_id);
   if (!c || c.status === "closed") return;
   c.summary = Object.assign({}, c.summary, { visitor_present: !!d.present, visitor_away_since: d.present ? null : d.since });
@@ -801,7 +743,7 @@ function onVisitorPresence(d) {
 }
 
 // Supervisors: a conversation the visitor left got no outcome in time (closed as "geen").
-function onOutcomeMissing(d) {
+export function onOutcomeMissing(d) {
   if (!d || !d.conversation_id) return;
   showNotice(t("outcomeMissing", { name: d.agent_name || "", fled: d.quick_exit ? t("outcomeMissingFled") : "" }));
   const c = convs.get(d.conversation_id);
@@ -809,7 +751,7 @@ function onOutcomeMissing(d) {
 }
 
 // The crisis team: a melding with urgency spoed from a conversation the visitor already left.
-function onSpoedMelding(d) {
+export function onSpoedMelding(d) {
   if (!d || !d.handoff_id) return;
   showNotice(t("spoedMelding", {
     by: d.by_name || "", gemeente: d.gemeente ? " (" + d.gemeente + ")" : "", summary: d.summary || ""
@@ -846,18 +788,18 @@ function renderTab(c) {
   if (c.summary.danger_now || c.summary.in_crisis || c.summary.quick_exit) {
     const badges = el("span", "tab-badges");
     if (c.summary.in_crisis) badges.appendChild(el("span", "badge badge-crisis badge-small", t("crisisBadge")));
-    if (c.summary.danger_now) badges.appendChild(el("span", "badge badge-danger badge-small", "Gevaar"));
+    if (c.summary.danger_now) badges.appendChild(el("span", "badge badge-danger badge-small", t("dangerBadgeSmall")));
     if (c.summary.quick_exit) badges.appendChild(el("span", "badge badge-danger badge-small", t("quickExitBadge")));
     tab.appendChild(badges);
   }
   const sub = el("span", "tab-sub", awaitingOutcome(c) ? t("visitorGoneBadge") + " · " + t("outcomeTabSub")
-    : c.status === "closed" ? "Beëindigd"
+    : c.status === "closed" ? t("tabEnded")
     : c.summary.visitor_present === false ? t("visitorGoneBadge")
     : (c.summary.topic || label("team", c.summary.team)));
   tab.appendChild(sub);
   if (c.unread > 0) {
     const u = el("span", "unread", String(c.unread));
-    u.setAttribute("aria-label", c.unread + " ongelezen");
+    u.setAttribute("aria-label", t("unreadLabel", { n: c.unread }));
     tab.appendChild(u);
   }
   tab.classList.toggle("tab-closed", c.status === "closed");
@@ -922,13 +864,13 @@ function buildConversation(c) {
   tab.addEventListener("click", function () { activate(c.id); });
   panel.setAttribute("aria-labelledby", tab.id);
 
-  panel.querySelector(".log").setAttribute("aria-label", "Berichten");
+  panel.querySelector(".log").setAttribute("aria-label", t("logLabel"));
   const radios = panel.querySelectorAll(".modes input");
   radios.forEach(function (r) {
     r.name = "mode-" + n;
     r.addEventListener("change", function () { if (r.checked) setMode(c, r.value); });
   });
-  panel.querySelector(".modes").setAttribute("aria-label", "Soort bericht");
+  panel.querySelector(".modes").setAttribute("aria-label", t("modesLabel"));
   const ta = panel.querySelector(".composer-text");
   ta.id = "composer-" + n;
   panel.querySelector(".composer-label").setAttribute("for", ta.id);
@@ -973,10 +915,10 @@ function setMode(c, mode) {
   const form = c.panel.querySelector(".composer");
   form.classList.toggle("composer-note", mode === "note");
   ta.placeholder = mode === "note"
-    ? "Interne notitie — niet zichtbaar voor de bezoeker"
-    : "Typ je bericht aan de bezoeker…";
-  c.panel.querySelector(".composer-label").textContent = mode === "note" ? "Interne notitie" : "Bericht aan de bezoeker";
-  c.panel.querySelector(".composer-send").textContent = mode === "note" ? "Notitie opslaan" : "Versturen";
+    ? t("notePlaceholder")
+    : t("messagePlaceholder");
+  c.panel.querySelector(".composer-label").textContent = mode === "note" ? t("noteLabel") : t("messageLabel");
+  c.panel.querySelector(".composer-send").textContent = mode === "note" ? t("saveNote") : t("sendMessage");
   c.panel.querySelectorAll(".modes input").forEach(function (r) { r.checked = r.value === mode; });
   if (mode === "note" && c.outTyping) sendTyping(c, false);
 }
@@ -989,18 +931,18 @@ function saveDraft(c, text) {
 }
 
 function sendTyping(c, on) {
-  if (c.status !== "active" || !socket || !socket.connected) return;
+  if (c.status !== "active" || !sock.connected()) return;
   clearTimeout(c.outTypingTimer);
   const now = Date.now();
   if (on) {
     if (!c.outTyping || now - c.lastTypingSent > 3000) {
       c.outTyping = true; c.lastTypingSent = now;
-      socket.emit("typing", { conversation_id: c.id, typing: true });
+      actions.typing(c.id, true);
     }
     c.outTypingTimer = setTimeout(function () { sendTyping(c, false); }, 4000);
   } else if (c.outTyping) {
     c.outTyping = false;
-    socket.emit("typing", { conversation_id: c.id, typing: false });
+    actions.typing(c.id, false);
   }
 }
 
@@ -1014,8 +956,8 @@ function renderHeader(c) {
   const meta = c.panel.querySelector(".conv-meta");
   meta.textContent = "";
   if (s.in_crisis) meta.appendChild(el("span", "badge badge-crisis", t("crisisBadge")));
-  if (s.danger_now) meta.appendChild(el("span", "badge badge-danger", "⚠ Direct gevaar"));
-  if (s.topic) meta.appendChild(el("span", "meta-topic", "Onderwerp: " + s.topic));
+  if (s.danger_now) meta.appendChild(el("span", "badge badge-danger", t("dangerNowBadge")));
+  if (s.topic) meta.appendChild(el("span", "meta-topic", t("topicPrefix") + s.topic));
   if (s.team) meta.appendChild(el("span", "chip", label("team", s.team)));
   if (s.accepted_at) meta.appendChild(el("span", "muted", "aangenomen " + clock(s.accepted_at)));
   if (s.quick_exit) meta.appendChild(el("span", "badge badge-danger", t("quickExitBadge")));
@@ -1093,7 +1035,7 @@ function buildItem(it) {
   if (it.note) {
     const li = el("li", "item note");
     li.dataset.noteId = it.note.id;
-    li.appendChild(el("p", "note-label", "Interne notitie — niet zichtbaar voor de bezoeker"));
+    li.appendChild(el("p", "note-label", t("notePlaceholder")));
     li.appendChild(el("p", "text", it.note.text));
     li.appendChild(el("p", "when", clock(it.note.at)));
     return li;
@@ -1101,7 +1043,7 @@ function buildItem(it) {
   if (it.pending) {
     const lp = el("li", "item msg msg-agent msg-pending");
     lp.dataset.clientId = it.pending.client_id;
-    lp.appendChild(el("p", "who", "Jij"));
+    lp.appendChild(el("p", "who", t("whoMe")));
     lp.appendChild(el("p", "text", it.pending.text));
     lp.appendChild(el("p", "when", "wordt verzonden…"));
     return lp;
@@ -1116,7 +1058,7 @@ function buildItem(it) {
   const mine = m.sender === "agent";
   const lm = el("li", "item msg " + (mine ? "msg-agent" : "msg-visitor"));
   lm.dataset.seq = String(m.seq);
-  lm.appendChild(el("p", "who", mine ? "Adviseur" : "Bezoeker"));
+  lm.appendChild(el("p", "who", mine ? t("whoAdvisor") : t("whoVisitor")));
   lm.appendChild(el("p", "text", m.text));
   lm.appendChild(el("p", "when", clock(m.at)));
   return lm;
@@ -1149,8 +1091,8 @@ async function submit(c) {
   composerError(c, "");
   if (c.mode === "note") {
     let res;
-    try { res = await call("note", { conversation_id: c.id, text: text }); } catch (e) {
-      composerError(c, "Geen verbinding: de notitie is niet opgeslagen. Probeer het zo opnieuw."); return;
+    try { res = await actions.addNote({ conversation_id: c.id, text: text }); } catch (e) {
+      composerError(c, t("noteOffline")); return;
     }
     const err = errorOf(res);
     if (err) { composerError(c, errorText(err)); return; }
@@ -1171,11 +1113,11 @@ async function submit(c) {
 async function deliver(p) {
   if (inFlight.has(p.client_id)) return;
   const c = convs.get(p.conversation_id);
-  if (!c || !socket || !socket.connected) return;
+  if (!c || !sock.connected()) return;
   const attempt = ++attempts;
   inFlight.set(p.client_id, attempt);
   let res;
-  try { res = await call("message", { conversation_id: p.conversation_id, client_id: p.client_id, text: p.text }); } catch (e) {
+  try { res = await actions.sendMessage({ conversation_id: p.conversation_id, client_id: p.client_id, text: p.text }); } catch (e) {
     if (inFlight.get(p.client_id) === attempt) {
       inFlight.delete(p.client_id);
       // No answer: the same client_id again (the server stores it once). Also on reconnect.
@@ -1193,7 +1135,7 @@ async function deliver(p) {
     // Give the text back so nothing typed is lost.
     const ta = c.panel.querySelector(".composer-text");
     if (c.mode === "message" && !ta.value) { ta.value = p.text; saveDraft(c, p.text); }
-    composerError(c, "Niet verzonden: " + errorText(err));
+    composerError(c, t("notSentPrefix") + errorText(err));
     return;
   }
   c.pending.delete(p.client_id);
@@ -1215,12 +1157,8 @@ async function loadRouting() {
   const asked = ++routingAsked;
   let body = null;
   try {
-    const r = await fetch("/api/agent/routing", {
-      headers: { Authorization: "Bearer " + token },
-      credentials: "omit",
-      cache: "no-store"
-    });
-    if (r.ok) body = await r.json();
+    const r = await actions.loadConfig();
+    if (r.status === 200) body = r.body;
   } catch (e) { body = null; }
   if (asked !== routingAsked) return;
   const named = function (x) { return x && typeof x.id === "string" && x.id && typeof x.name === "string"; };
@@ -1290,7 +1228,7 @@ function openCallbackClose(cb) {
 let gemeenten = null;
 async function ensureGemeenten() {
   if (gemeenten) return;
-  const res = await api("GET", "/api/agent/gemeenten");
+  const res = await actions.gemeenten();
   if (res.status !== 200 || !res.body || !Array.isArray(res.body.gemeenten)) return;
   gemeenten = res.body.gemeenten;
   const list = $("gemeente-list");
@@ -1334,7 +1272,7 @@ function showCloseError(missing, serverMessage) {
   });
   const names = missing.map(function (k) { return label("missing", k); });
   let text = serverMessage || "";
-  if (names.length) text = (text ? text + " " : "") + "Vul nog in: " + names.join(", ") + ".";
+  if (names.length) text = (text ? text + " " : "") + t("stillMissingPrefix") + names.join(", ") + ".";
   const e = $("close-error");
   e.textContent = text;
   e.hidden = false;
@@ -1357,14 +1295,14 @@ $("close-form").addEventListener("submit", async function (e) {
   if (exp.length) outcome.expertise = exp;
   if (outcome.kind === "melding") {
     const missing = ["summary", "urgency", "gemeente"].filter(function (k) { return !outcome[k]; });
-    if (missing.length) { showCloseError(missing, "Een melding is nog niet compleet."); return; }
+    if (missing.length) { showCloseError(missing, t("meldingIncomplete")); return; }
   }
   if (closingCallback) { finishCallback(closingCallback, outcome); return; }
   $("close-submit").disabled = true;
   let res;
-  try { res = await call("close", { conversation_id: c.id, outcome: outcome }); } catch (x) {
+  try { res = await actions.closeConversation({ conversation_id: c.id, outcome: outcome }); } catch (x) {
     $("close-submit").disabled = false;
-    showCloseError([], "Geen verbinding: het gesprek is nog niet afgesloten. Probeer het zo opnieuw."); return;
+    showCloseError([], t("closeOffline")); return;
   }
   $("close-submit").disabled = false;
   const err = errorOf(res);
@@ -1379,7 +1317,7 @@ $("close-form").addEventListener("submit", async function (e) {
   $("close-dialog").close();
   closingId = null;
   // Recorded now: say what (the notice is read out by screen readers). Already over: no claim.
-  if (!err) showNotice(closedText("Chat", outcome)); else announce("Gesprek afgesloten");
+  if (!err) showNotice(closedText("Chat", outcome)); else announce(t("chatClosed"));
   delete drafts[c.id]; store(KEY_DRAFTS, drafts);
   removeConversation(c);
 });
@@ -1421,7 +1359,7 @@ function crisisWho(by, byName) {
   return byName || t("byColleague");
 }
 
-function applyCrises(data) {
+export function applyCrises(data) {
   if (!data || !Array.isArray(data.open)) return;
   const fresh = [];
   const next = new Map();
@@ -1438,7 +1376,7 @@ function applyCrises(data) {
   if (fresh.length) alarm(); else quietCrisis();
 }
 
-function onCrisisAlert(a) {
+export function onCrisisAlert(a) {
   if (!a || !a.conversation_id) return;
   const known = crises.get(a.conversation_id);
   const newer = !known || (a.round || 1) > (known.round || 1);
@@ -1448,7 +1386,7 @@ function onCrisisAlert(a) {
   if (newer) alarm();
 }
 
-function onCrisisAcked(d) {
+export function onCrisisAcked(d) {
   if (!d || !d.conversation_id) return;
   const mine = agent && d.by === agent.id;
   const who = d.by_name || t("byColleague");
@@ -1470,7 +1408,7 @@ function onCrisisAcked(d) {
 }
 
 // The conversation ended while its crisis still alerted: every console drops the alarm.
-function onCrisisEnded(d) {
+export function onCrisisEnded(d) {
   if (!d || !d.conversation_id) return;
   if (crises.delete(d.conversation_id)) {
     renderCrises();
@@ -1497,7 +1435,7 @@ function alarm() {
 function quietCrisis() {
   if (crises.size) return;
   if (crisisBeep) { clearInterval(crisisBeep); crisisBeep = null; }
-  if (anyUnread()) flashText = "Nieuw bericht"; else stopFlash();
+  if (anyUnread()) flashText = t("newMessage"); else stopFlash();
 }
 
 let crisisCollapsed = false;
@@ -1585,7 +1523,7 @@ async function ackCrisis(id) {
   a.busy = true; a.error = null;
   renderCrises();
   let res;
-  try { res = await call("ack_crisis", { conversation_id: id }); } catch (e) {
+  try { res = await actions.ackCrisis({ conversation_id: id }); } catch (e) {
     a.busy = false; a.error = t("offline"); renderCrises(); return;
   }
   a.busy = false;
@@ -1713,7 +1651,7 @@ $("escalate-form").addEventListener("submit", async function (e) {
   escalateError("");
   $("escalate-submit").disabled = true;
   let res;
-  try { res = await call("escalate", { conversation_id: c.id, reason: reason }); } catch (x) {
+  try { res = await actions.escalate({ conversation_id: c.id, reason: reason }); } catch (x) {
     $("escalate-submit").disabled = false;
     escalateError(t("escalateOffline")); return;
   }
@@ -1779,13 +1717,8 @@ async function loadColleagues() {
   status.textContent = t("colleaguesLoading");
   let body = null;
   try {
-    const r = await fetch("/api/agent/colleagues", {
-      headers: { Authorization: "Bearer " + token },
-      credentials: "omit",
-      cache: "no-store"
-    });
-    if (r.status === 401) askRelogin();
-    if (r.ok) body = await r.json();
+    const r = await actions.colleagues();
+    if (r.status >= 200 && r.status < 300) body = r.body;
   } catch (e) { body = null; }
   if (asked !== colleaguesAsked) return; // the dialog was opened again meanwhile
   if (!body || !Array.isArray(body.agents)) { status.textContent = t("colleaguesFailed"); return; }
@@ -1833,7 +1766,7 @@ $("transfer-form").addEventListener("submit", async function (e) {
   transferError("");
   $("transfer-submit").disabled = true;
   let res;
-  try { res = await call("transfer", payload); } catch (x) {
+  try { res = await actions.transfer(payload); } catch (x) {
     $("transfer-submit").disabled = false;
     transferError(t("transferOffline")); return;
   }
@@ -1854,7 +1787,7 @@ $("transfer-form").addEventListener("submit", async function (e) {
   showNotice(t("transferDone", { to: to }));
 });
 
-function onTransferred(d) {
+export function onTransferred(d) {
   if (!d || !d.conversation_id) return;
   const from = d.from || t("byColleague");
   const c = convs.get(d.conversation_id);
@@ -1880,7 +1813,7 @@ function offerWhat(o) {
   return parts.join(", ");
 }
 
-function onOffer(o) {
+export function onOffer(o) {
   if (!o || typeof o.conversation_id !== "string" || !o.conversation_id) return;
   const known = convs.get(o.conversation_id);
   if (known && known.status === "active") return; // ours already
@@ -1901,7 +1834,7 @@ function onOffer(o) {
   if (document.hidden || !document.hasFocus()) flashTitle(t("offerFlash"));
 }
 
-function onOfferWithdrawn(d) {
+export function onOfferWithdrawn(d) {
   if (!d || !offer || d.conversation_id !== offer.id) return;
   const texts = { taken: "offerTaken", ended: "offerGone" };
   voidOffer(t(texts[d.reason] || "offerExpired"));
@@ -1986,7 +1919,7 @@ async function answerOffer(event) {
   mine.busy = true;
   renderOffer();
   let res;
-  try { res = await call(event, { conversation_id: mine.id }); } catch (e) {
+  try { res = await actions.answerOffer(event, { conversation_id: mine.id }); } catch (e) {
     mine.busy = false;
     if (offer !== mine) return;
     // Not sent: the offer stands (the server lets it run out), so it may be tried again.
@@ -2061,17 +1994,6 @@ function telHref(phone) { return "tel:" + String(phone || "").replace(/[^\d+]/g,
 function canRoster() { return !!agent && (agent.role === "supervisor" || agent.role === "admin"); }
 function isOpen(c) { return c.status === "open" || c.status === "claimed"; }
 
-async function api(method, path, body) {
-  const opts = { method: method, headers: { Authorization: "Bearer " + token }, credentials: "omit", cache: "no-store" };
-  if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-  let r;
-  try { r = await fetch(path, opts); } catch (e) { return { status: 0, body: null }; }
-  if (r.status === 401) askRelogin();
-  let data = null;
-  try { data = await r.json(); } catch (e) { data = null; }
-  return { status: r.status, body: data };
-}
-function apiError(res) { return res && res.body && res.body.error ? res.body.error : null; }
 function cbErrorText(res) {
   if (!res || res.status === 0) return t("cbOffline");
   const err = apiError(res);
@@ -2092,7 +2014,7 @@ async function loadCallbacks(day) {
   if (day !== undefined && day !== cb.date) { cb.date = day; cb.notes.clear(); cb.roster.clear(); }
   const asked = ++cb.asked;
   setText($("cb-status"), t("cbLoading"));
-  const res = await api("GET", "/api/agent/callbacks" + (cb.date ? "?date=" + encodeURIComponent(cb.date) : ""));
+  const res = await actions.callbacks(cb.date);
   if (asked !== cb.asked) return; // a newer question is under way
   const box = $("cb-error");
   if (res.status !== 200 || !res.body || !Array.isArray(res.body.tijdvakken)) {
@@ -2230,7 +2152,7 @@ async function saveRoster(tv, input, btn, msg) {
   }
   if (btn.getAttribute("aria-disabled") === "true") return;
   btn.setAttribute("aria-disabled", "true");
-  const res = await api("PUT", "/api/admin/roster", { date: cb.data.date, slot_start: clock(tv.start), kind: tv.kind, capacity: Number(v) });
+  const res = await actions.saveRoster({ date: cb.data.date, slot_start: clock(tv.start), kind: tv.kind, capacity: Number(v) });
   btn.removeAttribute("aria-disabled");
   let said;
   if (res.status === 200 && res.body) {
@@ -2506,7 +2428,7 @@ async function withBusy(c, work) {
 
 function claimCallback(c) {
   return withBusy(c, async function () {
-    const res = await api("POST", "/api/agent/callbacks/" + encodeURIComponent(c.id) + "/claim");
+    const res = await actions.claimCallback(c.id);
     if (res.status === 200) {
       setNote(c.id, t("cbClaimed", { phone: c.phone }));
       cb.pendingFocus = { key: c.id + ":res:bereikt", fallback: c.id + ":card" };
@@ -2527,7 +2449,7 @@ function recordAttempt(c, result) {
   const body = { result: result };
   if (refs) body.requests = refs;
   return withBusy(c, async function () {
-    const res = await api("POST", "/api/agent/callbacks/" + encodeURIComponent(c.id) + "/attempts", body);
+    const res = await actions.recordAttempt(c.id, body);
     const b = res.body;
     if (res.status !== 200 || !b) {
       setNote(c.id, cbErrorText(res), true);
@@ -2550,7 +2472,7 @@ async function finishCallback(c, outcome) {
   const body = { outcome: outcome };
   if (refs) body.requests = refs;
   $("close-submit").disabled = true;
-  const res = await api("POST", "/api/agent/callbacks/" + encodeURIComponent(c.id) + "/close", body);
+  const res = await actions.closeCallback(c.id, body);
   $("close-submit").disabled = false;
   const err = apiError(res);
   if (res.status === 200) {
@@ -2640,7 +2562,7 @@ function refreshIfShown(iso) {
   if (currentView === "callbacks" && cb.data && localDay(iso) === cb.data.date) loadCallbacks();
 }
 
-function onTijdvakStarted(d) {
+export function onTijdvakStarted(d) {
   if (!d || typeof d.start !== "string" || typeof d.end !== "string") return;
   refreshIfShown(d.start);
   const n = Math.max(0, Math.floor(Number(d.callbacks) || 0));
@@ -2651,7 +2573,7 @@ function onTijdvakStarted(d) {
   addCallbackAlert(t(advies ? "tvStartedAdvies" : "tvStarted", { slot: slotText(d.start, d.end), what: what }), localDay(d.start));
 }
 
-function onCallbackOverdue(d) {
+export function onCallbackOverdue(d) {
   if (!d || typeof d.callback_id !== "string" || !d.slot) return;
   cb.overdue.add(d.callback_id);
   const status = d.status === "claimed"
@@ -2725,7 +2647,7 @@ async function loadCases() {
   if (!token) return;
   const asked = ++cs.asked;
   setText($("cs-status"), t("csLoading"));
-  const res = await api("GET", "/api/agent/cases" + csQuery());
+  const res = await actions.cases(csQuery());
   if (asked !== cs.asked) return; // a newer question is under way
   const box = $("cs-error");
   if (res.status !== 200 || !res.body || !Array.isArray(res.body.cases)) {
@@ -2872,7 +2794,7 @@ async function loadCase(id, focus) {
     box.textContent = "";
     box.appendChild(el("p", "muted cs-detail-msg", t("csDetailLoading")));
   }
-  const res = await api("GET", "/api/agent/cases/" + encodeURIComponent(id));
+  const res = await actions.caseDetail(id);
   if (asked !== cs.detailAsked) return;
   if (res.status !== 200 || !res.body || typeof res.body !== "object") {
     const err = apiError(res);
@@ -3157,7 +3079,9 @@ window.addEventListener("beforeunload", function () {
 });
 
 /** Puts the page in its language and opens the work view, or the login when no one is logged in. */
-export function start() {
+export function start(eventHandlers) {
+  handlers = eventHandlers;
+  configureApi({ token: function () { return token; }, onUnauthorized: askRelogin });
   applyTexts(document);
   if (token) { showWork(); connect(); watchExpiry(); } else { showLogin(); }
 }

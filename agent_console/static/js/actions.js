@@ -1,0 +1,39 @@
+/* Everything the console asks of the server, in one place: Socket.IO calls (resolving with the
+ * ack, rejecting when offline or after the timeout) and HTTP calls (`{status, body}`). The UI
+ * modules call these and never touch the socket or fetch themselves. Event and endpoint names:
+ * docs/protocol.md. */
+import { call, send } from "./net/socket.js";
+import { api } from "./net/api.js";
+
+// ---- Socket.IO (the `/agent` namespace) ----------------------------------------------------
+
+export const sync = (data) => call("sync", data);
+export const accept = (data) => call("accept", data);
+export const history = (data) => call("history", data);
+export const takeOver = (data) => call("take_over", data);
+export const answerTakeOver = (data) => call("take_over_answer", data);
+export const addNote = (data) => call("note", data);
+export const sendMessage = (data) => call("message", data);
+export const closeConversation = (data) => call("close", data);
+export const ackCrisis = (data) => call("ack_crisis", data);
+export const escalate = (data) => call("escalate", data);
+export const transfer = (data) => call("transfer", data);
+/** An offer is answered with `accept` or `pass`. */
+export const answerOffer = (event, data) => call(event === "accept" ? "accept" : "pass", data);
+/** Typing on or off: fire and forget. */
+export const typing = (conversationId, on) => send("typing", { conversation_id: conversationId, typing: on });
+
+// ---- HTTP (/api/agent/..., Bearer token) -------------------------------------------------
+
+const enc = encodeURIComponent;
+
+export const loadConfig = () => api("GET", "/api/agent/config");
+export const colleagues = () => api("GET", "/api/agent/colleagues");
+export const gemeenten = () => api("GET", "/api/agent/gemeenten");
+export const callbacks = (date) => api("GET", "/api/agent/callbacks" + (date ? "?date=" + enc(date) : ""));
+export const claimCallback = (id) => api("POST", "/api/agent/callbacks/" + enc(id) + "/claim");
+export const recordAttempt = (id, body) => api("POST", "/api/agent/callbacks/" + enc(id) + "/attempts", body);
+export const closeCallback = (id, body) => api("POST", "/api/agent/callbacks/" + enc(id) + "/close", body);
+export const saveRoster = (body) => api("PUT", "/api/admin/roster", body);
+export const cases = (query) => api("GET", "/api/agent/cases" + query);
+export const caseDetail = (id) => api("GET", "/api/agent/cases/" + enc(id));

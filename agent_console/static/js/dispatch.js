@@ -1,0 +1,35 @@
+/* Server event -> handler: every event the `/agent` namespace sends (docs/protocol.md) and the
+ * one function that handles it, in one place. The handlers update the state and render. */
+import {
+  applyQueue, applyMine, onMessage, onNote, onTyping, onVisitorLeft, onOutcomeMissing, onVisitorPresence,
+  onSpoedMelding, onRisk, applyCrises, onCrisisAlert, onCrisisAcked, onCrisisEnded, onReader, onTakeOverRequest,
+  onTakeOverDeclined, onTakenOver, onTakenFromYou, onTransferred, onOffer, onOfferWithdrawn, onTijdvakStarted,
+  onCallbackOverdue
+} from "./app.js";
+
+export const HANDLERS = Object.freeze({
+  queue: applyQueue,
+  mine: applyMine,
+  message: onMessage,
+  note: onNote,
+  typing: onTyping,
+  visitor_left: onVisitorLeft,
+  outcome_missing: onOutcomeMissing,
+  visitor_presence: onVisitorPresence,
+  spoed_melding: onSpoedMelding,
+  risk: onRisk,
+  crises: applyCrises,
+  crisis_alert: onCrisisAlert,
+  crisis_acked: onCrisisAcked,
+  crisis_ended: onCrisisEnded,
+  reader: onReader,
+  take_over_request: onTakeOverRequest,
+  take_over_declined: onTakeOverDeclined,
+  taken_over: onTakenOver,
+  taken_from_you: onTakenFromYou,
+  transferred: onTransferred,
+  offer: onOffer,
+  offer_withdrawn: onOfferWithdrawn,
+  tijdvak_started: onTijdvakStarted,
+  callback_overdue: onCallbackOverdue
+});
