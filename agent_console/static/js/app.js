@@ -6,6 +6,10 @@ import * as sock from "./net/socket.js";
 import { errorOf } from "./net/socket.js";
 import { configureApi, postLogin, apiError } from "./net/api.js";
 import * as actions from "./actions.js";
+import { QueueState, itemSig } from "./state/queue.js";
+import { CrisesState } from "./state/crises.js";
+import * as offers from "./state/offers.js";
+import * as conv from "./state/conversations.js";
 
 const KEY_TOKEN = "vt.console.token";
 const KEY_AGENT = "vt.console.agent";
@@ -81,8 +85,7 @@ let token = load(KEY_TOKEN, null);
 let agent = load(KEY_AGENT, null);
 let drafts = load(KEY_DRAFTS, {});          // {conversationId: {message, note}}
 let outbox = load(KEY_OUTBOX, []);          // [{conversation_id, client_id, text}]
-let queueVersion = -1;
-let queueItems = [];
+const queue = new QueueState();              // the waiting queue, in the server's order
 const convs = new Map();                      // id -> conversation state
 let activeId = null;
 let closingId = null;
@@ -91,7 +94,7 @@ let reloginOpen = false;
 let loggingOut = false;
 const inFlight = new Map();                   // client_id -> attempt number being sent now
 let attempts = 0;
-let crises = new Map();                     // conversation id -> open crisis alert
+const crises = new CrisesState();             // conversation id -> open crisis alert
 const transferredFrom = new Map();            // conversation id -> name of who transferred it to us
 let handlers = {};                          // server event -> handler (dispatch.js)
 let offer = null;                           // the open push offer shown to us, if any
@@ -210,8 +213,7 @@ $("view-tabs").addEventListener("keydown", function (e) {
   showView(tabs[next].dataset.view, true);
 });
 function updateViewBadges() {
-  let n = 0; convs.forEach(function (c) { n += c.unread; });
-  setBadge($("view-chats-badge"), n, " " + t("unreadCount", { n: "" }).trim());
+  setBadge($("view-chats-badge"), conv.unreadTotal(convs), " " + t("unreadCount", { n: "" }).trim());
 }
 function setBadge(b, n, hiddenText) {
   b.hidden = !n;
@@ -363,21 +365,15 @@ async function onConnected() {
 // ---- queue ---------------------------------------------------------------------------
 
 export function applyQueue(q) {
-  if (!q || !Array.isArray(q.waiting)) return;
-  if (typeof q.version === "number") {
-    if (q.version < queueVersion) return; // an older snapshot from another process
-    queueVersion = q.version;
-  }
-  const before = new Set(queueItems.map(function (i) { return i.conversation_id; }));
-  queueItems = q.waiting;
+  const before = queue.items.length;
+  const news = queue.apply(q);
+  if (!news) return;
   renderQueue();
   checkOfferInQueue();
-  const fresh = queueItems.filter(function (i) { return !before.has(i.conversation_id); });
-  if (fresh.length && before.size + fresh.length > 0) {
-    const danger = fresh.some(function (i) { return i.danger_now; });
-    announce(danger ? t("queueNewDanger") : t("queueNewChat"));
-    if (danger || document.hidden || !document.hasFocus()) beep();
-    if (document.hidden || !document.hasFocus()) flashTitle(danger ? t("queueFlashDanger") : t("queueFlashNew"));
+  if (news.fresh.length && before + news.fresh.length > 0) {
+    announce(news.danger ? t("queueNewDanger") : t("queueNewChat"));
+    if (news.danger || document.hidden || !document.hasFocus()) beep();
+    if (document.hidden || !document.hasFocus()) flashTitle(news.danger ? t("queueFlashDanger") : t("queueFlashNew"));
   }
 }
 
@@ -386,10 +382,10 @@ function renderQueue() {
   const list = $("queue");
   const keep = new Map();
   Array.prototype.forEach.call(list.children, function (li) { keep.set(li.dataset.conversationId, li); });
-  const wanted = new Set(queueItems.map(function (i) { return i.conversation_id; }));
+  const wanted = new Set(queue.items.map(function (i) { return i.conversation_id; }));
   keep.forEach(function (li, id) { if (!wanted.has(id)) li.remove(); });
   let prev = null;
-  queueItems.forEach(function (item) {
+  queue.items.forEach(function (item) {
     let li = keep.get(item.conversation_id);
     // Rebuilt when what it shows changed (priority raised, overflow reached).
     if (!li || li.dataset.sig !== itemSig(item)) {
@@ -401,13 +397,9 @@ function renderQueue() {
     if (want !== li) list.insertBefore(li, want);
     prev = li;
   });
-  $("queue-count").textContent = String(queueItems.length);
-  $("queue-empty").hidden = queueItems.length > 0;
+  $("queue-count").textContent = String(queue.items.length);
+  $("queue-empty").hidden = queue.items.length > 0;
   tickQueue();
-}
-
-function itemSig(item) {
-  return item.priority + "|" + !!item.overflow + "|" + !!item.in_crisis + "|" + (item.visitor_present !== false);
 }
 
 function buildQueueItem(item) {
@@ -506,7 +498,7 @@ export function applyMine(m) {
     if (!known || (s.last_seq || 0) > c.maxSeq) loadHistory(c.id);
   });
   convs.forEach(function (c) {
-    if (!ids.has(c.id) && !c.readOnly && (c.status === "active" || awaitingOutcome(c)) && !c.syncing) {
+    if (!ids.has(c.id) && !c.readOnly && (c.status === "active" || conv.awaitingOutcome(c)) && !c.syncing) {
       // No longer ours: ask the server what happened (ended elsewhere, or by the visitor).
       loadHistory(c.id);
     }
@@ -519,11 +511,7 @@ function upsertConversation(s) {
   const id = s.id;
   let c = convs.get(id);
   if (!c) {
-    c = {
-      id: id, summary: s, status: s.status || "active", messages: new Map(), notes: new Map(),
-      pending: new Map(), unread: 0, maxSeq: 0, nodes: new Map(), typingTimer: null,
-      mode: "message", outTyping: false, outTypingTimer: null, lastTypingSent: 0
-    };
+    c = conv.newConversation(s);
     convs.set(id, c);
     buildConversation(c);
     if (transferredFrom.has(id)) { setBanner(c, t("transferredIn", { from: transferredFrom.get(id) })); transferredFrom.delete(id); }
@@ -540,13 +528,10 @@ function upsertConversation(s) {
 
 function mergeConversation(c, view) {
   if (!view) return;
-  c.summary = Object.assign({}, c.summary, view, { messages: undefined, notes: undefined });
-  if (view.status) c.status = view.status;
-  (view.messages || []).forEach(function (m) { addMessage(c, m, false); });
-  (view.notes || []).forEach(function (n) { c.notes.set(n.id, n); });
+  conv.mergeView(c, view);
   if (c.status === "closed") {
     dropPending(c);
-    setBanner(c, awaitingOutcome(c) ? (c.summary.quick_exit ? t("visitorFled") : t("visitorLeft"))
+    setBanner(c, conv.awaitingOutcome(c) ? (c.summary.quick_exit ? t("visitorFled") : t("visitorLeft"))
       : view.close_reason === "visitor_left" ? t("closedVisitorLeft")
       : view.close_reason === "visitor_gone" ? t("closedVisitorGone") : t("closedDone"));
   }
@@ -570,25 +555,13 @@ async function loadHistory(id) {
 }
 
 function addMessage(c, m, live) {
-  if (typeof m.seq !== "number" || c.messages.has(m.seq)) return false;
-  c.messages.set(m.seq, m);
-  if (m.seq > c.maxSeq) c.maxSeq = m.seq;
+  const unseen = live && (c.id !== activeId || document.hidden || !document.hasFocus());
+  if (!conv.addMessage(c, m, unseen)) return false;
   if (live && m.sender === "visitor") {
-    if (c.id !== activeId || document.hidden || !document.hasFocus()) {
-      c.unread += 1;
-    }
     attention(t("newMessage"), c.id);
     showTyping(c, false);
   }
   return true;
-}
-
-// The highest seq n with 1..n all here (seqs have no gaps on the server).
-function contiguousSeq(c) {
-  let n = c.contiguous || 0;
-  while (c.messages.has(n + 1)) n += 1;
-  c.contiguous = n;
-  return n;
 }
 
 export function onMessage(m) {
@@ -597,7 +570,7 @@ export function onMessage(m) {
   if (!c) { loadHistory(m.conversation_id); return; }
   // A gap (a missed event, also before the first message we have, e.g. the first one after
   // a reconnect): fetch everything at once.
-  if (typeof m.seq === "number" && m.seq > contiguousSeq(c) + 1) loadHistory(c.id);
+  if (conv.leavesGap(c, m)) loadHistory(c.id);
   if (addMessage(c, m, true)) {
     renderLog(c); renderTab(c);
     if (m.sender === "visitor") announce(t("newVisitorMessage"));
@@ -606,8 +579,7 @@ export function onMessage(m) {
 
 export function onNote(n) {
   const c = n && convs.get(n.conversation_id);
-  if (!c || c.notes.has(n.id)) return;
-  c.notes.set(n.id, n);
+  if (!c || !conv.addNote(c, n)) return;
   renderLog(c);
 }
 
@@ -648,10 +620,7 @@ export function onRisk(r) {
 export function onVisitorLeft(d) {
   const c = d && convs.get(d.conversation_id);
   if (!c) return;
-  const fled = !!d.quick_exit || !!c.summary.quick_exit;
-  c.status = "closed";
-  c.summary = Object.assign({}, c.summary, { visitor_left: true, quick_exit: fled, left_at: c.summary.left_at || d.at });
-  if (c.summary.awaiting_outcome !== false) c.summary.awaiting_outcome = true;
+  const fled = conv.markVisitorLeft(c, d);
   dropPending(c);
   setBanner(c, fled ? t("visitorFled") : t("visitorLeft"));
   showTyping(c, false);
@@ -792,7 +761,7 @@ function renderTab(c) {
     if (c.summary.quick_exit) badges.appendChild(el("span", "badge badge-danger badge-small", t("quickExitBadge")));
     tab.appendChild(badges);
   }
-  const sub = el("span", "tab-sub", awaitingOutcome(c) ? t("visitorGoneBadge") + " · " + t("outcomeTabSub")
+  const sub = el("span", "tab-sub", conv.awaitingOutcome(c) ? t("visitorGoneBadge") + " · " + t("outcomeTabSub")
     : c.status === "closed" ? t("tabEnded")
     : c.summary.visitor_present === false ? t("visitorGoneBadge")
     : (c.summary.topic || label("team", c.summary.team)));
@@ -808,9 +777,7 @@ function renderTab(c) {
   if (!anyUnread() && !crises.size && !document.hidden) stopFlash();
 }
 
-function anyUnread() {
-  let n = 0; convs.forEach(function (c) { n += c.unread; }); return n > 0;
-}
+function anyUnread() { return conv.unreadTotal(convs) > 0; }
 
 function activate(id) {
   const c = convs.get(id);
@@ -946,9 +913,6 @@ function sendTyping(c, on) {
   }
 }
 
-// The visitor left (stop, quick exit) and the advisor may still record the outcome.
-function awaitingOutcome(c) { return c.status === "closed" && !!c.summary.awaiting_outcome; }
-
 function renderHeader(c) {
   const s = c.summary;
   c.panel.querySelector(".conv-name").textContent =
@@ -963,14 +927,14 @@ function renderHeader(c) {
   if (s.quick_exit) meta.appendChild(el("span", "badge badge-danger", t("quickExitBadge")));
   if (s.visitor_left) meta.appendChild(el("span", "badge badge-gone", s.left_at ? t("visitorGoneSince", { time: clock(s.left_at) }) : t("visitorGoneBadge")));
   else if (c.status !== "closed" && s.visitor_present === false) meta.appendChild(el("span", "badge badge-gone", s.visitor_away_since ? t("visitorGoneSince", { time: clock(s.visitor_away_since) }) : t("visitorGoneBadge")));
-  if (awaitingOutcome(c) && s.outcome_due_at) meta.appendChild(el("span", "muted", t("outcomeDue", { time: dayClock(s.outcome_due_at) })));
+  if (conv.awaitingOutcome(c) && s.outcome_due_at) meta.appendChild(el("span", "muted", t("outcomeDue", { time: dayClock(s.outcome_due_at) })));
   const closed = c.status === "closed";
   const reading = !!c.readOnly && !closed;
   if (reading) meta.appendChild(el("span", "badge badge-gone", t("readingBadge")));
-  c.panel.querySelector(".act-close").hidden = reading || (closed && !awaitingOutcome(c));
+  c.panel.querySelector(".act-close").hidden = reading || (closed && !conv.awaitingOutcome(c));
   c.panel.querySelector(".act-escalate").hidden = closed || reading;
   c.panel.querySelector(".act-transfer").hidden = closed || reading;
-  c.panel.querySelector(".act-close-tab").hidden = !(closed || c.readOnly) || awaitingOutcome(c);
+  c.panel.querySelector(".act-close-tab").hidden = !(closed || c.readOnly) || conv.awaitingOutcome(c);
   const take = c.panel.querySelector(".act-takeover");
   take.hidden = !reading;
   const asked = !!c.takeoverUntil && new Date(c.takeoverUntil).getTime() > Date.now();
@@ -994,24 +958,10 @@ function updateComposer(c) {
 
 // ---- the log: messages by seq, notes by time, pending at the end ----------------------
 
-function timeline(c) {
-  const msgs = Array.from(c.messages.values()).sort(function (a, b) { return a.seq - b.seq; });
-  const notes = Array.from(c.notes.values()).sort(function (a, b) { return String(a.at) < String(b.at) ? -1 : String(a.at) > String(b.at) ? 1 : 0; });
-  let out = [], ni = 0;
-  msgs.forEach(function (m) {
-    const t = new Date(m.at).getTime();
-    while (ni < notes.length && new Date(notes[ni].at).getTime() < t) { out.push({ key: "n:" + notes[ni].id, note: notes[ni] }); ni++; }
-    out.push({ key: "m:" + m.seq, msg: m });
-  });
-  for (; ni < notes.length; ni++) out.push({ key: "n:" + notes[ni].id, note: notes[ni] });
-  c.pending.forEach(function (p) { out.push({ key: "p:" + p.client_id, pending: p }); });
-  return out;
-}
-
 function renderLog(c) {
   const log = c.panel.querySelector(".log");
   const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
-  const items = timeline(c);
+  const items = conv.timeline(c);
   const wanted = new Set(items.map(function (i) { return i.key; }));
   c.nodes.forEach(function (node, key) { if (!wanted.has(key)) { node.remove(); c.nodes.delete(key); } });
   let prev = null;
@@ -1311,7 +1261,7 @@ $("close-form").addEventListener("submit", async function (e) {
     if (err.field === "outcome.gemeente") { showCloseError(["gemeente"], errorText(err)); return; }
     if (err.code === "closed") {
       // Already over; for a conversation the visitor left, the time to record it ran out.
-      if (awaitingOutcome(c)) showNotice(t("outcomeLate"));
+      if (conv.awaitingOutcome(c)) showNotice(t("outcomeLate"));
     } else { showCloseError([], errorText(err)); return; }
   }
   $("close-dialog").close();
@@ -1360,37 +1310,26 @@ function crisisWho(by, byName) {
 }
 
 export function applyCrises(data) {
-  if (!data || !Array.isArray(data.open)) return;
-  const fresh = [];
-  const next = new Map();
-  data.open.forEach(function (a) {
-    if (!a || !a.conversation_id) return;
-    const known = crises.get(a.conversation_id);
-    if (!known || (a.round || 1) > (known.round || 1)) fresh.push(a);
-    next.set(a.conversation_id, Object.assign({}, a, known ? { busy: known.busy, error: known.error } : {}));
-  });
-  const changed = new Set(Array.from(crises.keys()).concat(Array.from(next.keys())));
-  crises = next;
+  const r = crises.replace(data);
+  if (!r) return;
   renderCrises();
-  changed.forEach(refreshQueueCard);
-  if (fresh.length) alarm(); else quietCrisis();
+  r.changed.forEach(refreshQueueCard);
+  if (r.fresh.length) alarm(); else quietCrisis();
 }
 
 export function onCrisisAlert(a) {
-  if (!a || !a.conversation_id) return;
-  const known = crises.get(a.conversation_id);
-  const newer = !known || (a.round || 1) > (known.round || 1);
-  crises.set(a.conversation_id, Object.assign({}, known || {}, a));
+  const r = crises.alert(a);
+  if (!r) return;
   renderCrises();
-  if (!known) refreshQueueCard(a.conversation_id);
-  if (newer) alarm();
+  if (!r.known) refreshQueueCard(a.conversation_id);
+  if (r.newer) alarm();
 }
 
 export function onCrisisAcked(d) {
   if (!d || !d.conversation_id) return;
   const mine = agent && d.by === agent.id;
   const who = d.by_name || t("byColleague");
-  if (crises.delete(d.conversation_id)) {
+  if (crises.close(d.conversation_id)) {
     renderCrises();
     quietCrisis();
     refreshQueueCard(d.conversation_id);
@@ -1410,7 +1349,7 @@ export function onCrisisAcked(d) {
 // The conversation ended while its crisis still alerted: every console drops the alarm.
 export function onCrisisEnded(d) {
   if (!d || !d.conversation_id) return;
-  if (crises.delete(d.conversation_id)) {
+  if (crises.close(d.conversation_id)) {
     renderCrises();
     quietCrisis();
     refreshQueueCard(d.conversation_id);
@@ -1457,7 +1396,7 @@ function renderCrises() {
   Array.prototype.forEach.call(list.children, function (li) { keep.set(li.dataset.conversationId, li); });
   keep.forEach(function (li, id) { if (!crises.has(id)) li.remove(); });
   let prev = null;
-  crises.forEach(function (a, id) {
+  crises.open.forEach(function (a, id) {
     const li = keep.get(id) || buildCrisisItem(id);
     fillCrisisItem(li, a);
     const want = prev ? prev.nextSibling : list.firstChild;
@@ -1535,13 +1474,13 @@ async function ackCrisis(id) {
       : err.code === "not_found" ? t("ackNotFound") : errorText(err);
     if (["already_taken", "conflict", "not_found", "closed"].indexOf(err.code) >= 0) {
       // Nothing left to take on here: the alarm goes, the reason why stays on screen.
-      crises.delete(id); renderCrises(); quietCrisis(); showNotice(text);
+      crises.close(id); renderCrises(); quietCrisis(); showNotice(text);
     } else if (crises.has(id)) {
       a.error = text; renderCrises();
     }
     return;
   }
-  crises.delete(id);
+  crises.close(id);
   renderCrises();
   quietCrisis();
   if (res.taken && res.conversation) {
@@ -1799,13 +1738,10 @@ export function onTransferred(d) {
 // ---- push offers: a waiting chat offered to this advisor, to accept or let pass -------
 
 const OFFER_NOTICE_MS = 8000;
-const OFFER_FALLBACK_MS = 120000;             // with a wrong local clock: until the server withdraws it
 
 function expertiseLabel(code) {
   return (LABELS.expertise && LABELS.expertise[code]) || String(code).replace(/_/g, " ");
 }
-function mmss(s) { return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); }
-function queueHas(id) { return queueItems.some(function (i) { return i.conversation_id === id; }); }
 function offerWhat(o) {
   const parts = [label("caller_type", o.caller_type), label("intent", o.intent)];
   if (o.danger_now) parts.push(t("offerDanger"));
@@ -1818,16 +1754,7 @@ export function onOffer(o) {
   const known = convs.get(o.conversation_id);
   if (known && known.status === "active") return; // ours already
   if (offer && offer.id === o.conversation_id && offer.busy) return;
-  const now = Date.now(), deadline = Date.parse(o.expires_at);
-  // The server makes an offer with time left on it. If our clock says none is left, our clock
-  // is off: the server's withdrawal decides then, and no countdown is shown.
-  const trusted = !isNaN(deadline) && deadline > now + 1000;
-  offer = {
-    id: o.conversation_id, data: o, busy: false, voided: null, warned: false, trusted: trusted,
-    deadline: trusted ? deadline : now + OFFER_FALLBACK_MS,
-    // A queue snapshot may be older than the offer: only one that had it and then lacks it voids it.
-    seenInQueue: queueHas(o.conversation_id)
-  };
+  offer = offers.makeOffer(o, Date.now(), queue.has(o.conversation_id));
   renderOffer();
   announce(t("offerAnnounce", { what: offerWhat(o) }));
   beep();
@@ -1841,9 +1768,7 @@ export function onOfferWithdrawn(d) {
 }
 
 function checkOfferInQueue() {
-  if (!offer) return;
-  if (queueHas(offer.id)) { offer.seenInQueue = true; return; }
-  if (!offer.seenInQueue) return;
+  if (!offer || !offers.goneFromQueue(offer, queue.has(offer.id))) return;
   const c = convs.get(offer.id);
   voidOffer(c && c.status === "active" ? "" : t("offerGone")); // taken from the queue by us: nothing to say
 }
@@ -1904,12 +1829,12 @@ function focusAfterOffer() {
 function tickOffer() {
   if (!offer) return;
   setText($("offer-waited"), waited(offer.data.waiting_since));
-  const left = Math.max(0, Math.ceil((offer.deadline - Date.now()) / 1000));
+  const now = offers.tick(offer, Date.now());
   const cd = $("offer-countdown");
-  setText(cd, mmss(left));
-  cd.setAttribute("datetime", "PT" + left + "S");
-  if (offer.trusted && left <= 10 && left > 0 && !offer.warned) { offer.warned = true; announce(t("offerSoon")); }
-  if (left <= 0) voidOffer(offer.trusted ? t("offerExpired") : "");
+  setText(cd, offers.mmss(now.left));
+  cd.setAttribute("datetime", "PT" + now.left + "S");
+  if (now.warn) announce(t("offerSoon"));
+  if (now.expired) voidOffer(offer.trusted ? t("offerExpired") : "");
 }
 setInterval(tickOffer, 1000);
 
