@@ -4,6 +4,8 @@ nothing of them in its JavaScript) and its native ES modules, served with a Java
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import ClientSession
 
 from routing.rules import DEFAULT_RULES, RoutingRules
@@ -46,7 +48,7 @@ async def test_config_needs_a_valid_token(server):
 
 async def test_modules_are_served_as_javascript(server):
     async with ClientSession() as http:
-        for path in ("js/main.js", "js/i18n/index.js", "js/state/queue.js", "js/net/socket.js"):
+        for path in ("js/main.js", "js/i18n/index.js", "js/state/queue.js", "js/net/socket.js", "js/ui/chat.js"):
             async with http.get(f"{server.url}/console/static/{path}") as r:
                 assert r.status == 200, path
                 assert r.content_type == "text/javascript", path
@@ -55,6 +57,12 @@ async def test_modules_are_served_as_javascript(server):
             page = await r.text()
             csp = r.headers["Content-Security-Policy"]
         assert '<script type="module" src="/console/static/js/main.js"></script>' in page
+        # Every module preloaded exists and is JavaScript (a stale link would be a 404).
+        preloaded = re.findall(r'<link rel="modulepreload" href="([^"]+)">', page)
+        assert len(preloaded) > 20
+        for href in preloaded:
+            async with http.get(f"{server.url}{href}") as r:
+                assert r.status == 200 and r.content_type == "text/javascript", href
         assert "script-src 'self';" in csp and "unsafe" not in csp
         # Nothing above the static folder, and no listing of a folder.
         for path in ("js/", "js/../../http.py", "js/%2e%2e/%2e%2e/http.py"):

@@ -1,11 +1,12 @@
 /* Server event -> handler: every event the `/agent` namespace sends (docs/protocol.md) and the
  * one function that handles it, in one place. The handlers update the state and render. */
-import {
-  applyQueue, applyMine, onMessage, onNote, onTyping, onVisitorLeft, onOutcomeMissing, onVisitorPresence,
-  onSpoedMelding, onRisk, applyCrises, onCrisisAlert, onCrisisAcked, onCrisisEnded, onReader, onTakeOverRequest,
-  onTakeOverDeclined, onTakenOver, onTakenFromYou, onTransferred, onOffer, onOfferWithdrawn, onTijdvakStarted,
-  onCallbackOverdue
-} from "./app.js";
+import { onCallbackOverdue, onTijdvakStarted } from "./ui/callbacks.js";
+import { applyMine, onMessage, onNote, onRisk, onTyping, onVisitorLeft } from "./ui/conversations.js";
+import { applyCrises, onCrisisAcked, onCrisisAlert, onCrisisEnded } from "./ui/crisis.js";
+import { onOffer, onOfferWithdrawn } from "./ui/offer.js";
+import { applyQueue } from "./ui/queue.js";
+import { onOutcomeMissing, onReader, onSpoedMelding, onTakeOverDeclined, onTakeOverRequest, onTakenFromYou, onTakenOver, onVisitorPresence } from "./ui/takeover.js";
+import { onTransferred } from "./ui/transfer-dialog.js";
 
 export const HANDLERS = Object.freeze({
   queue: applyQueue,

@@ -1,0 +1,501 @@
+/* The cases view: the built-in case register by deadline, and one case with its transcript,
+ * crisis and callback history. What the server sends is put on screen as text only. */
+import { has as hasText, LANG, t } from "../i18n/index.js";
+import { apiError } from "../net/api.js";
+import * as actions from "../actions.js";
+import { S } from "../state/session.js";
+import { canRoster, localDay, longDay, slotText, stamp, validDay } from "./callbacks.js";
+import { crisisEventText } from "./crisis.js";
+import { $, el, setBadge, setText } from "./dom.js";
+import { errorText, label } from "./labels.js";
+import { expertiseLabel } from "./offer.js";
+import { clock } from "./time.js";
+import { showView } from "./views.js";
+
+// ---- cases: the built-in case register, by deadline ------------------------------------
+// Over HTTP with the console's token (GET /api/agent/cases and /api/agent/cases/{id}). The
+// list is read again whenever the view is opened and on Vernieuwen; what the server sends is
+// put on screen as text only. "Today" is the server's, so the words vandaag/morgen follow the
+// clock the deadlines were computed with, not this computer's.
+
+const cs = {
+  data: null,            // the last list from the server
+  asked: 0,
+  selected: null,        // id of the case shown in the detail
+  detail: null,          // the last case read whole
+  detailAsked: 0
+};
+
+function dayDiff(a, b) { return Math.round((Date.parse(a + "T00:00:00Z") - Date.parse(b + "T00:00:00Z")) / 86400000); }
+function shortDay(day) {
+  const d = new Date(day + "T12:00:00Z");
+  if (isNaN(d)) return String(day || "");
+  return d.toLocaleDateString(LANG === "en" ? "en-GB" : "nl-NL", { weekday: "short", day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
+}
+// "vandaag", "morgen", "gisteren", else the date itself.
+function relDay(day, today) {
+  if (!validDay(day)) return "";
+  const n = validDay(today) ? dayDiff(day, today) : NaN;
+  if (n === 0) return t("csToday");
+  if (n === 1) return t("csTomorrow");
+  if (n === -1) return t("csYesterday");
+  return shortDay(day);
+}
+export function known(prefix, value) {
+  const k = prefix + value;
+  return hasText(k) ? t(k) : String(value === null || value === undefined || value === "" ? "—" : value);
+}
+function csFilter() {
+  const r = $("cs-filter").querySelector("input[name=cs-filter]:checked");
+  return r ? r.value : "all";
+}
+function csQuery() {
+  const f = csFilter();
+  if (f === "due") return "?due_within_days=" + encodeURIComponent($("cs-days").value || "0");
+  if (f === "overdue") return "?overdue=true";
+  if (f === "dead") return "?status=dead";
+  return "";
+}
+function deadlineTime(day, today, cls) {
+  const tm = el("time", cls || null, relDay(day, today));
+  tm.setAttribute("datetime", day);
+  tm.title = longDay(day);
+  return tm;
+}
+function caseTitle(c) {
+  return known("case_", c.kind) + (c.gemeente ? " — " + c.gemeente : "");
+}
+
+export function onCasesShown() {
+  $("cs-filter-dead").hidden = !canRoster();
+  if (!canRoster() && csFilter() === "dead") $("cs-filter").querySelector("input[value=all]").checked = true;
+  loadCases();
+}
+
+async function loadCases() {
+  if (!S.token) return;
+  const asked = ++cs.asked;
+  setText($("cs-status"), t("csLoading"));
+  const res = await actions.cases(csQuery());
+  if (asked !== cs.asked) return; // a newer question is under way
+  const box = $("cs-error");
+  if (res.status !== 200 || !res.body || !Array.isArray(res.body.cases)) {
+    setText($("cs-status"), "");
+    const err = apiError(res);
+    box.textContent = res.status === 0 ? t("cbOffline")
+      : err && err.code === "forbidden" ? t("csDeadForbidden") : errorText(err, t("csLoadFailed"));
+    box.hidden = false;
+    return;
+  }
+  box.hidden = true;
+  cs.data = res.body;
+  renderCases();
+  const n = res.body.cases.length, now = clock(new Date().toISOString());
+  setText($("cs-status"), n === 1 ? t("csLoaded1", { time: now }) : t("csLoaded", { n: n, time: now }));
+  if (cs.selected) loadCase(cs.selected, false);
+}
+
+function renderCases() {
+  const list = $("cs-list"), data = cs.data;
+  if (!data) return;
+  const active = document.activeElement;
+  const hadKey = active && list.contains(active) && active.dataset.key ? active.dataset.key : null;
+  list.textContent = "";
+  setText($("cs-today"), validDay(data.today) ? t("csTodayIs", { day: longDay(data.today) }) : "");
+  let late = 0;
+  data.cases.forEach(function (c) {
+    if (c && c.overdue) late += 1;
+    if (c && c.id) list.appendChild(buildCaseItem(c, data.today));
+  });
+  // The badge counts overdue meldingen only when the list holds all of them.
+  const f = csFilter();
+  if (f === "all" || f === "overdue") setBadge($("view-cases-badge"), late, t("csOverdueCount"));
+  const empty = $("cs-empty");
+  empty.hidden = data.cases.length > 0;
+  if (!data.cases.length) {
+    const days = $("cs-days").value;
+    empty.textContent = f === "due" ? (days === "0" ? t("csEmptyDue0") : t("csEmptyDue", { n: days }))
+      : f === "overdue" ? t("csEmptyOverdue") : f === "dead" ? t("csEmptyDead") : t("csEmptyAll");
+  }
+  if (hadKey) {
+    const node = list.querySelector('[data-key="' + CSS.escape(hadKey) + '"]');
+    if (node) node.focus(); else $("cs-title").focus();
+  }
+}
+
+function fact(dl, name, value, cls) {
+  if (value === null || value === undefined || value === "") return null;
+  const d = el("div", cls || null);
+  d.appendChild(el("dt", null, name));
+  const dd = el("dd");
+  if (value instanceof Node) dd.appendChild(value); else dd.textContent = String(value);
+  d.appendChild(dd);
+  dl.appendChild(d);
+  return dd;
+}
+
+function lateBadge() {
+  const b = el("span", "badge badge-late");
+  b.appendChild(el("span", null, "⚠ ")).setAttribute("aria-hidden", "true");
+  b.appendChild(document.createTextNode(t("csLate")));
+  return b;
+}
+
+function buildCaseItem(c, today) {
+  const li = el("li", "cs-item" + (c.overdue ? " cs-overdue" : "") + (c.id === cs.selected ? " is-selected" : ""));
+  li.dataset.caseId = c.id;
+  const top = el("div", "cs-top");
+  const dl = el("p", "cs-deadline" + (c.deadline ? "" : " cs-nodeadline"));
+  dl.appendChild(el("span", "cs-deadline-label", t("csDeadline") + ": "));
+  if (c.deadline) dl.appendChild(deadlineTime(c.deadline, today, "cs-deadline-day"));
+  else dl.appendChild(el("span", "cs-deadline-day", t("csNoDeadline")));
+  top.appendChild(dl);
+  if (c.overdue) top.appendChild(lateBadge());
+  if (c.hermelding) top.appendChild(el("span", "badge badge-herm", t("csHermelding")));
+  li.appendChild(top);
+
+  const h = el("h2", "cs-item-title");
+  const open = el("button", "cs-open", caseTitle(c));
+  open.type = "button";
+  open.dataset.key = c.id + ":open";
+  if (c.id === cs.selected) open.setAttribute("aria-current", "true");
+  open.addEventListener("click", function () { openCase(c.id); });
+  h.appendChild(open);
+  li.appendChild(h);
+
+  const tags = el("p", "cs-tags");
+  tags.appendChild(el("span", "chip chip-kind chip-" + (c.kind === "melding" ? "melding" : "advies"), known("case_", c.kind)));
+  if (c.urgency) tags.appendChild(el("span", "chip chip-urg chip-urg-" + String(c.urgency).replace(/\W/g, ""), t("csUrgency") + ": " + known("urg_", c.urgency)));
+  li.appendChild(tags);
+
+  const facts = el("dl", "cs-facts");
+  fact(facts, t("csGemeente"), c.gemeente || "—");
+  fact(facts, t("csCallerType"), known("caller_", c.caller_type));
+  fact(facts, t("csSource"), known("src_", c.source));
+  fact(facts, t("csReceived"), stamp(c.received_at));
+  fact(facts, t("csAdvisor"), c.advisor_name || "—");
+  const d = c.delivery || {};
+  fact(facts, t("csDelivery"), known("del_", d.status), "cs-delivery cs-del-" + String(d.status || "").replace(/\W/g, ""));
+  if (canRoster() && (d.status === "dead" || d.last_error)) {
+    fact(facts, t("csTries"), String(d.tries === undefined || d.tries === null ? "—" : d.tries), "cs-tries");
+    fact(facts, t("csLastError"), d.last_error || "—", "cs-last-error");
+  }
+  li.appendChild(facts);
+
+  if (c.hermelding && c.repeat_of) li.appendChild(earlierLink(c.repeat_of, c.id + ":earlier"));
+  return li;
+}
+
+function earlierLink(id, key) {
+  const p = el("p", "cs-earlier");
+  const b = el("button", "linkish", t("csEarlierOpen"));
+  b.type = "button";
+  if (key) b.dataset.key = key;
+  b.dataset.caseId = id;
+  const known_ = cs.data && cs.data.cases.filter(function (x) { return x.id === id; })[0];
+  if (known_) b.setAttribute("aria-label", t("csEarlierLabel", { day: stamp(known_.received_at) }));
+  b.addEventListener("click", function () { openCase(id); });
+  p.appendChild(b);
+  return p;
+}
+
+// From elsewhere (a spoedmelding notice): the case register with this case open.
+export function openCaseById(id) {
+  showView("cases", false);
+  openCase(id);
+}
+
+function openCase(id) {
+  cs.selected = id;
+  Array.prototype.forEach.call($("cs-list").querySelectorAll(".cs-item"), function (li) {
+    const on = li.dataset.caseId === id;
+    li.classList.toggle("is-selected", on);
+    const b = li.querySelector(".cs-open");
+    if (on) b.setAttribute("aria-current", "true"); else b.removeAttribute("aria-current");
+  });
+  loadCase(id, true);
+}
+
+async function loadCase(id, focus) {
+  const asked = ++cs.detailAsked;
+  const box = $("cs-detail");
+  if (focus || !cs.detail || cs.detail.id !== id) {
+    box.textContent = "";
+    box.appendChild(el("p", "muted cs-detail-msg", t("csDetailLoading")));
+  }
+  const res = await actions.caseDetail(id);
+  if (asked !== cs.detailAsked) return;
+  if (res.status !== 200 || !res.body || typeof res.body !== "object") {
+    const err = apiError(res);
+    box.textContent = "";
+    const msg = el("p", "form-error cs-detail-msg", res.status === 0 ? t("cbOffline")
+      : err && err.code === "not_found" ? t("csNotFound") : errorText(err, t("csDetailFailed")));
+    msg.setAttribute("role", "alert");
+    box.appendChild(msg);
+    return;
+  }
+  cs.detail = res.body;
+  const scroll = box.scrollTop;
+  renderCase(res.body);
+  if (focus) {
+    const h = $("cs-detail-title");
+    if (h) h.focus();
+    box.scrollTop = 0;
+  } else {
+    box.scrollTop = scroll;
+  }
+}
+
+function section(parent, title, cls) {
+  const s = el("section", "cs-sec" + (cls ? " " + cls : ""));
+  const h = el("h3", "cs-sec-title", title);
+  s.appendChild(h);
+  parent.appendChild(s);
+  return s;
+}
+
+function renderCase(c) {
+  const box = $("cs-detail");
+  const ho = (c.handoff && typeof c.handoff === "object") ? c.handoff : {};
+  const today = cs.data && cs.data.today;
+  box.textContent = "";
+  const art = el("article", "cs-case" + (c.overdue ? " cs-overdue" : ""));
+  art.dataset.caseId = c.id;
+
+  const head = el("header", "cs-case-head");
+  const h = el("h2", "cs-case-title", caseTitle(c));
+  h.id = "cs-detail-title";
+  h.tabIndex = -1;
+  head.appendChild(h);
+  const meta = el("p", "cs-tags");
+  meta.appendChild(el("span", "chip chip-kind chip-" + (c.kind === "melding" ? "melding" : "advies"), known("case_", c.kind)));
+  if (c.urgency) meta.appendChild(el("span", "chip chip-urg chip-urg-" + String(c.urgency).replace(/\W/g, ""), t("csUrgency") + ": " + known("urg_", c.urgency)));
+  if (c.hermelding) meta.appendChild(el("span", "badge badge-herm", t("csHermelding")));
+  if (c.overdue) meta.appendChild(lateBadge());
+  head.appendChild(meta);
+  art.appendChild(head);
+  box.setAttribute("aria-labelledby", "cs-detail-title");
+
+  // The deadline: what it means, and whether it passed.
+  const dbox = el("div", "cs-deadline-box" + (c.overdue ? " is-late" : "") + (c.deadline ? "" : " is-none"));
+  const dp = el("p", "cs-deadline-main");
+  dp.appendChild(el("span", "cs-deadline-label", t("csDeadline") + ": "));
+  if (c.deadline) {
+    const tm = el("time", "cs-deadline-day", longDay(c.deadline));
+    tm.setAttribute("datetime", c.deadline);
+    dp.appendChild(tm);
+    const rel = relDay(c.deadline, today);
+    if (rel && rel !== shortDay(c.deadline)) dp.appendChild(document.createTextNode(" (" + rel + ")"));
+  } else {
+    dp.appendChild(el("span", "cs-deadline-day", t("csNoDeadline")));
+  }
+  dbox.appendChild(dp);
+  if (c.deadline) {
+    dbox.appendChild(el("p", "cs-deadline-why small", c.overdue
+      ? "⚠ " + t("csLate") + ". " + t("csLateWhy", { day: longDay(c.deadline) })
+      : t("csDueWhy", { day: longDay(c.deadline) })));
+    dbox.appendChild(el("p", "muted small", t("csDeadlineRule")));
+  }
+  art.appendChild(dbox);
+
+  if (c.purged) {
+    const pb = el("p", "cs-purged cs-purged-top");
+    pb.appendChild(el("strong", null, t("csPurged")));
+    pb.appendChild(document.createTextNode(". " + t("csPurgedWhy")));
+    art.appendChild(pb);
+  }
+  if (c.hermelding) {
+    const hb = el("div", "cs-herm-box");
+    hb.appendChild(el("p", "small", t("csHermeldingWhy")));
+    if (c.repeat_of) hb.appendChild(earlierLink(c.repeat_of, null));
+    art.appendChild(hb);
+  }
+
+  // The outcome as the advisor closed it.
+  const oc = (ho.outcome && typeof ho.outcome === "object") ? ho.outcome : {};
+  const so = section(art, t("csOutcome"), "cs-outcome");
+  const odl = el("dl", "cs-dl");
+  fact(odl, t("csKind"), known("case_", oc.kind || c.kind));
+  fact(odl, t("csUrgency"), oc.urgency || c.urgency ? known("urg_", oc.urgency || c.urgency) : null);
+  fact(odl, t("csGemeente"), oc.gemeente || c.gemeente);
+  const exp = Array.isArray(oc.expertise) ? oc.expertise : Array.isArray(ho.expertise) ? ho.expertise : [];
+  if (exp.length) fact(odl, t("csExpertise"), exp.map(expertiseLabel).join(", "));
+  if (!c.purged) {
+    fact(odl, t("csReporterPhone"), oc.phone);
+    fact(odl, t("csReporterEmail"), oc.email);
+  }
+  so.appendChild(odl);
+  if (oc.summary) {
+    so.appendChild(el("h4", "cs-sub", t("csSummary")));
+    so.appendChild(el("p", "cs-summary", oc.summary));
+  }
+
+  // Who, when, how.
+  const sc = section(art, t("csContact"), "cs-contact");
+  const cdl = el("dl", "cs-dl");
+  fact(cdl, t("csReceived"), stamp(c.received_at || ho.received_at));
+  fact(cdl, t("csSource"), ho.callback && ho.callback.kind ? known("kind_", ho.callback.kind) : known("src_", c.source));
+  fact(cdl, t("csCallerType"), known("caller_", c.caller_type || ho.caller_type));
+  if (ho.intent) fact(cdl, t("csIntent"), known("intent_", ho.intent));
+  if (ho.team) fact(cdl, t("csTeam"), label("team", ho.team));
+  if (ho.topic) fact(cdl, t("csTopic"), ho.topic, "cs-topic");
+  fact(cdl, t("csAdvisor"), (ho.advisor && ho.advisor.name) || c.advisor_name || "—");
+  const d = c.delivery || {};
+  fact(cdl, t("csDelivery"), known("del_", d.status), "cs-delivery cs-del-" + String(d.status || "").replace(/\W/g, ""));
+  if (canRoster() && (d.status === "dead" || d.last_error)) {
+    fact(cdl, t("csTries"), String(d.tries === undefined || d.tries === null ? "—" : d.tries), "cs-tries");
+    fact(cdl, t("csLastError"), d.last_error || "—", "cs-last-error");
+  }
+  sc.appendChild(cdl);
+
+  if (ho.crisis && typeof ho.crisis === "object") art.appendChild(buildCaseCrisis(ho.crisis));
+  if (ho.callback && typeof ho.callback === "object") art.appendChild(buildCaseCallback(c, ho));
+  // A callback has no chat: its transcript section only if something was written in it.
+  const written = (Array.isArray(ho.transcript) && ho.transcript.length) || (Array.isArray(ho.notes) && ho.notes.length);
+  if (c.source !== "callback" || written) art.appendChild(buildTranscript(c, ho));
+  box.appendChild(art);
+}
+
+function buildCaseCrisis(cr) {
+  const s = el("section", "cs-sec cs-crisis");
+  s.appendChild(el("h3", "cs-sec-title", t("csCrisis")));
+  const p = el("p", "cs-crisis-status");
+  p.appendChild(document.createTextNode(t("csCrisisStarted", { time: stamp(cr.at) }) + (cr.reason ? ": " + cr.reason : "") + ". "));
+  p.appendChild(el("strong", null, cr.acknowledged_at ? t("csCrisisAcked", { time: stamp(cr.acknowledged_at) }) : t("csCrisisOpen")));
+  s.appendChild(p);
+  const events = Array.isArray(cr.timeline) ? cr.timeline : [];
+  if (events.length) {
+    const ol = el("ol", "conv-crisis-timeline cs-crisis-timeline");
+    ol.setAttribute("aria-label", t("crisisTimeline"));
+    events.forEach(function (ev) {
+      if (!ev || typeof ev !== "object") return;
+      const li = el("li", "crisis-event crisis-" + String(ev.kind || "").replace(/\W/g, ""));
+      const when = el("time", null, clock(ev.at));
+      when.setAttribute("datetime", ev.at || "");
+      li.appendChild(when);
+      li.appendChild(document.createTextNode(crisisEventText(ev)));
+      ol.appendChild(li);
+    });
+    s.appendChild(ol);
+  }
+  return s;
+}
+
+function buildCaseCallback(c, ho) {
+  const cbk = ho.callback;
+  const s = el("section", "cs-sec cs-callback");
+  s.appendChild(el("h3", "cs-sec-title", t("csCallback")));
+  const dl = el("dl", "cs-dl");
+  fact(dl, t("csKind"), known("kind_", cbk.kind));
+  if (!c.purged && cbk.phone) fact(dl, t("csPhone"), cbk.phone, "cs-phone");
+  if (cbk.slot) fact(dl, t("csSlot"), (cbk.slot.start ? shortDay(localDay(cbk.slot.start)) + " " : "") + slotText(cbk.slot.start, cbk.slot.end));
+  if (cbk.voicemail_allowed !== undefined && cbk.voicemail_allowed !== null) fact(dl, t("csVoicemail"), cbk.voicemail_allowed ? t("csVoicemailYes") : t("csVoicemailNo"));
+  s.appendChild(dl);
+
+  s.appendChild(el("h4", "cs-sub", t("csAttempts")));
+  const tries = Array.isArray(cbk.attempts) ? cbk.attempts : [];
+  if (!tries.length) s.appendChild(el("p", "muted small", t("csNoAttempts")));
+  else {
+    const ol = el("ol", "cs-attempts");
+    tries.forEach(function (a) {
+      if (!a || typeof a !== "object") return;
+      const li = el("li");
+      const tm = el("time", null, stamp(a.at));
+      tm.setAttribute("datetime", a.at || "");
+      li.appendChild(tm);
+      li.appendChild(document.createTextNode(" — " + known("res_", a.result)));
+      ol.appendChild(li);
+    });
+    s.appendChild(ol);
+  }
+
+  s.appendChild(el("h4", "cs-sub", t("csRequests")));
+  if (c.purged || !Array.isArray(ho.requests)) {
+    s.appendChild(el("p", "cs-purged", t("csPurged")));
+    return s;
+  }
+  const rl = el("ol", "cb-req-list cs-requests");
+  ho.requests.forEach(function (q) {
+    if (!q || typeof q !== "object") return;
+    const li = el("li", "cb-req");
+    li.appendChild(el("p", "cb-req-name" + (q.name ? "" : " muted"), q.name ? String(q.name) : t("cbNoName")));
+    li.appendChild(el("p", "cb-req-topic" + (q.topic ? "" : " muted"), q.topic ? String(q.topic) : t("cbNoTopic")));
+    const qd = el("dl", "cb-req-facts");
+    fact(qd, t("cbReference"), q.reference);
+    fact(qd, t("cbCreated"), stamp(q.created_at));
+    if (q.slot) fact(qd, t("cbOwnSlot"), slotText(q.slot.start, q.slot.end));
+    fact(qd, t("cbCallerType"), q.caller_type ? known("caller_", q.caller_type) : null);
+    fact(qd, t("cbEmail"), q.email);
+    fact(qd, t("cbOrganisation"), q.organisation);
+    fact(qd, t("csRequestStatus"), q.status ? known("rq_", q.status) : null);
+    li.appendChild(qd);
+    rl.appendChild(li);
+  });
+  s.appendChild(rl);
+  return s;
+}
+
+// Messages by seq, each internal note before the first message written after it.
+function caseTimeline(ho) {
+  const msgs = (Array.isArray(ho.transcript) ? ho.transcript : []).filter(function (m) { return m && typeof m === "object"; })
+    .slice().sort(function (a, b) { return (Number(a.seq) || 0) - (Number(b.seq) || 0); });
+  const notes = (Array.isArray(ho.notes) ? ho.notes : []).filter(function (n) { return n && typeof n === "object"; })
+    .slice().sort(function (a, b) { return Date.parse(a.at) - Date.parse(b.at); });
+  let out = [], ni = 0;
+  msgs.forEach(function (m) {
+    const at = Date.parse(m.at);
+    while (ni < notes.length && Date.parse(notes[ni].at) < at) out.push({ note: notes[ni++] });
+    out.push({ msg: m });
+  });
+  for (; ni < notes.length; ni++) out.push({ note: notes[ni] });
+  return out;
+}
+
+function buildTranscript(c, ho) {
+  const s = el("section", "cs-sec cs-transcript");
+  s.appendChild(el("h3", "cs-sec-title", t("csTranscript")));
+  if (c.purged || (!Array.isArray(ho.transcript) && !Array.isArray(ho.notes))) {
+    const p = el("p", "cs-purged", t("csPurged"));
+    s.appendChild(p);
+    s.appendChild(el("p", "muted small", t("csPurgedWhy")));
+    return s;
+  }
+  const items = caseTimeline(ho);
+  if (!items.length) { s.appendChild(el("p", "muted small", t("csNoMessages"))); return s; }
+  const advisorId = ho.advisor && ho.advisor.id, advisorName = ho.advisor && ho.advisor.name;
+  const ol = el("ol", "cs-log");
+  items.forEach(function (it) {
+    let li, tm;
+    if (it.note) {
+      li = el("li", "cs-msg cs-note");
+      const lab = el("p", "cs-who");
+      lab.appendChild(el("span", "badge badge-intern", t("csInternal")));
+      lab.appendChild(document.createTextNode(" " + t("csNoteWhy") + " · " +
+        (it.note.agent_id && it.note.agent_id === advisorId && advisorName ? advisorName : t("csColleague"))));
+      li.appendChild(lab);
+      li.appendChild(el("p", "text", it.note.text));
+      tm = el("time", "when", clock(it.note.at));
+      tm.setAttribute("datetime", it.note.at || "");
+      li.appendChild(tm);
+      ol.appendChild(li);
+      return;
+    }
+    const m = it.msg;
+    const who = m.sender === "visitor" ? "visitor" : m.sender === "agent" ? "agent" : "system";
+    li = el("li", "cs-msg cs-msg-" + who);
+    li.appendChild(el("p", "cs-who", who === "visitor" ? t("csVisitor") : who === "agent" ? t("csAgent") : t("csSystem")));
+    li.appendChild(el("p", "text", m.text));
+    tm = el("time", "when", clock(m.at));
+    tm.setAttribute("datetime", m.at || "");
+    li.appendChild(tm);
+    ol.appendChild(li);
+  });
+  s.appendChild(ol);
+  return s;
+}
+
+$("cs-refresh").addEventListener("click", function () { loadCases(); });
+$("cs-filter").addEventListener("change", function (e) {
+  if (e.target && e.target.id === "cs-days") $("cs-filter-due").checked = true;
+  loadCases();
+});

@@ -1,0 +1,66 @@
+/* The three tab panels (chats, callbacks, cases) and the login view; the connection status in
+ * the top bar. Switching never touches the socket. */
+import { t } from "../i18n/index.js";
+import * as conv from "../state/conversations.js";
+import { S, convs, KEY_VIEW, load, store } from "../state/session.js";
+import { onCallbacksShown } from "./callbacks.js";
+import { onCasesShown } from "./cases.js";
+import { $, setBadge } from "./dom.js";
+
+// ---- views ---------------------------------------------------------------------------
+
+export function showLogin() {
+  $("login-view").hidden = false;
+  $("work-view").hidden = true;
+  $("callbacks-view").hidden = true;
+  $("cases-view").hidden = true;
+  $("view-tabs").hidden = true;
+  $("session-bar").hidden = true;
+  setTimeout(function () { $("login-username").focus(); }, 0);
+}
+export function showWork() {
+  $("login-view").hidden = true;
+  $("session-bar").hidden = false;
+  $("view-tabs").hidden = false;
+  $("agent-name").textContent = S.agent ? S.agent.name : "";
+  showView(currentView, false);
+}
+
+// The chat workspace, the callbacks view and the case register are tab panels of one page:
+// switching never touches the socket, and the crisis alarm, offers and notices stay above all.
+const VIEWS = { chats: "work-view", callbacks: "callbacks-view", cases: "cases-view" };
+export let currentView = Object.prototype.hasOwnProperty.call(VIEWS, load(KEY_VIEW, "chats")) ? load(KEY_VIEW, "chats") : "chats";
+export function showView(name, focusTab) {
+  currentView = Object.prototype.hasOwnProperty.call(VIEWS, name) ? name : "chats";
+  store(KEY_VIEW, currentView);
+  Object.keys(VIEWS).forEach(function (v) { $(VIEWS[v]).hidden = v !== currentView; });
+  Array.prototype.forEach.call($("view-tabs").querySelectorAll("[role=tab]"), function (tab) {
+    const on = tab.dataset.view === currentView;
+    tab.setAttribute("aria-selected", on ? "true" : "false");
+    tab.tabIndex = on ? 0 : -1;
+    if (on && focusTab) tab.focus();
+  });
+  if (currentView === "callbacks") onCallbacksShown();
+  if (currentView === "cases") onCasesShown();
+}
+$("view-tabs").addEventListener("click", function (e) {
+  const tab = e.target.closest("[role=tab]");
+  if (tab) showView(tab.dataset.view, true);
+});
+$("view-tabs").addEventListener("keydown", function (e) {
+  if (["ArrowLeft", "ArrowRight", "Home", "End"].indexOf(e.key) < 0) return;
+  const tabs = Array.prototype.slice.call($("view-tabs").querySelectorAll("[role=tab]"));
+  const i = tabs.indexOf(document.activeElement);
+  if (i < 0) return;
+  e.preventDefault();
+  const next = e.key === "Home" ? 0 : e.key === "End" ? tabs.length - 1 : (i + (e.key === "ArrowRight" ? 1 : -1) + tabs.length) % tabs.length;
+  showView(tabs[next].dataset.view, true);
+});
+export function updateViewBadges() {
+  setBadge($("view-chats-badge"), conv.unreadTotal(convs), " " + t("unreadCount", { n: "" }).trim());
+}
+export function setConn(state, text) {
+  const c = $("conn");
+  c.className = "conn conn-" + state;
+  c.textContent = text;
+}
