@@ -2,8 +2,24 @@
  * ack, rejecting when offline or after the timeout) and HTTP calls (`{status, body}`). The UI
  * modules call these and never touch the socket or fetch themselves. Event and endpoint names:
  * docs/protocol.md. */
-import { call, send } from "./net/socket.js";
-import { api } from "./net/api.js";
+import { call, send, connected, exists, reconnect as reconnectSocket, disconnect as disconnectSocket, errorOf } from "./net/socket.js";
+import { api, apiError, postLogin } from "./net/api.js";
+
+// What an answer says: the error of an ack or of an HTTP answer, if it is one.
+export { errorOf, apiError };
+
+// ---- the connection ------------------------------------------------------------------------
+
+/** Whether the socket is connected now (sending waits for the reconnect otherwise). */
+export const online = () => connected();
+/** Connects again with the token asked anew (after logging in again); false when never connected. */
+export function reconnect() {
+  if (!exists()) return false;
+  reconnectSocket();
+  return true;
+}
+export const disconnect = () => disconnectSocket();
+export const login = (username, password) => postLogin(username, password);
 
 // ---- Socket.IO (the `/agent` namespace) ----------------------------------------------------
 

@@ -11,7 +11,7 @@ import { applyCrises } from "./ui/crisis.js";
 import { askRelogin } from "./ui/login.js";
 import { onOffer } from "./ui/offer.js";
 import { applyQueue } from "./ui/queue.js";
-import { loadRouting } from "./ui/routing.js";
+import { loadRouting } from "./ui/config.js";
 import { setConn } from "./ui/views.js";
 
 // ---- socket --------------------------------------------------------------------------

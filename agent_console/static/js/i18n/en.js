@@ -65,7 +65,7 @@ export default {
   crisisBadge: "Crisis",
   escalateButton: "Escalate to crisis team",
   escalateTitle: "Escalate to the crisis team",
-  escalateDesc: "The crisis team is alerted at once, and again until someone takes it on. The visitor is shown at once: call 112 in acute danger. The chat stays with you.",
+  escalateDesc: "The crisis team is alerted at once, and again until someone takes it on. The visitor is shown at once: call {emergency} in acute danger. The chat stays with you.",
   escalateReason: "Reason",
   escalateHint: "What is going on? At most 500 characters; the crisis team reads this in the alarm.",
   escalateSubmit: "Alert the crisis team",

@@ -21,7 +21,8 @@ export function t(key, vars) {
 
 export function applyTexts(root) {
   if (LANG === "nl") return; // the HTML is written in Dutch
-  root.querySelectorAll("[data-t]").forEach((x) => { x.textContent = t(x.dataset.t); });
+  // Placeholders are filled from the element's data-* attributes (data-emergency="112").
+  root.querySelectorAll("[data-t]").forEach((x) => { x.textContent = t(x.dataset.t, x.dataset); });
 }
 
 /** Whether `key` is a text of the table (so a code from the server can be shown in words). */

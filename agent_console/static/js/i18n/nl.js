@@ -65,7 +65,7 @@ export default {
   crisisBadge: "Crisis",
   escalateButton: "Escaleer naar crisisdienst",
   escalateTitle: "Escaleren naar de crisisdienst",
-  escalateDesc: "De crisisdienst wordt meteen gealarmeerd, en opnieuw tot iemand het oppakt. De bezoeker krijgt direct te zien: bel 112 bij acuut gevaar. Het gesprek blijft bij jou.",
+  escalateDesc: "De crisisdienst wordt meteen gealarmeerd, en opnieuw tot iemand het oppakt. De bezoeker krijgt direct te zien: bel {emergency} bij acuut gevaar. Het gesprek blijft bij jou.",
   escalateReason: "Reden",
   escalateHint: "Wat is er aan de hand? Maximaal 500 tekens; de crisisdienst leest dit in het alarm.",
   escalateSubmit: "Crisisdienst alarmeren",

@@ -2,7 +2,6 @@
  * The list is rebuilt from the server after each action, so it shows what the database holds;
  * the keyboard focus is carried over. */
 import { has as hasText, LANG, t } from "../i18n/index.js";
-import { apiError } from "../net/api.js";
 import * as actions from "../actions.js";
 import { S } from "../state/session.js";
 import { announce, beep, flashTitle } from "./attention.js";
@@ -67,7 +66,7 @@ function isOpen(c) { return c.status === "open" || c.status === "claimed"; }
 
 function cbErrorText(res) {
   if (!res || res.status === 0) return t("cbOffline");
-  const err = apiError(res);
+  const err = actions.apiError(res);
   const code = err && err.code;
   if (code === "already_taken") return t("cbAlreadyTaken");
   if (code === "closed") return t("cbClosedAlready");
@@ -90,7 +89,7 @@ async function loadCallbacks(day) {
   const box = $("cb-error");
   if (res.status !== 200 || !res.body || !Array.isArray(res.body.tijdvakken)) {
     setText($("cb-status"), "");
-    box.textContent = res.status === 0 ? t("cbOffline") : errorText(apiError(res), t("cbLoadFailed"));
+    box.textContent = res.status === 0 ? t("cbOffline") : errorText(actions.apiError(res), t("cbLoadFailed"));
     box.hidden = false;
     return;
   }
@@ -545,7 +544,7 @@ export async function finishCallback(c, outcome) {
   $("close-submit").disabled = true;
   const res = await actions.closeCallback(c.id, body);
   $("close-submit").disabled = false;
-  const err = apiError(res);
+  const err = actions.apiError(res);
   if (res.status === 200) {
     S.closingCallback = null;
     $("close-dialog").close();

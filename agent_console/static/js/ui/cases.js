@@ -1,7 +1,6 @@
 /* The cases view: the built-in case register by deadline, and one case with its transcript,
  * crisis and callback history. What the server sends is put on screen as text only. */
 import { has as hasText, LANG, t } from "../i18n/index.js";
-import { apiError } from "../net/api.js";
 import * as actions from "../actions.js";
 import { S } from "../state/session.js";
 import { canRoster, localDay, longDay, slotText, stamp, validDay } from "./callbacks.js";
@@ -81,7 +80,7 @@ async function loadCases() {
   const box = $("cs-error");
   if (res.status !== 200 || !res.body || !Array.isArray(res.body.cases)) {
     setText($("cs-status"), "");
-    const err = apiError(res);
+    const err = actions.apiError(res);
     box.textContent = res.status === 0 ? t("cbOffline")
       : err && err.code === "forbidden" ? t("csDeadForbidden") : errorText(err, t("csLoadFailed"));
     box.hidden = false;
@@ -226,7 +225,7 @@ async function loadCase(id, focus) {
   const res = await actions.caseDetail(id);
   if (asked !== cs.detailAsked) return;
   if (res.status !== 200 || !res.body || typeof res.body !== "object") {
-    const err = apiError(res);
+    const err = actions.apiError(res);
     box.textContent = "";
     const msg = el("p", "form-error cs-detail-msg", res.status === 0 ? t("cbOffline")
       : err && err.code === "not_found" ? t("csNotFound") : errorText(err, t("csDetailFailed")));

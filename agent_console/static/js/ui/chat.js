@@ -1,8 +1,6 @@
 /* The chat panel: the conversation tabs, one panel per conversation (header, log, composer),
  * the log in timeline order, and sending messages (retried with the same client_id) and notes. */
 import { applyTexts, t } from "../i18n/index.js";
-import * as sock from "../net/socket.js";
-import { errorOf } from "../net/socket.js";
 import * as actions from "../actions.js";
 import * as conv from "../state/conversations.js";
 import { S, convs, crises, inFlight, KEY_DRAFTS, KEY_OUTBOX, newClientId, store } from "../state/session.js";
@@ -168,7 +166,7 @@ function saveDraft(c, text) {
 }
 
 function sendTyping(c, on) {
-  if (c.status !== "active" || !sock.connected()) return;
+  if (c.status !== "active" || !actions.online()) return;
   clearTimeout(c.outTypingTimer);
   const now = Date.now();
   if (on) {
@@ -314,7 +312,7 @@ async function submit(c) {
     try { res = await actions.addNote({ conversation_id: c.id, text: text }); } catch (e) {
       composerError(c, t("noteOffline")); return;
     }
-    const err = errorOf(res);
+    const err = actions.errorOf(res);
     if (err) { composerError(c, errorText(err)); return; }
     c.notes.set(res.id, { id: res.id, text: text, at: new Date().toISOString(), internal: true });
     ta.value = ""; saveDraft(c, "");
@@ -333,7 +331,7 @@ async function submit(c) {
 async function deliver(p) {
   if (inFlight.has(p.client_id)) return;
   const c = convs.get(p.conversation_id);
-  if (!c || !sock.connected()) return;
+  if (!c || !actions.online()) return;
   const attempt = ++S.attempts;
   inFlight.set(p.client_id, attempt);
   let res;
@@ -347,7 +345,7 @@ async function deliver(p) {
   }
   if (inFlight.get(p.client_id) === attempt) inFlight.delete(p.client_id);
   if (!c.pending.has(p.client_id)) return; // answered by an earlier attempt already
-  const err = errorOf(res);
+  const err = actions.errorOf(res);
   if (err) {
     if (err.code === "unauthorized") return; // kept; sent again after logging in
     if (err.code === "rate_limited" || err.code === "internal") { setTimeout(function () { deliver(p); }, 3000); return; }

@@ -1,7 +1,6 @@
 /* The outcome dialog (advies, melding, geen) for a chat and for a callback: the same rules and
  * checks for both; the melding's gemeente is searched in the CBS list from the server. */
 import { t } from "../i18n/index.js";
-import { errorOf } from "../net/socket.js";
 import * as actions from "../actions.js";
 import * as conv from "../state/conversations.js";
 import { S, convs, KEY_DRAFTS, store } from "../state/session.js";
@@ -10,7 +9,7 @@ import { finishCallback, focusCallback, selectedRefs } from "./callbacks.js";
 import { $, setText } from "./dom.js";
 import { errorText, label } from "./labels.js";
 import { showNotice } from "./notice.js";
-import { loadRouting, routing } from "./routing.js";
+import { loadRouting, routing } from "./config.js";
 import { removeConversation } from "./takeover.js";
 
 // ---- closing with an outcome -------------------------------------------------------
@@ -109,7 +108,7 @@ $("close-form").addEventListener("submit", async function (e) {
     showCloseError([], t("closeOffline")); return;
   }
   $("close-submit").disabled = false;
-  const err = errorOf(res);
+  const err = actions.errorOf(res);
   if (err) {
     if (err.code === "outcome_incomplete") { showCloseError(err.missing || [], errorText(err)); return; }
     if (err.field === "outcome.gemeente") { showCloseError(["gemeente"], errorText(err)); return; }

@@ -1,7 +1,6 @@
 /* The conversations this console holds: `mine`, `history`, messages, notes, typing, risk
  * signals and the visitor leaving, merged into state/conversations.js and rendered. */
 import { t } from "../i18n/index.js";
-import { errorOf } from "../net/socket.js";
 import * as actions from "../actions.js";
 import * as conv from "../state/conversations.js";
 import { S, convs, transferredFrom } from "../state/session.js";
@@ -73,7 +72,7 @@ export async function loadHistory(id) {
   let res;
   try { res = await actions.history({ conversation_id: id }); } catch (e) { c.syncing = false; return; }
   c.syncing = false;
-  const err = errorOf(res);
+  const err = actions.errorOf(res);
   if (err) { if (err.code === "not_found" || err.code === "forbidden") removeConversation(c); return; }
   if (!convs.has(id)) return; // closed here meanwhile
   mergeConversation(c, res.conversation);

@@ -1,7 +1,6 @@
 /* The crisis bar: the alarm stays until someone takes it on, above everything; the crisis box
  * and timeline in a conversation. Rendered from state/crises.js. */
 import { t } from "../i18n/index.js";
-import { errorOf } from "../net/socket.js";
 import * as actions from "../actions.js";
 import { S, convs, crises } from "../state/session.js";
 import { announce, beep, flashTitle, stopFlash } from "./attention.js";
@@ -181,7 +180,7 @@ async function ackCrisis(id) {
     a.busy = false; a.error = t("offline"); renderCrises(); return;
   }
   a.busy = false;
-  const err = errorOf(res);
+  const err = actions.errorOf(res);
   if (err) {
     const text = err.code === "already_taken" ? t("ackAlreadyTaken")
       : err.code === "forbidden" ? t("ackForbidden")
@@ -261,7 +260,6 @@ export function renderCrisis(c) {
     const when = el("time", null, clock(ev.at));
     when.setAttribute("datetime", ev.at || "");
     li.appendChild(when);
-    let text;
     li.appendChild(document.createTextNode(crisisEventText(ev)));
     list.appendChild(li);
   });

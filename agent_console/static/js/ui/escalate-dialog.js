@@ -1,6 +1,5 @@
 /* The dialog that escalates a conversation to the crisis team. */
 import { t } from "../i18n/index.js";
-import { errorOf } from "../net/socket.js";
 import * as actions from "../actions.js";
 import { convs } from "../state/session.js";
 import { renderHeader, renderTab } from "./chat.js";
@@ -51,7 +50,7 @@ $("escalate-form").addEventListener("submit", async function (e) {
     escalateError(t("escalateOffline")); return;
   }
   $("escalate-submit").disabled = false;
-  const err = errorOf(res);
+  const err = actions.errorOf(res);
   if (err) { escalateError(errorText(err)); return; }
   $("escalate-dialog").close();
   c.crisisAck = null;

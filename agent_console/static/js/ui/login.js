@@ -1,8 +1,7 @@
 /* Logging in, logging in again when the session expired (nothing on screen is lost), and
  * logging out (everything of the session is wiped from sessionStorage). */
+import * as actions from "../actions.js";
 import { t } from "../i18n/index.js";
-import * as sock from "../net/socket.js";
-import { postLogin } from "../net/api.js";
 import { S, KEY_AGENT, KEY_DRAFTS, KEY_EXPIRES, KEY_OUTBOX, KEY_TOKEN, KEY_VIEW, load, store } from "../state/session.js";
 import { connect } from "../connection.js";
 import { unlockAudio } from "./attention.js";
@@ -38,7 +37,7 @@ $("login-form").addEventListener("submit", async function (e) {
   err.hidden = true;
   if (!u || !p) { err.textContent = t("loginMissing"); err.hidden = false; return; }
   $("login-submit").disabled = true;
-  const body = await postLogin(u, p);
+  const body = await actions.login(u, p);
   $("login-submit").disabled = false;
   if (body.error) {
     err.textContent = errorText(body.error);
@@ -73,7 +72,7 @@ $("relogin-form").addEventListener("submit", async function (e) {
   err.hidden = true;
   if (!u || !p) { err.textContent = t("loginMissing"); err.hidden = false; return; }
   $("relogin-submit").disabled = true;
-  const body = await postLogin(u, p);
+  const body = await actions.login(u, p);
   $("relogin-submit").disabled = false;
   if (body.error) { err.textContent = errorText(body.error); err.hidden = false; $("relogin-password").value = ""; return; }
   if (S.agent && body.agent && S.agent.id !== body.agent.id) {
@@ -88,7 +87,7 @@ $("relogin-form").addEventListener("submit", async function (e) {
   $("relogin-dialog").close();
   showWork();
   // A connection keeps the token it connected with: connect again with the new one.
-  if (sock.exists()) sock.reconnect(); else connect();
+  if (!actions.reconnect()) connect();
 });
 
 // ---- logout -------------------------------------------------------------------------
@@ -96,7 +95,7 @@ $("relogin-form").addEventListener("submit", async function (e) {
 $("logout").addEventListener("click", function () { $("logout-dialog").showModal(); $("logout-cancel").focus(); });
 $("logout-dialog").addEventListener("close", function () {
   if ($("logout-dialog").returnValue !== "confirm") return;
-  sock.disconnect();
+  actions.disconnect();
   S.loggingOut = true;
   [KEY_TOKEN, KEY_AGENT, KEY_DRAFTS, KEY_OUTBOX, KEY_EXPIRES, KEY_VIEW].forEach(function (k) { store(k, null); });
   S.token = null; S.agent = null; S.drafts = {}; S.outbox = [];

@@ -1,7 +1,6 @@
 /* A push offer: a waiting chat offered to this advisor, to accept or let pass, with its countdown
  * (state/offers.js keeps the timing). */
 import { t } from "../i18n/index.js";
-import { errorOf } from "../net/socket.js";
 import * as actions from "../actions.js";
 import * as offers from "../state/offers.js";
 import { S, convs, queue } from "../state/session.js";
@@ -133,7 +132,7 @@ async function answerOffer(event) {
   }
   mine.busy = false;
   if (S.offer === mine) dropOffer();
-  const err = errorOf(res);
+  const err = actions.errorOf(res);
   if (err) {
     const text = event === "accept" ? acceptErrorText(err)
       : err.code === "conflict" ? t("offerNotOffered") : errorText(err);

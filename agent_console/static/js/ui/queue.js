@@ -1,7 +1,6 @@
 /* The waiting queue panel: cards rendered from state/queue.js in the server's order, reordered in
  * place (the list is a live region and must only announce news), and accepting a chat. */
 import { t } from "../i18n/index.js";
-import { errorOf } from "../net/socket.js";
 import * as actions from "../actions.js";
 import { itemSig } from "../state/queue.js";
 import { crises, queue } from "../state/session.js";
@@ -116,7 +115,7 @@ async function accept(conversationId, btn, confirmAway) {
     err.textContent = t("offline"); err.hidden = false; return;
   }
   btn.disabled = false;
-  const e2 = errorOf(res);
+  const e2 = actions.errorOf(res);
   // A visitor whose connection is gone is never taken by accident: ask first.
   if (e2 && e2.state === "visitor_away" && !confirmAway) {
     if (window.confirm(t("acceptAwayConfirm", { time: e2.since ? clock(e2.since) : "?" }))) accept(conversationId, btn, true);

@@ -1,7 +1,6 @@
 /* Reading along and taking over (crisis worker, supervisor), the visitor's presence, and the
  * notices for supervisors and the crisis team (outcome missing, spoedmelding). */
 import { t } from "../i18n/index.js";
-import { errorOf } from "../net/socket.js";
 import * as actions from "../actions.js";
 import { S, convs, KEY_DRAFTS, store } from "../state/session.js";
 import { announce, attention, beep, flashTitle } from "./attention.js";
@@ -30,7 +29,7 @@ export async function takeOver(c) {
   btn.disabled = true;
   let res;
   try { res = await actions.takeOver({ conversation_id: c.id }); } catch (e) { btn.disabled = false; showNotice(t("offline")); return; }
-  const err = errorOf(res);
+  const err = actions.errorOf(res);
   if (err) { btn.disabled = false; showNotice(errorText(err)); return; }
   if (res.state === "taken") {
     c.readOnly = false; c.takeoverUntil = null;
@@ -64,7 +63,7 @@ export async function answerTakeOver(c, accept) {
   c.panel.querySelector(".conv-takeover").hidden = true;
   let res;
   try { res = await actions.answerTakeOver({ conversation_id: c.id, accept: accept }); } catch (e) { showNotice(t("offline")); return; }
-  const err = errorOf(res);
+  const err = actions.errorOf(res);
   if (err) showNotice(errorText(err));
 }
 

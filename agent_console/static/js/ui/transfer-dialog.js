@@ -1,6 +1,5 @@
 /* The dialog that transfers a conversation to a team or a colleague. */
 import { t } from "../i18n/index.js";
-import { errorOf } from "../net/socket.js";
 import * as actions from "../actions.js";
 import { S, convs, transferredFrom } from "../state/session.js";
 import { announce, attention } from "./attention.js";
@@ -8,7 +7,7 @@ import { setBanner } from "./chat.js";
 import { $ } from "./dom.js";
 import { errorText, label } from "./labels.js";
 import { showNotice } from "./notice.js";
-import { loadRouting, routing } from "./routing.js";
+import { loadRouting, routing } from "./config.js";
 import { removeConversation } from "./takeover.js";
 
 // ---- transfer to a team or a colleague ---------------------------------------------
@@ -116,7 +115,7 @@ $("transfer-form").addEventListener("submit", async function (e) {
     transferError(t("transferOffline")); return;
   }
   $("transfer-submit").disabled = false;
-  const err = errorOf(res);
+  const err = actions.errorOf(res);
   if (err) {
     const field = payload.agent_id ? "transfer-agent" : "transfer-team";
     if (err.code === "capacity_reached") transferError(t("transferCapacity", { limit: err.limit ? " (" + err.limit + ")" : "" }), field);

@@ -1,16 +1,18 @@
-/* Teams and expertise from the server's configuration (GET /api/agent/config): the close form's
- * expertise and the transfer dialog's teams; nothing of them is written in the JavaScript. */
+/* The server's configuration (GET /api/agent/config, checked by state/config.js) on screen: the
+ * close form's expertise, the transfer dialog's teams, team names everywhere, the emergency number
+ * in the escalate dialog; nothing of them is written in the JavaScript. */
 import { t } from "../i18n/index.js";
 import * as actions from "../actions.js";
 import { convs } from "../state/session.js";
 import { renderHeader, renderTab } from "./chat.js";
-import { $, el } from "./dom.js";
+import { $, el, setText } from "./dom.js";
+import { parseConfig, namesById } from "../state/config.js";
 import { LABELS } from "./labels.js";
 import { renderQueue } from "./queue.js";
 
-// ---- teams and expertise: one source, the routing file on the server -----------------
+// ---- teams, expertise, phone numbers: one source, the server's configuration ---------
 
-export let routing = null;                         // {teams: [{id, name, crisis}], expertise: [{id, name}]}
+export let routing = null;                         // {teams: [{id, name, crisis}], expertise: [{id, name}], phone, ...}
 let routingAsked = 0;
 
 export async function loadRouting() {
@@ -21,18 +23,25 @@ export async function loadRouting() {
     if (r.status === 200) body = r.body;
   } catch (e) { body = null; }
   if (asked !== routingAsked) return;
-  const named = function (x) { return x && typeof x.id === "string" && x.id && typeof x.name === "string"; };
-  if (!body || !Array.isArray(body.teams) || !Array.isArray(body.expertise)) {
+  const config = parseConfig(body);
+  if (!config) {
     if (!routing) routingStatus(t("routingFailed"));
     return;
   }
-  routing = { teams: body.teams.filter(named), expertise: body.expertise.filter(named) };
-  LABELS.team = {};
-  routing.teams.forEach(function (x) { LABELS.team[x.id] = x.name; });
-  LABELS.expertise = {};
-  routing.expertise.forEach(function (x) { LABELS.expertise[x.id] = x.name; });
+  routing = config;
+  LABELS.team = namesById(routing.teams);
+  LABELS.expertise = namesById(routing.expertise);
   renderRoutingForms();
   relabelTeams();
+  renderPhoneTexts();
+}
+
+// Texts that name a phone number show the configured one (the page's HTML holds the default).
+function renderPhoneTexts() {
+  const desc = $("escalate-desc");
+  if (!routing.phone.emergency) return;
+  desc.dataset.emergency = routing.phone.emergency;
+  setText(desc, t("escalateDesc", desc.dataset));
 }
 function routingStatus(text) {
   ["close-expertise-status", "transfer-team-status"].forEach(function (id) {
