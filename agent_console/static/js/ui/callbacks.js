@@ -2,6 +2,9 @@
  * The list is rebuilt from the server after each action, so it shows what the database holds;
  * the keyboard focus is carried over. */
 import { has as hasText, LANG, t } from "../i18n/index.js";
+import * as cbState from "../state/callbacks.js";
+import { isOpen, newCallbacksState, RESULTS, telHref } from "../state/callbacks.js";
+import { localDay, shiftDay, TZ, validDay } from "../state/days.js";
 import * as actions from "../actions.js";
 import { S } from "../state/session.js";
 import { announce, beep, flashTitle } from "./attention.js";
@@ -18,37 +21,10 @@ import { currentView, showView } from "./views.js";
 // server sends is put on screen as text only. The list is rebuilt from the server after each
 // action, so what it shows is what the database holds; the keyboard focus is carried over.
 
-const TZ = "Europe/Amsterdam";
 const CB_REFRESH_MS = 60000;
 const CB_ALERTS_MAX = 6;
-const RESULTS = ["bereikt", "geen_gehoor", "voicemail", "onjuist_nummer"];
-const cb = {
-  date: null,            // the day shown, "YYYY-MM-DD"; null: the server's today
-  data: null,            // the last work list from the server
-  asked: 0,
-  busy: new Set(),       // callback ids with a request of ours under way
-  notes: new Map(),      // callback id -> {text, error}: the outcome of our last action on it
-  roster: new Map(),     // "kind|start" -> {text, error}
-  overdue: new Set(),    // callback ids the server flagged overdue (callback_overdue)
-  selected: new Map(),   // callback id -> Set of request references an attempt or finish applies to
-  pendingFocus: null,    // {key, fallback}: where the keyboard goes after the next rebuild
-  alerts: []             // [{text, day}]
-};
+const cb = newCallbacksState();
 
-const dayParts = new Intl.DateTimeFormat("en-GB", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" });
-export function localDay(iso) {
-  const d = new Date(iso);
-  if (isNaN(d)) return "";
-  const p = {};
-  dayParts.formatToParts(d).forEach(function (x) { p[x.type] = x.value; });
-  return p.year + "-" + p.month + "-" + p.day;
-}
-export function validDay(v) { return /^\d{4}-\d{2}-\d{2}$/.test(v || "") && !isNaN(new Date(v + "T00:00:00Z")); }
-function shiftDay(day, n) {
-  const d = new Date(day + "T00:00:00Z");
-  d.setUTCDate(d.getUTCDate() + n);
-  return d.toISOString().slice(0, 10);
-}
 export function longDay(day) {
   const d = new Date(day + "T12:00:00Z");
   if (isNaN(d)) return "";
@@ -60,9 +36,7 @@ export function stamp(iso) {
   if (isNaN(d)) return "";
   return d.toLocaleString(LANG === "en" ? "en-GB" : "nl-NL", { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone: TZ });
 }
-function telHref(phone) { return "tel:" + String(phone || "").replace(/[^\d+]/g, ""); }
-export function canRoster() { return !!S.agent && (S.agent.role === "supervisor" || S.agent.role === "admin"); }
-function isOpen(c) { return c.status === "open" || c.status === "claimed"; }
+export function canRoster() { return cbState.canRoster(S.agent); }
 
 function cbErrorText(res) {
   if (!res || res.status === 0) return t("cbOffline");
@@ -310,28 +284,8 @@ function buildCallback(c) {
 
 // The requests an attempt or finish applies to: null when the card offers no choice (one open
 // request, or not ours), so the server takes the request being called.
-function selectable(c) {
-  const mine = !!S.agent && c.claimed_by === S.agent.id && c.status === "claimed";
-  const open = (c.requests || []).filter(function (q) { return q.status === "open"; });
-  return mine && open.length > 1 ? open : null;
-}
-function selectedSet(c) {
-  const open = selectable(c);
-  if (!open) return null;
-  const refs = open.map(function (q) { return q.reference; });
-  let set = cb.selected.get(c.id);
-  if (set) set.forEach(function (r) { if (refs.indexOf(r) < 0) set.delete(r); });
-  if (!set) {
-    set = new Set(open.filter(function (q) { return q.being_called; }).map(function (q) { return q.reference; }));
-    cb.selected.set(c.id, set);
-  }
-  return set;
-}
-export function selectedRefs(c) {
-  const set = selectedSet(c);
-  if (!set) return null;
-  return (c.requests || []).map(function (q) { return q.reference; }).filter(function (r) { return set.has(r); });
-}
+function selectedSet(c) { return cbState.selectedSet(cb, c, S.agent && S.agent.id); }
+export function selectedRefs(c) { return cbState.selectedRefs(cb, c, S.agent && S.agent.id); }
 
 function buildRequests(c) {
   const wrap = el("div", "cb-requests");

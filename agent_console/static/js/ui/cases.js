@@ -1,9 +1,11 @@
 /* The cases view: the built-in case register by deadline, and one case with its transcript,
  * crisis and callback history. What the server sends is put on screen as text only. */
 import { has as hasText, LANG, t } from "../i18n/index.js";
+import { caseTimeline, casesQuery, newCasesState } from "../state/cases.js";
+import { localDay, relativeDay, validDay } from "../state/days.js";
 import * as actions from "../actions.js";
 import { S } from "../state/session.js";
-import { canRoster, localDay, longDay, slotText, stamp, validDay } from "./callbacks.js";
+import { canRoster, longDay, slotText, stamp } from "./callbacks.js";
 import { crisisEventText } from "./crisis.js";
 import { $, el, setBadge, setText } from "./dom.js";
 import { errorText, label } from "./labels.js";
@@ -17,15 +19,8 @@ import { showView } from "./views.js";
 // put on screen as text only. "Today" is the server's, so the words vandaag/morgen follow the
 // clock the deadlines were computed with, not this computer's.
 
-const cs = {
-  data: null,            // the last list from the server
-  asked: 0,
-  selected: null,        // id of the case shown in the detail
-  detail: null,          // the last case read whole
-  detailAsked: 0
-};
+const cs = newCasesState();
 
-function dayDiff(a, b) { return Math.round((Date.parse(a + "T00:00:00Z") - Date.parse(b + "T00:00:00Z")) / 86400000); }
 function shortDay(day) {
   const d = new Date(day + "T12:00:00Z");
   if (isNaN(d)) return String(day || "");
@@ -34,11 +29,8 @@ function shortDay(day) {
 // "vandaag", "morgen", "gisteren", else the date itself.
 function relDay(day, today) {
   if (!validDay(day)) return "";
-  const n = validDay(today) ? dayDiff(day, today) : NaN;
-  if (n === 0) return t("csToday");
-  if (n === 1) return t("csTomorrow");
-  if (n === -1) return t("csYesterday");
-  return shortDay(day);
+  const rel = relativeDay(day, today);
+  return rel === "today" ? t("csToday") : rel === "tomorrow" ? t("csTomorrow") : rel === "yesterday" ? t("csYesterday") : shortDay(day);
 }
 export function known(prefix, value) {
   const k = prefix + value;
@@ -49,11 +41,7 @@ function csFilter() {
   return r ? r.value : "all";
 }
 function csQuery() {
-  const f = csFilter();
-  if (f === "due") return "?due_within_days=" + encodeURIComponent($("cs-days").value || "0");
-  if (f === "overdue") return "?overdue=true";
-  if (f === "dead") return "?status=dead";
-  return "";
+  return casesQuery(csFilter(), $("cs-days").value);
 }
 function deadlineTime(day, today, cls) {
   const tm = el("time", cls || null, relDay(day, today));
@@ -435,21 +423,6 @@ function buildCaseCallback(c, ho) {
 }
 
 // Messages by seq, each internal note before the first message written after it.
-function caseTimeline(ho) {
-  const msgs = (Array.isArray(ho.transcript) ? ho.transcript : []).filter(function (m) { return m && typeof m === "object"; })
-    .slice().sort(function (a, b) { return (Number(a.seq) || 0) - (Number(b.seq) || 0); });
-  const notes = (Array.isArray(ho.notes) ? ho.notes : []).filter(function (n) { return n && typeof n === "object"; })
-    .slice().sort(function (a, b) { return Date.parse(a.at) - Date.parse(b.at); });
-  let out = [], ni = 0;
-  msgs.forEach(function (m) {
-    const at = Date.parse(m.at);
-    while (ni < notes.length && Date.parse(notes[ni].at) < at) out.push({ note: notes[ni++] });
-    out.push({ msg: m });
-  });
-  for (; ni < notes.length; ni++) out.push({ note: notes[ni] });
-  return out;
-}
-
 function buildTranscript(c, ho) {
   const s = el("section", "cs-sec cs-transcript");
   s.appendChild(el("h3", "cs-sec-title", t("csTranscript")));
