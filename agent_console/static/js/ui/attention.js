@@ -11,7 +11,6 @@ import { $ } from "./dom.js";
 
 const baseTitle = document.title;
 let flashTimer = null;
-S.flashText = "";
 let audio = null;
 
 export function unlockAudio() {
