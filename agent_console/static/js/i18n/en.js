@@ -432,6 +432,8 @@ export default {
   meldingIncomplete: "A report is not complete yet.",
   closeOffline: "No connection: the chat is not closed yet. Try again in a moment.",
   chatClosed: "Chat closed",
+  acceptedAt: "accepted {time}",
+  sending: "sending…",
   missing_summary: "summary",
   missing_urgency: "urgency",
   missing_gemeente: "municipality"

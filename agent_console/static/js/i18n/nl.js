@@ -432,6 +432,8 @@ export default {
   meldingIncomplete: "Een melding is nog niet compleet.",
   closeOffline: "Geen verbinding: het gesprek is nog niet afgesloten. Probeer het zo opnieuw.",
   chatClosed: "Gesprek afgesloten",
+  acceptedAt: "aangenomen {time}",
+  sending: "wordt verzonden…",
   missing_summary: "samenvatting",
   missing_urgency: "urgentie",
   missing_gemeente: "gemeente"

@@ -1,11 +1,22 @@
 /* Calendar days as "YYYY-MM-DD" strings, in the time zone the server plans in: what day an
  * instant falls on there, the day before or after, how many days apart. No DOM here. */
 
-export const TZ = "Europe/Amsterdam";
+// The default until the server's configuration says otherwise (VT_TIMEZONE, GET /api/agent/config).
+export let TZ = "Europe/Amsterdam";
 
-const dayParts = new Intl.DateTimeFormat("en-GB", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" });
+let dayParts = new Intl.DateTimeFormat("en-GB", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" });
 
-/** The day an instant falls on in the Netherlands ("" for no valid instant). */
+/** Plans in time zone `tz` from now on; false (and nothing changed) for a zone this browser
+ * does not know. */
+export function setTimeZone(tz) {
+  let parts;
+  try { parts = new Intl.DateTimeFormat("en-GB", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" }); } catch { return false; }
+  TZ = tz;
+  dayParts = parts;
+  return true;
+}
+
+/** The day an instant falls on in the planning time zone ("" for no valid instant). */
 export function localDay(iso) {
   const d = new Date(iso);
   if (isNaN(d)) return "";

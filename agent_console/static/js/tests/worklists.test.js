@@ -73,3 +73,13 @@ test("a case's transcript: messages by seq, notes before the first later message
   assert.deepEqual(order, ["m1", "n:mid", "m2", "n:late"]);
   assert.deepEqual(caseTimeline({}), []);
 });
+
+test("the time zone follows the configuration; an unknown one changes nothing", async () => {
+  const days = await import("../state/days.js");
+  assert.equal(days.setTimeZone("Not/AZone"), false);
+  assert.equal(days.TZ, "Europe/Amsterdam");
+  assert.equal(days.setTimeZone("America/New_York"), true);
+  assert.equal(days.localDay("2026-12-01T03:00:00Z"), "2026-11-30");
+  assert.equal(days.setTimeZone("Europe/Amsterdam"), true);
+  assert.equal(days.localDay("2026-12-01T03:00:00Z"), "2026-12-01");
+});

@@ -191,7 +191,7 @@ export function renderHeader(c) {
   if (s.danger_now) meta.appendChild(el("span", "badge badge-danger", t("dangerNowBadge")));
   if (s.topic) meta.appendChild(el("span", "meta-topic", t("topicPrefix") + s.topic));
   if (s.team) meta.appendChild(el("span", "chip", label("team", s.team)));
-  if (s.accepted_at) meta.appendChild(el("span", "muted", "aangenomen " + clock(s.accepted_at)));
+  if (s.accepted_at) meta.appendChild(el("span", "muted", t("acceptedAt", { time: clock(s.accepted_at) })));
   if (s.quick_exit) meta.appendChild(el("span", "badge badge-danger", t("quickExitBadge")));
   if (s.visitor_left) meta.appendChild(el("span", "badge badge-gone", s.left_at ? t("visitorGoneSince", { time: clock(s.left_at) }) : t("visitorGoneBadge")));
   else if (c.status !== "closed" && s.visitor_present === false) meta.appendChild(el("span", "badge badge-gone", s.visitor_away_since ? t("visitorGoneSince", { time: clock(s.visitor_away_since) }) : t("visitorGoneBadge")));
@@ -263,7 +263,7 @@ function buildItem(it) {
     lp.dataset.clientId = it.pending.client_id;
     lp.appendChild(el("p", "who", t("whoMe")));
     lp.appendChild(el("p", "text", it.pending.text));
-    lp.appendChild(el("p", "when", "wordt verzonden…"));
+    lp.appendChild(el("p", "when", t("sending")));
     return lp;
   }
   const m = it.msg;

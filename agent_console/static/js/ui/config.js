@@ -7,6 +7,7 @@ import { convs } from "../state/session.js";
 import { renderHeader, renderTab } from "./chat.js";
 import { $, el, setText } from "./dom.js";
 import { parseConfig, namesById } from "../state/config.js";
+import { setTimeZone } from "../state/days.js";
 import { LABELS } from "./labels.js";
 import { renderQueue } from "./queue.js";
 
@@ -33,6 +34,7 @@ export async function loadRouting() {
   LABELS.expertise = namesById(routing.expertise);
   renderRoutingForms();
   relabelTeams();
+  if (routing.timezone) setTimeZone(routing.timezone);
   renderPhoneTexts();
 }
 
