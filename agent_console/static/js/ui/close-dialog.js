@@ -5,7 +5,7 @@ import * as actions from "../actions.js";
 import * as conv from "../state/conversations.js";
 import { S, convs, KEY_DRAFTS, store } from "../state/session.js";
 import { announce } from "./attention.js";
-import { finishCallback, focusCallback, selectedRefs } from "./callbacks.js";
+import { finishCallback, focusCallback, selectedRefs } from "./callback-card.js";
 import { $, setText } from "./dom.js";
 import { errorText, label } from "./labels.js";
 import { showNotice } from "./notice.js";
