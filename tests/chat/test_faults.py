@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import time
 import uuid
 from collections import Counter
@@ -23,6 +25,7 @@ import socketio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.chat.test_redis_outage import ControlledRedis
 from tests.chat.test_several_processes import Cluster
 from tests.support.processes import ServerProcess, run_cli
 from tests.support.server import Client, agent_client, login, start_payload, visitor
@@ -312,3 +315,75 @@ async def test_sigkill_of_one_process_loses_no_message(pg_url, redis_url, tmp_pa
             await line.client.disconnect()
         for chat in chats:
             await chat.visitor.client.disconnect()
+
+
+async def seen_live_by(chats: list[Chat], rows: dict[str, list[tuple[str, str, int]]], deadline: float) -> float:
+    """Wait until each side saw every stored message of its peer as a live event (no catching
+    up); returns when that was, or fails at `deadline` naming what is missing."""
+    while True:
+        missing = {
+            (chat.cid[:8], side): sorted({seq for sender, _, seq in rows[chat.cid] if sender == peer} - chat.seen(side))
+            for chat in chats
+            for side, peer in (("visitor", "agent"), ("agent", "visitor"))
+        }
+        missing = {k: v for k, v in missing.items() if v}
+        if not missing:
+            return time.monotonic()
+        assert time.monotonic() < deadline, f"not seen live: {missing}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_frozen_redis_holds_up_no_event_and_loses_no_message(pg_url, tmp_path):
+    red = ControlledRedis(tmp_path)
+    red.start()
+    assert red.proc is not None
+    try:
+        with two_processes(pg_url, red.url, tmp_path) as cluster:
+            chats = await open_chats(cluster, [("a", "b"), ("b", "a"), ("a", "b")])
+            stats = Stats()
+            stop = asyncio.Event()
+            timeout = 5
+            senders = [
+                asyncio.create_task(keep_sending(chat, side, stop, stats, timeout))
+                for chat in chats
+                for side in ("visitor", "agent")
+            ]
+            await asyncio.sleep(1)
+            os.kill(red.proc.pid, signal.SIGSTOP)  # frozen: connections stay open, nothing answers
+            try:
+                await asyncio.sleep(1)
+                # Other events answer too, within their timeout: a new visitor, a console's sync.
+                newcomer = await visitor(cluster.b.url)
+                assert (await newcomer.call("start", start_payload(), timeout=timeout))["status"] == "waiting"
+                assert "mine" in await chats[0].agent.client.call("sync", {}, timeout=timeout)
+                await newcomer.call("leave", {}, timeout=timeout)
+                await newcomer.disconnect()
+                await asyncio.sleep(1.5)
+                # The last messages are sent while Redis is frozen, and nobody says anything
+                # after: what the other process should get must not wait for a next emit.
+                stop.set()
+                await asyncio.wait_for(asyncio.gather(*senders), 30)
+                await asyncio.sleep(2)  # longer than any publish waits for its answer
+            finally:
+                os.kill(red.proc.pid, signal.SIGCONT)
+            thawed = time.monotonic()
+            rows = await stored(cluster.database_url, chats)
+            # Within 5 s of Redis answering again, every stored message reached the live peer on
+            # the other process, without anyone asking for it.
+            all_seen = await seen_live_by(chats, rows, deadline=thawed + 5)
+            figures = check_counts(chats, rows)
+            print(
+                f"\nSIGSTOP of Redis: {figures}, answered errors {dict(stats.errors)}, "
+                f"unanswered {dict(stats.unanswered)}, all seen live {all_seen - thawed:.2f} s after SIGCONT, "
+                f"p99 ack {p99(stats.latencies) * 1000:.0f} ms, max {max(stats.latencies) * 1000:.0f} ms"
+            )
+            assert not stats.unanswered, stats.unanswered
+            assert set(stats.errors) <= {"internal"} and stats.errors["internal"] == 0, stats.errors
+            for chat in chats:
+                await chat.visitor.client.disconnect()
+            for line in {id(c.agent): c.agent for c in chats}.values():
+                await line.client.disconnect()
+    finally:
+        if red.proc is not None and red.proc.poll() is None:
+            os.kill(red.proc.pid, signal.SIGCONT)
+        red.stop()
