@@ -29,6 +29,7 @@ from tests.chat.test_redis_outage import ControlledRedis
 from tests.chat.test_several_processes import Cluster
 from tests.support.processes import ServerProcess, run_cli
 from tests.support.server import Client, agent_client, login, start_payload, visitor
+from tests.support.services import postgres_process
 
 PACE_S = 0.1  # between two messages of one sender
 # Visitors send faster here than a person types: the flood limit is not under test.
@@ -387,3 +388,53 @@ async def test_a_frozen_redis_holds_up_no_event_and_loses_no_message(pg_url, tmp
         if red.proc is not None and red.proc.poll() is None:
             os.kill(red.proc.pid, signal.SIGCONT)
         red.stop()
+
+
+async def test_a_postgresql_restart_answers_unavailable_and_loses_no_message(redis_url, tmp_path):
+    # Commits durable as in production (the throwaway default trades that for speed).
+    with postgres_process(durable=True) as pg:
+        database_url = pg.start().create_database("faults_restart")
+        # A short statement timeout, so that answers during the outage come quickly.
+        with two_processes(database_url, redis_url, tmp_path, VT_DB_STATEMENT_TIMEOUT_S="2") as cluster:
+            chats = await open_chats(cluster, [("a", "b"), ("b", "a"), ("a", "b")])
+            stats = Stats()
+            stop = asyncio.Event()
+            timeout = 10  # the widget's and the console's ack timeout
+            senders = [
+                asyncio.create_task(keep_sending(chat, side, stop, stats, timeout))
+                for chat in chats
+                for side in ("visitor", "agent")
+            ]
+            await asyncio.sleep(1)
+            acked_before = sum(len(c.acked["visitor"]) + len(c.acked["agent"]) for c in chats)
+            pg.stop()  # immediate shutdown: every connection cut, mid-transaction maybe
+            await asyncio.sleep(3)
+            refused_while_down = stats.errors["unavailable"]
+            pg.start()  # the same data directory and port
+            restarted = time.monotonic()
+            # Traffic resumes by itself: each sender sends the same client_id again until it is acked.
+            acked_at_restart = sum(len(c.acked["visitor"]) + len(c.acked["agent"]) for c in chats)
+            for _ in range(300):
+                acked = sum(len(c.acked["visitor"]) + len(c.acked["agent"]) for c in chats)
+                if acked >= acked_at_restart + 2 * len(senders):
+                    break
+                await asyncio.sleep(0.1)
+            resumed_in = time.monotonic() - restarted
+            await asyncio.sleep(1)
+            stop.set()
+            await asyncio.wait_for(asyncio.gather(*senders), 60)
+            await finish(chats, stats, timeout)
+            figures = check_counts(chats, await stored(cluster.database_url, chats))
+            print(
+                f"\nPostgreSQL restart: {figures}, acked before {acked_before}, answered errors {dict(stats.errors)} "
+                f"({refused_while_down} while down), unanswered {dict(stats.unanswered)}, resumed {resumed_in:.2f} s "
+                f"after the restart, p99 ack {p99(stats.latencies) * 1000:.0f} ms, "
+                f"max {max(stats.latencies) * 1000:.0f} ms"
+            )
+            # Every event answered, in the error shape while the database was down, never `internal`.
+            assert not stats.unanswered, stats.unanswered
+            assert refused_while_down > 0 and set(stats.errors) == {"unavailable"}, stats.errors
+            for chat in chats:
+                await chat.visitor.client.disconnect()
+            for line in {id(c.agent): c.agent for c in chats}.values():
+                await line.client.disconnect()
