@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import socketio
+from aiohttp import ClientSession
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -408,7 +409,13 @@ async def test_a_postgresql_restart_answers_unavailable_and_loses_no_message(red
             await asyncio.sleep(1)
             acked_before = sum(len(c.acked["visitor"]) + len(c.acked["agent"]) for c in chats)
             pg.stop()  # immediate shutdown: every connection cut, mid-transaction maybe
-            await asyncio.sleep(3)
+            await asyncio.sleep(1.5)
+            # An HTTP request that needs the database says so too: 503 in the error shape.
+            async with ClientSession() as http:
+                login_body = {"username": "niemand", "password": "x" * 12}
+                async with http.post(f"{cluster.b.url}/api/agent/login", json=login_body) as r:
+                    assert r.status == 503 and (await r.json())["error"]["code"] == "unavailable"
+            await asyncio.sleep(1.5)
             refused_while_down = stats.errors["unavailable"]
             pg.start()  # the same data directory and port
             restarted = time.monotonic()
