@@ -98,6 +98,7 @@ class Stats:
     unanswered: Counter[str] = field(default_factory=Counter)
     caught_up: int = 0  # resume/history calls a client made to fill a gap or after a reconnect
     resent: int = 0  # messages sent more than once (same client_id) before their ack came
+    sent: int = 0  # `message` calls, first tries and re-sends
 
 
 @dataclass
@@ -137,6 +138,7 @@ async def send_one(chat: Chat, side: str, client_id: str, stats: Stats, timeout:
         await line.up.wait()
         client, on = line.client, line.on
         stats.resent += attempt == 1
+        stats.sent += 1
         started = time.monotonic()
         line.in_flight += 1
         try:
@@ -306,7 +308,8 @@ async def test_sigkill_of_one_process_loses_no_message(pg_url, redis_url, tmp_pa
         await finish(chats, stats, timeout=5)
         figures = check_counts(chats, await stored(cluster.database_url, chats))
         print(
-            f"\nSIGKILL: {figures}, answered errors {dict(stats.errors)}, unanswered {dict(stats.unanswered)}, "
+            f"\nSIGKILL: sent {stats.sent}, {figures}, answered errors {dict(stats.errors)}, "
+            f"unanswered {dict(stats.unanswered)}, "
             f"catch-ups {stats.caught_up}, resent {stats.resent}, moved in {moved_in:.2f} s, "
             f"p99 ack {p99(stats.latencies) * 1000:.0f} ms"
         )
@@ -375,7 +378,7 @@ async def test_a_frozen_redis_holds_up_no_event_and_loses_no_message(pg_url, tmp
             all_seen = await seen_live_by(chats, rows, deadline=thawed + 5)
             figures = check_counts(chats, rows)
             print(
-                f"\nSIGSTOP of Redis: {figures}, answered errors {dict(stats.errors)}, "
+                f"\nSIGSTOP of Redis: sent {stats.sent}, {figures}, answered errors {dict(stats.errors)}, "
                 f"unanswered {dict(stats.unanswered)}, all seen live {all_seen - thawed:.2f} s after SIGCONT, "
                 f"p99 ack {p99(stats.latencies) * 1000:.0f} ms, max {max(stats.latencies) * 1000:.0f} ms"
             )
@@ -433,7 +436,8 @@ async def test_a_postgresql_restart_answers_unavailable_and_loses_no_message(red
             await finish(chats, stats, timeout)
             figures = check_counts(chats, await stored(cluster.database_url, chats))
             print(
-                f"\nPostgreSQL restart: {figures}, acked before {acked_before}, answered errors {dict(stats.errors)} "
+                f"\nPostgreSQL restart: sent {stats.sent}, {figures}, acked before {acked_before}, "
+                f"answered errors {dict(stats.errors)} "
                 f"({refused_while_down} while down), unanswered {dict(stats.unanswered)}, resumed {resumed_in:.2f} s "
                 f"after the restart, p99 ack {p99(stats.latencies) * 1000:.0f} ms, "
                 f"max {max(stats.latencies) * 1000:.0f} ms"
