@@ -32,6 +32,7 @@ from chat.push import PushOffers
 from chat.service import ChatService
 from chat.takeover import TakeOverService
 from contact.auth import AgentIdentity, AgentService
+from contact.db import unavailable
 from contact.errors import NO_CONVERSATION, DomainError, error_payload
 from contact.presence import Presence
 from contact.ratelimit import ConnectionCap
@@ -281,6 +282,11 @@ class GuardedNamespace(socketio.AsyncNamespace):
             log.info("refused", ns=self.namespace, on=event, code="invalid_input", fields=fields)
             return error_payload("invalid_input", fields=fields)
         except Exception as exc:
+            if unavailable(exc):
+                # The database is down or slow: expected in an outage, no traceback; the client
+                # sends the same again later.
+                log.warning("event_unavailable", ns=self.namespace, on=event, error=type(exc).__name__)
+                return error_payload("unavailable")
             log.error("event_failed", ns=self.namespace, on=event, error=type(exc).__name__, exc_info=True)
             return error_payload("internal")
 

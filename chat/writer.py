@@ -14,11 +14,9 @@ from typing import Any
 
 import structlog
 from sqlalchemy import bindparam, case, insert, select, tuple_, update
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 from chat.store import conversations, messages
-from contact.db import Database
+from contact.db import Database, unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -93,7 +91,7 @@ class MessageWriter:
             except Exception as exc:
                 if not _worth_retrying(exc):
                     # A hung or unreachable database: every post of the batch fails at once
-                    # (the client gets `internal` and sends again), not once more per message.
+                    # (the client gets `unavailable` and sends again), not once more per message.
                     log.warning("message_batch_failed", size=len(batch), error=type(exc).__name__)
                     for _, future in batch:
                         if not future.done():
@@ -195,14 +193,7 @@ class MessageWriter:
 def _worth_retrying(exc: BaseException) -> bool:
     """A duplicate client_id of another process or a deadlock: yes. A timeout (statement,
     pool, lock) or a lost connection: no, the same would happen again."""
-    if isinstance(exc, TimeoutError):
-        return False
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return False
-    if isinstance(exc, SATimeoutError):
-        return False
-    text = f"{type(getattr(exc, 'orig', None)).__name__} {getattr(exc, 'orig', '')}".lower()
-    return not any(w in text for w in ("timeout", "canceling statement", "database is locked", "connection"))
+    return not unavailable(exc)
 
 
 # Built once: SQLAlchemy then neither builds the statement nor its cache key per batch.

@@ -150,12 +150,11 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from contact.bootstrap import ConfigError, create_app
     from contact.hours import HoursError
     from contact.logs import configure
     from contact.migrate import upgrade
+    from contact.serving import run
     from contact.web import PrivateAccessLogger
 
     settings = _settings(args)
@@ -186,11 +185,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gc.set_threshold(20_000, 20, 100)
     try:
         # No client address in the access log (it can point to a household), no secret in paths.
-        web.run_app(
+        run(
             app,
             host=settings.host,
             port=settings.port,
-            print=None,
+            header_timeout=settings.header_timeout_s,
             shutdown_timeout=10,
             # An idle keep-alive connection is let go after 15 s (aiohttp's default is an hour).
             keepalive_timeout=15,

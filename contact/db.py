@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
@@ -161,3 +163,33 @@ class Database:
             return True
         except Exception:
             return False
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or did not answer in time (it is down, restarting,
+    hung, or its lock or pool is exhausted), as opposed to a fault in what we asked of it: the
+    same request later may well succeed."""
+    if isinstance(exc, TimeoutError | PoolTimeoutError | ConnectionError):
+        return True
+    if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError):
+        return True  # connect refused or reset
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    # The drivers' own exceptions (asyncpg, aiosqlite, psycopg), as SQLAlchemy wraps them or not.
+    orig = getattr(exc, "orig", None) if isinstance(exc, SQLAlchemyError) else exc
+    if orig is None or not type(orig).__module__.startswith(("asyncpg", "aiosqlite", "sqlite3", "psycopg")):
+        return False
+    text = f"{type(orig).__name__} {orig}".lower()
+    return any(
+        word in text
+        for word in (
+            "timeout",
+            "canceling statement",
+            "database is locked",
+            "connection",
+            "cannotconnectnow",
+            "shutdown",
+            "starting up",
+            "shutting down",
+        )
+    )

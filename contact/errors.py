@@ -34,6 +34,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "conflict": ("Je hebt al een gesprek open.", "There is already an open conversation."),
     "internal": ("Er ging iets mis bij ons. Probeer het zo nog eens.", "Something went wrong on our side."),
+    # The database is down or did not answer in time: nothing was done; the same again later works.
+    "unavailable": (
+        "Het lukt nu even niet. Probeer het zo nog eens.",
+        "We cannot do this right now; try again in a moment.",
+    ),
 }
 
 

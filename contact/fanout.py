@@ -12,6 +12,9 @@ cross-process delivery resumes long after Redis is back. Here:
   as many processes listen on the channel as did before the outage (PUBLISH tells how many
   received each message; pub/sub keeps nothing for a process that is not listening), or at the
   latest after `settle_s`, what was kept goes out; meanwhile new emits queue behind it;
+- while something is kept, a background task tries to send it every `retry_s`: a Redis that
+  froze (SIGSTOP, a stalled host) never drops the subscription, so no resubscribe announces
+  its return, and no later emit may come to carry it;
 - a publish has a short timeout, so an event's answer never waits on a Redis that hangs; the
   state is logged once when it changes, not once per emit.
 
@@ -56,6 +59,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         # How many processes listened at the last successful publish (PUBLISH answers it).
         self._listeners = 0
         self._flush_task: asyncio.Task[None] | None = None
+        self._retry_task: asyncio.Task[None] | None = None
         self.keep_s = keep_s
         self._kept: deque[tuple[float, Any]] = deque(maxlen=keep)
         self._flushing = asyncio.Lock()
@@ -85,12 +89,14 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
             # is down or hangs. One flush at a time, in the background.
             if self._may_flush() and (self._flush_task is None or self._flush_task.done()):
                 self._flush_task = asyncio.get_running_loop().create_task(self._flush())
+            self._retry_while_kept()
             return None
         try:
             result = await self._send(data)
         except Exception as exc:
             self._degraded("publish", exc)
             self._kept.append((time.monotonic(), data))
+            self._retry_while_kept()
             return None
         self._listeners = int(result or 0)
         self._recovered()
@@ -108,6 +114,18 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         except Exception:
             self.connected = False
             raise
+
+    def _retry_while_kept(self) -> None:
+        if self._retry_task is None or self._retry_task.done():
+            self._retry_task = asyncio.get_running_loop().create_task(self._retry())
+
+    async def _retry(self) -> None:
+        """Try to send what is kept every `retry_s` until it is gone (when the listener lost its
+        subscription, `_flush_when_ready` decides when it may go)."""
+        while self._kept:
+            await asyncio.sleep(self.retry_s)
+            if self._may_flush() and not self._flushing.locked():
+                await self._flush()
 
     async def _flush(self) -> None:
         """Publish what was kept, oldest first; stop at the first failure (it stays kept)."""

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
 
     token_ttl_s: int = Field(default=10 * 3600, ge=60)
     max_concurrent_chats: int = Field(default=3, ge=1)
+    # A request's head (request line and headers) must arrive whole within this many seconds of
+    # its first byte, or of the connection opening; else the connection is closed (slow-loris).
+    header_timeout_s: float = Field(default=10, gt=0)
     # Engine.IO refuses larger packets; a 4,000-character message in 4-byte UTF-8 is 16 KiB.
     max_http_buffer_size: int = Field(default=64 * 1024, ge=16 * 1024)
 

@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from pydantic import BaseModel, ValidationError
 
+from contact.db import unavailable
 from contact.errors import DomainError, error_payload
 from contact.validation import MAX_INT, ascii_int, id_ok, json_depth_ok
 
@@ -32,6 +33,7 @@ STATUS = {
     "slot_full": 409,
     "rate_limited": 429,
     "internal": 500,
+    "unavailable": 503,
 }
 _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "rate_limited"}
 
@@ -71,6 +73,9 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
             response.headers["Allow"] = exc.headers["Allow"]
         return response
     except Exception as exc:
+        if unavailable(exc):
+            log.warning("request_unavailable", error=type(exc).__name__)
+            return web.json_response(error_payload("unavailable"), status=503)
         log.error("request_failed", path=request.path, error=type(exc).__name__, exc_info=True)
         return web.json_response(error_payload("internal"), status=500)
 

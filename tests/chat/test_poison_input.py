@@ -280,13 +280,14 @@ async def _raw(server, request: bytes) -> tuple[int, bytes]:
     raw = await asyncio.wait_for(reader.read(), 10)
     writer.close()
     head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"application/json" in head.lower(), head
     return int(head.split()[1]), body
 
 
 async def test_requests_aiohttp_refuses_itself_are_one_quiet_log_line(poison_server, caplog):
     """A request line or header aiohttp cannot parse (or too long) never reaches our app: its
-    400 is aiohttp's plain text (no hook of aiohttp's lets us shape it), but the log has one INFO
-    line for it, no traceback and no address, and the server serves on."""
+    400 is in our error shape (contact/serving.py), the log has one INFO line for it, no
+    traceback and no address, and the server serves on."""
     server = poison_server
     caplog.set_level(logging.DEBUG)
     for request in [
@@ -299,6 +300,7 @@ async def test_requests_aiohttp_refuses_itself_are_one_quiet_log_line(poison_ser
     ]:
         status, body = await _raw(server, request + b"\r\n")
         assert status == 400, (request[:40], status, body)
+        assert json.loads(body)["error"]["code"] == "invalid_input"
     loud = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert not loud, [(r.name, r.getMessage()) for r in loud]
     # (aiohttp.access: the test runner uses aiohttp's own access log; the CLI uses PrivateAccessLogger.)

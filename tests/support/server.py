@@ -17,6 +17,7 @@ from contact.bootstrap import create_app
 from contact.clock import Clock, ManualClock
 from contact.db import Database
 from contact.migrate import upgrade
+from contact.serving import ContactAppRunner
 from contact.settings import Settings
 
 SECRET = "test-secret-key-that-is-long-enough"
@@ -51,7 +52,7 @@ class RunningServer:
 
     async def start(self) -> RunningServer:
         self.app = create_app(self.settings, self.clock)
-        self.runner = web.AppRunner(self.app, shutdown_timeout=2)
+        self.runner = ContactAppRunner(self.app, header_timeout=self.settings.header_timeout_s, shutdown_timeout=2)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True)
         await site.start()

@@ -309,9 +309,15 @@ def _stop_postgres(proc: subprocess.Popen[bytes], data: Path) -> None:
 
 
 def _start_postgres(
-    postgres: str, pg_isready: str, workdir: Path, runuser: str | None, attempt: int
+    postgres: str,
+    pg_isready: str,
+    workdir: Path,
+    runuser: str | None,
+    attempt: int,
+    port: int | None = None,
+    durable: bool = False,
 ) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
+    port = port or free_port()
     data, sockets = workdir / "data", workdir / "sock"
     log = workdir / f"postgres-{attempt}.log"
     args = [
@@ -327,7 +333,9 @@ def _start_postgres(
         "-c",
         "fsync=off",
         "-c",
-        "synchronous_commit=off",
+        # Durable: a commit is in the WAL (the OS's cache of it) before it is acknowledged, so an
+        # immediate shutdown loses none; otherwise the last commits may be gone after a restart.
+        f"synchronous_commit={'on' if durable else 'off'}",
         "-c",
         "full_page_writes=off",
     ]
@@ -356,44 +364,87 @@ def _start_postgres(
     raise RuntimeError(f"postgres did not accept connections within {POSTGRES_READY_TIMEOUT:.0f}s:\n{_log_tail(log)}")
 
 
+class PostgresProcess:
+    """A throwaway PostgreSQL cluster (trust auth, user 'vt', loopback) whose server can be
+    stopped and started again on the same port and data directory."""
+
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
+        tools = {name: _find_postgres_tool(name) for name in ("initdb", "postgres", "pg_isready", "createdb")}
+        missing = sorted(name for name, path in tools.items() if path is None)
+        if missing:
+            service_missing(f"PostgreSQL ({', '.join(missing)})")
+        self.tools: dict[str, str] = {name: path for name, path in tools.items() if path is not None}
+        self.runuser: str | None = None
+        owner: pwd.struct_passwd | None = None
+        if os.geteuid() == 0:
+            # PostgreSQL refuses to run as root: run it as the 'postgres' system user.
+            try:
+                owner = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+            except KeyError:
+                service_missing(f"PostgreSQL (system user {POSTGRES_SYSTEM_USER!r})")
+            self.runuser = shutil.which("runuser") or service_missing("runuser (util-linux)")
+        base = Path("/tmp") if owner is not None else Path(tempfile.gettempdir())
+        base.mkdir(mode=0o755, parents=True, exist_ok=True)
+        self.workdir = Path(tempfile.mkdtemp(prefix="vt-pg-", dir=base))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self._starts = 0
+        try:
+            sockets = self.workdir / "sock"
+            sockets.mkdir(mode=0o700)
+            if owner is not None:
+                self.workdir.chmod(0o755)
+                for path in (self.workdir, sockets):
+                    os.chown(path, owner.pw_uid, owner.pw_gid)
+            _initdb(self.tools["initdb"], self.workdir / "data", self.workdir / "initdb.log", self.runuser)
+        except BaseException:
+            self.remove()
+            raise
+
+    def start(self) -> PostgresServer:
+        """Start the server: on a free port the first time, on the same port after that."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            self._starts += 1
+            try:
+                self.proc, self.port = _start_postgres(
+                    self.tools["postgres"],
+                    self.tools["pg_isready"],
+                    self.workdir,
+                    self.runuser,
+                    self._starts,
+                    self.port,
+                    self.durable,
+                )
+                break
+            except PortClash:
+                if attempt == START_ATTEMPTS or self.port:
+                    raise RuntimeError(f"postgres could not bind a port in {attempt} attempts") from None
+        return PostgresServer(host="127.0.0.1", port=self.port, user=POSTGRES_USER, createdb=self.tools["createdb"])
+
+    def stop(self) -> None:
+        """Immediate shutdown: every connection is cut, as when the database server goes down."""
+        if self.proc is not None:
+            _stop_postgres(self.proc, self.workdir / "data")
+            self.proc = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def postgres_server() -> Iterator[PostgresServer]:
     """Run a throwaway PostgreSQL server (trust auth, user 'vt') on a free loopback port and yield it."""
-    tools = {name: _find_postgres_tool(name) for name in ("initdb", "postgres", "pg_isready", "createdb")}
-    missing = sorted(name for name, path in tools.items() if path is None)
-    if missing:
-        service_missing(f"PostgreSQL ({', '.join(missing)})")
-    runuser: str | None = None
-    owner: pwd.struct_passwd | None = None
-    if os.geteuid() == 0:
-        # PostgreSQL refuses to run as root: run it as the 'postgres' system user.
-        try:
-            owner = pwd.getpwnam(POSTGRES_SYSTEM_USER)
-        except KeyError:
-            service_missing(f"PostgreSQL (system user {POSTGRES_SYSTEM_USER!r})")
-        runuser = shutil.which("runuser") or service_missing("runuser (util-linux)")
+    with postgres_process() as process:
+        yield process.start()
 
-    base = Path("/tmp") if owner is not None else Path(tempfile.gettempdir())
-    base.mkdir(mode=0o755, parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="vt-pg-", dir=base))
-    proc: subprocess.Popen[bytes] | None = None
+
+@contextlib.contextmanager
+def postgres_process(durable: bool = False) -> Iterator[PostgresProcess]:
+    """A PostgreSQL cluster the test starts, stops and starts again itself; removed afterwards."""
+    process = PostgresProcess(durable)
     try:
-        sockets = workdir / "sock"
-        sockets.mkdir(mode=0o700)
-        if owner is not None:
-            workdir.chmod(0o755)
-            for path in (workdir, sockets):
-                os.chown(path, owner.pw_uid, owner.pw_gid)
-        _initdb(tools["initdb"], workdir / "data", workdir / "initdb.log", runuser)  # type: ignore[arg-type]
-        for attempt in range(1, START_ATTEMPTS + 1):
-            try:
-                proc, port = _start_postgres(tools["postgres"], tools["pg_isready"], workdir, runuser, attempt)  # type: ignore[arg-type]
-                break
-            except PortClash:
-                if attempt == START_ATTEMPTS:
-                    raise RuntimeError(f"postgres could not find a free port in {START_ATTEMPTS} attempts") from None
-        yield PostgresServer(host="127.0.0.1", port=port, user=POSTGRES_USER, createdb=tools["createdb"])  # type: ignore[arg-type]
+        yield process
     finally:
-        if proc is not None:
-            _stop_postgres(proc, workdir / "data")
-        shutil.rmtree(workdir, ignore_errors=True)
+        process.remove()

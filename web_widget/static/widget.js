@@ -1298,7 +1298,7 @@
         if (ack.error.code === "not_found") { scheduleRetry(); return; }
         // A fault of ours (the database did not answer in time): the same client_id again
         // later is stored once, so the message stays pending and is sent again.
-        if (ack.error.code === "internal") { scheduleRetry(3000); return; }
+        if (ack.error.code === "internal" || ack.error.code === "unavailable") { scheduleRetry(3000); return; }
         dropPending(p);
         p.el.classList.remove("vtw-pending");
         p.el.classList.add("vtw-failed");

@@ -348,7 +348,7 @@ async function deliver(p) {
   const err = actions.errorOf(res);
   if (err) {
     if (err.code === "unauthorized") return; // kept; sent again after logging in
-    if (err.code === "rate_limited" || err.code === "internal") { setTimeout(function () { deliver(p); }, 3000); return; }
+    if (err.code === "rate_limited" || err.code === "internal" || err.code === "unavailable") { setTimeout(function () { deliver(p); }, 3000); return; }
     c.pending.delete(p.client_id); saveOutbox(); renderLog(c);
     // Give the text back so nothing typed is lost.
     const ta = c.panel.querySelector(".composer-text");
