@@ -13,7 +13,7 @@ import socketio
 from aiohttp import ClientSession, web
 
 from contact.auth import AgentIdentity, AgentService, TokenSigner
-from contact.bootstrap import create_app
+from app.bootstrap import create_app
 from contact.clock import Clock, ManualClock
 from contact.db import Database
 from contact.migrate import upgrade

@@ -152,7 +152,7 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from contact.bootstrap import ConfigError, create_app
+    from app.bootstrap import ConfigError, create_app
     from contact.hours import HoursError
     from contact.logs import configure
     from contact.migrate import upgrade
