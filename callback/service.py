@@ -42,7 +42,7 @@ from contact.auth import AgentIdentity, agents
 from contact.clock import Clock
 from contact.db import Database
 from contact.errors import DomainError
-from contact.keys import Keys, hash_token
+from contact.keys import hash_token
 from contact.store import record_audit
 
 CLAIMED_BY_COLLEAGUE = ("Een collega belt deze beller al.", "A colleague is already calling this caller.")
@@ -87,13 +87,15 @@ def calendar_uid(request_id: str) -> str:
 
 
 class CallbackService:
-    def __init__(self, db: Database, clock: Clock, schedule: Schedule, config: CallbackConfig, keys: Keys) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, schedule: Schedule, config: CallbackConfig, handoffs: HandoffSettings
+    ) -> None:
         self.db = db
         self.clock = clock
         self.schedule = schedule
         self.config = config
-        self.keys = keys
-        self.handoffs = HandoffSettings(keys=keys)  # set by the composition root
+        self.keys = handoffs.keys
+        self.handoffs = handoffs
         self.tz: ZoneInfo = schedule.tz
 
     # ---- callers ----------------------------------------------------------------------

@@ -98,16 +98,18 @@ class ChatService:
         limits: ChatLimits,
         rules: RoutingRules,
         risk: RiskDetector,
+        presence: Presence,
+        handoffs: HandoffSettings,
         token_key: bytes | None = None,
     ) -> None:
-        """`token_key`: the same on every process (derived from the secret key), so that the
-        answer to an unknown resume token is the same wherever it is asked."""
+        """`presence`: who has a console open (contact/presence.py). `handoffs`: how a closed
+        chat is handed off. `token_key`: the same on every process (derived from the secret key),
+        so that the answer to an unknown resume token is the same wherever it is asked."""
         self.rules = rules
         self.token_key = token_key or secrets.token_bytes(32)
         self.risk = risk
-        # Who has a console open (contact/presence.py); set by the composition root.
-        self.presence: Presence | None = None
-        self.handoffs = HandoffSettings()
+        self.presence = presence
+        self.handoffs = handoffs
         self._last_overflow: set[str] = set()
         self.db = db
         self.clock = clock
@@ -143,8 +145,6 @@ class ChatService:
     async def advisors_online(self) -> int:
         """How many agents have a console open on any process: a count only, never who. The
         widget tells a visitor when nobody is there instead of a wait that keeps growing."""
-        if self.presence is None:
-            return 0
         return len(await self.presence.online())
 
     # ---- visitor ----------------------------------------------------------------------

@@ -86,7 +86,7 @@ class TakeOverService:
                 raise DomainError("conflict", OWN_CONVERSATION, state="own")
             if row.takeover_by not in (None, agent.id):
                 raise DomainError("conflict", ASKED_BY_OTHER, state="asked_by_other")
-            holder_online = self.chat.presence is None or row.agent_id in await self.chat.presence.online()
+            holder_online = row.agent_id in await self.chat.presence.online()
             waited = row.takeover_by == agent.id and row.takeover_at + timedelta(seconds=self.wait_s) <= now
             if holder_online and not waited:
                 if row.takeover_by is None:
