@@ -24,6 +24,7 @@ run: $(STAMP) $(NODE_STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check . --exclude bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -42,4 +43,4 @@ bench-resume: $(STAMP)
 	$(BIN)/python bench/resume_tokens.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache node_modules artifacts
+	rm -rf $(VENV) var .pytest_cache .import_linter_cache node_modules artifacts

@@ -8,6 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent_console import http as console_http
+from agent_console import routing_http
 from app import lifecycles
 from app.jobs import register_jobs
 from app.services import ConfigError, Services, build_services, origin_policy
@@ -19,7 +20,6 @@ from contact.clock import Clock, SystemClock
 from contact.logs import quiet_protocol_errors
 from contact.settings import Settings
 from contact.web import errors_middleware, no_store, security_headers
-from routing import http as routing_http
 from web_widget import http as widget_http
 
 __all__ = ["ConfigError", "create_app", "origin_policy"]

@@ -19,12 +19,15 @@ import structlog
 
 from callback.mail import Mailer, SmtpConfig
 from callback.model import Schedule, WeekPattern
+from callback.retention import CallbackRecords
 from callback.service import CallbackConfig, CallbackService
 from cases.delivery import HandoffDelivery, WebhookConfig
 from cases.outbox import HandoffSettings
 from cases.service import CaseRegister
+from cases.sources import ContactSources
 from chat.crisis import CrisisService
 from chat.push import PushOffers
+from chat.retention import ChatRecords
 from chat.service import ChatLimits, ChatService
 from chat.sockets import AgentNamespace, Dispatcher, GuardedPacket, TransportLogger, VisitorNamespace
 from chat.takeover import TakeOverService
@@ -183,6 +186,17 @@ def mailer(settings: Settings, db: Database, clock: Clock) -> Mailer:
     )
 
 
+def contact_sources() -> ContactSources:
+    """Every kind of contact that is handed off to the case system, and purged after it."""
+    return ContactSources([ChatRecords(), CallbackRecords()])
+
+
+def case_register(settings: Settings, db: Database, clock: Clock) -> CaseRegister:
+    return CaseRegister(
+        db, clock, ZoneInfo(settings.timezone), timedelta(days=settings.retention_days), contact_sources()
+    )
+
+
 def build_services(settings: Settings, clock: Clock) -> Services:
     """All parts of one process, in the order they need each other."""
     hours = ChatHours(settings.chat_hours, settings.timezone)
@@ -232,7 +246,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         ),
         handoffs,
     )
-    register = CaseRegister(db, clock, ZoneInfo(settings.timezone), timedelta(days=settings.retention_days))
+    register = case_register(settings, db, clock)
 
     fanout = ResilientRedisManager(settings.redis_url, channel=settings.redis_channel) if settings.redis_url else None
     sio = socketio.AsyncServer(

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cases.outbox import HANDED_OFF, Contact, HandoffSettings, create_handoff
 from chat.crisis import acked_emit, acknowledge_in, begin_crisis, end_crisis_in, load_timeline
 from chat.model import (
+    OPEN_STATUSES,
+    ConversationStatus,
     Emit,
     HandoffCreated,
     Outgoing,
@@ -36,9 +38,10 @@ from chat.model import (
     message_view,
     parse_group,
     queue_group,
+    withdrawn_emit,
 )
-from chat.push import withdrawn_emit
-from chat.store import OPEN_STATUSES, conversations, messages, notes, queue_state
+from chat.store import conversations, messages, notes, queue_state
+from chat.transitions import bump_queue, take_waiting
 from chat.writer import MessageWriter, NewMessage
 from contact.auth import AgentIdentity, agents
 from contact.clock import Clock
@@ -676,25 +679,13 @@ class ChatService:
             if away and not confirm_visitor_away:
                 assert target is not None
                 raise DomainError("conflict", VISITOR_AWAY, state="visitor_away", since=iso(target.visitor_away_since))
-            taken = (
-                await conn.execute(
-                    update(conversations)
-                    .where(conversations.c.id == conversation_id, conversations.c.status == "waiting")
-                    .values(status="active", agent_id=agent.id, accepted_at=now, offered_to=None, offered_at=None)
-                    .returning(conversations.c.id)
-                )
-            ).first()
-            if taken is None:
+            if not await take_waiting(conn, conversation_id, agent.id, now):
                 status = await conn.scalar(select(conversations.c.status).where(conversations.c.id == conversation_id))
                 if status is None:
                     raise DomainError("not_found")
-                if status == "closed":
+                if status == ConversationStatus.CLOSED:
                     raise DomainError("closed", CONVERSATION_ENDED)
                 raise DomainError("already_taken")
-            await self.bump_queue(conn)
-            await record_audit(
-                conn, at=now, action="accepted", actor=f"agent:{agent.id}", conversation_id=conversation_id
-            )
             # Taking a conversation in crisis is taking on the crisis: the alerts stop.
             acked = await acknowledge_in(conn, conversation_id, agent, now)
         conversation = await self.conversation_view(conversation_id, with_notes=True)
@@ -1197,7 +1188,7 @@ class ChatService:
 
     @staticmethod
     async def bump_queue(conn: AsyncConnection) -> None:
-        await conn.execute(update(queue_state).where(queue_state.c.id == 1).values(version=queue_state.c.version + 1))
+        await bump_queue(conn)
 
     # ---- helpers ----------------------------------------------------------------------
 

@@ -10,20 +10,18 @@ after a transfer. Every step is in the audit trail, and in the crisis timeline w
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat.crisis import add_timeline_event
 from chat.model import Emit, Outgoing, Result, ToAgent, ToVisitor, iso
+from chat.ports import ChatCore
 from chat.store import conversations
 from contact.auth import AgentIdentity, agents
 from contact.errors import CONVERSATION_ENDED, DomainError
 from contact.store import record_audit
-
-if TYPE_CHECKING:
-    from chat.service import ChatService
 
 NOT_YOURS_TO_READ = (
     "Meelezen mag een leidinggevende, of de crisismedewerker die de crisis van dit gesprek heeft opgepakt.",
@@ -44,7 +42,7 @@ TOLD_VISITOR = {
 class TakeOverService:
     """Read along, ask to take over, answer, and take over after the waiting time."""
 
-    def __init__(self, chat: ChatService, wait_s: float) -> None:
+    def __init__(self, chat: ChatCore, wait_s: float) -> None:
         self.chat = chat
         self.db = chat.db
         self.clock = chat.clock
