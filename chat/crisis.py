@@ -282,7 +282,7 @@ class CrisisService:
                 taken = await take_waiting(conn, conversation_id, agent.id, now)
             if not await acknowledge_in(conn, conversation_id, agent, now):
                 raise DomainError("already_taken")
-            reading = not taken and row.status == "active"
+            reading = not taken and row.status == ConversationStatus.ACTIVE
             if reading:
                 # Held by a colleague: the crisis worker reads along at once (and may take it over).
                 await conn.execute(
@@ -321,7 +321,8 @@ class CrisisService:
             conversations.c.crisis_at.is_not(None),
             conversations.c.crisis_acked_at.is_(None),
             conversations.c.crisis_ended_at.is_(None),
-            conversations.c.status != "closed",  # a closed one is ended by its close; never alerted again
+            # A closed one is ended by its close; never alerted again.
+            conversations.c.status != ConversationStatus.CLOSED,
             conversations.c.crisis_alerted_at <= cutoff,
         )
         async with self.db.read() as conn:
@@ -365,7 +366,7 @@ class CrisisService:
                         conversations.c.crisis_at.is_not(None),
                         conversations.c.crisis_acked_at.is_(None),
                         conversations.c.crisis_ended_at.is_(None),
-                        conversations.c.status != "closed",
+                        conversations.c.status != ConversationStatus.CLOSED,
                     )
                     .order_by(conversations.c.crisis_at)
                 )

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from chat.model import Emit, Outgoing, QueueChanged, Result, ToAgent, iso, withdrawn_emit
+from chat.model import ConversationStatus, Emit, Outgoing, QueueChanged, Result, ToAgent, iso, withdrawn_emit
 from chat.ports import ChatCore
 from chat.store import conversations, push_declines
 from contact.auth import AgentIdentity, agents
@@ -54,7 +54,7 @@ class PushOffers:
                         conversations.c.topic,
                         conversations.c.visitor_away_since,
                     ).where(
-                        conversations.c.status == "waiting",
+                        conversations.c.status == ConversationStatus.WAITING,
                         conversations.c.team.in_(self.teams),
                         # A crisis that is alerting has one control, the alarm ("Ik pak dit op"):
                         # no offer besides it for the same conversation.
@@ -82,7 +82,10 @@ class PushOffers:
                 (
                     await conn.execute(
                         select(conversations.c.agent_id, func.count())
-                        .where(conversations.c.status == "active", conversations.c.agent_id.in_(sorted(online)))
+                        .where(
+                            conversations.c.status == ConversationStatus.ACTIVE,
+                            conversations.c.agent_id.in_(sorted(online)),
+                        )
                         .group_by(conversations.c.agent_id)
                     )
                 ).all()
@@ -151,7 +154,7 @@ class PushOffers:
                     update(conversations)
                     .where(
                         conversations.c.id == conversation_id,
-                        conversations.c.status == "waiting",
+                        conversations.c.status == ConversationStatus.WAITING,
                         conversations.c.offered_to.is_(None),
                     )
                     .values(offered_to=agent_id, offered_at=now)
@@ -216,7 +219,7 @@ class PushOffers:
                 await conn.execute(
                     select(conversations).where(
                         conversations.c.offered_to == agent.id,
-                        conversations.c.status == "waiting",
+                        conversations.c.status == ConversationStatus.WAITING,
                         conversations.c.offered_at > cutoff,
                     )
                 )
@@ -234,7 +237,7 @@ class PushOffers:
                         .where(
                             conversations.c.id == conversation_id,
                             conversations.c.offered_to == agent.id,
-                            conversations.c.status == "waiting",
+                            conversations.c.status == ConversationStatus.WAITING,
                         )
                         .values(offered_to=None, offered_at=None)
                         .returning(conversations.c.id)

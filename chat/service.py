@@ -128,7 +128,7 @@ class ChatService:
         async with self.db.read() as conn:
             waiting = await conn.scalar(
                 select(func.count()).where(
-                    conversations.c.status == "waiting", conversations.c.visitor_away_since.is_(None)
+                    conversations.c.status == ConversationStatus.WAITING, conversations.c.visitor_away_since.is_(None)
                 )
             )
             accepted = await self._accepted_recently(conn)
@@ -178,7 +178,7 @@ class ChatService:
                 await conn.execute(
                     insert(conversations).values(
                         id=conversation_id,
-                        status="waiting",
+                        status=ConversationStatus.WAITING,
                         caller_type=caller_type,
                         intent=intent,
                         topic=topic,
@@ -223,7 +223,7 @@ class ChatService:
         ack = {
             "conversation_id": conversation_id,
             "resume_token": token,
-            "status": "waiting",
+            "status": ConversationStatus.WAITING,
             "queue": {"position": position, "estimated_wait_s": wait, "advisors_online": await self.advisors_online()},
         }
         emits: list[Outgoing] = [QueueChanged()]
@@ -287,12 +287,12 @@ class ChatService:
             "last_seq": conv.last_seq,
             "messages": [message_view(r) for r in rows],
         }
-        if conv.status == "waiting":
+        if conv.status == ConversationStatus.WAITING:
             positions = await self.queue_positions()
             position, wait = positions.get(conv.id, (1, self.limits.default_wait_per_position_s))
             online = await self.advisors_online()
             ack["queue"] = {"position": position, "estimated_wait_s": wait, "advisors_online": online}
-        if agent_name is not None and conv.status == "active":
+        if agent_name is not None and conv.status == ConversationStatus.ACTIVE:
             ack["agent"] = {"name": agent_name}
         return conv.id, Result(ack, emits)
 
@@ -307,12 +307,12 @@ class ChatService:
         """The one answer for every token that reads nothing back. A closed conversation keeps
         its own id; any other token gets an id derived from it with the server's key, so the
         answer looks the same whether the token ever existed."""
-        if conv is not None and conv.status == "closed":
+        if conv is not None and conv.status == ConversationStatus.CLOSED:
             conversation_id = conv.id
         else:
             digest = hmac.new(self.token_key, token_hash.encode(), hashlib.sha256).digest()
             conversation_id = str(uuid.UUID(bytes=digest[:16], version=4))
-        return {"conversation_id": conversation_id, "status": "closed", "messages": []}
+        return {"conversation_id": conversation_id, "status": ConversationStatus.CLOSED, "messages": []}
 
     async def _visitor_back(self, conversation_id: str, now: datetime) -> list[Outgoing]:
         """The visitor is here again: clear the away mark and count it as activity; reopen a
@@ -325,11 +325,11 @@ class ChatService:
                         update(conversations)
                         .where(
                             conversations.c.id == conversation_id,
-                            conversations.c.status == "closed",
+                            conversations.c.status == ConversationStatus.CLOSED,
                             conversations.c.close_reason == "visitor_gone",
                         )
                         .values(
-                            status="waiting",
+                            status=ConversationStatus.WAITING,
                             closed_at=None,
                             close_reason=None,
                             visitor_away_since=None,
@@ -396,7 +396,7 @@ class ChatService:
         conversation_id: str, status: str, holder_id: str | None, *, present: bool, since: datetime
     ) -> list[Outgoing]:
         """The advisor sees whether the visitor is still there; the queue marks gone visitors."""
-        if status == "waiting":
+        if status == ConversationStatus.WAITING:
             return [QueueChanged()]
         if holder_id is None:
             return []
@@ -439,11 +439,11 @@ class ChatService:
                 await conn.execute(
                     update(conversations)
                     .where(
-                        conversations.c.status == "waiting",
+                        conversations.c.status == ConversationStatus.WAITING,
                         conversations.c.visitor_away_since.is_not(None),
                         conversations.c.visitor_away_since <= cutoff,
                     )
-                    .values(status="closed", closed_at=now, close_reason="visitor_gone")
+                    .values(status=ConversationStatus.CLOSED, closed_at=now, close_reason="visitor_gone")
                     .returning(conversations.c.id)
                 )
             ).all()
@@ -549,7 +549,7 @@ class ChatService:
         async with self.db.read() as conn:
             holder = await conn.scalar(
                 select(conversations.c.agent_id).where(
-                    conversations.c.id == conversation_id, conversations.c.status == "active"
+                    conversations.c.id == conversation_id, conversations.c.status == ConversationStatus.ACTIVE
                 )
             )
         if holder is None:
@@ -568,7 +568,7 @@ class ChatService:
                     update(conversations)
                     .where(conversations.c.id == conversation_id, conversations.c.status.in_(OPEN_STATUSES))
                     .values(
-                        status="closed",
+                        status=ConversationStatus.CLOSED,
                         closed_at=now,
                         close_reason="visitor_left",
                         visitor_quick_exit=quick_exit,
@@ -673,9 +673,10 @@ class ChatService:
                     ).where(conversations.c.id == conversation_id)
                 )
             ).first()
-            if target is not None and target.status == "waiting" and not self._may_take(agent, conversation_id, target):
+            waiting = target is not None and target.status == ConversationStatus.WAITING
+            if waiting and not self._may_take(agent, conversation_id, target):
                 raise DomainError("forbidden")
-            away = target is not None and target.status == "waiting" and target.visitor_away_since is not None
+            away = waiting and target is not None and target.visitor_away_since is not None
             if away and not confirm_visitor_away:
                 assert target is not None
                 raise DomainError("conflict", VISITOR_AWAY, state="visitor_away", since=iso(target.visitor_away_since))
@@ -709,7 +710,13 @@ class ChatService:
     async def agent_message(self, agent: AgentIdentity, conversation_id: str, client_id: str, text: str) -> Result:
         written = await self.writer.write(
             NewMessage(
-                conversation_id, "agent", client_id, text, self.clock.now(), agent_id=agent.id, statuses=("active",)
+                conversation_id,
+                "agent",
+                client_id,
+                text,
+                self.clock.now(),
+                agent_id=agent.id,
+                statuses=(ConversationStatus.ACTIVE,),
             )
         )
         if written is None:
@@ -815,7 +822,7 @@ class ChatService:
                 values: dict[str, Any] = {"agent_id": to_agent_id, "accepted_at": now}
             else:
                 values = {
-                    "status": "waiting",
+                    "status": ConversationStatus.WAITING,
                     "agent_id": None,
                     "accepted_at": None,
                     "team": team,
@@ -867,7 +874,7 @@ class ChatService:
                     update(conversations)
                     .where(self.held_by(agent, conversation_id))
                     .values(
-                        status="closed",
+                        status=ConversationStatus.CLOSED,
                         closed_at=now,
                         close_reason="agent_closed",
                         resume_hash=_revoked_hash(),
@@ -931,7 +938,7 @@ class ChatService:
         """Conversations of this holder that the visitor left and whose outcome may still be recorded."""
         return and_(
             conversations.c.agent_id == agent_id,
-            conversations.c.status == "closed",
+            conversations.c.status == ConversationStatus.CLOSED,
             conversations.c.close_reason.in_(VISITOR_ENDED),
             conversations.c.outcome_at.is_(None),
             conversations.c.closed_at > now - timedelta(seconds=self.limits.outcome_grace_s),
@@ -949,12 +956,12 @@ class ChatService:
                 await conn.execute(
                     update(conversations)
                     .where(
-                        conversations.c.status == "active",
+                        conversations.c.status == ConversationStatus.ACTIVE,
                         conversations.c.visitor_away_since.is_not(None),
                         conversations.c.visitor_away_since <= cutoff,
                     )
                     .values(
-                        status="closed",
+                        status=ConversationStatus.CLOSED,
                         closed_at=conversations.c.visitor_away_since,
                         close_reason="visitor_gone",
                         resume_hash=_revoked_hash(),
@@ -967,7 +974,7 @@ class ChatService:
                 await conn.execute(
                     update(conversations)
                     .where(
-                        conversations.c.status == "closed",
+                        conversations.c.status == ConversationStatus.CLOSED,
                         conversations.c.close_reason.in_(VISITOR_ENDED),
                         conversations.c.outcome_at.is_(None),
                         conversations.c.agent_id.is_not(None),
@@ -1078,7 +1085,7 @@ class ChatService:
                         conversations.c.crisis_at,
                         conversations.c.expertise,
                         conversations.c.visitor_away_since,
-                    ).where(conversations.c.status == "waiting")
+                    ).where(conversations.c.status == ConversationStatus.WAITING)
                 )
             ).all()
         waiting = order(
@@ -1202,7 +1209,10 @@ class ChatService:
                     select(conversations)
                     .where(
                         or_(
-                            and_(conversations.c.agent_id == agent_id, conversations.c.status == "active"),
+                            and_(
+                                conversations.c.agent_id == agent_id,
+                                conversations.c.status == ConversationStatus.ACTIVE,
+                            ),
                             self.awaiting_outcome(agent_id, now),
                         )
                     )
@@ -1227,8 +1237,8 @@ class ChatService:
             "accepted_at": iso(r.accepted_at),
             "last_seq": r.last_seq,
             "holder_id": r.agent_id,
-            "visitor_left": r.status == "closed" and r.close_reason in VISITOR_ENDED,
-            "visitor_present": r.status != "closed" and r.visitor_away_since is None,
+            "visitor_left": r.status == ConversationStatus.CLOSED and r.close_reason in VISITOR_ENDED,
+            "visitor_present": r.status != ConversationStatus.CLOSED and r.visitor_away_since is None,
             "visitor_away_since": iso(r.visitor_away_since),
             "quick_exit": bool(r.visitor_quick_exit),
         }
@@ -1293,7 +1303,7 @@ class ChatService:
         return and_(
             conversations.c.id == conversation_id,
             conversations.c.agent_id == agent.id,
-            conversations.c.status == "active",
+            conversations.c.status == ConversationStatus.ACTIVE,
         )
 
     async def _update_held(
@@ -1315,7 +1325,9 @@ class ChatService:
     @staticmethod
     async def _active_count(conn: AsyncConnection, agent_id: str) -> int:
         held = await conn.scalar(
-            select(func.count()).where(conversations.c.agent_id == agent_id, conversations.c.status == "active")
+            select(func.count()).where(
+                conversations.c.agent_id == agent_id, conversations.c.status == ConversationStatus.ACTIVE
+            )
         )
         return int(held or 0)
 
@@ -1348,7 +1360,7 @@ class ChatService:
             ).first()
         if row is None:
             raise DomainError("not_found")
-        if row.status == "closed" and row.agent_id == agent.id:
+        if row.status == ConversationStatus.CLOSED and row.agent_id == agent.id:
             raise DomainError("closed", CONVERSATION_ENDED)
         raise DomainError("forbidden")
 

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat.crisis import add_timeline_event
-from chat.model import Emit, Outgoing, Result, ToAgent, ToVisitor, iso
+from chat.model import ConversationStatus, Emit, Outgoing, Result, ToAgent, ToVisitor, iso
 from chat.ports import ChatCore
 from chat.store import conversations
 from contact.auth import AgentIdentity, agents
@@ -56,7 +56,7 @@ class TakeOverService:
             row = await self._row(conn, conversation_id)
             if not self._may_read(agent, row):
                 raise DomainError("forbidden", NOT_YOURS_TO_READ)
-            if row.status == "closed":
+            if row.status == ConversationStatus.CLOSED:
                 raise DomainError("closed", CONVERSATION_ENDED)
             await conn.execute(
                 update(conversations).where(conversations.c.id == conversation_id).values(read_along=True)
@@ -78,7 +78,7 @@ class TakeOverService:
             row = await self._row(conn, conversation_id, lock=True)
             if not self._may_read(agent, row):
                 raise DomainError("forbidden", NOT_YOURS_TO_READ)
-            if row.status != "active":
+            if row.status != ConversationStatus.ACTIVE:
                 raise DomainError("closed", CONVERSATION_ENDED)
             if row.agent_id == agent.id:
                 raise DomainError("conflict", OWN_CONVERSATION, state="own")
@@ -120,7 +120,7 @@ class TakeOverService:
         now = self.clock.now()
         async with self.db.write() as conn:
             row = await self._row(conn, conversation_id, lock=True)
-            if row.agent_id != holder.id or row.status != "active":
+            if row.agent_id != holder.id or row.status != ConversationStatus.ACTIVE:
                 await self.chat.raise_not_held(holder, conversation_id, conn)
             if row.takeover_by is None:
                 raise DomainError("conflict", NOTHING_ASKED, state="nothing_asked")
@@ -176,7 +176,7 @@ class TakeOverService:
                 update(conversations)
                 .where(
                     conversations.c.id == row.id,
-                    conversations.c.status == "active",
+                    conversations.c.status == ConversationStatus.ACTIVE,
                     conversations.c.agent_id == row.agent_id,
                 )
                 .values(agent_id=to.id, accepted_at=now, takeover_by=None, takeover_at=None)

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, case, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
+from chat.model import OPEN_STATUSES
 from chat.store import conversations, messages
 from contact.db import Database
 
@@ -31,7 +32,7 @@ class NewMessage:
     text: str
     at: datetime
     agent_id: str | None = None  # for an agent: must be the holder
-    statuses: tuple[str, ...] = ("waiting", "active")
+    statuses: tuple[str, ...] = OPEN_STATUSES
 
 
 @dataclass(frozen=True)
