@@ -24,6 +24,7 @@ run: $(STAMP) $(NODE_STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check . --exclude bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	node --test agent_console/static/js/tests/
 	$(BIN)/python -m pytest
 
@@ -46,4 +47,4 @@ bench-poison: $(STAMP)
 	$(BIN)/python bench/poison.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache node_modules artifacts
+	rm -rf $(VENV) var .pytest_cache .import_linter_cache node_modules artifacts

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web, web_fileresponse
 
-from chat.service import PHONE
+from contact.phone import HELPLINE
 from contact.http import SETTINGS, agent_from_request
 from routing.http import RULES, routing_view
 
@@ -35,7 +35,7 @@ def config_view(request: web.Request) -> dict[str, Any]:
     settings = request.app[SETTINGS]
     return {
         **routing_view(request.app[RULES]),
-        "phone": dict(PHONE),
+        "phone": dict(HELPLINE),
         "chat_hours": settings.chat_hours,
         "callback_hours": settings.callback_hours,
         "timezone": settings.timezone,

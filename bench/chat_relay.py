@@ -135,7 +135,7 @@ def cli_command() -> list[str]:
     if VT_COMMAND:
         return list(VT_COMMAND)
     script = Path(sys.executable).parent / "vt-contact"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "contact.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
 
 
 EXTRA_SERVER_ENV: dict[str, str] = {}  # --server-env, for experiments

@@ -30,7 +30,7 @@ from aiohttp import ClientSession, web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contact.auth import AgentService, TokenSigner  # noqa: E402
-from contact.bootstrap import create_app  # noqa: E402
+from app.bootstrap import create_app  # noqa: E402
 from contact.clock import ManualClock  # noqa: E402
 from contact.db import Database  # noqa: E402
 from contact.migrate import upgrade  # noqa: E402

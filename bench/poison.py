@@ -95,7 +95,7 @@ def start_server(database_url: str, folder: str) -> tuple[subprocess.Popen[bytes
     )
     log = open(Path(folder) / "server.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "contact.cli", "serve", "--port", str(port), "--database-url", database_url],
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--database-url", database_url],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -11,7 +11,7 @@ query on a database without bookings (the baseline), and prints both and their r
 itself, `POST /api/callbacks`, the contended write path: `--book-requests` bookings at
 `--book-concurrency`, into the database without bookings and into the one with them.
 
-The real app (`contact.bootstrap.create_app`) runs in this process on 127.0.0.1, with uvloop,
+The real app (`app.bootstrap.create_app`) runs in this process on 127.0.0.1, with uvloop,
 the server's access logger and `gc.freeze()` as `vt-contact serve` has them, on a fresh SQLite
 file in a temporary folder (`synchronous=FULL`, the default). The clients are aiohttp sessions
 in the same event loop: clients and server share one core, so the absolute figures are lower
@@ -61,7 +61,7 @@ from aiohttp import web  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from callback.store import requests as request_table  # noqa: E402
-from contact.bootstrap import create_app  # noqa: E402
+from app.bootstrap import create_app  # noqa: E402
 from contact.clock import ManualClock  # noqa: E402
 from contact.db import Database  # noqa: E402
 from contact.logs import configure  # noqa: E402

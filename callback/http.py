@@ -10,11 +10,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from callback.model import KINDS
-from callback.phone import normalise_email
 from callback.service import Booking, CallbackService
-from chat.events import Outcome
+from cases.outcome import Outcome
 from contact.errors import DomainError
 from contact.http import LIMITER, SETTINGS, agent_from_request
+from contact.phone import normalise_email
 from contact.validation import Line, Text
 from contact.web import client_ip, path_value, query_int, read_json, single_query
 

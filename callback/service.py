@@ -34,15 +34,16 @@ from callback.model import (
     select_requests,
     voicemail_for,
 )
-from callback.phone import contact_hash, display_phone, normalise_email, normalise_phone
 from callback.store import OPEN, attempts, callbacks, notices, outbox, requests, slots
 from cases.outbox import Contact, HandoffSettings, create_handoff
-from chat.model import Emit, Outgoing, ToAgentGroup, ToCrisisAudience, check_outcome, iso
+from cases.outcome import check_outcome
 from contact.auth import AgentIdentity, agents
-from contact.clock import Clock
+from contact.clock import Clock, iso
 from contact.db import Database
+from contact.emits import Emit, Outgoing, ToAgentGroup, ToCrisisAudience
 from contact.errors import DomainError
-from contact.keys import Keys, hash_token
+from contact.keys import hash_token
+from contact.phone import contact_hash, display_phone, normalise_email, normalise_phone
 from contact.store import record_audit
 
 CLAIMED_BY_COLLEAGUE = ("Een collega belt deze beller al.", "A colleague is already calling this caller.")
@@ -87,13 +88,15 @@ def calendar_uid(request_id: str) -> str:
 
 
 class CallbackService:
-    def __init__(self, db: Database, clock: Clock, schedule: Schedule, config: CallbackConfig, keys: Keys) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, schedule: Schedule, config: CallbackConfig, handoffs: HandoffSettings
+    ) -> None:
         self.db = db
         self.clock = clock
         self.schedule = schedule
         self.config = config
-        self.keys = keys
-        self.handoffs = HandoffSettings(keys=keys)  # set by the composition root
+        self.keys = handoffs.keys
+        self.handoffs = handoffs
         self.tz: ZoneInfo = schedule.tz
 
     # ---- callers ----------------------------------------------------------------------

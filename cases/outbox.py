@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from callback.phone import contact_hash, normalise_email
 from cases.deadlines import safety_assessment_deadline
 from cases.store import handoff_contacts, handoffs
-from chat.model import iso
+from contact.clock import iso
 from contact.keys import Keys
+from contact.phone import contact_hash, normalise_email
 from contact.store import record_audit
 
 HANDED_OFF = ("melding", "advies")

@@ -7,17 +7,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+import structlog
+from sqlalchemy import select, update
 
-from callback.store import callbacks, requests
+from cases.sources import ContactSources
 from cases.store import handoffs
-from chat.model import iso
-from chat.store import messages, notes
 from contact.auth import AgentIdentity, agents
-from contact.clock import Clock
+from contact.clock import Clock, iso
 from contact.db import Database
 from contact.errors import DomainError
 from contact.store import record_audit
+
+log = structlog.get_logger(__name__)
 
 STATUSES = ("pending", "delivered", "registered", "dead")
 # What the purge removes from a handed-off contact: what people wrote or said, and contact details.
@@ -25,8 +26,12 @@ _PURGED_KEYS = ("transcript", "notes", "requests", "topic")
 
 
 class CaseRegister:
-    def __init__(self, db: Database, clock: Clock, tz: ZoneInfo, retention: timedelta) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, tz: ZoneInfo, retention: timedelta, sources: ContactSources
+    ) -> None:
+        """`sources`: how each contact source purges its own records of a handed-off contact."""
         self.db = db
+        self.sources = sources
         self.clock = clock
         self.tz = tz
         self.retention = retention
@@ -144,6 +149,10 @@ class CaseRegister:
                 )
             ).all()
         for item in due:
+            source = self.sources.get(item.source)
+            if source is None:
+                log.error("purge_unknown_source", handoff_id=item.id, source=item.source)
+                continue
             async with self.db.write() as conn:
                 claimed = (
                     await conn.execute(
@@ -155,16 +164,7 @@ class CaseRegister:
                 ).first()
                 if claimed is None:
                     continue
-                if item.source == "chat":
-                    await conn.execute(delete(messages).where(messages.c.conversation_id == item.source_id))
-                    await conn.execute(delete(notes).where(notes.c.conversation_id == item.source_id))
-                else:
-                    await conn.execute(
-                        update(requests)
-                        .where(requests.c.callback_id == item.source_id)
-                        .values(name=None, topic=None, email=None, organisation=None, phone="")
-                    )
-                    await conn.execute(update(callbacks).where(callbacks.c.id == item.source_id).values(phone=""))
+                await source.purge(conn, item.source_id)
                 await record_audit(conn, at=now, action="transcript_purged", actor="system", handoff_id=item.id)
             purged += 1
         return purged

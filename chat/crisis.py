@@ -5,22 +5,31 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chat.model import Emit, Outgoing, QueueChanged, Result, ToAgent, ToCrisisAudience, ToVisitor, iso
-from chat.push import withdrawn_emit
+from chat.model import (
+    ConversationStatus,
+    Emit,
+    Outgoing,
+    QueueChanged,
+    Result,
+    ToAgent,
+    ToCrisisAudience,
+    ToVisitor,
+    iso,
+    withdrawn_emit,
+)
+from chat.ports import ChatCore
 from chat.store import conversations, crisis_events
+from chat.transitions import take_waiting
 from contact.auth import AgentIdentity, agents
 from contact.errors import DomainError
 from contact.store import record_audit
 from routing import crisis as rules
 from routing.rules import RoutingRules
-
-if TYPE_CHECKING:
-    from chat.service import ChatService
 
 NOT_IN_CRISIS = ("Voor dit gesprek loopt geen crisis.", "This conversation is not in crisis.")
 CRISIS_OVER = (
@@ -217,7 +226,7 @@ class CrisisService:
     """Escalate (by the holder), acknowledge (by whoever was alerted), and the re-alert round
     that the elected scheduler runs."""
 
-    def __init__(self, chat: ChatService, realert_after_s: float) -> None:
+    def __init__(self, chat: ChatCore, realert_after_s: float) -> None:
         self.chat = chat
         self.db = chat.db
         self.clock = chat.clock
@@ -269,23 +278,11 @@ class CrisisService:
                 raise DomainError("already_taken")
             if not rules.may_acknowledge(agent.role, agent.teams, row.crisis_round, self.routing.crisis_team):
                 raise DomainError("forbidden")
-            if row.status == "waiting":
-                taken = (
-                    await conn.execute(
-                        update(conversations)
-                        .where(conversations.c.id == conversation_id, conversations.c.status == "waiting")
-                        .values(status="active", agent_id=agent.id, accepted_at=now, offered_to=None, offered_at=None)
-                        .returning(conversations.c.id)
-                    )
-                ).first() is not None
-                if taken:
-                    await self.chat.bump_queue(conn)
-                    await record_audit(
-                        conn, at=now, action="accepted", actor=f"agent:{agent.id}", conversation_id=conversation_id
-                    )
+            if row.status == ConversationStatus.WAITING:
+                taken = await take_waiting(conn, conversation_id, agent.id, now)
             if not await acknowledge_in(conn, conversation_id, agent, now):
                 raise DomainError("already_taken")
-            reading = not taken and row.status == "active"
+            reading = not taken and row.status == ConversationStatus.ACTIVE
             if reading:
                 # Held by a colleague: the crisis worker reads along at once (and may take it over).
                 await conn.execute(
@@ -324,7 +321,8 @@ class CrisisService:
             conversations.c.crisis_at.is_not(None),
             conversations.c.crisis_acked_at.is_(None),
             conversations.c.crisis_ended_at.is_(None),
-            conversations.c.status != "closed",  # a closed one is ended by its close; never alerted again
+            # A closed one is ended by its close; never alerted again.
+            conversations.c.status != ConversationStatus.CLOSED,
             conversations.c.crisis_alerted_at <= cutoff,
         )
         async with self.db.read() as conn:
@@ -368,7 +366,7 @@ class CrisisService:
                         conversations.c.crisis_at.is_not(None),
                         conversations.c.crisis_acked_at.is_(None),
                         conversations.c.crisis_ended_at.is_(None),
-                        conversations.c.status != "closed",
+                        conversations.c.status != ConversationStatus.CLOSED,
                     )
                     .order_by(conversations.c.crisis_at)
                 )

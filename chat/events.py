@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from cases.outcome import Outcome
 from chat.model import MAX_TEXT
 from contact.validation import MAX_INT, Line, Text
 
@@ -90,19 +91,6 @@ class NoteIn(Payload):
     conversation_id: ConversationId
     text: Annotated[Text, StringConstraints(min_length=1, max_length=MAX_TEXT)]
     _nonblank = field_validator("text")(_text)
-
-
-class Outcome(Payload):
-    kind: Literal["advies", "melding", "geen"]
-    summary: Annotated[Text, StringConstraints(max_length=MAX_TEXT)] | None = None
-    urgency: Literal["spoed", "hoog", "midden", "laag"] | None = None
-    gemeente: Annotated[Line, StringConstraints(max_length=100)] | None = None
-    expertise: (
-        Annotated[list[Annotated[Line, StringConstraints(min_length=1, max_length=80)]], Field(max_length=20)] | None
-    ) = None
-    # The reporter's own phone number / e-mail address, if they gave one (a melding).
-    phone: Annotated[Line, StringConstraints(max_length=32)] | None = None
-    email: Annotated[Line, StringConstraints(max_length=254)] | None = None
 
 
 class Transfer(Payload):

@@ -6,62 +6,86 @@ turns them into Socket.IO emits."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
-from callback.phone import normalise_email, normalise_phone
-from contact.errors import DomainError
-from contact.gemeenten import official as official_gemeente
-
-MAX_TEXT = 4000
-OUTCOME_KINDS = ("advies", "melding", "geen")
-URGENCIES = ("spoed", "hoog", "midden", "laag")
-UNKNOWN_GEMEENTE = (
-    "Deze gemeente kennen we niet. Kies een gemeente uit de lijst.",
-    "This is not a Dutch municipality. Choose one from the list.",
+# Re-exported: the chat's modules and tests know these under chat.model.
+from cases.outcome import OUTCOME_KINDS, URGENCIES, check_outcome
+from contact.clock import iso
+from contact.emits import (
+    Emit,
+    HandoffCreated,
+    Outgoing,
+    QueueChanged,
+    Result,
+    Target,
+    ToAgent,
+    ToAgentGroup,
+    ToCrisisAudience,
+    ToReaders,
+    ToVisitor,
 )
 
+__all__ = [
+    "MAX_TEXT",
+    "OUTCOME_KINDS",
+    "URGENCIES",
+    "Emit",
+    "HandoffCreated",
+    "Outgoing",
+    "QueueChanged",
+    "Result",
+    "Target",
+    "ToAgent",
+    "ToAgentGroup",
+    "ToCrisisAudience",
+    "ToReaders",
+    "ToVisitor",
+    "ConversationStatus",
+    "OPEN_STATUSES",
+    "TRANSITIONS",
+    "may_move",
+    "check_outcome",
+    "estimate_wait_s",
+    "first_name",
+    "iso",
+    "message_view",
+    "parse_group",
+    "queue_group",
+    "withdrawn_emit",
+]
 
-@dataclass(frozen=True)
-class ToVisitor:
-    """The visitor's connection(s) of one conversation."""
-
-    conversation_id: str
-
-
-@dataclass(frozen=True)
-class ToAgent:
-    """Every open console of one agent."""
-
-    agent_id: str
-
-
-@dataclass(frozen=True)
-class ToAgentGroup:
-    """Every console of the agents who see the same queue (same role class and teams)."""
-
-    group: str
-
-
-@dataclass(frozen=True)
-class ToCrisisAudience:
-    """Crisis alerts: `crisis` reaches crisis agents, the crisis team and supervisors;
-    `everyone` every agent online."""
-
-    audience: str
-
-
-@dataclass(frozen=True)
-class ToReaders:
-    """Every console reading a conversation along (a supervisor, or the crisis worker who took
-    its crisis on while a colleague holds it)."""
-
-    conversation_id: str
+MAX_TEXT = 4000
 
 
-Target = ToVisitor | ToAgent | ToAgentGroup | ToCrisisAudience | ToReaders
+class ConversationStatus(StrEnum):
+    """Where a conversation is. Stored as its string (`waiting`, `active`, `closed`)."""
+
+    WAITING = "waiting"  # in the queue, nobody holds it
+    ACTIVE = "active"  # an advisor holds it
+    CLOSED = "closed"  # ended; its holder may still record the outcome if the visitor left
+
+
+_W, _A, _C = ConversationStatus.WAITING, ConversationStatus.ACTIVE, ConversationStatus.CLOSED
+# Which status may follow which (a new conversation starts as waiting):
+TRANSITIONS: Mapping[ConversationStatus, frozenset[ConversationStatus]] = {
+    # accepted (also by push offer or by acknowledging its crisis); left or gone from the queue
+    _W: frozenset({_A, _C}),
+    # transferred to a team's queue; left by the visitor, closed by the advisor, outcome overdue
+    _A: frozenset({_W, _C}),
+    # the visitor whose connection was lost is back in time: waiting again, with the old place
+    _C: frozenset({_W}),
+}
+OPEN_STATUSES = (_W, _A)
+
+
+def may_move(current: str, new: str) -> bool:
+    """Whether a conversation in status `current` may move to `new` (unknown values may not)."""
+    try:
+        return ConversationStatus(new) in TRANSITIONS[ConversationStatus(current)]
+    except ValueError:
+        return False
 
 _SEE_ALL = ("supervisor", "admin")
 
@@ -81,39 +105,6 @@ def parse_group(group: str) -> tuple[str, tuple[str, ...]]:
     return role, tuple(t for t in teams.split(",") if t)
 
 
-@dataclass(frozen=True)
-class Emit:
-    target: Target
-    event: str
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class QueueChanged:
-    """The queue changed: every agent's snapshot and every waiting visitor's position are due.
-    Not computed per change: the transport coalesces a burst of changes into one broadcast."""
-
-
-@dataclass(frozen=True)
-class HandoffCreated:
-    """A handoff waits in the outbox: the delivery worker of this process may start at once."""
-
-
-Outgoing = Emit | QueueChanged | HandoffCreated
-
-
-@dataclass
-class Result:
-    """What a use case answers (the ack) and what must be sent to others after the commit."""
-
-    ack: dict[str, Any]
-    emits: Sequence[Outgoing] = ()
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
 def message_view(row: Any) -> dict[str, Any]:
     """A message as clients see it; an advisor's carries the display name (first name) of the
     advisor who wrote it, so a transfer never shows a colleague's words under another name."""
@@ -128,36 +119,6 @@ def first_name(full_name: str | None) -> str | None:
     return full_name.split()[0] if full_name and full_name.split() else None
 
 
-def check_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
-    """The rules of the outcome form: a melding needs summary, urgency and gemeente."""
-    kind = outcome["kind"]
-    if kind not in OUTCOME_KINDS:
-        raise DomainError("invalid_input", field="outcome.kind")
-    urgency = outcome.get("urgency")
-    if urgency is not None and urgency not in URGENCIES:
-        raise DomainError("invalid_input", field="outcome.urgency")
-    if kind == "melding":
-        missing = [f for f in ("summary", "urgency", "gemeente") if not (outcome.get(f) or "").strip()]
-        if missing:
-            raise DomainError("outcome_incomplete", missing=missing)
-    cleaned = {k: v for k, v in outcome.items() if v is not None}
-    # A melding goes to the region of its gemeente: only a real one, in the CBS spelling.
-    if (cleaned.get("gemeente") or "").strip():
-        gemeente = official_gemeente(cleaned["gemeente"])
-        if gemeente is None:
-            raise DomainError("invalid_input", UNKNOWN_GEMEENTE, field="outcome.gemeente")
-        cleaned["gemeente"] = gemeente
-    # The reporter's own contact details, when given: for the triage team and to link repeat reports.
-    if cleaned.get("phone"):
-        cleaned["phone"] = normalise_phone(cleaned["phone"])
-    if cleaned.get("email"):
-        email = normalise_email(cleaned["email"])
-        if email is None:
-            raise DomainError("invalid_input", field="outcome.email")
-        cleaned["email"] = email
-    return cleaned
-
-
 def estimate_wait_s(position: int, accepted_recently: int, window_s: int, default_per_position_s: int) -> int:
     """Little's law: with `accepted_recently` conversations taken in the last `window_s`
     seconds, the visitor at `position` waits about position / rate. Bounded so that one quiet
@@ -169,3 +130,9 @@ def estimate_wait_s(position: int, accepted_recently: int, window_s: int, defaul
     else:
         per_position = default_per_position_s
     return int(math.ceil(position * per_position))
+
+
+def withdrawn_emit(agent_id: str, conversation_id: str, reason: str = "taken") -> Emit:
+    """A push offer is void: someone else took the conversation (`taken`), it ended (`ended`),
+    or it was not answered in time (`expired`)."""
+    return Emit(ToAgent(agent_id), "offer_withdrawn", {"conversation_id": conversation_id, "reason": reason})

@@ -6,24 +6,22 @@ visible meanwhile, so an offer never keeps a contact from someone who takes it f
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from chat.model import Emit, Outgoing, QueueChanged, Result, ToAgent, iso
+from chat.model import ConversationStatus, Emit, Outgoing, QueueChanged, Result, ToAgent, iso, withdrawn_emit
+from chat.ports import ChatCore
 from chat.store import conversations, push_declines
 from contact.auth import AgentIdentity, agents
 from contact.errors import DomainError
 from contact.presence import Presence
 from routing.queue_order import AgentView, Waiting, push_candidate
 
-if TYPE_CHECKING:
-    from chat.service import ChatService
-
 
 class PushOffers:
-    def __init__(self, chat: ChatService, presence: Presence, offer_timeout_s: float) -> None:
+    def __init__(self, chat: ChatCore, presence: Presence, offer_timeout_s: float) -> None:
         self.chat = chat
         self.db = chat.db
         self.clock = chat.clock
@@ -56,7 +54,7 @@ class PushOffers:
                         conversations.c.topic,
                         conversations.c.visitor_away_since,
                     ).where(
-                        conversations.c.status == "waiting",
+                        conversations.c.status == ConversationStatus.WAITING,
                         conversations.c.team.in_(self.teams),
                         # A crisis that is alerting has one control, the alarm ("Ik pak dit op"):
                         # no offer besides it for the same conversation.
@@ -84,7 +82,10 @@ class PushOffers:
                 (
                     await conn.execute(
                         select(conversations.c.agent_id, func.count())
-                        .where(conversations.c.status == "active", conversations.c.agent_id.in_(sorted(online)))
+                        .where(
+                            conversations.c.status == ConversationStatus.ACTIVE,
+                            conversations.c.agent_id.in_(sorted(online)),
+                        )
                         .group_by(conversations.c.agent_id)
                     )
                 ).all()
@@ -104,7 +105,7 @@ class PushOffers:
                 # Not answered in time: counts as passed, and is withdrawn from that console.
                 declined.setdefault(r.id, set()).add(r.offered_to)
                 if await self._expire(r.id, r.offered_to, now, cutoff):
-                    emits.append(_withdrawn(r.offered_to, r.id, "expired"))
+                    emits.append(withdrawn_emit(r.offered_to, r.id, "expired"))
         busy = set(live.values())  # one open offer per agent at a time
         views = {
             a.id: AgentView(
@@ -153,7 +154,7 @@ class PushOffers:
                     update(conversations)
                     .where(
                         conversations.c.id == conversation_id,
-                        conversations.c.status == "waiting",
+                        conversations.c.status == ConversationStatus.WAITING,
                         conversations.c.offered_to.is_(None),
                     )
                     .values(offered_to=agent_id, offered_at=now)
@@ -218,7 +219,7 @@ class PushOffers:
                 await conn.execute(
                     select(conversations).where(
                         conversations.c.offered_to == agent.id,
-                        conversations.c.status == "waiting",
+                        conversations.c.status == ConversationStatus.WAITING,
                         conversations.c.offered_at > cutoff,
                     )
                 )
@@ -236,7 +237,7 @@ class PushOffers:
                         .where(
                             conversations.c.id == conversation_id,
                             conversations.c.offered_to == agent.id,
-                            conversations.c.status == "waiting",
+                            conversations.c.status == ConversationStatus.WAITING,
                         )
                         .values(offered_to=None, offered_at=None)
                         .returning(conversations.c.id)
@@ -255,11 +256,3 @@ class PushOffers:
         # A queue change makes the next offer at once (offers follow every queue broadcast).
         return Result({"ok": True}, [QueueChanged()])
 
-
-def _withdrawn(agent_id: str, conversation_id: str, reason: str) -> Emit:
-    return Emit(ToAgent(agent_id), "offer_withdrawn", {"conversation_id": conversation_id, "reason": reason})
-
-
-def withdrawn_emit(agent_id: str, conversation_id: str, reason: str = "taken") -> Emit:
-    """The offer is void: someone else took the conversation (`taken`), or it ended (`ended`)."""
-    return _withdrawn(agent_id, conversation_id, reason)

@@ -86,15 +86,16 @@ class Dispatcher:
         crisis: CrisisService,
         push: PushOffers,
         takeover: TakeOverService,
+        on_handoff: Callable[[], None] = lambda: None,
         coalesce_s: float = 0.05,
     ) -> None:
+        """`on_handoff` wakes this process's handoff delivery worker (none with the built-in register)."""
         self.sio = sio
         self.service = service
         self.crisis = crisis
         self.push = push
         self.takeover = takeover
-        # Wakes this process's handoff delivery worker (set by the composition root).
-        self.on_handoff: Callable[[], None] = lambda: None
+        self.on_handoff = on_handoff
         self.coalesce_s = coalesce_s
         self._queue_due = False
         self._tasks: set[asyncio.Task[None]] = set()

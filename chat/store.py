@@ -10,8 +10,6 @@ from sqlmodel import Field, SQLModel
 
 from contact.db import UTCDateTime
 
-OPEN_STATUSES = ("waiting", "active")
-
 
 class Conversation(SQLModel, table=True):
     __tablename__ = "conversation"

@@ -10,20 +10,18 @@ after a transfer. Every step is in the audit trail, and in the crisis timeline w
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat.crisis import add_timeline_event
-from chat.model import Emit, Outgoing, Result, ToAgent, ToVisitor, iso
+from chat.model import ConversationStatus, Emit, Outgoing, Result, ToAgent, ToVisitor, iso
+from chat.ports import ChatCore
 from chat.store import conversations
 from contact.auth import AgentIdentity, agents
 from contact.errors import CONVERSATION_ENDED, DomainError
 from contact.store import record_audit
-
-if TYPE_CHECKING:
-    from chat.service import ChatService
 
 NOT_YOURS_TO_READ = (
     "Meelezen mag een leidinggevende, of de crisismedewerker die de crisis van dit gesprek heeft opgepakt.",
@@ -44,7 +42,7 @@ TOLD_VISITOR = {
 class TakeOverService:
     """Read along, ask to take over, answer, and take over after the waiting time."""
 
-    def __init__(self, chat: ChatService, wait_s: float) -> None:
+    def __init__(self, chat: ChatCore, wait_s: float) -> None:
         self.chat = chat
         self.db = chat.db
         self.clock = chat.clock
@@ -58,7 +56,7 @@ class TakeOverService:
             row = await self._row(conn, conversation_id)
             if not self._may_read(agent, row):
                 raise DomainError("forbidden", NOT_YOURS_TO_READ)
-            if row.status == "closed":
+            if row.status == ConversationStatus.CLOSED:
                 raise DomainError("closed", CONVERSATION_ENDED)
             await conn.execute(
                 update(conversations).where(conversations.c.id == conversation_id).values(read_along=True)
@@ -80,13 +78,13 @@ class TakeOverService:
             row = await self._row(conn, conversation_id, lock=True)
             if not self._may_read(agent, row):
                 raise DomainError("forbidden", NOT_YOURS_TO_READ)
-            if row.status != "active":
+            if row.status != ConversationStatus.ACTIVE:
                 raise DomainError("closed", CONVERSATION_ENDED)
             if row.agent_id == agent.id:
                 raise DomainError("conflict", OWN_CONVERSATION, state="own")
             if row.takeover_by not in (None, agent.id):
                 raise DomainError("conflict", ASKED_BY_OTHER, state="asked_by_other")
-            holder_online = self.chat.presence is None or row.agent_id in await self.chat.presence.online()
+            holder_online = row.agent_id in await self.chat.presence.online()
             waited = row.takeover_by == agent.id and row.takeover_at + timedelta(seconds=self.wait_s) <= now
             if holder_online and not waited:
                 if row.takeover_by is None:
@@ -122,7 +120,7 @@ class TakeOverService:
         now = self.clock.now()
         async with self.db.write() as conn:
             row = await self._row(conn, conversation_id, lock=True)
-            if row.agent_id != holder.id or row.status != "active":
+            if row.agent_id != holder.id or row.status != ConversationStatus.ACTIVE:
                 await self.chat.raise_not_held(holder, conversation_id, conn)
             if row.takeover_by is None:
                 raise DomainError("conflict", NOTHING_ASKED, state="nothing_asked")
@@ -178,7 +176,7 @@ class TakeOverService:
                 update(conversations)
                 .where(
                     conversations.c.id == row.id,
-                    conversations.c.status == "active",
+                    conversations.c.status == ConversationStatus.ACTIVE,
                     conversations.c.agent_id == row.agent_id,
                 )
                 .values(agent_id=to.id, accepted_at=now, takeover_by=None, takeover_at=None)

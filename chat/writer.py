@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 from sqlalchemy import bindparam, case, insert, select, tuple_, update
 
+from chat.model import OPEN_STATUSES
 from chat.store import conversations, messages
 from contact.db import Database, unavailable
 
@@ -29,7 +30,7 @@ class NewMessage:
     text: str
     at: datetime
     agent_id: str | None = None  # for an agent: must be the holder
-    statuses: tuple[str, ...] = ("waiting", "active")
+    statuses: tuple[str, ...] = OPEN_STATUSES
 
 
 @dataclass(frozen=True)

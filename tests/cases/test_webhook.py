@@ -21,9 +21,9 @@ from aiohttp import ClientSession, web
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from app.bootstrap import ConfigError, create_app
 from cases.outbox import Contact, create_handoff
 from cases.store import handoffs
-from contact.bootstrap import ConfigError, create_app
 from contact.clock import ManualClock
 from contact.db import Database
 from tests.callback.conftest import Api, agent_token

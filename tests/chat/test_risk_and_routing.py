@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from contact.bootstrap import ConfigError
+from app.bootstrap import ConfigError
 from tests.support.server import RunningServer, add_agent, agent_client, login, make_settings, start_payload, visitor
 
 

@@ -10,7 +10,7 @@ from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from contact.bootstrap import ConfigError
+from app.bootstrap import ConfigError
 from contact.migrate import alembic_config, upgrade
 from tests.support.processes import run_cli
 from tests.support.server import RunningServer, make_settings

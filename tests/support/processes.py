@@ -13,7 +13,7 @@ from tests.support.server import SECRET
 from tests.support.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "contact.cli"]
+CLI = [sys.executable, "-m", "app.cli"]
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -12,8 +12,8 @@ from typing import Any
 import socketio
 from aiohttp import ClientSession, web
 
+from app.bootstrap import create_app
 from contact.auth import AgentIdentity, AgentService, TokenSigner
-from contact.bootstrap import create_app
 from contact.clock import Clock, ManualClock
 from contact.db import Database
 from contact.migrate import upgrade

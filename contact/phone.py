@@ -11,6 +11,8 @@ import phonenumbers
 
 from contact.errors import DomainError
 
+# The numbers people may call instead of chatting: /api/status, a closed chat and the console's config.
+HELPLINE = {"advice": "0800-2000", "emergency": "112"}
 MAX_RAW = 32
 _NOT_CALLABLE = frozenset(
     {

@@ -38,10 +38,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_cases_retry(args: argparse.Namespace) -> int:
     """Send the dead-lettered handoffs again."""
-    from datetime import timedelta
-    from zoneinfo import ZoneInfo
-
-    from cases.service import CaseRegister
+    from app.services import case_register
     from contact.clock import SystemClock
     from contact.db import Database
 
@@ -50,9 +47,7 @@ def cmd_cases_retry(args: argparse.Namespace) -> int:
     async def run() -> int:
         db = Database(settings.database_url)
         try:
-            register = CaseRegister(
-                db, SystemClock(), ZoneInfo(settings.timezone), timedelta(days=settings.retention_days)
-            )
+            register = case_register(settings, db, SystemClock())
             return await register.retry_dead()
         finally:
             await db.dispose()
@@ -150,7 +145,7 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from contact.bootstrap import ConfigError, create_app
+    from app.bootstrap import ConfigError, create_app
     from contact.hours import HoursError
     from contact.logs import configure
     from contact.migrate import upgrade

@@ -1,0 +1,306 @@
+"""Settings become services: every part is built once, here, with everything it needs passed to
+its constructor. A missing or invalid setting fails at start-up (`ConfigError`), never at the
+first chat or the first close."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import parseaddr
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis.asyncio as aioredis
+import socketio
+import structlog
+
+from callback.mail import Mailer, SmtpConfig
+from callback.model import Schedule, WeekPattern
+from callback.retention import CallbackRecords
+from callback.service import CallbackConfig, CallbackService
+from cases.delivery import HandoffDelivery, WebhookConfig
+from cases.outbox import HandoffSettings
+from cases.service import CaseRegister
+from cases.sources import ContactSources
+from chat.crisis import CrisisService
+from chat.push import PushOffers
+from chat.retention import ChatRecords
+from chat.service import ChatLimits, ChatService
+from chat.sockets import AgentNamespace, Dispatcher, GuardedPacket, TransportLogger, VisitorNamespace
+from chat.takeover import TakeOverService
+from chat.writer import MessageWriter
+from contact.auth import AgentService, TokenSigner
+from contact.clock import Clock
+from contact.db import Database
+from contact.fanout import ResilientRedisManager
+from contact.health import Readiness
+from contact.hours import ChatHours
+from contact.keys import Keys
+from contact.presence import MemoryPresence, Presence, RedisPresence
+from contact.ratelimit import ConnectionCap, FallbackRateLimiter, MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from contact.scheduler import JobRunner
+from contact.settings import Settings
+from routing.risk import DEFAULT_PHRASES, RiskDetector
+from routing.rules import DEFAULT_RULES, RoutingConfigError, RoutingRules
+
+log = structlog.get_logger(__name__)
+
+
+class ConfigError(RuntimeError):
+    """The server refuses to start half-configured."""
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything one process runs, built and connected. Optional parts are None when their
+    setting is absent (no Redis, no case webhook)."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    redis: aioredis.Redis | None
+    fanout: ResilientRedisManager | None
+    limiter: RateLimiter
+    presence: Presence
+    keys: Keys
+    rules: RoutingRules
+    writer: MessageWriter
+    chat: ChatService
+    crisis: CrisisService
+    push: PushOffers
+    agents: AgentService
+    callbacks: CallbackService
+    mailer: Mailer
+    register: CaseRegister
+    delivery: HandoffDelivery | None
+    sio: socketio.AsyncServer
+    dispatcher: Dispatcher
+    visitors: VisitorNamespace
+    readiness: Readiness
+    jobs: JobRunner
+
+
+def origin_policy(settings: Settings) -> Callable[[str | None, dict[str, Any]], bool]:
+    """Socket.IO handshakes from a browser are allowed from our own origin and the configured
+    sites only; a foreign page cannot open a socket in a visitor's or agent's name."""
+    allowed = settings.origins
+
+    def check(origin: str | None, environ: dict[str, Any]) -> bool:
+        if origin is None:
+            return True  # not a browser: nothing to protect against
+        origin = origin.rstrip("/")
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin == own or origin in allowed
+
+    return check
+
+
+def secret_key(settings: Settings) -> str:
+    if settings.secret_key is not None:
+        secret = settings.secret_key.get_secret_value()
+        if len(secret) < 16:
+            raise ConfigError("VT_SECRET_KEY must be at least 16 characters")
+        return secret
+    if settings.redis_url:
+        raise ConfigError("several processes (VT_REDIS_URL) need one shared VT_SECRET_KEY")
+    log.warning("secret_key_generated", hint="set VT_SECRET_KEY so logins survive a restart")
+    return secrets.token_urlsafe(32)
+
+
+def chat_limits(settings: Settings) -> ChatLimits:
+    return ChatLimits(
+        max_concurrent=settings.max_concurrent_chats,
+        visitor_messages=settings.visitor_message_limit,
+        visitor_window_s=settings.visitor_message_window_s,
+        starts_per_ip=settings.start_limit_per_ip,
+        starts_window_s=settings.start_limit_window_s,
+        default_wait_per_position_s=settings.default_wait_per_position_s,
+        typing_per_10s=settings.typing_limit,
+        waiting_grace_s=settings.waiting_grace_s,
+        outcome_grace_s=settings.outcome_grace_s,
+        resume_ttl_s=settings.resume_ttl_s,
+    )
+
+
+def routing(settings: Settings) -> tuple[RoutingRules, RiskDetector]:
+    try:
+        rules = RoutingRules.load(settings.routing_file or DEFAULT_RULES)
+        risk = RiskDetector.from_file(settings.risk_phrases_file or DEFAULT_PHRASES)
+    except (RoutingConfigError, ValueError, OSError) as exc:
+        raise ConfigError(str(exc)) from None
+    return rules, risk
+
+
+def handoff_delivery(settings: Settings, db: Database, clock: Clock) -> HandoffDelivery | None:
+    """The webhook to the case system, or None for the built-in register."""
+    if not settings.case_webhook_url:
+        return None
+    if settings.case_webhook_secret is None:
+        raise ConfigError("VT_CASE_WEBHOOK_URL needs VT_CASE_WEBHOOK_SECRET: handoffs are never sent unsigned")
+    return HandoffDelivery(
+        db,
+        clock,
+        WebhookConfig(
+            url=settings.case_webhook_url,
+            secret=settings.case_webhook_secret.get_secret_value().encode(),
+            max_tries=settings.case_max_tries,
+            base_s=settings.case_retry_base_s,
+            max_delay_s=settings.case_retry_max_s,
+            timeout_s=settings.case_timeout_s,
+            poll_s=settings.case_poll_s,
+            lease_s=max(settings.case_lease_s, settings.case_timeout_s * 2),
+        ),
+    )
+
+
+def callback_schedule(settings: Settings) -> Schedule:
+    try:
+        return Schedule(
+            {
+                "terugbellen": WeekPattern.parse(settings.callback_hours, settings.callback_block_min),
+                "adviesgesprek": WeekPattern.parse(settings.adviesgesprek_hours, settings.adviesgesprek_block_min),
+            },
+            tz=settings.timezone,
+            close_before=timedelta(minutes=settings.callback_close_before_min),
+            horizon_days=settings.callback_horizon_days,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"callback tijdvakken: {exc}") from None
+
+
+def mailer(settings: Settings, db: Database, clock: Clock) -> Mailer:
+    return Mailer(
+        db,
+        clock,
+        SmtpConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            sender=settings.mail_from,
+        ),
+    )
+
+
+def contact_sources() -> ContactSources:
+    """Every kind of contact that is handed off to the case system, and purged after it."""
+    return ContactSources([ChatRecords(), CallbackRecords()])
+
+
+def case_register(settings: Settings, db: Database, clock: Clock) -> CaseRegister:
+    return CaseRegister(
+        db, clock, ZoneInfo(settings.timezone), timedelta(days=settings.retention_days), contact_sources()
+    )
+
+
+def build_services(settings: Settings, clock: Clock) -> Services:
+    """All parts of one process, in the order they need each other."""
+    hours = ChatHours(settings.chat_hours, settings.timezone)
+    secret = secret_key(settings)
+    db = Database(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        statement_timeout_s=settings.db_statement_timeout_s,
+        lock_timeout_s=settings.db_lock_timeout_s,
+    )
+    redis_client: aioredis.Redis | None = None
+    limiter: RateLimiter
+    presence: Presence
+    if settings.redis_url:
+        # Short timeouts: a Redis that is down or hangs makes the limits and presence fall back
+        # to this process (contact/ratelimit.py, contact/presence.py), never an error for a visitor.
+        redis_client = aioredis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+        limiter = FallbackRateLimiter(RedisRateLimiter(redis_client), MemoryRateLimiter())
+        presence = RedisPresence(redis_client, settings.redis_channel)
+    else:
+        limiter = MemoryRateLimiter()
+        presence = MemoryPresence()
+    rules, risk = routing(settings)
+    delivery = handoff_delivery(settings, db, clock)
+    keys = Keys(settings.hash_key.get_secret_value().encode() if settings.hash_key else b"")
+    handoffs = HandoffSettings(webhook=delivery is not None, tz=ZoneInfo(settings.timezone), keys=keys)
+    schedule = callback_schedule(settings)
+
+    writer = MessageWriter(db)
+    token_key = hashlib.sha256(b"vt-contact resume ids\0" + secret.encode()).digest()
+    chat = ChatService(
+        db, clock, hours, writer, limiter, chat_limits(settings), rules, risk, presence, handoffs, token_key
+    )
+    crisis = CrisisService(chat, settings.crisis_realert_s)
+    push = PushOffers(chat, presence, settings.push_offer_timeout_s)
+    agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s, clock))
+    callbacks = CallbackService(
+        db,
+        clock,
+        schedule,
+        CallbackConfig(
+            capacity={"terugbellen": settings.callback_capacity, "adviesgesprek": settings.adviesgesprek_capacity},
+            max_attempts=settings.callback_max_attempts,
+            retry_gap=timedelta(minutes=settings.callback_retry_gap_min),
+            public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+            organiser=parseaddr(settings.mail_from)[1] or "noreply@veiligthuis.example",
+        ),
+        handoffs,
+    )
+    register = case_register(settings, db, clock)
+
+    fanout = ResilientRedisManager(settings.redis_url, channel=settings.redis_channel) if settings.redis_url else None
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=fanout,
+        cors_allowed_origins=origin_policy(settings),
+        max_http_buffer_size=settings.max_http_buffer_size,
+        logger=False,
+        engineio_logger=TransportLogger(),
+        serializer=GuardedPacket,
+        cookie=None,
+    )
+    dispatcher = Dispatcher(
+        sio,
+        chat,
+        crisis,
+        push,
+        TakeOverService(chat, settings.takeover_wait_s),
+        on_handoff=delivery.kick if delivery is not None else lambda: None,
+    )
+    # One cap per process for both namespaces: it counts connections, whoever opens them.
+    cap = ConnectionCap(settings.max_connections_per_address)
+    visitors = VisitorNamespace(dispatcher, settings.trusted_proxies, cap)
+    sio.register_namespace(visitors)
+    sio.register_namespace(AgentNamespace(dispatcher, agents, presence, settings.trusted_proxies, cap))
+    readiness = Readiness(
+        db,
+        redis=redis_client,
+        fanout=fanout,
+        timeout_s=settings.ready_timeout_s,
+        min_free_bytes=settings.ready_min_free_mb * 1024 * 1024,
+    )
+    return Services(
+        settings=settings,
+        clock=clock,
+        db=db,
+        redis=redis_client,
+        fanout=fanout,
+        limiter=limiter,
+        presence=presence,
+        keys=keys,
+        rules=rules,
+        writer=writer,
+        chat=chat,
+        crisis=crisis,
+        push=push,
+        agents=agents,
+        callbacks=callbacks,
+        mailer=mailer(settings, db, clock),
+        register=register,
+        delivery=delivery,
+        sio=sio,
+        dispatcher=dispatcher,
+        visitors=visitors,
+        readiness=readiness,
+        jobs=JobRunner(db, clock, settings.sync_database_url, settings.leader_ttl_s),
+    )

@@ -1,0 +1,188 @@
+"""The queue: whether the chat is open and how long the wait is, each agent group's view of the
+waiting conversations, and each waiting visitor's position."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chat.base import ChatBase
+from chat.model import (
+    ConversationStatus,
+    Emit,
+    ToAgentGroup,
+    ToVisitor,
+    estimate_wait_s,
+    iso,
+    parse_group,
+    queue_group,
+)
+from chat.store import conversations, queue_state
+from contact.auth import agents
+from contact.phone import HELPLINE
+from routing.queue_order import AgentView, Waiting, order, overflowing, visible_to
+
+# Accepts in this window set the pace of the wait estimate.
+RATE_WINDOW_ACCEPTS_S = 1800
+
+
+class QueueUseCases(ChatBase):
+    async def status(self) -> dict[str, Any]:
+        state = self.hours.state(self.clock.now())
+        async with self.db.read() as conn:
+            waiting = await conn.scalar(
+                select(func.count()).where(
+                    conversations.c.status == ConversationStatus.WAITING, conversations.c.visitor_away_since.is_(None)
+                )
+            )
+            accepted = await self._accepted_recently(conn)
+        waiting = int(waiting or 0)
+        return {
+            "chat": {
+                "open": state.open,
+                "opens_at": iso(state.opens_at),
+                "closes_at": iso(state.closes_at),
+                "queue_length": waiting,
+                "estimated_wait_s": self._estimate(waiting + 1, accepted),
+                "advisors_online": await self.advisors_online(),
+            },
+            "phone": dict(HELPLINE),
+        }
+
+    async def advisors_online(self) -> int:
+        """How many agents have a console open on any process: a count only, never who. The
+        widget tells a visitor when nobody is there instead of a wait that keeps growing."""
+        return len(await self.presence.online())
+
+    async def queue_snapshot(self, group: str) -> dict[str, Any]:
+        """The queue as the agents of one group (role and teams) see it."""
+        version, waiting, entries = await self._load_queue()
+        return self._view(group, version, waiting, entries)
+
+    async def _load_queue(self) -> tuple[int, list[Waiting], dict[str, dict[str, Any]]]:
+        async with self.db.read() as conn:
+            version = await conn.scalar(select(queue_state.c.version).where(queue_state.c.id == 1))
+            rows = (
+                await conn.execute(
+                    select(
+                        conversations.c.id,
+                        conversations.c.caller_type,
+                        conversations.c.intent,
+                        conversations.c.topic,
+                        conversations.c.team,
+                        conversations.c.priority,
+                        conversations.c.waiting_since,
+                        conversations.c.danger_now,
+                        conversations.c.crisis_at,
+                        conversations.c.expertise,
+                        conversations.c.visitor_away_since,
+                    ).where(conversations.c.status == ConversationStatus.WAITING)
+                )
+            ).all()
+        waiting = order(
+            (
+                Waiting(r.id, r.team, r.priority, r.waiting_since, r.danger_now, present=r.visitor_away_since is None)
+                for r in rows
+            ),
+            self.rules.crisis_team,
+        )
+        entries = {
+            r.id: {
+                "conversation_id": r.id,
+                "caller_type": r.caller_type,
+                "intent": r.intent,
+                "topic": r.topic,
+                "team": r.team,
+                "priority": r.priority,
+                "waiting_since": iso(r.waiting_since),
+                "danger_now": r.danger_now,
+                "in_crisis": r.crisis_at is not None,
+                "expertise": list(r.expertise or ()),
+                "visitor_present": r.visitor_away_since is None,
+                "visitor_away_since": iso(r.visitor_away_since),
+            }
+            for r in rows
+        }
+        return int(version or 0), waiting, entries
+
+    def _view(
+        self, group: str, version: int, waiting: list[Waiting], entries: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        role, teams = parse_group(group)
+        now = self.clock.now()
+        seen = visible_to(AgentView(id="", teams=teams, role=role), waiting, now, self.rules)
+        over = overflowing(waiting, now, self.rules)
+        return {
+            "version": version,
+            "waiting": [{**entries[w.conversation_id], "overflow": w.conversation_id in over} for w in seen],
+        }
+
+    async def _agent_groups(self) -> set[str]:
+        """Every view of the queue that some active agent has (known from the agent table, so
+        every process knows them, wherever those agents are connected)."""
+        async with self.db.read() as conn:
+            rows = await conn.execute(select(agents.c.role, agents.c.teams).where(agents.c.active.is_(True)))
+            return {queue_group(r.role, tuple(r.teams or ())) for r in rows}
+
+    async def _groups_seeing(self, conversation_id: str) -> list[str]:
+        _, waiting, _ = await self._load_queue()
+        item = [w for w in waiting if w.conversation_id == conversation_id]
+        now = self.clock.now()
+        return sorted(
+            g
+            for g in await self._agent_groups()
+            if visible_to(AgentView(id="", teams=parse_group(g)[1], role=parse_group(g)[0]), item, now, self.rules)
+        )
+
+    async def queue_emits(self) -> list[Emit]:
+        """Each group of agents its view of the queue, and each waiting visitor the position in
+        the queue of the team that serves them, with the expected wait."""
+        version, waiting, entries = await self._load_queue()
+        groups = await self._agent_groups()
+        async with self.db.read() as conn:
+            accepted = await self._accepted_recently(conn)
+        emits = [Emit(ToAgentGroup(g), "queue", self._view(g, version, waiting, entries)) for g in sorted(groups)]
+        online = await self.advisors_online()
+        for cid, pos in self._positions(waiting).items():
+            told = {"position": pos, "estimated_wait_s": self._estimate(pos, accepted), "advisors_online": online}
+            emits.append(Emit(ToVisitor(cid), "queue", told))
+        return emits
+
+    async def queue_positions(self) -> dict[str, tuple[int, int]]:
+        """Position (from 1, in its team's queue) and expected wait of every waiting conversation."""
+        _, waiting, _ = await self._load_queue()
+        async with self.db.read() as conn:
+            accepted = await self._accepted_recently(conn)
+        return {cid: (pos, self._estimate(pos, accepted)) for cid, pos in self._positions(waiting).items()}
+
+    @staticmethod
+    def _positions(waiting: list[Waiting]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        positions = {}
+        for w in waiting:  # already in queue order
+            if not w.present:
+                continue  # nobody there to wait: not counted in anyone's place
+            counts[w.team] = counts.get(w.team, 0) + 1
+            positions[w.conversation_id] = counts[w.team]
+        return positions
+
+    async def overflow_due(self) -> bool:
+        """Whether a conversation crossed its team's waiting limit since the last call, so the
+        agents of other teams must be offered it (nothing else changes the queue then)."""
+        _, waiting, _ = await self._load_queue()
+        over = overflowing(waiting, self.clock.now(), self.rules)
+        new = bool(over - self._last_overflow)
+        self._last_overflow = over
+        return new
+
+    def _estimate(self, position: int, accepted_recently: int) -> int:
+        return estimate_wait_s(
+            position, accepted_recently, RATE_WINDOW_ACCEPTS_S, self.limits.default_wait_per_position_s
+        )
+
+    async def _accepted_recently(self, conn: AsyncConnection) -> int:
+        since = self.clock.now() - timedelta(seconds=RATE_WINDOW_ACCEPTS_S)
+        return int(await conn.scalar(select(func.count()).where(conversations.c.accepted_at >= since)) or 0)
