@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: run test bench bench-idle bench-slots bench-tokens bench-resume clean
+.PHONY: run test bench bench-idle bench-slots bench-tokens bench-resume bench-risk clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-tokens: $(STAMP)
 
 bench-resume: $(STAMP)
 	$(BIN)/python bench/resume_tokens.py
+
+bench-risk: $(STAMP)
+	$(BIN)/python bench/risk_signals.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache node_modules artifacts
