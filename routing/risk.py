@@ -112,7 +112,7 @@ _DOUBLES = re.compile(r"([a-z])(?=\1)")
 # Words, and the marks that end a clause (negation and the gap between words of a phrase stop there).
 _TOKENS = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*|'[a-z]+|[.!?;:\n]+")
 _ENTRY_WORD = re.compile(r"^[a-z0-9_']+\*?$")
-_MAX_GAP = 3  # words allowed between the words of a multi-word entry ("sluit mij vaak op")
+_MAX_GAP = 4  # words allowed between the words of a multi-word entry ("sluit mij vaak op")
 _NEGATION_REACH = 4  # words before a match in which "niet/nooit/geen" negates it
 _MAX_ATTEMPTS = 8  # misses of one multi-word entry in a message before it is no longer looked for
 _MIN_COMPOUND = 4  # an entry this long also matches at the start or end of a longer word
@@ -128,7 +128,9 @@ _COMMON = frozenset(" ".join(_COMMON_LINES).split())
 NEGATIONS = frozenset({"niet", "nooit", "geen", "niemand", "nergens"})
 
 
-_Analysis = tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, int, int], ...], frozenset[tuple[int, int, int]]]
+_Analysis = tuple[
+    tuple[int, ...], tuple[int, ...], tuple[tuple[int, int, int], ...], frozenset[tuple[int, int, int]], str
+]
 
 
 class RiskDataError(ValueError):
@@ -224,14 +226,18 @@ class _Lexicon:
         self.wild_lengths: set[int] = set()
         self.suffix_lengths: set[int] = set()
 
-    def add(self, word: str, ref: tuple[int, int, int], stem: str, compounds: bool) -> None:
+    def add(self, word: str, ref: tuple[int, int, int], stem: str, lemma: str, compounds: bool) -> None:
         if word.endswith("*"):
             for head in {word[:-1], _squeeze(word[:-1])}:
                 self.wild.setdefault(head, []).append(ref)
                 self.wild_lengths.add(len(head))
             return
         # Squeezed short words collide ("eer" -> "er"): only longer words are also matched squeezed.
-        for form in {word, _squeeze(word)} if len(word) >= 5 else {word}:
+        forms = {word, _squeeze(word)} if len(word) >= 5 else {word}
+        # An entry also matches every form of its lemma: "sluit op" finds "sloten me op".
+        if len(word) >= 4 and word not in _COMMON:
+            forms.add(lemma)
+        for form in forms:
             self.exact.setdefault(form, []).append(ref)
         if compounds and len(word) >= _MIN_COMPOUND:
             for form in {word, stem}:
@@ -270,16 +276,20 @@ class RiskDetector:
         for c, concept in enumerate(self.concepts):
             for e, entry in enumerate(concept.entries):
                 for p, word in enumerate(entry):
-                    self._lexicon.add(word, (c, e, p), self._stemmer.stemWord(word), concept.compounds)
+                    lemma = simplemma.lemmatize(word, lang="nl").replace("_", "") if not word.endswith("*") else word
+                    self._lexicon.add(word, (c, e, p), self._stemmer.stemWord(word), lemma, concept.compounds)
         self._prefix_lengths = sorted(self._lexicon.prefix_lengths)
         self._suffix_lengths = sorted(self._lexicon.suffix_lengths)
         self._wild_lengths = sorted(self._lexicon.wild_lengths)
         self._cache: dict[str, _Analysis] = {}
         self._anchor = [[_anchor(entry) for entry in c.entries] for c in self.concepts]
+        # Common words match only as written (they are not lemmatised): an entry whose common words are not all in
+        # the message cannot be there, which is cheaper to know than to look around its anchor.
+        self._needs = [[frozenset(w for w in entry if w in _COMMON) for entry in c.entries] for c in self.concepts]
         self._compiled_rules = [
             (
                 rule,
-                [[self._index[name] for name in group if name in self._index] for group in rule.when],
+                [frozenset(self._index[name] for name in group if name in self._index) for group in rule.when],
                 frozenset(self._index[n] for n in rule.unless if n in self._index),
             )
             for rule in self.rules
@@ -344,7 +354,7 @@ class RiskDetector:
             sorted((c, e, p) for c, e, p in refs if len(entries[c].entries[e]) > 1 and self._anchor[c][e] == p)
         )
         multi = frozenset(ref for ref in refs if len(entries[ref[0]].entries[ref[1]]) > 1)
-        result = (plain, negatable, anchors, multi)
+        result = (plain, negatable, anchors, multi, _squeeze(word))
         if len(self._cache) >= _WORD_CACHE_SIZE:
             self._cache.clear()
         self._cache[word] = result
@@ -356,11 +366,14 @@ class RiskDetector:
         clause_start = 0
         analyse = self._analyse
         attempts: dict[tuple[int, int], int] = {}
+        analysed = [analyse(word) for word in words]
+        seen = set(words)
+        seen.update(a[4] for a in analysed)
         for i, word in enumerate(words):
             if word == ".":
                 clause_start = i + 1
                 continue
-            plain, negatable, anchors, _ = analyse(word)
+            plain, negatable, anchors, _, _ = analysed[i]
             for c in plain:
                 found = matched.get(c)
                 if found is None:
@@ -373,7 +386,7 @@ class RiskDetector:
                 # Each entry is found once and given up after a few misses: a long message of the same few
                 # words ("niet niet niet ...") cannot make this quadratic.
                 tried = attempts.get((c, e), 0)
-                if tried < 0 or tried >= _MAX_ATTEMPTS:
+                if tried < 0 or tried >= _MAX_ATTEMPTS or not self._needs[c][e] <= seen:
                     continue
                 span = self._around(words, i, c, e, p, self._lengths[c][e])
                 attempts[(c, e)] = -1 if span is not None else tried + 1
@@ -381,22 +394,22 @@ class RiskDetector:
                     self._hit(matched, c, [words[k] for k in span], words, span[0], span[-1], clause_start)
         if not matched:
             return RiskResult(None, ())
-        present = matched.keys()
+        # A concept whose `unless` concepts are also there does not count ("vroeger", but "nog steeds").
+        keys = matched.keys()
+        unless_of = self._concept_unless
+        present = {c for c in keys if unless_of[c].isdisjoint(keys)}
         signals: list[tuple[str, str | None, tuple[str, ...], str]] = []
         for c in sorted(present & self._leveled):
-            if not present & self._concept_unless[c]:
-                concept = self.concepts[c]
-                signals.append((concept.name, concept.level, tuple(matched[c]), concept.label))
+            concept = self.concepts[c]
+            signals.append((concept.name, concept.level, tuple(matched[c]), concept.label))
         for rule, groups, unless in self._compiled_rules:
-            if present & unless:
-                continue
-            chosen = []
             for group in groups:
-                hit = next((c for c in group if c in matched), None)
-                if hit is None:
+                if group.isdisjoint(present):
                     break
-                chosen.append(hit)
             else:
+                if not unless.isdisjoint(present):
+                    continue
+                chosen = [min(group & present) for group in groups]
                 words_of = tuple(w for c in chosen for w in matched[c])
                 names = " + ".join(self.concepts[c].name for c in chosen)
                 signals.append((names, rule.level, words_of, rule.name))
