@@ -28,6 +28,7 @@ _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 DATA = Path(__file__).with_name("risk")
 DEFAULT_CONCEPTS = DATA / "concepts.toml"
 DEFAULT_PHRASES = DATA / "phrases.txt"
+DEFAULT_MODEL = DATA / "model.tsv"
 
 # Chat language and common misspellings, mapped to the word the lemmatizer knows.
 # Applied to whole tokens, after lowercasing and accent stripping.
@@ -98,11 +99,12 @@ CHAT_WORDS: dict[str, str] = {
     "zelfmoort": "zelfmoord",
 }
 
+_CHAT_SPLIT = {word: tuple(mapped.split()) for word, mapped in CHAT_WORDS.items()}
 # Letters from other scripts that look like Latin ones ("mеs" with a Cyrillic е): read as the Latin letter.
 _CONFUSABLES = str.maketrans("аеорсхуіјкмнтвѕ" + "αεορτυικνχ", "aeopcxyijkmhtbs" + "aeoptuikvx")
 # Laughing faces make a message a joke as much as "haha" does.
 _LAUGHS = str.maketrans(
-    {face: " haha " for face in "\U0001f602\U0001f923\U0001f606\U0001f605\U0001f61c\U0001f61d\U0001f92a"}
+    {face: " haha " for face in "\U0001f602\U0001f923\U0001f606\U0001f605\U0001f61c\U0001f61d\U0001f92a\U0001f648"}
 )
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u034f\u180e]")
 _APOSTROPHES = re.compile("[\u2019\u2018`\u00b4]")
@@ -125,11 +127,16 @@ _COMMON_LINES = (
     "laat laten zal zullen mag mogen komt komen staat hier daar iets alles niemand iemand zich",
 )
 _COMMON = frozenset(" ".join(_COMMON_LINES).split())
+# The model does not weigh words that are in almost every message, nor who is spoken of, only what happens:
+# "hij is lief voor mij" must not look dangerous because danger is so often told as "hij ... mij".
+_MODEL_SKIP = _COMMON | {".", "zijn", "hebben", "worden", "kunnen", "moeten", "willen", "gaan", "komen", "zullen",
+                         "mogen", "laten", "staan", "zeggen", "mijn", "hun", "ook", "heel", "echt", "gewoon", "dan"}
+_PERSONS = frozenset({"dader", "slachtoffer", "kind", "zelf"})
 NEGATIONS = frozenset({"niet", "nooit", "geen", "niemand", "nergens"})
 
 
 _Analysis = tuple[
-    tuple[int, ...], tuple[int, ...], tuple[tuple[int, int, int], ...], frozenset[tuple[int, int, int]], str
+    tuple[int, ...], tuple[int, ...], tuple[tuple[int, int, int], ...], frozenset[tuple[int, int, int]], str, str
 ]
 
 
@@ -139,26 +146,26 @@ class RiskDataError(ValueError):
 
 def _plain(text: str) -> str:
     """Lowercase ASCII-folded text with one kind of apostrophe and no invisible characters."""
+    if text.isascii():
+        return text.replace("`", "'").lower()
     text = _INVISIBLE.sub("", _APOSTROPHES.sub("'", text))
-    if not text.isascii():
-        text = text.translate(_LAUGHS).casefold().translate(_CONFUSABLES)
-        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
-    return text.casefold()
+    text = text.translate(_LAUGHS).casefold().translate(_CONFUSABLES)
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
 
 
 def tokens(text: str) -> list[str]:
     """Normalised tokens of a message: words (chat words mapped, repeats capped at two) and clause marks as '.'."""
     out: list[str] = []
     for token in _TOKENS.findall(_REPEATS.sub(r"\1\1", _plain(text))):
-        if not token[0].isalnum() and token[0] != "'":
-            if out and out[-1] != ".":
-                out.append(".")
-            continue
-        mapped = CHAT_WORDS.get(token)
+        mapped = _CHAT_SPLIT.get(token)
         if mapped is not None:
-            out.extend(mapped.split())
-        else:
+            out.extend(mapped)
+        elif token[0].isalnum():
+            out.append(token.replace("'", "") if "'" in token else token)
+        elif token[0] == "'":
             out.append(token.replace("'", ""))
+        elif out and out[-1] != ".":
+            out.append(".")
     return out
 
 
@@ -248,13 +255,93 @@ class _Lexicon:
                     self.suffix_lengths.add(len(form))
 
 
+@dataclass(frozen=True)
+class Model:
+    """A logistic regression over a message's lemmas and concepts, for what no rule names.
+
+    Trained by `python -m routing.risk_model` on the labelled data the project ships (deterministic). It only
+    speaks when no concept or rule did, and names the words that weighed most."""
+
+    bias: float
+    threshold: float  # on the log-odds: a signal of the rules below it is quieted (never acuut)
+    weights: dict[str, float]
+    level: str = "zorg"
+    add: float | None = None  # a message no rule flagged is flagged at or above it (None: at `threshold`)
+
+    def judge(
+        self, words: list[str], analysed: list[_Analysis], names: list[str], ruled: bool
+    ) -> tuple[str, ...] | None:
+        """The words that carried a flagged message, most weight first; None below the threshold (`add` when no
+        rule spoke)."""
+        score = self.bias
+        weights = self.weights
+        counted: dict[str, tuple[float, str]] = {}
+        previous = ""
+        for word, analysis in zip(words, analysed, strict=True):
+            lemma = analysis[5]
+            if lemma not in counted and lemma not in _MODEL_SKIP:
+                weight = weights.get(lemma, 0.0)
+                score += weight
+                counted[lemma] = (weight, word)
+            if previous and lemma != "." and not (previous in _MODEL_SKIP and lemma in _MODEL_SKIP):
+                pair = previous + " " + lemma
+                if pair not in counted:
+                    weight = weights.get(pair, 0.0)
+                    score += weight
+                    counted[pair] = (weight, "")
+            previous = lemma if lemma != "." else ""
+        for name in names:
+            weight = weights.get(name, 0.0)
+            score += weight
+            counted[name] = (weight, "")
+        if score < (self.threshold if ruled or self.add is None else self.add):
+            return None
+        # The message's own words that weighed most (pairs and concepts count, but only words are shown).
+        top = sorted((weight, word) for weight, word in counted.values() if weight > 0 and word)[-4:]
+        return tuple(word for _, word in reversed(top))
+
+
+def parse_model(content: str, source: str = "model.tsv") -> Model:
+    """`name<TAB>number` lines: `bias`, `threshold`, `add`, `level`, then one line per feature. Errors name the
+    line."""
+    values: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    level = "zorg"
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, tab, value = line.partition("\t")
+        if not tab:
+            raise RiskDataError(f"{source} line {number}: expected 'feature<TAB>weight'")
+        if name == "level":
+            if value not in _RANK:
+                raise RiskDataError(f"{source} line {number}: level must be one of {', '.join(LEVELS)}")
+            level = value
+            continue
+        try:
+            number_value = float(value)
+        except ValueError:
+            raise RiskDataError(f"{source} line {number}: {value!r} is not a number") from None
+        if name in ("bias", "threshold", "add"):
+            values[name] = number_value
+        else:
+            weights[name] = number_value
+    for name in ("bias", "threshold"):
+        if name not in values:
+            raise RiskDataError(f"{source}: no {name!r} line")
+    return Model(values["bias"], values["threshold"], weights, level, values.get("add"))
+
+
 def _anchor(entry: list[str]) -> int:
     """The position of the word a multi-word entry is looked for by: the longest of its least common words."""
     return max(range(len(entry)), key=lambda p: (entry[p] not in _COMMON, len(entry[p].rstrip("*")), -p))
 
 
 class RiskDetector:
-    def __init__(self, concepts: list[Concept], rules: list[Rule], phrases: Iterable[Phrase] = ()) -> None:
+    def __init__(
+        self, concepts: list[Concept], rules: list[Rule], phrases: Iterable[Phrase] = (), model: Model | None = None
+    ) -> None:
+        self.model = model
         # The same phrase twice counts at its highest level.
         best: dict[str, str] = {}
         for phrase in phrases:
@@ -295,6 +382,11 @@ class RiskDetector:
             for rule in self.rules
         ]
         self._concept_unless = [frozenset(self._index[n] for n in c.unless if n in self._index) for c in self.concepts]
+        # The rules a concept can start: those with it in their first group.
+        self._rules_of: list[list[int]] = [[] for _ in self.concepts]
+        for r, (_, groups, _) in enumerate(self._compiled_rules):
+            for c in groups[0]:
+                self._rules_of[c].append(r)
         self._negatable = [c.negatable for c in self.concepts]
         self._lengths = [[len(entry) for entry in c.entries] for c in self.concepts]
         self._leveled = frozenset(i for i, c in enumerate(self.concepts) if c.level is not None)
@@ -302,15 +394,27 @@ class RiskDetector:
         simplemma.lemmatize("slaan", lang="nl")
 
     @classmethod
-    def from_file(cls, phrases: str | Path | None = None, concepts: str | Path | None = None) -> RiskDetector:
-        """The concepts file (default `risk/concepts.toml`) plus a phrases file (default `risk/phrases.txt`)."""
+    def from_file(
+        cls,
+        phrases: str | Path | None = None,
+        concepts: str | Path | None = None,
+        model: str | Path | None | bool = True,
+    ) -> RiskDetector:
+        """The concepts file (default `risk/concepts.toml`) plus a phrases file (default `risk/phrases.txt`) and
+        the model (default `risk/model.tsv` if it is there; False: none)."""
         concepts_path = Path(concepts) if concepts is not None else DEFAULT_CONCEPTS
         phrases_path = Path(phrases) if phrases is not None else DEFAULT_PHRASES
         found, rules = parse_concepts(concepts_path.read_text(encoding="utf-8"), source=concepts_path.name)
-        return cls(found, rules, parse_phrases(phrases_path.read_text(encoding="utf-8")))
+        loaded = None
+        if model is True:
+            model = DEFAULT_MODEL if DEFAULT_MODEL.exists() else None
+        if model:
+            model_path = Path(model)
+            loaded = parse_model(model_path.read_text(encoding="utf-8"), source=model_path.name)
+        return cls(found, rules, parse_phrases(phrases_path.read_text(encoding="utf-8")), loaded)
 
-    def _forms(self, word: str) -> set[str]:
-        """The forms a word is looked up by: itself, squeezed, its lemma and its Snowball stem."""
+    def _lemma(self, word: str) -> str:
+        """simplemma's Dutch lemma, or for a word it does not know, that of its d/t spelling ("vermoort")."""
         lemma = simplemma.lemmatize(word, lang="nl").replace("_", "")
         if lemma == word and len(word) > 3:
             # Unknown to the dictionary: try the usual misspellings of a verb ending (d/t, dt) once more.
@@ -319,7 +423,7 @@ class RiskDetector:
                     other = simplemma.lemmatize(variant, lang="nl").replace("_", "")
                     if other != variant:
                         lemma = other
-        return {word, _squeeze(word), lemma, self._stemmer.stemWord(word)}
+        return lemma
 
     def _analyse(self, word: str) -> _Analysis:
         """What a word can be, cached: plain concepts, negatable concepts, the multi-word entries it anchors,
@@ -329,7 +433,8 @@ class RiskDetector:
             return found
         lexicon = self._lexicon
         refs: set[tuple[int, int, int]] = set()
-        for form in self._forms(word):
+        lemma = self._lemma(word)
+        for form in {word, _squeeze(word), lemma, self._stemmer.stemWord(word)}:
             refs.update(lexicon.exact.get(form, ()))
             for n in self._prefix_lengths:
                 if n >= len(form):
@@ -354,46 +459,34 @@ class RiskDetector:
             sorted((c, e, p) for c, e, p in refs if len(entries[c].entries[e]) > 1 and self._anchor[c][e] == p)
         )
         multi = frozenset(ref for ref in refs if len(entries[ref[0]].entries[ref[1]]) > 1)
-        result = (plain, negatable, anchors, multi, _squeeze(word))
+        result = (plain, negatable, anchors, multi, _squeeze(word), lemma)
         if len(self._cache) >= _WORD_CACHE_SIZE:
             self._cache.clear()
         self._cache[word] = result
         return result
 
     def detect(self, text: str) -> RiskResult:
-        words = tokens(text)
-        matched: dict[int, list[str]] = {}
-        clause_start = 0
-        analyse = self._analyse
-        attempts: dict[tuple[int, int], int] = {}
-        analysed = [analyse(word) for word in words]
-        seen = set(words)
-        seen.update(a[4] for a in analysed)
-        for i, word in enumerate(words):
-            if word == ".":
-                clause_start = i + 1
-                continue
-            plain, negatable, anchors, _, _ = analysed[i]
-            for c in plain:
-                found = matched.get(c)
-                if found is None:
-                    matched[c] = [word]
-                elif word not in found:
-                    found.append(word)
-            for c in negatable:
-                self._hit(matched, c, [word], words, i, i, clause_start)
-            for c, e, p in anchors:
-                # Each entry is found once and given up after a few misses: a long message of the same few
-                # words ("niet niet niet ...") cannot make this quadratic.
-                tried = attempts.get((c, e), 0)
-                if tried < 0 or tried >= _MAX_ATTEMPTS or not self._needs[c][e] <= seen:
-                    continue
-                span = self._around(words, i, c, e, p, self._lengths[c][e])
-                attempts[(c, e)] = -1 if span is not None else tried + 1
-                if span is not None:
-                    self._hit(matched, c, [words[k] for k in span], words, span[0], span[-1], clause_start)
-        if not matched:
+        words, analysed, matched, negated = self._match(text)
+        present, signals = self._signals(matched)
+        if self.model is not None and not any(s[1] == "acuut" or s[0] == "zin" for s in signals):
+            # Below acuut (and but for fixed phrases) the model has the last word: it weighs the message's lemmas
+            # with the concepts and rules found, so it both adds what no rule names and quiets what the data
+            # showed to be harmless.
+            found = self.model.judge(words, analysed, self._model_names(present, negated, signals), bool(signals))
+            if found is None:
+                signals = []
+            elif not signals:
+                signals.append(("model", self.model.level, found, "lijkt op eerdere meldingen"))
+        if not signals:
             return RiskResult(None, ())
+        level = min((s[1] for s in signals if s[1] is not None), key=_RANK.__getitem__)
+        shown = sorted({f"{label}: {' '.join(words_)}" for _, _, words_, label in signals})
+        return RiskResult(level, tuple(shown), tuple((name, lvl, w) for name, lvl, w, _ in signals))
+
+    def _signals(
+        self, matched: dict[int, list[str]]
+    ) -> tuple[set[int], list[tuple[str, str | None, tuple[str, ...], str]]]:
+        """The concepts that count, and the signals of concepts and rules: (name, level, words, label)."""
         # A concept whose `unless` concepts are also there does not count ("vroeger", but "nog steeds").
         keys = matched.keys()
         unless_of = self._concept_unless
@@ -402,7 +495,11 @@ class RiskDetector:
         for c in sorted(present & self._leveled):
             concept = self.concepts[c]
             signals.append((concept.name, concept.level, tuple(matched[c]), concept.label))
-        for rule, groups, unless in self._compiled_rules:
+        candidates = set()
+        for c in present:
+            candidates.update(self._rules_of[c])
+        for r in sorted(candidates):
+            rule, groups, unless = self._compiled_rules[r]
             for group in groups:
                 if group.isdisjoint(present):
                     break
@@ -413,11 +510,68 @@ class RiskDetector:
                 words_of = tuple(w for c in chosen for w in matched[c])
                 names = " + ".join(self.concepts[c].name for c in chosen)
                 signals.append((names, rule.level, words_of, rule.name))
-        if not signals:
-            return RiskResult(None, ())
-        level = min((s[1] for s in signals if s[1] is not None), key=_RANK.__getitem__)
-        shown = sorted({f"{label}: {' '.join(words_)}" for _, _, words_, label in signals})
-        return RiskResult(level, tuple(shown), tuple((name, lvl, w) for name, lvl, w, _ in signals))
+        return present, signals
+
+    def features(self, text: str) -> set[str]:
+        """What the statistical model sees of a message: its lemmas, the concepts found (as `@name`) and the
+        signals of concepts and rules (as `+label`)."""
+        words, analysed, matched, negated = self._match(text)
+        present, signals = self._signals(matched)
+        lemmas = [a[5] for a in analysed]
+        pairs = {
+            f"{a} {b}"
+            for a, b in zip(lemmas, lemmas[1:], strict=False)
+            if a != "." and b != "." and not (a in _MODEL_SKIP and b in _MODEL_SKIP)
+        }
+        unigrams = {lemma for lemma in lemmas if lemma not in _MODEL_SKIP}
+        return unigrams | pairs | set(self._model_names(present, negated, signals))
+
+    def _model_names(
+        self, present: set[int], negated: set[int], signals: list[tuple[str, str | None, tuple[str, ...], str]]
+    ) -> list[str]:
+        """The model's features beyond lemmas: `@concept` found, `-concept` found only negated, `+signal`."""
+        return (
+            ["@" + self.concepts[c].name for c in present if self.concepts[c].name not in _PERSONS]
+            + ["-" + self.concepts[c].name for c in negated - present]
+            + ["+" + signal[3] for signal in signals]
+        )
+
+    def _match(self, text: str) -> tuple[list[str], list[_Analysis], dict[int, list[str]], set[int]]:
+        """The message's words, what each can be, the concepts found with the words that matched, and the
+        concepts found only negated ("hij heeft me nooit geslagen")."""
+        words = tokens(text)
+        matched: dict[int, list[str]] = {}
+        negated: set[int] = set()
+        clause_start = 0
+        analyse = self._analyse
+        attempts: dict[tuple[int, int], int] = {}
+        analysed = [analyse(word) for word in words]
+        seen = set(words)
+        seen.update(a[4] for a in analysed)
+        for i, word in enumerate(words):
+            if word == ".":
+                clause_start = i + 1
+                continue
+            plain, negatable, anchors, _, _, _ = analysed[i]
+            for c in plain:
+                found = matched.get(c)
+                if found is None:
+                    matched[c] = [word]
+                elif word not in found:
+                    found.append(word)
+            for c in negatable:
+                self._hit(matched, c, [word], words, i, i, clause_start, negated)
+            for c, e, p in anchors:
+                # Each entry is found once and given up after a few misses: a long message of the same few
+                # words ("niet niet niet ...") cannot make this quadratic.
+                tried = attempts.get((c, e), 0)
+                if tried < 0 or tried >= _MAX_ATTEMPTS or not self._needs[c][e] <= seen:
+                    continue
+                span = self._around(words, i, c, e, p, self._lengths[c][e])
+                attempts[(c, e)] = -1 if span is not None else tried + 1
+                if span is not None:
+                    self._hit(matched, c, [words[k] for k in span], words, span[0], span[-1], clause_start, negated)
+        return words, analysed, matched, negated
 
     def _around(self, words: list[str], i: int, c: int, e: int, p: int, length: int) -> list[int] | None:
         """Token indexes of the whole entry around its anchor at i, in order, gaps of at most _MAX_GAP words, one
@@ -457,6 +611,7 @@ class RiskDetector:
         start: int,
         end: int,
         clause_start: int,
+        negated: set[int],
     ) -> None:
         if self.concepts[c].negatable:
             # "hij heeft me nooit geslagen", "mijn papa slaat mij nooit": a negation just before or after.
@@ -466,6 +621,7 @@ class RiskDetector:
                         break
                     continue
                 if words[k] in NEGATIONS and not start <= k <= end:
+                    negated.add(c)
                     return
         found = matched.setdefault(c, [])
         for word in got:
