@@ -127,6 +127,11 @@ _COMMON_LINES = (
     "laat laten zal zullen mag mogen komt komen staat hier daar iets alles niemand iemand zich",
 )
 _COMMON = frozenset(" ".join(_COMMON_LINES).split())
+# Frequent content words (and their forms): a multi-word entry is not anchored on them if it has a rarer word.
+_FREQUENT = frozenset(
+    "zeggen zegt zei gezegd willen wil gedaan doen maken maakt maak thuis weg heel alleen dagen dag laatste weet "
+    "weten kinderen kind familie gezien gekomen elke vorig oudere dood bel keer lang steeds altijd zo".split()
+)
 # The model does not weigh words that are in almost every message, nor who is spoken of, only what happens:
 # "hij is lief voor mij" must not look dangerous because danger is so often told as "hij ... mij".
 _MODEL_SKIP = _COMMON | {".", "zijn", "hebben", "worden", "kunnen", "moeten", "willen", "gaan", "komen", "zullen",
@@ -136,7 +141,13 @@ NEGATIONS = frozenset({"niet", "nooit", "geen", "niemand", "nergens"})
 
 
 _Analysis = tuple[
-    tuple[int, ...], tuple[int, ...], tuple[tuple[int, int, int], ...], frozenset[tuple[int, int, int]], str, str
+    tuple[int, ...],  # concepts of one-word entries
+    tuple[int, ...],  # ... of negatable concepts
+    tuple[tuple[int, int, int], ...],  # multi-word entries anchored on this word
+    frozenset[tuple[int, int, int]],  # every place in a multi-word entry this word can take
+    str,  # the word squeezed
+    str,  # its lemma
+    tuple[int, ...],  # all one-word concepts
 ]
 
 
@@ -267,6 +278,11 @@ class Model:
     weights: dict[str, float]
     level: str = "zorg"
     add: float | None = None  # a message no rule flagged is flagged at or above it (None: at `threshold`)
+    # First lemmas of the weighted pairs: only after one of these is a pair of lemmas worth looking up.
+    firsts: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "firsts", frozenset(f.split(" ", 1)[0] for f in self.weights if " " in f))
 
     def judge(
         self, words: list[str], analysed: list[_Analysis], names: list[str], ruled: bool
@@ -275,6 +291,7 @@ class Model:
         rule spoke)."""
         score = self.bias
         weights = self.weights
+        firsts = self.firsts
         counted: dict[str, tuple[float, str]] = {}
         previous = ""
         for word, analysis in zip(words, analysed, strict=True):
@@ -283,13 +300,13 @@ class Model:
                 weight = weights.get(lemma, 0.0)
                 score += weight
                 counted[lemma] = (weight, word)
-            if previous and lemma != "." and not (previous in _MODEL_SKIP and lemma in _MODEL_SKIP):
+            if previous in firsts and lemma != ".":
                 pair = previous + " " + lemma
                 if pair not in counted:
                     weight = weights.get(pair, 0.0)
                     score += weight
                     counted[pair] = (weight, "")
-            previous = lemma if lemma != "." else ""
+            previous = lemma
         for name in names:
             weight = weights.get(name, 0.0)
             score += weight
@@ -334,7 +351,10 @@ def parse_model(content: str, source: str = "model.tsv") -> Model:
 
 def _anchor(entry: list[str]) -> int:
     """The position of the word a multi-word entry is looked for by: the longest of its least common words."""
-    return max(range(len(entry)), key=lambda p: (entry[p] not in _COMMON, len(entry[p].rstrip("*")), -p))
+    return max(
+        range(len(entry)),
+        key=lambda p: (entry[p] not in _COMMON, entry[p] not in _FREQUENT, len(entry[p].rstrip("*")), -p),
+    )
 
 
 class RiskDetector:
@@ -388,6 +408,7 @@ class RiskDetector:
             for c in groups[0]:
                 self._rules_of[c].append(r)
         self._negatable = [c.negatable for c in self.concepts]
+        self._present_names = ["" if c.name in _PERSONS else "@" + c.name for c in self.concepts]
         self._lengths = [[len(entry) for entry in c.entries] for c in self.concepts]
         self._leveled = frozenset(i for i, c in enumerate(self.concepts) if c.level is not None)
         # simplemma loads its dictionary on first use: do it now, so detecting never reads a file.
@@ -459,7 +480,7 @@ class RiskDetector:
             sorted((c, e, p) for c, e, p in refs if len(entries[c].entries[e]) > 1 and self._anchor[c][e] == p)
         )
         multi = frozenset(ref for ref in refs if len(entries[ref[0]].entries[ref[1]]) > 1)
-        result = (plain, negatable, anchors, multi, _squeeze(word), lemma)
+        result = (plain, negatable, anchors, multi, _squeeze(word), lemma, plain + negatable)
         if len(self._cache) >= _WORD_CACHE_SIZE:
             self._cache.clear()
         self._cache[word] = result
@@ -524,17 +545,17 @@ class RiskDetector:
             if a != "." and b != "." and not (a in _MODEL_SKIP and b in _MODEL_SKIP)
         }
         unigrams = {lemma for lemma in lemmas if lemma not in _MODEL_SKIP}
-        return unigrams | pairs | set(self._model_names(present, negated, signals))
+        return (unigrams | pairs | set(self._model_names(present, negated, signals))) - {""}
 
     def _model_names(
         self, present: set[int], negated: set[int], signals: list[tuple[str, str | None, tuple[str, ...], str]]
     ) -> list[str]:
         """The model's features beyond lemmas: `@concept` found, `-concept` found only negated, `+signal`."""
-        return (
-            ["@" + self.concepts[c].name for c in present if self.concepts[c].name not in _PERSONS]
-            + ["-" + self.concepts[c].name for c in negated - present]
-            + ["+" + signal[3] for signal in signals]
-        )
+        names = [self._present_names[c] for c in present]
+        if negated:
+            names.extend("-" + self.concepts[c].name for c in negated - present)
+        names.extend("+" + signal[3] for signal in signals)
+        return names
 
     def _match(self, text: str) -> tuple[list[str], list[_Analysis], dict[int, list[str]], set[int]]:
         """The message's words, what each can be, the concepts found with the words that matched, and the
@@ -548,11 +569,18 @@ class RiskDetector:
         analysed = [analyse(word) for word in words]
         seen = set(words)
         seen.update(a[4] for a in analysed)
+        # Without "niet", "nooit", "geen" in the message, no match needs the negation check.
+        negation = not NEGATIONS.isdisjoint(seen)
         for i, word in enumerate(words):
             if word == ".":
                 clause_start = i + 1
                 continue
-            plain, negatable, anchors, _, _, _ = analysed[i]
+            analysis = analysed[i]
+            if not (analysis[6] or analysis[2]):
+                continue
+            plain, negatable, anchors = analysis[0], analysis[1], analysis[2]
+            if not negation:
+                plain, negatable = analysis[6], ()
             for c in plain:
                 found = matched.get(c)
                 if found is None:
@@ -567,21 +595,22 @@ class RiskDetector:
                 tried = attempts.get((c, e), 0)
                 if tried < 0 or tried >= _MAX_ATTEMPTS or not self._needs[c][e] <= seen:
                     continue
-                span = self._around(words, i, c, e, p, self._lengths[c][e])
+                span = self._around(words, analysed, i, c, e, p, self._lengths[c][e])
                 attempts[(c, e)] = -1 if span is not None else tried + 1
                 if span is not None:
                     self._hit(matched, c, [words[k] for k in span], words, span[0], span[-1], clause_start, negated)
         return words, analysed, matched, negated
 
-    def _around(self, words: list[str], i: int, c: int, e: int, p: int, length: int) -> list[int] | None:
+    def _around(
+        self, words: list[str], analysed: list[_Analysis], i: int, c: int, e: int, p: int, length: int
+    ) -> list[int] | None:
         """Token indexes of the whole entry around its anchor at i, in order, gaps of at most _MAX_GAP words, one
         clause, no negation in a gap; None if it is not there."""
         span = [i]
         k = i
-        analyse = self._analyse
         for q in range(p - 1, -1, -1):
             for j in range(k - 1, max(-1, k - _MAX_GAP - 2), -1):
-                if (c, e, q) in analyse(words[j])[3]:
+                if (c, e, q) in analysed[j][3]:
                     k = j
                     break
                 if words[j] == "." or words[j] in NEGATIONS:  # "ik wil niet dood" is not "ik wil dood"
@@ -592,7 +621,7 @@ class RiskDetector:
         k = i
         for q in range(p + 1, length):
             for j in range(k + 1, min(len(words), k + _MAX_GAP + 2)):
-                if (c, e, q) in analyse(words[j])[3]:
+                if (c, e, q) in analysed[j][3]:
                     k = j
                     break
                 if words[j] == "." or words[j] in NEGATIONS:
