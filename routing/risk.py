@@ -103,9 +103,8 @@ _CHAT_SPLIT = {word: tuple(mapped.split()) for word, mapped in CHAT_WORDS.items(
 # Letters from other scripts that look like Latin ones ("mеs" with a Cyrillic е): read as the Latin letter.
 _CONFUSABLES = str.maketrans("аеорсхуіјкмнтвѕ" + "αεορτυικνχ", "aeopcxyijkmhtbs" + "aeoptuikvx")
 # Laughing faces make a message a joke as much as "haha" does.
-_LAUGHS = str.maketrans(
-    {face: " haha " for face in "\U0001f602\U0001f923\U0001f606\U0001f605\U0001f61c\U0001f61d\U0001f92a\U0001f648"}
-)
+_LAUGH_FACES = re.compile("[\U0001f602\U0001f923\U0001f606\U0001f605\U0001f61c\U0001f61d\U0001f92a\U0001f648]")
+_LOOKALIKE = re.compile("[\u0370-\u03ff\u0400-\u04ff]")
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u034f\u180e]")
 _APOSTROPHES = re.compile("[\u2019\u2018`\u00b4]")
 _COMBINING = re.compile("[\u0300-\u036f]")
@@ -128,14 +127,15 @@ _COMMON_LINES = (
 )
 _COMMON = frozenset(" ".join(_COMMON_LINES).split())
 # Frequent content words (and their forms): a multi-word entry is not anchored on them if it has a rarer word.
-_FREQUENT = frozenset(
-    "zeggen zegt zei gezegd willen wil gedaan doen maken maakt maak thuis weg heel alleen dagen dag laatste weet "
-    "weten kinderen kind familie gezien gekomen elke vorig oudere dood bel keer lang steeds altijd zo".split()
+_FREQUENT_LINES = (
+    "zeggen zegt zei gezegd willen wil gedaan doen maken maakt maak thuis weg heel alleen dagen dag laatste weet",
+    "weten kinderen kind familie gezien gekomen elke vorig oudere dood bel keer lang steeds altijd zo",
 )
+_FREQUENT = frozenset(" ".join(_FREQUENT_LINES).split())
 # The model does not weigh words that are in almost every message, nor who is spoken of, only what happens:
 # "hij is lief voor mij" must not look dangerous because danger is so often told as "hij ... mij".
-_MODEL_SKIP = _COMMON | {".", "zijn", "hebben", "worden", "kunnen", "moeten", "willen", "gaan", "komen", "zullen",
-                         "mogen", "laten", "staan", "zeggen", "mijn", "hun", "ook", "heel", "echt", "gewoon", "dan"}
+_MODEL_SKIP_LINE = ". zijn hebben worden kunnen moeten willen gaan komen zullen mogen laten staan zeggen mijn hun ook heel"
+_MODEL_SKIP = _COMMON | frozenset(_MODEL_SKIP_LINE.split(" ")) | {"echt", "gewoon", "dan"}
 _PERSONS = frozenset({"dader", "slachtoffer", "kind", "zelf"})
 NEGATIONS = frozenset({"niet", "nooit", "geen", "niemand", "nergens"})
 
@@ -160,7 +160,12 @@ def _plain(text: str) -> str:
     if text.isascii():
         return text.replace("`", "'").lower()
     text = _INVISIBLE.sub("", _APOSTROPHES.sub("'", text))
-    text = text.translate(_LAUGHS).casefold().translate(_CONFUSABLES)
+    # str.translate is slow on long non-ASCII text: only where a laughing face or a look-alike letter is.
+    if _LAUGH_FACES.search(text):
+        text = _LAUGH_FACES.sub(" haha ", text)
+    text = text.casefold()
+    if _LOOKALIKE.search(text):
+        text = text.translate(_CONFUSABLES)
     return _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
 
 
@@ -528,7 +533,7 @@ class RiskDetector:
                 if not unless.isdisjoint(present):
                     continue
                 chosen = [min(group & present) for group in groups]
-                words_of = tuple(w for c in chosen for w in matched[c])
+                words_of = tuple(dict.fromkeys(w for c in chosen for w in matched[c]))
                 names = " + ".join(self.concepts[c].name for c in chosen)
                 signals.append((names, rule.level, words_of, rule.name))
         return present, signals
@@ -565,12 +570,12 @@ class RiskDetector:
         negated: set[int] = set()
         clause_start = 0
         analyse = self._analyse
+        cache = self._cache
         attempts: dict[tuple[int, int], int] = {}
-        analysed = [analyse(word) for word in words]
-        seen = set(words)
-        seen.update(a[4] for a in analysed)
+        analysed = [cache.get(word) or analyse(word) for word in words]
+        seen: set[str] | None = None  # the words and their squeezed forms, once a multi-word entry needs them
         # Without "niet", "nooit", "geen" in the message, no match needs the negation check.
-        negation = not NEGATIONS.isdisjoint(seen)
+        negation = not NEGATIONS.isdisjoint(words)
         for i, word in enumerate(words):
             if word == ".":
                 clause_start = i + 1
@@ -593,7 +598,12 @@ class RiskDetector:
                 # Each entry is found once and given up after a few misses: a long message of the same few
                 # words ("niet niet niet ...") cannot make this quadratic.
                 tried = attempts.get((c, e), 0)
-                if tried < 0 or tried >= _MAX_ATTEMPTS or not self._needs[c][e] <= seen:
+                if tried < 0 or tried >= _MAX_ATTEMPTS:
+                    continue
+                if seen is None:
+                    seen = set(words)
+                    seen.update(a[4] for a in analysed)
+                if not self._needs[c][e] <= seen:
                     continue
                 span = self._around(words, analysed, i, c, e, p, self._lengths[c][e])
                 attempts[(c, e)] = -1 if span is not None else tried + 1
