@@ -134,8 +134,8 @@ _FREQUENT_LINES = (
 _FREQUENT = frozenset(" ".join(_FREQUENT_LINES).split())
 # The model does not weigh words that are in almost every message, nor who is spoken of, only what happens:
 # "hij is lief voor mij" must not look dangerous because danger is so often told as "hij ... mij".
-_MODEL_SKIP_LINE = ". zijn hebben worden kunnen moeten willen gaan komen zullen mogen laten staan zeggen mijn hun ook heel"
-_MODEL_SKIP = _COMMON | frozenset(_MODEL_SKIP_LINE.split(" ")) | {"echt", "gewoon", "dan"}
+_MODEL_SKIP_LINE = ". zijn hebben worden kunnen moeten willen gaan komen zullen mogen laten staan zeggen mijn hun"
+_MODEL_SKIP = _COMMON | frozenset(_MODEL_SKIP_LINE.split(" ")) | {"ook", "heel", "echt", "gewoon", "dan"}
 _PERSONS = frozenset({"dader", "slachtoffer", "kind", "zelf"})
 NEGATIONS = frozenset({"niet", "nooit", "geen", "niemand", "nergens"})
 
