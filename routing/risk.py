@@ -148,6 +148,8 @@ _Analysis = tuple[
     str,  # the word squeezed
     str,  # its lemma
     tuple[int, ...],  # all one-word concepts
+    float,  # the model's weight of the lemma
+    str,  # the lemma if a weighted pair of the model starts with it, else ""
 ]
 
 
@@ -296,22 +298,21 @@ class Model:
         rule spoke)."""
         score = self.bias
         weights = self.weights
-        firsts = self.firsts
         counted: dict[str, tuple[float, str]] = {}
         previous = ""
         for word, analysis in zip(words, analysed, strict=True):
-            lemma = analysis[5]
-            if lemma not in counted and lemma not in _MODEL_SKIP:
-                weight = weights.get(lemma, 0.0)
+            # analysis[7]: the weight of the word's lemma; analysis[8]: its lemma if a weighted pair starts with it.
+            weight = analysis[7]
+            if weight and analysis[5] not in counted:
                 score += weight
-                counted[lemma] = (weight, word)
-            if previous in firsts and lemma != ".":
-                pair = previous + " " + lemma
+                counted[analysis[5]] = (weight, word)
+            if previous and word != ".":
+                pair = previous + " " + analysis[5]
                 if pair not in counted:
                     weight = weights.get(pair, 0.0)
                     score += weight
                     counted[pair] = (weight, "")
-            previous = lemma
+            previous = analysis[8]
         for name in names:
             weight = weights.get(name, 0.0)
             score += weight
@@ -485,7 +486,12 @@ class RiskDetector:
             sorted((c, e, p) for c, e, p in refs if len(entries[c].entries[e]) > 1 and self._anchor[c][e] == p)
         )
         multi = frozenset(ref for ref in refs if len(entries[ref[0]].entries[ref[1]]) > 1)
-        result = (plain, negatable, anchors, multi, _squeeze(word), lemma, plain + negatable)
+        weight, first = 0.0, ""
+        if self.model is not None and lemma not in _MODEL_SKIP:
+            weight = self.model.weights.get(lemma, 0.0)
+        if self.model is not None and lemma in self.model.firsts:
+            first = lemma
+        result = (plain, negatable, anchors, multi, _squeeze(word), lemma, plain + negatable, weight, first)
         if len(self._cache) >= _WORD_CACHE_SIZE:
             self._cache.clear()
         self._cache[word] = result
