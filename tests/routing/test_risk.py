@@ -115,8 +115,8 @@ def test_hard_negatives_do_not_hit(text: str) -> None:
 
 
 def test_default_data_covers_acute_danger() -> None:
-    for text in ("hij heeft n mes en zegt dat hij me pakt", "k ben opgesloten en hij komt zo", "ik wil dood",
-                 "hij wurgde me", "hij is hier!!"):
+    for text in ("hij heeft n mes en zegt dat hij me pakt", "k ben opgesloten en hij komt zo",
+                 "ik wil dood, de pillen liggen klaar", "hij wurgt me nu", "hij is hier!!"):
         assert level(text) == "acuut", text
 
 
