@@ -174,17 +174,36 @@ def _plain(text: str) -> str:
 def tokens(text: str) -> list[str]:
     """Normalised tokens of a message: words (chat words mapped, repeats capped at two) and clause marks as '.'."""
     out: list[str] = []
-    for token in _TOKENS.findall(_REPEATS.sub(r"\1\1", _plain(text))):
-        mapped = _CHAT_SPLIT.get(token)
-        if mapped is not None:
-            out.extend(mapped)
-        elif token[0].isalnum():
-            out.append(token.replace("'", "") if "'" in token else token)
-        elif token[0] == "'":
-            out.append(token.replace("'", ""))
-        elif out and out[-1] != ".":
-            out.append(".")
+    cache = _TOKEN_CACHE
+    for token in _TOKENS.findall(_plain(text)):
+        words = cache.get(token)
+        if words is None:
+            words = _token(token)
+            if len(cache) >= _WORD_CACHE_SIZE:
+                cache.clear()
+            cache[token] = words
+        if words == _CLAUSE:
+            if out and out[-1] != ".":
+                out.append(".")
+        else:
+            out.extend(words)
     return out
+
+
+_CLAUSE = (".",)
+# Raw token -> its words; chats repeat their words, and this is cheaper than a regex over every message.
+_TOKEN_CACHE: dict[str, tuple[str, ...]] = {}
+
+
+def _token(token: str) -> tuple[str, ...]:
+    """The words of one raw token: a clause mark, or the word with repeats capped and chat language written out."""
+    if not token[0].isalnum() and token[0] != "'":
+        return _CLAUSE
+    token = _REPEATS.sub(r"\1\1", token)
+    mapped = _CHAT_SPLIT.get(token)
+    if mapped is not None:
+        return mapped
+    return (token.replace("'", ""),)
 
 
 def normalise(text: str) -> str:
