@@ -11,6 +11,7 @@ import pytest
 
 from routing.risk import (
     DEFAULT_CONCEPTS,
+    DEFAULT_MODEL,
     DEFAULT_PHRASES,
     RiskDataError,
     RiskDetector,
@@ -18,6 +19,7 @@ from routing.risk import (
     default_detector,
     normalise,
     parse_concepts,
+    parse_model,
     parse_phrases,
 )
 
@@ -363,6 +365,36 @@ def test_a_supervisor_extends_a_concept_without_code(tmp_path: Path) -> None:
     assert d.detect("wat is een sekte, voor mijn werkstuk").level is None
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("bias\t0\nthreshold\t0\nslaan 1.5\n", "line 3: expected 'feature<TAB>weight'"),
+        ("bias\t0\nthreshold\tnul\n", "line 2: 'nul' is not a number"),
+        ("bias\t0\nthreshold\t0\nlevel\theel hoog\n", "line 3: level must be one of"),
+        ("# only\nthreshold\t0\n", "no 'bias' line"),
+    ],
+)
+def test_model_errors_name_the_line(content: str, message: str) -> None:
+    with pytest.raises(RiskDataError, match=re.escape(message)):
+        parse_model(content)
+
+
+def test_shipped_model_loads_and_never_overrules_acuut() -> None:
+    model = parse_model(DEFAULT_MODEL.read_text(encoding="utf-8"))
+    assert model.weights and model.add is not None and model.threshold <= model.add
+    without = RiskDetector.from_file(model=False)
+    for text in ("hij staat voor de deur met een mes", "ik wil dood, de pillen liggen klaar", "bel 112"):
+        assert without.detect(text).level == "acuut"
+        assert default_detector().detect(text).level == "acuut"
+
+
+def test_model_signal_names_the_words_that_weighed() -> None:
+    result = default_detector().detect("ik durf het aan niemand te vertellen wat oom met mij doet als we alleen zijn")
+    model_signals = [c for c in result.concepts if c[0] == "model"]
+    for _, level, words in model_signals:
+        assert level == "zorg" and words and all(" " not in w for w in words)
+
+
 def test_from_file_phrases_and_comments(tmp_path: Path) -> None:
     path = tmp_path / "phrases.txt"
     path.write_text("# comment\n\nzorg\tik ben ongerust\nhoog\tik ben ongerust\n", encoding="utf-8")
@@ -434,7 +466,7 @@ def test_nothing_of_the_test_split_is_in_the_detector_data() -> None:
     if not path.exists():
         pytest.skip("the held-out test split is not in this checkout")
     tests = [text for _, text in _rows(path)]
-    data_words = [_words(p.read_text(encoding="utf-8")) for p in (DEFAULT_CONCEPTS, DEFAULT_PHRASES)]
+    data_words = [_words(p.read_text(encoding="utf-8")) for p in (DEFAULT_CONCEPTS, DEFAULT_PHRASES, DEFAULT_MODEL)]
     data_grams = {tuple(words[i : i + 4]) for words in data_words for i in range(len(words) - 3)}
     tuned_on = {normalise(text) for split in ("train", "dev") for _, text in _rows(SPLITS / f"{split}.tsv")}
     tuned_on |= {normalise(text) for _, text in _rows(MESSAGES)}
