@@ -1,13 +1,14 @@
 """Train the risk detector's statistical model (`routing/risk/model.tsv`) on the labelled data the project ships.
 
-    .venv/bin/python -m routing.risk_model            # writes routing/risk/model.tsv and prints its figures
+    .venv/bin/python -m routing.risk_model                # train + dev + old set -> routing/risk/model.tsv
+    .venv/bin/python -m routing.risk_model --without-dev  # train + old set only, and measure it on dev
 
 A logistic regression over each message's lemmas and the concepts the rules found, fitted by plain gradient
 descent in a fixed order: the same data always gives the same weights. The model only speaks where no rule did,
 with two thresholds: below `threshold` it quiets a signal of the rules (never acuut), at or above `add` it flags a
 message no rule did. Both are chosen by 5-fold cross-validation on the training messages for the rules and the
-model together: the best F2 whose precision stays at or above TARGET_PRECISION. Only the train split and the
-old labelled set are used; the dev split is only measured, the test split is never read.
+model together: the best F2 whose precision stays at or above TARGET_PRECISION. The train and dev splits and the old
+labelled set are used (dev only measured with --without-dev); the test split is never read.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from routing.risk import DEFAULT_MODEL, RiskDetector
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = (ROOT / "tests" / "data" / "risk" / "train.tsv", ROOT / "tests" / "data" / "risk_messages.tsv")
 DEV = ROOT / "tests" / "data" / "risk" / "dev.tsv"
+# Issue 13 asks for precision 0.90 on unseen messages; a little above it, as the test split will differ.
 EPOCHS = 300
 RATE = 0.5
 L2 = 0.001
 MIN_COUNT = 2  # a lemma seen in fewer training messages gets no weight
 FOLDS = 5
-TARGET_PRECISION = 0.80  # a floor: among thresholds above it, the one with the best F2 (recall counts 4x)
+TARGET_PRECISION = 0.91  # a floor: among thresholds above it, the one with the best F2 (recall counts 4x)
 Example = tuple[set[str], int, int]  # features, label (1 = danger), 2 = a rule said acuut, 1 = a lower signal
 
 
@@ -109,17 +111,21 @@ def choose_thresholds(data: list[Example]) -> tuple[float, float]:
             if precision >= TARGET_PRECISION and f2 > best[0] + 1e-9:
                 best = (f2, recall, precision, keep, add)
     f2, recall, precision, keep, add = best
-    print(f"cross-validated on train: recall {recall:.3f} precision {precision:.3f} F2 {f2:.3f}, keep {keep} add {add}")
+    print(f"cross-validated on the training data: recall {recall:.3f} precision {precision:.3f} F2 {f2:.3f}")
+    print(f"thresholds: keep {keep}, add {add}")
     return keep, add
 
 
 def main() -> None:
+    without_dev = "--without-dev" in sys.argv
+    paths = TRAIN if without_dev else (*TRAIN, DEV)
     detector = RiskDetector.from_file(model=False)
-    data = [example for path in TRAIN if path.exists() for example in examples(detector, load(path))]
+    data = [example for path in paths if path.exists() for example in examples(detector, load(path))]
     keep, add = choose_thresholds(data)
     bias, weights = fit(data)
     lines = [
-        "# Written by `python -m routing.risk_model` from the shipped train split and old labelled set.",
+        "# Written by `python -m routing.risk_model` from the shipped labelled data: "
+        + ", ".join(path.relative_to(ROOT).as_posix() for path in paths if path.exists()),
         "# Do not edit by hand: change the data or the concepts and train again.",
         f"bias\t{bias:.4f}",
         f"threshold\t{keep:.1f}",
@@ -127,9 +133,10 @@ def main() -> None:
         "level\tzorg",
         *(f"{feature}\t{weight}" for feature, weight in sorted(weights.items())),
     ]
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_MODEL
+    named = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
+    out = Path(named[0]) if named else DEFAULT_MODEL
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    if DEV.exists():
+    if without_dev and DEV.exists():
         dev = examples(detector, load(DEV))
         pairs = [(label, flagged(ruled, score(bias, weights, f), keep, add)) for f, label, ruled in dev]
         rules_only = [(label, ruled > 0) for _, label, ruled in dev]
