@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: run test bench bench-idle bench-slots bench-tokens bench-resume bench-poison clean
+.PHONY: run test bench bench-idle bench-slots bench-tokens bench-resume bench-poison bench-risk clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench-resume: $(STAMP)
 
 bench-poison: $(STAMP)
 	$(BIN)/python bench/poison.py
+
+bench-risk: $(STAMP)
+	$(BIN)/python bench/risk_signals.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .import_linter_cache node_modules artifacts

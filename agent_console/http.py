@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web, web_fileresponse
 
-from contact.phone import HELPLINE
+from agent_console.routing_http import RULES, routing_view
 from contact.http import SETTINGS, agent_from_request
-from routing.http import RULES, routing_view
+from contact.phone import HELPLINE
 
 STATIC = Path(__file__).resolve().parent / "static"
 

@@ -1,7 +1,11 @@
 #!/usr/bin/env python
-"""Precision, recall and speed of the risk-phrase detector on the labelled chat messages.
+"""Recall, precision, F2 and cost of the risk-signal detector on every labelled split present.
 
-.venv/bin/python bench/risk_signals.py
+Splits: tests/data/risk/{train,dev,test}.tsv (label, category, voice, text) and the old set
+tests/data/risk_messages.tsv (label, text). Danger = any level; a signal of any level counts as flagged.
+The cost of the phrase matcher the detector replaced (bench/risk_baseline.py) is measured in the same run.
+
+.venv/bin/python bench/risk_signals.py [--errors]   (--errors lists the misses and false alarms of train/dev/old)
 """
 
 from __future__ import annotations
@@ -9,81 +13,135 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import risk_baseline  # noqa: E402
 from routing.risk import LEVELS, default_detector  # noqa: E402
 
-MESSAGES = ROOT / "tests" / "data" / "risk_messages.tsv"
-REPEATS = 20
+DATA = ROOT / "tests" / "data"
+SPLITS = {
+    "train": DATA / "risk" / "train.tsv",
+    "dev": DATA / "risk" / "dev.tsv",
+    "test": DATA / "risk" / "test.tsv",
+    "old": DATA / "risk_messages.tsv",
+}
+REPEATS = 5
+LONG_RUNS = 20
+Row = tuple[str, str, str]  # label, category, text
 
 
-def load(path: Path) -> list[tuple[str, str]]:
+def load(path: Path) -> list[Row]:
+    """Rows of a split; the old file has no category (its level stands in)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t")
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-        if line.strip():
-            label, text = line.split("\t", 1)
-            rows.append((label, text))
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(header) >= 4:
+            rows.append((parts[0], parts[1], parts[-1]))
+        else:
+            rows.append((parts[0], parts[0], parts[-1]))
     return rows
 
 
-def ratio(numerator: int, denominator: int) -> float:
+def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else 0.0
 
 
-def main() -> None:
-    rows = load(MESSAGES)
-    detector = default_detector()
-    predicted = [detector.detect(text).level or "geen" for _, text in rows]
-    labels = [label for label, _ in rows]
+def scores(pairs: list[tuple[str, str]]) -> tuple[float, float, float, int, int, int]:
+    """Recall, precision, F2, tp, fp, fn of danger (label != geen) against flagged (predicted != geen)."""
+    tp = sum(label != "geen" and got != "geen" for label, got in pairs)
+    fp = sum(label == "geen" and got != "geen" for label, got in pairs)
+    fn = sum(label != "geen" and got == "geen" for label, got in pairs)
+    recall, precision = ratio(tp, tp + fn), ratio(tp, tp + fp)
+    f2 = ratio(5 * precision * recall, 4 * precision + recall)
+    return recall, precision, f2, tp, fp, fn
 
-    print(f"{len(rows)} messages, {len(detector.phrases)} phrases\n")
-    print(f"{'':12}{'precision':>10}{'recall':>10}{'tp':>6}{'fp':>6}{'fn':>6}")
-    for name, positive in (("danger", lambda level: level == "acuut"), ("any risk", lambda level: level != "geen")):
-        tp = sum(positive(p) and positive(t) for p, t in zip(predicted, labels, strict=True))
-        fp = sum(positive(p) and not positive(t) for p, t in zip(predicted, labels, strict=True))
-        fn = sum(not positive(p) and positive(t) for p, t in zip(predicted, labels, strict=True))
-        print(f"{name:12}{ratio(tp, tp + fp):>10.3f}{ratio(tp, tp + fn):>10.3f}{tp:>6}{fp:>6}{fn:>6}")
 
+def report(name: str, rows: list[Row], detect: Callable[[str], str | None], errors: bool) -> None:
+    predicted = [detect(text) or "geen" for _, _, text in rows]
+    pairs = [(label, got) for (label, _, _), got in zip(rows, predicted, strict=True)]
+    recall, precision, f2, tp, fp, fn = scores(pairs)
+    print(f"\n== {name}: {len(rows)} messages")
+    print(f"{'':24}{'recall':>8}{'prec':>8}{'F2':>8}{'tp':>6}{'fp':>6}{'fn':>6}")
+    print(f"{'overall':24}{recall:>8.3f}{precision:>8.3f}{f2:>8.3f}{tp:>6}{fp:>6}{fn:>6}")
+    for category in sorted({c for _, c, _ in rows}):
+        sub = [pair for (_, c, _), pair in zip(rows, pairs, strict=True) if c == category]
+        r, p, f, tp, fp, fn = scores(sub)
+        print(f"  {category[:22]:22}{r:>8.3f}{p:>8.3f}{f:>8.3f}{tp:>6}{fp:>6}{fn:>6}")
     classes = (*LEVELS, "geen")
-    print("\nconfusion (rows: label, columns: predicted)")
+    print("level confusion (rows: label, columns: predicted)")
     print(f"{'':8}" + "".join(f"{c:>8}" for c in classes))
     for label in classes:
-        counts = [sum(t == label and p == c for p, t in zip(predicted, labels, strict=True)) for c in classes]
+        counts = [sum(t == label and p == c for t, p in pairs) for c in classes]
         print(f"{label:8}" + "".join(f"{n:>8}" for n in counts))
+    if errors and name != "test":
+        detector = default_detector()
+        for (label, category, text), got in zip(rows, predicted, strict=True):
+            if (label == "geen") != (got == "geen"):
+                kind = "MISS" if got == "geen" else "FALSE"
+                print(f"  {kind} [{label}/{category}] {text}  {detector.detect(text).signals}")
 
-    print("\nfalse negatives (danger: label acuut, predicted lower)")
-    for (label, text), level in zip(rows, predicted, strict=True):
-        if label == "acuut" and level != "acuut":
-            print(f"  [{level}] {text}")
-    print("\nfalse positives (predicted acuut, label lower)")
-    for (label, text), level in zip(rows, predicted, strict=True):
-        if level == "acuut" and label != "acuut":
-            print(f"  [{label}] {text}  {detector.detect(text).signals}")
-    print("\nfalse positives (any risk: label geen)")
-    for (label, text), level in zip(rows, predicted, strict=True):
-        if label == "geen" and level != "geen":
-            print(f"  [{level}] {text}  {detector.detect(text).signals}")
 
-    timings = []
+def cost(texts: list[str], detectors: dict[str, Callable[[str], object]]) -> None:
+    """p50/p99 per message and the minimum for a 4,000-character message, for each detector. The detectors take
+    turns message by message, so a busy machine slows them alike."""
+    for detect in detectors.values():
+        for text in texts:  # warm caches once, as a running server has them
+            detect(text)
+    timings: dict[str, list[float]] = {name: [] for name in detectors}
     for _ in range(REPEATS):
-        for _, text in rows:
+        for text in texts:
+            for name, detect in detectors.items():
+                start = time.perf_counter_ns()
+                detect(text)
+                timings[name].append((time.perf_counter_ns() - start) / 1000)
+    long_text = " ".join(texts)[:4000]
+    medians = {}
+    for name, detect in detectors.items():
+        runs = sorted(timings[name])
+        medians[name] = statistics.median(runs)
+        p99 = runs[int(len(runs) * 0.99)]
+        long_runs = []
+        for _ in range(LONG_RUNS):
             start = time.perf_counter_ns()
-            detector.detect(text)
-            timings.append((time.perf_counter_ns() - start) / 1000)
-    timings.sort()
-    p99 = timings[int(len(timings) * 0.99)]
-    long_text = " ".join(text for _, text in rows)[:4000]
+            detect(long_text)
+            long_runs.append((time.perf_counter_ns() - start) / 1000)
+        print(
+            f"{name:10} p50 {medians[name]:7.1f} µs   p99 {p99:7.1f} µs   "
+            f"4,000 characters: min {min(long_runs):7.0f} µs"
+        )
+    first, *rest = medians
+    for name in rest:
+        print(f"p50 {name} / {first}: {medians[name] / medians[first]:.2f}x")
+
+
+def main() -> None:
+    errors = "--errors" in sys.argv
+    present = {name: load(path) for name, path in SPLITS.items() if path.exists()}
+    started = time.perf_counter()
+    detector = default_detector()
+    print(f"detector loaded in {time.perf_counter() - started:.2f} s: "
+          f"{len(detector.concepts)} concepts and phrases, {len(detector.rules)} rules")
+    for name, rows in present.items():
+        report(name, rows, lambda text: detector.detect(text).level, errors)
+
+    old = risk_baseline.default_detector()
+    texts = [text for rows in present.values() for _, _, text in rows]
+    print(f"\n== cost per message over {len(texts)} messages x {REPEATS} (same run, same messages)")
+    cost(texts, {"baseline": old.detect, "concepts": detector.detect})
+    cold = default_detector.__wrapped__()  # type: ignore[attr-defined]
     start = time.perf_counter_ns()
-    for _ in range(REPEATS):
-        detector.detect(long_text)
-    long_us = (time.perf_counter_ns() - start) / 1000 / REPEATS
-    print(
-        f"\ntime per message over {len(timings)} detections: mean {statistics.fmean(timings):.1f} µs, p99 {p99:.1f} µs"
-    )
-    print(f"time for one 4,000-character message: {long_us:.0f} µs")
+    for text in texts:
+        cold.detect(text)
+    print(f"concepts, first sight of every message (cold word cache): "
+          f"mean {(time.perf_counter_ns() - start) / 1000 / len(texts):.1f} µs")
 
 
 if __name__ == "__main__":

@@ -379,6 +379,8 @@ class VisitorUseCases(QueueUseCases):
         found = self.risk.detect(text)
         if found.level is None:
             return []
+        # Which concepts and words matched (never the message itself).
+        concepts = [{"concept": name, "level": level, "words": list(words)} for name, level, words in found.concepts]
         raise_to = {"hoog": self.rules.danger_priority // 2}.get(found.level)
         now = self.clock.now()
         alert = None
@@ -421,9 +423,15 @@ class VisitorUseCases(QueueUseCases):
                 conversation_id=conversation_id,
                 level=found.level,
                 signals=list(found.signals),
+                concepts=concepts,
                 seq=seq,
             )
-        event = {"conversation_id": conversation_id, "signals": list(found.signals), "level": found.level}
+        event = {
+            "conversation_id": conversation_id,
+            "signals": list(found.signals),
+            "level": found.level,
+            "concepts": concepts,
+        }
         if holder_id is not None:
             emits: list[Outgoing] = [Emit(ToAgent(holder_id), "risk", event)]
             if alert is not None:  # its team and crisis mark changed

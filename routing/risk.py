@@ -1,26 +1,39 @@
-"""Detect Dutch risk phrases (acute danger, abuse, threats, self-harm) in visitor chat messages.
+"""Detect danger (acute danger, abuse, threats, self-harm, neglect) in Dutch visitor chat messages.
 
-The phrases live in `risk_phrases.txt` so advisors can extend them without touching code."""
+Words are reduced to their lemma (simplemma's Dutch dictionary: "sloeg", "geslagen" -> "slaan") and their
+Snowball stem, and matched against concepts (`risk/concepts.toml`: violence, weapon, threat, victim, ...).
+Rules in the same file combine concepts ("weapon + person -> acuut"). Fixed phrases (`risk/phrases.txt`,
+`level<TAB>phrase`) add what is easier written out whole. Supervisors extend both files without code; a broken
+file is refused at load with the line that is wrong. Detection itself is pure: no I/O, no clock.
+"""
 
 from __future__ import annotations
 
 import functools
 import re
+import tomllib
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-# Highest first: the result level is the first of these that any phrase hit.
+import simplemma
+import Stemmer
+
+# Highest first: the result level is the first of these that any signal hit.
 LEVELS = ("acuut", "hoog", "zorg")
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 
-DEFAULT_PHRASES = Path(__file__).with_name("risk_phrases.txt")
+DATA = Path(__file__).with_name("risk")
+DEFAULT_CONCEPTS = DATA / "concepts.toml"
+DEFAULT_PHRASES = DATA / "phrases.txt"
+DEFAULT_MODEL = DATA / "model.tsv"
 
-# Chat language and common misspellings, mapped to the word an advisor would write in the phrase file.
-# Applied to whole tokens only, after lowercasing and accent stripping, before letters are squeezed.
+# Chat language and common misspellings, mapped to the word the lemmatizer knows.
+# Applied to whole tokens, after lowercasing and accent stripping.
 CHAT_WORDS: dict[str, str] = {
     "k": "ik",
-    "'k": "ik",
     "ikke": "ik",
     "kb": "ik heb",
     "kheb": "ik heb",
@@ -37,6 +50,7 @@ CHAT_WORDS: dict[str, str] = {
     "me": "mij",
     "mezelf": "mijzelf",
     "mzelf": "mijzelf",
+    "mijzelf": "mijzelf",
     "z'n": "zijn",
     "zn": "zijn",
     "d'r": "haar",
@@ -45,6 +59,7 @@ CHAT_WORDS: dict[str, str] = {
     "jy": "jij",
     "ie": "hij",
     "hy": "hij",
+    "hem": "hem",
     "n": "een",
     "'n": "een",
     "'t": "het",
@@ -59,78 +74,154 @@ CHAT_WORDS: dict[str, str] = {
     "nie": "niet",
     "ni": "niet",
     "nt": "niet",
+    "nooi": "nooit",
     "wiel": "wil",
     "wl": "wil",
     "wrm": "waarom",
     "da": "dat",
     "wa": "wat",
     "nx": "niks",
-    "niets": "niks",
     "gwn": "gewoon",
     "egt": "echt",
     "tog": "toch",
     "hep": "heb",
     "hlp": "help",
-    "hulp": "help",
     "pls": "alsjeblieft",
     "plz": "alsjeblieft",
     "aub": "alsjeblieft",
-    "wordt": "word",
-    "wort": "word",
+    "wort": "wordt",
     "wrd": "word",
-    "snijd": "snij",
-    "vermoordt": "vermoord",
-    "dreigd": "dreigt",
     "slaad": "slaat",
     "schopd": "schopt",
+    "dreigd": "dreigt",
+    "vermoort": "vermoordt",
+    "sloech": "sloeg",
+    "zelfmoort": "zelfmoord",
 }
 
-_SQUEEZED_CHAT_WORDS = {re.sub(r"([a-z])(?=\1)", "", k): re.sub(r"([a-z])(?=\1)", "", v) for k, v in CHAT_WORDS.items()}
+_CHAT_SPLIT = {word: tuple(mapped.split()) for word, mapped in CHAT_WORDS.items()}
+# Letters from other scripts that look like Latin ones ("mеs" with a Cyrillic е): read as the Latin letter.
+_CONFUSABLES = str.maketrans("аеорсхуіјкмнтвѕ" + "αεορτυικνχ", "aeopcxyijkmhtbs" + "aeoptuikvx")
+# Laughing faces make a message a joke as much as "haha" does.
+_LAUGH_FACES = re.compile("[\U0001f602\U0001f923\U0001f606\U0001f605\U0001f61c\U0001f61d\U0001f92a\U0001f648]")
+_LOOKALIKE = re.compile("[\u0370-\u03ff\u0400-\u04ff]")
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u034f\u180e]")
 _APOSTROPHES = re.compile("[\u2019\u2018`\u00b4]")
 _COMBINING = re.compile("[\u0300-\u036f]")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
-# Deletes each letter that the same letter follows: "aa" -> "a"; a literal replacement keeps `sub` fast.
 _DOUBLES = re.compile(r"([a-z])(?=\1)")
-_WORDS = re.compile(r"[a-z0-9']+")
-_PHRASE_TOKEN = re.compile(r"'?[a-z0-9]+(?:'[a-z0-9]+)*\*?")
-_WORD = "[a-z0-9]"
-# One word may sit between the words of a multi-word phrase ("slaat mij weer"), but not a negation:
-# "ik wil niet dood" must not read as "ik wil dood".
-_FILLER = rf"(?:(?!(?:niet|geen|nooit|nooi)\b){_WORD}+ )?"
+# Words, and the marks that end a clause (negation and the gap between words of a phrase stop there).
+_TOKENS = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*|'[a-z]+|[.!?;:\n]+")
+_ENTRY_WORD = re.compile(r"^[a-z0-9_']+\*?$")
+_MAX_GAP = 4  # words allowed between the words of a multi-word entry ("sluit mij vaak op")
+_NEGATION_REACH = 4  # words before a match in which "niet/nooit/geen" negates it
+_MAX_ATTEMPTS = 8  # misses of one multi-word entry in a message before it is no longer looked for
+_MIN_COMPOUND = 4  # an entry this long also matches at the start or end of a longer word
+_WORD_CACHE_SIZE = 50_000
+# Words too common to anchor a multi-word entry: it is looked for where its rarest-looking word is.
+_COMMON_LINES = (
+    "ik mij me mijn mijzelf je jij jou hij zij ze het de een is ben bent was dat die deze in op aan van met te en",
+    "niet wil heb heeft hebben zit zat zijn haar hem er naar om als voor uit bij dan nu wel ook maar geen nog meer",
+    "kan moet gaat ga gaan we wij ons onze dit wat hoe zo al of door over tegen na doen doet wordt word worden",
+    "laat laten zal zullen mag mogen komt komen staat hier daar iets alles niemand iemand zich",
+)
+_COMMON = frozenset(" ".join(_COMMON_LINES).split())
+# Frequent content words (and their forms): a multi-word entry is not anchored on them if it has a rarer word.
+_FREQUENT_LINES = (
+    "zeggen zegt zei gezegd willen wil gedaan doen maken maakt maak thuis weg heel alleen dagen dag laatste weet",
+    "weten kinderen kind familie gezien gekomen elke vorig oudere dood bel keer lang steeds altijd zo",
+)
+_FREQUENT = frozenset(" ".join(_FREQUENT_LINES).split())
+# The model does not weigh words that are in almost every message, nor who is spoken of, only what happens:
+# "hij is lief voor mij" must not look dangerous because danger is so often told as "hij ... mij".
+_MODEL_SKIP_LINE = ". zijn hebben worden kunnen moeten willen gaan komen zullen mogen laten staan zeggen mijn hun"
+_MODEL_SKIP = _COMMON | frozenset(_MODEL_SKIP_LINE.split(" ")) | {"ook", "heel", "echt", "gewoon", "dan"}
+_PERSONS = frozenset({"dader", "slachtoffer", "kind", "zelf"})
+NEGATIONS = frozenset({"niet", "nooit", "geen", "niemand", "nergens"})
+
+
+_Analysis = tuple[
+    tuple[int, ...],  # concepts of one-word entries
+    tuple[int, ...],  # ... of negatable concepts
+    tuple[tuple[int, int, int], ...],  # multi-word entries anchored on this word
+    frozenset[tuple[int, int, int]],  # every place in a multi-word entry this word can take
+    str,  # the word squeezed
+    str,  # its lemma
+    tuple[int, ...],  # all one-word concepts
+    float,  # the model's weight of the lemma
+    str,  # the lemma if a weighted pair of the model starts with it, else ""
+]
+
+
+class RiskDataError(ValueError):
+    """A concepts or phrases file that cannot be used; the message names the file's line."""
+
+
+def _plain(text: str) -> str:
+    """Lowercase ASCII-folded text with one kind of apostrophe and no invisible characters."""
+    if text.isascii():
+        return text.replace("`", "'").lower()
+    text = _INVISIBLE.sub("", _APOSTROPHES.sub("'", text))
+    # str.translate is slow on long non-ASCII text: only where a laughing face or a look-alike letter is.
+    if _LAUGH_FACES.search(text):
+        text = _LAUGH_FACES.sub(" haha ", text)
+    text = text.casefold()
+    if _LOOKALIKE.search(text):
+        text = text.translate(_CONFUSABLES)
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
+
+
+def tokens(text: str) -> list[str]:
+    """Normalised tokens of a message: words (chat words mapped, repeats capped at two) and clause marks as '.'."""
+    out: list[str] = []
+    cache = _TOKEN_CACHE
+    for token in _TOKENS.findall(_plain(text)):
+        words = cache.get(token)
+        if words is None:
+            words = _token(token)
+            if len(cache) >= _WORD_CACHE_SIZE:
+                cache.clear()
+            cache[token] = words
+        if words == _CLAUSE:
+            if out and out[-1] != ".":
+                out.append(".")
+        else:
+            out.extend(words)
+    return out
+
+
+_CLAUSE = (".",)
+# Raw token -> its words; chats repeat their words, and this is cheaper than a regex over every message.
+_TOKEN_CACHE: dict[str, tuple[str, ...]] = {}
+
+
+def _token(token: str) -> tuple[str, ...]:
+    """The words of one raw token: a clause mark, or the word with repeats capped and chat language written out."""
+    if not token[0].isalnum() and token[0] != "'":
+        return _CLAUSE
+    token = _REPEATS.sub(r"\1\1", token)
+    mapped = _CHAT_SPLIT.get(token)
+    if mapped is not None:
+        return mapped
+    return (token.replace("'", ""),)
 
 
 def normalise(text: str) -> str:
     """Lowercase, strip accents, cap repeated letters at two, map chat words; words joined by one space."""
-    text = _REPEATS.sub(r"\1\1", _plain(text))
-    return " ".join([CHAT_WORDS.get(word) or word.replace("'", "") for word in _WORDS.findall(text)])
+    return " ".join(word for word in tokens(text) if word != ".")
 
 
-def _plain(text: str) -> str:
-    """Lowercase ASCII-folded text with one kind of apostrophe."""
-    text = _APOSTROPHES.sub("'", text)
-    if not text.isascii():
-        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
-    return text.casefold()
-
-
-def _match_form(text: str) -> str:
-    """What phrases and messages are compared in: like `normalise`, but every doubled letter squeezed first.
-
-    Squeezing before the chat table is faster (no separate cap on repeats); "mee" then reads as "me", which is
-    harmless because phrases go through the same steps."""
-    text = _squeeze(_plain(text))
-    return " ".join([_SQUEEZED_CHAT_WORDS.get(word) or word.replace("'", "") for word in _WORDS.findall(text)])
-
-
-def _squeeze(text: str) -> str:
-    # Vowel length and doubled consonants are the commonest misspellings ("slat", "heelp"): match on single letters.
-    return _DOUBLES.sub("", text)
+def _squeeze(word: str) -> str:
+    # Vowel length and doubled consonants are the commonest misspellings ("slat", "heelp").
+    return _DOUBLES.sub("", word)
 
 
 @dataclass(frozen=True)
 class RiskResult:
     level: str | None
     signals: tuple[str, ...]
+    # (concept name, level, matched words) per signal; level is None for a concept that only fed a rule.
+    concepts: tuple[tuple[str, str | None, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,98 +230,479 @@ class Phrase:
     text: str
 
 
-def _phrase_words(phrase: str) -> list[tuple[str, bool]]:
-    """The squeezed words of a phrase as written in the file, each with its wildcard flag."""
-    lowered = _plain(phrase)
-    if "*" in _PHRASE_TOKEN.sub("", lowered):
-        raise ValueError("wildcard * only at the end of a word")
-    words: list[tuple[str, bool]] = []
-    for raw in _PHRASE_TOKEN.findall(lowered):
-        tokens = _match_form(raw.rstrip("*")).split()
-        words.extend((token, False) for token in tokens)
-        if tokens and raw.endswith("*"):
-            words[-1] = (tokens[-1], True)
-    if not words:
-        raise ValueError("no words in phrase")
-    return words
+@dataclass
+class Concept:
+    name: str
+    level: str | None
+    entries: list[list[str]]  # each entry: its words; a word ending in * matches any continuation
+    exclude: frozenset[str]
+    negatable: bool
+    unless: tuple[str, ...]
+    label: str
+    line: int = 0
+    compounds: bool = True  # entry words of 4+ letters also match inside longer words
 
 
-def _word_pattern(word: str, wildcard: bool) -> str:
-    return re.escape(word) + (f"{_WORD}*" if wildcard else "")
+@dataclass
+class Rule:
+    name: str
+    level: str
+    when: tuple[tuple[str, ...], ...]  # all groups must hold; a group holds when any of its concepts matched
+    unless: tuple[str, ...]
+    line: int = 0
 
 
-def _trie_pattern(words: set[tuple[str, bool]]) -> str:
-    """One regex for many words that branches letter by letter: far faster in `re` than a flat alternation."""
-    if ("", True) in words:
-        return ""  # a wildcard ends here: any continuation matches
-    branches = [f"(?!{_WORD})"] if ("", False) in words else []
-    for letter in sorted({word[0] for word, _ in words if word}):
-        rest = {(word[1:], wildcard) for word, wildcard in words if word[:1] == letter}
-        branches.append(re.escape(letter) + _trie_pattern(rest))
-    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+@dataclass
+class _Match:
+    concept: int
+    words: list[str] = field(default_factory=list)
 
 
-_Group = tuple[re.Pattern[str], list[tuple[Phrase, re.Pattern[str]]]]
-_WORD_CACHE_SIZE = 20_000
+class _Lexicon:
+    """Word forms -> which entry words they can be. Every key form of a message word is looked up here."""
+
+    def __init__(self) -> None:
+        self.exact: dict[str, list[tuple[int, int, int]]] = {}
+        self.prefix: dict[str, list[tuple[int, int, int]]] = {}  # wildcard entries and compound heads
+        self.suffix: dict[str, list[tuple[int, int, int]]] = {}  # compound tails
+        self.prefix_lengths: set[int] = set()
+        self.wild: dict[str, list[tuple[int, int, int]]] = {}  # entries ending in *
+        self.wild_lengths: set[int] = set()
+        self.suffix_lengths: set[int] = set()
+
+    def add(self, word: str, ref: tuple[int, int, int], stem: str, lemma: str, compounds: bool) -> None:
+        if word.endswith("*"):
+            for head in {word[:-1], _squeeze(word[:-1])}:
+                self.wild.setdefault(head, []).append(ref)
+                self.wild_lengths.add(len(head))
+            return
+        # Squeezed short words collide ("eer" -> "er"): only longer words are also matched squeezed.
+        forms = {word, _squeeze(word)} if len(word) >= 5 else {word}
+        # An entry also matches every form of its lemma: "sluit op" finds "sloten me op".
+        if len(word) >= 4 and word not in _COMMON:
+            forms.add(lemma)
+        for form in forms:
+            self.exact.setdefault(form, []).append(ref)
+        if compounds and len(word) >= _MIN_COMPOUND:
+            for form in {word, stem}:
+                if len(form) >= _MIN_COMPOUND:
+                    self.prefix.setdefault(form, []).append(ref)
+                    self.prefix_lengths.add(len(form))
+                    self.suffix.setdefault(form, []).append(ref)
+                    self.suffix_lengths.add(len(form))
+
+
+@dataclass(frozen=True)
+class Model:
+    """A logistic regression over a message's lemmas and concepts, for what no rule names.
+
+    Trained by `python -m routing.risk_model` on the labelled data the project ships (deterministic). It only
+    speaks when no concept or rule did, and names the words that weighed most."""
+
+    bias: float
+    threshold: float  # on the log-odds: a signal of the rules below it is quieted (never acuut)
+    weights: dict[str, float]
+    level: str = "zorg"
+    add: float | None = None  # a message no rule flagged is flagged at or above it (None: at `threshold`)
+    # First lemmas of the weighted pairs: only after one of these is a pair of lemmas worth looking up.
+    firsts: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "firsts", frozenset(f.split(" ", 1)[0] for f in self.weights if " " in f))
+
+    def judge(
+        self, words: list[str], analysed: list[_Analysis], names: list[str], ruled: bool
+    ) -> tuple[str, ...] | None:
+        """The words that carried a flagged message, most weight first; None below the threshold (`add` when no
+        rule spoke)."""
+        score = self.bias
+        weights = self.weights
+        counted: dict[str, tuple[float, str]] = {}
+        previous = ""
+        for word, analysis in zip(words, analysed, strict=True):
+            # analysis[7]: the weight of the word's lemma; analysis[8]: its lemma if a weighted pair starts with it.
+            weight = analysis[7]
+            if weight and analysis[5] not in counted:
+                score += weight
+                counted[analysis[5]] = (weight, word)
+            if previous and word != ".":
+                pair = previous + " " + analysis[5]
+                if pair not in counted:
+                    weight = weights.get(pair, 0.0)
+                    score += weight
+                    counted[pair] = (weight, "")
+            previous = analysis[8]
+        for name in names:
+            weight = weights.get(name, 0.0)
+            score += weight
+            counted[name] = (weight, "")
+        if score < (self.threshold if ruled or self.add is None else self.add):
+            return None
+        # The message's own words that weighed most (pairs and concepts count, but only words are shown).
+        top = sorted((weight, word) for weight, word in counted.values() if weight > 0 and word)[-4:]
+        return tuple(word for _, word in reversed(top))
+
+
+def parse_model(content: str, source: str = "model.tsv") -> Model:
+    """`name<TAB>number` lines: `bias`, `threshold`, `add`, `level`, then one line per feature. Errors name the
+    line."""
+    values: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    level = "zorg"
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, tab, value = line.partition("\t")
+        if not tab:
+            raise RiskDataError(f"{source} line {number}: expected 'feature<TAB>weight'")
+        if name == "level":
+            if value not in _RANK:
+                raise RiskDataError(f"{source} line {number}: level must be one of {', '.join(LEVELS)}")
+            level = value
+            continue
+        try:
+            number_value = float(value)
+        except ValueError:
+            raise RiskDataError(f"{source} line {number}: {value!r} is not a number") from None
+        if name in ("bias", "threshold", "add"):
+            values[name] = number_value
+        else:
+            weights[name] = number_value
+    for name in ("bias", "threshold"):
+        if name not in values:
+            raise RiskDataError(f"{source}: no {name!r} line")
+    return Model(values["bias"], values["threshold"], weights, level, values.get("add"))
+
+
+def _anchor(entry: list[str]) -> int:
+    """The position of the word a multi-word entry is looked for by: the longest of its least common words."""
+    return max(
+        range(len(entry)),
+        key=lambda p: (entry[p] not in _COMMON, entry[p] not in _FREQUENT, len(entry[p].rstrip("*")), -p),
+    )
 
 
 class RiskDetector:
-    def __init__(self, phrases: list[Phrase]) -> None:
+    def __init__(
+        self, concepts: list[Concept], rules: list[Rule], phrases: Iterable[Phrase] = (), model: Model | None = None
+    ) -> None:
+        self.model = model
         # The same phrase twice counts at its highest level.
         best: dict[str, str] = {}
         for phrase in phrases:
             if phrase.text not in best or _RANK[phrase.level] < _RANK[best[phrase.text]]:
                 best[phrase.text] = phrase.level
         self.phrases = tuple(Phrase(level, text) for text, level in best.items())
-        # Phrases are grouped by their first word. A trie regex over all first words finds where a phrase can
-        # start; only there the group's combined regex runs, and only if that hits, each phrase's own regex.
-        groups: dict[tuple[str, bool], list[tuple[Phrase, str]]] = {}
+        self.concepts = list(concepts)
         for phrase in self.phrases:
             words = _phrase_words(phrase.text)
-            body = (" " + _FILLER).join(_word_pattern(word, wildcard) for word, wildcard in words)
-            groups.setdefault(words[0], []).append((phrase, f"{body}(?!{_WORD})"))
-        self._word_cache: dict[str, list[_Group]] = {}
-        self._groups: dict[tuple[str, bool], _Group] = {
-            first: (
-                re.compile("|".join(f"(?:{body})" for _, body in members)),
-                [(phrase, re.compile(body)) for phrase, body in members],
+            self.concepts.append(
+                Concept(
+                    "zin", phrase.level, [words], frozenset(), False, (), "vaste zin: " + phrase.text, compounds=False
+                )
             )
-            for first, members in groups.items()
-        }
-        self._prefix_lengths = sorted({len(word) for word, wildcard in groups if wildcard})
-        self._starts = re.compile(f"(?<!{_WORD})" + _trie_pattern(set(groups))) if groups else None
-
-    def _groups_for(self, word: str) -> list[_Group]:
-        """The phrase groups whose first word (exact or wildcard prefix) is this word; cached, chats repeat words."""
-        found = self._word_cache.get(word)
-        if found is None:
-            keys = [(word, False)] + [(word[:n], True) for n in self._prefix_lengths if n <= len(word)]
-            found = [self._groups[key] for key in keys if key in self._groups]
-            if len(self._word_cache) >= _WORD_CACHE_SIZE:
-                self._word_cache.clear()
-            self._word_cache[word] = found
-        return found
+        self.rules = list(rules)
+        self._index = {concept.name: i for i, concept in enumerate(self.concepts)}
+        self._stemmer = Stemmer.Stemmer("dutch")
+        self._lexicon = _Lexicon()
+        for c, concept in enumerate(self.concepts):
+            for e, entry in enumerate(concept.entries):
+                for p, word in enumerate(entry):
+                    lemma = simplemma.lemmatize(word, lang="nl").replace("_", "") if not word.endswith("*") else word
+                    self._lexicon.add(word, (c, e, p), self._stemmer.stemWord(word), lemma, concept.compounds)
+        self._prefix_lengths = sorted(self._lexicon.prefix_lengths)
+        self._suffix_lengths = sorted(self._lexicon.suffix_lengths)
+        self._wild_lengths = sorted(self._lexicon.wild_lengths)
+        self._cache: dict[str, _Analysis] = {}
+        self._anchor = [[_anchor(entry) for entry in c.entries] for c in self.concepts]
+        # Common words match only as written (they are not lemmatised): an entry whose common words are not all in
+        # the message cannot be there, which is cheaper to know than to look around its anchor.
+        self._needs = [[frozenset(w for w in entry if w in _COMMON) for entry in c.entries] for c in self.concepts]
+        self._compiled_rules = [
+            (
+                rule,
+                [frozenset(self._index[name] for name in group if name in self._index) for group in rule.when],
+                frozenset(self._index[n] for n in rule.unless if n in self._index),
+            )
+            for rule in self.rules
+        ]
+        self._concept_unless = [frozenset(self._index[n] for n in c.unless if n in self._index) for c in self.concepts]
+        # The rules a concept can start: those with it in their first group.
+        self._rules_of: list[list[int]] = [[] for _ in self.concepts]
+        for r, (_, groups, _) in enumerate(self._compiled_rules):
+            for c in groups[0]:
+                self._rules_of[c].append(r)
+        self._negatable = [c.negatable for c in self.concepts]
+        self._present_names = ["" if c.name in _PERSONS else "@" + c.name for c in self.concepts]
+        self._lengths = [[len(entry) for entry in c.entries] for c in self.concepts]
+        self._leveled = frozenset(i for i, c in enumerate(self.concepts) if c.level is not None)
+        # simplemma loads its dictionary on first use: do it now, so detecting never reads a file.
+        simplemma.lemmatize("slaan", lang="nl")
 
     @classmethod
-    def from_file(cls, path: str | Path) -> RiskDetector:
-        return cls(parse_phrases(Path(path).read_text(encoding="utf-8")))
+    def from_file(
+        cls,
+        phrases: str | Path | None = None,
+        concepts: str | Path | None = None,
+        model: str | Path | None | bool = True,
+    ) -> RiskDetector:
+        """The concepts file (default `risk/concepts.toml`) plus a phrases file (default `risk/phrases.txt`) and
+        the model (default `risk/model.tsv` if it is there; False: none)."""
+        concepts_path = Path(concepts) if concepts is not None else DEFAULT_CONCEPTS
+        phrases_path = Path(phrases) if phrases is not None else DEFAULT_PHRASES
+        found, rules = parse_concepts(concepts_path.read_text(encoding="utf-8"), source=concepts_path.name)
+        loaded = None
+        if model is True:
+            model = DEFAULT_MODEL if DEFAULT_MODEL.exists() else None
+        if model:
+            model_path = Path(model)
+            loaded = parse_model(model_path.read_text(encoding="utf-8"), source=model_path.name)
+        return cls(found, rules, parse_phrases(phrases_path.read_text(encoding="utf-8")), loaded)
+
+    def _lemma(self, word: str) -> str:
+        """simplemma's Dutch lemma, or for a word it does not know, that of its d/t spelling ("vermoort")."""
+        lemma = simplemma.lemmatize(word, lang="nl").replace("_", "")
+        if lemma == word and len(word) > 3:
+            # Unknown to the dictionary: try the usual misspellings of a verb ending (d/t, dt) once more.
+            for variant in (word[:-1] + "d" if word.endswith("t") else word[:-1] + "t" if word.endswith("d") else "",):
+                if variant:
+                    other = simplemma.lemmatize(variant, lang="nl").replace("_", "")
+                    if other != variant:
+                        lemma = other
+        return lemma
+
+    def _analyse(self, word: str) -> _Analysis:
+        """What a word can be, cached: plain concepts, negatable concepts, the multi-word entries it anchors,
+        and every (concept, entry, position) of a multi-word entry it can stand in."""
+        found = self._cache.get(word)
+        if found is not None:
+            return found
+        lexicon = self._lexicon
+        refs: set[tuple[int, int, int]] = set()
+        lemma = self._lemma(word)
+        for form in {word, _squeeze(word), lemma, self._stemmer.stemWord(word)}:
+            refs.update(lexicon.exact.get(form, ()))
+            for n in self._prefix_lengths:
+                if n >= len(form):
+                    break
+                if len(form) - n >= 3 or form[n:] in ("s", "en", "e"):
+                    refs.update(lexicon.prefix.get(form[:n], ()))
+            for n in self._suffix_lengths:
+                if n > len(form) - 3:
+                    break
+                refs.update(lexicon.suffix.get(form[-n:], ()))
+            for n in self._wild_lengths:
+                if n > len(form):
+                    break
+                refs.update(lexicon.wild.get(form[:n], ()))
+        # A concept's exclusions ("moordend", "doodmoe") win over any match of that concept.
+        refs = {ref for ref in refs if word not in self.concepts[ref[0]].exclude}
+        entries = self.concepts
+        plain = tuple(sorted({c for c, e, _ in refs if len(entries[c].entries[e]) == 1 and not self._negatable[c]}))
+        negatable = tuple(sorted({c for c, e, _ in refs if len(entries[c].entries[e]) == 1 and self._negatable[c]}))
+        # A multi-word entry is looked for only where its anchor (its longest word) is, then checked around it.
+        anchors = tuple(
+            sorted((c, e, p) for c, e, p in refs if len(entries[c].entries[e]) > 1 and self._anchor[c][e] == p)
+        )
+        multi = frozenset(ref for ref in refs if len(entries[ref[0]].entries[ref[1]]) > 1)
+        weight, first = 0.0, ""
+        if self.model is not None and lemma not in _MODEL_SKIP:
+            weight = self.model.weights.get(lemma, 0.0)
+        if self.model is not None and lemma in self.model.firsts:
+            first = lemma
+        result = (plain, negatable, anchors, multi, _squeeze(word), lemma, plain + negatable, weight, first)
+        if len(self._cache) >= _WORD_CACHE_SIZE:
+            self._cache.clear()
+        self._cache[word] = result
+        return result
 
     def detect(self, text: str) -> RiskResult:
-        if self._starts is None:
+        words, analysed, matched, negated = self._match(text)
+        present, signals = self._signals(matched)
+        if self.model is not None and not any(s[1] == "acuut" or s[0] == "zin" for s in signals):
+            # Below acuut (and but for fixed phrases) the model has the last word: it weighs the message's lemmas
+            # with the concepts and rules found, so it both adds what no rule names and quiets what the data
+            # showed to be harmless.
+            found = self.model.judge(words, analysed, self._model_names(present, negated, signals), bool(signals))
+            if found is None:
+                signals = []
+            elif not signals:
+                signals.append(("model", self.model.level, found, "lijkt op eerdere meldingen"))
+        if not signals:
             return RiskResult(None, ())
-        text = _match_form(text)
-        hits: set[Phrase] = set()
-        for start in self._starts.finditer(text):
-            position = start.start()
-            end = text.find(" ", position)
-            word = text[position:end] if end >= 0 else text[position:]
-            for group in self._groups_for(word):
-                if group[0].match(text, position):
-                    hits.update(phrase for phrase, regex in group[1] if regex.match(text, position))
-        if not hits:
-            return RiskResult(None, ())
-        level = min((hit.level for hit in hits), key=_RANK.__getitem__)
-        return RiskResult(level, tuple(sorted({hit.text for hit in hits})))
+        level = min((s[1] for s in signals if s[1] is not None), key=_RANK.__getitem__)
+        shown = sorted({f"{label}: {' '.join(words_)}" for _, _, words_, label in signals})
+        return RiskResult(level, tuple(shown), tuple((name, lvl, w) for name, lvl, w, _ in signals))
+
+    def _signals(
+        self, matched: dict[int, list[str]]
+    ) -> tuple[set[int], list[tuple[str, str | None, tuple[str, ...], str]]]:
+        """The concepts that count, and the signals of concepts and rules: (name, level, words, label)."""
+        # A concept whose `unless` concepts are also there does not count ("vroeger", but "nog steeds").
+        keys = matched.keys()
+        unless_of = self._concept_unless
+        present = {c for c in keys if unless_of[c].isdisjoint(keys)}
+        signals: list[tuple[str, str | None, tuple[str, ...], str]] = []
+        for c in sorted(present & self._leveled):
+            concept = self.concepts[c]
+            signals.append((concept.name, concept.level, tuple(matched[c]), concept.label))
+        candidates = set()
+        for c in present:
+            candidates.update(self._rules_of[c])
+        for r in sorted(candidates):
+            rule, groups, unless = self._compiled_rules[r]
+            for group in groups:
+                if group.isdisjoint(present):
+                    break
+            else:
+                if not unless.isdisjoint(present):
+                    continue
+                chosen = [min(group & present) for group in groups]
+                words_of = tuple(dict.fromkeys(w for c in chosen for w in matched[c]))
+                names = " + ".join(self.concepts[c].name for c in chosen)
+                signals.append((names, rule.level, words_of, rule.name))
+        return present, signals
+
+    def features(self, text: str) -> set[str]:
+        """What the statistical model sees of a message: its lemmas, the concepts found (as `@name`) and the
+        signals of concepts and rules (as `+label`)."""
+        words, analysed, matched, negated = self._match(text)
+        present, signals = self._signals(matched)
+        lemmas = [a[5] for a in analysed]
+        pairs = {
+            f"{a} {b}"
+            for a, b in zip(lemmas, lemmas[1:], strict=False)
+            if a != "." and b != "." and not (a in _MODEL_SKIP and b in _MODEL_SKIP)
+        }
+        unigrams = {lemma for lemma in lemmas if lemma not in _MODEL_SKIP}
+        return (unigrams | pairs | set(self._model_names(present, negated, signals))) - {""}
+
+    def _model_names(
+        self, present: set[int], negated: set[int], signals: list[tuple[str, str | None, tuple[str, ...], str]]
+    ) -> list[str]:
+        """The model's features beyond lemmas: `@concept` found, `-concept` found only negated, `+signal`."""
+        names = [self._present_names[c] for c in present]
+        if negated:
+            names.extend("-" + self.concepts[c].name for c in negated - present)
+        names.extend("+" + signal[3] for signal in signals)
+        return names
+
+    def _match(self, text: str) -> tuple[list[str], list[_Analysis], dict[int, list[str]], set[int]]:
+        """The message's words, what each can be, the concepts found with the words that matched, and the
+        concepts found only negated ("hij heeft me nooit geslagen")."""
+        words = tokens(text)
+        matched: dict[int, list[str]] = {}
+        negated: set[int] = set()
+        clause_start = 0
+        analyse = self._analyse
+        cache = self._cache
+        attempts: dict[tuple[int, int], int] = {}
+        analysed = [cache.get(word) or analyse(word) for word in words]
+        seen: set[str] | None = None  # the words and their squeezed forms, once a multi-word entry needs them
+        # Without "niet", "nooit", "geen" in the message, no match needs the negation check.
+        negation = not NEGATIONS.isdisjoint(words)
+        for i, word in enumerate(words):
+            if word == ".":
+                clause_start = i + 1
+                continue
+            analysis = analysed[i]
+            if not (analysis[6] or analysis[2]):
+                continue
+            plain, negatable, anchors = analysis[0], analysis[1], analysis[2]
+            if not negation:
+                plain, negatable = analysis[6], ()
+            for c in plain:
+                found = matched.get(c)
+                if found is None:
+                    matched[c] = [word]
+                elif word not in found:
+                    found.append(word)
+            for c in negatable:
+                self._hit(matched, c, [word], words, i, i, clause_start, negated)
+            for c, e, p in anchors:
+                # Each entry is found once and given up after a few misses: a long message of the same few
+                # words ("niet niet niet ...") cannot make this quadratic.
+                tried = attempts.get((c, e), 0)
+                if tried < 0 or tried >= _MAX_ATTEMPTS:
+                    continue
+                if seen is None:
+                    seen = set(words)
+                    seen.update(a[4] for a in analysed)
+                if not self._needs[c][e] <= seen:
+                    continue
+                span = self._around(words, analysed, i, c, e, p, self._lengths[c][e])
+                attempts[(c, e)] = -1 if span is not None else tried + 1
+                if span is not None:
+                    self._hit(matched, c, [words[k] for k in span], words, span[0], span[-1], clause_start, negated)
+        return words, analysed, matched, negated
+
+    def _around(
+        self, words: list[str], analysed: list[_Analysis], i: int, c: int, e: int, p: int, length: int
+    ) -> list[int] | None:
+        """Token indexes of the whole entry around its anchor at i, in order, gaps of at most _MAX_GAP words, one
+        clause, no negation in a gap; None if it is not there."""
+        span = [i]
+        k = i
+        for q in range(p - 1, -1, -1):
+            for j in range(k - 1, max(-1, k - _MAX_GAP - 2), -1):
+                if (c, e, q) in analysed[j][3]:
+                    k = j
+                    break
+                if words[j] == "." or words[j] in NEGATIONS:  # "ik wil niet dood" is not "ik wil dood"
+                    return None
+            else:
+                return None
+            span.insert(0, k)
+        k = i
+        for q in range(p + 1, length):
+            for j in range(k + 1, min(len(words), k + _MAX_GAP + 2)):
+                if (c, e, q) in analysed[j][3]:
+                    k = j
+                    break
+                if words[j] == "." or words[j] in NEGATIONS:
+                    return None
+            else:
+                return None
+            span.append(k)
+        return span
+
+    def _hit(
+        self,
+        matched: dict[int, list[str]],
+        c: int,
+        got: list[str],
+        words: list[str],
+        start: int,
+        end: int,
+        clause_start: int,
+        negated: set[int],
+    ) -> None:
+        if self.concepts[c].negatable:
+            # "hij heeft me nooit geslagen", "mijn papa slaat mij nooit": a negation just before or after.
+            for k in range(max(clause_start, start - _NEGATION_REACH), min(len(words), end + 3)):
+                if words[k] == ".":
+                    if k > end:
+                        break
+                    continue
+                if words[k] in NEGATIONS and not start <= k <= end:
+                    negated.add(c)
+                    return
+        found = matched.setdefault(c, [])
+        for word in got:
+            if word not in found:
+                found.append(word)
+
+
+def _phrase_words(phrase: str) -> list[str]:
+    words = [w for w in tokens(phrase) if w != "."]
+    raw = phrase.split()
+    if any("*" in w[:-1] or w == "*" for w in raw):
+        raise ValueError("wildcard * only at the end of a word")
+    starred = {_plain(w[:-1]) for w in raw if w.endswith("*")}
+    words = [w + "*" if w in starred else w for w in words]
+    if not words:
+        raise ValueError("no words in phrase")
+    return words
 
 
 def parse_phrases(content: str) -> list[Phrase]:
@@ -243,21 +715,189 @@ def parse_phrases(content: str) -> list[Phrase]:
         level, tab, phrase = line.partition("\t")
         level, phrase = level.strip(), phrase.strip()
         if not tab:
-            raise ValueError(f"risk phrases line {number}: expected 'level<TAB>phrase', got {stripped!r}")
+            raise RiskDataError(f"risk phrases line {number}: expected 'level<TAB>phrase', got {stripped!r}")
         if level not in _RANK:
-            raise ValueError(
+            raise RiskDataError(
                 f"risk phrases line {number}: unknown level {level!r} (expected one of {', '.join(LEVELS)})"
             )
         if not phrase:
-            raise ValueError(f"risk phrases line {number}: empty phrase")
+            raise RiskDataError(f"risk phrases line {number}: empty phrase")
         try:
             _phrase_words(phrase)
         except ValueError as error:
-            raise ValueError(f"risk phrases line {number}: {error}: {phrase!r}") from None
+            raise RiskDataError(f"risk phrases line {number}: {error}: {phrase!r}") from None
         phrases.append(Phrase(level, phrase))
     return phrases
 
 
+_CONCEPT_KEYS = {"level", "words", "except", "negatable", "unless", "label"}
+_RULE_KEYS = {"name", "level", "when", "unless"}
+
+
+class _Lines:
+    """Finds the line of a table or key in a TOML text, so errors found after parsing can still name it."""
+
+    def __init__(self, content: str, source: str) -> None:
+        self.lines = content.splitlines()
+        self.source = source
+
+    def of(self, header: str, key: str | None = None, nth: int = 0) -> int:
+        seen = -1
+        start = 0
+        for number, line in enumerate(self.lines, start=1):
+            if line.strip().replace(" ", "") == header:
+                seen += 1
+                if seen == nth:
+                    start = number
+                    break
+        if not start or key is None:
+            return start
+        for number in range(start, len(self.lines)):
+            line = self.lines[number].strip()
+            if line.startswith("["):
+                break
+            if line.split("=", 1)[0].strip() == key:
+                return number + 1
+        return start
+
+    def error(self, line: int, message: str) -> RiskDataError:
+        return RiskDataError(f"{self.source} line {line}: {message}")
+
+
+def _entry_words(entry: Any) -> list[str]:
+    if not isinstance(entry, str) or not entry.strip():
+        raise ValueError(f"expected a word or words in quotes, got {entry!r}")
+    if re.search(r"[^\w\s'*\u2019-]", entry):
+        raise ValueError(f"{entry!r}: use letters, digits and a * at the end of a word only")
+    return _phrase_words(entry)
+
+
+def parse_concepts(content: str, source: str = "concepts.toml") -> tuple[list[Concept], list[Rule]]:
+    """Concepts and rules from TOML; RiskDataError names the line of any mistake."""
+    lines = _Lines(content, source)
+    try:
+        data = tomllib.loads(content)
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"line (\d+)", str(error))
+        at = int(match.group(1)) if match else max(1, len(lines.lines)) if "end of document" in str(error) else 1
+        raise lines.error(at, str(error)) from None
+    unknown = set(data) - {"concepts", "rules"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise lines.error(lines.of(f"[{key}]") or lines.of(f"[[{key}]]") or 1, f"unknown table {key!r}")
+    concepts: list[Concept] = []
+    table = data.get("concepts", {})
+    if not isinstance(table, dict):
+        raise lines.error(1, "'concepts' must be a table of [concepts.NAME]")
+    for name, body in table.items():
+        header = f"[concepts.{name}]"
+        if not isinstance(body, dict):
+            raise lines.error(lines.of(header), f"concept {name!r} must be a table")
+        for key in body:
+            if key not in _CONCEPT_KEYS:
+                raise lines.error(
+                    lines.of(header, key), f"concept {name!r}: unknown key {key!r} ({', '.join(sorted(_CONCEPT_KEYS))})"
+                )
+        level = body.get("level")
+        if level is not None and level not in _RANK:
+            raise lines.error(lines.of(header, "level"), f"concept {name!r}: level must be one of {', '.join(LEVELS)}")
+        raw_words = body.get("words")
+        if not isinstance(raw_words, list) or not raw_words:
+            raise lines.error(lines.of(header, "words"), f"concept {name!r}: 'words' must be a non-empty list")
+        entries = []
+        for entry in raw_words:
+            try:
+                entries.append(_entry_words(entry))
+            except ValueError as error:
+                raise lines.error(_line_with(lines, header, entry), f"concept {name!r}: {error}") from None
+        exclude = body.get("except", [])
+        if not isinstance(exclude, list) or not all(isinstance(w, str) for w in exclude):
+            raise lines.error(lines.of(header, "except"), f"concept {name!r}: 'except' must be a list of words")
+        negatable = body.get("negatable", False)
+        if not isinstance(negatable, bool):
+            raise lines.error(lines.of(header, "negatable"), f"concept {name!r}: 'negatable' must be true or false")
+        unless = body.get("unless", [])
+        if not isinstance(unless, list) or not all(isinstance(w, str) for w in unless):
+            raise lines.error(lines.of(header, "unless"), f"concept {name!r}: 'unless' must be a list of concepts")
+        label = body.get("label", name)
+        if not isinstance(label, str):
+            raise lines.error(lines.of(header, "label"), f"concept {name!r}: 'label' must be text")
+        concepts.append(
+            Concept(
+                name,
+                level,
+                entries,
+                frozenset(_plain(w) for w in exclude),
+                negatable,
+                tuple(unless),
+                label,
+                lines.of(header),
+            )
+        )
+    names = {c.name for c in concepts}
+    for concept in concepts:
+        for other in concept.unless:
+            if other not in names:
+                raise lines.error(
+                    lines.of(f"[concepts.{concept.name}]", "unless"),
+                    f"concept {concept.name!r}: unknown concept {other!r}",
+                )
+    rules: list[Rule] = []
+    raw_rules = data.get("rules", [])
+    if not isinstance(raw_rules, list):
+        raise lines.error(1, "'rules' must be written as [[rules]] tables")
+    for n, body in enumerate(raw_rules):
+        line = lines.of("[[rules]]", nth=n)
+        for key in body:
+            if key not in _RULE_KEYS:
+                raise lines.error(
+                    _key_line(lines, line, key), f"rule: unknown key {key!r} ({', '.join(sorted(_RULE_KEYS))})"
+                )
+        level = body.get("level")
+        if level not in _RANK:
+            raise lines.error(_key_line(lines, line, "level"), f"rule: level must be one of {', '.join(LEVELS)}")
+        when = body.get("when")
+        if not isinstance(when, list) or not when or not all(isinstance(g, str) for g in when):
+            raise lines.error(
+                _key_line(lines, line, "when"), 'rule: \'when\' must be a list like ["wapen", "dader|slachtoffer"]'
+            )
+        groups = tuple(tuple(part.strip() for part in group.split("|")) for group in when)
+        unless = body.get("unless", [])
+        if not isinstance(unless, list) or not all(isinstance(w, str) for w in unless):
+            raise lines.error(_key_line(lines, line, "unless"), "rule: 'unless' must be a list of concepts")
+        for name in [*(n for g in groups for n in g), *unless]:
+            if name not in names:
+                key = "when" if any(name in g for g in groups) else "unless"
+                raise lines.error(_key_line(lines, line, key), f"rule: unknown concept {name!r}")
+        rule_name = body.get("name", " + ".join("|".join(g) for g in groups))
+        if not isinstance(rule_name, str):
+            raise lines.error(_key_line(lines, line, "name"), "rule: 'name' must be text")
+        rules.append(Rule(rule_name, level, groups, tuple(unless), line))
+    return concepts, rules
+
+
+def _key_line(lines: _Lines, start: int, key: str) -> int:
+    for number in range(start, len(lines.lines)):
+        line = lines.lines[number].strip()
+        if line.startswith("["):
+            break
+        if line.split("=", 1)[0].strip() == key:
+            return number + 1
+    return start
+
+
+def _line_with(lines: _Lines, header: str, entry: Any) -> int:
+    start = lines.of(header)
+    needle = f'"{entry}"' if isinstance(entry, str) else None
+    for number in range(start, len(lines.lines)):
+        line = lines.lines[number]
+        if number > start and line.strip().startswith("["):
+            break
+        if needle is not None and needle in line:
+            return number + 1
+    return lines.of(header, "words")
+
+
 @functools.cache
 def default_detector() -> RiskDetector:
-    return RiskDetector.from_file(DEFAULT_PHRASES)
+    return RiskDetector.from_file()

@@ -56,6 +56,9 @@ async def test_a_danger_phrase_moves_a_waiting_visitor_up_and_warns_the_agents(s
     for a in (agent, colleague):
         risk = await a.wait_for("risk", lambda r: r["conversation_id"] == cid)
         assert risk["level"] == "acuut" and risk["signals"]
+        # Each concept names its level and the words that matched, for the advisor to see why.
+        assert {"concept", "level", "words"} <= set(risk["concepts"][0])
+        assert any(c["level"] == "acuut" and "mes" in c["words"] for c in risk["concepts"])
     await agent.wait_for("queue", lambda q: (entry(q, cid) or {}).get("priority", 0) > before)
     crisis = await v.wait_for("crisis")  # the visitor is shown 112 at once
     assert crisis["phone"] == "112" and "112" in crisis["text"]

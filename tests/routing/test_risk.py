@@ -1,18 +1,43 @@
-"""Tests of the Dutch risk-phrase detector: normalisation, matching rules, the phrase file, and the labelled set."""
+"""Tests of the Dutch risk-signal detector: normalisation, concepts and rules, the data files, bad input, and the
+labelled sets (recall and precision, and that the detector's data holds nothing of the held-out test split)."""
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
 
-from routing.risk import RiskDetector, RiskResult, default_detector, normalise, parse_phrases
+from routing.risk import (
+    DEFAULT_CONCEPTS,
+    DEFAULT_MODEL,
+    DEFAULT_PHRASES,
+    RiskDataError,
+    RiskDetector,
+    RiskResult,
+    default_detector,
+    normalise,
+    parse_concepts,
+    parse_model,
+    parse_phrases,
+)
 
-MESSAGES = Path(__file__).resolve().parent.parent / "data" / "risk_messages.tsv"
+DATA = Path(__file__).resolve().parent.parent / "data"
+MESSAGES = DATA / "risk_messages.tsv"
+SPLITS = DATA / "risk"
 
 
 def detector(text: str) -> RiskDetector:
-    return RiskDetector(parse_phrases(text))
+    """A detector of fixed phrases only (the `level<TAB>phrase` format)."""
+    return RiskDetector([], [], parse_phrases(text))
+
+
+def level(text: str) -> str | None:
+    return default_detector().detect(text).level
+
+
+# ------------------------------------------------------------------ normalisation and the phrase format
 
 
 def test_normalise_accents_case_and_repeats() -> None:
@@ -27,6 +52,11 @@ def test_normalise_chat_words() -> None:
     assert normalise("hij pakt z’n telefoon en d'r tas") == "hij pakt zijn telefoon en haar tas"
 
 
+def test_normalise_invisible_and_lookalike_letters() -> None:
+    assert normalise("ver\u200dmoord m\u0435s") == "vermoord mes"  # zero-width joiner, Cyrillic е
+    assert normalise("ik lach 😂") == "ik lach haha"
+
+
 def test_repeated_letters_and_vowel_length_match() -> None:
     d = detector("acuut\thelp nu\nhoog\tslaat mij")
     assert d.detect("heeeeelp nuuuu").level == "acuut"
@@ -36,14 +66,17 @@ def test_repeated_letters_and_vowel_length_match() -> None:
 
 def test_chat_language_matches_phrase_in_plain_spelling() -> None:
     d = detector("acuut\tik wil dood\nhoog\tmijn vader slaat")
-    assert d.detect("k wil dood").signals == ("ik wil dood",)
+    assert d.detect("k wil dood").signals == ("vaste zin: ik wil dood: ik wil dood",)
     assert d.detect("mn vader slaat").level == "hoog"
 
 
 def test_highest_level_wins_and_signals_sorted_unique() -> None:
     d = detector("hoog\tslaat mij\nacuut\tslaat mij nu\nzorg\tik ben bang")
     result = d.detect("ik ben bang hij slaat mij nu. hij slaat mij nu")
-    assert result == RiskResult("acuut", ("ik ben bang", "slaat mij", "slaat mij nu"))
+    assert result.level == "acuut"
+    assert result.signals == tuple(sorted(set(result.signals)))
+    found = {words for _, _, words in result.concepts}
+    assert found == {("ik", "ben", "bang"), ("slaat", "mij"), ("slaat", "mij", "nu")}
 
 
 def test_wildcard_at_word_end() -> None:
@@ -53,11 +86,12 @@ def test_wildcard_at_word_end() -> None:
     assert d.detect("hij gaat me vermaken").level is None
 
 
-def test_one_filler_word_but_not_a_negation() -> None:
+def test_gap_words_but_not_a_negation() -> None:
     d = detector("hoog\tslaat mij\nacuut\tik wil dood")
     assert d.detect("hij slaat mij weer").level == "hoog"
-    assert d.detect("hij slaat weer mij").level == "hoog"
-    assert d.detect("hij slaat ook weer mij").level is None
+    assert d.detect("hij slaat ook weer mij").level == "hoog"
+    assert d.detect("hij slaat heel vaak en ook weer mij").level is None  # more than three words apart
+    assert d.detect("hij slaat. mij niet").level is None  # not across a sentence
     assert d.detect("ik wil echt dood").level == "acuut"
     assert d.detect("ik wil niet dood").level is None
 
@@ -82,10 +116,202 @@ def test_hard_negatives_do_not_hit(text: str) -> None:
     assert default_detector().detect(text) == RiskResult(None, ())
 
 
-def test_default_phrases_cover_acute_danger() -> None:
+def test_default_data_covers_acute_danger() -> None:
+    for text in ("hij heeft n mes en zegt dat hij me pakt", "k ben opgesloten en hij komt zo",
+                 "ik wil dood, de pillen liggen klaar", "hij wurgt me nu", "hij is hier!!"):
+        assert level(text) == "acuut", text
+
+
+# ------------------------------------------------------------------ the issue's examples and the concepts
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hij heeft gezegd dat hij me vanavond vermoordt",
+        "ik heb zelfmoordgedachten",
+        "mijn stiefmoeder brandt me met sigaretten",
+        "hij zit achter me aan met een hamer",
+    ],
+)
+def test_issue_examples_are_flagged(text: str) -> None:
+    assert level(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["hoe weet ik of het huiselijk geweld is", "mijn moeder drinkt soms te veel wijn op feestjes"],
+)
+def test_issue_false_alarms_are_quiet(text: str) -> None:
+    assert level(text) is None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        # Inflections and tenses of one lemma.
+        ("hij vermoordt me", "doden"),
+        ("ze gaat me vermoorden", "doden"),
+        ("hij vermoordde bijna mijn moeder", "doden"),
+        ("ik word vermoord als ik thuiskom", "doden"),
+        ("mijn vader slaat me", "geweld"),
+        ("mijn vader sloeg me gisteren", "geweld"),
+        ("ik ben geslagen door mijn stiefvader", "geweld"),
+        ("hij schopte mijn broertje", "geweld"),
+        ("mijn oom heeft me gewurgd", "wurgen"),
+        ("hij wurgt haar", "wurgen"),
+        # Separable verbs and participles.
+        ("hij sluit me elke avond op", "opsluiten"),
+        ("ik ben opgesloten in de kelder", "opsluiten"),
+        ("mijn tante heeft mijn paspoort afgepakt", "afpakken"),
+        # Compounds.
+        ("ik heb zelfmoordgedachten", "zelfdoding"),
+        ("ik kreeg een doodsbedreiging van mijn ex", "dreiging"),
+        ("hij hield me in een wurggreep", "wurgen"),
+        # Misspellings and chat language.
+        ("hij vermoort me", "doden"),
+        ("mn pa slat me", "geweld"),
+        ("k wil dood", "zelfdoding"),
+        ("HEEEELP hij heeft n mes", "wapen"),
+        # Indirect disclosures.
+        ("een leerling vertelt dat haar vader haar slaat", "geweld"),
+        ("mijn buurvrouw wordt door haar man mishandeld", "geweld"),
+        ("mijn zoon pakt het geld van mijn oma af", "afpakken"),
+        # The rest of the field.
+        ("mijn ouders willen dat ik moet trouwen met mijn neef", "gedwongen_huwelijk"),
+        ("mijn broers zeggen dat ik de eer van de familie heb geschonden", "eer"),
+        ("mijn stiefvader zit aan me als mama weg is", "seksueel"),
+        ("hij dreigt mijn naaktfoto's te verspreiden", "chantage"),
+        ("mijn loverboy zegt dat ik met mannen naar bed moet", "grooming"),
+        ("we krijgen geen eten en zijn dagen alleen thuis", "verwaarlozing"),
+        ("de baby heeft blauwe plekken en mijn vriend schudt hem", "letsel"),
+        ("ik snijd mezelf elke avond", "snijden"),
+        ("ik heb alle pillen uit de kast genomen", "zelfdoding"),
+    ],
+)
+def test_concepts_in_their_forms(text: str, concept: str) -> None:
+    result = default_detector().detect(text)
+    assert result.level is not None, text
+    named = {part for name, _, _ in result.concepts for part in name.split(" + ")}
+    assert concept in named, (text, result.concepts)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ik ga dood van verveling",
+        "die film was moordend spannend",
+        "ik lach me kapot",
+        "in fortnite heb ik iedereen vermoord",
+        "ik heb een mes gekocht voor scouting",
+        "mijn moeder snijdt groente met een groot mes",
+        "mijn vader is politieagent en heeft een pistool voor zijn werk",
+        "wat als iemand zijn kind slaat, is dat mishandeling?",
+        "is het mishandeling als een ouder een tik geeft",
+        "hoe werkt een melding bij jullie",
+        "wat gebeurt er met mijn melding",
+        "ik ben doodmoe",
+    ],
+)
+def test_decoys_are_quiet(text: str) -> None:
+    assert default_detector().detect(text).level is None, (text, default_detector().detect(text).signals)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hij heeft me nooit geslagen",
+        "mijn papa slaat mij nooit, hij is heel lief",
+        "mijn vader heeft mij niet mishandeld",
+        "ik ben niet opgesloten, ik mag gewoon naar buiten",
+    ],
+)
+def test_negation_is_quiet(text: str) -> None:
+    assert level(text) is None, (text, default_detector().detect(text).signals)
+
+
+def test_signals_explain_concepts_and_words() -> None:
+    result = default_detector().detect("hij zit achter me aan met een hamer")
+    assert result.level == "acuut"
+    names = {name for name, _, _ in result.concepts}
+    assert any("wapen" in name for name in names)
+    assert all(isinstance(words, tuple) and words for _, _, words in result.concepts)
+    assert any("hamer" in signal for signal in result.signals)
+
+
+# ------------------------------------------------------------------ bad input and cost
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " ",
+        "😭😭😭🔪🔪",
+        "\u200d\u200d\u200b",
+        "мой отец бьёт меня",
+        "他打我",
+        "ik" * 2000,
+        "a " * 2000,
+        ". . . ! ? ;" * 300,
+        "'" * 4000,
+        "\x00\x01\x02 hij\x00slaat",
+    ],
+)
+def test_bad_input_answers(text: str) -> None:
+    result = default_detector().detect(text)
+    assert result.level in (None, "acuut", "hoog", "zorg")
+
+
+def test_mixed_script_and_zero_width_still_match() -> None:
+    assert level("hij ver\u200dmoordt me") is not None
+    assert level("hij heeft een m\u0435s en zegt dat hij me pakt") is not None  # Cyrillic е
+
+
+def _adversarial() -> list[str]:
+    """4,000-character messages built to make a matcher work hard: repeats, near misses, partial phrases."""
+    return [
+        ("mijn " * 1000)[:4000],
+        ("niet " * 800)[:4000],
+        ("zegt dat " * 500)[:4000],
+        ("achter mij " * 400)[:4000],
+        ("aaaa" * 1000)[:4000],
+        ("mijn vader zit achter " * 200)[:4000],
+        ("vermoordvermoordvermoord" * 200)[:4000],
+        (" ".join(f"w{i}x" for i in range(1000)))[:4000],
+        ("ik wil niet meer " * 300)[:4000],
+    ]
+
+
+@pytest.mark.parametrize("text", _adversarial())
+def test_long_adversarial_message_is_fast(text: str) -> None:
     d = default_detector()
-    for text in ("hij heeft n mes", "k ben opgesloten", "ik wil dood", "hij wurgde me", "hij is hier!!"):
-        assert d.detect(text).level == "acuut", text
+    d.detect(text)  # the first sight of new words fills the word cache
+    runs = []
+    for _ in range(7):
+        start = time.perf_counter()
+        d.detect(text)
+        runs.append(time.perf_counter() - start)
+    assert len(text) == 4000
+    # The bound is 5 ms; the minimum of several runs keeps a busy machine from failing it.
+    assert min(runs) < 0.005, min(runs)
+
+
+def test_first_sight_of_a_long_message_is_bounded() -> None:
+    d = RiskDetector.from_file()
+    text = " ".join(f"woord{i}slaat" for i in range(400))[:4000]
+    start = time.perf_counter()
+    d.detect(text)
+    assert time.perf_counter() - start < 1.0  # cold: every word is lemmatised once
+
+
+# ------------------------------------------------------------------ data files
+
+
+def test_default_files_load() -> None:
+    concepts, rules = parse_concepts(DEFAULT_CONCEPTS.read_text(encoding="utf-8"))
+    assert len(concepts) >= 20 and len(rules) >= 10
+    assert parse_phrases(DEFAULT_PHRASES.read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize(
@@ -98,28 +324,149 @@ def test_default_phrases_cover_acute_danger() -> None:
         ("zorg\t😭", 1, "no words"),
     ],
 )
-def test_parse_errors_name_the_line(content: str, line: int, message: str) -> None:
-    with pytest.raises(ValueError, match=f"line {line}: .*{message}"):
+def test_phrase_errors_name_the_line(content: str, line: int, message: str) -> None:
+    with pytest.raises(RiskDataError, match=f"line {line}: .*{message}"):
         parse_phrases(content)
 
 
-def test_from_file_and_comments(tmp_path: Path) -> None:
+GOOD = '[concepts.a]\nwords = ["slaan"]\n\n[concepts.b]\nwords = ["hij"]\n'
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "message"),
+    [
+        ('[concepts.a]\nwords = ["slaan"\n', 2, "Unclosed array"),  # TOML syntax: tomllib's own words
+        ('[concepts.a]\nlevel = "heel hoog"\nwords = ["x"]\n', 2, "level must be one of"),
+        ("[concepts.a]\nlevel = \"hoog\"\nwords = []\n", 3, "non-empty list"),
+        ('[concepts.a]\nwords = ["x"]\ncolour = "red"\n', 3, "unknown key 'colour'"),
+        ('[concepts.a]\nwords = [\n  "goed",\n  "sla@n",\n]\n', 4, "letters, digits"),
+        ('[concepts.a]\nwords = ["x"]\nnegatable = "ja"\n', 3, "true or false"),
+        ('[concepts.a]\nwords = ["x"]\nunless = ["nergens"]\n', 3, "unknown concept 'nergens'"),
+        (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = ["a", "b|c"]\n', 9, "unknown concept 'c'"),
+        (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = ["a"]\n\n[[rules]]\nlevel = "erg"\nwhen = ["a"]\n', 12, "level"),
+        (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = "a"\n', 9, "'when' must be a list"),
+        ('[colours]\nred = 1\n', 1, "unknown table 'colours'"),
+    ],
+)
+def test_concept_errors_name_the_line(content: str, line: int, message: str) -> None:
+    with pytest.raises(RiskDataError, match=f"concepts.toml line {line}: .*{re.escape(message)}"):
+        parse_concepts(content)
+
+
+def test_a_supervisor_extends_a_concept_without_code(tmp_path: Path) -> None:
+    concepts = tmp_path / "concepts.toml"
+    concepts.write_text(
+        DEFAULT_CONCEPTS.read_text(encoding="utf-8")
+        + '\n[concepts.sekte]\nlevel = "zorg"\nlabel = "sekte"\nwords = ["sekte", "goeroe"]\nunless = ["vraag"]\n',
+        encoding="utf-8",
+    )
+    d = RiskDetector.from_file(concepts=concepts)
+    assert d.detect("mijn moeder zit bij een sekte en de goeroe bepaalt alles").level == "zorg"
+    assert d.detect("wat is een sekte, voor mijn werkstuk").level is None
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("bias\t0\nthreshold\t0\nslaan 1.5\n", "line 3: expected 'feature<TAB>weight'"),
+        ("bias\t0\nthreshold\tnul\n", "line 2: 'nul' is not a number"),
+        ("bias\t0\nthreshold\t0\nlevel\theel hoog\n", "line 3: level must be one of"),
+        ("# only\nthreshold\t0\n", "no 'bias' line"),
+    ],
+)
+def test_model_errors_name_the_line(content: str, message: str) -> None:
+    with pytest.raises(RiskDataError, match=re.escape(message)):
+        parse_model(content)
+
+
+def test_shipped_model_loads_and_never_overrules_acuut() -> None:
+    model = parse_model(DEFAULT_MODEL.read_text(encoding="utf-8"))
+    assert model.weights and model.add is not None and model.threshold <= model.add
+    without = RiskDetector.from_file(model=False)
+    for text in ("hij staat voor de deur met een mes", "ik wil dood, de pillen liggen klaar", "bel 112"):
+        assert without.detect(text).level == "acuut"
+        assert default_detector().detect(text).level == "acuut"
+
+
+def test_model_signal_names_the_words_that_weighed() -> None:
+    result = default_detector().detect("ik durf het aan niemand te vertellen wat oom met mij doet als we alleen zijn")
+    model_signals = [c for c in result.concepts if c[0] == "model"]
+    for _, level, words in model_signals:
+        assert level == "zorg" and words and all(" " not in w for w in words)
+
+
+def test_from_file_phrases_and_comments(tmp_path: Path) -> None:
     path = tmp_path / "phrases.txt"
-    path.write_text("# comment\n\nzorg\tik ben bang\nhoog\tik ben bang\n", encoding="utf-8")
-    assert RiskDetector.from_file(path).detect("ik ben bang").level == "hoog"
+    path.write_text("# comment\n\nzorg\tik ben ongerust\nhoog\tik ben ongerust\n", encoding="utf-8")
+    assert RiskDetector.from_file(path).detect("ik ben ongerust").level == "hoog"
     path.write_text("zorg\tok\nfout\tx\n", encoding="utf-8")
     with pytest.raises(ValueError, match="line 2"):
         RiskDetector.from_file(path)
 
 
-def test_labelled_set_danger_recall_and_any_risk_precision() -> None:
-    rows = [line.split("\t", 1) for line in MESSAGES.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
-    assert len(rows) >= 300
+# ------------------------------------------------------------------ labelled sets
+
+
+def _rows(path: Path) -> list[tuple[str, str]]:
+    """(label, text) of a split; the old file has two columns, the new ones four."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        if line.strip():
+            parts = line.split("\t")
+            rows.append((parts[0], parts[-1]))
+    return rows
+
+
+def _recall_precision(rows: list[tuple[str, str]]) -> tuple[float, float]:
     d = default_detector()
-    pairs = [(label, d.detect(text).level) for label, text in rows]
-    danger = [level == "acuut" for label, level in pairs if label == "acuut"]
-    flagged = [label != "geen" for label, level in pairs if level is not None]
-    danger_recall = sum(danger) / len(danger)
-    any_risk_precision = sum(flagged) / len(flagged)
-    assert danger_recall >= 0.9, danger_recall
-    assert any_risk_precision >= 0.7, any_risk_precision
+    pairs = [(label != "geen", d.detect(text).level is not None) for label, text in rows]
+    tp = sum(danger and flagged for danger, flagged in pairs)
+    recall = tp / max(1, sum(danger for danger, _ in pairs))
+    precision = tp / max(1, sum(flagged for _, flagged in pairs))
+    return recall, precision
+
+
+def test_old_labelled_set() -> None:
+    rows = _rows(MESSAGES)
+    assert len(rows) >= 300
+    recall, precision = _recall_precision(rows)
+    assert recall >= 0.95 and precision >= 0.90, (recall, precision)
+
+
+def test_train_split() -> None:
+    recall, precision = _recall_precision(_rows(SPLITS / "train.tsv"))
+    assert recall >= 0.95 and precision >= 0.85, (recall, precision)
+
+
+def test_dev_split_target() -> None:
+    """Issue 13: recall at least 0.95 at precision at least 0.90 (danger = any level, flagged = any signal)."""
+    recall, precision = _recall_precision(_rows(SPLITS / "dev.tsv"))
+    assert recall >= 0.95 and precision >= 0.90, (recall, precision)
+
+
+def test_test_split_target() -> None:
+    """The same on the held-out split, which nothing here was tuned on."""
+    path = SPLITS / "test.tsv"
+    if not path.exists():
+        pytest.skip("the held-out test split is not in this checkout")
+    recall, precision = _recall_precision(_rows(path))
+    assert recall >= 0.95 and precision >= 0.90, (recall, precision)
+
+
+def _words(text: str) -> list[str]:
+    return normalise(text).split()
+
+
+def test_nothing_of_the_test_split_is_in_the_detector_data() -> None:
+    path = SPLITS / "test.tsv"
+    if not path.exists():
+        pytest.skip("the held-out test split is not in this checkout")
+    tests = [text for _, text in _rows(path)]
+    data_words = [_words(p.read_text(encoding="utf-8")) for p in (DEFAULT_CONCEPTS, DEFAULT_PHRASES, DEFAULT_MODEL)]
+    data_grams = {tuple(words[i : i + 4]) for words in data_words for i in range(len(words) - 3)}
+    tuned_on = {normalise(text) for split in ("train", "dev") for _, text in _rows(SPLITS / f"{split}.tsv")}
+    tuned_on |= {normalise(text) for _, text in _rows(MESSAGES)}
+    for text in tests:
+        words = _words(text)
+        assert normalise(text) not in tuned_on, text
+        assert not any(tuple(words[i : i + 4]) in data_grams for i in range(len(words) - 3)), text
