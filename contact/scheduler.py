@@ -53,6 +53,19 @@ class _Executor(ThreadPoolExecutor):
             log.info("job_skipped_at_shutdown", job=job.id)
 
 
+class _Scheduler(BackgroundScheduler):
+    """APScheduler's loop lets an error of the job store (the database restarting) end its thread,
+    after which no job runs again in this process while it still holds the lease: crisis re-alerts
+    would stop without a word. Here such a pass is logged once per failure and tried again soon."""
+
+    def _process_jobs(self) -> float | None:
+        try:
+            return super()._process_jobs()
+        except Exception as exc:
+            log.warning("scheduler_store_failed", error=type(exc).__name__)
+            return float(self.jobstore_retry_interval)
+
+
 def run_task(runner_key: str, task: str) -> None:
     """What every stored job calls (by reference, so the job store can persist it): the task
     of that name on the runner of this database in this process."""
@@ -115,11 +128,13 @@ class JobRunner:
 
     def _start_scheduler(self) -> BackgroundScheduler:
         store = SQLAlchemyJobStore(url=self.sync_url, engine_options=_engine_options(self.sync_url))
-        scheduler = BackgroundScheduler(
+        scheduler = _Scheduler(
             jobstores={"default": store},
             executors={"default": _Executor(2)},
             job_defaults=JOB_DEFAULTS,
             timezone="UTC",
+            # After a database outage, look again soon: re-alerts of open crises wait for this.
+            jobstore_retry_interval=2,
         )
         log.info("scheduler_started", jobs=sorted(self.tasks))
         scheduler.start()
