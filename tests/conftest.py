@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.support.server import RunningServer, make_settings, migrated_sqlite
+from tests.support.server import EVENT_FAULTS, RunningServer, make_settings, migrated_sqlite
 from tests.support.services import PostgresServer, postgres_server, redis_server
 
 
@@ -35,3 +35,14 @@ def postgres() -> Iterator[PostgresServer]:
     """A real throwaway PostgreSQL server for the whole run; tests create their own databases."""
     with postgres_server() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def emitted_events_match_their_models() -> Iterator[None]:
+    """Every event a test server emitted during the test matches its model (contact/events.py)."""
+    EVENT_FAULTS.clear()
+    yield
+    faults = list(EVENT_FAULTS)
+    EVENT_FAULTS.clear()
+    if faults:
+        pytest.fail("server→client events that do not match their definition:\n" + "\n".join(faults[:10]))
