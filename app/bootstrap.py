@@ -58,6 +58,7 @@ def put_resources(app: web.Application, services: Services) -> None:
     app[chat_http.CHAT] = services.chat
     app[chat_http.DISPATCHER] = services.dispatcher
     app[callback_http.CALLBACKS] = services.callbacks
+    app[callback_http.SEND] = services.dispatcher.send
     app[cases_http.CASES] = services.register
     app[routing_http.RULES] = services.rules
     app[lifecycles.SIO] = services.sio
