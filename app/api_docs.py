@@ -384,13 +384,23 @@ def asyncapi() -> dict[str, Any]:
                 "title": f"{event} (client → server)",
                 "payload": refs[model],
                 "description": f"Ack: {ack}.",
-                "x-ack": {"oneOf": [{"type": "object"}, refs[Error]]},
+            }
+            # The Socket.IO ack: the answer, or the error shape.
+            messages[f"{key}_ack"] = {
+                "name": f"{event} ack",
+                "title": f"the ack of {event}",
+                "payload": {"oneOf": [{"type": "object", "description": ack}, refs[Error]]},
             }
             channel_messages[key] = {"$ref": f"#/components/messages/{key}"}
+            channel_messages[f"{key}_ack"] = {"$ref": f"#/components/messages/{key}_ack"}
             operations[key] = {
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{channel}"},
                 "messages": [{"$ref": f"#/channels/{channel}/messages/{key}"}],
+                "reply": {
+                    "channel": {"$ref": f"#/channels/{channel}"},
+                    "messages": [{"$ref": f"#/channels/{channel}/messages/{key}_ack"}],
+                },
             }
         for (namespace, event), event_model in sorted(REGISTRY.items()):
             if namespace != ns:
