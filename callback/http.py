@@ -181,8 +181,9 @@ async def claim(request: web.Request) -> web.Response:
 async def attempt(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
     body = await read_json(request, AttemptBody)
-    answer = await request.app[CALLBACKS].attempt(agent, _id(request), body.result, body.requests)
-    return web.json_response(answer)
+    result = await request.app[CALLBACKS].attempt(agent, _id(request), body.result, body.requests)
+    await request.app[SEND](result.emits)
+    return web.json_response(result.ack)
 
 
 async def close(request: web.Request) -> web.Response:

@@ -668,7 +668,7 @@ class CallbackService:
 
     async def attempt(
         self, agent: AgentIdentity, callback_id: str, result: str, references: list[str] | None = None
-    ) -> dict[str, Any]:
+    ) -> Result:
         """Record a call for the selected requests (default: the one being called): reached, no
         answer (retried later in the tijdvak, up to the maximum, then 'niet bereikt' for those
         requests), a voicemail (only if the request being called and every selected one allowed
@@ -711,7 +711,9 @@ class CallbackService:
                 result=result,
                 requests=len(selected),
             )
-        return {"ok": True, "state": state, "attempts": count, "next_attempt_at": iso(next_at)}
+        # A `Result` like every use case that may end a callback (not reached, wrong number): no
+        # handoff and nothing to tell others today, but the adapter handles it as it does a close.
+        return Result({"ok": True, "state": state, "attempts": count, "next_attempt_at": iso(next_at)})
 
     async def _end(
         self,

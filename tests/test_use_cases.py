@@ -107,7 +107,7 @@ async def test_a_callback_from_booking_to_handoff(services: Services) -> None:
     (card,) = [c for tv in work["tijdvakken"] for c in tv["callbacks"]]
     assert await callbacks.claim(agent, card["id"]) == {"ok": True}
     tried = await callbacks.attempt(agent, card["id"], "bereikt")
-    assert tried["state"] == "reached"
+    assert tried.ack["state"] == "reached" and list(tried.emits) == []
 
     closed = await callbacks.close(agent, card["id"], MELDING)
     assert isinstance(closed, Result)
@@ -126,3 +126,20 @@ async def test_a_callback_closed_with_geen_hands_nothing_off(services: Services)
     await callbacks.claim(agent, card["id"])
     closed = await callbacks.close(agent, card["id"], {"kind": "geen"})
     assert closed.ack == {"ok": True} and list(closed.emits) == []
+
+
+async def test_a_callback_nobody_answers_ends_not_reached_with_a_result(services: Services) -> None:
+    callbacks = services.callbacks
+    agent, _ = await add_agent(services.settings.database_url)
+    await callbacks.book(
+        Booking("terugbellen", datetime(2026, 11, 30, 9, 0, tzinfo=UTC), "06 11223344", "volwassene", False)
+    )
+    work = await callbacks.work_list(agent, MONDAY_8.date())
+    (card,) = [c for tv in work["tijdvakken"] for c in tv["callbacks"]]
+    await callbacks.claim(agent, card["id"])
+    states = [(await callbacks.attempt(agent, card["id"], "geen_gehoor")).ack["state"] for _ in range(3)]
+    assert states == ["retry", "retry", "not_reached"]
+    again = await callbacks.work_list(agent, MONDAY_8.date())
+    assert [c["status"] for tv in again["tijdvakken"] for c in tv["callbacks"] if c["id"] == card["id"]] == [
+        "not_reached"
+    ]
