@@ -338,27 +338,104 @@ def _path_names(path: str) -> list[str]:
 
 # ---- Socket.IO ------------------------------------------------------------------------------
 
-# (namespace, event) → (payload model, ack description): what clients send.
-INBOUND: dict[tuple[str, str], tuple[type[BaseModel], str]] = {
-    (VISITOR_NS, "start"): (chat_in.Start, '{"conversation_id", "resume_token", "queue"...} or the error shape'),
-    (VISITOR_NS, "resume"): (chat_in.Resume, '{"conversation_id", "status", "messages", ...} or the error shape'),
-    (VISITOR_NS, "message"): (chat_in.VisitorMessage, '{"id", "seq", "at"} or the error shape'),
-    (VISITOR_NS, "typing"): (chat_in.Typing, '{"ok": true} or the error shape'),
-    (VISITOR_NS, "leave"): (chat_in.Leave, '{"ok": true} or the error shape'),
-    (AGENT_NS, "accept"): (chat_in.Accept, '{"conversation": {...}} or the error shape'),
-    (AGENT_NS, "message"): (chat_in.AgentMessage, '{"id", "seq", "at"} or the error shape'),
-    (AGENT_NS, "typing"): (chat_in.AgentTyping, '{"ok": true} or the error shape'),
-    (AGENT_NS, "note"): (chat_in.NoteIn, '{"id"} or the error shape'),
-    (AGENT_NS, "close"): (chat_in.Close, '{"ok": true, "handoff_id"?} or the error shape'),
-    (AGENT_NS, "history"): (chat_in.ConversationRef, '{"conversation": {...}} or the error shape'),
-    (AGENT_NS, "sync"): (chat_in.Empty, '{"queue", "mine", "crises"} or the error shape'),
-    (AGENT_NS, "transfer"): (chat_in.Transfer, '{"ok": true} or the error shape'),
-    (AGENT_NS, "escalate"): (chat_in.Escalate, '{"ok": true, "already_running"} or the error shape'),
-    (AGENT_NS, "ack_crisis"): (chat_in.ConversationRef, '{"ok": true, "taken", ...} or the error shape'),
-    (AGENT_NS, "pass"): (chat_in.ConversationRef, '{"ok": true} or the error shape'),
-    (AGENT_NS, "read_along"): (chat_in.ConversationRef, '{"conversation", "read_along": true} or the error shape'),
-    (AGENT_NS, "take_over"): (chat_in.ConversationRef, '{"ok": true, "state", ...} or the error shape'),
-    (AGENT_NS, "take_over_answer"): (chat_in.TakeOverAnswer, '{"ok": true, "handed_over"} or the error shape'),
+# The answers (acks) of Socket.IO events, besides the error shape.
+
+
+class QueuePlace(_Doc):
+    position: int
+    estimated_wait_s: int
+    advisors_online: int
+
+
+class StartAck(_Doc):
+    conversation_id: str
+    resume_token: str
+    status: Literal["waiting"]
+    queue: QueuePlace
+
+
+class ResumeAck(_Doc):
+    """Open: with `last_seq`, `queue` while waiting, `agent` while active; otherwise exactly
+    `{"conversation_id", "status": "closed", "messages": []}`."""
+
+    conversation_id: str
+    status: str
+    messages: list[dict[str, Any]]
+    last_seq: int | None = None
+    queue: QueuePlace | None = None
+    agent: dict[str, str | None] | None = None
+
+
+class MessageAck(_Doc):
+    id: str
+    seq: int
+    at: str
+
+
+class NoteAck(_Doc):
+    id: str
+
+
+class ConversationAck(_Doc):
+    """The conversation with its messages and notes (and `crisis`)."""
+
+    conversation: dict[str, Any]
+
+
+class ReadAlongAck(ConversationAck):
+    read_along: Literal[True]
+
+
+class EscalateAck(Ok):
+    already_running: bool
+
+
+class AckCrisisAck(Ok):
+    taken: bool
+    read_along: bool | None = None
+    conversation: dict[str, Any] | None = None
+
+
+class TakeOverAck(Ok):
+    state: Literal["asked", "taken"]
+    expires_at: str | None = None
+    conversation: dict[str, Any] | None = None
+
+
+class TakeOverAnswerAck(Ok):
+    handed_over: bool
+
+
+class SyncAck(_Doc):
+    """The same snapshots as on connect, and the open push offer (or null)."""
+
+    queue: chat.outbound.AgentQueue
+    mine: chat.outbound.Mine
+    crises: chat.outbound.Crises
+    offer: chat.outbound.Offer | None
+
+
+# (namespace, event) → (payload model, ack model): what clients send and what they are answered.
+INBOUND: dict[tuple[str, str], tuple[type[BaseModel], type[BaseModel]]] = {
+    (VISITOR_NS, "start"): (chat_in.Start, StartAck),
+    (VISITOR_NS, "resume"): (chat_in.Resume, ResumeAck),
+    (VISITOR_NS, "message"): (chat_in.VisitorMessage, MessageAck),
+    (VISITOR_NS, "typing"): (chat_in.Typing, Ok),
+    (VISITOR_NS, "leave"): (chat_in.Leave, Ok),
+    (AGENT_NS, "accept"): (chat_in.Accept, ConversationAck),
+    (AGENT_NS, "message"): (chat_in.AgentMessage, MessageAck),
+    (AGENT_NS, "typing"): (chat_in.AgentTyping, Ok),
+    (AGENT_NS, "note"): (chat_in.NoteIn, NoteAck),
+    (AGENT_NS, "close"): (chat_in.Close, CloseAnswer),
+    (AGENT_NS, "history"): (chat_in.ConversationRef, ConversationAck),
+    (AGENT_NS, "sync"): (chat_in.Empty, SyncAck),
+    (AGENT_NS, "transfer"): (chat_in.Transfer, Ok),
+    (AGENT_NS, "escalate"): (chat_in.Escalate, EscalateAck),
+    (AGENT_NS, "ack_crisis"): (chat_in.ConversationRef, AckCrisisAck),
+    (AGENT_NS, "pass"): (chat_in.ConversationRef, Ok),
+    (AGENT_NS, "read_along"): (chat_in.ConversationRef, ReadAlongAck),
+    (AGENT_NS, "take_over"): (chat_in.ConversationRef, TakeOverAck),
+    (AGENT_NS, "take_over_answer"): (chat_in.TakeOverAnswer, TakeOverAnswerAck),
 }
 
 
@@ -367,7 +444,7 @@ def _key(namespace: str, event: str, direction: str) -> str:
 
 
 def asyncapi() -> dict[str, Any]:
-    models: list[type[BaseModel]] = [Error, *(m for m, _ in INBOUND.values()), *REGISTRY.values()]
+    models: list[type[BaseModel]] = [Error, *(m for pair in INBOUND.values() for m in pair), *REGISTRY.values()]
     refs, defs = _schemas(models, "#/components/schemas/")
     messages: dict[str, Any] = {}
     channels: dict[str, Any] = {}
@@ -383,13 +460,12 @@ def asyncapi() -> dict[str, Any]:
                 "name": event,
                 "title": f"{event} (client → server)",
                 "payload": refs[model],
-                "description": f"Ack: {ack}.",
             }
             # The Socket.IO ack: the answer, or the error shape.
             messages[f"{key}_ack"] = {
                 "name": f"{event} ack",
                 "title": f"the ack of {event}",
-                "payload": {"oneOf": [{"type": "object", "description": ack}, refs[Error]]},
+                "payload": {"oneOf": [refs[ack], refs[Error]]},
             }
             channel_messages[key] = {"$ref": f"#/components/messages/{key}"}
             channel_messages[f"{key}_ack"] = {"$ref": f"#/components/messages/{key}_ack"}

@@ -15,8 +15,9 @@ from aiohttp import ClientSession
 from openapi_spec_validator import validate
 
 from app import lifecycles
-from contact.events import REGISTRY
-from tests.support.server import RunningServer
+from app.api_docs import INBOUND, Error
+from contact.events import AGENT_NS, REGISTRY, VISITOR_NS
+from tests.support.server import RunningServer, add_agent, agent_client, login, start_payload, visitor
 
 
 async def _get(server: RunningServer, path: str) -> dict[str, Any]:
@@ -104,3 +105,35 @@ async def test_the_asyncapi_document_has_every_outbound_event_and_is_well_formed
 async def test_the_test_servers_check_every_emit(server: RunningServer) -> None:
     assert server.app is not None
     assert server.app[lifecycles.SIO].emit.__name__ == "checked"
+
+
+async def test_real_acks_match_their_documented_models(server: RunningServer) -> None:
+    me, password = await add_agent(server.settings.database_url, teams=("jeugd",))
+    console = await agent_client(server.url, await login(server.url, me.username, password))
+    v = await visitor(server.url)
+    try:
+        answers = {}
+        answers[(VISITOR_NS, "start")] = started = await v.call("start", start_payload())
+        cid = started["conversation_id"]
+        answers[(VISITOR_NS, "message")] = await v.call("message", {"client_id": "c1", "text": "hoi"})
+        answers[(AGENT_NS, "accept")] = await console.call("accept", {"conversation_id": cid})
+        answers[(AGENT_NS, "message")] = await console.call(
+            "message", {"conversation_id": cid, "client_id": "a1", "text": "dag"}
+        )
+        answers[(AGENT_NS, "note")] = await console.call("note", {"conversation_id": cid, "text": "notitie"})
+        answers[(AGENT_NS, "sync")] = await console.call("sync", {})
+        again = await visitor(server.url)
+        answers[(VISITOR_NS, "resume")] = await again.call("resume", {"resume_token": started["resume_token"]})
+        await again.disconnect()
+        answers[(AGENT_NS, "close")] = await console.call(
+            "close", {"conversation_id": cid, "outcome": {"kind": "geen"}}
+        )
+        for key, answer in answers.items():
+            assert "error" not in answer, (key, answer)
+            INBOUND[key][1].model_validate(answer)
+        # The error shape of an ack is the documented Error.
+        refused = await console.call("close", {"conversation_id": cid, "outcome": {"kind": "geen"}})
+        Error.model_validate(refused)
+    finally:
+        await v.disconnect()
+        await console.disconnect()
