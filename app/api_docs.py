@@ -201,7 +201,8 @@ class Operation:
     auth: bool = False
     status: int = 200
     media: str = "application/json"
-    query: tuple[str, ...] = ()
+    query: tuple[str, ...] = ()  # optional query parameters
+    required_query: tuple[str, ...] = ()
     errors: tuple[int, ...] = field(default=(422,))
 
 
@@ -214,7 +215,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/agent/routing", "Teams and expertise of the routing file", RoutingView, auth=True),
     Operation("get", "/api/agent/config", "Every configured value the console shows", ConsoleConfig, auth=True),
     Operation(
-        "get", "/api/callbacks/slots", "Bookable tijdvakken", Slots, query=("kind", "from", "days"), errors=(422,)
+        "get", "/api/callbacks/slots", "Bookable tijdvakken", Slots, query=("from", "days"), required_query=("kind",)
     ),
     Operation(
         "post",
@@ -297,7 +298,10 @@ def openapi() -> dict[str, Any]:
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in _path_names(op.path)
         ]
-        params += [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}} for name in op.query]
+        params += [
+            {"name": name, "in": "query", "required": name in op.required_query, "schema": {"type": "string"}}
+            for name in (*op.required_query, *op.query)
+        ]
         if params:
             item["parameters"] = params
         if op.body is not None:

@@ -15,7 +15,7 @@ from aiohttp import ClientSession
 from openapi_spec_validator import validate
 
 from app import lifecycles
-from app.api_docs import INBOUND, Error
+from app.api_docs import INBOUND, OPERATIONS, Error
 from contact.events import AGENT_NS, REGISTRY, VISITOR_NS
 from tests.support.server import RunningServer, add_agent, agent_client, login, start_payload, visitor
 
@@ -137,3 +137,20 @@ async def test_real_acks_match_their_documented_models(server: RunningServer) ->
     finally:
         await v.disconnect()
         await console.disconnect()
+
+
+async def test_real_answers_of_the_get_endpoints_match_their_documented_models(server: RunningServer) -> None:
+    me, password = await add_agent(server.settings.database_url, role="supervisor")
+    token = await login(server.url, me.username, password)
+    checked = []
+    async with ClientSession() as http:
+        for op in OPERATIONS:
+            if op.method != "get" or "{" in op.path or op.answer is None or op.media != "application/json":
+                continue
+            headers = {"Authorization": f"Bearer {token}"} if op.auth else {}
+            query = {name: "terugbellen" for name in op.required_query}  # kind, the only one
+            async with http.get(server.url + op.path, headers=headers, params=query) as resp:
+                assert resp.status == op.status, (op.path, resp.status)
+                op.answer.model_validate(await resp.json())
+                checked.append(op.path)
+    assert "/api/agent/config" in checked and "/api/agent/cases" in checked and "/api/status" in checked
