@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.support.server import EVENT_FAULTS, RunningServer, make_settings, migrated_sqlite
+from contact.events import REGISTRY
+from tests.support.server import EMITTED, EVENT_FAULTS, RunningServer, make_settings, migrated_sqlite
 from tests.support.services import PostgresServer, postgres_server, redis_server
 
 
@@ -46,3 +47,11 @@ def emitted_events_match_their_models() -> Iterator[None]:
     EVENT_FAULTS.clear()
     if faults:
         pytest.fail("server→client events that do not match their definition:\n" + "\n".join(faults[:10]))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Which server→client events no test server emitted in this run (a whole run should emit
+    every one: an event no test sends is an event no test checks)."""
+    if EMITTED:
+        missing = sorted(f"{ns} {event}" for ns, event in set(REGISTRY) - EMITTED)
+        terminalreporter.write_line(f"server→client events checked: {len(EMITTED)}; never emitted: {missing or 'none'}")

@@ -29,6 +29,7 @@ _counter = itertools.count(1)
 # (contact/events.py REGISTRY); what does not match is collected here and fails the test that
 # was running (tests/conftest.py), whichever task emitted it.
 EVENT_FAULTS: list[str] = []
+EMITTED: set[tuple[str, str]] = set()  # (namespace, event) seen this session
 
 
 def validate_emits(sio: socketio.AsyncServer) -> None:
@@ -37,6 +38,7 @@ def validate_emits(sio: socketio.AsyncServer) -> None:
 
     async def checked(event: str, data: Any = None, *args: Any, **kwargs: Any) -> Any:
         namespace = kwargs.get("namespace") or "/"
+        EMITTED.add((namespace, event))
         fault = check_emitted(namespace, event, data)
         if fault is not None:
             EVENT_FAULTS.append(fault)
