@@ -10,6 +10,7 @@ given None stays `null`."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
@@ -71,8 +72,8 @@ def server_event(cls: E) -> E:
 
 def check_emitted(namespace: str, event: str, data: Any) -> str | None:
     """Why an emitted payload does not match its definition, or None when it does: the event is
-    registered, the payload validates, and dumping it again gives the same payload (no key
-    more, none less)."""
+    registered, the payload validates, and dumping it again gives the same bytes (no key more,
+    none less, the same order)."""
     model = REGISTRY.get((namespace, event))
     if model is None:
         return f"{namespace} {event!r}: no ServerEvent model is registered for it"
@@ -81,6 +82,6 @@ def check_emitted(namespace: str, event: str, data: Any) -> str | None:
     except Exception as exc:
         return f"{namespace} {event!r}: payload does not match {model.__name__}: {exc}"
     again = parsed.wire()
-    if again != data:
+    if json.dumps(again) != json.dumps(data):
         return f"{namespace} {event!r}: {model.__name__} gives {again!r}, emitted {data!r}"
     return None
