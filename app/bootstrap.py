@@ -9,7 +9,7 @@ from aiohttp import web
 
 from agent_console import http as console_http
 from agent_console import routing_http
-from app import lifecycles
+from app import api_docs, lifecycles
 from app.jobs import register_jobs
 from app.services import ConfigError, Services, build_services, origin_policy
 from callback import http as callback_http
@@ -44,6 +44,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.add_routes(routing_http.routes())
     app.add_routes(widget_http.routes())
     app.add_routes(console_http.routes())
+    app.add_routes(api_docs.routes())
     return app
 
 
@@ -58,6 +59,7 @@ def put_resources(app: web.Application, services: Services) -> None:
     app[chat_http.CHAT] = services.chat
     app[chat_http.DISPATCHER] = services.dispatcher
     app[callback_http.CALLBACKS] = services.callbacks
+    app[callback_http.SEND] = services.dispatcher.send
     app[cases_http.CASES] = services.register
     app[routing_http.RULES] = services.rules
     app[lifecycles.SIO] = services.sio

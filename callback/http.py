@@ -3,6 +3,7 @@ work list, claim, attempts and close; the roster. Thin: validate, call the servi
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from callback.model import KINDS
 from callback.service import Booking, CallbackService
 from cases.outcome import Outcome
+from contact.emits import Outgoing
 from contact.errors import DomainError
 from contact.http import LIMITER, SETTINGS, agent_from_request
 from contact.phone import normalise_email
@@ -19,6 +21,10 @@ from contact.validation import Line, Text
 from contact.web import client_ip, path_value, query_int, read_json, single_query
 
 CALLBACKS = web.AppKey("callbacks", CallbackService)
+# What sends a use case's events after its commit (the chat's dispatcher, set by app/): a
+# callback close hands off like a chat's close, and its `HandoffCreated` wakes the delivery.
+Sender = Callable[[Sequence[Outgoing]], Awaitable[None]]
+SEND: web.AppKey[Sender] = web.AppKey("callback_send")
 
 Kind = Literal["terugbellen", "adviesgesprek"]
 
@@ -175,15 +181,17 @@ async def claim(request: web.Request) -> web.Response:
 async def attempt(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
     body = await read_json(request, AttemptBody)
-    answer = await request.app[CALLBACKS].attempt(agent, _id(request), body.result, body.requests)
-    return web.json_response(answer)
+    result = await request.app[CALLBACKS].attempt(agent, _id(request), body.result, body.requests)
+    await request.app[SEND](result.emits)
+    return web.json_response(result.ack)
 
 
 async def close(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
     body = await read_json(request, CloseBody)
-    answer = await request.app[CALLBACKS].close(agent, _id(request), body.outcome.model_dump(), body.requests)
-    return web.json_response(answer)
+    result = await request.app[CALLBACKS].close(agent, _id(request), body.outcome.model_dump(), body.requests)
+    await request.app[SEND](result.emits)
+    return web.json_response(result.ack)
 
 
 async def roster(request: web.Request) -> web.Response:

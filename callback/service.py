@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callback import mail
+from callback import outbound as out
 from callback.model import (
     REQUEST_END,
     Schedule,
@@ -40,7 +41,7 @@ from cases.outcome import check_outcome
 from contact.auth import AgentIdentity, agents
 from contact.clock import Clock, iso
 from contact.db import Database
-from contact.emits import Emit, Outgoing, ToAgentGroup, ToCrisisAudience
+from contact.emits import HandoffCreated, Outgoing, Result, ToAgentGroup, ToCrisisAudience
 from contact.errors import DomainError
 from contact.keys import hash_token
 from contact.phone import contact_hash, display_phone, normalise_email, normalise_phone
@@ -667,7 +668,7 @@ class CallbackService:
 
     async def attempt(
         self, agent: AgentIdentity, callback_id: str, result: str, references: list[str] | None = None
-    ) -> dict[str, Any]:
+    ) -> Result:
         """Record a call for the selected requests (default: the one being called): reached, no
         answer (retried later in the tijdvak, up to the maximum, then 'niet bereikt' for those
         requests), a voicemail (only if the request being called and every selected one allowed
@@ -710,7 +711,9 @@ class CallbackService:
                 result=result,
                 requests=len(selected),
             )
-        return {"ok": True, "state": state, "attempts": count, "next_attempt_at": iso(next_at)}
+        # A `Result` like every use case that may end a callback (not reached, wrong number): no
+        # handoff and nothing to tell others today, but the adapter handles it as it does a close.
+        return Result({"ok": True, "state": state, "attempts": count, "next_attempt_at": iso(next_at)})
 
     async def _end(
         self,
@@ -764,9 +767,10 @@ class CallbackService:
 
     async def close(
         self, agent: AgentIdentity, callback_id: str, outcome: dict[str, Any], references: list[str] | None = None
-    ) -> dict[str, Any]:
+    ) -> Result:
         """End a claimed callback with the outcome form of a chat (advies / melding / geen), for
-        the selected requests (default: the one being called)."""
+        the selected requests (default: the one being called). Like a chat's close it answers a
+        `Result`: the ack, and `HandoffCreated` when a handoff waits in the outbox."""
         outcome = check_outcome(outcome)
         now = self.clock.now()
         async with self.db.write() as conn:
@@ -785,9 +789,10 @@ class CallbackService:
             )
             handoff_id = await self._handoff(conn, agent, row, [q.id for q in selected], outcome, now)
         answer: dict[str, Any] = {"ok": True}
-        if handoff_id is not None:
-            answer["handoff_id"] = handoff_id
-        return answer
+        if handoff_id is None:
+            return Result(answer)
+        answer["handoff_id"] = handoff_id
+        return Result(answer, [HandoffCreated()])
 
     async def _handoff(
         self,
@@ -927,7 +932,7 @@ class CallbackService:
                 if not count:
                     continue  # nothing to call in it: no notice to read
                 view = {"kind": kind, "start": iso(tv.start), "end": iso(tv.end), "callbacks": int(count or 0)}
-                emits.append(Emit(ToCrisisAudience("everyone"), "tijdvak_started", view))
+                emits.append(out.TijdvakStarted.model_validate(view).to(ToCrisisAudience("everyone")))
         return emits
 
     async def flag_overdue(self) -> list[Outgoing]:
@@ -952,9 +957,7 @@ class CallbackService:
             for r in rows:
                 await record_audit(conn, at=now, action="callback_overdue", actor="system", callback_id=r.id)
         return [
-            Emit(
-                ToAgentGroup("all"),
-                "callback_overdue",
+            out.CallbackOverdue.model_validate(
                 {
                     "callback_id": r.id,
                     "kind": r.kind,
@@ -962,7 +965,7 @@ class CallbackService:
                     "status": r.status,
                     "claimed_by": r.claimed_by,
                 },  # fmt: skip
-            )
+            ).to(ToAgentGroup("all"))
             for r in rows
         ]
 

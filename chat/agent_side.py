@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert, or_, select
 
+from chat import outbound as out
 from chat.crisis import acked_emit, acknowledge_in
 from chat.model import (
     ConversationStatus,
@@ -81,7 +82,7 @@ class AgentUseCases(QueueUseCases):
             acked = await acknowledge_in(conn, conversation_id, agent, now)
         conversation = await self.conversation_view(conversation_id, with_notes=True)
         emits: list[Outgoing] = [
-            Emit(ToVisitor(conversation_id), "assigned", {"agent": {"name": agent.first_name}}),
+            out.Assigned(agent=out.AgentName(name=agent.first_name)).to(ToVisitor(conversation_id)),
             await self.mine_emit(agent.id),
             QueueChanged(),
         ]
@@ -117,16 +118,20 @@ class AgentUseCases(QueueUseCases):
             return Result(ack, await self._stored_again(conversation_id, written.id, also_agent=agent.id))
         view = {**ack, "sender": "agent", "text": text, "name": agent.first_name}
         emits: list[Outgoing] = [
-            Emit(ToVisitor(conversation_id), "message", view),
-            Emit(ToAgent(agent.id), "message", {**view, "conversation_id": conversation_id}),
+            out.VisitorChatMessage.model_validate(view).to(ToVisitor(conversation_id)),
+            out.AgentChatMessage.model_validate({**view, "conversation_id": conversation_id}).to(ToAgent(agent.id)),
         ]
         if written.read_along:
-            emits.append(Emit(ToReaders(conversation_id), "message", {**view, "conversation_id": conversation_id}))
+            emits.append(
+                out.AgentChatMessage.model_validate({**view, "conversation_id": conversation_id}).to(
+                    ToReaders(conversation_id)
+                )
+            )
         return Result(ack, emits)
 
     async def agent_typing(self, agent: AgentIdentity, conversation_id: str, typing: bool) -> list[Emit]:
         await self._held(agent, conversation_id)
-        return [Emit(ToVisitor(conversation_id), "typing", {"typing": typing})]
+        return [out.VisitorTyping(typing=typing).to(ToVisitor(conversation_id))]
 
     async def note(self, agent: AgentIdentity, conversation_id: str, text: str) -> Result:
         now = self.clock.now()
@@ -146,7 +151,7 @@ class AgentUseCases(QueueUseCases):
             )
             await record_audit(conn, at=now, action="note", actor=f"agent:{agent.id}", conversation_id=conversation_id)
         view = {"id": note_id, "conversation_id": conversation_id, "text": text, "at": iso(now), "internal": True}
-        return Result({"id": note_id}, [Emit(ToAgent(agent.id), "note", view)])
+        return Result({"id": note_id}, [out.Note.model_validate(view).to(ToAgent(agent.id))])
 
     async def transfer(
         self, agent: AgentIdentity, conversation_id: str, team: str | None, to_agent_id: str | None
@@ -201,13 +206,18 @@ class AgentUseCases(QueueUseCases):
             "text": "Je wordt doorverbonden met een collega. Even geduld.",
             "text_en": "You are being connected to a colleague.",
         }
-        emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "transfer", told), await self.mine_emit(agent.id)]
+        emits: list[Outgoing] = [
+            out.Transfer.model_validate(told).to(ToVisitor(conversation_id)),
+            await self.mine_emit(agent.id),
+        ]
         if to_agent_id is not None:
             emits.append(await self.mine_emit(to_agent_id))
             emits.append(
-                Emit(ToAgent(to_agent_id), "transferred", {"conversation_id": conversation_id, "from": agent.name})
+                out.Transferred.model_validate({"conversation_id": conversation_id, "from": agent.name}).to(
+                    ToAgent(to_agent_id)
+                )
             )
-            emits.append(Emit(ToVisitor(conversation_id), "assigned", {"agent": {"name": colleague_name}}))
+            emits.append(out.Assigned(agent=out.AgentName(name=colleague_name)).to(ToVisitor(conversation_id)))
         else:
             emits.append(QueueChanged())
         return Result({"ok": True}, emits)
@@ -231,4 +241,4 @@ class AgentUseCases(QueueUseCases):
     async def agent_snapshot(self, agent: AgentIdentity) -> list[Emit]:
         """What a console needs right after it connects: its queue and its own conversations."""
         queue = await self.queue_snapshot(queue_group(agent.role, agent.teams))
-        return [Emit(ToAgent(agent.id), "queue", queue), await self.mine_emit(agent.id)]
+        return [out.AgentQueue.model_validate(queue).to(ToAgent(agent.id)), await self.mine_emit(agent.id)]

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cases.outbox import HandoffSettings
+from chat import outbound as out
 from chat.crisis import load_timeline
 from chat.model import (
     ConversationStatus,
@@ -92,7 +93,7 @@ class ChatBase:
 
     def crisis_visitor_emit(self, conversation_id: str, now: datetime) -> Emit:
         """112 at once, and outside opening hours the 24/7 line too."""
-        return Emit(ToVisitor(conversation_id), "crisis", crisis_rules.visitor_text(self.hours.state(now).open))
+        return out.VisitorCrisis(**crisis_rules.visitor_text(self.hours.state(now).open)).to(ToVisitor(conversation_id))
 
     def awaiting_outcome(self, agent_id: str, now: datetime) -> ColumnElement[bool]:
         """Conversations of this holder that the visitor left and whose outcome may still be recorded."""
@@ -128,7 +129,9 @@ class ChatBase:
                     .order_by(conversations.c.accepted_at)
                 )
             ).all()
-        return Emit(ToAgent(agent_id), "mine", {"conversations": [self._summary(r) for r in rows]})
+        return out.Mine(conversations=[out.MineItem.model_validate(self._summary(r)) for r in rows]).to(
+            ToAgent(agent_id)
+        )
 
     def _summary(self, r: Any) -> dict[str, Any]:
         summary = {
@@ -305,13 +308,19 @@ class ChatBase:
             return []
         view = message_view(row)
         to_agents = {a for a in (conv.agent_id, also_agent) if a is not None}
-        emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "message", view)]
+        emits: list[Outgoing] = [out.VisitorChatMessage.model_validate(view).to(ToVisitor(conversation_id))]
         emits.extend(
-            Emit(ToAgent(a), "message", {**view, "conversation_id": conversation_id}) for a in sorted(to_agents)
+            out.AgentChatMessage.model_validate({**view, "conversation_id": conversation_id}).to(ToAgent(a))
+            for a in sorted(to_agents)
         )
         if conv.read_along:
-            emits.append(Emit(ToReaders(conversation_id), "message", {**view, "conversation_id": conversation_id}))
+            emits.append(
+                out.AgentChatMessage.model_validate({**view, "conversation_id": conversation_id}).to(
+                    ToReaders(conversation_id)
+                )
+            )
         return emits
+
 
 def revoked_hash() -> str:
     """What replaces a resume token's hash when the token stops working: no token hashes to it."""

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cases.outbox import HANDED_OFF, Contact, create_handoff
+from chat import outbound as out
 from chat.base import (
     VISITOR_ENDED,
     ChatBase,
@@ -18,7 +19,6 @@ from chat.base import (
 from chat.crisis import end_crisis_in
 from chat.model import (
     ConversationStatus,
-    Emit,
     HandoffCreated,
     Outgoing,
     Result,
@@ -98,7 +98,7 @@ class ClosingUseCases(ChatBase):
             # The kind of outcome lets the widget say what happens next (advice given, or a
             # report that Veilig Thuis now looks into); nothing else of the outcome goes out.
             ended = {"reason": "agent_closed", "outcome": outcome["kind"]}
-            emits.insert(0, Emit(ToVisitor(conversation_id), "closed", ended))
+            emits.insert(0, out.Closed.model_validate(ended).to(ToVisitor(conversation_id)))
         if crisis_ended is not None:
             emits.append(crisis_ended)
         if handoff_id is not None:
@@ -113,7 +113,7 @@ class ClosingUseCases(ChatBase):
                     "by_name": agent.name,
                     "at": iso(now),
                 }
-                emits.append(Emit(ToCrisisAudience("crisis"), "spoed_melding", notice))
+                emits.append(out.SpoedMelding.model_validate(notice).to(ToCrisisAudience("crisis")))
         ack: dict[str, Any] = {"ok": True}
         if handoff_id is not None:
             ack["handoff_id"] = handoff_id
@@ -183,7 +183,7 @@ class ClosingUseCases(ChatBase):
                 "in_crisis": r.crisis_at is not None,
                 "at": iso(now),
             }
-            emits.append(Emit(ToAgentGroup("all"), "outcome_missing", notice))
+            emits.append(out.OutcomeMissing.model_validate(notice).to(ToAgentGroup("all")))
         for agent_id in sorted({r.agent_id for r in rows}):
             emits.append(await self.mine_emit(agent_id))
         return emits

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chat import outbound as out
 from chat.model import (
     ConversationStatus,
     Emit,
@@ -53,7 +54,7 @@ async def begin_crisis(
     by: str,
     by_name: str | None,
     reason: str,
-) -> dict[str, Any] | None:
+) -> out.CrisisAlert | None:
     """Start the crisis procedure inside the caller's transaction: the conversation moves to
     the crisis team on top, the timeline gets `escalated` and the first `alerted`. Returns the
     alert to send, or None when a crisis is already running and not yet acknowledged (a second
@@ -151,7 +152,7 @@ async def end_crisis_in(conn: AsyncConnection, conversation_id: str, now: dateti
     await _event(conn, conversation_id, "ended", now, actor=rules.BY_SYSTEM, reason=END_REASONS.get(reason, reason))
     await record_audit(conn, at=now, action="crisis_ended", actor="system", conversation_id=conversation_id)
     view = {"conversation_id": conversation_id, "reason": reason, "held": ended.agent_id is not None, "at": iso(now)}
-    return Emit(ToCrisisAudience("everyone"), "crisis_ended", view)
+    return out.CrisisEnded.model_validate(view).to(ToCrisisAudience("everyone"))
 
 
 async def add_timeline_event(
@@ -166,7 +167,7 @@ async def add_timeline_event(
 def acked_emit(conversation_id: str, agent: AgentIdentity, now: datetime) -> Emit:
     """Tells every console that the alert is taken care of, so their alarms stop."""
     view = {"conversation_id": conversation_id, "by": agent.id, "by_name": agent.name, "at": iso(now)}
-    return Emit(ToCrisisAudience("everyone"), "crisis_acked", view)
+    return out.CrisisAcked.model_validate(view).to(ToCrisisAudience("everyone"))
 
 
 async def load_timeline(conn: AsyncConnection, conversation_id: str) -> list[dict[str, Any]]:
@@ -207,19 +208,20 @@ def alert_view(
     caller_type: str,
     status: str,
     holder_id: str | None,
-) -> dict[str, Any]:
-    return {
-        "conversation_id": conversation_id,
-        "reason": reason,
-        "escalated_at": iso(at),
-        "by": by,
-        "by_name": by_name,
-        "round": round_,
-        "audience": rules.audience(round_),
-        "caller_type": caller_type,
-        "status": status,
-        "holder_id": holder_id,
-    }
+) -> out.CrisisAlert:
+    """The one builder of `crisis_alert` (start, re-alert, the open crises of a console)."""
+    return out.CrisisAlert(
+        conversation_id=conversation_id,
+        reason=reason,
+        escalated_at=iso(at),
+        by=by,
+        by_name=by_name,
+        round=round_,
+        audience=rules.audience(round_),
+        caller_type=caller_type,
+        status=status,
+        holder_id=holder_id,
+    )
 
 
 class CrisisService:
@@ -244,7 +246,7 @@ class CrisisService:
             )
         emits: list[Outgoing] = [self.chat.crisis_visitor_emit(conversation_id, now)]
         if alert is not None:
-            emits += [Emit(ToCrisisAudience("crisis"), "crisis_alert", alert), await self.chat.mine_emit(agent.id)]
+            emits += [alert.emit(), await self.chat.mine_emit(agent.id)]
         return Result({"ok": True, "already_running": alert is None}, emits)
 
     async def acknowledge(self, agent: AgentIdentity, conversation_id: str) -> Result:
@@ -299,10 +301,10 @@ class CrisisService:
             holder = ack["conversation"].get("holder_id")
             if holder:
                 told = {"conversation_id": conversation_id, "by": agent.id, "by_name": agent.name, "at": iso(now)}
-                emits.append(Emit(ToAgent(holder), "reader", told))
+                emits.append(out.Reader.model_validate(told).to(ToAgent(holder)))
         if taken:
             emits += [
-                Emit(ToVisitor(conversation_id), "assigned", {"agent": {"name": agent.first_name}}),
+                out.Assigned(agent=out.AgentName(name=agent.first_name)).to(ToVisitor(conversation_id)),
                 await self.chat.mine_emit(agent.id),
                 QueueChanged(),
             ]
@@ -351,7 +353,7 @@ class CrisisService:
                     conn, item.id, "alerted", now, actor=rules.BY_SYSTEM, round_=row.crisis_round, audience=audience
                 )
                 by_name = await conn.scalar(select(agents.c.name).where(agents.c.id == row.crisis_by))
-            emits.append(Emit(ToCrisisAudience(audience), "crisis_alert", _alert_from_row(row, by_name)))
+            emits.append(_alert_from_row(row, by_name).emit())
         return emits
 
     async def open_alerts(self, agent: AgentIdentity) -> Emit:
@@ -375,7 +377,7 @@ class CrisisService:
         alerts = [
             _alert_from_row(r, r.by_name) for r in rows if capable or rules.audience(r.crisis_round) == "everyone"
         ]
-        return Emit(ToAgent(agent.id), "crises", {"open": alerts})
+        return out.Crises(open=alerts).to(ToAgent(agent.id))
 
 
 def _alert_columns() -> tuple[Any, ...]:
@@ -383,7 +385,7 @@ def _alert_columns() -> tuple[Any, ...]:
     return (c.id, c.crisis_reason, c.crisis_at, c.crisis_by, c.crisis_round, c.caller_type, c.status, c.agent_id)
 
 
-def _alert_from_row(row: Any, by_name: str | None) -> dict[str, Any]:
+def _alert_from_row(row: Any, by_name: str | None) -> out.CrisisAlert:
     return alert_view(
         row.id,
         reason=row.crisis_reason,

@@ -12,6 +12,7 @@ from typing import Any
 
 # Re-exported: the chat's modules and tests know these under chat.model.
 from cases.outcome import OUTCOME_KINDS, URGENCIES, check_outcome
+from chat import outbound as out
 from contact.clock import iso
 from contact.emits import (
     Emit,
@@ -87,6 +88,7 @@ def may_move(current: str, new: str) -> bool:
     except ValueError:
         return False
 
+
 _SEE_ALL = ("supervisor", "admin")
 
 
@@ -135,4 +137,6 @@ def estimate_wait_s(position: int, accepted_recently: int, window_s: int, defaul
 def withdrawn_emit(agent_id: str, conversation_id: str, reason: str = "taken") -> Emit:
     """A push offer is void: someone else took the conversation (`taken`), it ended (`ended`),
     or it was not answered in time (`expired`)."""
-    return Emit(ToAgent(agent_id), "offer_withdrawn", {"conversation_id": conversation_id, "reason": reason})
+    return out.OfferWithdrawn.model_validate({"conversation_id": conversation_id, "reason": reason}).to(
+        ToAgent(agent_id)
+    )

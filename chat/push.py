@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from chat.model import ConversationStatus, Emit, Outgoing, QueueChanged, Result, ToAgent, iso, withdrawn_emit
+from chat import outbound as out
+from chat.model import ConversationStatus, Outgoing, QueueChanged, Result, ToAgent, iso, withdrawn_emit
 from chat.ports import ChatCore
 from chat.store import conversations, push_declines
 from contact.auth import AgentIdentity, agents
@@ -144,7 +145,11 @@ class PushOffers:
                 del candidates[item.conversation_id]
                 del views[agent.id]
                 if await self._claim(item.conversation_id, agent.id, now):
-                    emits.append(Emit(ToAgent(agent.id), "offer", self._offer_view(by_id[item.conversation_id], now)))
+                    emits.append(
+                        out.Offer.model_validate(self._offer_view(by_id[item.conversation_id], now)).to(
+                            ToAgent(agent.id)
+                        )
+                    )
         return emits
 
     async def _claim(self, conversation_id: str, agent_id: str, now: datetime) -> bool:
@@ -255,4 +260,3 @@ class PushOffers:
             raise DomainError("conflict", state="not_offered") from None
         # A queue change makes the next offer at once (offers follow every queue broadcast).
         return Result({"ok": True}, [QueueChanged()])
-

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chat import outbound as out
 from chat.base import ChatBase
 from chat.model import (
     ConversationStatus,
@@ -144,11 +145,14 @@ class QueueUseCases(ChatBase):
         groups = await self._agent_groups()
         async with self.db.read() as conn:
             accepted = await self._accepted_recently(conn)
-        emits = [Emit(ToAgentGroup(g), "queue", self._view(g, version, waiting, entries)) for g in sorted(groups)]
+        emits = [
+            out.AgentQueue.model_validate(self._view(g, version, waiting, entries)).to(ToAgentGroup(g))
+            for g in sorted(groups)
+        ]
         online = await self.advisors_online()
         for cid, pos in self._positions(waiting).items():
             told = {"position": pos, "estimated_wait_s": self._estimate(pos, accepted), "advisors_online": online}
-            emits.append(Emit(ToVisitor(cid), "queue", told))
+            emits.append(out.VisitorQueue.model_validate(told).to(ToVisitor(cid)))
         return emits
 
     async def queue_positions(self) -> dict[str, tuple[int, int]]:

@@ -28,6 +28,7 @@ from chat.model import (
     ToVisitor,
     queue_group,
 )
+from chat.outbound import Offer
 from chat.push import PushOffers
 from chat.service import ChatService
 from chat.takeover import TakeOverService
@@ -440,7 +441,8 @@ class AgentNamespace(GuardedNamespace):
                 await self.emit(e.event, e.data, to=sid)
             offer = await self.dispatcher.push.open_offer(agent)
             if offer is not None:
-                await self.emit("offer", offer, to=sid)
+                e = Offer.model_validate(offer).to(ToAgent(agent.id))
+                await self.emit(e.event, e.data, to=sid)
         except Exception as exc:
             log.error("agent_greeting_failed", error=type(exc).__name__)
 

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chat import outbound as out
 from chat.crisis import add_timeline_event
-from chat.model import ConversationStatus, Emit, Outgoing, Result, ToAgent, ToVisitor, iso
+from chat.model import ConversationStatus, Outgoing, Result, ToAgent, ToVisitor, iso
 from chat.ports import ChatCore
 from chat.store import conversations
 from contact.auth import AgentIdentity, agents
@@ -67,7 +68,7 @@ class TakeOverService:
         view = await self.chat.conversation_view(conversation_id, with_notes=True)
         emits: list[Outgoing] = []
         if row.agent_id is not None and row.agent_id != agent.id:
-            emits.append(Emit(ToAgent(row.agent_id), "reader", self._reader(conversation_id, agent, now)))
+            emits.append(out.Reader.model_validate(self._reader(conversation_id, agent, now)).to(ToAgent(row.agent_id)))
         return Result({"conversation": view, "read_along": True}, emits)
 
     async def take_over(self, agent: AgentIdentity, conversation_id: str) -> Result:
@@ -106,7 +107,7 @@ class TakeOverService:
                     asked_at = row.takeover_at
                 expires = asked_at + timedelta(seconds=self.wait_s)
                 request = {**self._reader(conversation_id, agent, asked_at), "expires_at": iso(expires)}
-                emits: list[Outgoing] = [Emit(ToAgent(row.agent_id), "take_over_request", request)]
+                emits: list[Outgoing] = [out.TakeOverRequest.model_validate(request).to(ToAgent(row.agent_id))]
                 return Result({"ok": True, "state": "asked", "expires_at": iso(expires)}, emits)
             how = "no_answer" if waited else "holder_offline"
             emits = await self._hand_over(conn, row, agent, now, how)
@@ -156,13 +157,15 @@ class TakeOverService:
                 )
                 await add_timeline_event(conn, row, "take_over_no", now, holder)
                 declined = {"conversation_id": conversation_id, "by": holder.id, "by_name": holder.name, "at": iso(now)}
-                emits = [Emit(ToAgent(asker.id), "take_over_declined", declined)]
+                emits = [out.TakeOverDeclined.model_validate(declined).to(ToAgent(asker.id))]
         if accept:
             emits = [
                 *emits,
                 await self.chat.mine_emit(asker.id),
                 await self.chat.mine_emit(holder.id),
-                Emit(ToAgent(asker.id), "taken_over", {"conversation_id": conversation_id, "from": holder.name}),
+                out.TakenOver.model_validate({"conversation_id": conversation_id, "from": holder.name}).to(
+                    ToAgent(asker.id)
+                ),
             ]
         return Result({"ok": True, "handed_over": accept}, emits)
 
@@ -196,12 +199,12 @@ class TakeOverService:
         )
         await add_timeline_event(conn, row, "taken_over", now, to, reason=how)
         emits: list[Outgoing] = [
-            Emit(ToVisitor(row.id), "transfer", TOLD_VISITOR),
-            Emit(ToVisitor(row.id), "assigned", {"agent": {"name": to.first_name}}),
+            out.Transfer.model_validate(TOLD_VISITOR).to(ToVisitor(row.id)),
+            out.Assigned(agent=out.AgentName(name=to.first_name)).to(ToVisitor(row.id)),
         ]
         if row.agent_id is not None:
             told = {"conversation_id": row.id, "by": to.id, "by_name": to.name, "how": how, "at": iso(now)}
-            emits.append(Emit(ToAgent(row.agent_id), "taken_from_you", told))
+            emits.append(out.TakenFromYou.model_validate(told).to(ToAgent(row.agent_id)))
         return emits
 
     @staticmethod

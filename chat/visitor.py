@@ -15,6 +15,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chat import outbound as out
 from chat.base import (
     load_messages,
     revoked_hash,
@@ -29,7 +30,6 @@ from chat.model import (
     Result,
     ToAgent,
     ToAgentGroup,
-    ToCrisisAudience,
     ToReaders,
     ToVisitor,
     iso,
@@ -47,6 +47,7 @@ from routing import crisis as crisis_rules
 
 BACK_IN_DANGER = "De bezoeker in gevaar is terug in de wachtrij."
 DANGER_AT_START = "De bezoeker zegt nu in gevaar te zijn (vraag voor de chat)."
+
 
 class VisitorUseCases(QueueUseCases):
     async def start(
@@ -129,7 +130,7 @@ class VisitorUseCases(QueueUseCases):
         if danger_now:
             emits.append(self.crisis_visitor_emit(conversation_id, now))
         if alert is not None:
-            emits.append(Emit(ToCrisisAudience("crisis"), "crisis_alert", alert))
+            emits.append(alert.emit())
         return conversation_id, Result(ack, emits)
 
     async def is_open(self, conversation_id: str) -> bool:
@@ -252,7 +253,7 @@ class VisitorUseCases(QueueUseCases):
                         )
                         if alert is not None:
                             back_emits.append(self.crisis_visitor_emit(conversation_id, now))
-                            back_emits.append(Emit(ToCrisisAudience("crisis"), "crisis_alert", alert))
+                            back_emits.append(alert.emit())
                     return back_emits
                 back = await self._set_presence(conn, conversation_id, now, present=True)
         except IntegrityError:
@@ -296,7 +297,7 @@ class VisitorUseCases(QueueUseCases):
         if holder_id is None:
             return []
         view = {"conversation_id": conversation_id, "present": present, "since": iso(since)}
-        return [Emit(ToAgent(holder_id), "visitor_presence", view)]
+        return [out.VisitorPresence.model_validate(view).to(ToAgent(holder_id))]
 
     async def visitor_away(self, conversation_id: str) -> list[Outgoing]:
         """The visitor's last connection dropped: mark since when (a waiting visitor leaves the
@@ -365,11 +366,19 @@ class VisitorUseCases(QueueUseCases):
         if written.duplicate:
             return Result(ack, await self._stored_again(conversation_id, written.id))
         view = {**ack, "sender": "visitor", "text": text}
-        emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "message", view)]
+        emits: list[Outgoing] = [out.VisitorChatMessage.model_validate(view).to(ToVisitor(conversation_id))]
         if written.holder_id is not None:
-            emits.append(Emit(ToAgent(written.holder_id), "message", {**view, "conversation_id": conversation_id}))
+            emits.append(
+                out.AgentChatMessage.model_validate({**view, "conversation_id": conversation_id}).to(
+                    ToAgent(written.holder_id)
+                )
+            )
         if written.read_along:
-            emits.append(Emit(ToReaders(conversation_id), "message", {**view, "conversation_id": conversation_id}))
+            emits.append(
+                out.AgentChatMessage.model_validate({**view, "conversation_id": conversation_id}).to(
+                    ToReaders(conversation_id)
+                )
+            )
         emits.extend(await self._risk_signals(conversation_id, written.holder_id, text, written.seq))
         return Result(ack, emits)
 
@@ -397,7 +406,7 @@ class VisitorUseCases(QueueUseCases):
                     by_name=None,
                     reason="Risicosignaal: " + ", ".join(found.signals),
                 )
-                if alert is not None and alert["status"] == "waiting":
+                if alert is not None and alert.status == "waiting":
                     raised = True
                     await self.bump_queue(conn)
             elif raise_to is not None:
@@ -433,17 +442,19 @@ class VisitorUseCases(QueueUseCases):
             "concepts": concepts,
         }
         if holder_id is not None:
-            emits: list[Outgoing] = [Emit(ToAgent(holder_id), "risk", event)]
+            emits: list[Outgoing] = [out.Risk.model_validate(event).to(ToAgent(holder_id))]
             if alert is not None:  # its team and crisis mark changed
                 emits.append(await self.mine_emit(holder_id))
         else:  # still waiting: the agents who can accept it, and the supervisors
-            emits = [Emit(ToAgentGroup(g), "risk", event) for g in await self._groups_seeing(conversation_id)]
+            emits = [
+                out.Risk.model_validate(event).to(ToAgentGroup(g)) for g in await self._groups_seeing(conversation_id)
+            ]
         if raised is not None:
             emits.append(QueueChanged())
         if found.level == "acuut":
             emits.append(self.crisis_visitor_emit(conversation_id, now))
         if alert is not None:
-            emits.append(Emit(ToCrisisAudience("crisis"), "crisis_alert", alert))
+            emits.append(alert.emit())
         return emits
 
     async def visitor_typing(self, conversation_id: str, typing: bool) -> list[Emit]:
@@ -457,7 +468,7 @@ class VisitorUseCases(QueueUseCases):
             )
         if holder is None:
             return []
-        return [Emit(ToAgent(holder), "typing", {"conversation_id": conversation_id, "typing": typing})]
+        return [out.AgentTyping(conversation_id=conversation_id, typing=typing).to(ToAgent(holder))]
 
     async def leave(self, conversation_id: str, quick_exit: bool = False) -> Result:
         """The visitor ends the conversation (stop, or quick exit). It ends for them at once and
@@ -500,12 +511,14 @@ class VisitorUseCases(QueueUseCases):
         left = {"conversation_id": conversation_id, "quick_exit": quick_exit, "at": iso(now)}
         if row is None:  # stopped before, fled now: only the advisor learns something new
             assert fled is not None
-            return Result({"ok": True}, [Emit(ToAgent(fled), "visitor_left", left), await self.mine_emit(fled)])
-        emits: list[Outgoing] = [Emit(ToVisitor(conversation_id), "closed", {"reason": "visitor_left"})]
+            return Result(
+                {"ok": True}, [out.VisitorLeft.model_validate(left).to(ToAgent(fled)), await self.mine_emit(fled)]
+            )
+        emits: list[Outgoing] = [out.Closed(reason="visitor_left").to(ToVisitor(conversation_id))]
         if crisis_ended is not None:
             emits.append(crisis_ended)
         if row.agent_id is not None:
-            emits.append(Emit(ToAgent(row.agent_id), "visitor_left", left))
+            emits.append(out.VisitorLeft.model_validate(left).to(ToAgent(row.agent_id)))
             emits.append(await self.mine_emit(row.agent_id))
         else:
             emits.append(QueueChanged())

@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.support.server import RunningServer, make_settings, migrated_sqlite
+from contact.events import REGISTRY
+from tests.support.server import EMITTED, EVENT_FAULTS, RunningServer, make_settings, migrated_sqlite
 from tests.support.services import PostgresServer, postgres_server, redis_server
 
 
@@ -35,3 +36,22 @@ def postgres() -> Iterator[PostgresServer]:
     """A real throwaway PostgreSQL server for the whole run; tests create their own databases."""
     with postgres_server() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def emitted_events_match_their_models() -> Iterator[None]:
+    """Every event a test server emitted during the test matches its model (contact/events.py)."""
+    EVENT_FAULTS.clear()
+    yield
+    faults = list(EVENT_FAULTS)
+    EVENT_FAULTS.clear()
+    if faults:
+        pytest.fail("server→client events that do not match their definition:\n" + "\n".join(faults[:10]))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Which server→client events no test server emitted in this run (a whole run should emit
+    every one: an event no test sends is an event no test checks)."""
+    if EMITTED:
+        missing = sorted(f"{ns} {event}" for ns, event in set(REGISTRY) - EMITTED)
+        terminalreporter.write_line(f"server→client events checked: {len(EMITTED)}; never emitted: {missing or 'none'}")

@@ -12,16 +12,39 @@ from typing import Any
 import socketio
 from aiohttp import ClientSession, web
 
+from app import lifecycles
 from app.bootstrap import create_app
 from contact.auth import AgentIdentity, AgentService, TokenSigner
 from contact.clock import Clock, ManualClock
 from contact.db import Database
+from contact.events import check_emitted
 from contact.migrate import upgrade
 from contact.serving import ContactAppRunner
 from contact.settings import Settings
 
 SECRET = "test-secret-key-that-is-long-enough"
 _counter = itertools.count(1)
+
+# Every server→client event any test server emits is checked against its model
+# (contact/events.py REGISTRY); what does not match is collected here and fails the test that
+# was running (tests/conftest.py), whichever task emitted it.
+EVENT_FAULTS: list[str] = []
+EMITTED: set[tuple[str, str]] = set()  # (namespace, event) seen this session
+
+
+def validate_emits(sio: socketio.AsyncServer) -> None:
+    """Wrap the server's `emit` (the one every namespace and the dispatcher go through)."""
+    emit = sio.emit
+
+    async def checked(event: str, data: Any = None, *args: Any, **kwargs: Any) -> Any:
+        namespace = kwargs.get("namespace") or "/"
+        EMITTED.add((namespace, event))
+        fault = check_emitted(namespace, event, data)
+        if fault is not None:
+            EVENT_FAULTS.append(fault)
+        return await emit(event, data, *args, **kwargs)
+
+    sio.emit = checked  # type: ignore[method-assign]
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
@@ -52,6 +75,7 @@ class RunningServer:
 
     async def start(self) -> RunningServer:
         self.app = create_app(self.settings, self.clock)
+        validate_emits(self.app[lifecycles.SIO])
         self.runner = ContactAppRunner(self.app, header_timeout=self.settings.header_timeout_s, shutdown_timeout=2)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True)

@@ -1,0 +1,530 @@
+"""The machine-readable API, generated from the models: an OpenAPI 3.1 document of the HTTP API
+(`GET /api/openapi.json`) and an AsyncAPI 3.0 document of the Socket.IO namespaces `/visitor`
+and `/agent` (`GET /api/asyncapi.json`). Request bodies and Socket.IO payloads are the models the
+adapters validate with; outbound events are the registry of `contact/events.py`; the answers of
+the HTTP API are described by the models below. docs/protocol.md stays the prose contract.
+
+It lives in the composition root because it is the one place that knows every package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
+
+import callback.outbound  # noqa: F401  (registers its events)
+import chat.outbound  # noqa: F401  (registers its events)
+from callback import http as callback_http
+from chat import events as chat_in
+from contact import http as contact_http
+from contact.events import AGENT_NS, REGISTRY, VISITOR_NS
+
+OPENAPI_PATH = "/api/openapi.json"
+ASYNCAPI_PATH = "/api/asyncapi.json"
+
+
+# ---- answers of the HTTP API (descriptions: the handlers build them) --------------------------
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorDetail(_Doc):
+    """Extra fields beside `code` where useful (`opens_at`, `field`, `fields`, `missing`, `limit`, `reason`)."""
+
+    code: str = Field(description="snake_case, e.g. invalid_input, unauthorized, not_found")
+    message: str = Field(description="Dutch, for people")
+    message_en: str
+
+
+class Error(BaseModel):
+    """Every failure: as an HTTP body with a 4xx (or 503 `unavailable`) status, or a Socket.IO ack."""
+
+    error: ErrorDetail
+
+
+class Ok(_Doc):
+    ok: Literal[True]
+
+
+class ChatStatus(_Doc):
+    open: bool
+    opens_at: str | None
+    closes_at: str | None
+    queue_length: int
+    estimated_wait_s: int
+    advisors_online: int
+
+
+class Status(_Doc):
+    chat: ChatStatus
+    phone: dict[str, str]
+    widget: dict[str, str | None]
+
+
+class AgentPublic(_Doc):
+    id: str
+    name: str
+    role: str
+    teams: list[str]
+
+
+class LoginAnswer(_Doc):
+    token: str
+    agent: AgentPublic
+    expires_in: int
+
+
+class Colleague(AgentPublic):
+    online: bool
+
+
+class Colleagues(_Doc):
+    agents: list[Colleague]
+
+
+class Gemeenten(_Doc):
+    gemeenten: list[str]
+    as_of: str
+
+
+class Team(_Doc):
+    id: str
+    name: str
+    crisis: bool
+
+
+class Named(_Doc):
+    id: str
+    name: str
+
+
+class RoutingView(_Doc):
+    teams: list[Team]
+    expertise: list[Named]
+
+
+class ConsoleConfig(RoutingView):
+    phone: dict[str, str]
+    chat_hours: str
+    callback_hours: str
+    timezone: str
+
+
+class Slot(_Doc):
+    start: str
+    end: str
+
+
+class BookableSlot(Slot):
+    kind: str
+    remaining: int
+
+
+class Slots(_Doc):
+    slots: list[BookableSlot]
+
+
+class Booked(_Doc):
+    reference: str
+    manage_token: str
+    slot: Slot
+
+
+class OwnRequest(_Doc):
+    reference: str
+    kind: str
+    status: Literal["open", "passed"]
+    slot: Slot
+    phone: str
+    caller_type: str
+
+
+class Rescheduled(Ok):
+    slot: Slot
+
+
+class WorkList(_Doc):
+    """The tijdvakken of the day with a card per callback (see docs/protocol.md)."""
+
+    date: str
+    tijdvakken: list[dict[str, Any]]
+
+
+class AttemptAnswer(Ok):
+    state: Literal["reached", "retry", "not_reached", "wrong_number"]
+    attempts: int
+    next_attempt_at: str | None
+
+
+class CloseAnswer(Ok):
+    handoff_id: str | None = None
+
+
+class Roster(_Doc):
+    kind: str
+    start: str
+    end: str
+    capacity: int
+    booked: int
+    remaining: int
+
+
+class Cases(_Doc):
+    today: str
+    cases: list[dict[str, Any]]
+
+
+class Case(_Doc):
+    """A case with its `handoff` document (see docs/protocol.md)."""
+
+    id: str
+    handoff: dict[str, Any]
+
+
+class Schema(_Doc):
+    """A document of this API (OpenAPI or AsyncAPI)."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    answer: type[BaseModel] | None
+    body: type[BaseModel] | None = None
+    auth: bool = False
+    status: int = 200
+    media: str = "application/json"
+    query: tuple[str, ...] = ()  # optional query parameters
+    required_query: tuple[str, ...] = ()
+    errors: tuple[int, ...] = field(default=(422,))
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("get", "/api/status", "Chat open or closed, queue, phone numbers", Status, errors=()),
+    Operation("post", "/api/visitor/exit", "The widget's quick exit (sendBeacon)", None, status=204, errors=()),
+    Operation("post", "/api/agent/login", "Log in", LoginAnswer, contact_http.LoginBody, errors=(401, 422, 429)),
+    Operation("get", "/api/agent/colleagues", "Every active agent, for transfer", Colleagues, auth=True),
+    Operation("get", "/api/agent/gemeenten", "The CBS gemeenten of the melding form", Gemeenten, auth=True),
+    Operation("get", "/api/agent/routing", "Teams and expertise of the routing file", RoutingView, auth=True),
+    Operation("get", "/api/agent/config", "Every configured value the console shows", ConsoleConfig, auth=True),
+    Operation(
+        "get", "/api/callbacks/slots", "Bookable tijdvakken", Slots, query=("from", "days"), required_query=("kind",)
+    ),
+    Operation(
+        "post",
+        "/api/callbacks",
+        "Book a callback",
+        Booked,
+        callback_http.BookingBody,
+        status=201,
+        errors=(409, 422, 429),
+    ),  # fmt: skip
+    Operation("get", "/api/callbacks/{token}", "The caller's own request", OwnRequest, errors=(404,)),
+    Operation("post", "/api/callbacks/{token}/cancel", "Cancel one's request", Ok, errors=(404, 409)),
+    Operation(
+        "post",
+        "/api/callbacks/{token}/reschedule",
+        "Move one's request to another tijdvak",
+        Rescheduled,
+        callback_http.RescheduleBody,
+        errors=(404, 409, 422),
+    ),  # fmt: skip
+    Operation(
+        "get",
+        "/api/callbacks/{token}/calendar.ics",
+        "The tijdvak as an RFC 5545 event",
+        None,
+        media="text/calendar",
+        errors=(404,),
+    ),  # fmt: skip
+    Operation("get", "/api/agent/callbacks", "The work list of a day", WorkList, auth=True, query=("date",)),
+    Operation("post", "/api/agent/callbacks/{id}/claim", "Claim a callback", Ok, auth=True, errors=(404, 409)),
+    Operation(
+        "post",
+        "/api/agent/callbacks/{id}/attempts",
+        "Record a call",
+        AttemptAnswer,
+        callback_http.AttemptBody,
+        auth=True,
+        errors=(403, 404, 409, 422),
+    ),  # fmt: skip
+    Operation(
+        "post",
+        "/api/agent/callbacks/{id}/close",
+        "Close with an outcome (hands off)",
+        CloseAnswer,
+        callback_http.CloseBody,
+        auth=True,
+        errors=(403, 404, 409, 422),
+    ),  # fmt: skip
+    Operation("put", "/api/admin/roster", "Places of one tijdvak", Roster, callback_http.RosterBody, auth=True),
+    Operation(
+        "get",
+        "/api/agent/cases",
+        "Handoffs by deadline",
+        Cases,
+        auth=True,
+        query=("status", "due_within_days", "overdue"),
+    ),  # fmt: skip
+    Operation("get", "/api/agent/cases/{id}", "One case with its handoff", Case, auth=True, errors=(403, 404)),
+    Operation("get", OPENAPI_PATH, "This document", Schema, errors=()),
+    Operation("get", ASYNCAPI_PATH, "The AsyncAPI 3.0 document of the Socket.IO namespaces", Schema, errors=()),
+)
+
+
+def _schemas(models: list[type[BaseModel]], prefix: str) -> tuple[dict[Any, Any], dict[str, Any]]:
+    unique = list(dict.fromkeys(models))
+    refs, defs = models_json_schema([(m, "validation") for m in unique], ref_template=prefix + "{model}")
+    return {m: refs[(m, "validation")] for m in unique}, defs.get("$defs", {})
+
+
+def openapi() -> dict[str, Any]:
+    models: list[type[BaseModel]] = [Error]
+    for op in OPERATIONS:
+        models += [m for m in (op.answer, op.body) if m is not None]
+    refs, defs = _schemas(models, "#/components/schemas/")
+    error_ref = refs[Error]
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        item: dict[str, Any] = {"summary": op.summary, "operationId": f"{op.method}_{op.path}"}
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _path_names(op.path)
+        ]
+        params += [
+            {"name": name, "in": "query", "required": name in op.required_query, "schema": {"type": "string"}}
+            for name in (*op.required_query, *op.query)
+        ]
+        if params:
+            item["parameters"] = params
+        if op.body is not None:
+            item["requestBody"] = {"required": True, "content": {"application/json": {"schema": refs[op.body]}}}
+        answer: dict[str, Any] = {"description": op.summary}
+        if op.answer is not None:
+            answer["content"] = {op.media: {"schema": refs[op.answer]}}
+        elif op.media != "application/json":
+            answer["content"] = {op.media: {"schema": {"type": "string"}}}
+        responses: dict[str, Any] = {str(op.status): answer}
+        codes = set(op.errors) | ({401} if op.auth else set())
+        for code in sorted(codes | {503} if op.path not in (OPENAPI_PATH, ASYNCAPI_PATH) else codes):
+            responses[str(code)] = {"$ref": "#/components/responses/Error"}
+        item["responses"] = responses
+        if op.auth:
+            item["security"] = [{"bearer": []}]
+        paths.setdefault(op.path, {})[op.method] = item
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "vt-contact HTTP API", "version": "1", "description": "See docs/protocol.md."},
+        "paths": paths,
+        "components": {
+            "schemas": defs,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {
+                "Error": {
+                    "description": "The error shape of every failure",
+                    "content": {"application/json": {"schema": error_ref}},
+                }
+            },
+        },
+    }
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+
+
+# ---- Socket.IO ------------------------------------------------------------------------------
+
+# The answers (acks) of Socket.IO events, besides the error shape.
+
+
+class QueuePlace(_Doc):
+    position: int
+    estimated_wait_s: int
+    advisors_online: int
+
+
+class StartAck(_Doc):
+    conversation_id: str
+    resume_token: str
+    status: Literal["waiting"]
+    queue: QueuePlace
+
+
+class ResumeAck(_Doc):
+    """Open: with `last_seq`, `queue` while waiting, `agent` while active; otherwise exactly
+    `{"conversation_id", "status": "closed", "messages": []}`."""
+
+    conversation_id: str
+    status: str
+    messages: list[dict[str, Any]]
+    last_seq: int | None = None
+    queue: QueuePlace | None = None
+    agent: dict[str, str | None] | None = None
+
+
+class MessageAck(_Doc):
+    id: str
+    seq: int
+    at: str
+
+
+class NoteAck(_Doc):
+    id: str
+
+
+class ConversationAck(_Doc):
+    """The conversation with its messages and notes (and `crisis`)."""
+
+    conversation: dict[str, Any]
+
+
+class ReadAlongAck(ConversationAck):
+    read_along: Literal[True]
+
+
+class EscalateAck(Ok):
+    already_running: bool
+
+
+class AckCrisisAck(Ok):
+    taken: bool
+    read_along: bool | None = None
+    conversation: dict[str, Any] | None = None
+
+
+class TakeOverAck(Ok):
+    state: Literal["asked", "taken"]
+    expires_at: str | None = None
+    conversation: dict[str, Any] | None = None
+
+
+class TakeOverAnswerAck(Ok):
+    handed_over: bool
+
+
+class SyncAck(_Doc):
+    """The same snapshots as on connect, and the open push offer (or null)."""
+
+    queue: chat.outbound.AgentQueue
+    mine: chat.outbound.Mine
+    crises: chat.outbound.Crises
+    offer: chat.outbound.Offer | None
+
+
+# (namespace, event) → (payload model, ack model): what clients send and what they are answered.
+INBOUND: dict[tuple[str, str], tuple[type[BaseModel], type[BaseModel]]] = {
+    (VISITOR_NS, "start"): (chat_in.Start, StartAck),
+    (VISITOR_NS, "resume"): (chat_in.Resume, ResumeAck),
+    (VISITOR_NS, "message"): (chat_in.VisitorMessage, MessageAck),
+    (VISITOR_NS, "typing"): (chat_in.Typing, Ok),
+    (VISITOR_NS, "leave"): (chat_in.Leave, Ok),
+    (AGENT_NS, "accept"): (chat_in.Accept, ConversationAck),
+    (AGENT_NS, "message"): (chat_in.AgentMessage, MessageAck),
+    (AGENT_NS, "typing"): (chat_in.AgentTyping, Ok),
+    (AGENT_NS, "note"): (chat_in.NoteIn, NoteAck),
+    (AGENT_NS, "close"): (chat_in.Close, CloseAnswer),
+    (AGENT_NS, "history"): (chat_in.ConversationRef, ConversationAck),
+    (AGENT_NS, "sync"): (chat_in.Empty, SyncAck),
+    (AGENT_NS, "transfer"): (chat_in.Transfer, Ok),
+    (AGENT_NS, "escalate"): (chat_in.Escalate, EscalateAck),
+    (AGENT_NS, "ack_crisis"): (chat_in.ConversationRef, AckCrisisAck),
+    (AGENT_NS, "pass"): (chat_in.ConversationRef, Ok),
+    (AGENT_NS, "read_along"): (chat_in.ConversationRef, ReadAlongAck),
+    (AGENT_NS, "take_over"): (chat_in.ConversationRef, TakeOverAck),
+    (AGENT_NS, "take_over_answer"): (chat_in.TakeOverAnswer, TakeOverAnswerAck),
+}
+
+
+def _key(namespace: str, event: str, direction: str) -> str:
+    return f"{namespace.strip('/')}_{direction}_{event}"
+
+
+def asyncapi() -> dict[str, Any]:
+    models: list[type[BaseModel]] = [Error, *(m for pair in INBOUND.values() for m in pair), *REGISTRY.values()]
+    refs, defs = _schemas(models, "#/components/schemas/")
+    messages: dict[str, Any] = {}
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for ns in (VISITOR_NS, AGENT_NS):
+        channel = ns.strip("/")
+        channel_messages: dict[str, Any] = {}
+        for (namespace, event), (model, ack) in INBOUND.items():
+            if namespace != ns:
+                continue
+            key = _key(ns, event, "in")
+            messages[key] = {
+                "name": event,
+                "title": f"{event} (client → server)",
+                "payload": refs[model],
+            }
+            # The Socket.IO ack: the answer, or the error shape.
+            messages[f"{key}_ack"] = {
+                "name": f"{event} ack",
+                "title": f"the ack of {event}",
+                "payload": {"oneOf": [refs[ack], refs[Error]]},
+            }
+            channel_messages[key] = {"$ref": f"#/components/messages/{key}"}
+            channel_messages[f"{key}_ack"] = {"$ref": f"#/components/messages/{key}_ack"}
+            operations[key] = {
+                "action": "receive",
+                "channel": {"$ref": f"#/channels/{channel}"},
+                "messages": [{"$ref": f"#/channels/{channel}/messages/{key}"}],
+                "reply": {
+                    "channel": {"$ref": f"#/channels/{channel}"},
+                    "messages": [{"$ref": f"#/channels/{channel}/messages/{key}_ack"}],
+                },
+            }
+        for (namespace, event), event_model in sorted(REGISTRY.items()):
+            if namespace != ns:
+                continue
+            key = _key(ns, event, "out")
+            messages[key] = {
+                "name": event,
+                "title": f"{event} (server → client)",
+                "summary": (event_model.__doc__ or event).strip().splitlines()[0],
+                "payload": refs[event_model],
+            }
+            channel_messages[key] = {"$ref": f"#/components/messages/{key}"}
+            operations[key] = {
+                "action": "send",
+                "channel": {"$ref": f"#/channels/{channel}"},
+                "messages": [{"$ref": f"#/channels/{channel}/messages/{key}"}],
+            }
+        channels[channel] = {
+            "address": ns,
+            "description": "Socket.IO namespace (path /socket.io/, Engine.IO 4)",
+            "messages": channel_messages,
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {"title": "vt-contact Socket.IO API", "version": "1", "description": "See docs/protocol.md."},
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": defs, "messages": messages},
+    }
+
+
+@cache
+def _documents() -> tuple[dict[str, Any], dict[str, Any]]:
+    return openapi(), asyncapi()
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(_documents()[0])
+
+
+async def asyncapi_json(request: web.Request) -> web.Response:
+    return web.json_response(_documents()[1])
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get(OPENAPI_PATH, openapi_json), web.get(ASYNCAPI_PATH, asyncapi_json)]
