@@ -37,6 +37,7 @@ from chat.model import (
     withdrawn_emit,
 )
 from chat.queue import QueueUseCases
+from chat.risk_feedback import count_fired
 from chat.store import conversations
 from chat.writer import NewMessage
 from contact.errors import CONVERSATION_ENDED, DomainError
@@ -47,6 +48,7 @@ from routing import crisis as crisis_rules
 
 BACK_IN_DANGER = "De bezoeker in gevaar is terug in de wachtrij."
 DANGER_AT_START = "De bezoeker zegt nu in gevaar te zijn (vraag voor de chat)."
+
 
 class VisitorUseCases(QueueUseCases):
     async def start(
@@ -426,8 +428,11 @@ class VisitorUseCases(QueueUseCases):
                 concepts=concepts,
                 seq=seq,
             )
+            # Anonymous per-day counts, kept after the purge, for the supervisors' feedback figures.
+            await count_fired(conn, now.astimezone(self.handoffs.tz).date(), (str(c["concept"]) for c in concepts))
         event = {
             "conversation_id": conversation_id,
+            "seq": seq,
             "signals": list(found.signals),
             "level": found.level,
             "concepts": concepts,
