@@ -29,11 +29,16 @@ async def test_marked_wrong_in_the_chat_counts_in_the_supervisors_view(browser, 
 
         cid = (await v.call("start", start_payload(caller_type="volwassene", topic=None)))["conversation_id"]
         item = page.locator(f'.q-item[data-conversation-id="{cid}"]')
+        # A signal while it waits shows at its message once the conversation is accepted.
+        await v.call("message", {"client_id": "0", "text": "papa slaat mama"})
+        await expect(item.locator(".q-risk")).to_be_visible()
         await item.get_by_role("button", name=re.compile("^Aannemen")).click()
         panel = page.locator(f'.conv[data-conversation-id="{cid}"]')
         await expect(panel).to_be_visible()
+        await expect(panel.locator(".msg-visitor").first.locator(".risk-chip")).to_contain_text(CONCEPT)
         await v.call("message", {"client_id": "1", "text": "mijn vader slaat mij"})
         message = panel.locator(".msg-visitor").last
+        await expect(message.locator(".text")).to_have_text("mijn vader slaat mij")
         await expect(message.locator(".risk-chip")).to_contain_text(CONCEPT)
         missed = message.get_by_role("button", name=re.compile("^Risico gemist"))
         await expect(missed).to_be_visible()

@@ -133,7 +133,8 @@ export function onRisk(r) {
   if (!r || !r.conversation_id) return;
   risks.set(r.conversation_id, r);
   const c = convs.get(r.conversation_id);
-  if (c) { setBanner(c, riskText(r)); showRisk(c, r); }
+  if (c) setBanner(c, riskText(r));
+  showRisk(c, r);
   // An acute signal starts the crisis procedure on the server: read the crisis and its timeline.
   if (c && r.level === "acuut") loadHistory(c.id);
   const li = document.querySelector('.q-item[data-conversation-id="' + CSS.escape(r.conversation_id) + '"]');

@@ -19,12 +19,13 @@ function firedOf(conversationId) {
   return m;
 }
 
-/** A `risk` event: remember its concepts for the message, and show them if it is on screen. */
+/** A `risk` event: remember its concepts for the message (also while the conversation waits in
+ * the queue, so they show once it is accepted), and show them if the message is on screen. */
 export function showRisk(c, r) {
   const seq = riskSeq(r);
-  if (seq === null) return;
-  firedOf(c.id).set(seq, firedConcepts(r));
-  const li = c.panel && c.panel.querySelector('.log li.msg-visitor[data-seq="' + seq + '"]');
+  if (seq === null || !r.conversation_id) return;
+  firedOf(r.conversation_id).set(seq, firedConcepts(r));
+  const li = c && c.panel && c.panel.querySelector('.log li.msg-visitor[data-seq="' + seq + '"]');
   if (li) renderFeedback(c, li, seq);
 }
 
