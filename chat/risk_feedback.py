@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat.base import ChatBase
 from chat.model import Result
-from chat.store import conversations, messages, risk_concept_days, risk_feedback
+from chat.store import conversations, messages, risk_by_seq, risk_concept_days, risk_feedback
 from contact.auth import AgentIdentity, agents
 from contact.errors import DomainError
 from contact.store import audit_events, record_audit
@@ -153,20 +153,8 @@ class RiskFeedbackUseCases(ChatBase):
     @staticmethod
     async def _fired(conn: AsyncConnection, conversation_id: str, seq: int) -> dict[str, str | None]:
         """The concepts the risk signal of message `seq` named (from its audit entry), with their level."""
-        rows = (
-            await conn.execute(
-                select(audit_events.c.detail).where(
-                    audit_events.c.conversation_id == conversation_id, audit_events.c.action == "risk"
-                )
-            )
-        ).all()
-        fired: dict[str, str | None] = {}
-        for (detail,) in rows:
-            if isinstance(detail, dict) and detail.get("seq") == seq:
-                for item in detail.get("concepts") or ():
-                    if isinstance(item, dict) and isinstance(item.get("concept"), str):
-                        fired[item["concept"]] = item.get("level")
-        return fired
+        signal = (await risk_by_seq(conn, conversation_id)).get(seq)
+        return {c["concept"]: c.get("level") for c in signal["concepts"]} if signal else {}
 
     def _local_bounds(self, first: date, last: date) -> tuple[datetime, datetime]:
         tz = self.handoffs.tz

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
 
 from contact.db import UTCDateTime
+from contact.store import audit_events
 
 
 class Conversation(SQLModel, table=True):
@@ -192,3 +194,22 @@ class RiskConceptDay(SQLModel, table=True):
 
 risk_feedback: Table = RiskFeedback.__table__  # type: ignore[attr-defined]
 risk_concept_days: Table = RiskConceptDay.__table__  # type: ignore[attr-defined]
+
+
+async def risk_by_seq(conn: AsyncConnection, conversation_id: str) -> dict[int, dict[str, Any]]:
+    """The risk signal of each visitor message of a conversation, from its audit entry (the
+    level and the concepts with their matched words, never the text): seq -> {"level", "concepts"}."""
+    rows = await conn.execute(
+        select(audit_events.c.detail).where(
+            audit_events.c.conversation_id == conversation_id, audit_events.c.action == "risk"
+        )
+    )
+    found: dict[int, dict[str, Any]] = {}
+    for (detail,) in rows:
+        seq = detail.get("seq") if isinstance(detail, dict) else None
+        if isinstance(seq, int):
+            concepts = [
+                c for c in detail.get("concepts") or () if isinstance(c, dict) and isinstance(c.get("concept"), str)
+            ]
+            found[seq] = {"level": detail.get("level"), "concepts": concepts}
+    return found

@@ -86,6 +86,11 @@ async def test_marks_count_per_concept_and_the_export_is_audited_and_leaves_purg
     risk = await agent.wait_for("risk", lambda r: r["conversation_id"] == cid)
     assert risk["seq"] == hit and any(c["concept"] == CONCEPT for c in risk["concepts"])
 
+    # The history names each visitor message's signal (for the console after a reload).
+    history = (await agent.call("history", {"conversation_id": cid}))["conversation"]["messages"]
+    assert [m.get("risk", {}).get("level") for m in history] == ["hoog", None]
+    assert history[0]["risk"]["concepts"][0]["concept"] == CONCEPT
+
     wrong = {"conversation_id": cid, "seq": hit, "kind": "wrong", "concept": CONCEPT}
     assert await agent.call("risk_feedback", wrong) == {"ok": True}
     assert await agent.call("risk_feedback", wrong) == {"ok": True}  # double submit: no second mark

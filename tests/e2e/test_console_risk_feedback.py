@@ -54,6 +54,12 @@ async def test_marked_wrong_in_the_chat_counts_in_the_supervisors_view(browser, 
         await expect(wrong).to_have_text("Doorgegeven")
         assert (await message.bounding_box())["height"] == box_before["height"]  # no layout jump
 
+        # After a reload the signals and the marks' buttons are there again (from the history).
+        await page.reload()
+        await expect(page.locator("#conn")).to_have_text("Verbonden")
+        message = panel.locator(".msg-visitor").last
+        await expect(message.locator(".risk-chip")).to_contain_text(CONCEPT)
+
         boss_page = await ctx.new_page()
         boss_page.on("pageerror", lambda e: errors.append(str(e)))
         boss, boss_password = await add_agent(web_server.settings.database_url, role="supervisor")

@@ -32,6 +32,8 @@ export function showRisk(c, r) {
 /** Adds the feedback controls to a visitor message's list item. */
 export function decorateMessage(c, li, m) {
   if (!m || m.sender !== "visitor" || !Number.isInteger(m.seq)) return;
+  // A conversation read from the server (accept, history) carries each message's signal.
+  if (m.risk && !firedOf(c.id).has(m.seq)) firedOf(c.id).set(m.seq, firedConcepts(m.risk));
   renderFeedback(c, li, m.seq);
 }
 
