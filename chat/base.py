@@ -25,7 +25,7 @@ from chat.model import (
     iso,
     message_view,
 )
-from chat.store import conversations, messages, notes
+from chat.store import conversations, messages, notes, risk_by_seq
 from chat.transitions import bump_queue
 from chat.writer import MessageWriter
 from contact.auth import AgentIdentity, agents
@@ -197,8 +197,13 @@ class ChatBase:
     async def conversation_view(self, conversation_id: str, *, with_notes: bool) -> dict[str, Any]:
         async with self.db.read() as conn:
             conv, rows, note_rows, crisis = await self._record(conn, conversation_id, with_notes=with_notes)
+            # Advisors see which visitor messages gave a risk signal, also after a reload.
+            risk = await risk_by_seq(conn, conversation_id) if with_notes else {}
         view = self._summary(conv)
         view["messages"] = [message_view(r) for r in rows]
+        for m in view["messages"]:
+            if m["sender"] == "visitor" and m["seq"] in risk:
+                m["risk"] = risk[m["seq"]]
         view["closed_at"] = iso(conv.closed_at)
         view["close_reason"] = conv.close_reason
         view["crisis"] = crisis

@@ -64,6 +64,14 @@ class ConversationRef(Payload):
     conversation_id: ConversationId
 
 
+class RiskFeedbackIn(Payload):
+    conversation_id: ConversationId
+    # A message's seq: a 32-bit column, so larger numbers are refused here, not by the database.
+    seq: Annotated[int, Field(ge=1, le=MAX_INT)]
+    kind: Literal["wrong", "missed"]
+    concept: Annotated[Line, StringConstraints(min_length=1, max_length=200)] | None = None
+
+
 class Accept(Payload):
     conversation_id: ConversationId
     # The agent saw that the visitor's connection is gone and takes the conversation anyway.

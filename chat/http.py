@@ -1,16 +1,22 @@
-"""HTTP routes of the chat: whether it is open, how long the queue is, and the quick exit."""
+"""HTTP routes of the chat: whether it is open, how long the queue is, the quick exit, and the
+supervisors' figures and export of the advisors' feedback on risk signals."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
+from datetime import date, timedelta
 
 import structlog
 from aiohttp import web
 
 from chat.service import ChatService
 from chat.sockets import Dispatcher
-from contact.http import SETTINGS
+from contact.errors import DomainError
+from contact.http import SETTINGS, agent_from_request
+from contact.web import single_query
 
 log = structlog.get_logger(__name__)
 
@@ -81,5 +87,57 @@ async def visitor_exit(request: web.Request) -> web.Response:
     return web.Response(status=204, headers=EXIT_HEADERS)
 
 
+def _day(request: web.Request, name: str, default: date) -> date:
+    value = single_query(request, name)
+    if value is None:
+        return default
+    try:
+        if len(value) == 10 and value.isascii():  # YYYY-MM-DD only, not the other forms fromisoformat takes
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise DomainError("invalid_input", field=name)
+
+
+async def risk_concepts(request: web.Request) -> web.Response:
+    """GET /api/supervisor/risk/concepts?from=&to=: per concept fired, marked wrong, reported missed
+    (default: the last 30 days up to today, local)."""
+    agent = await agent_from_request(request)
+    chat = request.app[CHAT]
+    today = chat.clock.now().astimezone(chat.handoffs.tz).date()
+    last = _day(request, "to", today)
+    first = _day(request, "from", last - timedelta(days=29))
+    return web.json_response(await chat.risk_concept_counts(agent, first, last))
+
+
+EXPORT_COLUMNS = ("date", "kind", "concept", "level", "agent_role", "text")
+
+
+async def risk_feedback_export(request: web.Request) -> web.Response:
+    """GET /api/supervisor/risk/feedback?format=csv|json: the marked examples with their text."""
+    agent = await agent_from_request(request)
+    fmt = single_query(request, "format") or "json"
+    if fmt not in ("csv", "json"):
+        raise DomainError("invalid_input", field="format")
+    examples = await request.app[CHAT].risk_feedback_export(agent, fmt)
+    if fmt == "json":
+        return web.json_response({"examples": examples})
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(examples)
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="risicosignalen-feedback.csv"'},
+    )
+
+
 def routes() -> list[web.RouteDef]:
-    return [web.get("/api/status", status), web.post("/api/visitor/exit", visitor_exit)]
+    return [
+        web.get("/api/status", status),
+        web.post("/api/visitor/exit", visitor_exit),
+        web.get("/api/supervisor/risk/concepts", risk_concepts),
+        web.get("/api/supervisor/risk/feedback", risk_feedback_export),
+    ]

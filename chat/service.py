@@ -1,7 +1,8 @@
 """The chat's use cases, one module each by who acts: the visitor (chat/visitor.py), the advisor
-(chat/agent_side.py), ending with an outcome (chat/closing.py), the queue (chat/queue.py), and what
-they share (chat/base.py). Each state change happens in one function that writes, records the audit
-entry and returns the events to send once the transaction has committed. `ChatService` is all of
+(chat/agent_side.py), ending with an outcome (chat/closing.py), the queue (chat/queue.py), feedback
+on risk signals (chat/risk_feedback.py), and what they share (chat/base.py). Each state change
+happens in one function that writes, records the audit entry and returns the events to send once
+the transaction has committed. `ChatService` is all of
 them in one object, for the adapters (chat/sockets.py, chat/http.py) and the composition root."""
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 from chat.agent_side import AgentUseCases
 from chat.base import ChatLimits
 from chat.closing import ClosingUseCases
+from chat.risk_feedback import RiskFeedbackUseCases
 from chat.visitor import VisitorUseCases
 
 __all__ = ["ChatLimits", "ChatService"]
 
 
-class ChatService(VisitorUseCases, AgentUseCases, ClosingUseCases):
+class ChatService(VisitorUseCases, AgentUseCases, ClosingUseCases, RiskFeedbackUseCases):
     """The chat's use cases (see the modules above)."""

@@ -512,6 +512,16 @@ class AgentNamespace(GuardedNamespace):
         p = ev.parse(ev.ConversationRef, data)
         return await self._call(sid, lambda a: self.service.history(a, p.conversation_id))
 
+    async def on_risk_feedback(self, sid: str, data: Any) -> dict[str, Any]:
+        """A risk signal marked wrong, or a missed risk reported, on a visitor message."""
+        p = ev.parse(ev.RiskFeedbackIn, data)
+        if p.kind == "wrong":
+            if p.concept is None:
+                raise DomainError("invalid_input", field="concept")
+            concept = p.concept
+            return await self._call(sid, lambda a: self.service.mark_signal_wrong(a, p.conversation_id, p.seq, concept))
+        return await self._call(sid, lambda a: self.service.report_missed(a, p.conversation_id, p.seq, p.concept))
+
     async def on_escalate(self, sid: str, data: Any) -> dict[str, Any]:
         p = ev.parse(ev.Escalate, data)
         return await self._call(sid, lambda a: self.dispatcher.crisis.escalate(a, p.conversation_id, p.reason))

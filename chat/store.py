@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
 
 from contact.db import UTCDateTime
+from contact.store import audit_events
 
 
 class Conversation(SQLModel, table=True):
@@ -153,3 +155,61 @@ notes: Table = Note.__table__  # type: ignore[attr-defined]
 queue_state: Table = QueueState.__table__  # type: ignore[attr-defined]
 crisis_events: Table = CrisisEvent.__table__  # type: ignore[attr-defined]
 push_declines: Table = PushDecline.__table__  # type: ignore[attr-defined]
+
+
+class RiskFeedback(SQLModel, table=True):
+    """An advisor's verdict on the risk signal of one visitor message: a concept marked `wrong`,
+    or a risk `missed` (with the concept the advisor thinks applies, if they named one). Ids only,
+    never message text: the export reads the text from the message while it still exists."""
+
+    __tablename__ = "risk_feedback"
+    __table_args__ = (
+        # A double click or a second console gives one row; NULL concepts are made '' so they count too.
+        UniqueConstraint("conversation_id", "seq", "kind", "concept", "agent_id", name="ux_risk_feedback"),
+        Index("ix_risk_feedback_at", "at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    conversation_id: str = Field(foreign_key="conversation.id", max_length=36)
+    seq: int
+    kind: str = Field(max_length=8)  # wrong | missed
+    # The concept marked wrong, or the one a missed risk is about; '' when a missed risk names none.
+    concept: str = Field(default="", max_length=200)
+    # The level the signal had (wrong) or the message's level, if any signal fired on it (missed).
+    level: str | None = Field(default=None, max_length=8)
+    agent_id: str = Field(foreign_key="agent.id", max_length=36)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RiskConceptDay(SQLModel, table=True):
+    """How often each concept fired on one day (Europe/Amsterdam): anonymous counts that outlive
+    the retention purge, so supervisors can weigh the feedback against how often a signal fires."""
+
+    __tablename__ = "risk_concept_day"
+
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD
+    concept: str = Field(primary_key=True, max_length=200)
+    fired: int = Field(default=0)
+
+
+risk_feedback: Table = RiskFeedback.__table__  # type: ignore[attr-defined]
+risk_concept_days: Table = RiskConceptDay.__table__  # type: ignore[attr-defined]
+
+
+async def risk_by_seq(conn: AsyncConnection, conversation_id: str) -> dict[int, dict[str, Any]]:
+    """The risk signal of each visitor message of a conversation, from its audit entry (the
+    level and the concepts with their matched words, never the text): seq -> {"level", "concepts"}."""
+    rows = await conn.execute(
+        select(audit_events.c.detail).where(
+            audit_events.c.conversation_id == conversation_id, audit_events.c.action == "risk"
+        )
+    )
+    found: dict[int, dict[str, Any]] = {}
+    for (detail,) in rows:
+        seq = detail.get("seq") if isinstance(detail, dict) else None
+        if isinstance(seq, int):
+            concepts = [
+                c for c in detail.get("concepts") or () if isinstance(c, dict) and isinstance(c.get("concept"), str)
+            ]
+            found[seq] = {"level": detail.get("level"), "concepts": concepts}
+    return found

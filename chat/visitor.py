@@ -37,6 +37,7 @@ from chat.model import (
     withdrawn_emit,
 )
 from chat.queue import QueueUseCases
+from chat.risk_feedback import count_fired
 from chat.store import conversations
 from chat.writer import NewMessage
 from contact.errors import CONVERSATION_ENDED, DomainError
@@ -435,8 +436,11 @@ class VisitorUseCases(QueueUseCases):
                 concepts=concepts,
                 seq=seq,
             )
+            # Anonymous per-day counts, kept after the purge, for the supervisors' feedback figures.
+            await count_fired(conn, now.astimezone(self.handoffs.tz).date(), (str(c["concept"]) for c in concepts))
         event = {
             "conversation_id": conversation_id,
+            "seq": seq,
             "signals": list(found.signals),
             "level": found.level,
             "concepts": concepts,

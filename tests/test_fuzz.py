@@ -75,6 +75,7 @@ AGENT_EVENTS: dict[str, dict[str, Any]] = {
     "take_over": {"conversation_id": "c"},
     "take_over_answer": {"conversation_id": "c", "accept": True},
     "pass": {"conversation_id": "c"},
+    "risk_feedback": {"conversation_id": "c", "seq": 1, "kind": "wrong", "concept": "wapen"},
 }
 
 

@@ -97,6 +97,8 @@ async def test_control_characters_in_agent_events(poison_server):
             ("take_over", {"conversation_id": bad}),
             ("pass", {"conversation_id": bad}),
             ("ack_crisis", {"conversation_id": bad}),
+            ("risk_feedback", {"conversation_id": bad, "seq": 1, "kind": "missed"}),
+            ("risk_feedback", {"conversation_id": cid, "seq": 1, "kind": "wrong", "concept": bad}),
             ("close", {"conversation_id": cid, "outcome": {"kind": "advies", "summary": bad}}),
             ("close", {"conversation_id": cid, "outcome": {"kind": "melding", "gemeente": bad}}),
             ("close", {"conversation_id": cid, "outcome": {"kind": "melding", "phone": bad}}),
@@ -193,6 +195,9 @@ async def test_http_bodies_paths_and_queries(poison_server):
                 "GET", "/api/callbacks/slots", 422, "invalid_input", params={"kind": "terugbellen", "days": days}
             )
         await answer("GET", "/api/agent/cases", 422, "invalid_input", params={"due_within_days": "²"}, headers=auth)
+        await answer(
+            "GET", "/api/supervisor/risk/concepts", 422, "invalid_input", params={"from": "\x00"}, headers=auth
+        )
         await answer(
             "GET",
             slots,

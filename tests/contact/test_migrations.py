@@ -100,6 +100,28 @@ async def test_0009_calls_an_open_callback_in_its_earliest_open_request(backend,
     assert got["cb-done"][:2] == ("2026-12-22 13:00", "2026-12-22 14:00")  # ended: left alone
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_0013_risk_feedback_up_down_up(backend, tmp_path, request):
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'm13.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database("migrations_0013")
+    await asyncio.to_thread(upgrade, url, "0013")
+    assert {"risk_feedback", "risk_concept_day"} <= await _tables(url)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO risk_concept_day (day, concept, fired) VALUES ('2026-12-01', 'wapen', 3)")
+            )
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0012")
+    assert not {"risk_feedback", "risk_concept_day"} & await _tables(url)
+    await asyncio.to_thread(upgrade, url, "0013")
+    assert {"risk_feedback", "risk_concept_day"} <= await _tables(url)
+
+
 async def test_server_refuses_an_unmigrated_database(tmp_path):
     url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
     with pytest.raises(ConfigError, match="vt-contact db upgrade"):

@@ -3,7 +3,7 @@
  * modules call these and never touch the socket or fetch themselves. Event and endpoint names:
  * docs/protocol.md. */
 import { call, send, connected, exists, reconnect as reconnectSocket, disconnect as disconnectSocket, errorOf } from "./net/socket.js";
-import { api, apiError, postLogin } from "./net/api.js";
+import { api, apiError, apiFile, postLogin } from "./net/api.js";
 
 // What an answer says: the error of an ack or of an HTTP answer, if it is one.
 export { errorOf, apiError };
@@ -34,6 +34,8 @@ export const closeConversation = (data) => call("close", data);
 export const ackCrisis = (data) => call("ack_crisis", data);
 export const escalate = (data) => call("escalate", data);
 export const transfer = (data) => call("transfer", data);
+/** A risk signal's concept marked wrong, or a missed risk, on a visitor message. */
+export const riskFeedback = (data) => call("risk_feedback", data);
 /** An offer is answered with `accept` or `pass`. */
 export const answerOffer = (event, data) => call(event === "accept" ? "accept" : "pass", data);
 /** Typing on or off: fire and forget. */
@@ -53,3 +55,6 @@ export const closeCallback = (id, body) => api("POST", "/api/agent/callbacks/" +
 export const saveRoster = (body) => api("PUT", "/api/admin/roster", body);
 export const cases = (query) => api("GET", "/api/agent/cases" + query);
 export const caseDetail = (id) => api("GET", "/api/agent/cases/" + enc(id));
+export const riskConcepts = (query) => api("GET", "/api/supervisor/risk/concepts" + query);
+/** The marked examples as a CSV file (supervisors and admins; the export is audited). */
+export const riskExport = () => apiFile("/api/supervisor/risk/feedback?format=csv");

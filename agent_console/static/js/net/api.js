@@ -20,6 +20,20 @@ export async function api(method, path, body) {
   return { status: r.status, body: data };
 }
 
+/** GET a file (an export): `{status, blob}` when it came, else `{status, body}` with the error. */
+export async function apiFile(path) {
+  const opts = { method: "GET", headers: { Authorization: "Bearer " + config.token() }, credentials: "omit", cache: "no-store" };
+  let r;
+  try { r = await fetch(path, opts); } catch { return { status: 0, body: null }; }
+  if (r.status === 401) config.onUnauthorized();
+  if (r.ok) {
+    try { return { status: r.status, blob: await r.blob() }; } catch { return { status: 0, body: null }; }
+  }
+  let data = null;
+  try { data = await r.json(); } catch { data = null; }
+  return { status: r.status, body: data };
+}
+
 /** The error of an answer, if it is one. */
 export function apiError(res) {
   return res && res.body && res.body.error ? res.body.error : null;

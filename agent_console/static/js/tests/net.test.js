@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import * as sock from "../net/socket.js";
-import { api, apiError, configureApi, postLogin } from "../net/api.js";
+import { api, apiError, apiFile, configureApi, postLogin } from "../net/api.js";
 
 // A stand-in for the socket.io client: records emits; `answer` decides each ack.
 function fakeIo(answer) {
@@ -92,6 +92,21 @@ test("api: the Bearer token, {status, body}, errors, offline and a refused token
   globalThis.fetch = async () => { throw new TypeError("Failed to fetch"); };
   assert.deepEqual(await api("GET", "/api/agent/x"), { status: 0, body: null });
   assert.equal(apiError({ status: 0, body: null }), null);
+});
+
+test("apiFile: a file as a blob, else the error; offline is status 0", async () => {
+  let refused = 0;
+  configureApi({ token: () => "tok", onUnauthorized: () => { refused += 1; } });
+  const file = { status: 200, ok: true, blob: async () => "csv-blob" };
+  const asked = fakeFetch((path) => (path.endsWith("csv") ? file : path.endsWith("403") ? answer(403, { error: { code: "forbidden", message: "Nee." } }) : answer(401)));
+  assert.deepEqual(await apiFile("/api/x?format=csv"), { status: 200, blob: "csv-blob" });
+  assert.equal(asked[0].opts.headers.Authorization, "Bearer tok");
+  assert.equal(asked[0].opts.cache, "no-store");
+  assert.equal(apiError(await apiFile("/api/403")).code, "forbidden");
+  assert.deepEqual(await apiFile("/api/401"), { status: 401, body: null });
+  assert.equal(refused, 1);
+  globalThis.fetch = async () => { throw new TypeError("Failed to fetch"); };
+  assert.deepEqual(await apiFile("/api/x?format=csv"), { status: 0, body: null });
 });
 
 test("login: the token, or an error with a message people can read", async () => {

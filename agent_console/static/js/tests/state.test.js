@@ -9,6 +9,7 @@ import {
 } from "../state/conversations.js";
 import { makeOffer, tick, goneFromQueue, mmss, secondsLeft, OFFER_FALLBACK_MS } from "../state/offers.js";
 import { CrisesState } from "../state/crises.js";
+import * as risk from "../state/risk.js";
 
 const item = (id, extra) => Object.assign({ conversation_id: id, priority: 1, waiting_since: "2026-12-01T08:00:00Z" }, extra);
 
@@ -149,4 +150,32 @@ test("crisis lifecycle: alert, rounds, full list, taken on", () => {
   assert.deepEqual([...gone.changed], ["d"]);
   assert.equal(s.size, 0);
   assert.equal(s.replace({}), null);
+});
+
+// ---- risk-signal feedback ------------------------------------------------------------------
+
+test("risk feedback: concepts once each, the seq, the payload", () => {
+  const r = { seq: 4, concepts: [{ concept: "a", level: "hoog", words: [] }, { concept: "a", level: "hoog" }, { concept: "b" }, null, { concept: 3 }] };
+  assert.deepEqual(risk.firedConcepts(r), [{ concept: "a", level: "hoog" }, { concept: "b", level: null }]);
+  assert.deepEqual(risk.firedConcepts({}), []);
+  assert.equal(risk.riskSeq(r), 4);
+  assert.equal(risk.riskSeq({ seq: "4" }), null);
+  assert.equal(risk.riskSeq({}), null);
+  assert.deepEqual(risk.feedbackPayload("c1", 4, "wrong", "a"), { conversation_id: "c1", seq: 4, kind: "wrong", concept: "a" });
+  assert.deepEqual(risk.feedbackPayload("c1", 4, "missed"), { conversation_id: "c1", seq: 4, kind: "missed" });
+  assert.notEqual(risk.markKey(4, "missed"), risk.markKey(4, "wrong", "a"));
+});
+
+test("risk feedback: the period and the per-concept table", () => {
+  assert.deepEqual(risk.defaultPeriod("2026-03-30"), { from: "2026-03-01", to: "2026-03-30" });
+  assert.equal(risk.periodQuery("2026-11-01", "2026-11-30"), "?from=2026-11-01&to=2026-11-30");
+  assert.equal(risk.periodQuery("2026-12-01", "2026-11-30"), null);
+  assert.equal(risk.periodQuery("2026-13-01", "2026-11-30"), null);
+  assert.equal(risk.share(1, 3), 33);
+  assert.equal(risk.share(1, 0), null);
+  assert.deepEqual(risk.conceptRows({ concepts: [{ concept: "a", fired: 4, marked_wrong: 1, reported_missed: 0 }, { concept: null, fired: 0, marked_wrong: 0, reported_missed: 2 }, { concept: 5 }] }), [
+    { concept: "a", fired: 4, wrong: 1, missed: 0, share: 25 },
+    { concept: null, fired: 0, wrong: 0, missed: 2, share: null }
+  ]);
+  assert.equal(risk.conceptRows({}), null);
 });

@@ -13,6 +13,7 @@ import { errorText, label } from "./labels.js";
 import { answerTakeOver, removeConversation, takeOver, updateEmpty } from "./takeover.js";
 import { clock, dayClock } from "./time.js";
 import { openTransfer } from "./transfer-dialog.js";
+import { bindFeedback, decorateMessage } from "./risk-feedback.js";
 import { currentView, updateViewBadges } from "./views.js";
 
 // ---- tabs ----------------------------------------------------------------------------
@@ -119,6 +120,7 @@ export function buildConversation(c) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(c); }
   });
   ta.addEventListener("blur", function () { if (c.outTyping) sendTyping(c, false); });
+  bindFeedback(c, panel.querySelector(".log"));
   panel.querySelector(".composer").addEventListener("submit", function (e) { e.preventDefault(); submit(c); });
   panel.querySelector(".act-close").addEventListener("click", function () { openClose(c); });
   panel.querySelector(".act-takeover").addEventListener("click", function () { takeOver(c); });
@@ -235,7 +237,7 @@ export function renderLog(c) {
   let prev = null;
   items.forEach(function (it) {
     let node = c.nodes.get(it.key);
-    if (!node) { node = buildItem(it); c.nodes.set(it.key, node); }
+    if (!node) { node = buildItem(it, c); c.nodes.set(it.key, node); }
     const want = prev ? prev.nextSibling : log.firstChild;
     if (want !== node) log.insertBefore(node, want);
     prev = node;
@@ -249,7 +251,7 @@ function scrollDown(c, force) {
   requestAnimationFrame(function () { log.scrollTop = log.scrollHeight; });
 }
 
-function buildItem(it) {
+function buildItem(it, c) {
   if (it.note) {
     const li = el("li", "item note");
     li.dataset.noteId = it.note.id;
@@ -279,6 +281,7 @@ function buildItem(it) {
   lm.appendChild(el("p", "who", mine ? t("whoAdvisor") : t("whoVisitor")));
   lm.appendChild(el("p", "text", m.text));
   lm.appendChild(el("p", "when", clock(m.at)));
+  if (!mine) decorateMessage(c, lm, m);
   return lm;
 }
 

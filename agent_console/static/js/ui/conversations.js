@@ -8,6 +8,7 @@ import { announce, attention, beep, flashTitle } from "./attention.js";
 import { activate, buildConversation, dropPending, renderHeader, renderLog, renderTab, setBanner, updateComposer } from "./chat.js";
 import { renderCrisis } from "./crisis.js";
 import { buildQueueItem } from "./queue.js";
+import { showRisk } from "./risk-feedback.js";
 import { removeConversation, updateEmpty } from "./takeover.js";
 
 // ---- conversations --------------------------------------------------------------------
@@ -133,6 +134,7 @@ export function onRisk(r) {
   risks.set(r.conversation_id, r);
   const c = convs.get(r.conversation_id);
   if (c) setBanner(c, riskText(r));
+  showRisk(c, r);
   // An acute signal starts the crisis procedure on the server: read the crisis and its timeline.
   if (c && r.level === "acuut") loadHistory(c.id);
   const li = document.querySelector('.q-item[data-conversation-id="' + CSS.escape(r.conversation_id) + '"]');

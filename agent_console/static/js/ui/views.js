@@ -1,10 +1,11 @@
-/* The three tab panels (chats, callbacks, cases) and the login view; the connection status in
- * the top bar. Switching never touches the socket. */
+/* The tab panels (chats, callbacks, cases; Risicosignalen for supervisors) and the login view;
+ * the connection status in the top bar. Switching never touches the socket. */
 import { t } from "../i18n/index.js";
 import * as conv from "../state/conversations.js";
 import { S, convs, KEY_VIEW, load, store } from "../state/session.js";
 import { onCallbacksShown } from "./callbacks.js";
 import { onCasesShown } from "./cases.js";
+import { canSeeRisk, onRiskShown } from "./risk-view.js";
 import { $, setBadge } from "./dom.js";
 
 // ---- views ---------------------------------------------------------------------------
@@ -14,6 +15,7 @@ export function showLogin() {
   $("work-view").hidden = true;
   $("callbacks-view").hidden = true;
   $("cases-view").hidden = true;
+  $("risk-view").hidden = true;
   $("view-tabs").hidden = true;
   $("session-bar").hidden = true;
   setTimeout(function () { $("login-username").focus(); }, 0);
@@ -23,15 +25,16 @@ export function showWork() {
   $("session-bar").hidden = false;
   $("view-tabs").hidden = false;
   $("agent-name").textContent = S.agent ? S.agent.name : "";
+  $("view-tab-risk").hidden = !canSeeRisk();
   showView(currentView, false);
 }
 
 // The chat workspace, the callbacks view and the case register are tab panels of one page:
 // switching never touches the socket, and the crisis alarm, offers and notices stay above all.
-const VIEWS = { chats: "work-view", callbacks: "callbacks-view", cases: "cases-view" };
+const VIEWS = { chats: "work-view", callbacks: "callbacks-view", cases: "cases-view", risk: "risk-view" };
 export let currentView = Object.prototype.hasOwnProperty.call(VIEWS, load(KEY_VIEW, "chats")) ? load(KEY_VIEW, "chats") : "chats";
 export function showView(name, focusTab) {
-  currentView = Object.prototype.hasOwnProperty.call(VIEWS, name) ? name : "chats";
+  currentView = Object.prototype.hasOwnProperty.call(VIEWS, name) && (name !== "risk" || canSeeRisk()) ? name : "chats";
   store(KEY_VIEW, currentView);
   Object.keys(VIEWS).forEach(function (v) { $(VIEWS[v]).hidden = v !== currentView; });
   Array.prototype.forEach.call($("view-tabs").querySelectorAll("[role=tab]"), function (tab) {
@@ -42,6 +45,7 @@ export function showView(name, focusTab) {
   });
   if (currentView === "callbacks") onCallbacksShown();
   if (currentView === "cases") onCasesShown();
+  if (currentView === "risk") onRiskShown();
 }
 $("view-tabs").addEventListener("click", function (e) {
   const tab = e.target.closest("[role=tab]");
@@ -49,7 +53,7 @@ $("view-tabs").addEventListener("click", function (e) {
 });
 $("view-tabs").addEventListener("keydown", function (e) {
   if (["ArrowLeft", "ArrowRight", "Home", "End"].indexOf(e.key) < 0) return;
-  const tabs = Array.prototype.slice.call($("view-tabs").querySelectorAll("[role=tab]"));
+  const tabs = Array.prototype.slice.call($("view-tabs").querySelectorAll("[role=tab]:not([hidden])"));
   const i = tabs.indexOf(document.activeElement);
   if (i < 0) return;
   e.preventDefault();
