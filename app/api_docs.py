@@ -187,6 +187,36 @@ class Case(_Doc):
     handoff: dict[str, Any]
 
 
+class RiskConceptCount(_Doc):
+    concept: str | None  # None: a missed risk that named no concept
+    fired: int
+    marked_wrong: int
+    reported_missed: int
+
+
+class RiskConcepts(_Doc):
+    """Per concept in a period: how often it fired, was marked wrong, was reported missed."""
+
+    from_: str = Field(alias="from")
+    to: str
+    concepts: list[RiskConceptCount]
+
+
+class RiskExample(_Doc):
+    date: str
+    kind: Literal["wrong", "missed"]
+    concept: str
+    level: str | None
+    agent_role: str
+    text: str
+
+
+class RiskExamples(_Doc):
+    """The marked examples with their message text (JSON; `format=csv` gives the same as CSV)."""
+
+    examples: list[RiskExample]
+
+
 class Schema(_Doc):
     """A document of this API (OpenAPI or AsyncAPI)."""
 
@@ -274,6 +304,24 @@ OPERATIONS: tuple[Operation, ...] = (
         query=("status", "due_within_days", "overdue"),
     ),  # fmt: skip
     Operation("get", "/api/agent/cases/{id}", "One case with its handoff", Case, auth=True, errors=(403, 404)),
+    Operation(
+        "get",
+        "/api/supervisor/risk/concepts",
+        "Risk signals per concept: fired, marked wrong, reported missed",
+        RiskConcepts,
+        auth=True,
+        query=("from", "to"),
+        errors=(403, 422),
+    ),  # fmt: skip
+    Operation(
+        "get",
+        "/api/supervisor/risk/feedback",
+        "The examples advisors marked, with their text",
+        RiskExamples,
+        auth=True,
+        query=("format",),
+        errors=(403, 422),
+    ),  # fmt: skip
     Operation("get", OPENAPI_PATH, "This document", Schema, errors=()),
     Operation("get", ASYNCAPI_PATH, "The AsyncAPI 3.0 document of the Socket.IO namespaces", Schema, errors=()),
 )
@@ -440,6 +488,7 @@ INBOUND: dict[tuple[str, str], tuple[type[BaseModel], type[BaseModel]]] = {
     (AGENT_NS, "read_along"): (chat_in.ConversationRef, ReadAlongAck),
     (AGENT_NS, "take_over"): (chat_in.ConversationRef, TakeOverAck),
     (AGENT_NS, "take_over_answer"): (chat_in.TakeOverAnswer, TakeOverAnswerAck),
+    (AGENT_NS, "risk_feedback"): (chat_in.RiskFeedbackIn, Ok),
 }
 
 

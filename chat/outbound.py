@@ -399,6 +399,7 @@ class Risk(ServerEvent):
     event = "risk"
     namespace = AGENT_NS
     conversation_id: str
+    seq: int  # the visitor message it belongs to (advisors mark a signal wrong by it)
     signals: list[str]
     level: Literal["acuut", "hoog", "zorg"]
     concepts: list[RiskConcept]
