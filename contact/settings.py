@@ -143,6 +143,11 @@ class Settings(BaseSettings):
     case_lease_s: float = Field(default=60, gt=0)
     # Transcripts of handed-off contacts are deleted this long after delivery; the registration stays.
     retention_days: float = Field(default=30, ge=0)
+    # The access log (NEN 7513) is kept this long; NEN 7513:2018 asks at least five years.
+    access_log_retention_days: float = Field(default=5 * 365 + 1, ge=1)
+    # The callback work list shows an advisor the tijdvakken of their teams this many days back
+    # and as many ahead of today (supervisors and admins see every day).
+    worklist_window_days: int = Field(default=7, ge=0, le=366)
 
     @field_validator("database_url")
     @classmethod
