@@ -217,6 +217,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo and "chat_hours" not in settings.model_fields_set:
         # A demo should be tryable at any hour; set VT_CHAT_HOURS to see the real hours.
         settings = settings.model_copy(update={"chat_hours": "24/7"})
+    if args.demo and "case_webhook_allow_http" not in settings.model_fields_set:
+        # A demo may send its handoffs to a receiver on this machine.
+        settings = settings.model_copy(update={"case_webhook_allow_http": True})
     configure(settings.log_level, settings.log_format)
     if args.migrate or args.demo:
         upgrade(settings.database_url)

@@ -134,18 +134,48 @@ def routing(settings: Settings) -> tuple[RoutingRules, RiskDetector]:
     return rules, risk
 
 
+# Standard Webhooks asks for secrets of 24 to 64 bytes; fewer is refused at start-up.
+MIN_WEBHOOK_SECRET_BYTES = 24
+
+
+def webhook_secrets(settings: Settings) -> tuple[bytes, ...]:
+    """The secrets every delivery is signed with, the newest first: VT_CASE_WEBHOOK_SECRETS
+    (during a rotation), else VT_CASE_WEBHOOK_SECRET. Too short or empty: no start."""
+    listed: list[str] = []
+    if settings.case_webhook_secrets is not None:
+        listed = [s.strip() for s in settings.case_webhook_secrets.get_secret_value().split(",")]
+    elif settings.case_webhook_secret is not None:
+        listed = [settings.case_webhook_secret.get_secret_value()]
+    if not listed:
+        raise ConfigError("VT_CASE_WEBHOOK_URL needs VT_CASE_WEBHOOK_SECRET: handoffs are never sent unsigned")
+    for secret in listed:
+        if len(secret.encode()) < MIN_WEBHOOK_SECRET_BYTES:
+            raise ConfigError(
+                f"every case webhook secret must be at least {MIN_WEBHOOK_SECRET_BYTES} bytes "
+                "(VT_CASE_WEBHOOK_SECRET / VT_CASE_WEBHOOK_SECRETS); make one with `openssl rand -base64 32`"
+            )
+    return tuple(s.encode() for s in listed)
+
+
 def handoff_delivery(settings: Settings, db: Database, clock: Clock) -> HandoffDelivery | None:
     """The webhook to the case system, or None for the built-in register."""
     if not settings.case_webhook_url:
         return None
-    if settings.case_webhook_secret is None:
-        raise ConfigError("VT_CASE_WEBHOOK_URL needs VT_CASE_WEBHOOK_SECRET: handoffs are never sent unsigned")
+    signing = webhook_secrets(settings)
+    if settings.case_webhook_url.startswith("http://") and not settings.case_webhook_allow_http:
+        raise ConfigError(
+            "VT_CASE_WEBHOOK_URL must be https: handoffs hold whole conversations "
+            "(VT_CASE_WEBHOOK_ALLOW_HTTP=1 only for tests and loopback)"
+        )
+    # X-VT-Signature keeps its one secret: VT_CASE_WEBHOOK_SECRET, else the newest of the list.
+    legacy = settings.case_webhook_secret.get_secret_value().encode() if settings.case_webhook_secret else signing[0]
     return HandoffDelivery(
         db,
         clock,
         WebhookConfig(
             url=settings.case_webhook_url,
-            secret=settings.case_webhook_secret.get_secret_value().encode(),
+            secret=legacy,
+            secrets=signing,
             max_tries=settings.case_max_tries,
             base_s=settings.case_retry_base_s,
             max_delay_s=settings.case_retry_max_s,

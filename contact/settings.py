@@ -132,6 +132,11 @@ class Settings(BaseSettings):
 
     case_webhook_url: str | None = None
     case_webhook_secret: SecretStr | None = None
+    # Several secrets at once while one is being replaced (comma-separated, the new one first):
+    # every delivery is signed with each (Standard Webhooks `webhook-signature`, space-separated).
+    case_webhook_secrets: SecretStr | None = None
+    # Plain http to the case system only where nothing leaves the machine: tests, loopback, --demo.
+    case_webhook_allow_http: bool = False
     # Delivery of handoffs to the webhook: tries before the dead-letter state, back-off, timeout.
     case_max_tries: int = Field(default=12, ge=1)
     case_retry_base_s: float = Field(default=2, gt=0)
