@@ -53,6 +53,7 @@ def put_resources(app: web.Application, services: Services) -> None:
     app[contact_http.DATABASE] = services.db
     app[contact_http.READINESS] = services.readiness
     app[contact_http.AGENTS] = services.agents
+    app[contact_http.ACCESS_LOG] = services.access_log
     app[contact_http.LIMITER] = services.limiter
     app[contact_http.PRESENCE] = services.presence
     app[chat_http.CHAT] = services.chat

@@ -32,6 +32,7 @@ from chat.service import ChatLimits, ChatService
 from chat.sockets import AgentNamespace, Dispatcher, GuardedPacket, TransportLogger, VisitorNamespace
 from chat.takeover import TakeOverService
 from chat.writer import MessageWriter
+from contact.access_log import AccessLog
 from contact.auth import AgentService, TokenSigner
 from contact.clock import Clock
 from contact.db import Database
@@ -72,6 +73,7 @@ class Services:
     crisis: CrisisService
     push: PushOffers
     agents: AgentService
+    access_log: AccessLog
     callbacks: CallbackService
     mailer: Mailer
     register: CaseRegister
@@ -263,6 +265,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     crisis = CrisisService(chat, settings.crisis_realert_s)
     push = PushOffers(chat, presence, settings.push_offer_timeout_s)
     agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s, clock))
+    access_log = AccessLog(db, clock, keys)
     callbacks = CallbackService(
         db,
         clock,
@@ -273,8 +276,11 @@ def build_services(settings: Settings, clock: Clock) -> Services:
             retry_gap=timedelta(minutes=settings.callback_retry_gap_min),
             public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
             organiser=parseaddr(settings.mail_from)[1] or "noreply@veiligthuis.example",
+            team_of=lambda caller_type: rules.route(caller_type, "weet_niet", None, False).team,
+            window_days=settings.worklist_window_days,
         ),
         handoffs,
+        access_log,
     )
     register = case_register(settings, db, clock)
 
@@ -324,6 +330,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         crisis=crisis,
         push=push,
         agents=agents,
+        access_log=access_log,
         callbacks=callbacks,
         mailer=mailer(settings, db, clock),
         register=register,
