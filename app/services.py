@@ -307,7 +307,9 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     cap = ConnectionCap(settings.max_connections_per_address)
     visitors = VisitorNamespace(dispatcher, settings.trusted_proxies, cap)
     sio.register_namespace(visitors)
-    sio.register_namespace(AgentNamespace(dispatcher, agents, presence, settings.trusted_proxies, cap))
+    sio.register_namespace(
+        AgentNamespace(dispatcher, agents, presence, settings.trusted_proxies, cap, access_log=access_log)
+    )
     readiness = Readiness(
         db,
         redis=redis_client,
