@@ -171,3 +171,24 @@ async def test_migration_0016_up_down_up(backend, tmp_path, request):
         assert verdict.ok and verdict.entries == 2
     finally:
         await db.dispose()
+
+
+async def test_cli_purge_after_the_retention_then_verify(db_url):
+    from tests.support.processes import cli_env
+
+    db = Database(db_url)
+    try:
+        await _fill(db, 5, start=datetime.now(UTC) - timedelta(days=6 * 365))  # older than five years
+        await _fill(db, 3, start=datetime.now(UTC) - timedelta(days=1))
+    finally:
+        await db.dispose()
+    env = cli_env(VT_HASH_KEY="p" * 32)
+    purged = await asyncio.to_thread(run_cli, "audit", "purge", "--database-url", db_url, env=env)
+    assert purged.returncode == 0 and "5 access-log entries" in purged.stdout, purged.stderr
+    ok = await asyncio.to_thread(run_cli, "audit", "verify", "--database-url", db_url, env=env)
+    assert ok.returncode == 0 and "3 entries" in ok.stdout
+    # Verified with another key, the checkpoint's signature does not match.
+    other = await asyncio.to_thread(
+        run_cli, "audit", "verify", "--database-url", db_url, env=cli_env(VT_HASH_KEY="q" * 32)
+    )
+    assert other.returncode == 1 and "checkpoint signature" in other.stderr
