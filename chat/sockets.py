@@ -554,13 +554,14 @@ class AgentNamespace(GuardedNamespace):
 
     async def on_read_along(self, sid: str, data: Any) -> dict[str, Any]:
         """Read a conversation along, live (supervisor, or the crisis worker who took its crisis on)."""
-        p = ev.parse(ev.ConversationRef, data)
+        p = ev.parse(ev.ReadAlong, data)
         agent = self._agent(sid)
+        ground = "supervision" if agent.is_supervisor else "crisis"
         ack = await self._call(
             sid,
             lambda a: self.dispatcher.takeover.read_along(a, p.conversation_id),
             ("read_along", p.conversation_id),
-            reason="supervision" if agent.is_supervisor else "crisis",
+            reason=f"{ground}: {p.reason}" if p.reason else ground,
         )
         await self.enter_room(sid, reader_room(p.conversation_id))
         return ack

@@ -59,7 +59,7 @@ async def test_each_read_of_a_conversation_is_logged_and_none_without_its_entry(
     await v.call("message", {"client_id": "1", "text": "hij slaat mij met een mes"})
     history = await console.call("history", {"conversation_id": cid})
     assert history["conversation"]["messages"]
-    along = await supervisor.call("read_along", {"conversation_id": cid})
+    along = await supervisor.call("read_along", {"conversation_id": cid, "reason": "steekproef kwaliteit"})
     assert along["read_along"] is True
     refused = await console.call("history", {"conversation_id": "no-such-conversation"})
     assert refused["error"]["code"] == "not_found"  # nothing read, nothing logged
@@ -72,7 +72,7 @@ async def test_each_read_of_a_conversation_is_logged_and_none_without_its_entry(
     assert await _entries(url, cid) == [
         ("conversation_accept", holder.id, None),
         ("conversation_history", holder.id, None),
-        ("read_along", boss.id, "supervision"),
+        ("read_along", boss.id, "supervision: steekproef kwaliteit"),
         ("conversation_accept", crisis.id, "crisis"),
     ]
     assert await _entries(url, "no-such-conversation") == []
