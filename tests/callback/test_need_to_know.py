@@ -6,8 +6,10 @@ is no list. `GET /api/audit`: supervisors search it (JSON, paging, CSV), advisor
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,15 +18,20 @@ from sqlalchemy import text
 
 from contact.clock import ManualClock
 from contact.db import Database
+from contact.migrate import upgrade
 from tests.callback.conftest import MONDAY_8, Api, booking
 from tests.support.server import RunningServer, add_agent, login, make_settings, migrated_sqlite
 
 TODAY = "2026-11-30"
 
 
-@pytest.fixture
-async def server(tmp_path) -> AsyncIterator[RunningServer]:
-    url = await migrated_sqlite(str(tmp_path / "ntk.db"))
+@pytest.fixture(params=["sqlite", "postgres"])
+async def server(request, tmp_path) -> AsyncIterator[RunningServer]:
+    if request.param == "sqlite":
+        url = await migrated_sqlite(str(tmp_path / "ntk.db"))
+    else:
+        url = request.getfixturevalue("postgres").create_database(f"ntk_{uuid.uuid4().hex[:8]}")
+        await asyncio.to_thread(upgrade, url)
     clock = ManualClock(MONDAY_8)
     running = await RunningServer(
         make_settings(url, callback_capacity=5, hash_key="k" * 32, worklist_window_days=7), clock
@@ -114,6 +121,7 @@ async def test_cards_shown_are_logged_and_no_entry_means_no_list(server):
         [card] = _cards(work)
 
         # The advisor may not read the log; the supervisor finds the read by agent and by contact.
+        assert (await api.call("GET", f"/api/audit?agent={advisor_id}"))[0] == 401
         refused = await api.call("GET", f"/api/audit?agent={advisor_id}", token=advisor)
         assert refused[0] == 403 and refused[1]["error"]["code"] == "forbidden"
         assert (await api.call("GET", "/api/audit", token=boss))[0] == 422  # contact or agent
