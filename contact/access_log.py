@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, Table, delete, insert, select, update
+from sqlalchemy import JSON, Column, Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
 
@@ -315,10 +315,10 @@ def entry_view(r: Any) -> dict[str, Any]:
     }
 
 
-async def _rows(conn: AsyncConnection, batch: int = 1000) -> AsyncIterator[Any]:
+async def _rows(conn: AsyncConnection, through: int, batch: int = 1000) -> AsyncIterator[Any]:
     after: int | None = None
     while True:
-        query = select(access_log).order_by(access_log.c.seq).limit(batch)
+        query = select(access_log).where(access_log.c.seq <= through).order_by(access_log.c.seq).limit(batch)
         if after is not None:
             query = query.where(access_log.c.seq > after)
         rows = (await conn.execute(query)).all()
@@ -343,7 +343,8 @@ async def verify(db: Database, key: bytes) -> Verdict:
             if not hmac.compare_digest(signature, _sign(key, head.checkpoint_seq, head.checkpoint_hash)):
                 return Verdict(False, 0, head.checkpoint_seq, "checkpoint signature does not match")
         count = 0
-        async for r in _rows(conn):
+        # Only up to the head read above: entries appended while we walk are checked next time.
+        async for r in _rows(conn, head.seq):
             if r.seq != expected_seq:
                 what = "missing entry" if r.seq > expected_seq else "entry out of order"
                 return Verdict(False, count, expected_seq, what)
@@ -355,4 +356,10 @@ async def verify(db: Database, key: bytes) -> Verdict:
             prev, expected_seq, count = r.hash, expected_seq + 1, count + 1
         if head.seq != expected_seq - 1 or head.hash != prev:
             return Verdict(False, count, expected_seq, "entries after this one are missing")
+        # A row beyond the head was not appended through it. The last row is read before the
+        # head: an append commits its row and the head together, so a real one is never beyond.
+        last_row = await conn.scalar(select(func.max(access_log.c.seq)))
+        now_head = await conn.scalar(select(access_log_head.c.seq).where(access_log_head.c.id == 1))
+        if last_row is not None and last_row > (now_head or 0):
+            return Verdict(False, count, int((now_head or 0) + 1), "entry beyond the chain head")
     return Verdict(True, count)

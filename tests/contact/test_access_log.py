@@ -74,6 +74,13 @@ async def test_an_intact_chain_verifies(db_url):
             "",
         ),
         ("UPDATE access_log SET at = '2026-01-01 00:00:00.000000' WHERE seq = 9", 9, "changed"),
+        # A forged entry added at the end without going through the head.
+        (
+            "INSERT INTO access_log (seq, at, action, detail, prev_hash, hash) "
+            "SELECT 13, at, action, detail, hash, hash FROM access_log WHERE seq = 12",
+            13,
+            "beyond the chain head",
+        ),
     ],
 )
 async def test_a_tampered_entry_is_found_by_the_cli(db_url, tamper, broken, problem):
@@ -133,7 +140,15 @@ async def test_concurrent_appends_on_postgres_keep_one_chain(postgres):
             await record(conn, at=T0, action="case_view", agent_id=f"a{i}", role="supervisor", contact_id=f"c{i}")
 
     try:
-        await asyncio.gather(*(append(pools[i % 2], i) for i in range(200)))
+        verdicts = []
+
+        async def verify_meanwhile() -> None:
+            for _ in range(5):
+                verdicts.append(await verify(pools[1], KEY))
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(*(append(pools[i % 2], i) for i in range(200)), verify_meanwhile())
+        assert verdicts and all(v.ok for v in verdicts), verdicts  # a walk during appends is no false alarm
         verdict = await verify(pools[0], KEY)
         assert verdict.ok and verdict.entries == 200, verdict
         async with pools[0].read() as conn:
