@@ -217,6 +217,13 @@ class RiskExamples(_Doc):
     examples: list[RiskExample]
 
 
+class AccessLogEntries(_Doc):
+    """Entries of the access log (NEN 7513), in `seq` order; `format=csv` gives them as CSV."""
+
+    entries: list[dict[str, Any]]
+    next_after_seq: int | None
+
+
 class Schema(_Doc):
     """A document of this API (OpenAPI or AsyncAPI)."""
 
@@ -274,7 +281,15 @@ OPERATIONS: tuple[Operation, ...] = (
         media="text/calendar",
         errors=(404,),
     ),  # fmt: skip
-    Operation("get", "/api/agent/callbacks", "The work list of a day", WorkList, auth=True, query=("date",)),
+    Operation(
+        "get",
+        "/api/agent/callbacks",
+        "The work list of a day (an advisor: own teams, near today)",
+        WorkList,
+        auth=True,
+        query=("date", "team"),
+        errors=(403, 422),
+    ),  # fmt: skip
     Operation("post", "/api/agent/callbacks/{id}/claim", "Claim a callback", Ok, auth=True, errors=(404, 409)),
     Operation(
         "post",
@@ -320,6 +335,15 @@ OPERATIONS: tuple[Operation, ...] = (
         RiskExamples,
         auth=True,
         query=("format",),
+        errors=(403, 422),
+    ),  # fmt: skip
+    Operation(
+        "get",
+        "/api/audit",
+        "Search the access log by contact or agent",
+        AccessLogEntries,
+        auth=True,
+        query=("contact", "agent", "from", "to", "after_seq", "limit", "format"),
         errors=(403, 422),
     ),  # fmt: skip
     Operation("get", OPENAPI_PATH, "This document", Schema, errors=()),
@@ -485,7 +509,7 @@ INBOUND: dict[tuple[str, str], tuple[type[BaseModel], type[BaseModel]]] = {
     (AGENT_NS, "escalate"): (chat_in.Escalate, EscalateAck),
     (AGENT_NS, "ack_crisis"): (chat_in.ConversationRef, AckCrisisAck),
     (AGENT_NS, "pass"): (chat_in.ConversationRef, Ok),
-    (AGENT_NS, "read_along"): (chat_in.ConversationRef, ReadAlongAck),
+    (AGENT_NS, "read_along"): (chat_in.ReadAlong, ReadAlongAck),
     (AGENT_NS, "take_over"): (chat_in.ConversationRef, TakeOverAck),
     (AGENT_NS, "take_over_answer"): (chat_in.TakeOverAnswer, TakeOverAnswerAck),
     (AGENT_NS, "risk_feedback"): (chat_in.RiskFeedbackIn, Ok),

@@ -15,6 +15,7 @@ from app.services import ConfigError, Services, build_services, origin_policy
 from callback import http as callback_http
 from cases import http as cases_http
 from chat import http as chat_http
+from contact import access_http
 from contact import http as contact_http
 from contact.clock import Clock, SystemClock
 from contact.logs import quiet_protocol_errors
@@ -38,6 +39,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     put_resources(app, services)
     app.cleanup_ctx.extend(lifecycles.lifecycles(app))
     app.add_routes(contact_http.routes())
+    app.add_routes(access_http.routes())
     app.add_routes(chat_http.routes())
     app.add_routes(callback_http.routes())
     app.add_routes(cases_http.routes())
@@ -54,6 +56,7 @@ def put_resources(app: web.Application, services: Services) -> None:
     app[contact_http.DATABASE] = services.db
     app[contact_http.READINESS] = services.readiness
     app[contact_http.AGENTS] = services.agents
+    app[contact_http.ACCESS_LOG] = services.access_log
     app[contact_http.LIMITER] = services.limiter
     app[contact_http.PRESENCE] = services.presence
     app[chat_http.CHAT] = services.chat

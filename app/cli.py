@@ -1,4 +1,5 @@
-"""The `vt-contact` command: serve, agent add, db upgrade (see docs/operations.md)."""
+"""The `vt-contact` command: serve, agent add, db upgrade, cases retry, audit verify and purge
+(see docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,66 @@ def cmd_cases_retry(args: argparse.Namespace) -> int:
 
     count = asyncio.run(run())
     print(f"{count} handoff(s) queued for delivery again")
+    return 0
+
+
+async def _hash_key(settings: Settings, db: object) -> bytes:
+    """The key of the contact hashes (and of the access log's checkpoint): configured, or the
+    one the server keeps in the database."""
+    from contact.db import Database
+    from contact.keys import stored_key
+
+    if settings.hash_key is not None:
+        return settings.hash_key.get_secret_value().encode()
+    assert isinstance(db, Database)
+    return await stored_key(db, "contact_hash")
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Walk the access log's hash chain; exit 0 only when it is intact."""
+    from contact.access_log import verify
+    from contact.db import Database
+
+    settings = _settings(args)
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            verdict = await verify(db, await _hash_key(settings, db))
+        finally:
+            await db.dispose()
+        if verdict.ok:
+            print(f"access log intact: {verdict.entries} entries")
+            return 0
+        print(
+            f"access log BROKEN at entry {verdict.first_broken}: {verdict.problem} "
+            f"({verdict.entries} entries before it verified)",
+            file=sys.stderr,
+        )
+        return 1
+
+    return asyncio.run(run())
+
+
+def cmd_audit_purge(args: argparse.Namespace) -> int:
+    """Delete access-log entries older than VT_ACCESS_LOG_RETENTION_DAYS, keeping a signed checkpoint."""
+    from contact.access_log import AccessLog
+    from contact.clock import SystemClock
+    from contact.db import Database
+    from contact.keys import Keys
+
+    settings = _settings(args)
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            log = AccessLog(db, SystemClock(), Keys(await _hash_key(settings, db)))
+            return await log.purge(settings.access_log_retention_days)
+        finally:
+            await db.dispose()
+
+    count = asyncio.run(run())
+    print(f"{count} access-log entries older than {settings.access_log_retention_days:g} days purged")
     return 0
 
 
@@ -156,6 +217,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo and "chat_hours" not in settings.model_fields_set:
         # A demo should be tryable at any hour; set VT_CHAT_HOURS to see the real hours.
         settings = settings.model_copy(update={"chat_hours": "24/7"})
+    if args.demo and "case_webhook_allow_http" not in settings.model_fields_set:
+        # A demo may send its handoffs to a receiver on this machine.
+        settings = settings.model_copy(update={"case_webhook_allow_http": True})
     configure(settings.log_level, settings.log_format)
     if args.migrate or args.demo:
         upgrade(settings.database_url)
@@ -231,6 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
     retry = cases.add_parser("retry", help="send the dead-lettered handoffs again")
     retry.add_argument("--database-url")
     retry.set_defaults(func=cmd_cases_retry)
+
+    audit = sub.add_parser("audit", help="the access log (NEN 7513)").add_subparsers(
+        dest="audit_command", required=True
+    )
+    check = audit.add_parser("verify", help="check the hash chain; exit 0 only when it is intact")
+    check.add_argument("--database-url")
+    check.set_defaults(func=cmd_audit_verify)
+    purge = audit.add_parser("purge", help="delete entries older than VT_ACCESS_LOG_RETENTION_DAYS")
+    purge.add_argument("--database-url")
+    purge.set_defaults(func=cmd_audit_purge)
     return parser
 
 

@@ -43,7 +43,17 @@ def register_jobs(services: Services) -> None:
             except Exception as exc:
                 log.error("job_step_failed", step=name, error=type(exc).__name__)
 
+    async def access_log_retention() -> None:
+        try:
+            purged = await services.access_log.purge(settings.access_log_retention_days)
+            if purged:
+                log.info("access_log_purged", entries=purged)
+        except Exception as exc:
+            log.error("job_step_failed", step="access_log_retention", error=type(exc).__name__)
+
     jobs.every("crisis_realert", settings.crisis_check_s, realert_crises)
+    # Hourly is plenty for a retention counted in years; each run deletes only what is due.
+    jobs.every("access_log_retention", 3600, access_log_retention)
     jobs.every("callbacks", settings.callback_check_s, callback_jobs)
     jobs.every("outcomes", settings.outcome_check_s, overdue_outcomes)
     if push.teams:

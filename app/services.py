@@ -32,6 +32,7 @@ from chat.service import ChatLimits, ChatService
 from chat.sockets import AgentNamespace, Dispatcher, GuardedPacket, TransportLogger, VisitorNamespace
 from chat.takeover import TakeOverService
 from chat.writer import MessageWriter
+from contact.access_log import AccessLog
 from contact.auth import AgentService, TokenSigner
 from contact.clock import Clock
 from contact.db import Database
@@ -72,6 +73,7 @@ class Services:
     crisis: CrisisService
     push: PushOffers
     agents: AgentService
+    access_log: AccessLog
     callbacks: CallbackService
     mailer: Mailer
     register: CaseRegister
@@ -134,18 +136,48 @@ def routing(settings: Settings) -> tuple[RoutingRules, RiskDetector]:
     return rules, risk
 
 
+# Standard Webhooks asks for secrets of 24 to 64 bytes; fewer is refused at start-up.
+MIN_WEBHOOK_SECRET_BYTES = 24
+
+
+def webhook_secrets(settings: Settings) -> tuple[bytes, ...]:
+    """The secrets every delivery is signed with, the newest first: VT_CASE_WEBHOOK_SECRETS
+    (during a rotation), else VT_CASE_WEBHOOK_SECRET. Too short or empty: no start."""
+    listed: list[str] = []
+    if settings.case_webhook_secrets is not None:
+        listed = [s.strip() for s in settings.case_webhook_secrets.get_secret_value().split(",")]
+    elif settings.case_webhook_secret is not None:
+        listed = [settings.case_webhook_secret.get_secret_value()]
+    if not listed:
+        raise ConfigError("VT_CASE_WEBHOOK_URL needs VT_CASE_WEBHOOK_SECRET: handoffs are never sent unsigned")
+    for secret in listed:
+        if len(secret.encode()) < MIN_WEBHOOK_SECRET_BYTES:
+            raise ConfigError(
+                f"every case webhook secret must be at least {MIN_WEBHOOK_SECRET_BYTES} bytes "
+                "(VT_CASE_WEBHOOK_SECRET / VT_CASE_WEBHOOK_SECRETS); make one with `openssl rand -base64 32`"
+            )
+    return tuple(s.encode() for s in listed)
+
+
 def handoff_delivery(settings: Settings, db: Database, clock: Clock) -> HandoffDelivery | None:
     """The webhook to the case system, or None for the built-in register."""
     if not settings.case_webhook_url:
         return None
-    if settings.case_webhook_secret is None:
-        raise ConfigError("VT_CASE_WEBHOOK_URL needs VT_CASE_WEBHOOK_SECRET: handoffs are never sent unsigned")
+    signing = webhook_secrets(settings)
+    if settings.case_webhook_url.startswith("http://") and not settings.case_webhook_allow_http:
+        raise ConfigError(
+            "VT_CASE_WEBHOOK_URL must be https: handoffs hold whole conversations "
+            "(VT_CASE_WEBHOOK_ALLOW_HTTP=1 only for tests and loopback)"
+        )
+    # X-VT-Signature keeps its one secret: VT_CASE_WEBHOOK_SECRET, else the newest of the list.
+    legacy = settings.case_webhook_secret.get_secret_value().encode() if settings.case_webhook_secret else signing[0]
     return HandoffDelivery(
         db,
         clock,
         WebhookConfig(
             url=settings.case_webhook_url,
-            secret=settings.case_webhook_secret.get_secret_value().encode(),
+            secret=legacy,
+            secrets=signing,
             max_tries=settings.case_max_tries,
             base_s=settings.case_retry_base_s,
             max_delay_s=settings.case_retry_max_s,
@@ -233,6 +265,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     crisis = CrisisService(chat, settings.crisis_realert_s)
     push = PushOffers(chat, presence, settings.push_offer_timeout_s)
     agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s, clock))
+    access_log = AccessLog(db, clock, keys)
     callbacks = CallbackService(
         db,
         clock,
@@ -243,8 +276,11 @@ def build_services(settings: Settings, clock: Clock) -> Services:
             retry_gap=timedelta(minutes=settings.callback_retry_gap_min),
             public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
             organiser=parseaddr(settings.mail_from)[1] or "noreply@veiligthuis.example",
+            team_of=lambda caller_type: rules.route(caller_type, "weet_niet", None, False).team,
+            window_days=settings.worklist_window_days,
         ),
         handoffs,
+        access_log,
     )
     register = case_register(settings, db, clock)
 
@@ -271,7 +307,9 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     cap = ConnectionCap(settings.max_connections_per_address)
     visitors = VisitorNamespace(dispatcher, settings.trusted_proxies, cap)
     sio.register_namespace(visitors)
-    sio.register_namespace(AgentNamespace(dispatcher, agents, presence, settings.trusted_proxies, cap))
+    sio.register_namespace(
+        AgentNamespace(dispatcher, agents, presence, settings.trusted_proxies, cap, access_log=access_log)
+    )
     readiness = Readiness(
         db,
         redis=redis_client,
@@ -294,6 +332,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         crisis=crisis,
         push=push,
         agents=agents,
+        access_log=access_log,
         callbacks=callbacks,
         mailer=mailer(settings, db, clock),
         register=register,

@@ -55,7 +55,7 @@ async def main(requests: int) -> None:
     base = f"http://127.0.0.1:{runner.addresses[0][1]}"
     db = Database(url)
     await AgentService(db, TokenSigner(SECRET, 3600)).add(
-        username="bench", name="Bench Advisor", role="advisor", teams=["jeugd"], password="bench-password", now=MONDAY_8
+        username="bench", name="Bench Advisor", role="advisor", teams=["volwassenen"], password="bench-password", now=MONDAY_8
     )
     await db.dispose()
     async with ClientSession() as http:

@@ -15,9 +15,9 @@ from callback.service import Booking, CallbackService
 from cases.outcome import Outcome
 from contact.emits import Outgoing
 from contact.errors import DomainError
-from contact.http import LIMITER, SETTINGS, agent_from_request
+from contact.http import LIMITER, SETTINGS, agent_from_request, reader_of
 from contact.phone import normalise_email
-from contact.validation import Line, Text
+from contact.validation import Line, Text, id_ok
 from contact.web import client_ip, path_value, query_int, read_json, single_query
 
 CALLBACKS = web.AppKey("callbacks", CallbackService)
@@ -170,7 +170,10 @@ async def work_list(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
     service = request.app[CALLBACKS]
     day = _parse_date(single_query(request, "date"), "date") or service.schedule.local_day(service.clock.now())
-    return web.json_response(await service.work_list(agent, day))
+    team = single_query(request, "team")
+    if team is not None and not id_ok(team):
+        raise DomainError("invalid_input", field="team")
+    return web.json_response(await service.work_list(agent, day, reader_of(request, agent), team))
 
 
 async def claim(request: web.Request) -> web.Response:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -38,6 +38,7 @@ from callback.model import (
 from callback.store import OPEN, attempts, callbacks, notices, outbox, requests, slots
 from cases.outbox import Contact, HandoffSettings, create_handoff
 from cases.outcome import check_outcome
+from contact.access_log import AccessLog, Reader
 from contact.auth import AgentIdentity, agents
 from contact.clock import Clock, iso
 from contact.db import Database
@@ -67,6 +68,10 @@ class CallbackConfig:
     public_url: str = "http://127.0.0.1:8080"
     # ORGANIZER of the calendar invitations (the address the e-mail comes from).
     organiser: str = "noreply@veiligthuis.example"
+    # Need to know: the team a callback belongs to (by caller type; None: every agent sees every
+    # card), and how many days back and ahead of today an advisor may see the work list.
+    team_of: Callable[[str], str] | None = None
+    window_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,15 @@ def calendar_uid(request_id: str) -> str:
 
 class CallbackService:
     def __init__(
-        self, db: Database, clock: Clock, schedule: Schedule, config: CallbackConfig, handoffs: HandoffSettings
+        self,
+        db: Database,
+        clock: Clock,
+        schedule: Schedule,
+        config: CallbackConfig,
+        handoffs: HandoffSettings,
+        access_log: AccessLog,
     ) -> None:
+        self.access_log = access_log
         self.db = db
         self.clock = clock
         self.schedule = schedule
@@ -477,8 +489,27 @@ class CallbackService:
 
     # ---- advisors ---------------------------------------------------------------------
 
-    async def work_list(self, agent: AgentIdentity, day: date) -> dict[str, Any]:
-        """The callbacks of one day per tijdvak, with their places, for the advisors."""
+    def _visible_teams(self, agent: AgentIdentity, day: date, team: str | None) -> frozenset[str] | None:
+        """Need to know: the teams whose cards `agent` may see on `day` (None: all of them).
+        Supervisors and admins see every team and day; others their own teams within the window
+        around today. Anything else is `forbidden`."""
+        if team is not None and not agent.is_supervisor and team not in agent.teams:
+            raise DomainError("forbidden", reason="other_team")
+        if not agent.is_supervisor:
+            today = self.schedule.local_day(self.clock.now())
+            if abs((day - today).days) > self.config.window_days:
+                raise DomainError("forbidden", reason="outside_window", window_days=self.config.window_days)
+        if team is not None:
+            return frozenset({team})
+        return None if agent.is_supervisor else frozenset(agent.teams)
+
+    async def work_list(
+        self, agent: AgentIdentity, day: date, reader: Reader, team: str | None = None
+    ) -> dict[str, Any]:
+        """The callbacks of one day per tijdvak, with their places, for the advisors: only the
+        cards of the teams the agent may see; each card shown is an entry in the access log,
+        written before the list is answered (no entry, no list)."""
+        teams = self._visible_teams(agent, day, team)
         start = datetime.combine(day, time(0), self.tz)
         end = datetime.combine(day + timedelta(days=1), time(0), self.tz)
         async with self.db.read() as conn:
@@ -501,9 +532,18 @@ class CallbackService:
             ).all()
             slot_rows = (await conn.execute(select(slots).where(slots.c.start >= start, slots.c.start < end))).all()
             related = await self._related(conn, rows)
+        if teams is not None and self.config.team_of is not None:
+            team_of = self.config.team_of
+            rows = [r for r in rows if team_of(r.caller_type) in teams]
         by_callback: dict[str, list[Any]] = {}
         for r in request_rows:
             by_callback.setdefault(r.callback_id, []).append(r)
+        if rows:
+            async with self.db.write() as conn:
+                for r in rows:
+                    await self.access_log.record(
+                        conn, reader, "callback_list", contact_type="callback", contact_id=r.id, date=day.isoformat()
+                    )
         places = {(s.kind, s.start): (s.capacity, s.booked) for s in slot_rows}
         groups: dict[tuple[str, datetime], dict[str, Any]] = {}
         for kind in sorted(self.config.capacity):
@@ -581,11 +621,14 @@ class CallbackService:
 
     def _callback_view(self, r: Any, reqs: list[Any], now: datetime) -> dict[str, Any]:
         due = first_due(q for q in reqs if q.status == "open")
+        # Need to know: once a callback has ended (its case handed off, or nobody reached) the
+        # card no longer shows how to reach the caller.
+        ended = r.status not in OPEN
         return {
             "id": r.id,
             "kind": r.kind,
             "slot": {"start": iso(r.slot_start), "end": iso(r.slot_end)},
-            "phone": display_phone(r.phone),
+            "phone": None if ended else display_phone(r.phone),
             "caller_type": r.caller_type,
             "voicemail_allowed": r.voicemail_ok,
             "status": r.status,
@@ -604,10 +647,10 @@ class CallbackService:
                     "slot": {"start": iso(q.slot_start), "end": iso(q.slot_end)},
                     "rescheduled": q.rescheduled_at is not None,
                     "caller_type": q.caller_type,
-                    "name": q.name,
+                    "name": None if ended else q.name,
                     "topic": q.topic,
                     "voicemail_ok": q.voicemail_ok,
-                    "email": q.email,
+                    "email": None if ended else q.email,
                     "organisation": q.organisation,
                     "being_called": due is not None and q.id == due.id,
                 }

@@ -1,4 +1,6 @@
-"""Delivery of the outbox to the case system's webhook: signed (HMAC-SHA256 over the exact body)
+"""Delivery of the outbox to the case system's webhook: signed (HMAC-SHA256 over the exact body,
+`X-VT-Signature`; and per the Standard Webhooks spec, `webhook-id`, `webhook-timestamp` and
+`webhook-signature` over `id.timestamp.body`, with every configured secret during a rotation)
 with an Idempotency-Key, retried with exponential back-off and jitter (Retry-After honoured),
 dead-lettered after the last try. Every process may run a worker: a handoff is claimed with one
 conditional UPDATE before it is sent, so two workers never send it at once."""
@@ -6,6 +8,7 @@ conditional UPDATE before it is sent, so two workers never send it at once."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import hmac
@@ -31,6 +34,8 @@ log = structlog.get_logger(__name__)
 class WebhookConfig:
     url: str
     secret: bytes
+    # Standard Webhooks signing secrets, newest first (several while one is being replaced).
+    secrets: tuple[bytes, ...] = ()
     max_tries: int = 12
     base_s: float = 2.0
     max_delay_s: float = 600.0
@@ -42,6 +47,15 @@ class WebhookConfig:
 
 def sign(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def standard_signature(secrets: tuple[bytes, ...], msg_id: str, timestamp: int, body: bytes) -> str:
+    """`webhook-signature`: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` per secret, space-separated
+    (Standard Webhooks); a receiver with the secret as `whsec_<base64 of it>` verifies any one."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return " ".join(
+        "v1," + base64.b64encode(hmac.new(secret, signed, hashlib.sha256).digest()).decode() for secret in secrets
+    )
 
 
 def body_of(payload: dict[str, Any]) -> bytes:
@@ -162,6 +176,12 @@ class HandoffDelivery:
             "X-VT-Signature": sign(self.config.secret, body),
             "User-Agent": "vt-contact",
         }
+        if self.config.secrets:
+            # A fresh timestamp on every try: the receiver refuses one outside its tolerance (replay).
+            timestamp = int(self.clock.now().timestamp())
+            headers["webhook-id"] = row.id
+            headers["webhook-timestamp"] = str(timestamp)
+            headers["webhook-signature"] = standard_signature(self.config.secrets, row.id, timestamp, body)
         error: str | None = None
         retry_after: float | None = None
         assert self._session is not None

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from cases.service import STATUSES, CaseRegister
 from contact.errors import DomainError
-from contact.http import agent_from_request
+from contact.http import ACCESS_LOG, agent_from_request, reader_of
 from contact.web import path_value, query_int, single_query
 
 CASES = web.AppKey("cases", CaseRegister)
@@ -28,7 +28,12 @@ async def list_cases(request: web.Request) -> web.Response:
 async def get_case(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
     handoff_id = path_value(request, "id", 64)
-    return web.json_response(await request.app[CASES].get(agent, handoff_id))
+    answer = await request.app[CASES].get(agent, handoff_id)
+    # The dossier is read: its access-log entry is written before it is answered (no entry, no data).
+    await request.app[ACCESS_LOG].write(
+        reader_of(request, agent), "case_view", contact_type="case", contact_id=handoff_id
+    )
+    return web.json_response(answer)
 
 
 def routes() -> list[web.RouteDef]:

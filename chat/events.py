@@ -72,6 +72,12 @@ class RiskFeedbackIn(Payload):
     concept: Annotated[Line, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
+class ReadAlong(Payload):
+    conversation_id: ConversationId
+    # Why a supervisor reads along (NEN 7513 asks the ground of an access); kept in the access log.
+    reason: Annotated[Text, StringConstraints(max_length=200, strip_whitespace=True)] | None = None
+
+
 class Accept(Payload):
     conversation_id: ConversationId
     # The agent saw that the visitor's connection is gone and takes the conversation anyway.

@@ -32,6 +32,7 @@ from chat.outbound import Offer
 from chat.push import PushOffers
 from chat.service import ChatService
 from chat.takeover import TakeOverService
+from contact.access_log import AccessLog
 from contact.auth import AgentIdentity, AgentService
 from contact.db import unavailable
 from contact.errors import NO_CONVERSATION, DomainError, error_payload
@@ -402,8 +403,11 @@ class AgentNamespace(GuardedNamespace):
         presence: Presence,
         trusted_proxies: frozenset[str] = frozenset(),
         cap: ConnectionCap | None = None,
+        *,
+        access_log: AccessLog,
     ) -> None:
         super().__init__(AGENT_NS, dispatcher, trusted_proxies, cap)
+        self.access_log = access_log
         self.agents = agents
         self.presence = presence
         self.identities: dict[str, tuple[AgentIdentity, str]] = {}
@@ -468,8 +472,25 @@ class AgentNamespace(GuardedNamespace):
             raise
         return agent
 
-    async def _call(self, sid: str, action: Callable[[AgentIdentity], Awaitable[Result]]) -> dict[str, Any]:
-        return await self._reply(await action(self._agent(sid)), sid)
+    async def _call(
+        self,
+        sid: str,
+        action: Callable[[AgentIdentity], Awaitable[Result]],
+        logged: tuple[str, str] | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Run a use case and answer. With `logged` (action, conversation id): an answer that
+        carries the conversation's content is first an entry in the access log; if that entry
+        cannot be written the agent gets an error instead of the content (no entry, no data)."""
+        agent = self._agent(sid)
+        result = await action(agent)
+        if logged is not None and isinstance(result.ack, dict) and "conversation" in result.ack:
+            what, conversation_id = logged
+            reader = self.access_log.reader(agent.id, agent.role, self._addresses.get(sid))
+            await self.access_log.write(
+                reader, what, contact_type="conversation", contact_id=conversation_id, reason=reason
+            )
+        return await self._reply(result, sid)
 
     async def on_sync(self, sid: str, data: Any) -> dict[str, Any]:
         """The queue and the agent's own conversations in the ack (for a console that reconnects)."""
@@ -483,7 +504,9 @@ class AgentNamespace(GuardedNamespace):
     async def on_accept(self, sid: str, data: Any) -> dict[str, Any]:
         p = ev.parse(ev.Accept, data)
         return await self._call(
-            sid, lambda a: self.service.accept(a, p.conversation_id, confirm_visitor_away=p.confirm_visitor_away)
+            sid,
+            lambda a: self.service.accept(a, p.conversation_id, confirm_visitor_away=p.confirm_visitor_away),
+            ("conversation_accept", p.conversation_id),
         )
 
     async def on_message(self, sid: str, data: Any) -> dict[str, Any]:
@@ -510,7 +533,9 @@ class AgentNamespace(GuardedNamespace):
 
     async def on_history(self, sid: str, data: Any) -> dict[str, Any]:
         p = ev.parse(ev.ConversationRef, data)
-        return await self._call(sid, lambda a: self.service.history(a, p.conversation_id))
+        return await self._call(
+            sid, lambda a: self.service.history(a, p.conversation_id), ("conversation_history", p.conversation_id)
+        )
 
     async def on_risk_feedback(self, sid: str, data: Any) -> dict[str, Any]:
         """A risk signal marked wrong, or a missed risk reported, on a visitor message."""
@@ -528,21 +553,39 @@ class AgentNamespace(GuardedNamespace):
 
     async def on_ack_crisis(self, sid: str, data: Any) -> dict[str, Any]:
         p = ev.parse(ev.ConversationRef, data)
-        ack = await self._call(sid, lambda a: self.dispatcher.crisis.acknowledge(a, p.conversation_id))
+        # Taking on a crisis shows the conversation (taken, or read along): on the crisis's behalf.
+        ack = await self._call(
+            sid,
+            lambda a: self.dispatcher.crisis.acknowledge(a, p.conversation_id),
+            ("conversation_accept", p.conversation_id),
+            reason="crisis",
+        )
         if ack.get("read_along"):
             await self.enter_room(sid, reader_room(p.conversation_id))
         return ack
 
     async def on_read_along(self, sid: str, data: Any) -> dict[str, Any]:
         """Read a conversation along, live (supervisor, or the crisis worker who took its crisis on)."""
-        p = ev.parse(ev.ConversationRef, data)
-        ack = await self._call(sid, lambda a: self.dispatcher.takeover.read_along(a, p.conversation_id))
+        p = ev.parse(ev.ReadAlong, data)
+        agent = self._agent(sid)
+        ground = "supervision" if agent.is_supervisor else "crisis"
+        ack = await self._call(
+            sid,
+            lambda a: self.dispatcher.takeover.read_along(a, p.conversation_id),
+            ("read_along", p.conversation_id),
+            reason=f"{ground}: {p.reason}" if p.reason else ground,
+        )
         await self.enter_room(sid, reader_room(p.conversation_id))
         return ack
 
     async def on_take_over(self, sid: str, data: Any) -> dict[str, Any]:
         p = ev.parse(ev.ConversationRef, data)
-        ack = await self._call(sid, lambda a: self.dispatcher.takeover.take_over(a, p.conversation_id))
+        ack = await self._call(
+            sid,
+            lambda a: self.dispatcher.takeover.take_over(a, p.conversation_id),
+            ("take_over", p.conversation_id),
+            reason="take_over",
+        )
         if ack.get("state") == "taken":
             # Now the holder: its messages come as the holder's, not twice as a reader's.
             await self.leave_room(sid, reader_room(p.conversation_id))

@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import select
 
+from contact.access_log import AccessLog, Reader
 from contact.auth import AgentIdentity, AgentService, agents
 from contact.db import Database
 from contact.errors import DomainError
@@ -20,6 +21,7 @@ from contact.settings import Settings
 from contact.validation import Line, Text
 from contact.web import client_ip, read_json
 
+ACCESS_LOG = web.AppKey("access_log", AccessLog)
 AGENTS = web.AppKey("agents", AgentService)
 DATABASE = web.AppKey("database", Database)
 LIMITER = web.AppKey("limiter", RateLimiter)
@@ -34,6 +36,12 @@ async def agent_from_request(request: web.Request) -> AgentIdentity:
     if scheme.lower() != "bearer" or not token.strip():
         raise DomainError("unauthorized")
     return await request.app[AGENTS].from_token(token.strip())
+
+
+def reader_of(request: web.Request, agent: AgentIdentity) -> Reader:
+    """Who reads, for the access log: the agent, their role and a keyed hash of their address."""
+    address = client_ip(request, request.app[SETTINGS].trusted_proxies)
+    return request.app[ACCESS_LOG].reader(agent.id, agent.role, address)
 
 
 class LoginBody(BaseModel):

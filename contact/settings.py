@@ -132,6 +132,11 @@ class Settings(BaseSettings):
 
     case_webhook_url: str | None = None
     case_webhook_secret: SecretStr | None = None
+    # Several secrets at once while one is being replaced (comma-separated, the new one first):
+    # every delivery is signed with each (Standard Webhooks `webhook-signature`, space-separated).
+    case_webhook_secrets: SecretStr | None = None
+    # Plain http to the case system only where nothing leaves the machine: tests, loopback, --demo.
+    case_webhook_allow_http: bool = False
     # Delivery of handoffs to the webhook: tries before the dead-letter state, back-off, timeout.
     case_max_tries: int = Field(default=12, ge=1)
     case_retry_base_s: float = Field(default=2, gt=0)
@@ -143,6 +148,11 @@ class Settings(BaseSettings):
     case_lease_s: float = Field(default=60, gt=0)
     # Transcripts of handed-off contacts are deleted this long after delivery; the registration stays.
     retention_days: float = Field(default=30, ge=0)
+    # The access log (NEN 7513) is kept this long; NEN 7513:2018 asks at least five years.
+    access_log_retention_days: float = Field(default=5 * 365 + 1, ge=1)
+    # The callback work list shows an advisor the tijdvakken of their teams this many days back
+    # and as many ahead of today (supervisors and admins see every day).
+    worklist_window_days: int = Field(default=7, ge=0, le=366)
 
     @field_validator("database_url")
     @classmethod

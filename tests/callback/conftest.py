@@ -41,7 +41,15 @@ async def callback_server(tmp_path) -> AsyncIterator[RunningServer]:
     url = await migrated_sqlite(str(tmp_path / "callbacks.db"))
     clock = ManualClock(MONDAY_8)
     server = await RunningServer(
-        make_settings(url, callback_capacity=2, adviesgesprek_capacity=1, callback_check_s=0.1, hash_key="k" * 32),
+        # A wide work-list window: these tests look weeks ahead (need to know: tests/callback/test_need_to_know.py).
+        make_settings(
+            url,
+            callback_capacity=2,
+            adviesgesprek_capacity=1,
+            callback_check_s=0.1,
+            hash_key="k" * 32,
+            worklist_window_days=60,
+        ),
         clock,
     ).start()
     server.clock = clock  # type: ignore[attr-defined]
@@ -59,7 +67,15 @@ async def both_servers(request, tmp_path) -> AsyncIterator[RunningServer]:
         await asyncio.to_thread(upgrade, url)
     clock = ManualClock(MONDAY_8)
     server = await RunningServer(
-        make_settings(url, callback_capacity=2, adviesgesprek_capacity=1, callback_check_s=0.1, hash_key="k" * 32),
+        # A wide work-list window: these tests look weeks ahead (need to know: tests/callback/test_need_to_know.py).
+        make_settings(
+            url,
+            callback_capacity=2,
+            adviesgesprek_capacity=1,
+            callback_check_s=0.1,
+            hash_key="k" * 32,
+            worklist_window_days=60,
+        ),
         clock,
     ).start()
     server.clock = clock  # type: ignore[attr-defined]

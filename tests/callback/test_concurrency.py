@@ -76,8 +76,9 @@ async def test_the_last_place_goes_once_and_one_number_merges(two_processes):
         assert [s for s, _ in same] == [201, 201, 201]
         assert len({body["manage_token"] for _, body in same}) == 3
         username, password = f"r{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
-        added = run_cli("agent", "add", username, "--name", "Rik", "--role", "advisor", "--database-url", database_url,
-                        stdin=password + "\n")  # fmt: skip
+        # In the team of these callers: an advisor sees only their own teams' cards (need to know).
+        added = run_cli("agent", "add", username, "--name", "Rik", "--role", "advisor", "--team", "volwassenen",
+                        "--database-url", database_url, stdin=password + "\n")  # fmt: skip
         assert added.returncode == 0
         token = await login(a.url, username, password)
         day = second[:10]  # the UTC date is the local date in working hours

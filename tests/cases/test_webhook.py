@@ -144,6 +144,7 @@ async def test_a_thousand_handoffs_arrive_through_failures_an_outage_and_a_kille
     env = {
         "VT_CASE_WEBHOOK_URL": receiver.url,
         "VT_CASE_WEBHOOK_SECRET": SECRET,
+        "VT_CASE_WEBHOOK_ALLOW_HTTP": "1",
         "VT_CASE_RETRY_BASE_S": "0.05",
         "VT_CASE_RETRY_MAX_S": "0.5",
         "VT_CASE_TIMEOUT_S": "0.5",
@@ -197,6 +198,7 @@ async def hook_server(tmp_path):
         url,
         case_webhook_url=receiver.url,
         case_webhook_secret=SECRET,
+        case_webhook_allow_http=True,
         case_retry_base_s=1,
         case_retry_max_s=5,
         case_max_tries=3,

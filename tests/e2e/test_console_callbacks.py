@@ -105,6 +105,8 @@ async def test_work_list_claim_attempts_finish_and_tijdvak_notice(callback_serve
     )
     await expect(ten.locator(".tv-places")).to_have_text("1 van 2 plaatsen geboekt")
     merged = ten.locator(".cb-card")
+    # Found by id from here on: once ended, a card no longer shows its number (need to know).
+    merged = view.locator(f'.cb-card[data-callback-id="{await merged.get_attribute("data-callback-id")}"]')
     await expect(merged.get_by_role("link", name="06 12345678")).to_have_attribute("href", "tel:0612345678")
     await expect(merged.locator(".badge-merged")).to_have_text("2 verzoeken")
     await expect(merged.locator(".cb-req-name")).to_have_text(["Mo de Vries", "Fatima"])
@@ -122,6 +124,7 @@ async def test_work_list_claim_attempts_finish_and_tijdvak_notice(callback_serve
 
     # The other one: a professional who allowed no voicemail, and the warning cannot be missed.
     card = view.locator(".cb-card", has=page.get_by_role("link", name="06 87654321"))
+    card = view.locator(f'.cb-card[data-callback-id="{await card.get_attribute("data-callback-id")}"]')
     warning = card.get_by_role("note")
     await expect(warning).to_be_visible()
     await expect(warning).to_contain_text("⚠ Geen voicemail inspreken")
@@ -168,7 +171,11 @@ async def test_work_list_claim_attempts_finish_and_tijdvak_notice(callback_serve
     await expect(page.locator("#notice-text")).to_have_text(
         "Terugbelverzoek afgesloten als melding (urgentie hoog). Het staat in Dossiers."
     )
-    await expect(card.get_by_role("button")).to_have_text(["Kopieer nummer"])  # nothing left to do
+    await expect(card.get_by_role("button")).to_have_count(0)  # nothing left to do
+    # Ended and handed off: the number, name and e-mail are no longer shown (need to know).
+    await expect(card.locator(".cb-phone-hidden")).to_have_text("Afgerond: nummer en naam zijn niet meer zichtbaar")
+    await expect(card.locator(".cb-req-name")).to_have_text(["(naam niet meer zichtbaar)"])
+    await expect(card).not_to_contain_text("kees@school.example")
     await expect(merged.locator(".cb-status-text")).to_have_text("Open")
 
     # 10:00: the tijdvak with the merged callback starts, and every advisor online hears of it.
@@ -208,7 +215,7 @@ async def test_work_list_claim_attempts_finish_and_tijdvak_notice(callback_serve
     await dialog.get_by_role("button", name="Afronden").click()
     await expect(dialog).to_be_hidden()
     await expect(merged.locator(".cb-status-text")).to_have_text("Afgerond: advies")
-    await expect(merged.locator(".cb-req-name")).to_have_text(["Mo de Vries"])
+    await expect(merged.locator(".cb-req-name")).to_have_text(["(naam niet meer zichtbaar)"])
     eleven = view.locator(
         'section.tv[data-kind="terugbellen"]', has=page.get_by_role("heading", name=re.compile("^11:00–12:00"))
     )

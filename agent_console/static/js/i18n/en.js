@@ -189,6 +189,8 @@ export default {
   cbCloseFor: "For: {refs}",
   cbRelated: "Earlier from this number",
   cbRelatedItem: "{refs}: {status} ({when})",
+  cbPhoneHidden: "Ended: number and name are no longer shown",
+  cbNameHidden: "(name no longer shown)",
   cbNoName: "(no name given)",
   cbNoTopic: "(no topic given)",
   cbReference: "Reference",

@@ -189,6 +189,8 @@ export default {
   cbCloseFor: "Voor: {refs}",
   cbRelated: "Eerder met dit nummer",
   cbRelatedItem: "{refs}: {status} ({when})",
+  cbPhoneHidden: "Afgerond: nummer en naam zijn niet meer zichtbaar",
+  cbNameHidden: "(naam niet meer zichtbaar)",
   cbNoName: "(geen naam opgegeven)",
   cbNoTopic: "(geen onderwerp opgegeven)",
   cbReference: "Kenmerk",

@@ -30,16 +30,22 @@ export function buildCallback(c) {
   const top = el("div", "cb-top");
   const h = el("h3", "cb-phone-h");
   h.id = base + "-phone";
-  const a = el("a", "cb-phone", c.phone);
-  a.href = telHref(c.phone);
-  a.dataset.key = id + ":phone";
-  h.appendChild(a);
-  top.appendChild(h);
-  const copy = el("button", "btn btn-ghost btn-small cb-copy", t("cbCopy"));
-  copy.type = "button";
-  copy.dataset.key = id + ":copy";
-  copy.addEventListener("click", function () { copyPhone(c, a); });
-  top.appendChild(copy);
+  if (c.phone) {
+    const a = el("a", "cb-phone", c.phone);
+    a.href = telHref(c.phone);
+    a.dataset.key = id + ":phone";
+    h.appendChild(a);
+    top.appendChild(h);
+    const copy = el("button", "btn btn-ghost btn-small cb-copy", t("cbCopy"));
+    copy.type = "button";
+    copy.dataset.key = id + ":copy";
+    copy.addEventListener("click", function () { copyPhone(c, a); });
+    top.appendChild(copy);
+  } else {
+    // Ended and handed off: the server no longer sends how to reach the caller (need to know).
+    h.appendChild(el("span", "cb-phone cb-phone-hidden muted", t("cbPhoneHidden")));
+    top.appendChild(h);
+  }
   const tags = el("div", "cb-tags");
   tags.appendChild(el("span", "chip", label("caller_type", c.caller_type)));
   if (c.merged) tags.appendChild(el("span", "badge badge-merged", t("cbRequests", { n: (c.requests || []).length })));
@@ -120,7 +126,8 @@ function buildRequests(c) {
       pick.appendChild(document.createTextNode(" " + t("cbAppliesTo") + " (" + q.reference + ")"));
       li.appendChild(pick);
     }
-    li.appendChild(el("p", "cb-req-name" + (q.name ? "" : " muted"), q.name ? String(q.name) : t("cbNoName")));
+    const noName = isOpen(c) ? t("cbNoName") : t("cbNameHidden");
+    li.appendChild(el("p", "cb-req-name" + (q.name ? "" : " muted"), q.name ? String(q.name) : noName));
     li.appendChild(el("p", "cb-req-topic" + (q.topic ? "" : " muted"), q.topic ? String(q.topic) : t("cbNoTopic")));
     const dl = el("dl", "cb-req-facts");
     function fact(name, value) {
