@@ -24,7 +24,7 @@ from callback.service import CallbackConfig, CallbackService
 from cases.delivery import HandoffDelivery, WebhookConfig
 from cases.outbox import HandoffSettings
 from cases.service import CaseRegister
-from cases.sources import ContactSources
+from cases.sources import ContactSources, Retention
 from chat.crisis import CrisisService
 from chat.push import PushOffers
 from chat.retention import ChatRecords
@@ -192,8 +192,21 @@ def contact_sources() -> ContactSources:
 
 
 def case_register(settings: Settings, db: Database, clock: Clock) -> CaseRegister:
-    return CaseRegister(
-        db, clock, ZoneInfo(settings.timezone), timedelta(days=settings.retention_days), contact_sources()
+    return CaseRegister(db, clock, ZoneInfo(settings.timezone), retention(settings), contact_sources())
+
+
+def retention(settings: Settings) -> Retention:
+    """The retention times of docs/privacy.md; a kind without its own uses VT_RETENTION_DAYS."""
+    general = settings.retention_days
+
+    def days(own: float | None) -> timedelta:
+        return timedelta(days=general if own is None else own)
+
+    return Retention(
+        general=days(None),
+        handoff=days(settings.handoff_retention_days),
+        hermelding=timedelta(days=settings.hermelding_retention_days),
+        by_source={"chat": days(settings.chat_retention_days), "callback": days(settings.callback_retention_days)},
     )
 
 

@@ -26,6 +26,9 @@ TZ = ZoneInfo("Europe/Amsterdam")
 ORGANISER = "Veilig Thuis"
 _KIND_NL = {"adviesgesprek": "Adviesgesprek met Veilig Thuis", "terugbellen": "Veilig Thuis belt u terug"}
 MAX_TRIES = 10
+# What an outbox row keeps once it was sent or given up: nothing of the address, the text (with
+# the manage link and its token) or the calendar file; purpose, times and tries stay.
+SENT_MAIL_BLANKED: dict[str, Any] = {"to_address": "", "subject": "", "body": "", "ics": None}
 
 
 @dataclass(frozen=True)
@@ -192,13 +195,20 @@ class Mailer:
                     await conn.execute(
                         update(outbox)
                         .where(outbox.c.id == row.id)
-                        .values(tries=tries, next_try_at=now + timedelta(seconds=delay))
+                        .values(
+                            tries=tries,
+                            next_try_at=now + timedelta(seconds=delay),
+                            # Given up: nobody will send it, so nothing of it is kept.
+                            **(SENT_MAIL_BLANKED if tries >= MAX_TRIES else {}),
+                        )
                     )
                 log.warning("mail_failed", purpose=row.purpose, tries=tries, error=type(exc).__name__)
                 continue
             async with self.db.write() as conn:
                 await conn.execute(
-                    update(outbox).where(outbox.c.id == row.id).values(sent_at=self.clock.now(), tries=row.tries + 1)
+                    update(outbox)
+                    .where(outbox.c.id == row.id)
+                    .values(sent_at=self.clock.now(), tries=row.tries + 1, **SENT_MAIL_BLANKED)
                 )
             log.info("mail_sent", purpose=row.purpose)
             sent += 1

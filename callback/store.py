@@ -47,6 +47,7 @@ class Callback(SQLModel, table=True):
         Index("ix_callback_slot", "slot_start"),
         # Earlier callbacks of a number, shown on its card (`related`).
         Index("ix_callback_phone_hash", "phone_hash"),
+        Index("ix_callback_purge", "purged_at", "closed_at"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -54,7 +55,7 @@ class Callback(SQLModel, table=True):
     slot_start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     slot_end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     phone: str = Field(max_length=20)  # E.164; advisors must be able to call it
-    phone_hash: str = Field(max_length=64)  # keyed hash: for merging and repeat reports
+    phone_hash: str = Field(max_length=80)  # keyed hash (with its key version): for merging and repeat reports
     caller_type: str = Field(max_length=16)
     voicemail_ok: bool
     status: str = Field(max_length=16)  # open | claimed | closed | not_reached | wrong_number | cancelled
@@ -67,12 +68,15 @@ class Callback(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     overdue_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # When the retention purge blanked the number and the outcome's details (callback/retention.py).
+    purged_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class CallbackRequest(SQLModel, table=True):
     """What one caller asked for, with their own manage token: they see only this."""
 
     __tablename__ = "callback_request"
+    __table_args__ = (Index("ix_callback_request_purge", "purged_at", "status"),)
 
     id: str = Field(primary_key=True, max_length=36)
     callback_id: str = Field(foreign_key="callback.id", index=True, max_length=36)
@@ -98,6 +102,8 @@ class CallbackRequest(SQLModel, table=True):
     # SEQUENCE of its calendar entry (UID `<id>@vt-contact`): 0 at booking, one more with every
     # reschedule and with the cancellation, so the caller's calendar updates the one entry.
     ics_sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # When the retention purge blanked what the caller entered (callback/retention.py).
+    purged_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class CallbackAttempt(SQLModel, table=True):

@@ -141,8 +141,16 @@ class Settings(BaseSettings):
     # A handoff being sent belongs to its worker this long; if that process dies, another
     # worker sends it after this time. Keep it well above the timeout.
     case_lease_s: float = Field(default=60, gt=0)
-    # Transcripts of handed-off contacts are deleted this long after delivery; the registration stays.
+    # Retention of personal data (docs/privacy.md). The general time: each kind of contact is
+    # purged this long after it ended, a handoff's payload this long after delivery, unless the
+    # kind has its own time below. Fractional days are allowed (tests use seconds).
     retention_days: float = Field(default=30, ge=0)
+    chat_retention_days: float | None = Field(default=None, ge=0)
+    callback_retention_days: float | None = Field(default=None, ge=0)
+    handoff_retention_days: float | None = Field(default=None, ge=0)
+    # The keyed hashes that link a repeat report (hermelding) to an earlier one: as long as the
+    # case system keeps the file the link points to (20 years, docs/privacy.md).
+    hermelding_retention_days: float = Field(default=7305, ge=0)
 
     @field_validator("database_url")
     @classmethod
