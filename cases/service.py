@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy import Integer, delete, func, select, update
 
-from cases.sources import ContactSources, Retention
+from cases.sources import ContactSources, Retention, decided_only
 from cases.store import handoff_contacts, handoffs
 from contact.auth import AgentIdentity, agents
 from contact.clock import Clock, iso
@@ -255,10 +255,7 @@ class CaseRegister:
 
 def _stripped(payload: dict[str, Any], now: datetime) -> dict[str, Any]:
     kept = {k: v for k, v in payload.items() if k not in _PURGED_KEYS}
-    outcome = dict(kept.get("outcome") or {})
-    for key in ("phone", "email"):
-        outcome.pop(key, None)
-    kept["outcome"] = outcome
+    kept["outcome"] = decided_only(kept.get("outcome") or {})
     if isinstance(kept.get("callback"), dict):
         kept["callback"] = {k: v for k, v in kept["callback"].items() if k != "phone"}
     kept["purged_at"] = iso(now)
