@@ -1,4 +1,5 @@
-"""The `vt-contact` command: serve, agent add, db upgrade (see docs/operations.md)."""
+"""The `vt-contact` command: serve, agent add, db upgrade, cases retry/discard, privacy purge/report
+(see docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,21 @@ import argparse
 import asyncio
 import gc
 import getpass
+import json
 import re
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 
 from contact.settings import Settings
+
+if TYPE_CHECKING:
+    from cases.service import CaseRegister
+
+T = TypeVar("T")
 
 DEMO_AGENTS = (
     ("anna", "Anna de Vries", "advisor", ["jeugd", "volwassenen"]),
@@ -36,24 +44,50 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise SystemExit(f"invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from None
 
 
-def cmd_cases_retry(args: argparse.Namespace) -> int:
-    """Send the dead-lettered handoffs again."""
+def _with_register(args: argparse.Namespace, use: Callable[[CaseRegister], Awaitable[T]]) -> T:
+    """Run `use` with the case register of the configured database, then close it."""
     from app.services import case_register
     from contact.clock import SystemClock
     from contact.db import Database
 
     settings = _settings(args)
 
-    async def run() -> int:
+    async def run() -> T:
         db = Database(settings.database_url)
         try:
-            register = case_register(settings, db, SystemClock())
-            return await register.retry_dead()
+            return await use(case_register(settings, db, SystemClock()))
         finally:
             await db.dispose()
 
-    count = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def cmd_cases_retry(args: argparse.Namespace) -> int:
+    """Send the dead-lettered handoffs again."""
+    count = _with_register(args, lambda register: register.retry_dead())
     print(f"{count} handoff(s) queued for delivery again")
+    return 0
+
+
+def cmd_cases_discard(args: argparse.Namespace) -> int:
+    """Give up on one dead-lettered handoff: its payload goes at once, with an audit entry."""
+    if not _with_register(args, lambda register: register.discard(args.handoff_id, actor="cli")):
+        print(f"no dead-lettered handoff {args.handoff_id}", file=sys.stderr)
+        return 1
+    print(f"handoff {args.handoff_id} discarded; its payload is deleted")
+    return 0
+
+
+def cmd_privacy_purge(args: argparse.Namespace) -> int:
+    """Purge now whatever has passed its retention time (the scheduler does it too)."""
+    count = _with_register(args, lambda register: register.purge_due(limit=100_000))
+    print(f"{count} contact(s) and handoff(s) purged")
+    return 0
+
+
+def cmd_privacy_report(args: argparse.Namespace) -> int:
+    """What is stored now, counts only, and what the next purge removes."""
+    print(json.dumps(_with_register(args, lambda register: register.report()), indent=2, sort_keys=True))
     return 0
 
 
@@ -231,6 +265,20 @@ def build_parser() -> argparse.ArgumentParser:
     retry = cases.add_parser("retry", help="send the dead-lettered handoffs again")
     retry.add_argument("--database-url")
     retry.set_defaults(func=cmd_cases_retry)
+    discard = cases.add_parser("discard", help="give up on one dead-lettered handoff (its payload is deleted)")
+    discard.add_argument("handoff_id")
+    discard.add_argument("--database-url")
+    discard.set_defaults(func=cmd_cases_discard)
+
+    privacy = sub.add_parser("privacy", help="retention of personal data").add_subparsers(
+        dest="privacy_command", required=True
+    )
+    purge = privacy.add_parser("purge", help="delete now what has passed its retention time")
+    purge.add_argument("--database-url")
+    purge.set_defaults(func=cmd_privacy_purge)
+    report = privacy.add_parser("report", help="what is stored, by kind and age (counts only)")
+    report.add_argument("--database-url")
+    report.set_defaults(func=cmd_privacy_report)
     return parser
 
 

@@ -6,6 +6,7 @@ for an operator; sent mail is blanked at once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from contact.clock import ManualClock
 from contact.db import Database
 from contact.migrate import upgrade
 from contact.store import audit_events
+from tests.support.processes import cli_env, run_cli
 from tests.support.register import personal_columns
 from tests.support.server import make_settings
 
@@ -307,3 +309,43 @@ async def test_repeat_report_hashes_have_their_own_retention(tmp_path):
             assert (await conn.execute(select(handoff_contacts))).all() == []
     finally:
         await db.dispose()
+
+
+async def test_the_privacy_and_discard_commands(tmp_path):
+    """`vt-contact privacy report` counts (never content), `privacy purge` purges at once,
+    `cases discard ID` gives up on one dead handoff; all as an operator runs them."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    try:
+        async with db.write() as conn:
+            chat = await seed_chat(conn, outcome="geen", close_reason="agent_closed", accepted=True)
+            dead = await seed_handoff(conn, status="dead")
+    finally:
+        await db.dispose()
+    env = cli_env(VT_RETENTION_DAYS="0.5")  # T0 is in the past: the chat is due
+    report = await asyncio.to_thread(run_cli, "privacy", "report", "--database-url", url, env=env)
+    assert report.returncode == 0, report.stderr
+    counts = json.loads(report.stdout)
+    assert counts["sources"]["chat"]["endings"]["geen"] == {"kept": 1, "due": 1}
+    assert counts["sources"]["chat"]["retention_days"] == 0.5
+    assert counts["handoffs"]["with_payload"]["dead"] == {"kept": 1, "due": 0}
+    assert SECRET_TEXT not in report.stdout and PHONE not in report.stdout and EMAIL not in report.stdout
+    purge = await asyncio.to_thread(run_cli, "privacy", "purge", "--database-url", url, env=env)
+    assert purge.returncode == 0, purge.stderr
+    missing = await asyncio.to_thread(run_cli, "cases", "discard", "nope", "--database-url", url, env=env)
+    assert missing.returncode == 1
+    hid = dead.where["handoff"][1]
+    discard = await asyncio.to_thread(run_cli, "cases", "discard", hid, "--database-url", url, env=env)
+    assert discard.returncode == 0, discard.stderr
+    db = Database(url)
+    try:
+        left = await _personal_values(db, chat)
+        assert all(_empty(*key, v) for key, values in left.items() for v in values)
+        async with db.read() as conn:
+            assert await conn.scalar(select(handoffs.c.status).where(handoffs.c.id == hid)) == "discarded"
+    finally:
+        await db.dispose()
+    after = json.loads((await asyncio.to_thread(run_cli, "privacy", "report", "--database-url", url, env=env)).stdout)
+    assert "geen" not in after["sources"]["chat"]["endings"]
+    assert after["handoffs"]["with_payload"] == {}
