@@ -91,6 +91,31 @@ def cmd_privacy_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """Make every stored contact hash again with the new key (VT_HASH_KEY, old in VT_HASH_KEY_OLD)."""
+    from app.rotation import rotate_hash_keys
+    from app.services import ConfigError, hash_keys
+    from contact.clock import SystemClock
+    from contact.db import Database
+
+    settings = _settings(args)
+
+    async def run() -> dict[str, int]:
+        db = Database(settings.database_url)
+        try:
+            return await rotate_hash_keys(db, hash_keys(settings), SystemClock().now())
+        finally:
+            await db.dispose()
+
+    try:
+        done = asyncio.run(run())
+    except (ConfigError, ValueError) as exc:
+        print(f"vt-contact keys rotate: {exc}", file=sys.stderr)
+        return 2
+    print(f"{done['callbacks']} callback hash(es) made again, {done['hermelding_links']} repeat-report link(s) wrapped")
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from contact.migrate import upgrade
 
@@ -187,6 +212,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from contact.web import PrivateAccessLogger
 
     settings = _settings(args)
+    if args.demo:
+        # Demo mode may keep its hash key in the database; a real server refuses to start without one.
+        settings = settings.model_copy(update={"demo": True})
     if args.demo and "chat_hours" not in settings.model_fields_set:
         # A demo should be tryable at any hour; set VT_CHAT_HOURS to see the real hours.
         settings = settings.model_copy(update={"chat_hours": "24/7"})
@@ -269,6 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     discard.add_argument("handoff_id")
     discard.add_argument("--database-url")
     discard.set_defaults(func=cmd_cases_discard)
+
+    keys = sub.add_parser("keys", help="the contact-hash key").add_subparsers(dest="keys_command", required=True)
+    rotate = keys.add_parser("rotate", help="re-key stored hashes: new key in VT_HASH_KEY, old in VT_HASH_KEY_OLD")
+    rotate.add_argument("--database-url")
+    rotate.set_defaults(func=cmd_keys_rotate)
 
     privacy = sub.add_parser("privacy", help="retention of personal data").add_subparsers(
         dest="privacy_command", required=True

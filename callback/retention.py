@@ -32,6 +32,7 @@ def _request_values(request_id: str, now: datetime) -> dict[str, Any]:
         "organisation": None,
         "phone": "",
         "manage_hash": f"purged:{request_id}",
+        "mail_manage_hash": None,
         "purged_at": now,
     }
 

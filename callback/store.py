@@ -55,7 +55,7 @@ class Callback(SQLModel, table=True):
     slot_start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     slot_end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     phone: str = Field(max_length=20)  # E.164; advisors must be able to call it
-    phone_hash: str = Field(max_length=80)  # keyed hash (with its key version): for merging and repeat reports
+    phone_hash: str = Field(max_length=128)  # keyed hash (with its key version): for merging and repeat reports
     caller_type: str = Field(max_length=16)
     voicemail_ok: bool
     status: str = Field(max_length=16)  # open | claimed | closed | not_reached | wrong_number | cancelled
@@ -76,12 +76,18 @@ class CallbackRequest(SQLModel, table=True):
     """What one caller asked for, with their own manage token: they see only this."""
 
     __tablename__ = "callback_request"
-    __table_args__ = (Index("ix_callback_request_purge", "purged_at", "status"),)
+    __table_args__ = (
+        Index("ix_callback_request_purge", "purged_at"),
+        Index("ux_callback_request_mail_manage_hash", "mail_manage_hash", unique=True),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
     callback_id: str = Field(foreign_key="callback.id", index=True, max_length=36)
     reference: str = Field(unique=True, max_length=16)
     manage_hash: str = Field(unique=True, max_length=64)
+    # The manage token of the latest e-mail sent for it (made at sending, callback/mail.py): the
+    # link in the e-mail works next to the one shown at booking, and neither is kept in clear.
+    mail_manage_hash: str | None = Field(default=None, max_length=64)
     kind: str = Field(max_length=16)
     slot_start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     slot_end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -137,6 +143,8 @@ class EmailOutbox(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     purpose: str = Field(max_length=24)  # confirmation | rescheduled | reminder | cancelled
+    # The request it is about: its manage link is made at sending (the body holds a placeholder).
+    request_id: str | None = Field(default=None, max_length=36)
     to_address: str = Field(max_length=254)
     subject: str = Field(max_length=200)
     body: str

@@ -209,6 +209,7 @@ class ClosingUseCases(ChatBase):
                 crisis=crisis,
                 extra={"intent": conv.intent, "topic": conv.topic, "team": conv.team},
                 contact_hashes=self.handoffs.hashes(outcome),
+                match_hashes=self.handoffs.matches(outcome),
             ),
             now,
             webhook=self.handoffs.webhook,

@@ -103,8 +103,12 @@ class Settings(BaseSettings):
     # How often the scheduler looks for tijdvakken that start or end, reminders and e-mail to send.
     callback_check_s: float = Field(default=30, gt=0)
     # Key of the hashes that recognise a phone number or e-mail again (merging, repeat reports).
-    # Keep it out of the database and the same everywhere; without it one is kept in the database.
+    # Required outside demo mode; keep it out of the database and the same everywhere.
     hash_key: SecretStr | None = None
+    # Keys VT_HASH_KEY replaced (comma-separated, oldest first), during and after `keys rotate`.
+    hash_key_old: SecretStr | None = None
+    # Set by `serve --demo` (not meant as a variable): a hash key may then be kept in the database.
+    demo: bool = False
     # Where callers reach the manage page of their booking (links in e-mails).
     public_url: str | None = None
 
