@@ -27,7 +27,14 @@ from contact.migrate import upgrade
 from contact.store import audit_events
 from tests.support.processes import cli_env, run_cli
 from tests.support.register import personal_columns
-from tests.support.server import make_settings
+from tests.support.server import (
+    clocked_server,
+    make_settings,
+    migrated_sqlite,
+    signed_in_agent,
+    start_payload,
+    visitor,
+)
 
 T0 = datetime(2026, 11, 2, 10, tzinfo=UTC)
 RETENTION_DAYS = 30
@@ -349,3 +356,50 @@ async def test_the_privacy_and_discard_commands(tmp_path):
     after = json.loads((await asyncio.to_thread(run_cli, "privacy", "report", "--database-url", url, env=env)).stdout)
     assert "geen" not in after["sources"]["chat"]["endings"]
     assert after["handoffs"]["with_payload"] == {}
+
+
+async def test_on_a_real_server_a_chat_left_in_the_queue_and_one_closed_as_geen_are_purged(tmp_path):
+    """The same through the real server and its scheduler: a visitor who left the queue (never
+    handed off) and a chat closed as `geen` lose their messages, notes and topic once the
+    (fractional) retention time has passed, and not before."""
+    url = await migrated_sqlite(str(tmp_path / "real.db"))
+    server = await clocked_server(url, T0, retention_days=0.5, callback_check_s=0.1)
+    try:
+        left = await visitor(server.url)
+        left_id = (await left.call("start", start_payload(topic="thuis")))["conversation_id"]
+        await left.call("message", {"client_id": "1", "text": SECRET_TEXT})
+        assert await left.call("leave", {}) == {"ok": True}
+        await left.disconnect()
+        _, _, agent = await signed_in_agent(server, teams=("jeugd",))
+        v = await visitor(server.url)
+        geen_id = (await v.call("start", start_payload()))["conversation_id"]
+        await agent.call("accept", {"conversation_id": geen_id})
+        await v.call("message", {"client_id": "1", "text": SECRET_TEXT})
+        await agent.call("note", {"conversation_id": geen_id, "text": NAME})
+        await agent.call("close", {"conversation_id": geen_id, "outcome": {"kind": "geen"}})
+        for c in (v, agent):
+            await c.disconnect()
+        db = Database(url)
+        try:
+            chats = {cid: Seeded({"conversation": ("id", cid), "message": ("conversation_id", cid),
+                                  "note": ("conversation_id", cid)}) for cid in (left_id, geen_id)}  # fmt: skip
+            server.clock.advance(hours=11)
+            await asyncio.sleep(0.5)  # several scheduler rounds: nothing is due yet
+            for seeded in chats.values():
+                values = await _personal_values(db, seeded)
+                assert values[("message", "text")] and values[("conversation", "topic")] == ["thuis"]
+            server.clock.advance(hours=2)
+            for _ in range(50):
+                left_over = [
+                    key for seeded in chats.values()
+                    for key, values in (await _personal_values(db, seeded)).items()
+                    if not all(_empty(*key, v) for v in values)
+                ]  # fmt: skip
+                if not left_over:
+                    break
+                await asyncio.sleep(0.1)
+            assert left_over == []
+        finally:
+            await db.dispose()
+    finally:
+        await server.stop()
