@@ -192,3 +192,23 @@ async def test_bad_outcome_contact_details_close_nothing(case_server):
     assert cases["cases"] == []
     for c in (v, agent):
         await c.disconnect()
+
+
+async def test_a_handed_off_outcome_travels_in_the_handoff_not_in_the_conversation(case_server):
+    from sqlalchemy import select
+
+    from chat.store import conversations
+    from contact.db import Database
+
+    outcome = {**MELDING, "phone": "0612345678", "email": "melder@example.nl"}
+    cid, closed, _, _ = await _chat_closed_as(case_server, outcome)
+    _, boss = await agent_token(case_server, role="supervisor")
+    _, case = await case_server.api.call("GET", f"/api/agent/cases/{closed['handoff_id']}", token=boss)
+    assert case["handoff"]["outcome"]["summary"] == "vader slaat" and case["handoff"]["outcome"]["phone"]
+    db = Database(case_server.settings.database_url)
+    try:
+        async with db.read() as conn:
+            kept = await conn.scalar(select(conversations.c.outcome).where(conversations.c.id == cid))
+    finally:
+        await db.dispose()
+    assert kept == {"kind": "melding", "urgency": "midden", "gemeente": "Utrecht"}
