@@ -212,9 +212,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from contact.web import PrivateAccessLogger
 
     settings = _settings(args)
-    if args.demo:
-        # Demo mode may keep its hash key in the database; a real server refuses to start without one.
-        settings = settings.model_copy(update={"demo": True})
+    # Only the flag makes a demo (a VT_DEMO variable does not): a demo may keep its hash key in
+    # the database; a real server refuses to start without one.
+    settings = settings.model_copy(update={"demo": bool(args.demo)})
     if args.demo and "chat_hours" not in settings.model_fields_set:
         # A demo should be tryable at any hour; set VT_CHAT_HOURS to see the real hours.
         settings = settings.model_copy(update={"chat_hours": "24/7"})

@@ -113,7 +113,7 @@ def secret_key(settings: Settings) -> str:
 def hash_keys(settings: Settings) -> Keys:
     """The contact-hash keys. Outside `--demo` the key must be configured: kept in the database
     next to the hashes, a copy of the database would reveal every number they stand for."""
-    if settings.hash_key is None:
+    if settings.hash_key is None or not settings.hash_key.get_secret_value():
         if not settings.demo:
             raise ConfigError(
                 "VT_HASH_KEY is not set: make one with "

@@ -4,6 +4,7 @@ links of repeat reports (also of contacts whose numbers were purged already)."""
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from datetime import UTC, datetime
 
 import pytest
@@ -18,7 +19,7 @@ from contact.db import Database
 from contact.keys import Keys, key_id
 from tests.callback.conftest import Api, agent_token
 from tests.cases.test_register import MELDING, _callback_closed
-from tests.support.processes import cli_env, run_cli
+from tests.support.processes import ServerProcess, cli_env, run_cli
 from tests.support.server import RunningServer, make_settings, migrated_sqlite
 
 TUESDAY_10 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -39,6 +40,20 @@ def test_the_cli_refuses_to_serve_without_a_hash_key(tmp_path):
     done = run_cli("serve", "--migrate", "--port", "0", "--database-url", url, env=env)
     assert done.returncode == 2
     assert "VT_HASH_KEY" in done.stderr and "secrets.token_urlsafe(32)" in done.stderr
+
+
+def test_demo_mode_starts_without_a_hash_key_and_vt_demo_alone_does_not(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    server = ServerProcess(url, None, tmp_path, "demo", "--demo", VT_HASH_KEY="")
+    try:
+        with urllib.request.urlopen(f"{server.url}/readyz", timeout=5) as r:
+            assert r.status == 200
+    finally:
+        server.stop()
+    assert "hash_key_from_database" in server.log_path.read_text(errors="replace")
+    env = {**cli_env(VT_DEMO="true"), "VT_HASH_KEY": ""}
+    done = run_cli("serve", "--port", "0", "--database-url", url, env=env)
+    assert done.returncode == 2 and "VT_HASH_KEY" in done.stderr
 
 
 def test_hashes_carry_their_key_version():
