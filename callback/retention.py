@@ -9,7 +9,6 @@ said)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callback.mail import MAX_TRIES, SENT_MAIL_BLANKED
 from callback.store import OPEN, callbacks, outbox, requests
-from cases.sources import decided_only
+from cases.sources import Tally, decided_only
 
 _ENDED_WITH_CALLBACK = ("done", "not_reached", "wrong_number")
 
@@ -97,35 +96,36 @@ class CallbackRecords:
         )
         return done
 
-    async def stored(self, conn: AsyncConnection, cutoff: datetime) -> dict[str, dict[str, int]]:
-        kept: Counter[str] = Counter()
-        due: Counter[str] = Counter()
+    async def stored(self, conn: AsyncConnection, cutoff: datetime, now: datetime) -> dict[str, dict[str, Any]]:
+        tally = Tally(now)
         rows = (
             await conn.execute(
-                select(requests.c.status, _request_due(cutoff).label("due")).where(requests.c.purged_at.is_(None))
+                select(requests.c.status, requests.c.created_at, _request_due(cutoff).label("due")).where(
+                    requests.c.purged_at.is_(None)
+                )
             )
         ).all()
         for r in rows:
-            kept[f"request_{r.status}"] += 1
-            due[f"request_{r.status}"] += 1 if r.due else 0
+            tally.add(f"request_{r.status}", r.created_at, r.due)
         rows = (
             await conn.execute(
-                select(callbacks.c.status, _callback_due(cutoff).label("due")).where(callbacks.c.purged_at.is_(None))
+                select(callbacks.c.status, callbacks.c.created_at, _callback_due(cutoff).label("due")).where(
+                    callbacks.c.purged_at.is_(None)
+                )
             )
         ).all()
         for r in rows:
-            kept[f"callback_{r.status}"] += 1
-            due[f"callback_{r.status}"] += 1 if r.due else 0
+            tally.add(f"callback_{r.status}", r.created_at, r.due)
         mail = (
             await conn.execute(
                 select(
                     outbox.c.sent_at.is_not(None).label("sent"),
+                    outbox.c.created_at,
                     or_(outbox.c.sent_at.is_not(None), outbox.c.tries >= MAX_TRIES, outbox.c.created_at <= cutoff)
                     .label("due"),
                 ).where(outbox.c.to_address != "")
             )
         ).all()
         for m in mail:
-            kept["email_" + ("sent" if m.sent else "waiting")] += 1
-            due["email_" + ("sent" if m.sent else "waiting")] += 1 if m.due else 0
-        return {key: {"kept": kept[key], "due": due[key]} for key in sorted(kept)}
+            tally.add("email_" + ("sent" if m.sent else "waiting"), m.created_at, m.due)
+        return tally.result()

@@ -218,7 +218,7 @@ class CaseRegister:
             for name, source in self.sources.items():
                 out["sources"][name] = {
                     "retention_days": self.retention.of(name) / timedelta(days=1),
-                    "endings": await source.stored(conn, now - self.retention.of(name)),
+                    "endings": await source.stored(conn, now - self.retention.of(name), now),
                 }
             cutoff = now - self.retention.handoff
             rows = (

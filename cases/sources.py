@@ -24,6 +24,36 @@ def decided_only(outcome: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in outcome.items() if k in OUTCOME_KEPT}
 
 
+# Ages of stored personal data in the privacy report (days since the contact was made).
+AGES = ((1, "<1"), (7, "1-7"), (30, "7-30"), (90, "30-90"), (365, "90-365"))
+
+
+def age_label(made: datetime | None, now: datetime) -> str:
+    if made is None:
+        return "unknown"
+    days = (now - made).total_seconds() / 86400
+    return next((label for limit, label in AGES if days < limit), ">=365")
+
+
+class Tally:
+    """Counts for the privacy report, per how a contact ended: kept, due for the next purge,
+    and by age. Counts only: nothing that was said or who said it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.counts: dict[str, dict[str, Any]] = {}
+
+    def add(self, ending: str, made: datetime | None, due: bool) -> None:
+        entry = self.counts.setdefault(ending, {"kept": 0, "due": 0, "age_days": {}})
+        entry["kept"] += 1
+        entry["due"] += 1 if due else 0
+        label = age_label(made, self.now)
+        entry["age_days"][label] = entry["age_days"].get(label, 0) + 1
+
+    def result(self) -> dict[str, dict[str, Any]]:
+        return {key: self.counts[key] for key in sorted(self.counts)}
+
+
 @dataclass(frozen=True)
 class Retention:
     """How long personal data is kept. `by_source`: after a contact of that source ended (its
@@ -58,9 +88,10 @@ class ContactSource(Protocol):
         before `cutoff` and were not purged yet; how many were purged."""
         ...
 
-    async def stored(self, conn: AsyncConnection, cutoff: datetime) -> dict[str, dict[str, int]]:
-        """Counts only, by how the contact ended: `kept` (personal data still stored) and `due`
-        (of those, ended at or before `cutoff`: the next purge removes them)."""
+    async def stored(self, conn: AsyncConnection, cutoff: datetime, now: datetime) -> dict[str, dict[str, Any]]:
+        """Counts only, by how the contact ended: `kept` (personal data still stored), `due`
+        (of those, ended at or before `cutoff`: the next purge removes them) and `age_days`
+        (days since the contact was made), as `Tally` makes them."""
         ...
 
 

@@ -7,14 +7,13 @@ what was decided (outcome kind, team, times)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cases.sources import decided_only
+from cases.sources import Tally, decided_only
 from chat.base import revoked_hash
 from chat.store import conversations, crisis_events, messages, notes
 from contact.store import audit_events
@@ -93,21 +92,19 @@ class ChatRecords:
             await self.purge(conn, row.id, now)
         return len(due)
 
-    async def stored(self, conn: AsyncConnection, cutoff: datetime) -> dict[str, dict[str, int]]:
+    async def stored(self, conn: AsyncConnection, cutoff: datetime, now: datetime) -> dict[str, dict[str, Any]]:
         rows = (
             await conn.execute(
                 select(
                     conversations.c.outcome,
                     conversations.c.close_reason,
                     conversations.c.status,
+                    conversations.c.created_at,
                     _ended_at_or_before(cutoff).label("due"),
                 ).where(conversations.c.purged_at.is_(None))
             )
         ).all()
-        kept: Counter[str] = Counter()
-        due: Counter[str] = Counter()
+        tally = Tally(now)
         for r in rows:
-            key = ending(r.outcome, r.close_reason) if r.status == "closed" else r.status
-            kept[key] += 1
-            due[key] += 1 if r.due else 0
-        return {key: {"kept": kept[key], "due": due[key]} for key in sorted(kept)}
+            tally.add(ending(r.outcome, r.close_reason) if r.status == "closed" else r.status, r.created_at, r.due)
+        return tally.result()

@@ -17,7 +17,7 @@ from sqlalchemy import MetaData, insert, select
 
 from app.services import case_register
 from callback.store import attempts, callbacks, outbox, requests
-from cases.sources import OUTCOME_KEPT
+from cases.sources import OUTCOME_KEPT, age_label
 from cases.store import handoff_contacts, handoffs
 from chat.store import conversations, crisis_events, messages, notes
 from contact.auth import agents
@@ -334,7 +334,8 @@ async def test_the_privacy_and_discard_commands(tmp_path):
     report = await asyncio.to_thread(run_cli, "privacy", "report", "--database-url", url, env=env)
     assert report.returncode == 0, report.stderr
     counts = json.loads(report.stdout)
-    assert counts["sources"]["chat"]["endings"]["geen"] == {"kept": 1, "due": 1}
+    age = age_label(T0, datetime.now(UTC))  # the command runs on the real clock
+    assert counts["sources"]["chat"]["endings"]["geen"] == {"kept": 1, "due": 1, "age_days": {age: 1}}
     assert counts["sources"]["chat"]["retention_days"] == 0.5
     assert counts["handoffs"]["with_payload"]["dead"] == {"kept": 1, "due": 0}
     assert SECRET_TEXT not in report.stdout and PHONE not in report.stdout and EMAIL not in report.stdout

@@ -28,7 +28,7 @@ class Recorder:
     async def purge_ended(self, conn, cutoff, now, limit) -> int:
         return 0
 
-    async def stored(self, conn, cutoff):
+    async def stored(self, conn, cutoff, now):
         return {}
 
 
