@@ -113,6 +113,8 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
         print(f"vt-contact keys rotate: {exc}", file=sys.stderr)
         return 2
     print(f"{done['callbacks']} callback hash(es) made again, {done['hermelding_links']} repeat-report link(s) wrapped")
+    if done["database_key_removed"]:
+        print("the key kept in the database was removed")
     return 0
 
 

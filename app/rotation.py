@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from callback.store import callbacks
 from cases.store import handoff_contacts
 from contact.db import Database
 from contact.keys import Keys, key_id
-from contact.store import record_audit
+from contact.store import record_audit, server_secrets
 
 
 async def rotate_hash_keys(db: Database, keys: Keys, now: datetime) -> dict[str, int]:
@@ -22,7 +22,7 @@ async def rotate_hash_keys(db: Database, keys: Keys, now: datetime) -> dict[str,
     if not keys.old:
         raise ValueError("set the new key in VT_HASH_KEY and the one it replaces in VT_HASH_KEY_OLD")
     current = f"v{key_id(keys.contact_hash)}:"
-    done = {"callbacks": 0, "hermelding_links": 0}
+    done = {"callbacks": 0, "hermelding_links": 0, "database_key_removed": 0}
     async with db.write() as conn:
         rows = (
             await conn.execute(
@@ -50,8 +50,13 @@ async def rotate_hash_keys(db: Database, keys: Keys, now: datetime) -> dict[str,
                 .values(contact_hash=wrapped)
             )
             done["hermelding_links"] += 1
+        # A key an older version kept in the database is rotated away from: it goes with it.
+        stored = await conn.scalar(select(server_secrets.c.value).where(server_secrets.c.name == "contact_hash"))
+        if stored is not None and bytes.fromhex(stored) in keys.old:
+            await conn.execute(delete(server_secrets).where(server_secrets.c.name == "contact_hash"))
+            done["database_key_removed"] = 1
         await record_audit(
             conn, at=now, action="hash_keys_rotated", actor="cli", callbacks=done["callbacks"],
-            hermelding_links=done["hermelding_links"],
+            hermelding_links=done["hermelding_links"], database_key_removed=done["database_key_removed"],
         )  # fmt: skip
     return done

@@ -38,7 +38,7 @@ from contact.db import Database
 from contact.fanout import ResilientRedisManager
 from contact.health import Readiness
 from contact.hours import ChatHours
-from contact.keys import HOW_TO_MAKE_A_KEY, Keys
+from contact.keys import HOW_TO_MAKE_A_KEY, Keys, key_bytes
 from contact.presence import MemoryPresence, Presence, RedisPresence
 from contact.ratelimit import ConnectionCap, FallbackRateLimiter, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from contact.scheduler import JobRunner
@@ -125,7 +125,10 @@ def hash_keys(settings: Settings) -> Keys:
     for key in [current, *old]:
         if key and len(key) < 16:
             raise ConfigError("VT_HASH_KEY and VT_HASH_KEY_OLD need at least 16 characters per key")
-    return Keys(current.encode(), tuple(k.encode() for k in old if k and k != current))
+    try:
+        return Keys(key_bytes(current), tuple(key_bytes(k) for k in old if k and k != current))
+    except ValueError:
+        raise ConfigError("a `hex:` key in VT_HASH_KEY_OLD is not hexadecimal") from None
 
 
 def chat_limits(settings: Settings) -> ChatLimits:

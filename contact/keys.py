@@ -46,6 +46,14 @@ async def stored_key(db: Database, name: str) -> bytes:
     return bytes.fromhex(value)
 
 
+def key_bytes(configured: str) -> bytes:
+    """A configured key: its text, or with `hex:` the bytes it spells (the key an older version
+    made and kept in the database, `server_secret` `contact_hash`, to rotate away from)."""
+    if configured.startswith("hex:"):
+        return bytes.fromhex(configured.removeprefix("hex:"))
+    return configured.encode()
+
+
 def key_id(key: bytes) -> str:
     """A short id of a key, stored with each hash (it reveals nothing of the key)."""
     return hashlib.sha256(b"vt-contact hash key id\0" + key).hexdigest()[:8]
@@ -81,7 +89,8 @@ class Keys:
         old key before the rotation ran, and old hashes wrapped in later keys by a rotation."""
         self._require()
         chain = [*self.old, self.contact_hash]
-        found = []
+        # Hashes stored before they carried a key id (plain hex), with whichever key made them.
+        found = [_hmac(key, normalised) for key in chain]
         for size in range(1, len(chain) + 1):
             for keys in itertools.combinations(chain, size):  # in order: oldest key innermost
                 value = _hmac(keys[0], normalised)
@@ -94,9 +103,14 @@ class Keys:
         """A stored hash made with an old key, wrapped in the current one; None when it is
         already current or made with a key not configured here."""
         self._require()
+        current = key_id(self.contact_hash)
+        if ":" not in stored:
+            # Made before hashes carried a key id: by the key this one replaces (the last old one).
+            if not self.old or not stored:
+                return None
+            return f"v{key_id(self.old[-1])}.{current}:{_hmac(self.contact_hash, stored)}"
         version, _, value = stored.partition(":")
         ids = version.removeprefix("v").split(".")
-        current = key_id(self.contact_hash)
         if not value or ids[-1] == current or ids[-1] not in {key_id(k) for k in self.old}:
             return None
         return f"v{'.'.join([*ids, current])}:{_hmac(self.contact_hash, value)}"

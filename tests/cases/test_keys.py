@@ -4,19 +4,23 @@ links of repeat reports (also of contacts whose numbers were purged already)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import urllib.request
 from datetime import UTC, datetime
 
 import pytest
 from aiohttp import ClientSession
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
+from app.rotation import rotate_hash_keys
 from app.services import ConfigError, hash_keys
 from callback.store import callbacks
-from cases.store import handoff_contacts
+from cases.store import handoff_contacts, handoffs
 from contact.clock import ManualClock
 from contact.db import Database
 from contact.keys import Keys, key_id
+from contact.store import server_secrets
 from tests.callback.conftest import Api, agent_token
 from tests.cases.test_register import MELDING, _callback_closed
 from tests.support.processes import ServerProcess, cli_env, run_cli
@@ -127,3 +131,39 @@ async def test_rotation_keeps_repeat_report_links_also_after_the_purge(tmp_path)
             assert again.returncode == 2 and "VT_HASH_KEY_OLD" in again.stderr
     finally:
         await server.stop()
+
+
+async def test_hashes_from_before_key_ids_and_a_key_kept_in_the_database_are_rotated_away(tmp_path):
+    """An older version kept its key in the database and stored plain hex: with that key as
+    `hex:` in VT_HASH_KEY_OLD, the links are still found, the rotation wraps them and removes
+    the key from the database."""
+    url = await migrated_sqlite(str(tmp_path / "legacy.db"))
+    legacy = bytes(range(32))
+    plain = hmac.new(legacy, b"+31612345678", hashlib.sha256).hexdigest()
+    db = Database(url)
+    try:
+        async with db.write() as conn:
+            await conn.execute(insert(server_secrets).values(name="contact_hash", value=legacy.hex()))
+            await conn.execute(
+                insert(handoffs).values(
+                    id="h-old", source="callback", source_id="b-old", kind="melding", caller_type="volwassene",
+                    received_at=TUESDAY_10, payload={"outcome": {"kind": "melding"}}, status="registered",
+                    tries=0, next_try_at=TUESDAY_10, created_at=TUESDAY_10, delivered_at=TUESDAY_10,
+                )
+            )  # fmt: skip
+            await conn.execute(insert(handoff_contacts).values(handoff_id="h-old", contact_hash=plain, at=TUESDAY_10))
+        settings = make_settings(url, hash_key=NEW, hash_key_old="hex:" + legacy.hex())
+        keys = hash_keys(settings)
+        assert plain in keys.matches("+31612345678")  # found before the rotation
+        done = await rotate_hash_keys(db, keys, TUESDAY_10)
+        assert done == {"callbacks": 0, "hermelding_links": 1, "database_key_removed": 1}
+        async with db.read() as conn:
+            [wrapped] = (await conn.execute(select(handoff_contacts.c.contact_hash))).scalars().all()
+            assert await conn.scalar(select(server_secrets.c.value)) is None
+        assert wrapped.startswith(f"v{key_id(legacy)}.{key_id(NEW.encode())}:")
+        assert wrapped in keys.matches("+31612345678") and plain not in Keys(NEW.encode()).matches("+31612345678")
+        assert (await rotate_hash_keys(db, keys, TUESDAY_10))["hermelding_links"] == 0  # idempotent
+    finally:
+        await db.dispose()
+    with pytest.raises(ConfigError, match="hex"):
+        hash_keys(make_settings(url, hash_key=NEW, hash_key_old="hex:" + "zz" * 16))
