@@ -1,4 +1,5 @@
-"""The `vt-contact` command: serve, agent add, db upgrade, cases retry, audit verify and purge
+"""The `vt-contact` command: serve, agent add, db upgrade, cases retry/discard, privacy purge/report,
+keys rotate, audit verify/purge
 (see docs/operations.md)."""
 
 from __future__ import annotations
@@ -7,14 +8,21 @@ import argparse
 import asyncio
 import gc
 import getpass
+import json
 import re
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 
 from contact.settings import Settings
+
+if TYPE_CHECKING:
+    from cases.service import CaseRegister
+
+T = TypeVar("T")
 
 DEMO_AGENTS = (
     ("anna", "Anna de Vries", "advisor", ["jeugd", "volwassenen"]),
@@ -37,35 +45,41 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise SystemExit(f"invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from None
 
 
-def cmd_cases_retry(args: argparse.Namespace) -> int:
-    """Send the dead-lettered handoffs again."""
+def _with_register(args: argparse.Namespace, use: Callable[[CaseRegister], Awaitable[T]]) -> T:
+    """Run `use` with the case register of the configured database, then close it."""
     from app.services import case_register
     from contact.clock import SystemClock
     from contact.db import Database
 
     settings = _settings(args)
 
-    async def run() -> int:
+    async def run() -> T:
         db = Database(settings.database_url)
         try:
-            register = case_register(settings, db, SystemClock())
-            return await register.retry_dead()
+            return await use(case_register(settings, db, SystemClock()))
         finally:
             await db.dispose()
 
-    count = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def cmd_cases_retry(args: argparse.Namespace) -> int:
+    """Send the dead-lettered handoffs again."""
+    count = _with_register(args, lambda register: register.retry_dead())
     print(f"{count} handoff(s) queued for delivery again")
     return 0
 
 
 async def _hash_key(settings: Settings, db: object) -> bytes:
-    """The key of the contact hashes (and of the access log's checkpoint): configured, or the
-    one the server keeps in the database."""
+    """The key of the contact hashes (and of the access log's checkpoint), as the servers build it:
+    configured, or under `--demo` the one kept in the database."""
+    from app.services import hash_keys
     from contact.db import Database
     from contact.keys import stored_key
 
-    if settings.hash_key is not None:
-        return settings.hash_key.get_secret_value().encode()
+    keys = hash_keys(settings)
+    if keys.contact_hash:
+        return keys.contact_hash
     assert isinstance(db, Database)
     return await stored_key(db, "contact_hash")
 
@@ -115,6 +129,55 @@ def cmd_audit_purge(args: argparse.Namespace) -> int:
 
     count = asyncio.run(run())
     print(f"{count} access-log entries older than {settings.access_log_retention_days:g} days purged")
+    return 0
+
+
+def cmd_cases_discard(args: argparse.Namespace) -> int:
+    """Give up on one dead-lettered handoff: its payload goes at once, with an audit entry."""
+    if not _with_register(args, lambda register: register.discard(args.handoff_id, actor="cli")):
+        print(f"no dead-lettered handoff {args.handoff_id}", file=sys.stderr)
+        return 1
+    print(f"handoff {args.handoff_id} discarded; its payload is deleted")
+    return 0
+
+
+def cmd_privacy_purge(args: argparse.Namespace) -> int:
+    """Purge now whatever has passed its retention time (the scheduler does it too)."""
+    count = _with_register(args, lambda register: register.purge_due(limit=100_000))
+    print(f"{count} contact(s) and handoff(s) purged")
+    return 0
+
+
+def cmd_privacy_report(args: argparse.Namespace) -> int:
+    """What is stored now, counts only, and what the next purge removes."""
+    print(json.dumps(_with_register(args, lambda register: register.report()), indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """Make every stored contact hash again with the new key (VT_HASH_KEY, old in VT_HASH_KEY_OLD)."""
+    from app.rotation import rotate_hash_keys
+    from app.services import ConfigError, hash_keys
+    from contact.clock import SystemClock
+    from contact.db import Database
+
+    settings = _settings(args)
+
+    async def run() -> dict[str, int]:
+        db = Database(settings.database_url)
+        try:
+            return await rotate_hash_keys(db, hash_keys(settings), SystemClock().now())
+        finally:
+            await db.dispose()
+
+    try:
+        done = asyncio.run(run())
+    except (ConfigError, ValueError) as exc:
+        print(f"vt-contact keys rotate: {exc}", file=sys.stderr)
+        return 2
+    print(f"{done['callbacks']} callback hash(es) made again, {done['hermelding_links']} repeat-report link(s) wrapped")
+    if done["database_key_removed"]:
+        print("the key kept in the database was removed")
     return 0
 
 
@@ -214,6 +277,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from contact.web import PrivateAccessLogger
 
     settings = _settings(args)
+    # Only the flag makes a demo (a VT_DEMO variable does not): a demo may keep its hash key in
+    # the database; a real server refuses to start without one.
+    settings = settings.model_copy(update={"demo": bool(args.demo)})
     if args.demo and "chat_hours" not in settings.model_fields_set:
         # A demo should be tryable at any hour; set VT_CHAT_HOURS to see the real hours.
         settings = settings.model_copy(update={"chat_hours": "24/7"})
@@ -305,12 +371,37 @@ def build_parser() -> argparse.ArgumentParser:
     purge = audit.add_parser("purge", help="delete entries older than VT_ACCESS_LOG_RETENTION_DAYS")
     purge.add_argument("--database-url")
     purge.set_defaults(func=cmd_audit_purge)
+    discard = cases.add_parser("discard", help="give up on one dead-lettered handoff (its payload is deleted)")
+    discard.add_argument("handoff_id")
+    discard.add_argument("--database-url")
+    discard.set_defaults(func=cmd_cases_discard)
+
+    keys = sub.add_parser("keys", help="the contact-hash key").add_subparsers(dest="keys_command", required=True)
+    rotate = keys.add_parser("rotate", help="re-key stored hashes: new key in VT_HASH_KEY, old in VT_HASH_KEY_OLD")
+    rotate.add_argument("--database-url")
+    rotate.set_defaults(func=cmd_keys_rotate)
+
+    privacy = sub.add_parser("privacy", help="retention of personal data").add_subparsers(
+        dest="privacy_command", required=True
+    )
+    purge = privacy.add_parser("purge", help="delete now what has passed its retention time")
+    purge.add_argument("--database-url")
+    purge.set_defaults(func=cmd_privacy_purge)
+    report = privacy.add_parser("report", help="what is stored, by kind and age (counts only)")
+    report.add_argument("--database-url")
+    report.set_defaults(func=cmd_privacy_report)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from app.services import ConfigError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:  # a setting missing or wrong: say which, no traceback
+        print(f"vt-contact: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -50,8 +50,8 @@ async def database(app: web.Application) -> AsyncIterator[None]:
             f"database schema is at {current or 'nothing'}, this version needs {expected}: "
             "run `vt-contact db upgrade` first"
         )
-    if not keys.contact_hash:
-        log.warning("hash_key_from_database", hint="set VT_HASH_KEY and keep it out of the database")
+    if not keys.contact_hash:  # only in --demo (app/services.py hash_keys refuses it otherwise)
+        log.warning("hash_key_from_database", hint="demo only: set VT_HASH_KEY and keep it out of the database")
         keys.contact_hash = await stored_key(db, "contact_hash")
     yield
     await db.dispose()

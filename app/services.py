@@ -24,7 +24,7 @@ from callback.service import CallbackConfig, CallbackService
 from cases.delivery import HandoffDelivery, WebhookConfig
 from cases.outbox import HandoffSettings
 from cases.service import CaseRegister
-from cases.sources import ContactSources
+from cases.sources import ContactSources, Retention
 from chat.crisis import CrisisService
 from chat.push import PushOffers
 from chat.retention import ChatRecords
@@ -39,7 +39,7 @@ from contact.db import Database
 from contact.fanout import ResilientRedisManager
 from contact.health import Readiness
 from contact.hours import ChatHours
-from contact.keys import Keys
+from contact.keys import HOW_TO_MAKE_A_KEY, Keys, key_bytes
 from contact.presence import MemoryPresence, Presence, RedisPresence
 from contact.ratelimit import ConnectionCap, FallbackRateLimiter, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from contact.scheduler import JobRunner
@@ -110,6 +110,27 @@ def secret_key(settings: Settings) -> str:
         raise ConfigError("several processes (VT_REDIS_URL) need one shared VT_SECRET_KEY")
     log.warning("secret_key_generated", hint="set VT_SECRET_KEY so logins survive a restart")
     return secrets.token_urlsafe(32)
+
+
+def hash_keys(settings: Settings) -> Keys:
+    """The contact-hash keys. Outside `--demo` the key must be configured: kept in the database
+    next to the hashes, a copy of the database would reveal every number they stand for."""
+    if settings.hash_key is None or not settings.hash_key.get_secret_value():
+        if not settings.demo:
+            raise ConfigError(
+                "VT_HASH_KEY is not set: make one with "
+                f"`{HOW_TO_MAKE_A_KEY}`, keep it out of the database and the same in every process"
+            )
+        return Keys()  # --demo: made and kept in the database at start-up (app/lifecycles.py)
+    current = settings.hash_key.get_secret_value()
+    old = [k.strip() for k in (settings.hash_key_old.get_secret_value() if settings.hash_key_old else "").split(",")]
+    for key in [current, *old]:
+        if key and len(key) < 16:
+            raise ConfigError("VT_HASH_KEY and VT_HASH_KEY_OLD need at least 16 characters per key")
+    try:
+        return Keys(key_bytes(current), tuple(key_bytes(k) for k in old if k and k != current))
+    except ValueError:
+        raise ConfigError("a `hex:` key in VT_HASH_KEY_OLD is not hexadecimal") from None
 
 
 def chat_limits(settings: Settings) -> ChatLimits:
@@ -214,6 +235,7 @@ def mailer(settings: Settings, db: Database, clock: Clock) -> Mailer:
             username=settings.smtp_username,
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             sender=settings.mail_from,
+            public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
         ),
     )
 
@@ -224,8 +246,21 @@ def contact_sources() -> ContactSources:
 
 
 def case_register(settings: Settings, db: Database, clock: Clock) -> CaseRegister:
-    return CaseRegister(
-        db, clock, ZoneInfo(settings.timezone), timedelta(days=settings.retention_days), contact_sources()
+    return CaseRegister(db, clock, ZoneInfo(settings.timezone), retention(settings), contact_sources())
+
+
+def retention(settings: Settings) -> Retention:
+    """The retention times of docs/privacy.md; a kind without its own uses VT_RETENTION_DAYS."""
+    general = settings.retention_days
+
+    def days(own: float | None) -> timedelta:
+        return timedelta(days=general if own is None else own)
+
+    return Retention(
+        general=days(None),
+        handoff=days(settings.handoff_retention_days),
+        hermelding=timedelta(days=settings.hermelding_retention_days),
+        by_source={"chat": days(settings.chat_retention_days), "callback": days(settings.callback_retention_days)},
     )
 
 
@@ -246,14 +281,15 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         # Short timeouts: a Redis that is down or hangs makes the limits and presence fall back
         # to this process (contact/ratelimit.py, contact/presence.py), never an error for a visitor.
         redis_client = aioredis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
-        limiter = FallbackRateLimiter(RedisRateLimiter(redis_client), MemoryRateLimiter())
+        limit_key = hashlib.sha256(b"vt-contact rate-limit keys\0" + secret.encode()).digest()
+        limiter = FallbackRateLimiter(RedisRateLimiter(redis_client, limit_key), MemoryRateLimiter())
         presence = RedisPresence(redis_client, settings.redis_channel)
     else:
         limiter = MemoryRateLimiter()
         presence = MemoryPresence()
     rules, risk = routing(settings)
     delivery = handoff_delivery(settings, db, clock)
-    keys = Keys(settings.hash_key.get_secret_value().encode() if settings.hash_key else b"")
+    keys = hash_keys(settings)
     handoffs = HandoffSettings(webhook=delivery is not None, tz=ZoneInfo(settings.timezone), keys=keys)
     schedule = callback_schedule(settings)
 

@@ -145,6 +145,7 @@ def server_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VT_")}
     env.update(
         VT_SECRET_KEY=SECRET,
+        VT_HASH_KEY="bench-hash-key-" + SECRET,  # required outside --demo
         VT_CHAT_HOURS="24/7",
         VT_START_LIMIT_PER_IP="1000000",
         VT_VISITOR_MESSAGE_LIMIT="1000000",

@@ -4,6 +4,7 @@ invitation, and the worker that delivers the outbox over SMTP with retries."""
 from __future__ import annotations
 
 import random
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -16,9 +17,10 @@ import structlog
 from icalendar import Calendar, Event, vCalAddress
 from sqlalchemy import select, update
 
-from callback.store import outbox
+from callback.store import outbox, requests
 from contact.clock import Clock
 from contact.db import Database
+from contact.keys import hash_token
 
 log = structlog.get_logger(__name__)
 
@@ -26,6 +28,9 @@ TZ = ZoneInfo("Europe/Amsterdam")
 ORGANISER = "Veilig Thuis"
 _KIND_NL = {"adviesgesprek": "Adviesgesprek met Veilig Thuis", "terugbellen": "Veilig Thuis belt u terug"}
 MAX_TRIES = 10
+# What an outbox row keeps once it was sent or given up: nothing of the address, the text (with
+# the manage link and its token) or the calendar file; purpose, times and tries stay.
+SENT_MAIL_BLANKED: dict[str, Any] = {"to_address": "", "subject": "", "body": "", "ics": None}
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,17 @@ class SmtpConfig:
     username: str | None = None
     password: str | None = None
     sender: str = "Veilig Thuis <noreply@veiligthuis.example>"
+    # Where callers reach the manage page (VT_PUBLIC_URL): the manage links made at sending.
+    public_url: str = "http://127.0.0.1:8080"
+
+
+# What a queued e-mail holds instead of its manage link: the token is made at sending, so the
+# outbox never holds one (docs/privacy.md).
+MANAGE_LINK = "{{manage_link}}"
+
+
+def manage_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/afspraak/beheer#{token}"
 
 
 class Mailer:
@@ -192,13 +208,20 @@ class Mailer:
                     await conn.execute(
                         update(outbox)
                         .where(outbox.c.id == row.id)
-                        .values(tries=tries, next_try_at=now + timedelta(seconds=delay))
+                        .values(
+                            tries=tries,
+                            next_try_at=now + timedelta(seconds=delay),
+                            # Given up: nobody will send it, so nothing of it is kept.
+                            **(SENT_MAIL_BLANKED if tries >= MAX_TRIES else {}),
+                        )
                     )
                 log.warning("mail_failed", purpose=row.purpose, tries=tries, error=type(exc).__name__)
                 continue
             async with self.db.write() as conn:
                 await conn.execute(
-                    update(outbox).where(outbox.c.id == row.id).values(sent_at=self.clock.now(), tries=row.tries + 1)
+                    update(outbox)
+                    .where(outbox.c.id == row.id)
+                    .values(sent_at=self.clock.now(), tries=row.tries + 1, **SENT_MAIL_BLANKED)
                 )
             log.info("mail_sent", purpose=row.purpose)
             sent += 1
@@ -215,6 +238,27 @@ class Mailer:
                 )
             ).first()
 
+    async def _with_link(self, row: Any) -> str:
+        """The text to send: with a manage link of its own for an e-mail about an open request.
+        The new token's hash is stored before sending; the token itself only goes out in the
+        e-mail. A retry makes another one (the earlier never reached anyone)."""
+        body = str(row.body)
+        if MANAGE_LINK not in body:
+            return body
+        token = secrets.token_urlsafe(32)
+        async with self.db.write() as conn:
+            issued = (
+                await conn.execute(
+                    update(requests)
+                    .where(requests.c.id == row.request_id, requests.c.status == "open")
+                    .values(mail_manage_hash=hash_token(token))
+                    .returning(requests.c.id)
+                )
+            ).first()
+        if issued is None:  # cancelled or handled meanwhile: no link that could not work
+            return body.replace(MANAGE_LINK, "(deze afspraak kunt u niet meer wijzigen)")
+        return body.replace(MANAGE_LINK, manage_url(self.config.public_url, token))
+
     async def _send(self, row: Any) -> None:
         msg = EmailMessage()
         msg["From"] = self.config.sender
@@ -222,7 +266,7 @@ class Mailer:
         msg["Subject"] = row.subject
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = make_msgid(domain="vt-contact")
-        msg.set_content(row.body)
+        msg.set_content(await self._with_link(row))
         if row.ics:
             msg.add_attachment(
                 row.ics.encode(),

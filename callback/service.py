@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -45,7 +45,7 @@ from contact.db import Database
 from contact.emits import HandoffCreated, Outgoing, Result, ToAgentGroup, ToCrisisAudience
 from contact.errors import DomainError
 from contact.keys import hash_token
-from contact.phone import contact_hash, display_phone, normalise_email, normalise_phone
+from contact.phone import display_phone, normalise_email, normalise_phone
 from contact.store import record_audit
 
 CLAIMED_BY_COLLEAGUE = ("Een collega belt deze beller al.", "A colleague is already calling this caller.")
@@ -204,13 +204,12 @@ class CallbackService:
 
     async def _open_callback(self, conn: AsyncConnection, phone: str) -> tuple[str, Any]:
         """The keyed hash of a number and its open callback (locked), if it has one."""
-        if not self.keys.contact_hash:
-            raise RuntimeError("the hash key was not loaded")
-        phone_hash = contact_hash(self.keys.contact_hash, phone)
+        phone_hash = self.keys.hash(phone)
         existing = (
             await conn.execute(
                 select(callbacks.c.id)
-                .where(callbacks.c.phone_hash == phone_hash, callbacks.c.status.in_(OPEN))
+                # Every stored form: an open callback hashed with the key before a rotation too.
+                .where(callbacks.c.phone_hash.in_(self.keys.matches(phone)), callbacks.c.status.in_(OPEN))
                 .with_for_update()
             )
         ).first()
@@ -260,7 +259,7 @@ class CallbackService:
             await self._recompute(conn, callback_id)
         if b.email and b.kind == "adviesgesprek":
             await self._queue_mail(
-                conn, "confirmation", request_id=request_id, sequence=0, to=b.email, name=b.name, tv=tv, token=token,
+                conn, "confirmation", request_id=request_id, sequence=0, to=b.email, name=b.name, tv=tv, link=True,
                 now=now,
             )  # fmt: skip
         await record_audit(
@@ -311,10 +310,15 @@ class CallbackService:
 
     async def _own_request(self, conn: AsyncConnection, token: str) -> Any:
         """The open request of a manage token. Used, cancelled and made-up tokens take the same
-        path (one indexed lookup that finds nothing) and give the same `not_found`."""
+        path (one indexed lookup that finds nothing) and give the same `not_found`. The token
+        is the one shown at booking or the one of the latest e-mail."""
+        hashed = hash_token(token)
         row = (
             await conn.execute(
-                select(requests).where(requests.c.manage_hash == hash_token(token), requests.c.status == "open")
+                select(requests).where(
+                    or_(requests.c.manage_hash == hashed, requests.c.mail_manage_hash == hashed),
+                    requests.c.status == "open",
+                )
             )
         ).first()
         if row is None:
@@ -387,7 +391,7 @@ class CallbackService:
                 tijdvak = Tijdvak(row.slot_start, row.slot_end, row.kind)
                 await self._queue_mail(
                     conn, "cancelled", request_id=row.id, sequence=done.ics_sequence, to=row.email, name=row.name,
-                    tv=tijdvak, token=None, now=now,
+                    tv=tijdvak, link=False, now=now,
                 )  # fmt: skip
             await record_audit(conn, at=now, action="callback_cancelled", actor="caller", callback_id=row.callback_id)
         return {"ok": True}
@@ -420,7 +424,7 @@ class CallbackService:
             if row.email and row.kind == "adviesgesprek":
                 await self._queue_mail(
                     conn, "rescheduled", request_id=row.id, sequence=int(sequence or 0), to=row.email, name=row.name,
-                    tv=tijdvak, token=token, now=now,
+                    tv=tijdvak, link=True, now=now,
                 )  # fmt: skip
             await record_audit(conn, at=now, action="callback_rescheduled", actor="caller", callback_id=row.callback_id)
         return {"ok": True, "slot": {"start": iso(tijdvak.start), "end": iso(tijdvak.end)}}
@@ -440,9 +444,6 @@ class CallbackService:
             organiser=self.config.organiser,
         )
 
-    def _manage_url(self, token: str) -> str:
-        return f"{self.config.public_url.rstrip('/')}/afspraak/beheer#{token}"
-
     async def _queue_mail(
         self,
         conn: AsyncConnection,
@@ -453,14 +454,15 @@ class CallbackService:
         to: str,
         name: str | None,
         tv: Tijdvak,
-        token: str | None,
+        link: bool,
         now: datetime,
     ) -> None:
         """An e-mail with the calendar invitation of one request: booked and moved ones as
         METHOD:REQUEST, a cancelled one as METHOD:CANCEL; always the request's own UID and its
         current SEQUENCE. The manage link goes in the text (the caller's own mailbox), never in
-        the calendar entry."""
-        manage_url = self._manage_url(token) if token else None
+        the calendar entry. Nor in the outbox: it holds a placeholder, and the link gets a token
+        of its own when the e-mail is sent (callback/mail.py)."""
+        manage_url = mail.MANAGE_LINK if link else None
         message = mail.compose(purpose, name=name, start=tv.start, end=tv.end, manage_url=manage_url)
         ics = mail.invitation(
             uid=calendar_uid(request_id),
@@ -476,6 +478,7 @@ class CallbackService:
         await conn.execute(
             insert(outbox).values(
                 id=str(uuid.uuid4()),
+                request_id=request_id,
                 purpose=purpose,
                 to_address=to,
                 subject=message.subject,
@@ -855,9 +858,10 @@ class CallbackService:
         tries = (
             await conn.execute(select(attempts).where(attempts.c.callback_id == row.id).order_by(attempts.c.at))
         ).all()
-        key = self.keys.contact_hash
-        hashes = [row.phone_hash, *self.handoffs.hashes(outcome)]
-        hashes += [contact_hash(key, e) for q in reqs if q.email and (e := normalise_email(q.email))]
+        emails = [e for q in reqs if q.email and (e := normalise_email(q.email))]
+        hashes = [self.keys.hash(row.phone), *self.handoffs.hashes(outcome), *map(self.keys.hash, emails)]
+        matches = [*self.keys.matches(row.phone), *self.handoffs.matches(outcome)]
+        matches += [m for e in emails for m in self.keys.matches(e)]
         extra = {
             "callback": {
                 "kind": row.kind,
@@ -895,6 +899,7 @@ class CallbackService:
                 advisor={"id": agent.id, "name": agent.name},
                 extra=extra,
                 contact_hashes=hashes,
+                match_hashes=matches,
             ),
             now,
             webhook=self.handoffs.webhook,

@@ -47,6 +47,7 @@ class Callback(SQLModel, table=True):
         Index("ix_callback_slot", "slot_start"),
         # Earlier callbacks of a number, shown on its card (`related`).
         Index("ix_callback_phone_hash", "phone_hash"),
+        Index("ix_callback_purge", "purged_at", "closed_at"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -54,7 +55,7 @@ class Callback(SQLModel, table=True):
     slot_start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     slot_end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     phone: str = Field(max_length=20)  # E.164; advisors must be able to call it
-    phone_hash: str = Field(max_length=64)  # keyed hash: for merging and repeat reports
+    phone_hash: str = Field(max_length=128)  # keyed hash (with its key version): for merging and repeat reports
     caller_type: str = Field(max_length=16)
     voicemail_ok: bool
     status: str = Field(max_length=16)  # open | claimed | closed | not_reached | wrong_number | cancelled
@@ -67,17 +68,26 @@ class Callback(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     overdue_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # When the retention purge blanked the number and the outcome's details (callback/retention.py).
+    purged_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class CallbackRequest(SQLModel, table=True):
     """What one caller asked for, with their own manage token: they see only this."""
 
     __tablename__ = "callback_request"
+    __table_args__ = (
+        Index("ix_callback_request_purge", "purged_at"),
+        Index("ux_callback_request_mail_manage_hash", "mail_manage_hash", unique=True),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
     callback_id: str = Field(foreign_key="callback.id", index=True, max_length=36)
     reference: str = Field(unique=True, max_length=16)
     manage_hash: str = Field(unique=True, max_length=64)
+    # The manage token of the latest e-mail sent for it (made at sending, callback/mail.py): the
+    # link in the e-mail works next to the one shown at booking, and neither is kept in clear.
+    mail_manage_hash: str | None = Field(default=None, max_length=64)
     kind: str = Field(max_length=16)
     slot_start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     slot_end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -98,6 +108,8 @@ class CallbackRequest(SQLModel, table=True):
     # SEQUENCE of its calendar entry (UID `<id>@vt-contact`): 0 at booking, one more with every
     # reschedule and with the cancellation, so the caller's calendar updates the one entry.
     ics_sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # When the retention purge blanked what the caller entered (callback/retention.py).
+    purged_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class CallbackAttempt(SQLModel, table=True):
@@ -131,6 +143,8 @@ class EmailOutbox(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     purpose: str = Field(max_length=24)  # confirmation | rescheduled | reminder | cancelled
+    # The request it is about: its manage link is made at sending (the body holds a placeholder).
+    request_id: str | None = Field(default=None, max_length=36)
     to_address: str = Field(max_length=254)
     subject: str = Field(max_length=200)
     body: str

@@ -19,7 +19,7 @@ from cases.deadlines import safety_assessment_deadline
 from cases.store import handoff_contacts, handoffs
 from contact.clock import iso
 from contact.keys import Keys
-from contact.phone import contact_hash, normalise_email
+from contact.phone import normalise_email
 from contact.store import record_audit
 
 HANDED_OFF = ("melding", "advies")
@@ -35,14 +35,20 @@ class HandoffSettings:
     keys: Keys = field(default_factory=Keys)
 
     def hashes(self, outcome: dict[str, Any]) -> list[str]:
-        """Keyed hashes of the reporter's phone number and e-mail address in an outcome."""
-        if not self.keys.contact_hash:
-            raise RuntimeError("the hash key was not loaded")
+        """Keyed hashes of the reporter's phone number and e-mail address in an outcome, to store."""
+        return [self.keys.hash(value) for value in self._contacts(outcome)]
+
+    def matches(self, outcome: dict[str, Any]) -> list[str]:
+        """Every stored form of those hashes (older keys too), to find earlier reports by."""
+        return [found for value in self._contacts(outcome) for found in self.keys.matches(value)]
+
+    @staticmethod
+    def _contacts(outcome: dict[str, Any]) -> list[str]:
         found = []
         if outcome.get("phone"):
-            found.append(contact_hash(self.keys.contact_hash, outcome["phone"]))
+            found.append(outcome["phone"])
         if outcome.get("email") and (email := normalise_email(outcome["email"])):
-            found.append(contact_hash(self.keys.contact_hash, email))
+            found.append(email)
         return found
 
 
@@ -61,6 +67,8 @@ class Contact:
     crisis: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     contact_hashes: Iterable[str] = ()
+    # Every form those hashes may be stored in (made with an older key): to find earlier reports.
+    match_hashes: Iterable[str] = ()
 
 
 async def create_handoff(
@@ -80,7 +88,7 @@ async def create_handoff(
             await conn.execute(
                 select(handoffs.c.id, handoffs.c.received_at)
                 .select_from(handoffs.join(handoff_contacts, handoff_contacts.c.handoff_id == handoffs.c.id))
-                .where(handoff_contacts.c.contact_hash.in_(hashes))
+                .where(handoff_contacts.c.contact_hash.in_(sorted(set(hashes) | set(contact.match_hashes))))
                 .order_by(handoffs.c.received_at.desc(), handoffs.c.created_at.desc())
                 .limit(1)
             )

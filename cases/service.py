@@ -1,5 +1,6 @@
-"""The built-in case register (lists by deadline, one case whole), the dead-letter retry, and
-the retention purge of transcripts after handoff."""
+"""The built-in case register (lists by deadline, one case whole), the dead-letter retry and
+discard, and the retention purge: handoff payloads after delivery, the repeat-report hashes,
+and every contact source's own records however the contact ended (cases/sources.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Integer, delete, func, select, update
 
-from cases.sources import ContactSources
-from cases.store import handoffs
+from cases.sources import ContactSources, Retention, decided_only
+from cases.store import handoff_contacts, handoffs
 from contact.auth import AgentIdentity, agents
 from contact.clock import Clock, iso
 from contact.db import Database
@@ -20,16 +21,18 @@ from contact.store import record_audit
 
 log = structlog.get_logger(__name__)
 
-STATUSES = ("pending", "delivered", "registered", "dead")
+# Contacts purged per write transaction (about 3 ms each on SQLite: the lock is held ~60 ms).
+PURGE_BATCH = 20
+STATUSES = ("pending", "delivered", "registered", "dead", "discarded")
 # What the purge removes from a handed-off contact: what people wrote or said, and contact details.
 _PURGED_KEYS = ("transcript", "notes", "requests", "topic")
 
 
 class CaseRegister:
     def __init__(
-        self, db: Database, clock: Clock, tz: ZoneInfo, retention: timedelta, sources: ContactSources
+        self, db: Database, clock: Clock, tz: ZoneInfo, retention: Retention, sources: ContactSources
     ) -> None:
-        """`sources`: how each contact source purges its own records of a handed-off contact."""
+        """`sources`: how each contact source purges its own records."""
         self.db = db
         self.sources = sources
         self.clock = clock
@@ -130,11 +133,34 @@ class CaseRegister:
                 await record_audit(conn, at=now, action="handoffs_retried", actor="cli", count=len(done))
         return len(done)
 
-    async def purge_due(self, limit: int = 200) -> int:
-        """Delete the transcripts of contacts handed off longer than the retention time ago;
-        the registration (outcome, deadline, links of repeat reports) stays."""
+    async def discard(self, handoff_id: str, actor: str = "cli") -> bool:
+        """An operator gives up on a dead-lettered handoff (`vt-contact cases discard ID`): its
+        payload is stripped at once, with an audit entry; nothing else is ever dropped silently."""
         now = self.clock.now()
-        cutoff = now - self.retention
+        async with self.db.write() as conn:
+            row = (
+                await conn.execute(
+                    select(handoffs.c.payload).where(handoffs.c.id == handoff_id, handoffs.c.status == "dead")
+                )
+            ).first()
+            if row is None:
+                return False
+            await conn.execute(
+                update(handoffs)
+                .where(handoffs.c.id == handoff_id)
+                .values(status="discarded", purged_at=now, payload=_stripped(row.payload, now))
+            )
+            await record_audit(conn, at=now, action="handoff_discarded", actor=actor, handoff_id=handoff_id)
+        return True
+
+    async def purge_due(self, limit: int = 200) -> int:
+        """Everything whose retention time has passed: the payloads of handoffs delivered longer
+        ago than `retention.handoff` (dead ones wait for delivery or an operator's discard), the
+        repeat-report hashes older than `retention.hermelding`, and each source's contacts that
+        ended longer ago than its own time. What was decided (outcome kind, deadline, links of
+        repeat reports) stays."""
+        now = self.clock.now()
+        cutoff = now - self.retention.handoff
         purged = 0
         async with self.db.read() as conn:
             due = (
@@ -164,18 +190,82 @@ class CaseRegister:
                 ).first()
                 if claimed is None:
                     continue
-                await source.purge(conn, item.source_id)
+                await source.purge(conn, item.source_id, now)
                 await record_audit(conn, at=now, action="transcript_purged", actor="system", handoff_id=item.id)
             purged += 1
+        async with self.db.write() as conn:
+            hashes = (
+                await conn.execute(
+                    delete(handoff_contacts)
+                    .where(handoff_contacts.c.at <= now - self.retention.hermelding)
+                    .returning(handoff_contacts.c.handoff_id)
+                )
+            ).all()
+            if hashes:
+                await record_audit(conn, at=now, action="contact_hashes_purged", actor="system", count=len(hashes))
+        for name, source in self.sources.items():
+            done = 0
+            while done < limit:
+                # Small transactions: the write lock (SQLite) is never held long against messages.
+                async with self.db.write() as conn:
+                    step = await source.purge_ended(conn, now - self.retention.of(name), now, PURGE_BATCH)
+                    if step:
+                        await record_audit(
+                            conn, at=now, action="contacts_purged", actor="system", source=name, count=step
+                        )
+                done += step
+                if step < PURGE_BATCH:
+                    break
+            purged += done
         return purged
+
+    async def report(self) -> dict[str, Any]:
+        """What is stored now (counts only, never content): per source by how the contact ended,
+        with how many the next purge removes; handoffs by status; repeat-report hashes by age."""
+        now = self.clock.now()
+        out: dict[str, Any] = {"at": iso(now), "sources": {}}
+        async with self.db.read() as conn:
+            for name, source in self.sources.items():
+                out["sources"][name] = {
+                    "retention_days": self.retention.of(name) / timedelta(days=1),
+                    "endings": await source.stored(conn, now - self.retention.of(name), now),
+                }
+            cutoff = now - self.retention.handoff
+            rows = (
+                await conn.execute(
+                    select(
+                        handoffs.c.status,
+                        func.count(),
+                        func.sum(
+                            (handoffs.c.delivered_at.is_not(None) & (handoffs.c.delivered_at <= cutoff)).cast(
+                                Integer
+                            )
+                        ),
+                    )
+                    .where(handoffs.c.purged_at.is_(None))
+                    .group_by(handoffs.c.status)
+                )
+            ).all()
+            out["handoffs"] = {
+                "retention_days": self.retention.handoff / timedelta(days=1),
+                "with_payload": {r[0]: {"kept": r[1], "due": int(r[2] or 0)} for r in rows},
+            }
+            hermelding_cutoff = now - self.retention.hermelding
+            total = await conn.scalar(select(func.count()).select_from(handoff_contacts))
+            due_hashes = await conn.scalar(
+                select(func.count()).select_from(handoff_contacts).where(handoff_contacts.c.at <= hermelding_cutoff)
+            )
+            out["contact_hashes"] = {
+                "retention_days": self.retention.hermelding / timedelta(days=1),
+                "kept": int(total or 0),
+                "due": int(due_hashes or 0),
+            }
+        return out
 
 
 def _stripped(payload: dict[str, Any], now: datetime) -> dict[str, Any]:
     kept = {k: v for k, v in payload.items() if k not in _PURGED_KEYS}
-    outcome = dict(kept.get("outcome") or {})
-    for key in ("phone", "email"):
-        outcome.pop(key, None)
-    kept["outcome"] = outcome
+    kept["outcome"] = decided_only(kept.get("outcome") or {})
     if isinstance(kept.get("callback"), dict):
         kept["callback"] = {k: v for k, v in kept["callback"].items() if k != "phone"}
     kept["purged_at"] = iso(now)

@@ -54,7 +54,7 @@ class HandoffContact(SQLModel, table=True):
     __table_args__ = (Index("ix_handoff_contact_hash", "contact_hash"),)
 
     handoff_id: str = Field(foreign_key="handoff.id", primary_key=True, max_length=36)
-    contact_hash: str = Field(primary_key=True, max_length=64)
+    contact_hash: str = Field(primary_key=True, max_length=128)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cases.outbox import HANDED_OFF, Contact, create_handoff
+from cases.sources import decided_only
 from chat import outbound as out
 from chat.base import (
     VISITOR_ENDED,
@@ -52,7 +53,11 @@ class ClosingUseCases(ChatBase):
         outcome = check_outcome(outcome)
         now = self.clock.now()
         crisis_ended = None
-        recorded = {"outcome": outcome, "outcome_at": now, "outcome_by": agent.id}
+        # A handed-off outcome's summary and contact details travel in the handoff (purged after
+        # delivery); the conversation keeps only what was decided. A `geen` is handed to nobody:
+        # its summary stays here until the chat's retention time (chat/retention.py).
+        kept = outcome if outcome["kind"] not in HANDED_OFF else decided_only(outcome)
+        recorded = {"outcome": kept, "outcome_at": now, "outcome_by": agent.id}
         async with self.db.write() as conn:
             live = (
                 await conn.execute(
@@ -209,6 +214,7 @@ class ClosingUseCases(ChatBase):
                 crisis=crisis,
                 extra={"intent": conv.intent, "topic": conv.topic, "team": conv.team},
                 contact_hashes=self.handoffs.hashes(outcome),
+                match_hashes=self.handoffs.matches(outcome),
             ),
             now,
             webhook=self.handoffs.webhook,

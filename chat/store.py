@@ -28,6 +28,7 @@ class Conversation(SQLModel, table=True):
         Index("ix_conversation_queue", "status", "priority", "waiting_since"),
         Index("ix_conversation_agent_status", "agent_id", "status"),
         Index("ix_conversation_crisis_open", "crisis_acked_at", "crisis_at"),
+        Index("ix_conversation_purge", "purged_at", "outcome_at"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -79,6 +80,8 @@ class Conversation(SQLModel, table=True):
     # Push mode: the agent this waiting conversation is offered to now, and since when.
     offered_to: str | None = Field(default=None, max_length=36)
     offered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # When the retention purge blanked what was said and who said it (chat/retention.py).
+    purged_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class Message(SQLModel, table=True):

@@ -33,6 +33,19 @@ def quiet_protocol_errors() -> None:
         server_log.addFilter(ProtocolErrorFilter())
 
 
+DATA_LOGGERS = (
+    "aiosqlite",
+    "sqlalchemy",
+    "asyncpg",
+    "aiosmtplib",
+    "redis",
+    "aiohttp.client",
+    "aiohttp.internal",
+    "aiohttp.websocket",
+    "asyncio",
+)
+
+
 def configure(level: str = "INFO", fmt: str = "json") -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
@@ -61,5 +74,10 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     # Socket.IO's own loggers would print packets, i.e. message text: keep them quiet.
     for noisy in ("socketio", "engineio", "socketio.server", "engineio.server"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    # Libraries that print statements with their parameters, mail with its addresses or
+    # connections with their peer's address when they debug: never below WARNING, also when
+    # VT_LOG_LEVEL=DEBUG (a debug log is still a log, and is copied and kept like one).
+    for talkative in DATA_LOGGERS:
+        logging.getLogger(talkative).setLevel(max(logging.WARNING, root.level))
     # APScheduler reports every run of every job at INFO: a line a second says nothing.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))

@@ -1,11 +1,7 @@
 """Phone numbers of callers: parsed and normalised with `phonenumbers` (Dutch numbers only: the
-advisors call back from the Netherlands), e-mail addresses, and a keyed hash to recognise a number again without
-keeping it in clear where it is not needed."""
+advisors call back from the Netherlands), e-mail addresses (their keyed hashes: contact/keys.py)."""
 
 from __future__ import annotations
-
-import hashlib
-import hmac
 
 import phonenumbers
 
@@ -54,9 +50,3 @@ def normalise_email(raw: str) -> str | None:
 def display_phone(e164: str) -> str:
     """How an advisor reads the number: 06 12345678, 030 1234567."""
     return phonenumbers.format_number(phonenumbers.parse(e164, "NL"), phonenumbers.PhoneNumberFormat.NATIONAL)
-
-
-def contact_hash(key: bytes, normalised: str) -> str:
-    """HMAC-SHA256 of a normalised phone number or e-mail address: equal inputs give equal
-    hashes, and without the key nobody can test guesses against them."""
-    return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -54,11 +56,18 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Any) -> None:
+    """Limits shared by every process. Redis never sees what is limited (a client address, a
+    username): each key is a keyed hash of it, `vt:rl:<hmac>`, with a key Redis does not hold."""
+
+    def __init__(self, redis: Any, key: bytes) -> None:
         self._redis = redis
+        self._key = key
+
+    def _name(self, key: str) -> str:
+        return "vt:rl:" + hmac.new(self._key, key.encode(), hashlib.sha256).hexdigest()[:40]
 
     async def hit(self, key: str, limit: int, window_s: int) -> bool:
-        rkey = f"vt:rl:{key}"
+        rkey = self._name(key)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(rkey)
             pipe.expire(rkey, window_s, nx=True)
@@ -66,11 +75,11 @@ class RedisRateLimiter:
         return int(count) <= limit
 
     async def exceeded(self, key: str, limit: int, window_s: int) -> bool:
-        count = await self._redis.get(f"vt:rl:{key}")
+        count = await self._redis.get(self._name(key))
         return count is not None and int(count) >= limit
 
     async def reset(self, key: str) -> None:
-        await self._redis.delete(f"vt:rl:{key}")
+        await self._redis.delete(self._name(key))
 
 
 class FallbackRateLimiter:

@@ -103,8 +103,12 @@ class Settings(BaseSettings):
     # How often the scheduler looks for tijdvakken that start or end, reminders and e-mail to send.
     callback_check_s: float = Field(default=30, gt=0)
     # Key of the hashes that recognise a phone number or e-mail again (merging, repeat reports).
-    # Keep it out of the database and the same everywhere; without it one is kept in the database.
+    # Required outside demo mode; keep it out of the database and the same everywhere.
     hash_key: SecretStr | None = None
+    # Keys VT_HASH_KEY replaced (comma-separated, oldest first), during and after `keys rotate`.
+    hash_key_old: SecretStr | None = None
+    # Set by `serve --demo` (not meant as a variable): a hash key may then be kept in the database.
+    demo: bool = False
     # Where callers reach the manage page of their booking (links in e-mails).
     public_url: str | None = None
 
@@ -146,13 +150,21 @@ class Settings(BaseSettings):
     # A handoff being sent belongs to its worker this long; if that process dies, another
     # worker sends it after this time. Keep it well above the timeout.
     case_lease_s: float = Field(default=60, gt=0)
-    # Transcripts of handed-off contacts are deleted this long after delivery; the registration stays.
+    # Retention of personal data (docs/privacy.md). The general time: each kind of contact is
+    # purged this long after it ended, a handoff's payload this long after delivery, unless the
+    # kind has its own time below. Fractional days are allowed (tests use seconds).
     retention_days: float = Field(default=30, ge=0)
     # The access log (NEN 7513) is kept this long; NEN 7513:2018 asks at least five years.
     access_log_retention_days: float = Field(default=5 * 365 + 1, ge=1)
     # The callback work list shows an advisor the tijdvakken of their teams this many days back
     # and as many ahead of today (supervisors and admins see every day).
     worklist_window_days: int = Field(default=7, ge=0, le=366)
+    chat_retention_days: float | None = Field(default=None, ge=0)
+    callback_retention_days: float | None = Field(default=None, ge=0)
+    handoff_retention_days: float | None = Field(default=None, ge=0)
+    # The keyed hashes that link a repeat report (hermelding) to an earlier one: as long as the
+    # case system keeps the file the link points to (20 years, docs/privacy.md).
+    hermelding_retention_days: float = Field(default=7305, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import traceback
 from typing import Any, TypeVar
 
 import structlog
@@ -76,7 +77,9 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         if unavailable(exc):
             log.warning("request_unavailable", error=type(exc).__name__)
             return web.json_response(error_payload("unavailable"), status=503)
-        log.error("request_failed", path=request.path, error=type(exc).__name__, exc_info=True)
+        # The route's pattern, never the path itself (a manage token, an id), no query string and
+        # no traceback text (an exception's message may quote what a caller sent).
+        log.error("request_failed", route=route_of(request), error=type(exc).__name__, at=raised_at(exc))
         return web.json_response(error_payload("internal"), status=500)
 
 
@@ -216,6 +219,23 @@ def client_ip(request: web.BaseRequest, trusted_proxies: frozenset[str] = frozen
             # used as a key (Redis could not even encode it); the proxy's own limit applies.
             return hop[:64] if hop.isascii() and hop.isprintable() else peer
     return peer
+
+
+def raised_at(exc: BaseException) -> str:
+    """Where an exception was raised (`file:line in function`), without its message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "unknown"
+    last = frames[-1]
+    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno} in {last.name}"
+
+
+def route_of(request: web.BaseRequest) -> str:
+    """The pattern of the route that answered (`/api/callbacks/{token}`), never its values."""
+    match_info = getattr(request, "match_info", None)
+    route = getattr(match_info, "route", None)
+    resource = getattr(route, "resource", None)
+    return resource.canonical if resource is not None else "unmatched"
 
 
 _SECRET_PATH = re.compile(r"^(/api/callbacks/)(?!slots$)[^/]+")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import email
 import hashlib
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -14,8 +15,11 @@ import pytest
 from aiohttp import ClientSession
 from aiosmtpd.controller import Controller
 from icalendar import Calendar
+from sqlalchemy import select
 
+from callback.store import outbox
 from contact.clock import ManualClock
+from contact.db import Database
 from tests.callback.conftest import MONDAY_8, Api, booking
 from tests.support.server import RunningServer, make_settings, migrated_sqlite
 from tests.support.services import free_port
@@ -84,7 +88,12 @@ async def test_confirmation_with_invitation_then_reminder_the_day_before(tmp_pat
                 next(p for p in mail.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
             )
             assert "Els Bakker" in text and "woensdag 2 december 2026, 09:45–10:30 uur" in text
-            assert f"https://vt.example/afspraak/beheer#{made['manage_token']}" in text
+            # The link has a token of its own, made at sending: the outbox never held one.
+            link = re.search(r"https://vt\.example/afspraak/beheer#([A-Za-z0-9_-]{40,})", text)
+            assert link and link.group(1) != made["manage_token"]
+            assert (await api.call("GET", f"/api/callbacks/{link.group(1)}"))[0] == 200
+            assert (await api.call("GET", f"/api/callbacks/{made['manage_token']}"))[0] == 200  # both work
+            assert await _outbox_without_tokens(url, [link.group(1), made["manage_token"]])
             assert "0612345678" not in text and "06 12345678" not in text  # no phone number in e-mail
             ics = next(p for p in mail.walk() if p.get_content_type() == "text/calendar").get_payload(decode=True)
             event = next(c for c in Calendar.from_ical(ics).walk() if c.name == "VEVENT")
@@ -227,5 +236,22 @@ async def test_one_calendar_entry_updated_by_reschedule_and_removed_by_cancel(tm
         unfolded = text.replace("\r\n ", "").replace("\n ", "")
         assert token not in unfolded and "/afspraak/beheer" not in unfolded and "vt.example/afspraak" not in unfolded
     # The e-mail text (the caller's own mailbox) keeps the link while it works; not after cancelling.
-    assert f"https://vt.example/afspraak/beheer#{token}" in _text(rescheduled)
+    assert "https://vt.example/afspraak/beheer#" in _text(rescheduled) and token not in _text(rescheduled)
     assert token not in _text(cancelled) and "afgezegd" in _text(cancelled)
+
+
+async def _outbox_without_tokens(url: str, tokens: list[str]) -> bool:
+    """No row of the outbox holds a manage token, and a sent one holds no address or text."""
+    db = Database(url)
+    try:
+        async with db.read() as conn:
+            rows = (await conn.execute(select(outbox))).all()
+    finally:
+        await db.dispose()
+    for row in rows:
+        text = " ".join(str(v) for v in row)
+        if any(t in text for t in tokens):
+            return False
+        if row.sent_at is not None and (row.to_address or row.body or row.ics or row.subject):
+            return False
+    return bool(rows)

@@ -165,7 +165,9 @@ async def test_repeat_reports_are_linked_and_survive_the_purge(case_server):
     assert whole["purged"] is True
     assert "transcript" not in whole["handoff"] and "requests" not in whole["handoff"]
     assert "phone" not in whole["handoff"]["callback"] and "+3161234" not in str(whole)
-    assert whole["handoff"]["outcome"]["summary"] == "vader slaat" and whole["deadline"]
+    # What was decided stays; the summary (what was told) went with the transcript.
+    assert whole["handoff"]["outcome"] == {"kind": "melding", "urgency": "midden", "gemeente": "Utrecht"}
+    assert whole["deadline"]
     _, chat_after = await api.call("GET", f"/api/agent/cases/{chat['handoff_id']}", token=boss)
     assert "transcript" not in chat_after["handoff"] and "phone" not in chat_after["handoff"]["outcome"]
     later = await _callback_closed(case_server, token, "0612345678", day="2026-12-28")
@@ -190,3 +192,23 @@ async def test_bad_outcome_contact_details_close_nothing(case_server):
     assert cases["cases"] == []
     for c in (v, agent):
         await c.disconnect()
+
+
+async def test_a_handed_off_outcome_travels_in_the_handoff_not_in_the_conversation(case_server):
+    from sqlalchemy import select
+
+    from chat.store import conversations
+    from contact.db import Database
+
+    outcome = {**MELDING, "phone": "0612345678", "email": "melder@example.nl"}
+    cid, closed, _, _ = await _chat_closed_as(case_server, outcome)
+    _, boss = await agent_token(case_server, role="supervisor")
+    _, case = await case_server.api.call("GET", f"/api/agent/cases/{closed['handoff_id']}", token=boss)
+    assert case["handoff"]["outcome"]["summary"] == "vader slaat" and case["handoff"]["outcome"]["phone"]
+    db = Database(case_server.settings.database_url)
+    try:
+        async with db.read() as conn:
+            kept = await conn.scalar(select(conversations.c.outcome).where(conversations.c.id == cid))
+    finally:
+        await db.dispose()
+    assert kept == {"kind": "melding", "urgency": "midden", "gemeente": "Utrecht"}

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 
 from app.services import contact_sources
 from cases.service import CaseRegister
-from cases.sources import ContactSources
+from cases.sources import ContactSources, Retention
 from cases.store import handoffs
 from contact.clock import ManualClock
 from contact.db import Database
@@ -22,8 +22,14 @@ class Recorder:
         self.name = name
         self.purged: list[str] = []
 
-    async def purge(self, conn, source_id: str) -> None:
+    async def purge(self, conn, source_id: str, now) -> None:
         self.purged.append(source_id)
+
+    async def purge_ended(self, conn, cutoff, now, limit) -> int:
+        return 0
+
+    async def stored(self, conn, cutoff, now):
+        return {}
 
 
 def test_the_app_registers_chat_and_callback():
@@ -38,8 +44,8 @@ def test_a_source_registered_twice_is_refused_at_start_up():
 async def test_each_source_purges_its_own_contacts():
     chat, callback = Recorder("chat"), Recorder("callback")
     sources = ContactSources([chat, callback])
-    await sources["chat"].purge(None, "c-1")
-    await sources["callback"].purge(None, "b-1")
+    await sources["chat"].purge(None, "c-1", None)
+    await sources["callback"].purge(None, "b-1", None)
     assert chat.purged == ["c-1"] and callback.purged == ["b-1"]
     assert sources.get("fax") is None  # the register skips (and logs) a source nobody registered
 
@@ -60,7 +66,8 @@ async def test_the_purge_goes_through_the_registered_source_and_skips_an_unknown
         "delivered_at": then,
     }
     chat = Recorder("chat")
-    register = CaseRegister(db, clock, ZoneInfo("Europe/Amsterdam"), timedelta(days=365), ContactSources([chat]))
+    retention = Retention(*[timedelta(days=365)] * 3)
+    register = CaseRegister(db, clock, ZoneInfo("Europe/Amsterdam"), retention, ContactSources([chat]))
     try:
         async with db.write() as conn:
             await conn.execute(insert(handoffs).values(id="h-chat", source="chat", source_id="c-1", **row))

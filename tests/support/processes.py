@@ -9,7 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.support.server import SECRET
+from tests.support.server import HASH_KEY, SECRET
 from tests.support.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +18,9 @@ CLI = [sys.executable, "-m", "app.cli"]
 
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VT_")}
-    env.update({"VT_SECRET_KEY": SECRET, "VT_CHAT_HOURS": "24/7", "VT_LOG_LEVEL": "WARNING"})
+    env.update(
+        {"VT_SECRET_KEY": SECRET, "VT_HASH_KEY": HASH_KEY, "VT_CHAT_HOURS": "24/7", "VT_LOG_LEVEL": "WARNING"}
+    )
     env.update(extra)
     return env
 

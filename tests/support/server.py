@@ -23,6 +23,7 @@ from contact.serving import ContactAppRunner
 from contact.settings import Settings
 
 SECRET = "test-secret-key-that-is-long-enough"
+HASH_KEY = "test-hash-key-that-is-long-enough"
 _counter = itertools.count(1)
 
 # Every server→client event any test server emits is checked against its model
@@ -51,6 +52,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
         "secret_key": SECRET,
+        "hash_key": HASH_KEY,
         "chat_hours": "24/7",
         "start_limit_per_ip": 100_000,
         "log_format": "console",

@@ -1,0 +1,60 @@
+"""No raw identifiers outside the database: Redis keys of rate limits are keyed hashes of the
+address, and a failed request is logged by its route, without path values, query or message."""
+
+from __future__ import annotations
+
+import logging
+
+import redis.asyncio as aioredis
+from aiohttp import ClientSession, web
+
+from contact.ratelimit import RedisRateLimiter
+from contact.web import PrivateAccessLogger, errors_middleware
+
+ADDRESS = "203.0.113.77"
+
+
+async def test_rate_limit_keys_in_redis_are_keyed_hashes(redis_url):
+    client = aioredis.from_url(redis_url)
+    try:
+        limiter = RedisRateLimiter(client, b"k" * 32)
+        assert await limiter.hit(f"start:{ADDRESS}", 2, 60)
+        assert await limiter.hit(f"start:{ADDRESS}", 2, 60)
+        assert not await limiter.hit(f"start:{ADDRESS}", 2, 60)
+        assert await limiter.exceeded(f"start:{ADDRESS}", 2, 60)
+        keys = [k.decode() for k in await client.keys("*")]
+        assert keys and all(k.startswith("vt:rl:") for k in keys)
+        assert not any(ADDRESS in k or "start" in k for k in keys)
+        other = RedisRateLimiter(client, b"o" * 32)  # another key: another name, nothing to guess from
+        assert await other.hit(f"start:{ADDRESS}", 1, 60)
+        await limiter.reset(f"start:{ADDRESS}")
+        assert not await limiter.exceeded(f"start:{ADDRESS}", 2, 60)
+    finally:
+        await client.flushdb()
+        await client.aclose()
+
+
+async def test_a_500_logs_the_route_not_the_token_the_query_or_the_message(caplog, capfd):
+    async def broken(request: web.Request) -> web.Response:
+        raise ValueError(f"kapot voor {request.match_info['token']} 0612345678")
+
+    app = web.Application(middlewares=[errors_middleware])
+    app.router.add_get("/api/callbacks/{token}", broken)
+    runner = web.AppRunner(app, access_log_class=PrivateAccessLogger)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    caplog.set_level(logging.DEBUG)
+    try:
+        async with ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/api/callbacks/GEHEIMTOKEN123?email=a@b.nl") as r:
+                assert r.status == 500 and (await r.json())["error"]["code"] == "internal"
+    finally:
+        await runner.cleanup()
+    out, err = capfd.readouterr()
+    text = caplog.text + out + err
+    failed = [line for line in text.splitlines() if "request_failed" in line]
+    assert len(failed) == 1 and "/api/callbacks/{token}" in failed[0] and "ValueError" in failed[0]
+    for secret in ("GEHEIMTOKEN123", "a@b.nl", "0612345678", "127.0.0.1", "kapot"):
+        assert secret not in text, secret
