@@ -230,6 +230,56 @@ def test_negation_is_quiet(text: str) -> None:
     assert level(text) is None, (text, default_detector().detect(text).signals)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ik heb pijn in mijn hoofd",
+        "mijn hond heeft mijn hand gebeten",
+        "mijn kat krabt me altijd",
+        "mijn buurman zet de muziek te hard",
+        "ik stik van het lachen",
+        "ik heb een rare dag gehad",
+    ],
+)
+def test_everyday_body_animal_and_noise_words_are_not_violence(text: str) -> None:
+    assert RiskDetector.from_file(model=False).detect(text).level is None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A time in the past makes "net" or "nu" no acute danger: the danger is high, not acute.
+        ("hij heeft me gisteren geslagen, ik ben nu bang", "hoog"),
+        ("vorige week hield hij een mes tegen mijn keel", "hoog"),
+        # ... unless the message also says it is happening now.
+        ("gisteren sloeg hij me en vanavond komt hij terug, hij zei dat hij me vermoordt", "acuut"),
+        ("hij heeft me net geslagen en hij staat nu beneden", "acuut"),
+        ("hij heeft me in mn kamer opgesloten, ik heb sinds gister niks gegeten", "acuut"),
+        ("hij staat in de gang te schreeuwen dat dit mijn laatste avond is", "acuut"),  # "laatste" is no "laatst"
+    ],
+)
+def test_past_time_lowers_acute_to_high(text: str, expected: str) -> None:
+    assert RiskDetector.from_file(model=False).detect(text).level == expected, text
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        ("ik wil mezelf unaliven", "zelfdoding"),
+        ("ik zie het niet meer zitten, ik wil uit het leven stappen", "zelfdoding"),
+        ("mijn ex zei: je bent er geweest", "dreiging"),
+        ("mijn stiefvader doet rare dingen met mij", "seksueel"),
+        ("mijn man heeft de deur op slot gedaan en ik mag de deur niet uit", "opsluiten"),
+        ("hij heeft mijn hoofd onder water gehouden", "wurgen"),
+        ("mijn broers zeggen dat ik de namus van de familie heb geschonden", "eer"),
+    ],
+)
+def test_wider_vocabulary(text: str, concept: str) -> None:
+    result = RiskDetector.from_file(model=False).detect(text)
+    named = {part for name, _, _ in result.concepts for part in name.split(" + ")}
+    assert result.level is not None and concept in named, (text, result.concepts)
+
+
 def test_signals_explain_concepts_and_words() -> None:
     result = default_detector().detect("hij zit achter me aan met een hamer")
     assert result.level == "acuut"
