@@ -269,6 +269,8 @@ class _Lexicon:
         self.wild: dict[str, list[tuple[int, int, int]]] = {}  # entries ending in *
         self.wild_lengths: set[int] = set()
         self.suffix_lengths: set[int] = set()
+        # Lemmas of entry words that are not their own lemma ("sloten" -> "sluiten"), for inflected message words.
+        self.inflected: dict[str, list[tuple[int, int, int]]] = {}
 
     def add(self, word: str, ref: tuple[int, int, int], stem: str, lemma: str, compounds: bool) -> None:
         if word.endswith("*"):
@@ -278,11 +280,12 @@ class _Lexicon:
             return
         # Squeezed short words collide ("eer" -> "er"): only longer words are also matched squeezed.
         forms = {word, _squeeze(word)} if len(word) >= 5 else {word}
-        # An entry also matches every form of its lemma: "sluit op" finds "sloten me op".
-        if len(word) >= 4 and word not in _COMMON:
-            forms.add(lemma)
         for form in forms:
             self.exact.setdefault(form, []).append(ref)
+        # An entry also matches the other forms of its lemma: "sluit op" finds "sloten me op". Only inflected message
+        # words: "vroeger" (lemma "vroeg") must not find "ik vroeg hem", nor "laatst" find "laat".
+        if len(word) >= 4 and word not in _COMMON and lemma != word:
+            self.inflected.setdefault(lemma, []).append(ref)
         if compounds and len(word) >= _MIN_COMPOUND:
             for form in {word, stem}:
                 if len(form) >= _MIN_COMPOUND:
@@ -480,6 +483,8 @@ class RiskDetector:
         lexicon = self._lexicon
         refs: set[tuple[int, int, int]] = set()
         lemma = self._lemma(word)
+        if lemma != word:
+            refs.update(lexicon.inflected.get(lemma, ()))
         for form in {word, _squeeze(word), lemma, self._stemmer.stemWord(word)}:
             refs.update(lexicon.exact.get(form, ()))
             for n in self._prefix_lengths:

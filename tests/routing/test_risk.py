@@ -280,6 +280,35 @@ def test_wider_vocabulary(text: str, concept: str) -> None:
     assert result.level is not None and concept in named, (text, result.concepts)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ik vroeg hem te stoppen maar hij sloeg me",  # "vroeg" is no "vroeger": the past does not quiet it
+        "hij laat me niet gaan en hij slaat me",  # "laat" is no "laatst"
+        "papa zegt dat hij de hond doodmaakt als ik niet lief ben",  # a threat to a pet is a threat
+        "mijn ouders hebben elke nacht ruzie en ik kan niet slapen",
+    ],
+)
+def test_lemmas_do_not_turn_words_into_quieting_concepts(text: str) -> None:
+    assert RiskDetector.from_file(model=False).detect(text).level is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "papa heeft een hamer en spijkers en we maken samen een vogelhuisje",
+        "onze kat heeft een muis doodgemaakt en in de gang gelegd",
+        "mijn vrouw en ik hebben ruzie over de vakantie",
+        "ik ben kapper, mijn handen zitten vol sneetjes, beroepsrisico",
+        "mn moeder heeft mn telefoon afgepakt omdat ik mn huiswerk niet deed",
+        "wordt mijn ip-adres opgeslagen als ik hier iets typ?",
+        "ik ben niet suïcidaal of zo, ik wilde alleen iets vragen over stress",
+    ],
+)
+def test_tools_animals_upbringing_and_denials_are_quiet(text: str) -> None:
+    assert RiskDetector.from_file(model=False).detect(text).level is None, text
+
+
 def test_signals_explain_concepts_and_words() -> None:
     result = default_detector().detect("hij zit achter me aan met een hamer")
     assert result.level == "acuut"
