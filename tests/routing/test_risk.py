@@ -309,6 +309,17 @@ def test_tools_animals_upbringing_and_denials_are_quiet(text: str) -> None:
     assert RiskDetector.from_file(model=False).detect(text).level is None, text
 
 
+@pytest.mark.parametrize(
+    ("text", "explained"),
+    [
+        ("mijn zoon heeft een blauw oog van voetbal", None),
+        ("ik zeg dat mijn blauwe oog van voetbal komt, maar dat is niet waar, het is mijn vader", "hoog"),
+    ],
+)
+def test_a_cover_story_that_is_denied_explains_nothing(text: str, explained: str | None) -> None:
+    assert RiskDetector.from_file(model=False).detect(text).level == explained, text
+
+
 def test_signals_explain_concepts_and_words() -> None:
     result = default_detector().detect("hij zit achter me aan met een hamer")
     assert result.level == "acuut"
