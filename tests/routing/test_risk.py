@@ -320,6 +320,23 @@ def test_a_cover_story_that_is_denied_explains_nothing(text: str, explained: str
     assert RiskDetector.from_file(model=False).detect(text).level == explained, text
 
 
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        ("er is een meneer in een spel die me robux geeft als ik een foto stuur", "grooming"),  # games do not quiet it
+        ("iemand perst me af, ik moet betalen", "afpersing"),
+    ],
+)
+def test_grooming_through_games_and_extortion(text: str, concept: str) -> None:
+    result = RiskDetector.from_file(model=False).detect(text)
+    named = {part for name, _, _ in result.concepts for part in name.split(" + ")}
+    assert result.level is not None and concept in named, (text, result.concepts)
+
+
+def test_news_about_grooming_is_quiet() -> None:
+    assert RiskDetector.from_file(model=False).detect("op tv was een reportage over loverboys").level is None
+
+
 def test_signals_explain_concepts_and_words() -> None:
     result = default_detector().detect("hij zit achter me aan met een hamer")
     assert result.level == "acuut"
