@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from routing.risk import DEFAULT_MODEL, RiskDetector
+from routing.risk import DEFAULT_MODEL, MODEL_KEYS, RiskDetector
 
 ROOT = Path(__file__).resolve().parent.parent
 SPLITS = ROOT / "tests" / "data" / "risk"
@@ -224,7 +224,7 @@ def main() -> None:
         f"threshold\t{keep:.1f}",
         f"add\t{add:.1f}",
         "level\tzorg",
-        *(f"{feature}\t{weight}" for feature, weight in sorted(weights.items())),
+        *(f"{'=' if feature in MODEL_KEYS else ''}{feature}\t{weight}" for feature, weight in sorted(weights.items())),
     ]
     named = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
     out = Path(named[0]) if named else DEFAULT_MODEL

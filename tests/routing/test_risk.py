@@ -486,6 +486,12 @@ def test_model_errors_name_the_line(content: str, message: str) -> None:
         parse_model(content)
 
 
+def test_model_feature_spelled_like_a_key() -> None:
+    model = parse_model("bias\t0\nthreshold\t0\nlevel\thoog\n=level\t0.5\n=bias\t0.25\n")
+    assert model.level == "hoog" and model.bias == 0
+    assert model.weights == {"level": 0.5, "bias": 0.25}
+
+
 def test_shipped_model_loads_and_never_overrules_acuut() -> None:
     model = parse_model(DEFAULT_MODEL.read_text(encoding="utf-8"))
     assert model.weights and model.add is not None and model.threshold <= model.add
