@@ -746,7 +746,7 @@ def parse_phrases(content: str) -> list[Phrase]:
     return phrases
 
 
-_CONCEPT_KEYS = {"level", "words", "except", "negatable", "unless", "label"}
+_CONCEPT_KEYS = {"level", "words", "except", "negatable", "unless", "label", "compounds"}
 _RULE_KEYS = {"name", "level", "when", "unless"}
 
 
@@ -838,6 +838,9 @@ def parse_concepts(content: str, source: str = "concepts.toml") -> tuple[list[Co
         label = body.get("label", name)
         if not isinstance(label, str):
             raise lines.error(lines.of(header, "label"), f"concept {name!r}: 'label' must be text")
+        compounds = body.get("compounds", True)
+        if not isinstance(compounds, bool):
+            raise lines.error(lines.of(header, "compounds"), f"concept {name!r}: 'compounds' must be true or false")
         concepts.append(
             Concept(
                 name,
@@ -848,6 +851,7 @@ def parse_concepts(content: str, source: str = "concepts.toml") -> tuple[list[Co
                 tuple(unless),
                 label,
                 lines.of(header),
+                compounds,
             )
         )
     names = {c.name for c in concepts}

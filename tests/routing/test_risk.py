@@ -337,6 +337,16 @@ def test_news_about_grooming_is_quiet() -> None:
     assert RiskDetector.from_file(model=False).detect("op tv was een reportage over loverboys").level is None
 
 
+def test_immediacy_words_find_no_compounds() -> None:
+    d = RiskDetector.from_file(model=False)
+    # "kamer" in "kleedkamer", "binnen" in "binnenkort", "gevonden" in "hij vindt": none is "now".
+    assert d.detect("de trainer heeft me in de kleedkamer aangeraakt").level == "hoog"
+    assert d.detect("hij zegt dat hij binnenkort iets met me doet, ik ben bang").level != "acuut"
+    assert d.detect("ik zit verstopt in de badkamer, hij zoekt me").level == "acuut"
+    concepts, _ = parse_concepts('[concepts.a]\ncompounds = false\nwords = ["kamer"]\n')
+    assert concepts[0].compounds is False
+
+
 def test_signals_explain_concepts_and_words() -> None:
     result = default_detector().detect("hij zit achter me aan met een hamer")
     assert result.level == "acuut"
@@ -448,6 +458,7 @@ GOOD = '[concepts.a]\nwords = ["slaan"]\n\n[concepts.b]\nwords = ["hij"]\n'
         ('[concepts.a]\nwords = ["x"]\ncolour = "red"\n', 3, "unknown key 'colour'"),
         ('[concepts.a]\nwords = [\n  "goed",\n  "sla@n",\n]\n', 4, "letters, digits"),
         ('[concepts.a]\nwords = ["x"]\nnegatable = "ja"\n', 3, "true or false"),
+        ('[concepts.a]\nwords = ["x"]\ncompounds = "nee"\n', 3, "'compounds' must be true or false"),
         ('[concepts.a]\nwords = ["x"]\nunless = ["nergens"]\n', 3, "unknown concept 'nergens'"),
         (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = ["a", "b|c"]\n', 9, "unknown concept 'c'"),
         (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = ["a"]\n\n[[rules]]\nlevel = "erg"\nwhen = ["a"]\n', 12, "level"),
