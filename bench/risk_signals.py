@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Recall, precision, F2 and cost of the risk-signal detector on every labelled split present.
 
-Splits: tests/data/risk/{train,dev,test}.tsv (label, category, voice, text) and the old set
-tests/data/risk_messages.tsv (label, text). Danger = any level; a signal of any level counts as flagged.
+Splits: tests/data/risk/{train,dev,train2,test}.tsv (label, category, voice, text) and the old set
+tests/data/risk_messages.tsv (label, text). train and dev are one writer's, train2 another's (other voices).
+Danger = any level; a signal of any level counts as flagged.
 The cost of the phrase matcher the detector replaced (bench/risk_baseline.py) is measured in the same run.
 
 .venv/bin/python bench/risk_signals.py [--errors]   (--errors lists the misses and false alarms of train/dev/old)
@@ -26,12 +27,13 @@ DATA = ROOT / "tests" / "data"
 SPLITS = {
     "train": DATA / "risk" / "train.tsv",
     "dev": DATA / "risk" / "dev.tsv",
+    "train2": DATA / "risk" / "train2.tsv",
     "test": DATA / "risk" / "test.tsv",
     "old": DATA / "risk_messages.tsv",
 }
 REPEATS = 5
 LONG_RUNS = 20
-Row = tuple[str, str, str]  # label, category, text
+Row = tuple[str, str, str, str]  # label, category, voice, text
 
 
 def load(path: Path) -> list[Row]:
@@ -44,9 +46,9 @@ def load(path: Path) -> list[Row]:
             continue
         parts = line.split("\t")
         if len(header) >= 4:
-            rows.append((parts[0], parts[1], parts[-1]))
+            rows.append((parts[0], parts[1], parts[2], parts[-1]))
         else:
-            rows.append((parts[0], parts[0], parts[-1]))
+            rows.append((parts[0], parts[0], "", parts[-1]))
     return rows
 
 
@@ -65,16 +67,23 @@ def scores(pairs: list[tuple[str, str]]) -> tuple[float, float, float, int, int,
 
 
 def report(name: str, rows: list[Row], detect: Callable[[str], str | None], errors: bool) -> None:
-    predicted = [detect(text) or "geen" for _, _, text in rows]
-    pairs = [(label, got) for (label, _, _), got in zip(rows, predicted, strict=True)]
+    predicted = [detect(text) or "geen" for _, _, _, text in rows]
+    pairs = [(label, got) for (label, _, _, _), got in zip(rows, predicted, strict=True)]
     recall, precision, f2, tp, fp, fn = scores(pairs)
     print(f"\n== {name}: {len(rows)} messages")
     print(f"{'':24}{'recall':>8}{'prec':>8}{'F2':>8}{'tp':>6}{'fp':>6}{'fn':>6}")
     print(f"{'overall':24}{recall:>8.3f}{precision:>8.3f}{f2:>8.3f}{tp:>6}{fp:>6}{fn:>6}")
-    for category in sorted({c for _, c, _ in rows}):
-        sub = [pair for (_, c, _), pair in zip(rows, pairs, strict=True) if c == category]
+    for category in sorted({c for _, c, _, _ in rows}):
+        sub = [pair for (_, c, _, _), pair in zip(rows, pairs, strict=True) if c == category]
         r, p, f, tp, fp, fn = scores(sub)
         print(f"  {category[:22]:22}{r:>8.3f}{p:>8.3f}{f:>8.3f}{tp:>6}{fp:>6}{fn:>6}")
+    voices = sorted({v for _, _, v, _ in rows if v})
+    if voices:
+        print("by voice")
+    for voice in voices:
+        sub = [pair for (_, _, v, _), pair in zip(rows, pairs, strict=True) if v == voice]
+        r, p, f, tp, fp, fn = scores(sub)
+        print(f"  {voice[:22]:22}{r:>8.3f}{p:>8.3f}{f:>8.3f}{tp:>6}{fp:>6}{fn:>6}")
     classes = (*LEVELS, "geen")
     print("level confusion (rows: label, columns: predicted)")
     print(f"{'':8}" + "".join(f"{c:>8}" for c in classes))
@@ -83,7 +92,7 @@ def report(name: str, rows: list[Row], detect: Callable[[str], str | None], erro
         print(f"{label:8}" + "".join(f"{n:>8}" for n in counts))
     if errors and name != "test":
         detector = default_detector()
-        for (label, category, text), got in zip(rows, predicted, strict=True):
+        for (label, category, _, text), got in zip(rows, predicted, strict=True):
             if (label == "geen") != (got == "geen"):
                 kind = "MISS" if got == "geen" else "FALSE"
                 print(f"  {kind} [{label}/{category}] {text}  {detector.detect(text).signals}")
@@ -133,7 +142,7 @@ def main() -> None:
         report(name, rows, lambda text: detector.detect(text).level, errors)
 
     old = risk_baseline.default_detector()
-    texts = [text for rows in present.values() for _, _, text in rows]
+    texts = [text for rows in present.values() for _, _, _, text in rows]
     print(f"\n== cost per message over {len(texts)} messages x {REPEATS} (same run, same messages)")
     cost(texts, {"baseline": old.detect, "concepts": detector.detect})
     cold = default_detector.__wrapped__()  # type: ignore[attr-defined]

@@ -115,7 +115,7 @@ _TOKENS = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*|'[a-z]+|[.!?;:\n]+")
 _ENTRY_WORD = re.compile(r"^[a-z0-9_']+\*?$")
 _MAX_GAP = 4  # words allowed between the words of a multi-word entry ("sluit mij vaak op")
 _NEGATION_REACH = 4  # words before a match in which "niet/nooit/geen" negates it
-_MAX_ATTEMPTS = 8  # misses of one multi-word entry in a message before it is no longer looked for
+_MAX_ATTEMPTS = 3  # misses of one multi-word entry in a message before it is no longer looked for
 _MIN_COMPOUND = 4  # an entry this long also matches at the start or end of a longer word
 _WORD_CACHE_SIZE = 50_000
 # Words too common to anchor a multi-word entry: it is looked for where its rarest-looking word is.
@@ -149,7 +149,7 @@ _Analysis = tuple[
     str,  # its lemma
     tuple[int, ...],  # all one-word concepts
     float,  # the model's weight of the lemma
-    str,  # the lemma if a weighted pair of the model starts with it, else ""
+    dict[str, float] | None,  # the model's weighted pairs that start with the lemma: second lemma -> weight
 ]
 
 
@@ -269,6 +269,8 @@ class _Lexicon:
         self.wild: dict[str, list[tuple[int, int, int]]] = {}  # entries ending in *
         self.wild_lengths: set[int] = set()
         self.suffix_lengths: set[int] = set()
+        # Lemmas of entry words that are not their own lemma ("sloten" -> "sluiten"), for inflected message words.
+        self.inflected: dict[str, list[tuple[int, int, int]]] = {}
 
     def add(self, word: str, ref: tuple[int, int, int], stem: str, lemma: str, compounds: bool) -> None:
         if word.endswith("*"):
@@ -278,11 +280,12 @@ class _Lexicon:
             return
         # Squeezed short words collide ("eer" -> "er"): only longer words are also matched squeezed.
         forms = {word, _squeeze(word)} if len(word) >= 5 else {word}
-        # An entry also matches every form of its lemma: "sluit op" finds "sloten me op".
-        if len(word) >= 4 and word not in _COMMON:
-            forms.add(lemma)
         for form in forms:
             self.exact.setdefault(form, []).append(ref)
+        # An entry also matches the other forms of its lemma: "sluit op" finds "sloten me op". Only inflected message
+        # words: "vroeger" (lemma "vroeg") must not find "ik vroeg hem", nor "laatst" find "laat".
+        if len(word) >= 4 and word not in _COMMON and lemma != word:
+            self.inflected.setdefault(lemma, []).append(ref)
         if compounds and len(word) >= _MIN_COMPOUND:
             for form in {word, stem}:
                 if len(form) >= _MIN_COMPOUND:
@@ -304,48 +307,58 @@ class Model:
     weights: dict[str, float]
     level: str = "zorg"
     add: float | None = None  # a message no rule flagged is flagged at or above it (None: at `threshold`)
-    # First lemmas of the weighted pairs: only after one of these is a pair of lemmas worth looking up.
-    firsts: frozenset[str] = field(init=False)
+    # The weighted pairs by their first lemma: {"sla": {"mij": 0.4}}; after any other lemma no pair is looked up.
+    pairs: dict[str, dict[str, float]] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "firsts", frozenset(f.split(" ", 1)[0] for f in self.weights if " " in f))
+        pairs: dict[str, dict[str, float]] = {}
+        for feature, weight in self.weights.items():
+            if " " in feature and feature[0] not in "@-+":
+                first, second = feature.split(" ", 1)
+                pairs.setdefault(first, {})[second] = weight
+        object.__setattr__(self, "pairs", pairs)
 
     def judge(
         self, words: list[str], analysed: list[_Analysis], names: list[str], ruled: bool
     ) -> tuple[str, ...] | None:
-        """The words that carried a flagged message, most weight first; None below the threshold (`add` when no
-        rule spoke)."""
-        score = self.bias
+        """The words that carried a flagged message, most weight first (none when a rule spoke: its signals name
+        their words); None below the threshold (`add` when no rule spoke)."""
+        # Every message below acuut goes through here: the score is summed first, cheaply; the words that carried
+        # it are only looked for when the message is flagged.
+        # One weight per lemma, however often it is written (the model was trained on the set of lemmas).
+        score = self.bias + sum({analysis[5]: analysis[7] for analysis in analysed}.values())
+        starts = [i for i, analysis in enumerate(analysed) if analysis[8] is not None]
+        if starts:
+            found_pairs: set[tuple[str, str]] = set()
+            last = len(words) - 1
+            for i in starts:
+                if i < last and words[i + 1] != ".":
+                    second = analysed[i + 1][5]
+                    weight = analysed[i][8].get(second)  # type: ignore[union-attr]
+                    if weight is not None and (analysed[i][5], second) not in found_pairs:
+                        found_pairs.add((analysed[i][5], second))
+                        score += weight
         weights = self.weights
-        counted: dict[str, tuple[float, str]] = {}
-        previous = ""
-        for word, analysis in zip(words, analysed, strict=True):
-            # analysis[7]: the weight of the word's lemma; analysis[8]: its lemma if a weighted pair starts with it.
-            weight = analysis[7]
-            if weight and analysis[5] not in counted:
-                score += weight
-                counted[analysis[5]] = (weight, word)
-            if previous and word != ".":
-                pair = previous + " " + analysis[5]
-                if pair not in counted:
-                    weight = weights.get(pair, 0.0)
-                    score += weight
-                    counted[pair] = (weight, "")
-            previous = analysis[8]
         for name in names:
-            weight = weights.get(name, 0.0)
-            score += weight
-            counted[name] = (weight, "")
+            score += weights.get(name, 0.0)
         if score < (self.threshold if ruled or self.add is None else self.add):
             return None
+        if ruled:
+            return ()  # the rules' signals stand and name their own words
         # The message's own words that weighed most (pairs and concepts count, but only words are shown).
-        top = sorted((weight, word) for weight, word in counted.values() if weight > 0 and word)[-4:]
-        return tuple(word for _, word in reversed(top))
+        top: dict[str, tuple[float, str]] = {}
+        for word, analysis in zip(words, analysed, strict=True):
+            if analysis[7] > 0 and analysis[5] not in top:
+                top[analysis[5]] = (analysis[7], word)
+        return tuple(word for _, word in sorted(top.values(), reverse=True)[:4])
+
+
+MODEL_KEYS = ("bias", "threshold", "add", "level")
 
 
 def parse_model(content: str, source: str = "model.tsv") -> Model:
-    """`name<TAB>number` lines: `bias`, `threshold`, `add`, `level`, then one line per feature. Errors name the
-    line."""
+    """`name<TAB>number` lines: `bias`, `threshold`, `add`, `level`, then one line per feature (a feature named
+    like one of those keys is written `=level`). Errors name the line."""
     values: dict[str, float] = {}
     weights: dict[str, float] = {}
     level = "zorg"
@@ -367,7 +380,8 @@ def parse_model(content: str, source: str = "model.tsv") -> Model:
         if name in ("bias", "threshold", "add"):
             values[name] = number_value
         else:
-            weights[name] = number_value
+            # A word spelled like a key ("level" in a game) is written with a leading "=".
+            weights[name.removeprefix("=")] = number_value
     for name in ("bias", "threshold"):
         if name not in values:
             raise RiskDataError(f"{source}: no {name!r} line")
@@ -480,6 +494,8 @@ class RiskDetector:
         lexicon = self._lexicon
         refs: set[tuple[int, int, int]] = set()
         lemma = self._lemma(word)
+        if lemma != word:
+            refs.update(lexicon.inflected.get(lemma, ()))
         for form in {word, _squeeze(word), lemma, self._stemmer.stemWord(word)}:
             refs.update(lexicon.exact.get(form, ()))
             for n in self._prefix_lengths:
@@ -505,11 +521,11 @@ class RiskDetector:
             sorted((c, e, p) for c, e, p in refs if len(entries[c].entries[e]) > 1 and self._anchor[c][e] == p)
         )
         multi = frozenset(ref for ref in refs if len(entries[ref[0]].entries[ref[1]]) > 1)
-        weight, first = 0.0, ""
+        weight, first = 0.0, None
         if self.model is not None and lemma not in _MODEL_SKIP:
             weight = self.model.weights.get(lemma, 0.0)
-        if self.model is not None and lemma in self.model.firsts:
-            first = lemma
+        if self.model is not None:
+            first = self.model.pairs.get(lemma)
         result = (plain, negatable, anchors, multi, _squeeze(word), lemma, plain + negatable, weight, first)
         if len(self._cache) >= _WORD_CACHE_SIZE:
             self._cache.clear()
@@ -730,7 +746,7 @@ def parse_phrases(content: str) -> list[Phrase]:
     return phrases
 
 
-_CONCEPT_KEYS = {"level", "words", "except", "negatable", "unless", "label"}
+_CONCEPT_KEYS = {"level", "words", "except", "negatable", "unless", "label", "compounds"}
 _RULE_KEYS = {"name", "level", "when", "unless"}
 
 
@@ -822,6 +838,9 @@ def parse_concepts(content: str, source: str = "concepts.toml") -> tuple[list[Co
         label = body.get("label", name)
         if not isinstance(label, str):
             raise lines.error(lines.of(header, "label"), f"concept {name!r}: 'label' must be text")
+        compounds = body.get("compounds", True)
+        if not isinstance(compounds, bool):
+            raise lines.error(lines.of(header, "compounds"), f"concept {name!r}: 'compounds' must be true or false")
         concepts.append(
             Concept(
                 name,
@@ -832,6 +851,7 @@ def parse_concepts(content: str, source: str = "concepts.toml") -> tuple[list[Co
                 tuple(unless),
                 label,
                 lines.of(header),
+                compounds,
             )
         )
     names = {c.name for c in concepts}

@@ -1,35 +1,52 @@
 """Train the risk detector's statistical model (`routing/risk/model.tsv`) on the labelled data the project ships.
 
-    .venv/bin/python -m routing.risk_model                # train + dev + old set -> routing/risk/model.tsv
-    .venv/bin/python -m routing.risk_model --without-dev  # train + old set only, and measure it on dev
+    .venv/bin/python -m routing.risk_model                # every writer's data -> routing/risk/model.tsv
+    .venv/bin/python -m routing.risk_model --without-dev  # without dev, and measure it on dev
+    .venv/bin/python -m routing.risk_model --lowo         # leave one writer out: train on two, measure the third
 
 A logistic regression over each message's lemmas and the concepts the rules found, fitted by plain gradient
 descent in a fixed order: the same data always gives the same weights. The model only speaks where no rule did,
 with two thresholds: below `threshold` it quiets a signal of the rules (never acuut), at or above `add` it flags a
-message no rule did. Both are chosen by 5-fold cross-validation on the training messages for the rules and the
-model together: the best F2 whose precision stays at or above TARGET_PRECISION. The train and dev splits and the old
-labelled set are used (dev only measured with --without-dev); the test split is never read.
+message no rule did. Both are chosen on scores of messages the model was not trained on: with data of two or more
+writers, each writer's messages scored by a model trained on the other writers' (plain cross-validation over one
+writer's messages overestimates: a writer repeats their own words); the best F2 whose precision stays at or above
+TARGET_PRECISION. The data comes in three writers' sets (WRITERS); the held-out test split is never read.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from routing.risk import DEFAULT_MODEL, RiskDetector
+from routing.risk import DEFAULT_MODEL, MODEL_KEYS, RiskDetector
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAIN = (ROOT / "tests" / "data" / "risk" / "train.tsv", ROOT / "tests" / "data" / "risk_messages.tsv")
-DEV = ROOT / "tests" / "data" / "risk" / "dev.tsv"
-# Issue 13 asks for precision 0.90 on unseen messages; a little above it, as the test split will differ.
+SPLITS = ROOT / "tests" / "data" / "risk"
+DEV = SPLITS / "dev.tsv"
+# Who wrote which labelled messages: generalising to a writer the model has not read is what issue 13 measures.
+WRITERS: dict[str, tuple[Path, ...]] = {
+    "A (train + dev)": (SPLITS / "train.tsv", DEV),
+    "B (train2)": (SPLITS / "train2.tsv",),
+    "old set": (ROOT / "tests" / "data" / "risk_messages.tsv",),
+}
 EPOCHS = 300
 RATE = 0.5
-L2 = 0.001
-MIN_COUNT = 2  # a lemma seen in fewer training messages gets no weight
-FOLDS = 5
+FOLDS = 5  # plain cross-validation folds, only when the training data has one writer
+# Issue 13 asks for precision 0.90 on unseen messages; a little above it, as unseen messages will differ.
 TARGET_PRECISION = 0.91  # a floor: among thresholds above it, the one with the best F2 (recall counts 4x)
-Example = tuple[set[str], int, int]  # features, label (1 = danger), 2 = a rule said acuut, 1 = a lower signal
+NEVER = 99.0  # a threshold no score reaches: the model never quiets (as keep) or never adds (as add)
+Example = tuple[list[str], int, int]  # features, label (1 = danger), 2 = a rule said acuut, 1 = a lower signal
+
+
+@dataclass(frozen=True)
+class Settings:
+    l2: float = 0.001
+    min_count: int = 2  # a feature seen in fewer training messages gets no weight
+
+
+SETTINGS = Settings()
 
 
 def load(path: Path) -> list[tuple[int, str]]:
@@ -45,7 +62,7 @@ def examples(detector: RiskDetector, rows: list[tuple[int, str]]) -> list[Exampl
     """Features, label, and what the concepts and rules said (the model never overrules acuut)."""
     found = [detector.detect(text).level for _, text in rows]
     return [
-        (detector.features(text), label, 2 if level == "acuut" else 1 if level else 0)
+        (sorted(detector.features(text)), label, 2 if level == "acuut" else 1 if level else 0)
         for (label, text), level in zip(rows, found, strict=True)
     ]
 
@@ -55,15 +72,15 @@ def flagged(ruled: int, value: float, keep: float, add: float) -> bool:
     return ruled == 2 or (ruled == 1 and value >= keep) or value >= add
 
 
-def fit(data: list[Example]) -> tuple[float, dict[str, float]]:
+def fit(data: list[Example], settings: Settings = SETTINGS) -> tuple[float, dict[str, float]]:
     """Bias and weights of an L2-regularised logistic regression, by full-batch gradient descent."""
     counts: dict[str, int] = {}
     for features, _, _ in data:
-        for feature in features:
+        for feature in set(features):
             counts[feature] = counts.get(feature, 0) + 1
-    vocabulary = sorted(f for f, n in counts.items() if n >= MIN_COUNT)
+    vocabulary = sorted(f for f, n in counts.items() if n >= settings.min_count)
     index = {f: i for i, f in enumerate(vocabulary)}
-    rows = [([index[f] for f in sorted(features) if f in index], label) for features, label, _ in data]
+    rows = [([index[f] for f in features if f in index], label) for features, label, _ in data]
     weights = [0.0] * len(vocabulary)
     bias = 0.0
     n = len(rows)
@@ -78,11 +95,11 @@ def fit(data: list[Example]) -> tuple[float, dict[str, float]]:
                 gradient[c] += error
         bias -= RATE * bias_gradient / n
         for c in range(len(weights)):
-            weights[c] -= RATE * (gradient[c] / n + L2 * weights[c])
+            weights[c] -= RATE * (gradient[c] / n + settings.l2 * weights[c])
     return bias, {f: round(w, 4) for f, w in zip(vocabulary, weights, strict=True) if abs(w) >= 0.01}
 
 
-def score(bias: float, weights: dict[str, float], features: set[str]) -> float:
+def score(bias: float, weights: dict[str, float], features: list[str]) -> float:
     return bias + sum(weights.get(f, 0.0) for f in features)
 
 
@@ -93,55 +110,131 @@ def recall_precision(pairs: list[tuple[int, bool]]) -> tuple[float, float]:
     return recall, precision
 
 
-def choose_thresholds(data: list[Example]) -> tuple[float, float]:
-    """The thresholds (keep, add) with the best cross-validated F2 of rules and model together whose precision
-    is at least TARGET_PRECISION: a missed danger costs far more than a needless look."""
+def held_out_scores(groups: list[list[Example]], settings: Settings) -> list[tuple[float, int, int]]:
+    """Every training message scored by a model that did not see it: by writer when there are two or more
+    writers, else by plain folds."""
     scored: list[tuple[float, int, int]] = []
+    if len(groups) >= 2:
+        for g, held in enumerate(groups):
+            bias, weights = fit([e for h, group in enumerate(groups) if h != g for e in group], settings)
+            scored.extend((score(bias, weights, features), label, ruled) for features, label, ruled in held)
+        return scored
+    data = [e for group in groups for e in group]
     for fold in range(FOLDS):
         held = [example for i, example in enumerate(data) if i % FOLDS == fold]
-        bias, weights = fit([example for i, example in enumerate(data) if i % FOLDS != fold])
+        bias, weights = fit([example for i, example in enumerate(data) if i % FOLDS != fold], settings)
         scored.extend((score(bias, weights, features), label, ruled) for features, label, ruled in held)
-    best = (0.0, 0.0, 0.0, 10.0, 10.0)
-    for keep_step in range(-30, 21):
-        for add_step in range(keep_step, 31):
+    return scored
+
+
+def choose_thresholds(scored: list[tuple[float, int, int]], verbose: bool = True) -> tuple[float, float]:
+    """The thresholds (keep, add) with the best held-out F2 of rules and model together whose precision is at
+    least TARGET_PRECISION: a missed danger costs far more than a needless look."""
+    # The rules alone are always a choice (keep below every score, add above every score): where no pair of
+    # thresholds reaches the target precision, the model may not make the rules' precision worse.
+    rules_recall, rules_precision = recall_precision([(label, ruled > 0) for _, label, ruled in scored])
+    floor = min(TARGET_PRECISION, rules_precision)
+    rules_f2 = 5 * rules_precision * rules_recall / (4 * rules_precision + rules_recall) if rules_recall else 0.0
+    best = (rules_f2, rules_recall, rules_precision, -NEVER, NEVER)
+    steps = [*range(-30, 31), round(NEVER * 10)]
+    for keep_step in [-round(NEVER * 10), *range(-30, 21)]:
+        for add_step in steps:
+            if add_step < keep_step:
+                continue
             keep, add = keep_step / 10, add_step / 10
             pairs = [(label, flagged(ruled, s, keep, add)) for s, label, ruled in scored]
             recall, precision = recall_precision(pairs)
             f2 = 5 * precision * recall / (4 * precision + recall) if precision + recall else 0.0
-            if precision >= TARGET_PRECISION and f2 > best[0] + 1e-9:
+            if precision >= floor and f2 > best[0] + 1e-9:
                 best = (f2, recall, precision, keep, add)
     f2, recall, precision, keep, add = best
-    print(f"cross-validated on the training data: recall {recall:.3f} precision {precision:.3f} F2 {f2:.3f}")
-    print(f"thresholds: keep {keep}, add {add}")
+    if verbose:
+        print(f"held out within the training data: recall {recall:.3f} precision {precision:.3f} F2 {f2:.3f}")
+        print(f"thresholds: keep {keep}, add {add}")
     return keep, add
 
 
+def train(
+    groups: list[list[Example]], settings: Settings = SETTINGS, verbose: bool = True
+) -> tuple[float, float, float, dict[str, float]]:
+    """keep, add, bias, weights from the training groups (one per writer)."""
+    keep, add = choose_thresholds(held_out_scores(groups, settings), verbose)
+    bias, weights = fit([e for group in groups for e in group], settings)
+    return keep, add, bias, weights
+
+
+def measure(
+    model: tuple[float, float, float, dict[str, float]], data: list[Example]
+) -> tuple[float, float, float, float]:
+    """Recall and precision of rules and model, then of the rules alone, on `data`."""
+    keep, add, bias, weights = model
+    pairs = [(label, flagged(ruled, score(bias, weights, f), keep, add)) for f, label, ruled in data]
+    rules_only = [(label, ruled > 0) for _, label, ruled in data]
+    return (*recall_precision(pairs), *recall_precision(rules_only))
+
+
+def writer_data(detector: RiskDetector, names: list[str] | None = None) -> dict[str, list[Example]]:
+    return {
+        name: [example for path in paths if path.exists() for example in examples(detector, load(path))]
+        for name, paths in WRITERS.items()
+        if (names is None or name in names) and any(path.exists() for path in paths)
+    }
+
+
+def leave_one_writer_out(detector: RiskDetector, settings: Settings = SETTINGS, verbose: bool = True) -> float:
+    """Train on all writers but one, measure on that one; prints a row per writer, returns the mean F2."""
+    data = writer_data(detector)
+    total = 0.0
+    for held, examples_ in data.items():
+        groups = [group for name, group in data.items() if name != held]
+        model = train(groups, settings, verbose=False)
+        recall, precision, rules_recall, rules_precision = measure(model, examples_)
+        f2 = 5 * precision * recall / (4 * precision + recall) if precision + recall else 0.0
+        total += f2
+        if verbose:
+            print(
+                f"| {held} | {len(examples_)} | {recall:.3f} | {precision:.3f} | {f2:.3f} "
+                f"| {rules_recall:.3f} | {rules_precision:.3f} | keep {model[0]}, add {model[1]} |"
+            )
+    return total / max(1, len(data))
+
+
 def main() -> None:
-    without_dev = "--without-dev" in sys.argv
-    paths = TRAIN if without_dev else (*TRAIN, DEV)
     detector = RiskDetector.from_file(model=False)
-    data = [example for path in paths if path.exists() for example in examples(detector, load(path))]
-    keep, add = choose_thresholds(data)
-    bias, weights = fit(data)
+    if "--lowo" in sys.argv:
+        print("| measured on (held out) | messages | recall | precision | F2 | rules only: recall | precision | |")
+        leave_one_writer_out(detector)
+        return
+    without_dev = "--without-dev" in sys.argv
+    data = writer_data(detector)
+    if without_dev:
+        a_train = [e for path in WRITERS["A (train + dev)"][:1] for e in examples(detector, load(path))]
+        data["A (train + dev)"] = a_train
+    keep, add, bias, weights = train(list(data.values()))
+    sources = [
+        path.relative_to(ROOT).as_posix()
+        for paths in WRITERS.values()
+        for path in paths
+        if path.exists() and not (without_dev and path == DEV)
+    ]
     lines = [
-        "# Written by `python -m routing.risk_model` from the shipped labelled data: "
-        + ", ".join(path.relative_to(ROOT).as_posix() for path in paths if path.exists()),
+        "# Written by `python -m routing.risk_model` from the shipped labelled data: " + ", ".join(sources),
         "# Do not edit by hand: change the data or the concepts and train again.",
         f"bias\t{bias:.4f}",
         f"threshold\t{keep:.1f}",
         f"add\t{add:.1f}",
         "level\tzorg",
-        *(f"{feature}\t{weight}" for feature, weight in sorted(weights.items())),
+        *(f"{'=' if feature in MODEL_KEYS else ''}{feature}\t{weight}" for feature, weight in sorted(weights.items())),
     ]
     named = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
     out = Path(named[0]) if named else DEFAULT_MODEL
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     if without_dev and DEV.exists():
-        dev = examples(detector, load(DEV))
-        pairs = [(label, flagged(ruled, score(bias, weights, f), keep, add)) for f, label, ruled in dev]
-        rules_only = [(label, ruled > 0) for _, label, ruled in dev]
-        print("dev, rules only: recall {:.3f} precision {:.3f}".format(*recall_precision(rules_only)))
-        print("dev, rules and model: recall {:.3f} precision {:.3f}".format(*recall_precision(pairs)))
+        recall, precision, rules_recall, rules_precision = measure(
+            (keep, add, bias, weights), examples(detector, load(DEV))
+        )
+        print(f"dev, rules only: recall {rules_recall:.3f} precision {rules_precision:.3f}")
+        print(f"dev, rules and model: recall {recall:.3f} precision {precision:.3f}")
     print(f"{len(weights)} weights written to {out}")
 
 

@@ -230,6 +230,123 @@ def test_negation_is_quiet(text: str) -> None:
     assert level(text) is None, (text, default_detector().detect(text).signals)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ik heb pijn in mijn hoofd",
+        "mijn hond heeft mijn hand gebeten",
+        "mijn kat krabt me altijd",
+        "mijn buurman zet de muziek te hard",
+        "ik stik van het lachen",
+        "ik heb een rare dag gehad",
+    ],
+)
+def test_everyday_body_animal_and_noise_words_are_not_violence(text: str) -> None:
+    assert RiskDetector.from_file(model=False).detect(text).level is None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A time in the past makes "net" or "nu" no acute danger: the danger is high, not acute.
+        ("hij heeft me gisteren geslagen, ik ben nu bang", "hoog"),
+        ("vorige week hield hij een mes tegen mijn keel", "hoog"),
+        # ... unless the message also says it is happening now.
+        ("gisteren sloeg hij me en vanavond komt hij terug, hij zei dat hij me vermoordt", "acuut"),
+        ("hij heeft me net geslagen en hij staat nu beneden", "acuut"),
+        ("hij heeft me in mn kamer opgesloten, ik heb sinds gister niks gegeten", "acuut"),
+        ("hij staat in de gang te schreeuwen dat dit mijn laatste avond is", "acuut"),  # "laatste" is no "laatst"
+    ],
+)
+def test_past_time_lowers_acute_to_high(text: str, expected: str) -> None:
+    assert RiskDetector.from_file(model=False).detect(text).level == expected, text
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        ("ik wil mezelf unaliven", "zelfdoding"),
+        ("ik zie het niet meer zitten, ik wil uit het leven stappen", "zelfdoding"),
+        ("mijn ex zei: je bent er geweest", "dreiging"),
+        ("mijn stiefvader doet rare dingen met mij", "seksueel"),
+        ("mijn man heeft de deur op slot gedaan en ik mag de deur niet uit", "opsluiten"),
+        ("hij heeft mijn hoofd onder water gehouden", "wurgen"),
+        ("mijn broers zeggen dat ik de namus van de familie heb geschonden", "eer"),
+    ],
+)
+def test_wider_vocabulary(text: str, concept: str) -> None:
+    result = RiskDetector.from_file(model=False).detect(text)
+    named = {part for name, _, _ in result.concepts for part in name.split(" + ")}
+    assert result.level is not None and concept in named, (text, result.concepts)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ik vroeg hem te stoppen maar hij sloeg me",  # "vroeg" is no "vroeger": the past does not quiet it
+        "hij laat me niet gaan en hij slaat me",  # "laat" is no "laatst"
+        "papa zegt dat hij de hond doodmaakt als ik niet lief ben",  # a threat to a pet is a threat
+        "mijn ouders hebben elke nacht ruzie en ik kan niet slapen",
+    ],
+)
+def test_lemmas_do_not_turn_words_into_quieting_concepts(text: str) -> None:
+    assert RiskDetector.from_file(model=False).detect(text).level is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "papa heeft een hamer en spijkers en we maken samen een vogelhuisje",
+        "onze kat heeft een muis doodgemaakt en in de gang gelegd",
+        "mijn vrouw en ik hebben ruzie over de vakantie",
+        "ik ben kapper, mijn handen zitten vol sneetjes, beroepsrisico",
+        "mn moeder heeft mn telefoon afgepakt omdat ik mn huiswerk niet deed",
+        "wordt mijn ip-adres opgeslagen als ik hier iets typ?",
+        "ik ben niet suïcidaal of zo, ik wilde alleen iets vragen over stress",
+    ],
+)
+def test_tools_animals_upbringing_and_denials_are_quiet(text: str) -> None:
+    assert RiskDetector.from_file(model=False).detect(text).level is None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "explained"),
+    [
+        ("mijn zoon heeft een blauw oog van voetbal", None),
+        ("ik zeg dat mijn blauwe oog van voetbal komt, maar dat is niet waar, het is mijn vader", "hoog"),
+    ],
+)
+def test_a_cover_story_that_is_denied_explains_nothing(text: str, explained: str | None) -> None:
+    assert RiskDetector.from_file(model=False).detect(text).level == explained, text
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        ("er is een meneer in een spel die me robux geeft als ik een foto stuur", "grooming"),  # games do not quiet it
+        ("iemand perst me af, ik moet betalen", "afpersing"),
+    ],
+)
+def test_grooming_through_games_and_extortion(text: str, concept: str) -> None:
+    result = RiskDetector.from_file(model=False).detect(text)
+    named = {part for name, _, _ in result.concepts for part in name.split(" + ")}
+    assert result.level is not None and concept in named, (text, result.concepts)
+
+
+def test_news_about_grooming_is_quiet() -> None:
+    assert RiskDetector.from_file(model=False).detect("op tv was een reportage over loverboys").level is None
+
+
+def test_immediacy_words_find_no_compounds() -> None:
+    d = RiskDetector.from_file(model=False)
+    # "kamer" in "kleedkamer", "binnen" in "binnenkort", "gevonden" in "hij vindt": none is "now".
+    assert d.detect("de trainer heeft me in de kleedkamer aangeraakt").level == "hoog"
+    assert d.detect("hij zegt dat hij binnenkort iets met me doet, ik ben bang").level != "acuut"
+    assert d.detect("ik zit verstopt in de badkamer, hij zoekt me").level == "acuut"
+    concepts, _ = parse_concepts('[concepts.a]\ncompounds = false\nwords = ["kamer"]\n')
+    assert concepts[0].compounds is False
+
+
 def test_signals_explain_concepts_and_words() -> None:
     result = default_detector().detect("hij zit achter me aan met een hamer")
     assert result.level == "acuut"
@@ -341,6 +458,7 @@ GOOD = '[concepts.a]\nwords = ["slaan"]\n\n[concepts.b]\nwords = ["hij"]\n'
         ('[concepts.a]\nwords = ["x"]\ncolour = "red"\n', 3, "unknown key 'colour'"),
         ('[concepts.a]\nwords = [\n  "goed",\n  "sla@n",\n]\n', 4, "letters, digits"),
         ('[concepts.a]\nwords = ["x"]\nnegatable = "ja"\n', 3, "true or false"),
+        ('[concepts.a]\nwords = ["x"]\ncompounds = "nee"\n', 3, "'compounds' must be true or false"),
         ('[concepts.a]\nwords = ["x"]\nunless = ["nergens"]\n', 3, "unknown concept 'nergens'"),
         (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = ["a", "b|c"]\n', 9, "unknown concept 'c'"),
         (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = ["a"]\n\n[[rules]]\nlevel = "erg"\nwhen = ["a"]\n', 12, "level"),
@@ -377,6 +495,12 @@ def test_a_supervisor_extends_a_concept_without_code(tmp_path: Path) -> None:
 def test_model_errors_name_the_line(content: str, message: str) -> None:
     with pytest.raises(RiskDataError, match=re.escape(message)):
         parse_model(content)
+
+
+def test_model_feature_spelled_like_a_key() -> None:
+    model = parse_model("bias\t0\nthreshold\t0\nlevel\thoog\n=level\t0.5\n=bias\t0.25\n")
+    assert model.level == "hoog" and model.bias == 0
+    assert model.weights == {"level": 0.5, "bias": 0.25}
 
 
 def test_shipped_model_loads_and_never_overrules_acuut() -> None:
