@@ -28,6 +28,7 @@ SPLITS = {
     "train": DATA / "risk" / "train.tsv",
     "dev": DATA / "risk" / "dev.tsv",
     "train2": DATA / "risk" / "train2.tsv",
+    "train3": DATA / "risk" / "train3.tsv",
     "test": DATA / "risk" / "test.tsv",
     "old": DATA / "risk_messages.tsv",
 }
