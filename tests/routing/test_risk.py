@@ -569,14 +569,14 @@ def test_dev_split_target() -> None:
 
 
 def test_test_split_floor() -> None:
-    """The held-out split, which nothing here was tuned on, does NOT reach the target yet (recall 0.882,
-    precision 0.827 at its first and only measurement, docs/risk-signals.md): this holds the floor so the
-    detector never falls back, while issue 13 stays open for the rest."""
+    """The held-out split (writer D, 297 messages, never given to whoever tunes the detector) does NOT
+    reach the target yet: recall 0.947, precision 0.866 at its first measurement (docs/risk-signals.md).
+    This holds the floor so the detector never falls back, while issue 13 stays open for the rest."""
     path = SPLITS / "test.tsv"
     if not path.exists():
         pytest.skip("the held-out test split is not in this checkout")
     recall, precision = _recall_precision(_rows(path))
-    assert recall >= 0.87 and precision >= 0.81, (recall, precision)
+    assert recall >= 0.93 and precision >= 0.85, (recall, precision)
 
 
 def _words(text: str) -> list[str]:
@@ -599,7 +599,9 @@ def test_nothing_of_the_test_split_is_in_the_detector_data() -> None:
         for entry in re.split(r'[",\t]', line)
     ]
     data_grams = {tuple(words[i : i + 8]) for words in data_words for i in range(len(words) - 7)}
-    tuned_on = {normalise(text) for split in ("train", "dev") for _, text in _rows(SPLITS / f"{split}.tsv")}
+    tuned_on = {
+        normalise(text) for split in ("train", "dev", "train2", "train3") for _, text in _rows(SPLITS / f"{split}.tsv")
+    }
     tuned_on |= {normalise(text) for _, text in _rows(MESSAGES)}
     for text in tests:
         words = _words(text)
