@@ -32,7 +32,7 @@ from chat.service import ChatLimits, ChatService
 from chat.sockets import AgentNamespace, Dispatcher, GuardedPacket, TransportLogger, VisitorNamespace
 from chat.takeover import TakeOverService
 from chat.writer import MessageWriter
-from contact.auth import AgentService, TokenSigner
+from contact.auth import AgentService, AuthPolicy, TokenSigner
 from contact.clock import Clock
 from contact.db import Database
 from contact.fanout import ResilientRedisManager
@@ -79,6 +79,7 @@ class Services:
     sio: socketio.AsyncServer
     dispatcher: Dispatcher
     visitors: VisitorNamespace
+    agent_sockets: AgentNamespace
     readiness: Readiness
     jobs: JobRunner
 
@@ -232,7 +233,12 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     )
     crisis = CrisisService(chat, settings.crisis_realert_s)
     push = PushOffers(chat, presence, settings.push_offer_timeout_s)
-    agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s, clock))
+    agents = AgentService(
+        db,
+        TokenSigner(secret, settings.token_ttl_s, clock),
+        AuthPolicy(idle_timeout_s=settings.idle_timeout_s, totp_roles=settings.totp_roles),
+        address_key=lambda: keys.contact_hash,
+    )
     callbacks = CallbackService(
         db,
         clock,
@@ -271,7 +277,8 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     cap = ConnectionCap(settings.max_connections_per_address)
     visitors = VisitorNamespace(dispatcher, settings.trusted_proxies, cap)
     sio.register_namespace(visitors)
-    sio.register_namespace(AgentNamespace(dispatcher, agents, presence, settings.trusted_proxies, cap))
+    agent_sockets = AgentNamespace(dispatcher, agents, presence, settings.trusted_proxies, cap)
+    sio.register_namespace(agent_sockets)
     readiness = Readiness(
         db,
         redis=redis_client,
@@ -301,6 +308,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         sio=sio,
         dispatcher=dispatcher,
         visitors=visitors,
+        agent_sockets=agent_sockets,
         readiness=readiness,
         jobs=JobRunner(db, clock, settings.sync_database_url, settings.leader_ttl_s),
     )
