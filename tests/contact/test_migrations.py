@@ -32,7 +32,9 @@ async def test_upgrade_downgrade_upgrade(backend, tmp_path, request):
     else:
         url = request.getfixturevalue("postgres").create_database("migrations_roundtrip")
     await asyncio.to_thread(upgrade, url)
-    assert {"agent", "conversation", "message", "note", "audit_event", "queue_state"} <= await _tables(url)
+    assert {"agent", "agent_session", "conversation", "message", "note", "audit_event", "queue_state"} <= await _tables(
+        url
+    )
     await asyncio.to_thread(command.downgrade, alembic_config(url), "base")
     assert await _tables(url) <= {"alembic_version"}
     await asyncio.to_thread(upgrade, url)

@@ -24,20 +24,21 @@ export function watchExpiry() {
 
 // ---- the idle timeout: a warning two minutes before, "Blijf ingelogd" keeps the session ----
 
-const IDLE_WARN_BEFORE_MS = 120000;
 let idleTimer = null;
+// Two minutes before, or a quarter of a short timeout.
+const warnBefore = () => Math.min(120000, S.idleTimeoutMs / 4);
 function watchIdle() {
   clearTimeout(idleTimer);
   if (!S.idleTimeoutMs || !S.token) return;
-  const due = actions.lastActivity() + S.idleTimeoutMs - IDLE_WARN_BEFORE_MS;
+  const due = actions.lastActivity() + S.idleTimeoutMs - warnBefore();
   idleTimer = setTimeout(function () {
-    if (actions.lastActivity() + S.idleTimeoutMs - IDLE_WARN_BEFORE_MS > Date.now() + 1000) { watchIdle(); return; }
+    if (actions.lastActivity() + S.idleTimeoutMs - warnBefore() > Date.now() + 1000) { watchIdle(); return; }
     if (S.reloginOpen) return;
     const d = $("idle-dialog");
     if (!d.open) d.showModal();
     $("idle-stay").focus();
     // Too late to stay: the server has ended the session; logging in again keeps the drafts.
-    idleTimer = setTimeout(function () { if (d.open) d.close(); askRelogin(); }, IDLE_WARN_BEFORE_MS);
+    idleTimer = setTimeout(function () { if (d.open) d.close(); askRelogin(); }, warnBefore());
   }, Math.max(1000, due - Date.now()));
 }
 $("idle-dialog").addEventListener("close", async function () {
