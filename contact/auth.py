@@ -377,6 +377,7 @@ class AgentService:
                 raise DomainError("second_factor_required", SECOND_FACTOR, enroll=False)
         identity = _identity(row)
         session_id, token = await self._open_session(identity, factor)
+        log.info("agent_logged_in", agent_id=identity.id, factor=factor)
         return LoginResult(token, identity, session_id, factor)
 
     async def _audit_failure(self, row: Any, step: str) -> None:

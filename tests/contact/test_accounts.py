@@ -232,6 +232,21 @@ async def test_supervisor_enrols_then_needs_a_fresh_code(tmp_path):
         await server.stop()
 
 
+async def test_one_code_sent_twice_at_once_logs_in_once(tmp_path):
+    url = await migrated_sqlite(str(tmp_path / "race.db"))
+    server = await clocked_server(url, MONDAY)
+    try:
+        boss, password = await add_agent(url, role="admin")
+        await login(server.url, boss.username, password)  # enrols
+        server.clock.advance(minutes=5)
+        code = pyotp.TOTP(TOTP_SECRETS[boss.username]).at(server.clock.now().timestamp())
+        body = {"username": boss.username, "password": password, "totp": code}
+        answers = await asyncio.gather(*(_post(f"{server.url}/api/agent/login", body) for _ in range(4)))
+        assert sorted(status for status, _ in answers) == [200, 401, 401, 401]
+    finally:
+        await server.stop()
+
+
 async def test_advisors_need_a_second_factor_only_when_configured(tmp_path):
     url = await migrated_sqlite(str(tmp_path / "roles.db"))
     server = await clocked_server(url, MONDAY, totp_required_roles="advisor,supervisor,admin")
