@@ -236,7 +236,12 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     agents = AgentService(
         db,
         TokenSigner(secret, settings.token_ttl_s, clock),
-        AuthPolicy(idle_timeout_s=settings.idle_timeout_s, totp_roles=settings.totp_roles),
+        AuthPolicy(
+            idle_timeout_s=settings.idle_timeout_s,
+            totp_roles=settings.totp_roles,
+            # Last-seen written at most once a minute, and often enough for a short idle timeout.
+            touch_every_s=min(60, settings.idle_timeout_s / 10),
+        ),
         address_key=lambda: keys.contact_hash,
     )
     callbacks = CallbackService(

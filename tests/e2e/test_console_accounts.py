@@ -63,3 +63,32 @@ async def test_supervisor_enrols_logs_out_and_logs_in_with_a_code(web_server, co
     await form.get_by_role("button", name="Inloggen").click()
     await expect(page.locator("#conn")).to_have_text("Verbonden")
     assert errors == []
+
+
+async def test_console_warns_before_the_idle_timeout_and_stays_logged_in(tmp_path, context):
+    from tests.e2e.test_console import _login
+    from tests.support.server import RunningServer, make_settings, migrated_sqlite
+
+    url = await migrated_sqlite(str(tmp_path / "idle.db"))
+    # The shortest idle timeout (a minute): the warning comes a quarter of it before, at 45 s.
+    server = await RunningServer(make_settings(url, idle_timeout_s=60)).start()
+    try:
+        ctx, _ = context
+        page = await ctx.new_page()
+        advisor, password = await add_agent(url)
+        await _login(page, server.url, advisor.username, password)
+        dialog = page.locator("#idle-dialog")
+        await page.wait_for_timeout(30_000)
+        await expect(dialog).not_to_be_visible()
+        await expect(dialog).to_be_visible(timeout=25_000)
+        await expect(dialog.get_by_role("heading")).to_have_text("Je wordt zo uitgelogd")
+        async with page.expect_response(lambda r: r.url.endswith("/api/agent/session")) as answer:
+            await dialog.get_by_role("button", name="Blijf ingelogd").click()
+        assert (await answer.value).status == 200
+        await expect(dialog).not_to_be_visible()
+        # Past the first minute: still logged in (the click kept the session), no login asked.
+        await page.wait_for_timeout(20_000)
+        await expect(page.locator("#relogin-dialog")).not_to_be_visible()
+        await expect(page.locator("#conn")).to_have_text("Verbonden")
+    finally:
+        await server.stop()

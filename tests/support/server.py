@@ -119,7 +119,11 @@ async def totp_code(base_url: str, username: str) -> str:
     while True:
         now = (clock.now() if clock is not None else datetime.now(UTC)).timestamp()
         current = int(now) // 30
-        step = max(current - 1, _last_step.get(username, -1) + 1)
+        # On a real clock this step first (a step boundary passing before the server checks
+        # leaves it the previous one, still accepted), then the next one; a clock that stands
+        # still has no boundary to pass, so the previous step is used too.
+        first = current - 1 if isinstance(clock, ManualClock) else current
+        step = max(first, _last_step.get(username, -1) + 1)
         if step <= current + 1:
             _last_step[username] = step
             return pyotp.TOTP(TOTP_SECRETS[username]).generate_otp(step)

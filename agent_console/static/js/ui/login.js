@@ -55,11 +55,11 @@ export function startIdleWatch(timeoutS) {
 function rememberSession(body, username) {
   if (body.expires_in) store(KEY_EXPIRES, Date.now() + body.expires_in * 1000 - 30000);
   watchExpiry();
-  startIdleWatch(body.idle_timeout_s);
   S.token = body.token;
   S.agent = Object.assign({}, body.agent, { username: username });
   store(KEY_TOKEN, S.token);
   store(KEY_AGENT, S.agent);
+  startIdleWatch(body.idle_timeout_s);
 }
 
 // The enrolment under way (its token), between "second_factor_required" with `enroll` and confirm.
