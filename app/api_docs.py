@@ -224,6 +224,25 @@ class AccessLogEntries(_Doc):
     next_after_seq: int | None
 
 
+class SessionInfo(_Doc):
+    """The agent of this session and the idle timeout the console warns before."""
+
+    agent: dict[str, Any]
+    idle_timeout_s: float
+
+
+class Enrolment(_Doc):
+    """A TOTP secret to add to an authenticator app, with its otpauth URI and a QR code (SVG)."""
+
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+class AgentList(_Doc):
+    agents: list[dict[str, Any]]
+
+
 class Schema(_Doc):
     """A document of this API (OpenAPI or AsyncAPI)."""
 
@@ -247,6 +266,57 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/status", "Chat open or closed, queue, phone numbers", Status, errors=()),
     Operation("post", "/api/visitor/exit", "The widget's quick exit (sendBeacon)", None, status=204, errors=()),
     Operation("post", "/api/agent/login", "Log in", LoginAnswer, contact_http.LoginBody, errors=(401, 422, 429)),
+    Operation("post", "/api/agent/logout", "End this session (its token and sockets stop at once)", Ok, auth=True),
+    Operation("get", "/api/agent/session", "This session's agent and idle timeout", SessionInfo, auth=True),
+    Operation(
+        "post",
+        "/api/agent/2fa/enroll",
+        "A second factor for an account that has none",
+        Enrolment,
+        contact_http.EnrolBody,
+        errors=(401, 422, 429),
+    ),  # fmt: skip
+    Operation(
+        "post",
+        "/api/agent/2fa/confirm",
+        "Confirm the second factor: logs in and gives recovery codes",
+        LoginAnswer,
+        contact_http.ConfirmBody,
+        errors=(401, 422, 429),
+    ),  # fmt: skip
+    Operation("get", "/api/admin/agents", "Every account (admin)", AgentList, auth=True, errors=(403,)),
+    Operation("post", "/api/admin/agents/{username}/disable", "Disable an account", Ok, auth=True, errors=(403, 404)),
+    Operation("post", "/api/admin/agents/{username}/enable", "Enable an account", Ok, auth=True, errors=(403, 404)),
+    Operation(
+        "post",
+        "/api/admin/agents/{username}/reset-password",
+        "Set a new password (ends the sessions)",
+        Ok,
+        contact_http.PasswordBody,
+        auth=True,
+        errors=(403, 404, 422),
+    ),  # fmt: skip
+    Operation(
+        "post",
+        "/api/admin/agents/{username}/role",
+        "Change the role (ends the sessions)",
+        Ok,
+        contact_http.RoleBody,
+        auth=True,
+        errors=(403, 404, 422),
+    ),  # fmt: skip
+    Operation(
+        "post",
+        "/api/admin/agents/{username}/teams",
+        "Change the teams (ends the sessions)",
+        Ok,
+        contact_http.TeamsBody,
+        auth=True,
+        errors=(403, 404, 422),
+    ),  # fmt: skip
+    Operation(
+        "post", "/api/admin/agents/{username}/reset-2fa", "Remove the second factor", Ok, auth=True, errors=(403, 404)
+    ),
     Operation("get", "/api/agent/colleagues", "Every active agent, for transfer", Colleagues, auth=True),
     Operation("get", "/api/agent/gemeenten", "The CBS gemeenten of the melding form", Gemeenten, auth=True),
     Operation("get", "/api/agent/routing", "Teams and expertise of the routing file", RoutingView, auth=True),

@@ -70,6 +70,7 @@ def put_resources(app: web.Application, services: Services) -> None:
     app[lifecycles.JOBS] = services.jobs
     app[lifecycles.KEYS] = services.keys
     app[lifecycles.VISITORS] = services.visitors
+    app[lifecycles.AGENT_SOCKETS] = services.agent_sockets
     if services.redis is not None:
         app[lifecycles.REDIS] = services.redis
     if services.fanout is not None:

@@ -1,5 +1,5 @@
-"""The `vt-contact` command: serve, agent add, db upgrade, cases retry/discard, privacy purge/report,
-keys rotate, audit verify/purge
+"""The `vt-contact` command: serve, agent add/list/disable/enable/reset-password/set-role/
+set-teams/reset-2fa, db upgrade, cases retry/discard, privacy purge/report, keys rotate, audit verify/purge
 (see docs/operations.md)."""
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ DEMO_AGENTS = (
     ("bram", "Bram Jansen", "advisor", ["volwassenen", "professionals"]),
     ("chris", "Chris Bakker", "crisis", ["crisis", "volwassenen"]),
     ("sanne", "Sanne Visser", "supervisor", ["jeugd", "volwassenen", "professionals", "crisis"]),
+    ("ada", "Ada Smit", "admin", ["jeugd", "volwassenen", "professionals", "crisis"]),
 )
+ROLE_CHOICES = ("advisor", "crisis", "supervisor", "admin", "privacy_officer")
 _TEAM = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
 
 
@@ -238,8 +240,99 @@ def cmd_agent_add(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-async def _ensure_demo_agents(settings: Settings) -> list[tuple[str, str, str]]:
-    """Create or reset the demo agents with fresh passwords; returns (username, password, role)."""
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 10:
+        raise SystemExit("the password must be at least 10 characters")
+    return password
+
+
+def cmd_agent_list(args: argparse.Namespace) -> int:
+    from contact.auth import AgentService, TokenSigner
+    from contact.db import Database
+
+    settings = _settings(args)
+
+    async def run() -> list[dict[str, object]]:
+        db = Database(settings.database_url)
+        try:
+            return await AgentService(db, TokenSigner("unused-for-listing", 60)).list_agents()
+        finally:
+            await db.dispose()
+
+    rows = asyncio.run(run())
+    print(f"{'USERNAME':<24} {'ROLE':<16} {'ACTIVE':<7} {'2FA':<4} {'TEAMS':<40} NAME")
+    for r in rows:
+        teams = ",".join(map(str, r["teams"]))  # type: ignore[call-overload]
+        active = "yes" if r["active"] else "no"
+        factor = "yes" if r["second_factor"] else "no"
+        print(f"{r['username']!s:<24} {r['role']!s:<16} {active:<7} {factor:<4} {teams:<40} {r['name']}")
+    return 0
+
+
+def cmd_agent_change(args: argparse.Namespace) -> int:
+    """disable, enable, reset-password, set-role, set-teams, reset-2fa: one audited change; every
+    one but enable ends the agent's sessions, and the servers let go of their sockets (at once
+    through Redis when configured, else within VT_SESSION_CHECK_S)."""
+    from contact.auth import AgentService, TokenSigner
+    from contact.clock import SystemClock
+    from contact.db import Database
+    from contact.errors import DomainError
+
+    command = args.agent_command
+    password = _read_password() if command == "reset-password" else None
+    if command == "set-teams":
+        for team in args.teams:
+            if not _TEAM.match(team):
+                raise SystemExit(f"invalid team name {team!r}")
+    settings = _settings(args)
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        service = AgentService(db, TokenSigner("unused-for-changes", 60, SystemClock()))
+        if settings.redis_url:
+            import redis.asyncio as aioredis
+
+            client = aioredis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+            async def signal(agent_id: str) -> None:
+                await client.publish(f"{settings.redis_channel}:sessions-ended", agent_id)
+
+            service.on_ended.append(signal)
+        try:
+            match command:
+                case "disable":
+                    await service.disable(args.username, actor="cli")
+                case "enable":
+                    await service.enable(args.username, actor="cli")
+                case "reset-password":
+                    assert password is not None
+                    await service.reset_password(args.username, password, actor="cli")
+                case "set-role":
+                    await service.set_role(args.username, args.role, actor="cli")
+                case "set-teams":
+                    await service.set_teams(args.username, args.teams, actor="cli")
+                case "reset-2fa":
+                    await service.reset_second_factor(args.username, actor="cli")
+        except DomainError as exc:
+            print(f"could not change agent: {exc.code}", file=sys.stderr)
+            return 1
+        finally:
+            await db.dispose()
+            if settings.redis_url:
+                await client.aclose()
+        print(f"agent {args.username}: {command} done")
+        return 0
+
+    return asyncio.run(run())
+
+
+async def _ensure_demo_agents(settings: Settings) -> list[tuple[str, str, str, str]]:
+    """Create or reset the demo agents with fresh passwords, and a TOTP secret for the roles
+    that need a second factor; returns (username, password, role, secret or "")."""
     from contact.auth import AgentService, TokenSigner
     from contact.clock import SystemClock
     from contact.db import Database
@@ -250,10 +343,13 @@ async def _ensure_demo_agents(settings: Settings) -> list[tuple[str, str, str]]:
     try:
         for username, name, role, teams in DEMO_AGENTS:
             password = secrets.token_urlsafe(9)
-            await service.upsert(
+            agent_id = await service.upsert(
                 username=username, name=name, role=role, teams=teams, password=password, now=SystemClock().now()
             )
-            credentials.append((username, password, role))
+            secret = ""
+            if role in settings.totp_roles:
+                secret = await service.demo_second_factor(agent_id)
+            credentials.append((username, password, role, secret))
     finally:
         await db.dispose()
     return credentials
@@ -293,8 +389,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         creds = asyncio.run(_ensure_demo_agents(settings))
         print(f"\nChat hours: {settings.chat_hours} (demo; VT_CHAT_HOURS sets real hours)", flush=True)
         print("Demo agents (log in at /console or POST /api/agent/login):", flush=True)
-        for username, password, role in creds:
-            print(f"  {username:<8} {password:<14} {role}", flush=True)
+        for username, password, role, secret in creds:
+            totp = f"  TOTP secret {secret} (add it to an authenticator app)" if secret else ""
+            print(f"  {username:<8} {password:<14} {role:<11}{totp}".rstrip(), flush=True)
         print(flush=True)
     try:
         app = create_app(settings)
@@ -344,11 +441,33 @@ def build_parser() -> argparse.ArgumentParser:
     add = agent.add_parser("add", help="add an agent; the password is read from standard input")
     add.add_argument("username")
     add.add_argument("--name", required=True)
-    add.add_argument("--role", required=True, choices=["advisor", "crisis", "supervisor", "admin"])
+    add.add_argument("--role", required=True, choices=list(ROLE_CHOICES))
     add.add_argument("--team", action="append", default=[])
     add.add_argument("--expertise", action="append", default=[], help="a code from the routing file's [expertise]")
     add.add_argument("--database-url")
     add.set_defaults(func=cmd_agent_add)
+
+    listing = agent.add_parser("list", help="every agent with role, teams, status and second factor")
+    listing.add_argument("--database-url")
+    listing.set_defaults(func=cmd_agent_list)
+    changes = {
+        "disable": "disable an agent: every session and socket ends",
+        "enable": "enable a disabled agent",
+        "reset-password": "set a new password (read from standard input); sessions end",
+        "set-role": "change the role; sessions end",
+        "set-teams": "change the teams; sessions end",
+        "reset-2fa": "remove the second factor (enrolled again at the next login); sessions end",
+    }
+    for name, text in changes.items():
+        change = agent.add_parser(name, help=text)
+        change.add_argument("username")
+        if name == "set-role":
+            change.add_argument("role", choices=list(ROLE_CHOICES))
+        if name == "set-teams":
+            change.add_argument("teams", nargs="+")
+        change.add_argument("--database-url")
+        change.add_argument("--redis-url")
+        change.set_defaults(func=cmd_agent_change)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     up = db.add_parser("upgrade", help="create or migrate the schema with Alembic")

@@ -17,7 +17,7 @@ from app.services import ConfigError
 from cases.delivery import HandoffDelivery
 from chat.http import CHAT, DISPATCHER
 from chat.model import QueueChanged
-from chat.sockets import VisitorNamespace
+from chat.sockets import AgentNamespace, VisitorNamespace
 from chat.writer import MessageWriter
 from contact.fanout import ResilientRedisManager
 from contact.http import DATABASE, PRESENCE, SETTINGS
@@ -32,6 +32,7 @@ WRITER = web.AppKey("writer", MessageWriter)
 JOBS = web.AppKey("jobs", JobRunner)
 KEYS = web.AppKey("keys", Keys)
 VISITORS = web.AppKey("visitors", VisitorNamespace)
+AGENT_SOCKETS = web.AppKey("agent_sockets", AgentNamespace)
 REDIS = web.AppKey("redis", aioredis.Redis)
 FANOUT = web.AppKey("fanout", ResilientRedisManager)
 DELIVERY = web.AppKey("delivery", HandoffDelivery)
@@ -118,6 +119,62 @@ async def sweeper(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def agent_sessions(app: web.Application) -> AsyncIterator[None]:
+    """Sockets of sessions that ended let go within seconds on every process: at once through
+    a Redis signal when there is Redis, and by a periodic check (the fallback) always."""
+    settings, sockets = app[SETTINGS], app[AGENT_SOCKETS]
+    redis = app.get(REDIS)
+    channel = f"{settings.redis_channel}:sessions-ended"
+    tasks: list[asyncio.Task[None]] = []
+
+    async def check() -> None:
+        while True:
+            await asyncio.sleep(settings.session_check_s)
+            try:
+                await sockets.check_sessions()
+            except Exception as exc:
+                log.warning("session_check_failed", error=type(exc).__name__)
+
+    tasks.append(asyncio.get_running_loop().create_task(check(), name="session-check"))
+    if redis is not None:
+
+        async def publish(agent_id: str) -> None:
+            try:
+                await redis.publish(channel, agent_id)
+            except Exception as exc:  # the periodic check covers it
+                log.warning("session_signal_failed", error=type(exc).__name__)
+
+        async def listen() -> None:
+            while True:
+                pubsub = redis.pubsub()
+                try:
+                    await pubsub.subscribe(channel)
+                    while True:
+                        try:
+                            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+                        except TimeoutError:
+                            continue
+                        if message is not None and isinstance(message.get("data"), bytes):
+                            await sockets.sessions_ended(message["data"].decode("ascii", "replace")[:36])
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("session_signal_listen_failed", error=type(exc).__name__)
+                    await asyncio.sleep(1)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
+
+        sockets.agents.on_ended.append(publish)
+        tasks.append(asyncio.get_running_loop().create_task(listen(), name="session-signal"))
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def scheduler(app: web.Application) -> AsyncIterator[None]:
     jobs = app[JOBS]
     if app[SETTINGS].scheduler_enabled:
@@ -141,7 +198,7 @@ def lifecycles(app: web.Application) -> list[Lifecycle]:
         found.append(redis_connection)
     if FANOUT in app:
         found.append(fanout)
-    found += [presence, writer, sweeper, scheduler]
+    found += [presence, writer, sweeper, agent_sessions, scheduler]
     if DELIVERY in app:
         found.append(delivery)
     return found

@@ -33,7 +33,7 @@ from chat.sockets import AgentNamespace, Dispatcher, GuardedPacket, TransportLog
 from chat.takeover import TakeOverService
 from chat.writer import MessageWriter
 from contact.access_log import AccessLog
-from contact.auth import AgentService, TokenSigner
+from contact.auth import AgentService, AuthPolicy, TokenSigner
 from contact.clock import Clock
 from contact.db import Database
 from contact.fanout import ResilientRedisManager
@@ -81,6 +81,7 @@ class Services:
     sio: socketio.AsyncServer
     dispatcher: Dispatcher
     visitors: VisitorNamespace
+    agent_sockets: AgentNamespace
     readiness: Readiness
     jobs: JobRunner
 
@@ -300,7 +301,17 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     )
     crisis = CrisisService(chat, settings.crisis_realert_s)
     push = PushOffers(chat, presence, settings.push_offer_timeout_s)
-    agents = AgentService(db, TokenSigner(secret, settings.token_ttl_s, clock))
+    agents = AgentService(
+        db,
+        TokenSigner(secret, settings.token_ttl_s, clock),
+        AuthPolicy(
+            idle_timeout_s=settings.idle_timeout_s,
+            totp_roles=settings.totp_roles,
+            # Last-seen written at most once a minute, and often enough for a short idle timeout.
+            touch_every_s=min(60, settings.idle_timeout_s / 10),
+        ),
+        address_key=lambda: keys.contact_hash,
+    )
     access_log = AccessLog(db, clock, keys)
     callbacks = CallbackService(
         db,
@@ -343,9 +354,10 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     cap = ConnectionCap(settings.max_connections_per_address)
     visitors = VisitorNamespace(dispatcher, settings.trusted_proxies, cap)
     sio.register_namespace(visitors)
-    sio.register_namespace(
-        AgentNamespace(dispatcher, agents, presence, settings.trusted_proxies, cap, access_log=access_log)
+    agent_sockets = AgentNamespace(
+        dispatcher, agents, presence, settings.trusted_proxies, cap, access_log=access_log
     )
+    sio.register_namespace(agent_sockets)
     readiness = Readiness(
         db,
         redis=redis_client,
@@ -376,6 +388,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         sio=sio,
         dispatcher=dispatcher,
         visitors=visitors,
+        agent_sockets=agent_sockets,
         readiness=readiness,
         jobs=JobRunner(db, clock, settings.sync_database_url, settings.leader_ttl_s),
     )

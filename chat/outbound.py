@@ -403,3 +403,12 @@ class Risk(ServerEvent):
     signals: list[str]
     level: Literal["acuut", "hoog", "zorg"]
     concepts: list[RiskConcept]
+
+
+@server_event
+class SessionEnded(ServerEvent):
+    """The agent's session ended (logout, idle timeout, an account change): the console asks to
+    log in again; the socket closes a moment later."""
+
+    event = "session_ended"
+    namespace = AGENT_NS

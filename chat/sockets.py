@@ -4,6 +4,7 @@ with an ack and send the service's events; no rule of the chat lives here."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,6 +37,7 @@ from contact.access_log import AccessLog
 from contact.auth import AgentIdentity, AgentService
 from contact.db import unavailable
 from contact.errors import NO_CONVERSATION, DomainError, error_payload
+from contact.permissions import allowed, require, socket_action
 from contact.presence import Presence
 from contact.ratelimit import ConnectionCap
 from contact.validation import json_depth_ok
@@ -50,6 +52,8 @@ TOO_MANY_CONNECTIONS = (
 )
 VISITOR_NS = "/visitor"
 AGENT_NS = "/agent"
+# The action (contact/permissions.py) of the agent event being handled in this task.
+_ACTION: contextvars.ContextVar[str] = contextvars.ContextVar("agent_action", default="console")
 # Events whose echo the sending socket does not need: its ack already holds the answer.
 _ECHO_SKIPPED = frozenset({"message", "note"})
 
@@ -394,7 +398,12 @@ class VisitorNamespace(GuardedNamespace):
 
 
 class AgentNamespace(GuardedNamespace):
-    """Authenticated advisors; the token is checked at connect and again on every event."""
+    """Authenticated advisors. The session of the token is checked at connect and again before
+    every event (role and status as they are now, from a short-lived cache that an account
+    change clears), and each event against the permission table (contact/permissions.py). A
+    session that ends (logout, idle, disabled, role changed) disconnects its sockets."""
+
+    DISCONNECT_GRACE_S = 1.0
 
     def __init__(
         self,
@@ -410,12 +419,16 @@ class AgentNamespace(GuardedNamespace):
         self.access_log = access_log
         self.agents = agents
         self.presence = presence
+        # sid -> (the agent as last checked, the session id)
         self.identities: dict[str, tuple[AgentIdentity, str]] = {}
+        self._dropping: set[str] = set()
+        agents.on_ended.append(self.sessions_ended)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
-            agent = await self.agents.from_token(token)
+            session = await self.agents.session(token)
+            require(session.agent.role, "console")
         except Exception as exc:
             # Always a connect_error in the error shape: a client must never hang on a refusal.
             domain = exc if isinstance(exc, DomainError) else DomainError("unauthorized")
@@ -425,8 +438,9 @@ class AgentNamespace(GuardedNamespace):
             payload = domain.payload()
             # The client's connect_error gets {"message": ..., "data": {"error": {...}}}.
             raise socketio.exceptions.ConnectionRefusedError(payload["error"]["message"], payload) from None
+        agent = session.agent
         self._admit(sid, environ)
-        self.identities[sid] = (agent, token)  # type: ignore[assignment]
+        self.identities[sid] = (agent, session.id)
         await self.enter_room(sid, agent_room(agent.id))
         await self.enter_room(sid, group_room(queue_group(agent.role, agent.teams)))
         await self.enter_room(sid, crisis_room("everyone"))
@@ -460,17 +474,85 @@ class AgentNamespace(GuardedNamespace):
                 log.error("presence_failed", error=type(exc).__name__)
             await self.dispatcher.send([QueueChanged()])
 
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if isinstance(event, str) and event not in ("connect", "disconnect") and hasattr(self, f"on_{event}"):
+            sid = args[0] if args else None
+            try:
+                await self._recheck(sid, event)
+            except DomainError as exc:
+                log.info("refused", ns=self.namespace, on=event, code=exc.code)
+                return exc.payload()
+            except Exception as exc:
+                if unavailable(exc):
+                    log.warning("event_unavailable", ns=self.namespace, on=event, error=type(exc).__name__)
+                    return error_payload("unavailable")
+                log.error("event_failed", ns=self.namespace, on=event, error=type(exc).__name__, exc_info=True)
+                return error_payload("internal")
+        return await super().trigger_event(event, *args)
+
+    async def _recheck(self, sid: Any, event: str) -> None:
+        """The session still works and its agent (as now) may do this event; else `unauthorized`
+        (and the socket is let go) or `forbidden`."""
+        entry = self.identities.get(sid) if isinstance(sid, str) else None
+        if entry is None:
+            raise DomainError("unauthorized")
+        agent, session_id = entry
+        action = socket_action(event)
+        try:
+            session = await self.agents.session_by_id(session_id)
+        except DomainError:
+            if sid not in self._dropping:
+                self._dropping.add(sid)
+                self.server.start_background_task(self._disconnect_soon, sid)
+            # A demoted agent's session ended with the change; what they tried is named for what it is.
+            now = await self.agents.get(agent.id)
+            if now is not None and not allowed(now.role, action):
+                raise DomainError("forbidden") from None
+            raise
+        self.identities[sid] = (session.agent, session_id)
+        # The role is checked when the handler asks for the agent, after the payload was read:
+        # bad input stays `invalid_input` whoever sends it.
+        _ACTION.set(action)
+
+    async def sessions_ended(self, agent_id: str) -> None:
+        """Some session of this agent ended (here or, by the signal, in another process): let
+        go of the sockets whose session no longer works."""
+        self.agents.forget(agent_id)
+        mine = {sid: session_id for sid, (a, session_id) in self.identities.items() if a.id == agent_id}
+        if mine:
+            await self._drop(mine)
+
+    async def check_sessions(self) -> None:
+        """The periodic fallback: every open socket's session, checked in one query."""
+        if self.identities:
+            await self._drop({sid: session_id for sid, (_, session_id) in self.identities.items()})
+
+    async def _drop(self, sockets: dict[str, str]) -> None:
+        gone = await self.agents.ended_among(sorted(set(sockets.values())))
+        for sid, session_id in sockets.items():
+            if session_id in gone and sid not in self._dropping:
+                entry = self.identities.get(sid)
+                log.info("agent_session_ended", agent_id=entry[0].id if entry else None)
+                self._dropping.add(sid)
+                # The console learns why (and shows the login); events already on their way in
+                # the next moment are answered (`unauthorized`, or `forbidden` for a demoted
+                # agent) before the socket goes.
+                await self.emit("session_ended", {}, to=sid)
+                self.server.start_background_task(self._disconnect_soon, sid)
+
+    async def _disconnect_soon(self, sid: str) -> None:
+        await asyncio.sleep(self.DISCONNECT_GRACE_S)
+        self._dropping.discard(sid)
+        await self.disconnect(sid)
+
     def _agent(self, sid: str) -> AgentIdentity:
+        """The agent of this socket as checked just before this event (see `_recheck`), if
+        their role may do this event."""
         entry = self.identities.get(sid)
         if entry is None:
             raise DomainError("unauthorized")
-        agent, token = entry
-        try:
-            self.agents.signer.verify(token)
-        except DomainError:
-            self.server.start_background_task(self.disconnect, sid)
-            raise
-        return agent
+        require(entry[0].role, _ACTION.get())
+        return entry[0]
 
     async def _call(
         self,

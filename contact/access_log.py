@@ -27,6 +27,7 @@ from sqlmodel import Field, SQLModel
 
 from contact.clock import Clock, iso
 from contact.db import Database, UTCDateTime
+from contact.permissions import allowed
 
 GENESIS = "0" * 64
 # The actions an entry may name. Reads of a contact's content, then accounts, then the log itself.
@@ -48,12 +49,10 @@ ACTIONS = frozenset(
         "access_log_export",
     }
 )
-# The roles that may read the access log (the merger moves this into contact/permissions.py).
-AUDIT_READERS = frozenset({"supervisor", "admin", "privacy_officer"})
 
 
 def may_read_access_log(role: str) -> bool:
-    return role in AUDIT_READERS
+    return allowed(role, "access_log")
 
 
 class AccessLogEntry(SQLModel, table=True):

@@ -1,26 +1,39 @@
-"""Agents and their login: argon2 password hashes and signed, expiring bearer tokens."""
+"""Agents and their login: argon2 password hashes, a second factor (TOTP with single-use
+codes, hashed recovery codes), and sessions on the server that a signed bearer token refers to
+(logout, idle timeout, absolute limit, revocation when an account changes)."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import secrets
+import time
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+import pyotp
+import segno
+import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import URLSafeSerializer
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from contact.clock import Clock, SystemClock
 from contact.db import Database
 from contact.errors import DomainError
-from contact.store import ROLES, Agent, record_audit
+from contact.keys import keyed_hash
+from contact.store import ROLES, Agent, agent_sessions, record_audit
 from contact.validation import id_ok, text_ok
 
+log = structlog.get_logger(__name__)
 _hasher = PasswordHasher()
+# Recovery codes are 50 random bits: a lighter argon2 is plenty, and ten are hashed at once.
+_code_hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
 # Verified when the username is unknown, so that a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-password-of-anyone")
 agents: Table = Agent.__table__  # type: ignore[attr-defined]
@@ -52,45 +65,129 @@ def _identity(row: Any) -> AgentIdentity:
 
 
 class TokenSigner:
-    """Bearer tokens: the agent id and an expiry, signed with the secret key (HMAC). The
-    expiry is read on the injected clock, like every other time in vt-contact."""
+    """Bearer tokens: a session id and an expiry, signed with the secret key (HMAC). Opaque to
+    clients; the session row decides whether it still works. The expiry is read on the
+    injected clock, like every other time in vt-contact."""
 
     def __init__(self, secret: str, ttl_s: int, clock: Clock | None = None) -> None:
         self._serializer = URLSafeSerializer(secret, salt="vt-contact.agent-token")
+        self._enrolment = URLSafeSerializer(secret, salt="vt-contact.totp-enrolment")
         self.ttl_s = ttl_s
         self.clock = clock or SystemClock()
 
-    def issue(self, agent_id: str) -> str:
+    def issue(self, session_id: str) -> str:
         expires = int(self.clock.now().timestamp()) + self.ttl_s
-        return self._serializer.dumps({"sub": agent_id, "exp": expires})
+        return self._serializer.dumps({"sid": session_id, "exp": expires})
+
+    def enrolment_token(self, agent_id: str, ttl_s: int = 600) -> str:
+        expires = int(self.clock.now().timestamp()) + ttl_s
+        return self._enrolment.dumps({"enr": agent_id, "exp": expires})
 
     def verify(self, token: object) -> str:
-        """The agent id of a valid token; for anything else `unauthorized`, never another error
+        """The session id of a valid token; for anything else `unauthorized`, never another error
         (lone surrogates, non-ASCII, huge, wrong base64 or JSON inside)."""
+        return self._load(self._serializer, token, "sid")
+
+    def verify_enrolment(self, token: object) -> str:
+        return self._load(self._enrolment, token, "enr")
+
+    def _load(self, serializer: URLSafeSerializer, token: object, key: str) -> str:
         if not isinstance(token, str) or not token or len(token) > 512 or not token.isascii():
             raise DomainError("unauthorized")
         if not token.isprintable():
             raise DomainError("unauthorized")
         try:
-            data = self._serializer.loads(token)
+            data = serializer.loads(token)
         except Exception:  # BadSignature, and whatever a signed but odd payload could raise
             raise DomainError("unauthorized") from None
         if (
             not isinstance(data, dict)
-            or not isinstance(data.get("sub"), str)
+            or not isinstance(data.get(key), str)
             or not isinstance(data.get("exp"), int)
             or data["exp"] <= self.clock.now().timestamp()
         ):
             raise DomainError("unauthorized")
-        return data["sub"]
+        return str(data[key])
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    """How long sessions live and who needs a second factor (from the settings)."""
+
+    idle_timeout_s: float = 1800
+    totp_roles: frozenset[str] = frozenset({"supervisor", "admin"})
+    # Last-seen is written at most this often per session (not on every event).
+    touch_every_s: float = 60
+    # How long this process trusts what it read of a session; a signal clears it sooner.
+    cache_ttl_s: float = 5
+    issuer: str = "Veilig Thuis"
+
+
+@dataclass
+class _Cached:
+    identity: AgentIdentity
+    created_at: datetime
+    last_seen_at: datetime
+    ended: bool
+    read_at: float
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    agent: AgentIdentity
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    agent: AgentIdentity
+    session_id: str
+    factor: str
+    recovery_codes: list[str] = field(default_factory=list)
+
+
+SECOND_FACTOR = (
+    "Vul de code uit je authenticator-app in.",
+    "Enter the code from your authenticator app.",
+)
+ENROL = (
+    "Stel eerst een tweede stap in: scan de QR-code met je authenticator-app.",
+    "Set up a second factor first: scan the QR code with your authenticator app.",
+)
+
+SessionsEnded = Callable[[str], Awaitable[None]]
 
 
 class AgentService:
-    """Creating agents, logging them in, and finding who a token belongs to."""
+    """Creating and managing agents, logging them in and out, and finding the session (and
+    agent) a token belongs to."""
 
-    def __init__(self, db: Database, signer: TokenSigner) -> None:
+    def __init__(
+        self,
+        db: Database,
+        signer: TokenSigner,
+        policy: AuthPolicy | None = None,
+        address_key: Callable[[], bytes] = lambda: b"",
+    ) -> None:
         self.db = db
         self.signer = signer
+        self.policy = policy or AuthPolicy()
+        self.address_key = address_key
+        self._cache: dict[str, _Cached] = {}
+        # Called with an agent id after their sessions ended (disconnect their sockets; tell
+        # the other processes).
+        self.on_ended: list[SessionsEnded] = []
+
+    @property
+    def clock(self) -> Clock:
+        return self.signer.clock
+
+    def address_hash(self, address: str) -> str:
+        """What the login limits keep of a client address: a keyed hash, never the address."""
+        return keyed_hash(self.address_key(), "login-address:" + address)[:32]
+
+    # -- accounts ---------------------------------------------------------------------------
 
     async def add(
         self,
@@ -102,6 +199,7 @@ class AgentService:
         password: str,
         now: datetime,
         expertise: list[str] | None = None,
+        actor: str = "cli",
     ) -> AgentIdentity:
         if role not in ROLES:
             raise DomainError("invalid_input", field="role")
@@ -126,20 +224,20 @@ class AgentService:
                         created_at=now,
                     )
                 )
-                await record_audit(conn, at=now, action="agent_added", actor="cli", agent_id=agent_id, role=role)
+                await record_audit(conn, at=now, action="agent_added", actor=actor, agent_id=agent_id, role=role)
         except IntegrityError:
             raise DomainError("conflict") from None
         return AgentIdentity(agent_id, username, name, role, tuple(teams), None)
 
     async def upsert(
         self, *, username: str, name: str, role: str, teams: list[str], password: str, now: datetime
-    ) -> None:
-        """Create the agent, or give an existing one these details and a new password (demo set-up)."""
+    ) -> str:
+        """Create the agent, or give an existing one these details and a new password (demo
+        set-up); returns the agent id."""
         async with self.db.read() as conn:
             existing = await conn.scalar(select(agents.c.id).where(agents.c.username == username))
         if existing is None:
-            await self.add(username=username, name=name, role=role, teams=teams, password=password, now=now)
-            return
+            return (await self.add(username=username, name=name, role=role, teams=teams, password=password, now=now)).id
         password_hash = await asyncio.to_thread(_hasher.hash, password)
         async with self.db.write() as conn:
             await conn.execute(
@@ -148,25 +246,417 @@ class AgentService:
                 .values(name=name, role=role, teams=list(teams), password_hash=password_hash, active=True)
             )
             await record_audit(conn, at=now, action="agent_reset", actor="cli", agent_id=existing, role=role)
+        await self.end_sessions(existing, "password_reset")
+        return str(existing)
 
-    async def login(self, username: str, password: str) -> tuple[str, AgentIdentity]:
+    async def demo_second_factor(self, agent_id: str) -> str:
+        """A fresh confirmed TOTP secret for a demo agent (printed by `serve --demo`, never in
+        production: a real agent enrols with the console)."""
+        secret = pyotp.random_base32()
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(agents)
+                .where(agents.c.id == agent_id)
+                .values(totp_secret=secret, totp_pending=None, totp_last_step=None, recovery_hashes=[])
+            )
+        return secret
+
+    async def list_agents(self) -> list[dict[str, Any]]:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(agents).order_by(agents.c.username))).all()
+        return [
+            {
+                "id": r.id,
+                "username": r.username,
+                "name": r.name,
+                "role": r.role,
+                "teams": list(r.teams or ()),
+                "active": bool(r.active),
+                "second_factor": r.totp_secret is not None,
+            }
+            for r in rows
+        ]
+
+    async def _agent_id(self, username: str) -> str:
+        async with self.db.read() as conn:
+            agent_id = await conn.scalar(select(agents.c.id).where(agents.c.username == username))
+        if agent_id is None:
+            raise DomainError("not_found")
+        return str(agent_id)
+
+    async def change(self, username: str, *, actor: str, action: str, **values: Any) -> str:
+        """One account change (disable, enable, role, teams, password, second factor reset),
+        audited; every change but enabling ends the agent's sessions. Returns the agent id."""
+        if "role" in values and values["role"] not in ROLES:
+            raise DomainError("invalid_input", field="role")
+        if "teams" in values and not all(map(id_ok, values["teams"])):
+            raise DomainError("invalid_input", field="teams")
+        if "password" in values:
+            password = values.pop("password")
+            if len(password) < 10 or not text_ok(password):
+                raise DomainError("invalid_input", field="password")
+            values["password_hash"] = await asyncio.to_thread(_hasher.hash, password)
+        agent_id = await self._agent_id(username)
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            await conn.execute(update(agents).where(agents.c.id == agent_id).values(**values))
+            detail = {k: v for k, v in values.items() if k in ("role", "teams", "active")}
+            await record_audit(conn, at=now, action=action, actor=actor, agent_id=agent_id, **detail)
+        if action != "agent_enabled":
+            await self.end_sessions(agent_id, action.removeprefix("agent_"))
+        return agent_id
+
+    async def disable(self, username: str, actor: str) -> str:
+        return await self.change(username, actor=actor, action="agent_disabled", active=False)
+
+    async def enable(self, username: str, actor: str) -> str:
+        return await self.change(username, actor=actor, action="agent_enabled", active=True)
+
+    async def set_role(self, username: str, role: str, actor: str) -> str:
+        return await self.change(username, actor=actor, action="agent_role_changed", role=role)
+
+    async def set_teams(self, username: str, teams: list[str], actor: str) -> str:
+        return await self.change(username, actor=actor, action="agent_teams_changed", teams=list(teams))
+
+    async def reset_password(self, username: str, password: str, actor: str) -> str:
+        return await self.change(username, actor=actor, action="agent_password_reset", password=password)
+
+    async def reset_second_factor(self, username: str, actor: str) -> str:
+        return await self.change(
+            username,
+            actor=actor,
+            action="agent_2fa_reset",
+            totp_secret=None,
+            totp_pending=None,
+            totp_last_step=None,
+            recovery_hashes=None,
+        )
+
+    # -- login ------------------------------------------------------------------------------
+
+    def needs_second_factor(self, role: str, enrolled: bool) -> bool:
+        return enrolled or role in self.policy.totp_roles
+
+    async def login(
+        self,
+        username: str,
+        password: str,
+        *,
+        totp: str | None = None,
+        recovery_code: str | None = None,
+    ) -> LoginResult:
+        """A new session, or `invalid_credentials` (unknown name, wrong password, disabled: one
+        answer), or `second_factor_required` (with `enroll` and an `enrollment_token` when the
+        account has no factor yet). Nothing is issued before every factor is checked."""
         async with self.db.read() as conn:
             row = (await conn.execute(select(agents).where(agents.c.username == username))).first()
         stored = row.password_hash if row is not None and row.active else _DUMMY_HASH
         try:
             await asyncio.to_thread(_hasher.verify, stored, password)
         except (VerificationError, InvalidHashError):
+            await self._audit_failure(row, "password")
             raise DomainError("invalid_credentials") from None
         if row is None or not row.active:
             raise DomainError("invalid_credentials")
-        return self.signer.issue(row.id), _identity(row)
+        factor = "password"
+        if self.needs_second_factor(row.role, row.totp_secret is not None):
+            if row.totp_secret is None:
+                raise DomainError(
+                    "second_factor_required",
+                    ENROL,
+                    enroll=True,
+                    enrollment_token=self.signer.enrolment_token(row.id),
+                )
+            if totp is not None and await self._use_totp(row.id, row.totp_secret, totp):
+                factor = "totp"
+            elif recovery_code is not None and await self._use_recovery_code(row.id, recovery_code):
+                factor = "recovery"
+            else:
+                if totp is not None or recovery_code is not None:
+                    await self._audit_failure(row, "second_factor")
+                raise DomainError("second_factor_required", SECOND_FACTOR, enroll=False)
+        identity = _identity(row)
+        session_id, token = await self._open_session(identity, factor)
+        log.info("agent_logged_in", agent_id=identity.id, factor=factor)
+        return LoginResult(token, identity, session_id, factor)
+
+    async def _audit_failure(self, row: Any, step: str) -> None:
+        # Only for existing accounts: an unknown name is nobody's entry (and never stored).
+        if row is None:
+            return
+        async with self.db.write() as conn:
+            await record_audit(
+                conn, at=self.clock.now(), action="login_failed", actor=f"agent:{row.id}", agent_id=row.id, step=step
+            )
+
+    async def _open_session(self, identity: AgentIdentity, factor: str) -> tuple[str, str]:
+        now = self.clock.now()
+        session_id = str(uuid.uuid4())
+        async with self.db.write() as conn:
+            await conn.execute(
+                insert(agent_sessions).values(
+                    id=session_id, agent_id=identity.id, created_at=now, last_seen_at=now, factor=factor
+                )
+            )
+            await record_audit(
+                conn,
+                at=now,
+                action="login",
+                actor=f"agent:{identity.id}",
+                agent_id=identity.id,
+                session_id=session_id,
+                factor=factor,
+            )
+        return session_id, self.signer.issue(session_id)
+
+    # -- second factor ----------------------------------------------------------------------
+
+    def _step(self) -> int:
+        return int(self.clock.now().timestamp()) // 30
+
+    async def _use_totp(self, agent_id: str, secret: str, code: str) -> bool:
+        """Whether `code` is the code of this or a neighbouring 30-second step that was not used
+        yet; the step is then marked used (compare-and-set: two logins with one code, one wins)."""
+        if not isinstance(code, str) or len(code) != 6 or not code.isascii() or not code.isdigit():
+            return False
+        totp = pyotp.TOTP(secret)
+        now_step = self._step()
+        for step in (now_step - 1, now_step, now_step + 1):
+            if hmac.compare_digest(totp.generate_otp(step), code):
+                async with self.db.write() as conn:
+                    result = await conn.execute(
+                        update(agents)
+                        .where(
+                            agents.c.id == agent_id,
+                            or_(agents.c.totp_last_step.is_(None), agents.c.totp_last_step < step),
+                        )
+                        .values(totp_last_step=step)
+                    )
+                return bool(result.rowcount == 1)
+        return False
+
+    async def _use_recovery_code(self, agent_id: str, code: str) -> bool:
+        code = code.strip().lower()
+        if not code or len(code) > 32 or not code.isascii():
+            return False
+        async with self.db.write() as conn:
+            stored = await conn.scalar(
+                select(agents.c.recovery_hashes).where(agents.c.id == agent_id).with_for_update()
+            )
+            hashes = list(stored or ())
+
+            def find() -> int | None:
+                for i, h in enumerate(hashes):
+                    try:
+                        if _code_hasher.verify(h, code):
+                            return i
+                    except (VerificationError, InvalidHashError):
+                        continue
+                return None
+
+            index = await asyncio.to_thread(find)
+            if index is None:
+                return False
+            del hashes[index]
+            await conn.execute(update(agents).where(agents.c.id == agent_id).values(recovery_hashes=hashes))
+            await record_audit(
+                conn, at=self.clock.now(), action="recovery_code_used", actor=f"agent:{agent_id}", left=len(hashes)
+            )
+        return True
+
+    async def enrol(self, enrollment_token: object) -> dict[str, str]:
+        """A new TOTP secret for an account without one (kept pending until confirmed)."""
+        agent_id = self.signer.verify_enrolment(enrollment_token)
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(agents).where(agents.c.id == agent_id))).first()
+        if row is None or not row.active or row.totp_secret is not None:
+            raise DomainError("unauthorized")
+        secret = pyotp.random_base32()
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(agents)
+                .where(agents.c.id == agent_id, agents.c.totp_secret.is_(None))
+                .values(totp_pending=secret)
+            )
+        uri = pyotp.TOTP(secret).provisioning_uri(name=row.username, issuer_name=self.policy.issuer)
+        # Made here, never by a third-party service: the secret must not leave the server.
+        qr = segno.make(uri, error="m")
+        return {"secret": secret, "otpauth_uri": uri, "qr_svg": qr.svg_data_uri(scale=4)}
+
+    async def confirm(self, enrollment_token: object, totp: object) -> LoginResult:
+        """The pending secret becomes the account's factor when `totp` matches it; a first
+        session and ten recovery codes (shown this once) are the answer."""
+        agent_id = self.signer.verify_enrolment(enrollment_token)
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(agents).where(agents.c.id == agent_id))).first()
+        if row is None or not row.active or row.totp_secret is not None or row.totp_pending is None:
+            raise DomainError("unauthorized")
+        code = totp if isinstance(totp, str) else ""
+        totp_ = pyotp.TOTP(row.totp_pending)
+        now_step = self._step()
+        step = next(
+            (s for s in (now_step - 1, now_step, now_step + 1) if hmac.compare_digest(totp_.generate_otp(s), code)),
+            None,
+        )
+        if step is None or len(code) != 6:
+            raise DomainError("second_factor_required", SECOND_FACTOR, enroll=True)
+        codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(10)]
+        hashes = await asyncio.to_thread(lambda: [_code_hasher.hash(c) for c in codes])
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                update(agents)
+                .where(
+                    agents.c.id == agent_id,
+                    agents.c.totp_secret.is_(None),
+                    agents.c.totp_pending == row.totp_pending,
+                )
+                .values(totp_secret=row.totp_pending, totp_pending=None, totp_last_step=step, recovery_hashes=hashes)
+            )
+            if result.rowcount != 1:
+                raise DomainError("unauthorized")
+            await record_audit(conn, at=now, action="agent_2fa_enrolled", actor=f"agent:{agent_id}", agent_id=agent_id)
+        identity = _identity(row)
+        session_id, token = await self._open_session(identity, "totp")
+        return LoginResult(token, identity, session_id, "totp", codes)
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    async def session(self, token: object) -> Session:
+        """The live session of a token (and its agent as they are now), or `unauthorized`:
+        forged, expired, logged out, idle too long, past the absolute limit, agent disabled."""
+        session_id = self.signer.verify(token)
+        return await self.session_by_id(session_id)
+
+    async def session_by_id(self, session_id: str, *, touch: bool = True) -> Session:
+        """`touch`: this is the agent's own activity (a request, an event), which keeps the
+        session from going idle; a check by the server is not."""
+        cached = self._cache.get(session_id)
+        if cached is None or time.monotonic() - cached.read_at > self.policy.cache_ttl_s:
+            cached = await self._read(session_id)
+        now = self.clock.now()
+        if cached is None or cached.ended:
+            raise DomainError("unauthorized")
+        if now - cached.last_seen_at >= timedelta(seconds=self.policy.idle_timeout_s):
+            await self._end(session_id, "idle")
+            raise DomainError("unauthorized")
+        if now - cached.created_at >= timedelta(seconds=self.signer.ttl_s):
+            await self._end(session_id, "expired")
+            raise DomainError("unauthorized")
+        if touch and now - cached.last_seen_at >= timedelta(seconds=self.policy.touch_every_s):
+            cached.last_seen_at = now
+            async with self.db.write() as conn:
+                await conn.execute(
+                    update(agent_sessions)
+                    .where(agent_sessions.c.id == session_id, agent_sessions.c.ended_at.is_(None))
+                    .values(last_seen_at=now)
+                )
+        return Session(session_id, cached.identity)
+
+    async def _read(self, session_id: str) -> _Cached | None:
+        found = await self._read_many([session_id])
+        return found.get(session_id)
+
+    async def _read_many(self, session_ids: list[str]) -> dict[str, _Cached]:
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(agent_sessions, agents)
+                    .join(agents, agents.c.id == agent_sessions.c.agent_id)
+                    .where(agent_sessions.c.id.in_(session_ids))
+                )
+            ).all()
+        read_at = time.monotonic()
+        found: dict[str, _Cached] = {}
+        for row in rows:
+            # The join's first `id` column is the session's.
+            sid = row[0]
+            identity = AgentIdentity(
+                row.agent_id, row.username, row.name, row.role, tuple(row.teams or ()), row.max_concurrent
+            )
+            found[sid] = _Cached(
+                identity=identity,
+                created_at=row.created_at,
+                last_seen_at=row.last_seen_at,
+                ended=row.ended_at is not None or not row.active,
+                read_at=read_at,
+            )
+        for sid in session_ids:
+            if sid in found:
+                self._cache[sid] = found[sid]
+            else:
+                self._cache.pop(sid, None)
+        if len(self._cache) > 10_000:
+            oldest = sorted(self._cache.items(), key=lambda kv: kv[1].read_at)[:5_000]
+            for key, _ in oldest:
+                self._cache.pop(key, None)
+        return found
+
+    async def _end(self, session_id: str, reason: str) -> None:
+        self._cache.pop(session_id, None)
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                update(agent_sessions)
+                .where(agent_sessions.c.id == session_id, agent_sessions.c.ended_at.is_(None))
+                .values(ended_at=now, end_reason=reason)
+            )
+            if result.rowcount == 1 and reason != "logout":
+                await record_audit(conn, at=now, action="session_ended", actor="system", session_id=session_id,
+                                   reason=reason)  # fmt: skip
+
+    async def logout(self, token: object) -> None:
+        current = await self.session(token)
+        now = self.clock.now()
+        await self._end(current.id, "logout")
+        async with self.db.write() as conn:
+            await record_audit(
+                conn, at=now, action="logout", actor=f"agent:{current.agent.id}", agent_id=current.agent.id,
+                session_id=current.id,
+            )  # fmt: skip
+        await self._notify(current.agent.id)
+
+    async def end_sessions(self, agent_id: str, reason: str) -> int:
+        """End every open session of the agent (here and, through `on_ended`, elsewhere)."""
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                update(agent_sessions)
+                .where(agent_sessions.c.agent_id == agent_id, agent_sessions.c.ended_at.is_(None))
+                .values(ended_at=now, end_reason=reason[:30])
+            )
+        self.forget(agent_id)
+        await self._notify(agent_id)
+        return int(result.rowcount or 0)
+
+    def forget(self, agent_id: str) -> None:
+        """Drop what this process cached of the agent's sessions (a signal from another process)."""
+        for key in [k for k, v in self._cache.items() if v.identity.id == agent_id]:
+            self._cache.pop(key, None)
+
+    async def _notify(self, agent_id: str) -> None:
+        for listener in list(self.on_ended):
+            try:
+                await listener(agent_id)
+            except Exception as exc:  # a listener's failure must not undo the ending
+                log.error("sessions_ended_listener_failed", error=type(exc).__name__)
+
+    async def ended_among(self, session_ids: list[str]) -> set[str]:
+        """Which of these sessions no longer work: the periodic check of open sockets, one
+        query for all of them (the fallback that catches a missed signal)."""
+        if not session_ids:
+            return set()
+        await self._read_many(session_ids)
+        gone: set[str] = set()
+        for sid in session_ids:
+            try:
+                await self.session_by_id(sid, touch=False)
+            except DomainError:
+                gone.add(sid)
+        return gone
 
     async def from_token(self, token: object) -> AgentIdentity:
-        agent_id = self.signer.verify(token)
-        identity = await self.get(agent_id)
-        if identity is None:
-            raise DomainError("unauthorized")
-        return identity
+        return (await self.session(token)).agent
 
     async def get(self, agent_id: str) -> AgentIdentity | None:
         async with self.db.read() as conn:

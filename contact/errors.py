@@ -12,6 +12,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "invalid_credentials": ("Gebruikersnaam of wachtwoord klopt niet.", "Username or password is incorrect."),
     "forbidden": ("Dat mag je hier niet doen.", "You may not do this."),
+    "second_factor_required": (
+        "Vul de code uit je authenticator-app in.",
+        "Enter the code from your authenticator app.",
+    ),
     "not_found": ("Dat hebben we niet gevonden.", "Not found."),
     "closed": ("De chat is nu gesloten.", "The chat is closed now."),
     "already_taken": (

@@ -1,20 +1,22 @@
-"""HTTP routes of the kernel: health, readiness, agent login, the list of colleagues, and the
-list of gemeenten the console's melding form offers."""
+"""HTTP routes of the kernel: health, readiness, agent login and logout (with the second
+factor and its enrolment), account administration, the list of colleagues, and the list of
+gemeenten the console's melding form offers."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
 from contact.access_log import AccessLog, Reader
-from contact.auth import AgentIdentity, AgentService, agents
+from contact.auth import AgentIdentity, AgentService, LoginResult, Session, agents
 from contact.db import Database
 from contact.errors import DomainError
 from contact.gemeenten import all_gemeenten, as_of
 from contact.health import Readiness
+from contact.permissions import http_action, require
 from contact.presence import Presence
 from contact.ratelimit import RateLimiter
 from contact.settings import Settings
@@ -30,12 +32,29 @@ PRESENCE = web.AppKey("presence", Presence)
 READINESS = web.AppKey("readiness", Readiness)
 
 
-async def agent_from_request(request: web.Request) -> AgentIdentity:
-    """The agent of the `Authorization: Bearer` token, or `unauthorized`."""
+def _bearer(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise DomainError("unauthorized")
-    return await request.app[AGENTS].from_token(token.strip())
+    return token.strip()
+
+
+async def session_from_request(request: web.Request) -> Session:
+    """The live session of the `Authorization: Bearer` token, or `unauthorized`; then
+    `forbidden` unless its agent's role may use this route (contact/permissions.py)."""
+    current = await request.app[AGENTS].session(_bearer(request))
+    resource = request.match_info.route.resource
+    path = resource.canonical if resource is not None else request.path
+    require(current.agent.role, http_action(request.method, path))
+    return current
+
+
+async def agent_from_request(request: web.Request) -> AgentIdentity:
+    """The agent of the `Authorization: Bearer` token (see `session_from_request`)."""
+    return (await session_from_request(request)).agent
+
+
+Code = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 
 def reader_of(request: web.Request, agent: AgentIdentity) -> Reader:
@@ -48,6 +67,17 @@ class LoginBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     username: Annotated[Line, StringConstraints(min_length=1, max_length=64)]
     password: Annotated[Text, StringConstraints(min_length=1, max_length=1024)]
+    totp: Code | None = None
+    recovery_code: Code | None = None
+
+
+class EnrolBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    enrollment_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class ConfirmBody(EnrolBody):
+    totp: Code
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -62,26 +92,112 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response(answer, status=200 if answer["ok"] else 503)
 
 
+def _login_answer(request: web.Request, result: LoginResult) -> web.Response:
+    answer: dict[str, object] = {
+        "token": result.token,
+        "agent": result.agent.public(),
+        "expires_in": request.app[SETTINGS].token_ttl_s,
+        "idle_timeout_s": request.app[SETTINGS].idle_timeout_s,
+        "factor": result.factor,
+    }
+    if result.recovery_codes:
+        answer["recovery_codes"] = result.recovery_codes
+    return web.json_response(answer)
+
+
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request, LoginBody)
     settings = request.app[SETTINGS]
     limiter = request.app[LIMITER]
+    service = request.app[AGENTS]
     window = settings.login_window_s
     user_key = f"login:user:{body.username.lower()}"
-    ip_key = f"login:ip:{client_ip(request, settings.trusted_proxies)}"
-    # Failed tries count, per name and (more of them) per address: guessing is slow either way.
-    if await limiter.exceeded(user_key, settings.login_max_failures, window) or await limiter.exceeded(
-        ip_key, settings.login_max_failures * 6, window
-    ):
+    address = service.address_hash(client_ip(request, settings.trusted_proxies))
+    ip_key = f"login:ip:{address}"
+    # Every try is counted before the password is checked (a burst of parallel tries gets no
+    # more checks than the limit), per name and (more of them) per address, known name or not.
+    # Both are counted, so that one cannot be used to probe past the other.
+    user_ok = await limiter.hit(user_key, settings.login_max_failures, window)
+    ip_ok = await limiter.hit(ip_key, settings.login_max_failures * 20, window)
+    if not (user_ok and ip_ok):
         raise DomainError("rate_limited")
-    try:
-        token, agent = await request.app[AGENTS].login(body.username, body.password)
-    except DomainError:
-        await limiter.hit(user_key, settings.login_max_failures, window)
-        await limiter.hit(ip_key, settings.login_max_failures * 6, window)
-        raise
+    result = await service.login(body.username, body.password, totp=body.totp, recovery_code=body.recovery_code)
     await limiter.reset(user_key)
-    return web.json_response({"token": token, "agent": agent.public(), "expires_in": settings.token_ttl_s})
+    return _login_answer(request, result)
+
+
+async def logout(request: web.Request) -> web.Response:
+    """Ends the session of the token at once: the token and its sockets stop working."""
+    await session_from_request(request)
+    await request.app[AGENTS].logout(_bearer(request))
+    return web.json_response({"ok": True})
+
+
+async def session_info(request: web.Request) -> web.Response:
+    """Who the token belongs to, and how long the session may still be idle."""
+    current = await session_from_request(request)
+    return web.json_response({"agent": current.agent.public(), "idle_timeout_s": request.app[SETTINGS].idle_timeout_s})
+
+
+async def enrol(request: web.Request) -> web.Response:
+    body = await read_json(request, EnrolBody)
+    return web.json_response(await request.app[AGENTS].enrol(body.enrollment_token))
+
+
+async def confirm(request: web.Request) -> web.Response:
+    body = await read_json(request, ConfirmBody)
+    settings = request.app[SETTINGS]
+    limiter = request.app[LIMITER]
+    # Guessing the six digits is as slow as guessing a password.
+    key = f"login:enrol:{body.enrollment_token[-32:]}"
+    if not await limiter.hit(key, settings.login_max_failures, settings.login_window_s):
+        raise DomainError("rate_limited")
+    return _login_answer(request, await request.app[AGENTS].confirm(body.enrollment_token, body.totp))
+
+
+class PasswordBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    password: Annotated[Text, StringConstraints(min_length=10, max_length=1024)]
+
+
+class RoleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    role: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+
+
+class TeamsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    teams: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=40)]], Field(max_length=20)]
+
+
+async def admin_agents(request: web.Request) -> web.Response:
+    """Every account (admin): role, teams, active, whether a second factor is set."""
+    await session_from_request(request)
+    return web.json_response({"agents": await request.app[AGENTS].list_agents()})
+
+
+async def admin_change(request: web.Request) -> web.Response:
+    """One account change by an admin, audited with the admin as actor; all but `enable` end
+    the agent's sessions and sockets on every process."""
+    admin = (await session_from_request(request)).agent
+    service = request.app[AGENTS]
+    username = request.match_info["username"]
+    what = request.match_info.route.resource.canonical.rsplit("/", 1)[-1]  # type: ignore[union-attr]
+    actor = f"agent:{admin.id}"
+    match what:
+        case "disable":
+            await service.disable(username, actor)
+        case "enable":
+            await service.enable(username, actor)
+        case "reset-password":
+            await service.reset_password(username, (await read_json(request, PasswordBody)).password, actor)
+        case "role":
+            await service.set_role(username, (await read_json(request, RoleBody)).role, actor)
+        case "teams":
+            await service.set_teams(username, (await read_json(request, TeamsBody)).teams, actor)
+        case "reset-2fa":
+            await service.reset_second_factor(username, actor)
+    return web.json_response({"ok": True})
 
 
 async def colleagues(request: web.Request) -> web.Response:
@@ -119,6 +235,15 @@ def routes() -> list[web.RouteDef]:
         web.get("/healthz", healthz),
         web.get("/readyz", readyz),
         web.post("/api/agent/login", login),
+        web.post("/api/agent/logout", logout),
+        web.get("/api/agent/session", session_info),
+        web.post("/api/agent/2fa/enroll", enrol),
+        web.post("/api/agent/2fa/confirm", confirm),
+        web.get("/api/admin/agents", admin_agents),
+        *[
+            web.post(f"/api/admin/agents/{{username}}/{what}", admin_change)
+            for what in ("disable", "enable", "reset-password", "role", "teams", "reset-2fa")
+        ],
         web.get("/api/agent/colleagues", colleagues),
         web.get("/api/agent/gemeenten", gemeenten),
     ]

@@ -63,6 +63,12 @@ def _hmac(key: bytes, value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
+def keyed_hash(key: bytes, value: str) -> str:
+    """A keyed hash (HMAC-SHA256, hex) of a value that must be recognised again, never read: e.g. a
+    client address as a rate-limit key. Not for contact hashes, which carry their key id (`Keys`)."""
+    return _hmac(key, value)
+
+
 class Keys:
     """The keys services share, filled in at start-up (before the first request). `old`: keys
     this one replaced, oldest first (`VT_HASH_KEY_OLD`, comma-separated)."""

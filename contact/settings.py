@@ -28,7 +28,15 @@ class Settings(BaseSettings):
     # Addresses of our own reverse proxies, whose X-Forwarded-For is believed (comma-separated).
     forwarded_allow_ips: str = ""
 
+    # The absolute limit of an agent's session (logged in this long, it ends whatever happens).
     token_ttl_s: int = Field(default=10 * 3600, ge=60)
+    # A session unused this long ends; the console warns a few minutes before.
+    idle_timeout_s: int = Field(default=1800, ge=60)
+    # Roles that must log in with a second factor (TOTP or a recovery code), comma-separated.
+    totp_required_roles: str = "supervisor,admin"
+    # How often each process checks the sessions of its open agent sockets against the
+    # database (the fallback for a missed signal when an account changes).
+    session_check_s: float = Field(default=2, gt=0)
     max_concurrent_chats: int = Field(default=3, ge=1)
     # A request's head (request line and headers) must arrive whole within this many seconds of
     # its first byte, or of the connection opening; else the connection is closed (slow-loris).
@@ -192,6 +200,10 @@ class Settings(BaseSettings):
     @property
     def trusted_proxies(self) -> frozenset[str]:
         return frozenset(a.strip() for a in self.forwarded_allow_ips.split(",") if a.strip())
+
+    @property
+    def totp_roles(self) -> frozenset[str]:
+        return frozenset(r.strip() for r in self.totp_required_roles.split(",") if r.strip())
 
     @property
     def origins(self) -> frozenset[str]:

@@ -1,17 +1,17 @@
-"""Tables of the shared kernel: agents and the audit trail."""
+"""Tables of the shared kernel: agents, their login sessions and the audit trail."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Table, insert
+from sqlalchemy import JSON, BigInteger, Column, Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
 
 from contact.db import UTCDateTime
 
-ROLES = ("advisor", "crisis", "supervisor", "admin")
+ROLES = ("advisor", "crisis", "supervisor", "admin", "privacy_officer")
 TEAMS = ("jeugd", "volwassenen", "professionals", "crisis")
 
 
@@ -28,6 +28,27 @@ class Agent(SQLModel, table=True):
     max_concurrent: int | None = Field(default=None)
     active: bool = Field(default=True)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # The second factor: the TOTP secret once confirmed, the one being enrolled, the last
+    # time step used (a code is accepted once), and the argon2 hashes of unused recovery codes.
+    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_pending: str | None = Field(default=None, max_length=64)
+    totp_last_step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    recovery_hashes: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class AgentSession(SQLModel, table=True):
+    """One login: its token refers to this row, so logging out or disabling the agent ends it
+    at once. `factor` is how it was made (password, totp, recovery)."""
+
+    __tablename__ = "agent_session"
+
+    id: str = Field(primary_key=True, max_length=36)
+    agent_id: str = Field(index=True, max_length=36)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    factor: str = Field(max_length=20)
+    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    end_reason: str | None = Field(default=None, max_length=30)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -54,6 +75,7 @@ class ServerSecret(SQLModel, table=True):
 
 audit_events: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 server_secrets: Table = ServerSecret.__table__  # type: ignore[attr-defined]
+agent_sessions: Table = AgentSession.__table__  # type: ignore[attr-defined]
 
 
 async def record_audit(

@@ -25,6 +25,7 @@ STATUS = {
     "outcome_incomplete": 422,
     "unauthorized": 401,
     "invalid_credentials": 401,
+    "second_factor_required": 401,
     "forbidden": 403,
     "not_found": 404,
     "closed": 409,

@@ -267,14 +267,16 @@ async def test_agent_connect_without_valid_token_is_refused(server, auth):
 
 
 async def test_token_signed_with_another_key_or_of_an_unknown_agent_is_refused(server):
-    identity, _ = await add_agent(server.settings.database_url)
+    identity, password = await add_agent(server.settings.database_url)
     other = TokenSigner("some-other-secret-key-1234567890", 3600)
     assert (await _refused(server, {"token": other.issue(identity.id)}))["code"] == "unauthorized"
     ours = TokenSigner(SECRET, 3600)
     assert (await _refused(server, {"token": ours.issue("no-such-agent")}))["code"] == "unauthorized"
     tampered = ours.issue(identity.id)[:-3] + "abc"
     assert (await _refused(server, {"token": tampered}))["code"] == "unauthorized"
-    c = await agent_client(server.url, ours.issue(identity.id))  # the same agent, a valid token: in
+    # A well-signed token of no session (the agent's id in it, as tokens once were): refused.
+    assert (await _refused(server, {"token": ours.issue(identity.id)}))["code"] == "unauthorized"
+    c = await agent_client(server.url, await login(server.url, identity.username, password))
     await c.disconnect()
 
 

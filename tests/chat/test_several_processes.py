@@ -53,9 +53,12 @@ def cluster(request, tmp_path_factory, redis_url):
     # Each cluster its own pub/sub channel on the shared Redis.
     channel = f"vt-test-{request.param}-{uuid.uuid4().hex[:6]}"
     # INFO, so that the check below that no text reaches the logs has logs to read.
-    a = ServerProcess(database_url, redis_url, log_dir, "a", VT_REDIS_CHANNEL=channel, VT_LOG_LEVEL="INFO")
+    # The periodic session check slow (30 s): an ended session must reach the other process
+    # through the Redis signal.
+    env = {"VT_REDIS_CHANNEL": channel, "VT_LOG_LEVEL": "INFO", "VT_SESSION_CHECK_S": "30"}
+    a = ServerProcess(database_url, redis_url, log_dir, "a", **env)
     try:
-        b = ServerProcess(database_url, redis_url, log_dir, "b", VT_REDIS_CHANNEL=channel, VT_LOG_LEVEL="INFO")
+        b = ServerProcess(database_url, redis_url, log_dir, "b", **env)
     except Exception:
         a.stop()
         raise
@@ -171,3 +174,34 @@ async def test_concurrent_messages_from_both_sides_get_gapless_seqs(cluster):
     assert [m["seq"] for m in history["conversation"]["messages"]] == list(range(1, 31))
     await v.disconnect()
     await agent.disconnect()
+
+
+async def test_disabling_an_agent_on_one_process_disconnects_their_console_on_the_other(cluster):
+    import time
+
+    from aiohttp import ClientSession
+
+    username, password = cluster.add_agent()
+    admin, admin_password = cluster.add_agent(role="admin")
+    console = await agent_client(cluster.b.url, await login(cluster.b.url, username, password))
+    admin_token = await login(cluster.a.url, admin, admin_password)
+    started = time.monotonic()
+    async with ClientSession() as http:
+        async with http.post(
+            f"{cluster.a.url}/api/admin/agents/{username}/disable", headers={"Authorization": f"Bearer {admin_token}"}
+        ) as r:
+            assert r.status == 200
+    await console.wait_disconnected(timeout=5)
+    assert time.monotonic() - started < 5
+
+
+async def test_logout_on_one_process_ends_the_socket_on_the_other(cluster):
+    from aiohttp import ClientSession
+
+    username, password = cluster.add_agent()
+    token = await login(cluster.a.url, username, password)
+    console = await agent_client(cluster.b.url, token)
+    async with ClientSession() as http:
+        async with http.post(f"{cluster.a.url}/api/agent/logout", headers={"Authorization": f"Bearer {token}"}) as r:
+            assert r.status == 200
+    await console.wait_disconnected(timeout=5)

@@ -147,6 +147,8 @@ async def test_real_answers_of_the_get_endpoints_match_their_documented_models(s
         for op in OPERATIONS:
             if op.method != "get" or "{" in op.path or op.answer is None or op.media != "application/json":
                 continue
+            if op.path.startswith("/api/admin/"):  # an admin's: refused to a supervisor
+                continue
             headers = {"Authorization": f"Bearer {token}"} if op.auth else {}
             query = {name: "terugbellen" for name in op.required_query}  # kind, the only one
             if op.path == "/api/audit":  # one of contact or agent is required

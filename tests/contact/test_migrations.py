@@ -32,7 +32,9 @@ async def test_upgrade_downgrade_upgrade(backend, tmp_path, request):
     else:
         url = request.getfixturevalue("postgres").create_database("migrations_roundtrip")
     await asyncio.to_thread(upgrade, url)
-    assert {"agent", "conversation", "message", "note", "audit_event", "queue_state"} <= await _tables(url)
+    assert {"agent", "agent_session", "conversation", "message", "note", "audit_event", "queue_state"} <= await _tables(
+        url
+    )
     await asyncio.to_thread(command.downgrade, alembic_config(url), "base")
     assert await _tables(url) <= {"alembic_version"}
     await asyncio.to_thread(upgrade, url)
@@ -186,14 +188,20 @@ async def test_serve_demo_migrates_and_prints_working_credentials(tmp_path):
     import re
 
     from tests.support.processes import ServerProcess
-    from tests.support.server import login
+    from tests.support.server import TOTP_SECRETS, login
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
     server = await asyncio.to_thread(ServerProcess, url, None, tmp_path, "demo", "--demo")
     try:
         out = server.log_path.read_text()
-        creds = dict(re.findall(r"^\s+(anna|bram|chris|sanne)\s+(\S+)\s+\w+$", out, re.M))
-        assert set(creds) == {"anna", "bram", "chris", "sanne"}
+        found = re.findall(r"^\s+(anna|bram|chris|sanne|ada)\s+(\S+)\s+\w+(?:\s+TOTP secret (\w+).*)?$", out, re.M)
+        creds = {name: password for name, password, _ in found}
+        assert set(creds) == {"anna", "bram", "chris", "sanne", "ada"}
         assert await login(server.url, "anna", creds["anna"])
+        # The supervisor and the admin log in with the printed TOTP secret.
+        secrets = {name: secret for name, _, secret in found if secret}
+        assert set(secrets) == {"sanne", "ada"}
+        TOTP_SECRETS.update(secrets)
+        assert await login(server.url, "sanne", creds["sanne"])
     finally:
         await asyncio.to_thread(server.stop)

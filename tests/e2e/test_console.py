@@ -10,16 +10,37 @@ import re
 from playwright.async_api import expect
 
 from tests.e2e.conftest import RequestLog, screenshot_path
-from tests.support.server import RunningServer, add_agent, make_settings, migrated_sqlite, start_payload, visitor
+from tests.support.server import (
+    TOTP_SECRETS,
+    RunningServer,
+    add_agent,
+    make_settings,
+    migrated_sqlite,
+    start_payload,
+    totp_code,
+    visitor,
+)
 
 
 async def _login(page, base_url: str, username: str, password: str) -> None:
+    """Logs in as a person would: with the second factor when the server asks for it (enrolled
+    in the page the first time: the secret read off it, the recovery codes put away)."""
     await page.goto(base_url + "/console")
     form = page.locator("#login-form")
     await form.get_by_label("Gebruikersnaam").fill(username)
     await form.get_by_label("Wachtwoord").fill(password)
     await form.get_by_role("button", name="Inloggen").click()
-    await expect(page.locator("#conn")).to_have_text("Verbonden")
+    connected, enrol, factor = page.locator("#conn"), page.locator("#login-enrol"), page.locator("#login-factor")
+    await expect(page.locator("#session-bar:visible, #login-enrol:visible, #login-factor:visible")).to_have_count(1)
+    if await enrol.is_visible():
+        TOTP_SECRETS[username] = (await page.locator("#enrol-secret").text_content() or "").strip()
+        await enrol.get_by_label("Code uit je authenticator-app").fill(await totp_code(base_url, username))
+        await form.get_by_role("button", name="Bevestigen").click()
+        await page.get_by_role("button", name="Ik heb ze bewaard").click()
+    elif await factor.is_visible():
+        await factor.get_by_label("Code uit je authenticator-app").fill(await totp_code(base_url, username))
+        await form.get_by_role("button", name="Inloggen").click()
+    await expect(connected).to_have_text("Verbonden")
 
 
 def _all_texts(events: dict) -> str:

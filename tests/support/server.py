@@ -9,6 +9,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+import pyotp
 import socketio
 from aiohttp import ClientSession, web
 
@@ -56,6 +57,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "chat_hours": "24/7",
         "start_limit_per_ip": 100_000,
         "log_format": "console",
+        # Tests move the clock by hours to reach a deadline; only the idle tests want it short.
+        "idle_timeout_s": 30 * 86400,
     }
     values.update(overrides)
     return Settings(**values)
@@ -83,6 +86,8 @@ class RunningServer:
         site = web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True)
         await site.start()
         self.port = self.runner.addresses[0][1]
+        if self.clock is not None:
+            _CLOCKS[self.url] = self.clock
         return self
 
     async def stop(self) -> None:
@@ -125,12 +130,59 @@ async def add_agent(
     return agent, password
 
 
-async def login(base_url: str, username: str, password: str) -> str:
+# The second factor of the test agents, as their authenticator app would keep it: the
+# secret per username and the last 30-second step whose code was used (each is used once).
+TOTP_SECRETS: dict[str, str] = {}
+_last_step: dict[str, int] = {}
+# The injected clock of each running server, by URL: codes are made on the server's time.
+_CLOCKS: dict[str, Clock] = {}
+
+
+async def totp_code(base_url: str, username: str) -> str:
+    """A code of `username`'s authenticator not used before (waits for the next 30 seconds
+    when this step and the next are used up on a real clock)."""
+    clock = _CLOCKS.get(base_url)
+    while True:
+        now = (clock.now() if clock is not None else datetime.now(UTC)).timestamp()
+        current = int(now) // 30
+        # On a real clock this step first (a step boundary passing before the server checks
+        # leaves it the previous one, still accepted), then the next one; a clock that stands
+        # still has no boundary to pass, so the previous step is used too.
+        first = current - 1 if isinstance(clock, ManualClock) else current
+        step = max(first, _last_step.get(username, -1) + 1)
+        if step <= current + 1:
+            _last_step[username] = step
+            return pyotp.TOTP(TOTP_SECRETS[username]).generate_otp(step)
+        assert not isinstance(clock, ManualClock), "three logins in one 30-second step: move the clock on"
+        await asyncio.sleep(30 - now % 30 + 0.05)
+
+
+async def login_answer(base_url: str, username: str, password: str) -> dict[str, Any]:
+    """The answer of a successful login; a second factor is handled as the console does it
+    (enrolled with pyotp the first time, a fresh code afterwards)."""
     async with ClientSession() as http:
-        async with http.post(f"{base_url}/api/agent/login", json={"username": username, "password": password}) as r:
-            body = await r.json()
-            assert r.status == 200, body
-            return body["token"]
+        body: dict[str, Any] = {"username": username, "password": password}
+        if username in TOTP_SECRETS:
+            body["totp"] = await totp_code(base_url, username)
+        async with http.post(f"{base_url}/api/agent/login", json=body) as r:
+            answer = await r.json()
+        if r.status == 401 and answer["error"]["code"] == "second_factor_required" and answer["error"].get("enroll"):
+            enrolment = answer["error"]["enrollment_token"]
+            async with http.post(f"{base_url}/api/agent/2fa/enroll", json={"enrollment_token": enrolment}) as r:
+                secret = (await r.json())["secret"]
+                assert r.status == 200
+            TOTP_SECRETS[username] = secret
+            code = await totp_code(base_url, username)
+            async with http.post(
+                f"{base_url}/api/agent/2fa/confirm", json={"enrollment_token": enrolment, "totp": code}
+            ) as r:
+                answer = await r.json()
+        assert r.status == 200, answer
+        return answer
+
+
+async def login(base_url: str, username: str, password: str) -> str:
+    return str((await login_answer(base_url, username, password))["token"])
 
 
 async def clocked_server(database_url: str, at: datetime, **overrides: Any) -> RunningServer:
@@ -206,6 +258,13 @@ class Client:
 
     async def disconnect(self) -> None:
         await self.sio.disconnect()
+
+    async def wait_disconnected(self, timeout: float = 5) -> None:
+        """Until the server has let this socket go (AssertionError after `timeout`)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.sio.connected and self.namespace in self.sio.namespaces:
+            assert asyncio.get_running_loop().time() < deadline, "still connected"
+            await asyncio.sleep(0.05)
 
 
 async def visitor(url: str, **kw: Any) -> Client:

@@ -2,8 +2,12 @@
  * ack, rejecting when offline or after the timeout) and HTTP calls (`{status, body}`). The UI
  * modules call these and never touch the socket or fetch themselves. Event and endpoint names:
  * docs/protocol.md. */
-import { call, send, connected, exists, reconnect as reconnectSocket, disconnect as disconnectSocket, errorOf } from "./net/socket.js";
-import { api, apiError, apiFile, postLogin } from "./net/api.js";
+import { call as socketCall, send as socketSend, connected, exists, reconnect as reconnectSocket, disconnect as disconnectSocket, errorOf } from "./net/socket.js";
+import { activity, api, apiError, apiFile, postConfirm, postEnrol, postLogin } from "./net/api.js";
+
+// Every call and send counts as activity (the server's idle timer counts them too).
+function call(event, data, timeoutMs) { activity.at = Date.now(); return socketCall(event, data, timeoutMs); }
+function send(event, data) { activity.at = Date.now(); socketSend(event, data); }
 
 // What an answer says: the error of an ack or of an HTTP answer, if it is one.
 export { errorOf, apiError };
@@ -19,7 +23,16 @@ export function reconnect() {
   return true;
 }
 export const disconnect = () => disconnectSocket();
-export const login = (username, password) => postLogin(username, password);
+export const login = (username, password, code) => postLogin(username, password, code);
+export const enrol = (enrollmentToken) => postEnrol(enrollmentToken);
+export const confirmEnrolment = (enrollmentToken, code) => postConfirm(enrollmentToken, code);
+/** Ends the session on the server (its token and sockets stop working). */
+export const logout = () => api("POST", "/api/agent/logout", {});
+/** Keeps the session from going idle (the "Blijf ingelogd" button). */
+export const stayLoggedIn = () => api("GET", "/api/agent/session");
+/** When the server last heard from this console. */
+export const lastActivity = () => activity.at;
+export { activity };
 
 // ---- Socket.IO (the `/agent` namespace) ----------------------------------------------------
 

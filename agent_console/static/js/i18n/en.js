@@ -378,6 +378,9 @@ export default {
   rq_wrong_number: "Wrong number",
   // Texts that were written in the code before (connection, queue, chat panel, login).
   errorGeneric: "Something went wrong. Please try again.",
+  enrolConfirm: "Confirm",
+  enrolWrong: "That code is not right. Enter the code your app shows now.",
+  factorWrong: "That code is not right or was used already. Wait for the next code.",
   loginMissing: "Fill in your username and password.",
   loginUnreachable: "The server cannot be reached. Check the connection and try again.",
   loginTooMany: "Too many attempts. Wait a moment and try again.",

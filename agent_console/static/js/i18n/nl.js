@@ -378,6 +378,9 @@ export default {
   rq_wrong_number: "Onjuist nummer",
   // Texts that were written in the code before (connection, queue, chat panel, login).
   errorGeneric: "Er ging iets mis. Probeer het opnieuw.",
+  enrolConfirm: "Bevestigen",
+  enrolWrong: "Die code klopt niet. Vul de code in die je app nu laat zien.",
+  factorWrong: "Die code klopt niet of is al gebruikt. Wacht op de volgende code.",
   loginMissing: "Vul je gebruikersnaam en wachtwoord in.",
   loginUnreachable: "De server is niet bereikbaar. Controleer de verbinding en probeer het opnieuw.",
   loginTooMany: "Te veel pogingen. Wacht even en probeer het dan opnieuw.",

@@ -9,7 +9,11 @@ export function configureApi(c) {
   config = Object.assign({}, config, c);
 }
 
+/** When the server last heard from this console (a request or an event): the idle timer. */
+export const activity = { at: Date.now() };
+
 export async function api(method, path, body) {
+  activity.at = Date.now();
   const opts = { method, headers: { Authorization: "Bearer " + config.token() }, credentials: "omit", cache: "no-store" };
   if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
   let r;
@@ -39,14 +43,30 @@ export function apiError(res) {
   return res && res.body && res.body.error ? res.body.error : null;
 }
 
-/** POST /api/agent/login: the body (token, agent, expires_in) or `{error: {message}}`. */
-export async function postLogin(username, password) {
+/** POST /api/agent/login: the body (token, agent, expires_in) or `{error: {message}}`. A
+ * `second_factor_required` error is passed on whole (with `enroll` and `enrollment_token`).
+ * `code`: six digits are a TOTP code, anything else a recovery code. */
+export async function postLogin(username, password, code) {
+  const payload = { username, password };
+  if (code) {
+    if (/^\d{6}$/.test(code)) payload.totp = code; else payload.recovery_code = code;
+  }
+  return postAuth("/api/agent/login", payload);
+}
+
+/** POST /api/agent/2fa/enroll and /confirm (docs/protocol.md). */
+export const postEnrol = (enrollmentToken) => postAuth("/api/agent/2fa/enroll", { enrollment_token: enrollmentToken });
+export const postConfirm = (enrollmentToken, totp) =>
+  postAuth("/api/agent/2fa/confirm", { enrollment_token: enrollmentToken, totp });
+
+async function postAuth(path, payload) {
+  activity.at = Date.now();
   let r;
   try {
-    r = await fetch("/api/agent/login", {
+    r = await fetch(path, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username, password }),
+      body: JSON.stringify(payload),
       credentials: "omit",
       cache: "no-store"
     });
@@ -55,7 +75,7 @@ export async function postLogin(username, password) {
   }
   let body = null;
   try { body = await r.json(); } catch { body = null; }
-  if (r.ok && body && body.token) return body;
+  if (r.ok && body && (body.token || body.secret)) return body;
   if (body && body.error) return body;
   if (r.status === 429) return { error: { message: t("loginTooMany") } };
   if (r.status === 401) return { error: { message: t("loginWrong") } };

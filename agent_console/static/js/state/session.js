@@ -10,6 +10,7 @@ export const KEY_AGENT = "vt.console.agent";
 export const KEY_DRAFTS = "vt.console.drafts";
 export const KEY_OUTBOX = "vt.console.outbox";
 export const KEY_EXPIRES = "vt.console.expires";
+export const KEY_IDLE = "vt.console.idle";
 export const KEY_VIEW = "vt.console.view";
 
 /** Keeps `value` for this tab's session (null removes it). Nothing is kept while logging out. */
@@ -44,6 +45,7 @@ export const S = {
   closingCallback: null,            // the callback whose outcome form is open, if any
   reloginOpen: false,
   loggingOut: false,
+  idleTimeoutMs: 0,                 // the server's idle timeout (the warning comes before it)
   attempts: 0,                      // sends so far (each has its number in inFlight)
   handlers: {},                     // server event -> handler (dispatch.js)
   offer: null,                      // the open push offer shown to us (state/offers.js), if any
