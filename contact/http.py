@@ -92,7 +92,9 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response(answer, status=200 if answer["ok"] else 503)
 
 
-def _login_answer(request: web.Request, result: LoginResult) -> web.Response:
+async def _login_answer(request: web.Request, result: LoginResult) -> web.Response:
+    # NEN 7513: the login is in the access log before the token is handed out.
+    await request.app[ACCESS_LOG].write(reader_of(request, result.agent), "login", factor=result.factor)
     answer: dict[str, object] = {
         "token": result.token,
         "agent": result.agent.public(),
@@ -121,15 +123,22 @@ async def login(request: web.Request) -> web.Response:
     ip_ok = await limiter.hit(ip_key, settings.login_max_failures * 20, window)
     if not (user_ok and ip_ok):
         raise DomainError("rate_limited")
-    result = await service.login(body.username, body.password, totp=body.totp, recovery_code=body.recovery_code)
+    try:
+        result = await service.login(body.username, body.password, totp=body.totp, recovery_code=body.recovery_code)
+    except DomainError as refused:
+        # No name in the entry: a failed name may be a password typed in the wrong field.
+        anonymous = request.app[ACCESS_LOG].reader(None, None, client_ip(request, settings.trusted_proxies))
+        await request.app[ACCESS_LOG].write(anonymous, "login_failed", code=refused.code)
+        raise
     await limiter.reset(user_key)
-    return _login_answer(request, result)
+    return await _login_answer(request, result)
 
 
 async def logout(request: web.Request) -> web.Response:
     """Ends the session of the token at once: the token and its sockets stop working."""
-    await session_from_request(request)
+    current = await session_from_request(request)
     await request.app[AGENTS].logout(_bearer(request))
+    await request.app[ACCESS_LOG].write(reader_of(request, current.agent), "logout")
     return web.json_response({"ok": True})
 
 
@@ -152,7 +161,7 @@ async def confirm(request: web.Request) -> web.Response:
     key = f"login:enrol:{body.enrollment_token[-32:]}"
     if not await limiter.hit(key, settings.login_max_failures, settings.login_window_s):
         raise DomainError("rate_limited")
-    return _login_answer(request, await request.app[AGENTS].confirm(body.enrollment_token, body.totp))
+    return await _login_answer(request, await request.app[AGENTS].confirm(body.enrollment_token, body.totp))
 
 
 class PasswordBody(BaseModel):
@@ -197,6 +206,7 @@ async def admin_change(request: web.Request) -> web.Response:
             await service.set_teams(username, (await read_json(request, TeamsBody)).teams, actor)
         case "reset-2fa":
             await service.reset_second_factor(username, actor)
+    await request.app[ACCESS_LOG].write(reader_of(request, admin), "account_change", target=username, change=what)
     return web.json_response({"ok": True})
 
 
