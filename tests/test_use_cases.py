@@ -13,6 +13,7 @@ import pytest
 
 from app.services import Services, build_services
 from callback.service import Booking
+from contact.access_log import Reader
 from contact.clock import ManualClock
 from contact.emits import Emit, HandoffCreated, Outgoing, QueueChanged, Result, ToAgent, ToVisitor
 from contact.events import AGENT_NS, VISITOR_NS, check_emitted
@@ -32,6 +33,11 @@ async def services(tmp_path) -> AsyncIterator[Services]:
     finally:
         await built.writer.stop()
         await built.db.dispose()
+
+
+def _reader(services: Services, agent: object) -> Reader:
+    """The agent as a reader for the access log (a work list is an access), from no address."""
+    return services.access_log.reader(agent.id, agent.role, None)  # type: ignore[attr-defined]
 
 
 def _events(emits: Sequence[Outgoing]) -> list[Emit]:
@@ -103,7 +109,7 @@ async def test_a_callback_from_booking_to_handoff(services: Services) -> None:
         Booking("terugbellen", datetime(2026, 11, 30, 9, 0, tzinfo=UTC), "06 12345678", "volwassene", False)
     )
     assert booked["reference"]
-    work = await callbacks.work_list(agent, MONDAY_8.date())
+    work = await callbacks.work_list(agent, MONDAY_8.date(), _reader(services, agent))
     (card,) = [c for tv in work["tijdvakken"] for c in tv["callbacks"]]
     assert await callbacks.claim(agent, card["id"]) == {"ok": True}
     tried = await callbacks.attempt(agent, card["id"], "bereikt")
@@ -121,7 +127,7 @@ async def test_a_callback_closed_with_geen_hands_nothing_off(services: Services)
     await callbacks.book(
         Booking("terugbellen", datetime(2026, 11, 30, 9, 0, tzinfo=UTC), "06 87654321", "volwassene", True)
     )
-    work = await callbacks.work_list(agent, MONDAY_8.date())
+    work = await callbacks.work_list(agent, MONDAY_8.date(), _reader(services, agent))
     (card,) = [c for tv in work["tijdvakken"] for c in tv["callbacks"]]
     await callbacks.claim(agent, card["id"])
     closed = await callbacks.close(agent, card["id"], {"kind": "geen"})
@@ -134,12 +140,12 @@ async def test_a_callback_nobody_answers_ends_not_reached_with_a_result(services
     await callbacks.book(
         Booking("terugbellen", datetime(2026, 11, 30, 9, 0, tzinfo=UTC), "06 11223344", "volwassene", False)
     )
-    work = await callbacks.work_list(agent, MONDAY_8.date())
+    work = await callbacks.work_list(agent, MONDAY_8.date(), _reader(services, agent))
     (card,) = [c for tv in work["tijdvakken"] for c in tv["callbacks"]]
     await callbacks.claim(agent, card["id"])
     states = [(await callbacks.attempt(agent, card["id"], "geen_gehoor")).ack["state"] for _ in range(3)]
     assert states == ["retry", "retry", "not_reached"]
-    again = await callbacks.work_list(agent, MONDAY_8.date())
+    again = await callbacks.work_list(agent, MONDAY_8.date(), _reader(services, agent))
     assert [c["status"] for tv in again["tijdvakken"] for c in tv["callbacks"] if c["id"] == card["id"]] == [
         "not_reached"
     ]
