@@ -6,13 +6,15 @@ import { el, setFieldError } from "../shared/dom.js";
 import { api, downloadCalendar, errorCode, errorText } from "../shared/api.js";
 import { fmtSlot, fmtSlotLong } from "../shared/time.js";
 import { SlotPicker } from "../shared/tijdvak-picker.js";
+import { BOOKING } from "../shared/texts.js";
 
+const T = BOOKING.nl;
 const V = { el, setFieldError, api, downloadCalendar, errorCode, errorText, fmtSlot, fmtSlotLong, SlotPicker };
 var form = document.getElementById("booking");
 var formError = document.getElementById("form-error");
 var submit = document.getElementById("submit");
 var picker = new V.SlotPicker(document.getElementById("slot-picker"), "adviesgesprek", {
-  prefix: "afspraak", legend: "Wanneer wilt u het gesprek?"
+  prefix: "afspraak", legend: T.legendWhen
 });
 var FIELDS = ["name", "email", "organisation", "phone", "voicemail", "topic"];
 // Where the server's complaint about a field is shown.
@@ -65,14 +67,14 @@ function focusFirst(errors) {
 
 function check() {
   var errors = {};
-  if (!picker.chosen) errors.slot = "Kies een tijdvak.";
-  if (!value("name")) errors.name = "Vul uw naam in.";
+  if (!picker.chosen) errors.slot = T.needSlot;
+  if (!value("name")) errors.name = T.needName;
   var email = value("email");
-  if (!email) errors.email = "Vul uw e-mailadres in.";
-  else if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) errors.email = "Vul een e-mailadres in zoals naam@organisatie.nl.";
-  if (!value("organisation")) errors.organisation = "Vul uw organisatie in.";
-  if (!value("phone")) errors.phone = "Vul uw telefoonnummer in.";
-  if (!voicemail()) errors.voicemail = "Kies ‘Ja’ of ‘Nee’.";
+  if (!email) errors.email = T.needEmail;
+  else if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) errors.email = T.badEmail;
+  if (!value("organisation")) errors.organisation = T.needOrganisation;
+  if (!value("phone")) errors.phone = T.needPhone;
+  if (!voicemail()) errors.voicemail = T.needVoicemail;
   return errors;
 }
 
@@ -112,11 +114,11 @@ form.addEventListener("submit", function (e) {
   if (value("topic")) payload.topic = value("topic");
   sending = true;
   submit.disabled = true;
-  submit.textContent = "Bezig…";
+  submit.textContent = T.sending;
   V.api("POST", "/api/callbacks", payload).then(function (res) {
     sending = false;
     submit.disabled = false;
-    submit.textContent = "Afspraak maken";
+    submit.textContent = T.submit;
     if (res.ok) { showDone(res.body); return; }
     var code = V.errorCode(res), message = V.errorText(res), placed = [];
     var err = (res.body && res.body.error) || {};

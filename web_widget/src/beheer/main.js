@@ -11,8 +11,9 @@ import { el, setFieldError } from "../shared/dom.js";
 import { api, downloadCalendar, errorCode, errorText } from "../shared/api.js";
 import { fmtSlot, fmtSlotLong } from "../shared/time.js";
 import { SlotPicker } from "../shared/tijdvak-picker.js";
-import { BOOKING } from "../shared/texts.js";
+import { BOOKING, fill } from "../shared/texts.js";
 
+const T = BOOKING.nl;
 const V = { el, setFieldError, api, downloadCalendar, errorCode, errorText, fmtSlot, fmtSlotLong, SlotPicker };
 var $ = function (id) { return document.getElementById(id); };
 var token = null;
@@ -21,10 +22,10 @@ var picker = null;
 var busy = false;
 var STORE_KEY = "ui-view"; // neutral on purpose: it holds the manage token of this tab
 
-var KINDS = { adviesgesprek: "Adviesgesprek", terugbellen: "Terugbelverzoek" };
+var KINDS = { adviesgesprek: T.kind_adviesgesprek, terugbellen: T.kind_terugbellen };
 // Said when this booking's own tijdvak is over and nobody reached the caller yet.
-var PASSED = BOOKING.nl.passed;
-var CALLERS = { kind: "Kind", jongere: "Jongere", volwassene: "Volwassene", professional: "Professional" };
+var PASSED = T.passed;
+var CALLERS = { kind: T.caller_kind, jongere: T.caller_jongere, volwassene: T.caller_volwassene, professional: T.caller_professional };
 
 function remember(tok) {
   try { if (tok) sessionStorage.setItem(STORE_KEY, tok); } catch (e) { /* memory only */ }
@@ -72,16 +73,16 @@ function fact(term, value) {
 function render() {
   var b = booking;
   $("facts").textContent = "";
-  fact("Kenmerk", b.reference);
-  fact("Soort", KINDS[b.kind] || b.kind);
-  fact("Tijdvak", V.fmtSlotLong(b.slot));
-  if (b.name) fact("Naam", b.name);
-  if (b.organisation) fact("Organisatie", b.organisation);
-  if (b.email) fact("E-mailadres", b.email);
-  fact("Telefoonnummer", b.phone);
-  fact("Voicemail inspreken", b.safe_to_leave_voicemail ? "Ja" : "Nee");
-  if (b.caller_type && b.caller_type !== "professional") fact("Wie", CALLERS[b.caller_type] || b.caller_type);
-  if (b.topic) fact("Onderwerp", b.topic);
+  fact(T.factReference, b.reference);
+  fact(T.factKind, KINDS[b.kind] || b.kind);
+  fact(T.factSlot, V.fmtSlotLong(b.slot));
+  if (b.name) fact(T.factName, b.name);
+  if (b.organisation) fact(T.factOrganisation, b.organisation);
+  if (b.email) fact(T.factEmail, b.email);
+  fact(T.factPhone, b.phone);
+  fact(T.factVoicemail, b.safe_to_leave_voicemail ? T.yes : T.no);
+  if (b.caller_type && b.caller_type !== "professional") fact(T.factWho, CALLERS[b.caller_type] || b.caller_type);
+  if (b.topic) fact(T.factTopic, b.topic);
   $("facts").querySelectorAll("dd")[0].className = "reference";
   // Once the tijdvak is over it can no longer be moved or cancelled (the server refuses too).
   var passed = b.status === "passed";
@@ -98,7 +99,7 @@ function load() {
   show("cancelled", false);
   notice(null);
   if (!token) {
-    problem("Er staat geen afspraak in deze link. Open de link uit uw bevestigingsmail opnieuw.");
+    problem(T.noToken);
     return;
   }
   show("loading", true);
@@ -144,7 +145,7 @@ $("move").addEventListener("click", function () {
   show("move-box", true);
   $("move").setAttribute("aria-expanded", "true");
   picker = new V.SlotPicker($("move-picker"), booking.kind, {
-    prefix: "verzet", legend: "Nieuw tijdvak", except: booking.slot.start
+    prefix: "verzet", legend: T.legendNew, except: booking.slot.start
   });
   picker.load();
   $("move-title").focus();
@@ -155,7 +156,7 @@ $("move-form").addEventListener("submit", function (e) {
   e.preventDefault();
   if (busy || !picker) return;
   picker.setError(null);
-  if (!picker.chosen) { picker.setError("Kies een tijdvak."); picker.focus(); return; }
+  if (!picker.chosen) { picker.setError(T.needSlot); picker.focus(); return; }
   busy = true;
   var old = booking.slot;
   V.api("POST", "/api/callbacks/" + encodeURIComponent(token) + "/reschedule", { slot_start: picker.chosen.start }).then(function (res) {
@@ -164,7 +165,7 @@ $("move-form").addEventListener("submit", function (e) {
       booking.slot = res.body.slot;
       render();
       closeBoxes();
-      notice("Uw afspraak is verzet naar " + V.fmtSlotLong(booking.slot) + ".");
+      notice(fill(T.moved, { when: V.fmtSlotLong(booking.slot) }));
       $("notice").focus();
       return;
     }
@@ -175,7 +176,7 @@ $("move-form").addEventListener("submit", function (e) {
     if (code === "slot_full" || code === "invalid_input") {
       // Nothing changed: say so, keep the old tijdvak, show what is free now.
       picker.chosen = null;
-      picker.setError(message + " Uw afspraak blijft op " + V.fmtSlotLong(old) + ".");
+      picker.setError(message + " " + fill(T.stays, { when: V.fmtSlotLong(old) }));
       picker.load().then(function () { picker.focus(); });
       return;
     }
@@ -207,7 +208,7 @@ $("cancel-confirm").addEventListener("click", function () {
     show("details", false);
     $("facts").textContent = "";
     show("cancelled", true);
-    notice("Uw afspraak is afgezegd.");
+    notice(T.cancelled);
     $("notice").focus();
   });
 });

@@ -82,3 +82,15 @@ test("Dutch and English have the same keys; lookups fall back to Dutch, then the
   assert.equal(lookup(WIDGET, "nl", "queue", { pos: 3 }), "Je bent nummer 3 in de rij.");
   assert.equal(fill("{a} en {a}, {b}", { a: 1 }), "1 en 1, {b}");
 });
+
+test("the pages keep no copies of what is shared", async () => {
+  const { readFile } = await import("node:fs/promises");
+  const here = new URL("..", import.meta.url);
+  for (const entry of ["widget/main.js", "afspraak/main.js", "beheer/main.js"]) {
+    const code = (await readFile(new URL(entry, here), "utf8")).replace(/^\s*(\/\/|\*).*$/gm, "");
+    assert.ok(!/function el\s*\(/.test(code), `${entry} defines its own el()`);
+    assert.ok(!/Intl\.DateTimeFormat|Europe\/Amsterdam/.test(code), `${entry} formats time itself`);
+    assert.ok(!/0800-?2000|["']112["']|tel:112/.test(code), `${entry} writes a phone number`);
+    assert.ok(!/dayKey\(/.test(code), `${entry} groups tijdvakken itself`);
+  }
+});

@@ -680,7 +680,7 @@ function start() {
           rich("p", { className: "vtw-danger-title" }, t("dangerTitle")),
           el("p", { className: "vtw-danger-text", text: t("dangerText") })
         ]),
-        el("a", { className: "vtw-call112", href: "tel:112", text: t("call112") })
+        el("a", { className: "vtw-call112", href: TEL[PHONE.emergency], text: t("call112") })
       ]));
     }
     // Stop sits at the top, away from the send button, and asks first.
