@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: run test bench bench-idle bench-slots bench-tokens bench-resume bench-poison bench-risk clean
+.PHONY: run test widget bench bench-idle bench-slots bench-tokens bench-resume bench-poison bench-risk clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,14 +18,26 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-run: $(STAMP) $(NODE_STAMP)
+# The embeddable widget is one classic script other sites load with one <script> tag: esbuild
+# bundles it from the ES modules it shares with the booking pages (docs/front-end.md). The
+# output is not committed; every target that serves or tests it builds it first.
+WIDGET_JS := web_widget/static/widget.js
+WIDGET_SRC := $(shell find web_widget/src -name '*.js' -not -path '*/tests/*')
+
+widget: $(WIDGET_JS)
+
+$(WIDGET_JS): $(NODE_STAMP) $(WIDGET_SRC)
+	node_modules/.bin/esbuild web_widget/src/widget/main.js --bundle --format=iife --target=es2017 \
+		--charset=utf8 --legal-comments=inline --log-level=warning --outfile=$(WIDGET_JS)
+
+run: $(STAMP) $(NODE_STAMP) widget
 	$(BIN)/vt-contact serve --demo
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) widget
 	$(BIN)/ruff check . --exclude bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	node --test agent_console/static/js/tests/
+	node --test agent_console/static/js/tests/ web_widget/src/tests/
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -9,6 +9,8 @@ from pathlib import Path
 from aiohttp import web
 
 STATIC = Path(__file__).resolve().parent / "static"
+# ES module sources: the booking pages load them as they are; the widget is bundled from them.
+SRC = Path(__file__).resolve().parent / "src"
 ROOT = Path(__file__).resolve().parent.parent
 SOCKET_IO_CLIENT = ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 
@@ -49,5 +51,7 @@ def routes() -> list[web.AbstractRouteDef]:
         web.get("/afspraak/beheer", manage_page),
         web.get("/static/vendor/socket.io.min.js", socket_io_client),
         # No symlinks followed, no directory listing (aiohttp path-traversal advisories).
+        # Before /widget: a static route answers 404 itself for a path under its prefix.
+        web.static("/widget/src", SRC, follow_symlinks=False, show_index=False),
         web.static("/widget", STATIC, follow_symlinks=False, show_index=False),
     ]

@@ -1,5 +1,7 @@
 /*
- * Veilig Thuis chat widget. Vanilla JS, no build step.
+ * Veilig Thuis chat widget: the entry esbuild bundles into the one classic script
+ * web_widget/static/widget.js (`make widget`). It shares its DOM helper, Amsterdam time, tijdvak
+ * picker, texts and phone numbers with the booking pages (docs/front-end.md).
  *
  * Embed with one tag, the address being this server's:  <script src="/widget.js" defer></script>
  *
@@ -11,269 +13,26 @@
  * the page at once, after asking our server to have the browser clear what our origin stored.
  * Message text is always rendered as text, never as HTML.
  */
-(function () {
-  "use strict";
-  if (window.__vtWidgetLoaded) return;
-  window.__vtWidgetLoaded = true;
+import { el } from "../shared/dom.js";
+import * as time from "../shared/time.js";
+import { settle, dayAndSlots } from "../shared/tijdvak-picker.js";
+import { PHONE, TEL, WIDGET, lookup } from "../shared/texts.js";
 
+// Loaded twice on one page (two tags), it starts once.
+if (!window.__vtWidgetLoaded) {
+  window.__vtWidgetLoaded = true;
+  start();
+}
+
+function start() {
   var script = document.currentScript;
   var ORIGIN = new URL(script && script.src ? script.src : "/widget.js", location.href).origin;
   var STORE_KEY = "ui-pref"; // neutral on purpose: it holds the resume token of this tab
   var FALLBACK_EXIT = "https://www.buienradar.nl/";
-  var TZ = "Europe/Amsterdam";
   var LONG_WAIT_S = 600; // from this expected wait on, a waiting visitor is offered a callback
 
-  // ---- texts -------------------------------------------------------------------------
-  var TEXT = {
-    nl: {
-      launcher: "Chat met Veilig Thuis",
-      exit: "Snel weg",
-      exitHint: "Verlaat deze website meteen. Of druk 3 keer op Shift.",
-      title: "Chat met Veilig Thuis",
-      minimize: "Chat verbergen",
-      langSwitch: "English",
-      langSwitchLabel: "Switch to English",
-      loading: "Even laden…",
-      intro: "Je kunt hier gratis en anoniem chatten. Je hoeft je naam niet te zeggen.",
-      qWho: "Wie ben jij?",
-      who_kind: "Ik ben een kind (tot en met 11 jaar)",
-      who_jongere: "Ik ben een jongere (12 tot en met 17 jaar)",
-      who_volwassene: "Ik ben een volwassene (18 jaar of ouder)",
-      who_professional: "Ik vraag het voor mijn werk",
-      qWhat: "Wat wil je doen?",
-      what_advies: "Ik wil advies of iets vragen",
-      what_melding: "Ik wil iets melden",
-      what_weet_niet: "Dat weet ik nog niet",
-      qTopic: "Waar gaat het over?",
-      topicOptional: "Dit mag je overslaan.",
-      topic_thuis: "Ruzie of geweld thuis",
-      topic_kind: "Zorgen over een kind",
-      topic_volwassene: "Zorgen over een volwassene",
-      topic_anders: "Iets anders",
-      topic_skip: "Overslaan",
-      qDanger: "Ben je nu in gevaar?",
-      yes: "Ja",
-      no: "Nee",
-      back: "Terug",
-      step: "Vraag {n} van 4",
-      dangerTitle: "In gevaar? Bel nu 112.",
-      dangerText: "Bellen is het snelst. Kun je niet bellen? Blijf dan hier. Je bent als eerste aan de beurt.",
-      call112: "Bel 112",
-      always112: "In gevaar? Bel 112.",
-      phoneLine: "Liever bellen? 0800-2000 is gratis, dag en nacht.",
-      closedTitle: "De chat is nu dicht",
-      closedOpens: "De chat is weer open op {when}.",
-      closedUnknown: "De chat is nu niet open.",
-      closedPhone: "Je kunt ons wel altijd bellen. Dat is gratis, dag en nacht:",
-      closedDanger: "Ben je in gevaar? Bel dan meteen 112.",
-      connecting: "We maken verbinding…",
-      queue: "Je bent nummer {pos} in de rij.",
-      wait: "Je wacht ongeveer {min}.",
-      waitShort: "Je bent bijna aan de beurt.",
-      minute: "1 minuut",
-      minutes: "{n} minuten",
-      waitingHelp: "Een hulpverlener komt zo bij je. Laat dit venster open.",
-      assigned: "Je praat nu met {name}.",
-      transferring: "Je wordt doorverbonden met een collega. Even geduld.",
-      transferredTo: "Nu praat je met {name}.",
-      requeued: "Je wacht weer op een hulpverlener. Je bent nummer {pos}.",
-      noAdvisor: "Er is nu niemand van Veilig Thuis online in de chat.",
-      noAdvisorIntake: "Laat je terugbellen, of bel gratis 0800-2000 (dag en nacht). In gevaar? Bel 112.",
-      noAdvisorMayStart: "Je mag de chat toch starten en wachten tot er iemand is.",
-      noAdvisorWaiting: "Je mag blijven wachten. Maar we weten niet hoe lang dat duurt.",
-      noAdvisorWaitingCall: "Bel gratis 0800-2000 (dag en nacht). In gevaar? Bel 112.",
-      agentFallback: "Hulpverlener",
-      you: "Jij",
-      system: "Veilig Thuis",
-      typing: "{name} is aan het typen…",
-      messageLabel: "Je bericht",
-      messagePlaceholder: "Typ hier je bericht",
-      send: "Verstuur",
-      sendHint: "Druk op Enter om te versturen.",
-      sending: "wordt verstuurd…",
-      failed: "niet verstuurd",
-      stop: "Stop gesprek",
-      stopAsk: "Wil je echt stoppen? Je kunt daarna niet meer verder in dit gesprek.",
-      stopYes: "Ja, stoppen",
-      stopNo: "Nee, verder praten",
-      ended: "Het gesprek is afgelopen.",
-      endNext: "Wat gebeurt er nu?",
-      endMeldingKid: "Goed dat je het hebt verteld.",
-      endMeldingLook: "Veilig Thuis kijkt nu wat er nodig is om het veilig te maken.",
-      endMeldingContact: "Misschien neemt iemand van Veilig Thuis contact op met jou. Of met de mensen om wie het gaat.",
-      endAdvies: "Je hebt advies gekregen. Heb je later nog een vraag? Of verandert er iets? Kom dan gerust terug.",
-      endComeBack: "Je kunt altijd terugkomen in de chat. Of bel gratis 0800-2000, dag en nacht.",
-      newChat: "Nieuw gesprek",
-      offline: "De verbinding is weg. We proberen het opnieuw…",
-      online: "Je bent weer verbonden.",
-      error: "Er ging iets mis. Probeer het nog eens, of bel 0800-2000.",
-      busy: "Je stuurt veel berichten snel achter elkaar. Wacht even.",
-      logLabel: "Berichten",
-      exitOverlay: "Even geduld…",
-      cbOfferTitle: "Liever teruggebeld worden?",
-      cbOfferText: "Kies een moment waarop het veilig is om gebeld te worden. Dan bellen wij jou, gratis.",
-      cbOffer: "Bel mij terug",
-      cbWaitLink: "Liever teruggebeld worden?",
-      cbTitle: "Bel mij terug",
-      cbIntro: "Kies wanneer we je mogen bellen. Een hulpverlener belt je ergens in dat tijdvak.",
-      cbLeavesQueue: "Als je dit verstuurt, ga je uit de rij voor de chat.",
-      cbAgentReady: "Er is nu een hulpverlener voor je in de chat.",
-      cbToChat: "Naar de chat",
-      cbWhen: "Wanneer mogen we je bellen?",
-      cbDay: "Dag",
-      cbSlot: "Tijdvak",
-      cbLoadingSlots: "Tijdvakken laden…",
-      cbNoSlots: "Er is de komende twee weken geen tijdvak vrij. Bel ons gerust: 0800-2000 is gratis, dag en nacht.",
-      cbRetry: "Probeer opnieuw",
-      cbPhone: "Je telefoonnummer",
-      cbPhoneHint: "Een Nederlands nummer, bijvoorbeeld 06 12345678.",
-      cbVoicemail: "Mag er een voicemail worden ingesproken?",
-      cbVoicemailHint: "Als we je niet bereiken, kunnen we een bericht inspreken. Luistert iemand anders misschien je voicemail af? Kies dan ‘Nee’. Dan spreken we niets in.",
-      cbWho: "Wie ben jij?",
-      cbName: "Je voornaam (mag je overslaan)",
-      cbNameHint: "Zo weten we hoe we je mogen noemen. Een andere naam mag ook.",
-      cbTopic: "Waar gaat het over? (mag je overslaan)",
-      cbTopicHint: "Een paar woorden is genoeg.",
-      cbSubmit: "Verstuur",
-      cbSending: "Bezig met versturen…",
-      cbBack: "Terug",
-      cbNeedSlot: "Kies een tijdvak.",
-      cbNeedPhone: "Vul je telefoonnummer in.",
-      cbNeedVoicemail: "Kies ‘Ja’ of ‘Nee’.",
-      cbNeedWho: "Kies wie je bent.",
-      cbDoneTitle: "We bellen je terug",
-      cbDoneWhen: "We bellen je in het tijdvak {when}.",
-      cbDoneRef: "Je kenmerk:",
-      cbDoneRefHint: "Noem dit kenmerk als je ons belt over dit verzoek.",
-      cbDoneNoLink: "We bewaren niets op dit apparaat: geen link om het verzoek te wijzigen, ook niet in je browser. Wil je het tijdvak veranderen of toch niet gebeld worden? Bel 0800-2000 en noem je kenmerk.",
-      cbDoneLeftQueue: "Je staat niet meer in de rij voor de chat.",
-      cbDone: "Klaar"
-    },
-    en: {
-      launcher: "Chat with Veilig Thuis",
-      exit: "Exit now",
-      exitHint: "Leave this website at once. Or press Shift 3 times.",
-      title: "Chat with Veilig Thuis",
-      minimize: "Hide chat",
-      langSwitch: "Nederlands",
-      langSwitchLabel: "Verander naar Nederlands",
-      loading: "Loading…",
-      intro: "You can chat here for free and without giving your name.",
-      qWho: "Who are you?",
-      who_kind: "I am a child (11 or younger)",
-      who_jongere: "I am a young person (12 to 17)",
-      who_volwassene: "I am an adult (18 or older)",
-      who_professional: "I am asking for my work",
-      qWhat: "What do you want to do?",
-      what_advies: "I want advice or to ask something",
-      what_melding: "I want to report something",
-      what_weet_niet: "I don't know yet",
-      qTopic: "What is it about?",
-      topicOptional: "You can skip this.",
-      topic_thuis: "Fights or violence at home",
-      topic_kind: "Worried about a child",
-      topic_volwassene: "Worried about an adult",
-      topic_anders: "Something else",
-      topic_skip: "Skip",
-      qDanger: "Are you in danger right now?",
-      yes: "Yes",
-      no: "No",
-      back: "Back",
-      step: "Question {n} of 4",
-      dangerTitle: "In danger? Call 112 now.",
-      dangerText: "Calling is fastest. Can't call? Stay here. You are first in line.",
-      call112: "Call 112",
-      always112: "In danger? Call 112.",
-      phoneLine: "Rather call? 0800-2000 is free, day and night.",
-      closedTitle: "The chat is closed now",
-      closedOpens: "The chat opens again on {when}.",
-      closedUnknown: "The chat is not open now.",
-      closedPhone: "You can always call us. It is free, day and night:",
-      closedDanger: "In danger? Call 112 right away.",
-      connecting: "Connecting…",
-      queue: "You are number {pos} in line.",
-      wait: "You will wait about {min}.",
-      waitShort: "It is almost your turn.",
-      minute: "1 minute",
-      minutes: "{n} minutes",
-      waitingHelp: "Someone will be with you soon. Keep this window open.",
-      assigned: "You are talking to {name}.",
-      transferring: "You are being connected to a colleague. Please wait.",
-      transferredTo: "Now you are talking to {name}.",
-      requeued: "You are waiting for someone again. You are number {pos}.",
-      noAdvisor: "Nobody from Veilig Thuis is online in the chat right now.",
-      noAdvisorIntake: "Ask us to call you back, or call 0800-2000 for free (day and night). In danger? Call 112.",
-      noAdvisorMayStart: "You can still start the chat and wait until someone is there.",
-      noAdvisorWaiting: "You may keep waiting. But we do not know how long it will take.",
-      noAdvisorWaitingCall: "Call 0800-2000 for free (day and night). In danger? Call 112.",
-      agentFallback: "Advisor",
-      you: "You",
-      system: "Veilig Thuis",
-      typing: "{name} is typing…",
-      messageLabel: "Your message",
-      messagePlaceholder: "Type your message here",
-      send: "Send",
-      sendHint: "Press Enter to send.",
-      sending: "sending…",
-      failed: "not sent",
-      stop: "End chat",
-      stopAsk: "Do you really want to stop? After that you cannot go on with this chat.",
-      stopYes: "Yes, stop",
-      stopNo: "No, keep talking",
-      ended: "The chat has ended.",
-      endNext: "What happens now?",
-      endMeldingKid: "Good that you told us.",
-      endMeldingLook: "Veilig Thuis will now look at what is needed to make things safe.",
-      endMeldingContact: "Someone from Veilig Thuis may contact you. Or the people it is about.",
-      endAdvies: "You got advice. Do you have another question later? Or does something change? Then come back any time.",
-      endComeBack: "You can always come back to the chat. Or call 0800-2000 for free, day and night.",
-      newChat: "New chat",
-      offline: "The connection is lost. We are trying again…",
-      online: "You are connected again.",
-      error: "Something went wrong. Please try again, or call 0800-2000.",
-      busy: "You are sending many messages quickly. Please wait a moment.",
-      logLabel: "Messages",
-      exitOverlay: "Please wait…",
-      cbOfferTitle: "Rather be called back?",
-      cbOfferText: "Choose a time when it is safe to be called. Then we will call you, free of charge.",
-      cbOffer: "Call me back",
-      cbWaitLink: "Rather be called back?",
-      cbTitle: "Call me back",
-      cbIntro: "Choose when we may call you. Someone will call you at some point in that time window.",
-      cbLeavesQueue: "If you send this, you leave the line for the chat.",
-      cbAgentReady: "Someone is ready for you in the chat now.",
-      cbToChat: "Go to the chat",
-      cbWhen: "When may we call you?",
-      cbDay: "Day",
-      cbSlot: "Time window",
-      cbLoadingSlots: "Loading time windows…",
-      cbNoSlots: "There is no free time window in the next two weeks. Please call us: 0800-2000 is free, day and night.",
-      cbRetry: "Try again",
-      cbPhone: "Your phone number",
-      cbPhoneHint: "A Dutch number, for example 06 12345678.",
-      cbVoicemail: "May we leave a voicemail?",
-      cbVoicemailHint: "If we cannot reach you, we can leave a message. Might someone else listen to your voicemail? Then choose ‘No’, and we will not leave anything.",
-      cbWho: "Who are you?",
-      cbName: "Your first name (you can skip this)",
-      cbNameHint: "So we know what to call you. Another name is fine too.",
-      cbTopic: "What is it about? (you can skip this)",
-      cbTopicHint: "A few words are enough.",
-      cbSubmit: "Send",
-      cbSending: "Sending…",
-      cbBack: "Back",
-      cbNeedSlot: "Choose a time window.",
-      cbNeedPhone: "Fill in your phone number.",
-      cbNeedVoicemail: "Choose ‘Yes’ or ‘No’.",
-      cbNeedWho: "Choose who you are.",
-      cbDoneTitle: "We will call you back",
-      cbDoneWhen: "We will call you in the time window {when}.",
-      cbDoneRef: "Your reference:",
-      cbDoneRefHint: "Mention this reference if you call us about this request.",
-      cbDoneNoLink: "We keep nothing on this device: no link to change the request, not in your browser either. Want another time, or not to be called after all? Call 0800-2000 and give your reference.",
-      cbDoneLeftQueue: "You are no longer in line for the chat.",
-      cbDone: "Done"
-    }
-  };
+  // ---- texts (shared/texts.js: Dutch and English, the phone numbers written once) ----
+  var TEXT = WIDGET;
 
   // ---- state (memory; only the token is mirrored to sessionStorage) -------------------
   var S = {
@@ -316,13 +75,7 @@
     draft: ""         // the chat draft while the callback form is open
   };
 
-  function t(key, params) {
-    var s = (TEXT[S.lang] && TEXT[S.lang][key]) || TEXT.nl[key] || key;
-    if (params) {
-      Object.keys(params).forEach(function (k) { s = s.split("{" + k + "}").join(String(params[k])); });
-    }
-    return s;
-  }
+  function t(key, params) { return lookup(TEXT, S.lang, key, params); }
 
   function readToken() {
     try { return window.sessionStorage.getItem(STORE_KEY); } catch (e) { return null; }
@@ -349,26 +102,10 @@
   }
 
   // ---- tiny DOM helper ----------------------------------------------------------------
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (k) {
-        var v = attrs[k];
-        if (v === null || v === undefined || v === false) return;
-        if (k === "text") node.textContent = v;
-        else if (k === "className") node.className = v;
-        else if (k.slice(0, 2) === "on") node.addEventListener(k.slice(2), v);
-        else node.setAttribute(k, v === true ? "" : v);
-      });
-    }
-    (children || []).forEach(function (c) { if (c) node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
-    return node;
-  }
 
   // 112 and 0800-2000 in a text become tap-to-call links: built as nodes, never HTML, so a text
   // (ours, or an error message from the server) can never inject markup.
-  var PHONE_RE = /(0800-2000|\b112\b)/;
-  var TEL = { "112": "tel:112", "0800-2000": "tel:08002000" };
+  var PHONE_RE = new RegExp("(" + PHONE.advice + "|\\b" + PHONE.emergency + "\\b)");
   function withPhones(text) {
     return String(text).split(PHONE_RE).filter(function (part) { return part !== ""; }).map(function (part) {
       return TEL[part] ? el("a", { className: "vtw-tel", href: TEL[part] }, [part]) : part;
@@ -376,37 +113,10 @@
   }
   function rich(tag, attrs, text) { return el(tag, attrs, withPhones(text)); }
 
-  function fmtWhen(iso) {
-    try {
-      var d = new Date(iso);
-      var loc = S.lang === "en" ? "en-GB" : "nl-NL";
-      var day = new Intl.DateTimeFormat(loc, { timeZone: TZ, weekday: "long", day: "numeric", month: "long" }).format(d);
-      var time = new Intl.DateTimeFormat(loc, { timeZone: TZ, hour: "2-digit", minute: "2-digit", hour12: false }).format(d);
-      return day + (S.lang === "en" ? " at " : " om ") + time;
-    } catch (e) { return iso; }
-  }
-  function fmtTime(iso) {
-    try {
-      return new Intl.DateTimeFormat(S.lang === "en" ? "en-GB" : "nl-NL", { timeZone: TZ, hour: "2-digit", minute: "2-digit", hour12: false }).format(iso ? new Date(iso) : new Date());
-    } catch (e) { return ""; }
-  }
-  // Tijdvakken: "di 1 dec, 10:00–11:00" in Amsterdam time, grouped by the local day.
-  function dayKey(iso) {
-    try {
-      return new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(iso));
-    } catch (e) { return String(iso).slice(0, 10); }
-  }
-  function fmtDay(iso, long) {
-    try {
-      var parts = new Intl.DateTimeFormat(S.lang === "en" ? "en-GB" : "nl-NL", {
-        timeZone: TZ, weekday: long ? "long" : "short", day: "numeric", month: long ? "long" : "short"
-      }).formatToParts(new Date(iso));
-      var p = {};
-      parts.forEach(function (x) { p[x.type] = x.value.replace(/\.$/, ""); });
-      return p.weekday + " " + p.day + " " + p.month;
-    } catch (e) { return String(iso).slice(0, 10); }
-  }
-  function fmtSlot(slot) { return fmtDay(slot.start) + ", " + fmtTime(slot.start) + "–" + fmtTime(slot.end); }
+  // Times in Amsterdam, in the visitor's language (shared/time.js).
+  function fmtWhen(iso) { return time.fmtWhen(iso, S.lang); }
+  function fmtTime(iso) { return time.fmtTime(iso, S.lang); }
+  function fmtSlot(slot) { return time.fmtSlot(slot, S.lang); }
 
   function fmtWait(seconds) {
     var m = Math.max(1, Math.round((seconds || 0) / 60));
@@ -594,7 +304,7 @@
   // ---- closed hours -------------------------------------------------------------------
   function renderClosed() {
     var opens = S.closedOpensAt || (S.status && S.status.chat && S.status.chat.opens_at);
-    var phone = (S.status && S.status.phone) || { advice: "0800-2000", emergency: "112" };
+    var phone = (S.status && S.status.phone) || PHONE;
     body.appendChild(el("div", { className: "vtw-closed", "data-vtw": "closed" }, [
       el("h3", { className: "vtw-h", text: t("closedTitle") }),
       el("p", { "data-vtw": "opens-at", text: opens ? t("closedOpens", { when: fmtWhen(opens) }) : t("closedUnknown") }),
@@ -675,9 +385,9 @@
       .then(function (body) {
         if (S.cb !== cb) return;
         cb.slots = (body && body.slots) || [];
-        if (cb.slot && !cb.slots.some(function (x) { return x.start === cb.slot.start; })) cb.slot = null;
-        var days = cb.slots.map(function (x) { return dayKey(x.start); });
-        if (!cb.day || days.indexOf(cb.day) < 0) cb.day = days.length ? days[0] : null;
+        var kept = settle(cb.slots, cb.slot, cb.day);
+        cb.slot = kept.chosen;
+        cb.day = kept.day;
         fillWhen();
       })
       .catch(function (body) {
@@ -736,28 +446,18 @@
     }
     if (!cb.slots) { box.appendChild(el("p", { className: "vtw-muted", role: "status", text: t("cbLoadingSlots") })); return; }
     if (!cb.slots.length) { box.appendChild(rich("p", { "data-vtw": "no-slots" }, t("cbNoSlots"))); return; }
-    var days = [], byDay = {};
-    cb.slots.forEach(function (x) {
-      var k = dayKey(x.start);
-      if (!byDay[k]) { byDay[k] = []; days.push(k); }
-      byDay[k].push(x);
-    });
-    var select = el("select", { id: "vtw-cb-day", className: "vtw-select" }, days.map(function (k) {
-      return el("option", { value: k, selected: k === cb.day }, [fmtDay(byDay[k][0].start, true)]);
-    }));
-    var radios = el("div");
-    function fillRadios() {
-      radios.textContent = "";
-      radios.appendChild(cbRadios("slot", t("cbSlot"), null, (byDay[cb.day] || []).map(function (x) {
-        return { value: x.start, label: fmtSlot(x) };
-      }), cb.slot && cb.slot.start, function (v) {
-        cb.slot = cb.slots.filter(function (x) { return x.start === v; })[0] || null;
-      }));
-    }
-    select.addEventListener("change", function () { cb.day = select.value; fillRadios(); });
-    box.appendChild(el("div", { className: "vtw-field" }, [el("label", { "for": "vtw-cb-day", className: "vtw-cb-label", text: t("cbDay") }), select]));
-    box.appendChild(radios);
-    fillRadios();
+    dayAndSlots({
+      slots: cb.slots, day: cb.day, lang: S.lang, selectId: "vtw-cb-day", selectClass: "vtw-select",
+      fieldClass: "vtw-field", labelClass: "vtw-cb-label", dayLabel: t("cbDay"),
+      onDay: function (k) { cb.day = k; },
+      radiosFor: function (daySlots) {
+        return cbRadios("slot", t("cbSlot"), null, daySlots.map(function (x) {
+          return { value: x.start, label: fmtSlot(x) };
+        }), cb.slot && cb.slot.start, function (v) {
+          cb.slot = cb.slots.filter(function (x) { return x.start === v; })[0] || null;
+        });
+      }
+    }).forEach(function (n) { box.appendChild(n); });
   }
 
   function updateCallbackChatNote() {
@@ -980,7 +680,7 @@
           rich("p", { className: "vtw-danger-title" }, t("dangerTitle")),
           el("p", { className: "vtw-danger-text", text: t("dangerText") })
         ]),
-        el("a", { className: "vtw-call112", href: "tel:112", text: t("call112") })
+        el("a", { className: "vtw-call112", href: TEL[PHONE.emergency], text: t("call112") })
       ]));
     }
     // Stop sits at the top, away from the send button, and asks first.
@@ -1019,7 +719,7 @@
       wrap.appendChild(composer);
       if (!S.danger) {
         wrap.appendChild(el("p", { className: "vtw-muted vtw-small vtw-chat-phones" },
-          [rich("strong", null, t("always112")), " "].concat(withPhones("0800-2000"))));
+          [rich("strong", null, t("always112")), " "].concat(withPhones(PHONE.advice))));
       }
     }
     body.appendChild(wrap);
@@ -1599,4 +1299,4 @@
     }
   }
   if (document.body) boot(); else document.addEventListener("DOMContentLoaded", boot);
-})();
+}
