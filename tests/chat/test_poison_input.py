@@ -195,8 +195,11 @@ async def test_http_bodies_paths_and_queries(poison_server):
                 "GET", "/api/callbacks/slots", 422, "invalid_input", params={"kind": "terugbellen", "days": days}
             )
         await answer("GET", "/api/agent/cases", 422, "invalid_input", params={"due_within_days": "²"}, headers=auth)
+        # The risk figures are a supervisor's: an advisor is refused before the input is looked at.
+        boss, boss_password = await add_agent(server.settings.database_url, role="supervisor")
+        boss_auth = {"Authorization": f"Bearer {await login(server.url, boss.username, boss_password)}"}
         await answer(
-            "GET", "/api/supervisor/risk/concepts", 422, "invalid_input", params={"from": "\x00"}, headers=auth
+            "GET", "/api/supervisor/risk/concepts", 422, "invalid_input", params={"from": "\x00"}, headers=boss_auth
         )
         await answer(
             "GET",
