@@ -177,7 +177,7 @@ async def test_figures_per_concept_and_the_export_outlive_and_respect_the_purge(
     async with svc.db.write() as conn:
         from chat.retention import ChatRecords
 
-        await ChatRecords().purge(conn, cid)
+        await ChatRecords().purge(conn, cid, svc.clock.now())
     assert [m for m in await _rows(svc, messages) if m.conversation_id == cid] == []
     assert await svc.chat.risk_feedback_export(boss, "csv") == []
     after = {c["concept"]: c for c in (await svc.chat.risk_concept_counts(boss, day, day))["concepts"]}
