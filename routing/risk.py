@@ -435,7 +435,7 @@ class RiskDetector:
         self._suffix_lengths = sorted(self._lexicon.suffix_lengths)
         self._wild_lengths = sorted(self._lexicon.wild_lengths)
         self._cache: dict[str, _Analysis] = {}
-        self._token_cache: dict[str, tuple[tuple[str, ...], tuple[_Analysis, ...]]] = {}
+        self._token_cache: dict[str, tuple[tuple[str, ...], tuple[_Analysis, ...], tuple[int, ...]]] = {}
         self._anchor = [[_anchor(entry) for entry in c.entries] for c in self.concepts]
         # Common words match only as written (they are not lemmatised): an entry whose common words are not all in
         # the message cannot be there, which is cheaper to know than to look around its anchor.
@@ -615,7 +615,7 @@ class RiskDetector:
     def _match(self, text: str) -> tuple[list[str], list[_Analysis], dict[int, list[str]], set[int]]:
         """The message's words, what each can be, the concepts found with the words that matched, and the
         concepts found only negated ("hij heeft me nooit geslagen")."""
-        words, analysed = self._words(text)
+        words, analysed, stops = self._words(text)
         matched: dict[int, list[str]] = {}
         negated: set[int] = set()
         clause_start = 0
@@ -624,7 +624,7 @@ class RiskDetector:
         # Without "niet", "nooit", "geen" in the message, no match needs the negation check.
         negation = not NEGATIONS.isdisjoint(words)
         # Most words are none of the concepts: only the words that can be are visited (and clause marks).
-        for i in [i for i, analysis in enumerate(analysed) if analysis[9]]:
+        for i in stops:
             word = words[i]
             if word == ".":
                 clause_start = i + 1
@@ -660,28 +660,36 @@ class RiskDetector:
                     self._hit(matched, c, [words[k] for k in span], words, span[0], span[-1], clause_start, negated)
         return words, analysed, matched, negated
 
-    def _words(self, text: str) -> tuple[list[str], list[_Analysis]]:
-        """`tokens(text)` and the analysis of each word, in one pass: a raw token is looked up once for both (chats
+    def _words(self, text: str) -> tuple[list[str], list[_Analysis], list[int]]:
+        """`tokens(text)`, the analysis of each word and the indexes of the words the matcher must visit (clause
+        marks and words that can be a concept), in one pass: a raw token is looked up once for all three (chats
         repeat their words, and this is most of the cost of a message)."""
         words: list[str] = []
         analysed: list[_Analysis] = []
+        stops: list[int] = []
         cache = self._token_cache
         for token in _TOKENS.findall(_plain(text)):
             got = cache.get(token)
             if got is None:
                 parts = _token(token)
-                got = (parts, tuple(self._analyse(part) for part in parts))
+                analyses = tuple(self._analyse(part) for part in parts)
+                got = (parts, analyses, tuple(k for k, analysis in enumerate(analyses) if analysis[9]))
                 if len(cache) >= _WORD_CACHE_SIZE:
                     cache.clear()
                 cache[token] = got
-            if got[0] == _CLAUSE:
+            if got[0] is _CLAUSE:
                 if words and words[-1] != ".":
+                    stops.append(len(words))
                     words.append(".")
                     analysed.append(got[1][0])
             else:
+                if got[2]:
+                    base = len(words)
+                    for k in got[2]:
+                        stops.append(base + k)
                 words.extend(got[0])
                 analysed.extend(got[1])
-        return words, analysed
+        return words, analysed, stops
 
     def _around(
         self, words: list[str], analysed: list[_Analysis], i: int, c: int, e: int, p: int, length: int
