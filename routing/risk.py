@@ -143,7 +143,8 @@ NEGATIONS = frozenset({"niet", "nooit", "geen", "niemand", "nergens"})
 _Analysis = tuple[
     tuple[int, ...],  # concepts of one-word entries
     tuple[int, ...],  # ... of negatable concepts
-    tuple[tuple[int, int, int], ...],  # multi-word entries anchored on this word
+    # multi-word entries anchored on this word: (concept, entry, position, its common words, its length, key)
+    tuple[tuple[int, int, int, frozenset[str], int, tuple[int, int]], ...],
     frozenset[tuple[int, int, int]],  # every place in a multi-word entry this word can take
     str,  # the word squeezed
     str,  # its lemma
@@ -526,7 +527,9 @@ class RiskDetector:
         negatable = tuple(sorted({c for c, e, _ in refs if len(entries[c].entries[e]) == 1 and self._negatable[c]}))
         # A multi-word entry is looked for only where its anchor (its longest word) is, then checked around it.
         anchors = tuple(
-            sorted((c, e, p) for c, e, p in refs if len(entries[c].entries[e]) > 1 and self._anchor[c][e] == p)
+            (c, e, p, self._needs[c][e], self._lengths[c][e], (c, e))
+            for c, e, p in sorted(refs)
+            if len(entries[c].entries[e]) > 1 and self._anchor[c][e] == p
         )
         multi = frozenset(ref for ref in refs if len(entries[ref[0]].entries[ref[1]]) > 1)
         weight, first = 0.0, None
@@ -641,21 +644,20 @@ class RiskDetector:
                     found.append(word)
             for c in negatable:
                 self._hit(matched, c, [word], words, i, i, clause_start, negated)
-            for c, e, p in anchors:
-                # Each entry is found once and given up after a few misses: a long message of the same few
-                # words ("niet niet niet ...") cannot make this quadratic.
-                tried = attempts.get((c, e), 0)
-                if tried < 0 or tried >= _MAX_ATTEMPTS:
-                    continue
-                needs = self._needs[c][e]
+            for c, e, p, needs, length, key in anchors:
                 if needs:
                     if seen is None:
                         seen = set(words)
-                        seen.update(a[4] for a in analysed)
+                        seen.update([a[4] for a in analysed])
                     if not needs <= seen:
                         continue
-                span = self._around(words, analysed, i, c, e, p, self._lengths[c][e])
-                attempts[(c, e)] = -1 if span is not None else tried + 1
+                # Each entry is found once and given up after a few misses: a long message of the same few
+                # words ("niet niet niet ...") cannot make this quadratic.
+                tried = attempts.get(key, 0)
+                if tried < 0 or tried >= _MAX_ATTEMPTS:
+                    continue
+                span = self._around(words, analysed, i, c, e, p, length)
+                attempts[key] = -1 if span is not None else tried + 1
                 if span is not None:
                     self._hit(matched, c, [words[k] for k in span], words, span[0], span[-1], clause_start, negated)
         return words, analysed, matched, negated
