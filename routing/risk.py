@@ -143,8 +143,9 @@ NEGATIONS = frozenset({"niet", "nooit", "geen", "niemand", "nergens"})
 _Analysis = tuple[
     tuple[int, ...],  # concepts of one-word entries
     tuple[int, ...],  # ... of negatable concepts
-    # multi-word entries anchored on this word: (concept, entry, position, its common words, its length, key)
-    tuple[tuple[int, int, int, frozenset[str], int, tuple[int, int]], ...],
+    # multi-word entries anchored on this word: (concept, entry, position, its common words, its length, key,
+    # for a two-word entry the place of its other word)
+    tuple[tuple[int, int, int, frozenset[str], int, tuple[int, int], tuple[int, int, int]], ...],
     frozenset[tuple[int, int, int]],  # every place in a multi-word entry this word can take
     str,  # the word squeezed
     str,  # its lemma
@@ -527,7 +528,7 @@ class RiskDetector:
         negatable = tuple(sorted({c for c, e, _ in refs if len(entries[c].entries[e]) == 1 and self._negatable[c]}))
         # A multi-word entry is looked for only where its anchor (its longest word) is, then checked around it.
         anchors = tuple(
-            (c, e, p, self._needs[c][e], self._lengths[c][e], (c, e))
+            (c, e, p, self._needs[c][e], self._lengths[c][e], (c, e), (c, e, 1 - p))
             for c, e, p in sorted(refs)
             if len(entries[c].entries[e]) > 1 and self._anchor[c][e] == p
         )
@@ -644,7 +645,7 @@ class RiskDetector:
                     found.append(word)
             for c in negatable:
                 self._hit(matched, c, [word], words, i, i, clause_start, negated)
-            for c, e, p, needs, length, key in anchors:
+            for c, e, p, needs, length, key, other in anchors:
                 if needs:
                     if seen is None:
                         seen = set(words)
@@ -656,7 +657,25 @@ class RiskDetector:
                 tried = attempts.get(key, 0)
                 if tried < 0 or tried >= _MAX_ATTEMPTS:
                     continue
-                span = self._around(words, analysed, i, c, e, p, length)
+                if length == 2:
+                    # Most entries have two words: the other one is looked for here, as `_around` would.
+                    span = None
+                    if p:
+                        for j in range(i - 1, max(-1, i - _MAX_GAP - 2), -1):
+                            if other in analysed[j][3]:
+                                span = [j, i]
+                                break
+                            if words[j] == "." or words[j] in NEGATIONS:
+                                break
+                    else:
+                        for j in range(i + 1, min(len(words), i + _MAX_GAP + 2)):
+                            if other in analysed[j][3]:
+                                span = [i, j]
+                                break
+                            if words[j] == "." or words[j] in NEGATIONS:
+                                break
+                else:
+                    span = self._around(words, analysed, i, c, e, p, length)
                 attempts[key] = -1 if span is not None else tried + 1
                 if span is not None:
                     self._hit(matched, c, [words[k] for k in span], words, span[0], span[-1], clause_start, negated)
