@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """Recall, precision, F2 and cost of the risk-signal detector on every labelled split present.
 
-Splits: tests/data/risk/{train,dev,train2,test}.tsv (label, category, voice, text) and the old set
-tests/data/risk_messages.tsv (label, text). train and dev are one writer's, train2 another's (other voices).
+Splits: tests/data/risk/{train,dev,train2,train3,test}.tsv (label, category, voice, text) and the old set
+tests/data/risk_messages.tsv (label, text). train and dev are one writer's, train2 another's (other voices),
+train3 a third's.
 Danger = any level; a signal of any level counts as flagged.
 The cost of the phrase matcher the detector replaced (bench/risk_baseline.py) is measured in the same run.
 
-.venv/bin/python bench/risk_signals.py [--errors]   (--errors lists the misses and false alarms of train/dev/old)
+.venv/bin/python bench/risk_signals.py [--errors]   (--errors lists the misses and false alarms of every split but test)
 """
 
 from __future__ import annotations

@@ -143,13 +143,16 @@ NEGATIONS = frozenset({"niet", "nooit", "geen", "niemand", "nergens"})
 _Analysis = tuple[
     tuple[int, ...],  # concepts of one-word entries
     tuple[int, ...],  # ... of negatable concepts
-    tuple[tuple[int, int, int], ...],  # multi-word entries anchored on this word
+    # multi-word entries anchored on this word: (concept, entry, position, its common words, its length, key,
+    # for a two-word entry the place of its other word)
+    tuple[tuple[int, int, int, frozenset[str], int, tuple[int, int], tuple[int, int, int]], ...],
     frozenset[tuple[int, int, int]],  # every place in a multi-word entry this word can take
     str,  # the word squeezed
     str,  # its lemma
     tuple[int, ...],  # all one-word concepts
     float,  # the model's weight of the lemma
     dict[str, float] | None,  # the model's weighted pairs that start with the lemma: second lemma -> weight
+    bool,  # the matcher must stop at it: a clause mark, or a word that starts a concept or anchors an entry
 ]
 
 
@@ -326,8 +329,14 @@ class Model:
         # Every message below acuut goes through here: the score is summed first, cheaply; the words that carried
         # it are only looked for when the message is flagged.
         # One weight per lemma, however often it is written (the model was trained on the set of lemmas).
-        score = self.bias + sum({analysis[5]: analysis[7] for analysis in analysed}.values())
-        starts = [i for i, analysis in enumerate(analysed) if analysis[8] is not None]
+        weighed: dict[str, float] = {}
+        starts = []
+        for i, analysis in enumerate(analysed):
+            if analysis[7]:
+                weighed[analysis[5]] = analysis[7]
+            if analysis[8] is not None:
+                starts.append(i)
+        score = self.bias + sum(weighed.values())
         if starts:
             found_pairs: set[tuple[str, str]] = set()
             last = len(words) - 1
@@ -428,6 +437,7 @@ class RiskDetector:
         self._suffix_lengths = sorted(self._lexicon.suffix_lengths)
         self._wild_lengths = sorted(self._lexicon.wild_lengths)
         self._cache: dict[str, _Analysis] = {}
+        self._token_cache: dict[str, tuple[tuple[str, ...], tuple[_Analysis, ...], tuple[int, ...]]] = {}
         self._anchor = [[_anchor(entry) for entry in c.entries] for c in self.concepts]
         # Common words match only as written (they are not lemmatised): an entry whose common words are not all in
         # the message cannot be there, which is cheaper to know than to look around its anchor.
@@ -518,7 +528,9 @@ class RiskDetector:
         negatable = tuple(sorted({c for c, e, _ in refs if len(entries[c].entries[e]) == 1 and self._negatable[c]}))
         # A multi-word entry is looked for only where its anchor (its longest word) is, then checked around it.
         anchors = tuple(
-            sorted((c, e, p) for c, e, p in refs if len(entries[c].entries[e]) > 1 and self._anchor[c][e] == p)
+            (c, e, p, self._needs[c][e], self._lengths[c][e], (c, e), (c, e, 1 - p))
+            for c, e, p in sorted(refs)
+            if len(entries[c].entries[e]) > 1 and self._anchor[c][e] == p
         )
         multi = frozenset(ref for ref in refs if len(entries[ref[0]].entries[ref[1]]) > 1)
         weight, first = 0.0, None
@@ -526,7 +538,8 @@ class RiskDetector:
             weight = self.model.weights.get(lemma, 0.0)
         if self.model is not None:
             first = self.model.pairs.get(lemma)
-        result = (plain, negatable, anchors, multi, _squeeze(word), lemma, plain + negatable, weight, first)
+        stop = word == "." or bool(plain or negatable or anchors)
+        result = (plain, negatable, anchors, multi, _squeeze(word), lemma, plain + negatable, weight, first, stop)
         if len(self._cache) >= _WORD_CACHE_SIZE:
             self._cache.clear()
         self._cache[word] = result
@@ -606,24 +619,21 @@ class RiskDetector:
     def _match(self, text: str) -> tuple[list[str], list[_Analysis], dict[int, list[str]], set[int]]:
         """The message's words, what each can be, the concepts found with the words that matched, and the
         concepts found only negated ("hij heeft me nooit geslagen")."""
-        words = tokens(text)
+        words, analysed, stops = self._words(text)
         matched: dict[int, list[str]] = {}
         negated: set[int] = set()
         clause_start = 0
-        analyse = self._analyse
-        cache = self._cache
         attempts: dict[tuple[int, int], int] = {}
-        analysed = [cache.get(word) or analyse(word) for word in words]
         seen: set[str] | None = None  # the words and their squeezed forms, once a multi-word entry needs them
         # Without "niet", "nooit", "geen" in the message, no match needs the negation check.
         negation = not NEGATIONS.isdisjoint(words)
-        for i, word in enumerate(words):
+        # Most words are none of the concepts: only the words that can be are visited (and clause marks).
+        for i in stops:
+            word = words[i]
             if word == ".":
                 clause_start = i + 1
                 continue
             analysis = analysed[i]
-            if not (analysis[6] or analysis[2]):
-                continue
             plain, negatable, anchors = analysis[0], analysis[1], analysis[2]
             if not negation:
                 plain, negatable = analysis[6], ()
@@ -635,22 +645,72 @@ class RiskDetector:
                     found.append(word)
             for c in negatable:
                 self._hit(matched, c, [word], words, i, i, clause_start, negated)
-            for c, e, p in anchors:
+            for c, e, p, needs, length, key, other in anchors:
+                if needs:
+                    if seen is None:
+                        seen = set(words)
+                        seen.update([a[4] for a in analysed])
+                    if not needs <= seen:
+                        continue
                 # Each entry is found once and given up after a few misses: a long message of the same few
                 # words ("niet niet niet ...") cannot make this quadratic.
-                tried = attempts.get((c, e), 0)
+                tried = attempts.get(key, 0)
                 if tried < 0 or tried >= _MAX_ATTEMPTS:
                     continue
-                if seen is None:
-                    seen = set(words)
-                    seen.update(a[4] for a in analysed)
-                if not self._needs[c][e] <= seen:
-                    continue
-                span = self._around(words, analysed, i, c, e, p, self._lengths[c][e])
-                attempts[(c, e)] = -1 if span is not None else tried + 1
+                if length == 2:
+                    # Most entries have two words: the other one is looked for here, as `_around` would.
+                    span = None
+                    if p:
+                        for j in range(i - 1, max(-1, i - _MAX_GAP - 2), -1):
+                            if other in analysed[j][3]:
+                                span = [j, i]
+                                break
+                            if words[j] == "." or words[j] in NEGATIONS:
+                                break
+                    else:
+                        for j in range(i + 1, min(len(words), i + _MAX_GAP + 2)):
+                            if other in analysed[j][3]:
+                                span = [i, j]
+                                break
+                            if words[j] == "." or words[j] in NEGATIONS:
+                                break
+                else:
+                    span = self._around(words, analysed, i, c, e, p, length)
+                attempts[key] = -1 if span is not None else tried + 1
                 if span is not None:
                     self._hit(matched, c, [words[k] for k in span], words, span[0], span[-1], clause_start, negated)
         return words, analysed, matched, negated
+
+    def _words(self, text: str) -> tuple[list[str], list[_Analysis], list[int]]:
+        """`tokens(text)`, the analysis of each word and the indexes of the words the matcher must visit (clause
+        marks and words that can be a concept), in one pass: a raw token is looked up once for all three (chats
+        repeat their words, and this is most of the cost of a message)."""
+        words: list[str] = []
+        analysed: list[_Analysis] = []
+        stops: list[int] = []
+        cache = self._token_cache
+        for token in _TOKENS.findall(_plain(text)):
+            got = cache.get(token)
+            if got is None:
+                parts = _token(token)
+                analyses = tuple(self._analyse(part) for part in parts)
+                got = (parts, analyses, tuple(k for k, analysis in enumerate(analyses) if analysis[9]))
+                if len(cache) >= _WORD_CACHE_SIZE:
+                    cache.clear()
+                cache[token] = got
+            if got[0] is _CLAUSE:
+                if words and words[-1] != ".":
+                    stops.append(len(words))
+                    words.append(".")
+                    analysed.append(got[1][0])
+            else:
+                if got[2]:
+                    base = len(words)
+                    for k in got[2]:
+                        stops.append(base + k)
+                words.extend(got[0])
+                analysed.extend(got[1])
+        return words, analysed, stops
 
     def _around(
         self, words: list[str], analysed: list[_Analysis], i: int, c: int, e: int, p: int, length: int

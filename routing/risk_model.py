@@ -2,7 +2,7 @@
 
     .venv/bin/python -m routing.risk_model                # every writer's data -> routing/risk/model.tsv
     .venv/bin/python -m routing.risk_model --without-dev  # without dev, and measure it on dev
-    .venv/bin/python -m routing.risk_model --lowo         # leave one writer out: train on two, measure the third
+    .venv/bin/python -m routing.risk_model --lowo         # leave one writer out: train on the rest, measure it
 
 A logistic regression over each message's lemmas and the concepts the rules found, fitted by plain gradient
 descent in a fixed order: the same data always gives the same weights. The model only speaks where no rule did,
@@ -10,7 +10,7 @@ with two thresholds: below `threshold` it quiets a signal of the rules (never ac
 message no rule did. Both are chosen on scores of messages the model was not trained on: with data of two or more
 writers, each writer's messages scored by a model trained on the other writers' (plain cross-validation over one
 writer's messages overestimates: a writer repeats their own words); the best F2 whose precision stays at or above
-TARGET_PRECISION. The data comes in three writers' sets (WRITERS); the held-out test split is never read.
+TARGET_PRECISION. The data comes in four writers' sets (WRITERS); the held-out test split is never read.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ DEV = SPLITS / "dev.tsv"
 WRITERS: dict[str, tuple[Path, ...]] = {
     "A (train + dev)": (SPLITS / "train.tsv", DEV),
     "B (train2)": (SPLITS / "train2.tsv",),
+    "C (train3)": (SPLITS / "train3.tsv",),
     "old set": (ROOT / "tests" / "data" / "risk_messages.tsv",),
 }
 EPOCHS = 300
@@ -36,6 +37,9 @@ RATE = 0.5
 FOLDS = 5  # plain cross-validation folds, only when the training data has one writer
 # Issue 13 asks for precision 0.90 on unseen messages; a little above it, as unseen messages will differ.
 TARGET_PRECISION = 0.91  # a floor: among thresholds above it, the one with the best F2 (recall counts 4x)
+# Weights smaller than this are dropped: most of the lemma pairs weigh next to nothing, and every weight kept is
+# looked up for every message (cost, see docs/performance.md).
+WEIGHT_FLOOR = 0.03
 NEVER = 99.0  # a threshold no score reaches: the model never quiets (as keep) or never adds (as add)
 Example = tuple[list[str], int, int]  # features, label (1 = danger), 2 = a rule said acuut, 1 = a lower signal
 
@@ -96,7 +100,7 @@ def fit(data: list[Example], settings: Settings = SETTINGS) -> tuple[float, dict
         bias -= RATE * bias_gradient / n
         for c in range(len(weights)):
             weights[c] -= RATE * (gradient[c] / n + settings.l2 * weights[c])
-    return bias, {f: round(w, 4) for f, w in zip(vocabulary, weights, strict=True) if abs(w) >= 0.01}
+    return bias, {f: round(w, 4) for f, w in zip(vocabulary, weights, strict=True) if abs(w) >= WEIGHT_FLOOR}
 
 
 def score(bias: float, weights: dict[str, float], features: list[str]) -> float:

@@ -337,6 +337,47 @@ def test_news_about_grooming_is_quiet() -> None:
     assert RiskDetector.from_file(model=False).detect("op tv was een reportage over loverboys").level is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ik wil graag weten waar ik terecht kan met vragen over opvoeding",  # 'weten', not the threat 'weet waar'
+        "mijn nieuwe cavia heet Pluis en hij is heel lief",  # 'heet' as a name
+        "opa vertelde veel oude verhalen op zijn verjaardag",  # 'veel oude' is not 'veel ouder'
+        "hoe gaat een huisverbod eigenlijk in zijn werk? ik schrijf er een stuk over voor school",
+        "kunnen mannen ook slachtoffer zijn van partnergeweld?",
+        "in the sims liet ik mijn sim in het zwembad verdrinken",
+        "we hebben kaarsjes op de taart gezet en ze met een aansteker aangestoken",
+        "ik breek me het hoofd over het rooster van volgende week",
+        "mijn ex heeft destijds een contactverbod gekregen, de zaak is afgerond en we hebben eindelijk rust",
+    ],
+)
+def test_round_three_decoys_are_quiet(text: str) -> None:
+    assert RiskDetector.from_file(model=False).detect(text).level is None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        ("hij zei dat hij weet waar ik woon en dat ik moet oppassen", "dreiging"),  # the finite verb still counts
+        ("mijn hand werd heel heet van de strijkbout die ze erop drukte", "brand"),
+        ("er is een veel oudere man die me cadeautjes geeft als ik niks zeg", "grooming"),
+        ("mn vriend knijpt mijn keel dicht als we ruzie hebben lol", "wurgen"),  # a 'lol' does not quiet it
+    ],
+)
+def test_round_three_changes_keep_danger(text: str, concept: str) -> None:
+    result = RiskDetector.from_file(model=False).detect(text)
+    named = {part for name, _, _ in result.concepts for part in name.split(" + ")}
+    assert result.level is not None and concept in named, (text, result.concepts)
+
+
+def test_matching_is_the_same_through_the_token_cache() -> None:
+    """The second sight of a message (its tokens cached with their analyses) gives what the first gave."""
+    fresh = RiskDetector.from_file()
+    texts = ["hij sloeg me, en nu staat hij voor de deur!!", "ik wil niet dood. maar hij zegt dat hij me vermoordt"]
+    first = [fresh.detect(text) for text in texts]
+    assert [fresh.detect(text) for text in texts] == first
+
+
 def test_immediacy_words_find_no_compounds() -> None:
     d = RiskDetector.from_file(model=False)
     # "kamer" in "kleedkamer", "binnen" in "binnenkort", "gevonden" in "hij vindt": none is "now".
