@@ -609,23 +609,33 @@ def test_dev_split_target() -> None:
     assert recall >= 0.95 and precision >= 0.90, (recall, precision)
 
 
-def test_test_split_floor() -> None:
-    """The held-out split (writer D, 297 messages, never given to whoever tunes the detector) does NOT
-    reach the target yet: recall 0.947, precision 0.866 at its first measurement (docs/risk-signals.md).
-    This holds the floor so the detector never falls back, while issue 13 stays open for the rest."""
-    path = SPLITS / "test.tsv"
+# The held-out splits, never given to whoever tunes the detector, with the figures of their last
+# measurement (docs/risk-signals.md): D was measured after rounds 2 and 3, E once, after round 3.
+# The target (recall 0.95 at precision 0.90) is not met on D's precision: issue 13 stays open, and
+# these floors keep the detector from falling back.
+HELD_OUT = {
+    "test.tsv": (0.95, 0.85),  # writer D: recall 0.960, precision 0.861 after round 3
+    "test2.tsv": (0.94, 0.92),  # writer E: recall 0.949, precision 0.933 after round 3 (first measurement)
+}
+
+
+@pytest.mark.parametrize("name", sorted(HELD_OUT))
+def test_held_out_split_floor(name: str) -> None:
+    path = SPLITS / name
     if not path.exists():
         pytest.skip("the held-out test split is not in this checkout")
     recall, precision = _recall_precision(_rows(path))
-    assert recall >= 0.93 and precision >= 0.85, (recall, precision)
+    least_recall, least_precision = HELD_OUT[name]
+    assert recall >= least_recall and precision >= least_precision, (recall, precision)
 
 
 def _words(text: str) -> list[str]:
     return normalise(text).split()
 
 
-def test_nothing_of_the_test_split_is_in_the_detector_data() -> None:
-    path = SPLITS / "test.tsv"
+@pytest.mark.parametrize("name", sorted(HELD_OUT))
+def test_nothing_of_the_test_split_is_in_the_detector_data(name: str) -> None:
+    path = SPLITS / name
     if not path.exists():
         pytest.skip("the held-out test split is not in this checkout")
     tests = [text for _, text in _rows(path)]
