@@ -120,7 +120,7 @@ async def login(request: web.Request) -> web.Response:
     # more checks than the limit), per name and (more of them) per address, known name or not.
     # Both are counted, so that one cannot be used to probe past the other.
     user_ok = await limiter.hit(user_key, settings.login_max_failures, window)
-    ip_ok = await limiter.hit(ip_key, settings.login_max_failures * 20, window)
+    ip_ok = await limiter.hit(ip_key, settings.login_max_per_address, window)
     if not (user_ok and ip_ok):
         raise DomainError("rate_limited")
     try:

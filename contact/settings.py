@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     start_limit_window_s: int = Field(default=600, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_s: int = Field(default=300, ge=1)
+    # Login tries per address (a keyed hash of it) in that window, successful ones included: an
+    # office of advisors behind one address logs in at nine, a guesser from one address is slowed.
+    login_max_per_address: int = Field(default=200, ge=1)
 
     # A waiting visitor whose connection is gone this long leaves the queue (coming back
     # with `resume` restores their place).
