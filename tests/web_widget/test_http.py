@@ -41,7 +41,7 @@ async def test_booking_pages_load_their_modules_natively(server):
 
 async def test_nothing_above_the_source_folder(server):
     async with ClientSession() as http:
-        for path in ("", "shared/", "../http.py", "%2e%2e/http.py", "shared/%2e%2e/%2e%2e/http.py"):
+        for path in ("", "common/", "../http.py", "%2e%2e/http.py", "common/%2e%2e/%2e%2e/http.py"):
             async with http.get(f"{server.url}/widget/src/{path}") as r:
                 assert r.status == 404, path
 

@@ -2,11 +2,11 @@
  * The booking page for professionals (/afspraak): an adviesgesprek in a 45-minute tijdvak.
  * Professionals get the manage link by e-mail as well, so it may be shown here.
  */
-import { el, setFieldError } from "../shared/dom.js";
-import { api, downloadCalendar, errorCode, errorText } from "../shared/api.js";
-import { fmtSlot, fmtSlotLong } from "../shared/time.js";
-import { SlotPicker } from "../shared/tijdvak-picker.js";
-import { BOOKING } from "../shared/texts.js";
+import { el, setFieldError } from "../common/dom.js";
+import { api, downloadCalendar, errorCode, errorText } from "../common/api.js";
+import { fmtSlot, fmtSlotLong } from "../common/time.js";
+import { SlotPicker } from "../common/tijdvak-picker.js";
+import { BOOKING } from "../common/texts.js";
 
 const T = BOOKING.nl;
 const V = { el, setFieldError, api, downloadCalendar, errorCode, errorText, fmtSlot, fmtSlotLong, SlotPicker };

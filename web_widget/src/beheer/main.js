@@ -7,11 +7,11 @@
  * The calendar file is fetched and handed over from a blob: address, never linked by its URL.
  * The page shows what the server says about this token and nothing more.
  */
-import { el, setFieldError } from "../shared/dom.js";
-import { api, downloadCalendar, errorCode, errorText } from "../shared/api.js";
-import { fmtSlot, fmtSlotLong } from "../shared/time.js";
-import { SlotPicker } from "../shared/tijdvak-picker.js";
-import { BOOKING, fill } from "../shared/texts.js";
+import { el, setFieldError } from "../common/dom.js";
+import { api, downloadCalendar, errorCode, errorText } from "../common/api.js";
+import { fmtSlot, fmtSlotLong } from "../common/time.js";
+import { SlotPicker } from "../common/tijdvak-picker.js";
+import { BOOKING, fill } from "../common/texts.js";
 
 const T = BOOKING.nl;
 const V = { el, setFieldError, api, downloadCalendar, errorCode, errorText, fmtSlot, fmtSlotLong, SlotPicker };

@@ -13,10 +13,10 @@
  * the page at once, after asking our server to have the browser clear what our origin stored.
  * Message text is always rendered as text, never as HTML.
  */
-import { el } from "../shared/dom.js";
-import * as time from "../shared/time.js";
-import { settle, dayAndSlots } from "../shared/tijdvak-picker.js";
-import { PHONE, TEL, WIDGET, lookup } from "../shared/texts.js";
+import { el } from "../common/dom.js";
+import * as time from "../common/time.js";
+import { settle, dayAndSlots } from "../common/tijdvak-picker.js";
+import { PHONE, TEL, WIDGET, lookup } from "../common/texts.js";
 
 // Loaded twice on one page (two tags), it starts once.
 if (!window.__vtWidgetLoaded) {
@@ -31,7 +31,7 @@ function start() {
   var FALLBACK_EXIT = "https://www.buienradar.nl/";
   var LONG_WAIT_S = 600; // from this expected wait on, a waiting visitor is offered a callback
 
-  // ---- texts (shared/texts.js: Dutch and English, the phone numbers written once) ----
+  // ---- texts (common/texts.js: Dutch and English, the phone numbers written once) ----
   var TEXT = WIDGET;
 
   // ---- state (memory; only the token is mirrored to sessionStorage) -------------------
@@ -113,7 +113,7 @@ function start() {
   }
   function rich(tag, attrs, text) { return el(tag, attrs, withPhones(text)); }
 
-  // Times in Amsterdam, in the visitor's language (shared/time.js).
+  // Times in Amsterdam, in the visitor's language (common/time.js).
   function fmtWhen(iso) { return time.fmtWhen(iso, S.lang); }
   function fmtTime(iso) { return time.fmtTime(iso, S.lang); }
   function fmtSlot(slot) { return time.fmtSlot(slot, S.lang); }

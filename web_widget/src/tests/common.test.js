@@ -2,9 +2,9 @@
 // grouping by day, the texts. Run by `make test` (node --test).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { dayKey, fmtDay, fmtTime, fmtSlot, fmtSlotLong, fmtWhen } from "../shared/time.js";
-import { groupByDay, settle } from "../shared/tijdvak-picker.js";
-import { PHONE, TEL, WIDGET, BOOKING, fill, lookup } from "../shared/texts.js";
+import { dayKey, fmtDay, fmtTime, fmtSlot, fmtSlotLong, fmtWhen } from "../common/time.js";
+import { groupByDay, settle } from "../common/tijdvak-picker.js";
+import { PHONE, TEL, WIDGET, BOOKING, fill, lookup } from "../common/texts.js";
 
 const slot = (start, end) => ({ start, end });
 
