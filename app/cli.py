@@ -424,6 +424,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(
+    group: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    text: str,
+    func: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    """A maintenance command that works on the database named by `--database-url` (or VT_DATABASE_URL)."""
+    command = group.add_parser(name, help=text)
+    command.add_argument("--database-url")
+    command.set_defaults(func=func)
+    return command
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vt-contact", description="Veilig Thuis chat, callbacks and handoff")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -470,45 +483,31 @@ def build_parser() -> argparse.ArgumentParser:
         change.set_defaults(func=cmd_agent_change)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
-    up = db.add_parser("upgrade", help="create or migrate the schema with Alembic")
-    up.add_argument("--database-url")
-    up.set_defaults(func=cmd_db_upgrade)
+    _command(db, "upgrade", "create or migrate the schema with Alembic", cmd_db_upgrade)
 
     cases = sub.add_parser("cases", help="handoffs to the case system").add_subparsers(
         dest="cases_command", required=True
     )
-    retry = cases.add_parser("retry", help="send the dead-lettered handoffs again")
-    retry.add_argument("--database-url")
-    retry.set_defaults(func=cmd_cases_retry)
-
-    audit = sub.add_parser("audit", help="the access log (NEN 7513)").add_subparsers(
-        dest="audit_command", required=True
+    _command(cases, "retry", "send the dead-lettered handoffs again", cmd_cases_retry)
+    discard = _command(
+        cases, "discard", "give up on one dead-lettered handoff (its payload is deleted)", cmd_cases_discard
     )
-    check = audit.add_parser("verify", help="check the hash chain; exit 0 only when it is intact")
-    check.add_argument("--database-url")
-    check.set_defaults(func=cmd_audit_verify)
-    purge = audit.add_parser("purge", help="delete entries older than VT_ACCESS_LOG_RETENTION_DAYS")
-    purge.add_argument("--database-url")
-    purge.set_defaults(func=cmd_audit_purge)
-    discard = cases.add_parser("discard", help="give up on one dead-lettered handoff (its payload is deleted)")
     discard.add_argument("handoff_id")
-    discard.add_argument("--database-url")
-    discard.set_defaults(func=cmd_cases_discard)
 
     keys = sub.add_parser("keys", help="the contact-hash key").add_subparsers(dest="keys_command", required=True)
-    rotate = keys.add_parser("rotate", help="re-key stored hashes: new key in VT_HASH_KEY, old in VT_HASH_KEY_OLD")
-    rotate.add_argument("--database-url")
-    rotate.set_defaults(func=cmd_keys_rotate)
+    _command(keys, "rotate", "re-key stored hashes: new key in VT_HASH_KEY, old in VT_HASH_KEY_OLD", cmd_keys_rotate)
 
     privacy = sub.add_parser("privacy", help="retention of personal data").add_subparsers(
         dest="privacy_command", required=True
     )
-    purge = privacy.add_parser("purge", help="delete now what has passed its retention time")
-    purge.add_argument("--database-url")
-    purge.set_defaults(func=cmd_privacy_purge)
-    report = privacy.add_parser("report", help="what is stored, by kind and age (counts only)")
-    report.add_argument("--database-url")
-    report.set_defaults(func=cmd_privacy_report)
+    _command(privacy, "purge", "delete now what has passed its retention time", cmd_privacy_purge)
+    _command(privacy, "report", "what is stored, by kind and age (counts only)", cmd_privacy_report)
+
+    audit = sub.add_parser("audit", help="the access log (NEN 7513)").add_subparsers(
+        dest="audit_command", required=True
+    )
+    _command(audit, "verify", "check the hash chain; exit 0 only when it is intact", cmd_audit_verify)
+    _command(audit, "purge", "delete entries older than VT_ACCESS_LOG_RETENTION_DAYS", cmd_audit_purge)
     return parser
 
 
