@@ -30,6 +30,8 @@ WRITERS: dict[str, tuple[Path, ...]] = {
     "A (train + dev)": (SPLITS / "train.tsv", DEV),
     "B (train2)": (SPLITS / "train2.tsv",),
     "C (train3)": (SPLITS / "train3.tsv",),
+    "D (dev_d)": (SPLITS / "dev_d.tsv",),
+    "E (dev_e)": (SPLITS / "dev_e.tsv",),
     "old set": (ROOT / "tests" / "data" / "risk_messages.tsv",),
 }
 EPOCHS = 300
