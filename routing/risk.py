@@ -244,6 +244,7 @@ class Concept:
     label: str
     line: int = 0
     compounds: bool = True  # entry words of 4+ letters also match inside longer words
+    gap: int = 4  # words allowed between the words of a multi-word entry
 
 
 @dataclass
@@ -457,6 +458,7 @@ class RiskDetector:
             for c in groups[0]:
                 self._rules_of[c].append(r)
         self._negatable = [c.negatable for c in self.concepts]
+        self._gaps = [c.gap for c in self.concepts]
         self._present_names = ["" if c.name in _PERSONS else "@" + c.name for c in self.concepts]
         self._lengths = [[len(entry) for entry in c.entries] for c in self.concepts]
         self._leveled = frozenset(i for i, c in enumerate(self.concepts) if c.level is not None)
@@ -660,15 +662,16 @@ class RiskDetector:
                 if length == 2:
                     # Most entries have two words: the other one is looked for here, as `_around` would.
                     span = None
+                    gap = self._gaps[c]
                     if p:
-                        for j in range(i - 1, max(-1, i - _MAX_GAP - 2), -1):
+                        for j in range(i - 1, max(-1, i - gap - 2), -1):
                             if other in analysed[j][3]:
                                 span = [j, i]
                                 break
                             if words[j] == "." or words[j] in NEGATIONS:
                                 break
                     else:
-                        for j in range(i + 1, min(len(words), i + _MAX_GAP + 2)):
+                        for j in range(i + 1, min(len(words), i + gap + 2)):
                             if other in analysed[j][3]:
                                 span = [i, j]
                                 break
@@ -715,12 +718,13 @@ class RiskDetector:
     def _around(
         self, words: list[str], analysed: list[_Analysis], i: int, c: int, e: int, p: int, length: int
     ) -> list[int] | None:
-        """Token indexes of the whole entry around its anchor at i, in order, gaps of at most _MAX_GAP words, one
-        clause, no negation in a gap; None if it is not there."""
+        """Token indexes of the whole entry around its anchor at i, in order, gaps of at most the concept's `gap`
+        words, one clause, no negation in a gap; None if it is not there."""
+        gap = self._gaps[c]
         span = [i]
         k = i
         for q in range(p - 1, -1, -1):
-            for j in range(k - 1, max(-1, k - _MAX_GAP - 2), -1):
+            for j in range(k - 1, max(-1, k - gap - 2), -1):
                 if (c, e, q) in analysed[j][3]:
                     k = j
                     break
@@ -731,7 +735,7 @@ class RiskDetector:
             span.insert(0, k)
         k = i
         for q in range(p + 1, length):
-            for j in range(k + 1, min(len(words), k + _MAX_GAP + 2)):
+            for j in range(k + 1, min(len(words), k + gap + 2)):
                 if (c, e, q) in analysed[j][3]:
                     k = j
                     break
@@ -754,8 +758,11 @@ class RiskDetector:
         negated: set[int],
     ) -> None:
         if self.concepts[c].negatable:
-            # "hij heeft me nooit geslagen", "mijn papa slaat mij nooit": a negation just before or after.
-            for k in range(max(clause_start, start - _NEGATION_REACH), min(len(words), end + 3)):
+            # "hij heeft me nooit geslagen", "mijn papa slaat mij nooit": a negation just before or after. An entry
+            # that holds a negation itself ("mag niet werken") is not undone by one after it ("mag niet werken, niet
+            # bellen"): that is a list, not a denial.
+            after = end + 1 if not NEGATIONS.isdisjoint(got) else end + 3
+            for k in range(max(clause_start, start - _NEGATION_REACH), min(len(words), after)):
                 if words[k] == ".":
                     if k > end:
                         break
@@ -806,7 +813,7 @@ def parse_phrases(content: str) -> list[Phrase]:
     return phrases
 
 
-_CONCEPT_KEYS = {"level", "words", "except", "negatable", "unless", "label", "compounds"}
+_CONCEPT_KEYS = {"level", "words", "except", "negatable", "unless", "label", "compounds", "gap"}
 _RULE_KEYS = {"name", "level", "when", "unless"}
 
 
@@ -901,6 +908,11 @@ def parse_concepts(content: str, source: str = "concepts.toml") -> tuple[list[Co
         compounds = body.get("compounds", True)
         if not isinstance(compounds, bool):
             raise lines.error(lines.of(header, "compounds"), f"concept {name!r}: 'compounds' must be true or false")
+        gap = body.get("gap", _MAX_GAP)
+        if not isinstance(gap, int) or isinstance(gap, bool) or not 0 <= gap <= _MAX_GAP:
+            raise lines.error(
+                lines.of(header, "gap"), f"concept {name!r}: 'gap' must be a whole number 0 to {_MAX_GAP}"
+            )
         concepts.append(
             Concept(
                 name,
@@ -912,6 +924,7 @@ def parse_concepts(content: str, source: str = "concepts.toml") -> tuple[list[Co
                 label,
                 lines.of(header),
                 compounds,
+                gap,
             )
         )
     names = {c.name for c in concepts}

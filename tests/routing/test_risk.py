@@ -370,6 +370,52 @@ def test_round_three_changes_keep_danger(text: str, concept: str) -> None:
     assert result.level is not None and concept in named, (text, result.concepts)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Kunnen vrouwen ook hun partner mishandelen?",  # a general question: no one of the writer's own
+        "Valt het afpakken van pensioen ook onder ouderenmishandeling?",
+        "wat is loverboyproblematiek precies en komt dat ook voor in kleine dorpen?",
+        "is het normaal dat ouders je laptop innemen als je slechte cijfers haalt?",
+        "hoe pak ik een gesprek met mijn buurvrouw aan over haar hond?",  # 'ik pak' is no threat
+        "ik heb me dood geschrokken van de rekening",
+        "ik mocht met de bijl hout hakken voor de kachel op de camping",
+        "met de keukenschaar knip ik de kruiden",  # 'haar' at the end of 'schaar' is no person
+        "wanneer kan ik iemand van jullie spreken?",  # 'negeert' (stem 'neer') is not in 'wanneer'
+    ],
+)
+def test_round_four_general_questions_and_decoys_are_quiet(text: str) -> None:
+    assert RiskDetector.from_file(model=False).detect(text).level is None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        # A question about what is done to the writer is a disclosure, not a general question.
+        ("mijn man slaat me als hij gedronken heeft, telt dat als huiselijk geweld?", "geweld"),
+        ("is het normaal dat mijn stiefvader aan me zit als mama slaapt?", "seksueel"),
+        # An entry that holds a negation is not undone by the next item of a list.
+        ("ik mag niet werken, niet bellen en niet naar buiten van hem", "controle"),
+        ("als ik verdrietig ben brand ik mezelf met een aansteker", "zelfbeschadiging"),
+        ("ik heb al weken pillen gespaard", "zelfdoding"),
+    ],
+)
+def test_round_four_disclosures_are_found(text: str, concept: str) -> None:
+    result = RiskDetector.from_file(model=False).detect(text)
+    named = {part for name, _, _ in result.concepts for part in name.split(" + ")}
+    assert result.level is not None and concept in named, (text, result.concepts)
+
+
+def test_a_concept_gap_limits_the_words_between() -> None:
+    concepts, _ = parse_concepts('[concepts.a]\nlevel = "zorg"\ngap = 0\nwords = ["telt als"]\n')
+    tight = RiskDetector(concepts, [])
+    assert tight.detect("dat telt als geweld").level == "zorg"
+    assert tight.detect("hij telt het geld als hij thuis is").level is None
+    concepts, _ = parse_concepts('[concepts.a]\nlevel = "zorg"\nwords = ["telt als"]\n')
+    assert concepts[0].gap == 4
+    assert RiskDetector(concepts, []).detect("hij telt het geld als hij thuis is").level == "zorg"
+
+
 def test_matching_is_the_same_through_the_token_cache() -> None:
     """The second sight of a message (its tokens cached with their analyses) gives what the first gave."""
     fresh = RiskDetector.from_file()
@@ -500,6 +546,8 @@ GOOD = '[concepts.a]\nwords = ["slaan"]\n\n[concepts.b]\nwords = ["hij"]\n'
         ('[concepts.a]\nwords = [\n  "goed",\n  "sla@n",\n]\n', 4, "letters, digits"),
         ('[concepts.a]\nwords = ["x"]\nnegatable = "ja"\n', 3, "true or false"),
         ('[concepts.a]\nwords = ["x"]\ncompounds = "nee"\n', 3, "'compounds' must be true or false"),
+        ('[concepts.a]\nwords = ["x"]\ngap = 9\n', 3, "'gap' must be a whole number 0 to 4"),
+        ('[concepts.a]\nwords = ["x"]\ngap = true\n', 3, "'gap' must be a whole number 0 to 4"),
         ('[concepts.a]\nwords = ["x"]\nunless = ["nergens"]\n', 3, "unknown concept 'nergens'"),
         (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = ["a", "b|c"]\n', 9, "unknown concept 'c'"),
         (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = ["a"]\n\n[[rules]]\nlevel = "erg"\nwhen = ["a"]\n', 12, "level"),
