@@ -406,6 +406,31 @@ def test_round_four_disclosures_are_found(text: str, concept: str) -> None:
     assert result.level is not None and concept in named, (text, result.concepts)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Presence, hiding, a weapon in hand, a body in distress, departure at hand: acuut.
+        ("mijn oom scheldt en zegt dat hij me kapotmaakt, ik lig onder mijn bed", "acuut"),
+        ("mijn vader heeft zijn geweer uit de kast gehaald en hij is heel dronken", "acuut"),
+        ("ik ben in de garage opgesloten en mijn batterij is bijna leeg", "acuut"),
+        ("mijn vriend heeft ons kindje door elkaar geschud en nu is hij helemaal slap", "acuut"),
+        ("ik heb net in mijn been gesneden en het blijft bloeden", "acuut"),
+        ("morgenochtend vliegen we en daar moet ik trouwen met een man die ik niet ken", "acuut"),
+        ("hij dreigt mijn naaktfoto's te verspreiden en ik wil dood", "acuut"),
+        # Habit, the past and ordinary use stay below acuut.
+        ("als ik verdrietig ben bonk ik mijn hoofd tegen de muur", "hoog"),
+        ("ik heb vorig jaar in mijn been gesneden, het bloedde erg", None),
+        ("mijn hond ligt te trillen onder de tafel omdat iemand vuurwerk afsteekt", None),
+        ("ik heb vannacht slecht geslapen in de slaapkamer van mijn oma", None),
+    ],
+)
+def test_round_four_immediacy(text: str, expected: str | None) -> None:
+    assert RiskDetector.from_file(model=False).detect(text).level == expected, (
+        text,
+        RiskDetector.from_file(model=False).detect(text).signals,
+    )
+
+
 def test_a_concept_gap_limits_the_words_between() -> None:
     concepts, _ = parse_concepts('[concepts.a]\nlevel = "zorg"\ngap = 0\nwords = ["telt als"]\n')
     tight = RiskDetector(concepts, [])
