@@ -37,8 +37,9 @@ WRITERS: dict[str, tuple[Path, ...]] = {
 EPOCHS = 300
 RATE = 0.5
 FOLDS = 5  # plain cross-validation folds, only when the training data has one writer
-# Issue 13 asks for precision 0.90 on unseen messages; a little above it, as unseen messages will differ.
-TARGET_PRECISION = 0.91  # a floor: among thresholds above it, the one with the best F2 (recall counts 4x)
+# Issue 13 asks for precision 0.90 on unseen messages; above it, as unseen messages will differ and the writers of the
+# pool were read while the concepts were written (their precision there is optimistic; 0.93 measured best in round 4).
+TARGET_PRECISION = 0.93  # a floor: among thresholds above it, the one with the best F2 (recall counts 4x)
 # Weights smaller than this are dropped: most of the lemma pairs weigh next to nothing, and every weight kept is
 # looked up for every message (cost, see docs/performance.md).
 WEIGHT_FLOOR = 0.03
