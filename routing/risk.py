@@ -239,7 +239,7 @@ class Concept:
     level: str | None
     entries: list[list[str]]  # each entry: its words; a word ending in * matches any continuation
     exclude: frozenset[str]
-    negatable: bool
+    negatable: bool | str  # True: "niet", "nooit", "geen" near it undo it; "geen": only "geen" just before it
     unless: tuple[str, ...]
     label: str
     line: int = 0
@@ -757,7 +757,14 @@ class RiskDetector:
         clause_start: int,
         negated: set[int],
     ) -> None:
-        if self.concepts[c].negatable:
+        mode = self.concepts[c].negatable
+        if mode == "geen":
+            # A thing denied: "hij heeft geen wapen", "de baby heeft geen letsel" ("geen" at most one word before).
+            for k in range(max(clause_start, start - 2), start):
+                if words[k] == "geen":
+                    negated.add(c)
+                    return
+        elif mode:
             # "hij heeft me nooit geslagen", "mijn papa slaat mij nooit": a negation just before or after. An entry
             # that holds a negation itself ("mag niet werken") is not undone by one after it ("mag niet werken, niet
             # bellen"): that is a list, not a denial.
@@ -897,8 +904,10 @@ def parse_concepts(content: str, source: str = "concepts.toml") -> tuple[list[Co
         if not isinstance(exclude, list) or not all(isinstance(w, str) for w in exclude):
             raise lines.error(lines.of(header, "except"), f"concept {name!r}: 'except' must be a list of words")
         negatable = body.get("negatable", False)
-        if not isinstance(negatable, bool):
-            raise lines.error(lines.of(header, "negatable"), f"concept {name!r}: 'negatable' must be true or false")
+        if not isinstance(negatable, bool) and negatable != "geen":
+            raise lines.error(
+                lines.of(header, "negatable"), f"concept {name!r}: 'negatable' must be true, false or \"geen\""
+            )
         unless = body.get("unless", [])
         if not isinstance(unless, list) or not all(isinstance(w, str) for w in unless):
             raise lines.error(lines.of(header, "unless"), f"concept {name!r}: 'unless' must be a list of concepts")

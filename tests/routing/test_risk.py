@@ -431,6 +431,22 @@ def test_round_four_immediacy(text: str, expected: str | None) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mijn vader heeft geen wapen, hij roept alleen hard", None),  # a thing denied by "geen"
+        ("ons kind heeft gelukkig geen letsel, de dokter heeft gekeken", None),
+        ("ik weet niet of mijn vader een mes heeft, hij zoekt iets in de keuken", "acuut"),  # "niet" denies no weapon
+        ("hij heeft geen geduld en pakt een mes", "hoog"),  # "geen" before another word
+    ],
+)
+def test_geen_denies_a_thing(text: str, expected: str | None) -> None:
+    assert RiskDetector.from_file(model=False).detect(text).level == expected, (
+        text,
+        RiskDetector.from_file(model=False).detect(text).signals,
+    )
+
+
 def test_a_concept_gap_limits_the_words_between() -> None:
     concepts, _ = parse_concepts('[concepts.a]\nlevel = "zorg"\ngap = 0\nwords = ["telt als"]\n')
     tight = RiskDetector(concepts, [])
@@ -569,7 +585,7 @@ GOOD = '[concepts.a]\nwords = ["slaan"]\n\n[concepts.b]\nwords = ["hij"]\n'
         ("[concepts.a]\nlevel = \"hoog\"\nwords = []\n", 3, "non-empty list"),
         ('[concepts.a]\nwords = ["x"]\ncolour = "red"\n', 3, "unknown key 'colour'"),
         ('[concepts.a]\nwords = [\n  "goed",\n  "sla@n",\n]\n', 4, "letters, digits"),
-        ('[concepts.a]\nwords = ["x"]\nnegatable = "ja"\n', 3, "true or false"),
+        ('[concepts.a]\nwords = ["x"]\nnegatable = "ja"\n', 3, "true, false or"),
         ('[concepts.a]\nwords = ["x"]\ncompounds = "nee"\n', 3, "'compounds' must be true or false"),
         ('[concepts.a]\nwords = ["x"]\ngap = 9\n', 3, "'gap' must be a whole number 0 to 4"),
         ('[concepts.a]\nwords = ["x"]\ngap = true\n', 3, "'gap' must be a whole number 0 to 4"),
