@@ -130,6 +130,7 @@ _COMMON = frozenset(" ".join(_COMMON_LINES).split())
 _FREQUENT_LINES = (
     "zeggen zegt zei gezegd willen wil gedaan doen maken maakt maak thuis weg heel alleen dagen dag laatste weet",
     "weten kinderen kind familie gezien gekomen elke vorig oudere dood bel keer lang steeds altijd zo",
+    "kunnen moeten zitten",
 )
 _FREQUENT = frozenset(" ".join(_FREQUENT_LINES).split())
 # The model does not weigh words that are in almost every message, nor who is spoken of, only what happens:
