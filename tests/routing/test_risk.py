@@ -712,7 +712,8 @@ def test_tuning_split_floor(name: str) -> None:
 # on and never read while tuning. Floors by file, set from their first measurement; a held-out file without its
 # own floors is held to the lowest an unread writer has scored since round 2 (writer C 0.906 / 0.862, writer D
 # 0.947 / 0.866), rounded down.
-HELD_OUT: dict[str, tuple[float, float]] = {}
+# Writer F, measured once on round 4 (recall 0.942, precision 0.856): floors just under.
+HELD_OUT: dict[str, tuple[float, float]] = {"test.tsv": (0.94, 0.85)}
 HELD_OUT_DEFAULT = (0.90, 0.85)
 
 
