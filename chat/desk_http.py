@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 from chat.blocks import VisitorBlocks
 from chat.ready_texts import ReadyTexts
@@ -29,6 +29,13 @@ class ReadyTextBody(BaseModel):
     title: Annotated[Text, StringConstraints(min_length=1, max_length=80, strip_whitespace=True)]
     shortcut: Annotated[str, StringConstraints(min_length=1, max_length=30, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
     text: Annotated[Text, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+
+    @field_validator("title", "text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("empty")
+        return value
 
 
 def _path_id(request: web.Request) -> str:

@@ -146,3 +146,4 @@ class BlockVisitor(Payload):
     reason: Annotated[Text, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
     # Every start from the visitor's address, whatever browser (at most 24 hours).
     whole_address: bool = False
+    _nonblank = field_validator("reason")(_text)

@@ -693,7 +693,5 @@ class AgentNamespace(GuardedNamespace):
         agent = self._agent(sid)
         if self.blocks is None:
             raise DomainError("not_found")
-        if not p.reason:
-            raise DomainError("invalid_input", field="reason")
         reader = self.access_log.reader(agent.id, agent.role, self._addresses.get(sid))
         return await self.blocks.block(agent, reader, p.conversation_id, p.hours, p.reason, p.whole_address)
