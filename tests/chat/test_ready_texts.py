@@ -86,7 +86,7 @@ async def test_supervisors_manage_and_advisors_see_their_teams(desk):
     # A default text may be edited too; it stays marked as default.
     status, body = await _api(desk, "GET", "/api/supervisor/ready-texts", sup)
     default = next(t for t in body["texts"] if t["shortcut"] == "veilig" and t["lang"] == "nl")
-    edit = {"team": None, "lang": "nl", "title": "Veilig?", "shortcut": "veilig", "text": "Ben je op dit moment veilig?"}
+    edit = {"team": None, "lang": "nl", "title": "Veilig?", "shortcut": "veilig", "text": "Ben je nu echt veilig?"}
     status, body = await _api(desk, "PUT", f"/api/supervisor/ready-texts/{default['id']}", sup, edit)
     assert status == 200 and body["text"]["default"] is True and body["text"]["text"] == edit["text"]
 
