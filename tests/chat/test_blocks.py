@@ -5,7 +5,9 @@ and leave no trace in the logs. On a real server with its own database and a clo
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +20,7 @@ from chat.desk_store import visitor_blocks, visitor_marks
 from chat.retention import ChatRecords
 from contact.access_log import access_log as access_log_table
 from contact.db import Database
+from contact.migrate import upgrade
 from contact.store import audit_events
 from tests.support.server import (
     Client,
@@ -274,3 +277,29 @@ async def test_a_bad_browser_value_is_invalid_input(desk, browser):
     answer = await v.call("start", start_payload(browser=browser))
     assert answer["error"]["code"] == "invalid_input"
     await v.disconnect()
+
+
+async def test_the_same_rules_on_postgresql(postgres):
+    url = postgres.create_database(f"blocks_{uuid.uuid4().hex[:8]}")
+    await asyncio.to_thread(upgrade, url)
+    server = await clocked_server(url, MORNING, forwarded_allow_ips="127.0.0.1")
+    try:
+        _, token, sup = await _supervisor_with_token(server)
+        v, ack = await _start(server, BROWSER_A)
+        block = await sup.call(
+            "block_visitor", {"conversation_id": ack["conversation_id"], "hours": 3, "reason": "Dreigt"}
+        )
+        again, refused = await _start(server, BROWSER_A, "198.51.100.20")
+        assert refused["error"]["code"] == "closed"
+        other, allowed = await _start(server, BROWSER_B)
+        assert allowed["status"] == "waiting"
+        assert [b["id"] for b in (await _api(server, "GET", "/api/supervisor/blocks", token))[1]["blocks"]] == [
+            block["block_id"]
+        ]
+        server.clock.advance(hours=3)
+        later, answer = await _start(server, BROWSER_A)
+        assert answer["status"] == "waiting"
+        for c in (v, again, other, later, sup):
+            await c.disconnect()
+    finally:
+        await server.stop()
