@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 from aiohttp import ClientSession
+from sqlalchemy import select
 
+from contact.db import Database
+from contact.store import audit_events
 from tests.support.server import add_agent, clocked_server, login, migrated_sqlite
 
 # A Tuesday, 10:00 in Amsterdam: the chat (mon-fri 09:00-17:00) is open and closes at 17:00.
@@ -94,6 +97,19 @@ async def test_supervisors_manage_and_advisors_see_their_teams(desk):
     assert (status, body) == (200, {"ok": True})
     assert (await _api(desk, "DELETE", f"/api/supervisor/ready-texts/{text['id']}", sup))[0] == 404
     assert (await _api(desk, "PUT", "/api/supervisor/ready-texts/no-such", sup, NEW))[0] == 404
+    async with Database(desk.settings.database_url).read() as conn:
+        actions = (
+            (
+                await conn.execute(
+                    select(audit_events.c.action)
+                    .where(audit_events.c.action.like("ready_text_%"))
+                    .order_by(audit_events.c.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert actions == ["ready_text_created", "ready_text_changed", "ready_text_changed", "ready_text_deleted"]
 
 
 async def test_advisors_may_not_manage(desk):

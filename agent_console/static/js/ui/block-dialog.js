@@ -3,7 +3,7 @@
  * server keeps keyed hashes only, and their next start gets the ordinary "chat closed". */
 import { t } from "../i18n/index.js";
 import * as actions from "../actions.js";
-import { S, convs } from "../state/session.js";
+import { convs } from "../state/session.js";
 import { canRoster } from "./callbacks.js";
 import { announce } from "./attention.js";
 import { $ } from "./dom.js";
@@ -78,5 +78,4 @@ $("block-form").addEventListener("submit", async function (e) {
   const note = c.panel.querySelector(".conv-banner");
   note.textContent = text; note.hidden = false;
   announce(text);
-  S.blocksChanged = true;
 });

@@ -5,7 +5,6 @@
 import { t } from "../i18n/index.js";
 import * as actions from "../actions.js";
 import { PLACEHOLDERS, readyTextBody } from "../state/ready-texts.js";
-import { S } from "../state/session.js";
 import { canRoster } from "./callbacks.js";
 import { announce } from "./attention.js";
 import { $, el, setText } from "./dom.js";
@@ -159,7 +158,6 @@ export async function loadBlocks() {
     return;
   }
   showError("bl-error", "");
-  S.blocksChanged = false;
   const rows = res.body.blocks;
   const body = $("bl-rows");
   body.textContent = "";
