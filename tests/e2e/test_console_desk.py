@@ -68,6 +68,14 @@ async def test_supervisor_inserts_a_ready_text_blocks_the_visitor_and_lifts_it(b
         assert await widget.locator(".vtw-log .vtw-msg").count() == 0
         await console.keyboard.press("Enter")
         await expect(widget.get_by_text("Ben je nu veilig?")).to_be_visible()
+        # A message that starts with a slash: "//" types one.
+        await expect(composer).to_have_value("")
+        await console.keyboard.press("/")
+        await expect(picker).to_be_visible()
+        await console.keyboard.press("/")
+        await expect(picker).to_be_hidden()
+        await expect(composer).to_have_value("/")
+        await composer.fill("")
 
         # Blokkeren: hours and a reason; the widget's next start is "closed".
         await panel.get_by_role("button", name="Blokkeren").click()

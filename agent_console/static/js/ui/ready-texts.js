@@ -18,13 +18,14 @@ export function bindReadyTexts(c, ta, button) {
   ta.addEventListener("keydown", function (e) {
     if (e.isComposing || !opensPicker(e.key, e.ctrlKey || e.metaKey, ta.value)) return;
     e.preventDefault();
-    openPicker(c, ta);
+    openPicker(c, ta, e.key === "/" && !(e.ctrlKey || e.metaKey));
   });
   if (button) button.addEventListener("click", function () { openPicker(c, ta); });
 }
 
-export async function openPicker(c, ta) {
-  target = { c, ta, start: ta.selectionStart, end: ta.selectionEnd };
+/** `bySlash`: opened by typing / in an empty draft; a second / then types the slash itself. */
+export async function openPicker(c, ta, bySlash) {
+  target = { c, ta, start: ta.selectionStart, end: ta.selectionEnd, bySlash: !!bySlash };
   $("rt-search").value = "";
   $("rt-error").hidden = true;
   $("rt-dialog").showModal();
@@ -83,19 +84,26 @@ function markActive() {
 function choose(i) {
   const x = shown[i];
   if (!x || !target || !loaded) return;
+  put(render(x.text, loaded.values));
+}
+
+function put(text) {
   const { ta, start, end } = target;
-  const put = insertAt(ta.value, start, end, render(x.text, loaded.values));
+  const next = insertAt(ta.value, start, end, text);
   $("rt-dialog").close();
-  ta.value = put.draft;
+  ta.value = next.draft;
   // The composer saves the draft and sends typing on its own input event.
   ta.dispatchEvent(new Event("input", { bubbles: true }));
   ta.focus();
-  ta.setSelectionRange(put.cursor, put.cursor);
+  ta.setSelectionRange(next.cursor, next.cursor);
 }
 
 $("rt-search").addEventListener("input", fill);
 $("rt-search").addEventListener("keydown", function (e) {
-  if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+  if (e.key === "/" && !$("rt-search").value && target && target.bySlash) {
+    e.preventDefault();
+    put("/");
+  } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
     e.preventDefault();
     if (!shown.length) return;
     active = (active + (e.key === "ArrowDown" ? 1 : -1) + shown.length) % shown.length;
