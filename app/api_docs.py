@@ -19,6 +19,7 @@ from pydantic.json_schema import models_json_schema
 import callback.outbound  # noqa: F401  (registers its events)
 import chat.outbound  # noqa: F401  (registers its events)
 from callback import http as callback_http
+from chat import desk_http
 from chat import events as chat_in
 from contact import http as contact_http
 from contact.events import AGENT_NS, REGISTRY, VISITOR_NS
@@ -247,6 +248,62 @@ class Schema(_Doc):
     """A document of this API (OpenAPI or AsyncAPI)."""
 
 
+class ReadyTextView(_Doc):
+    id: str
+    team: str | None
+    lang: Literal["nl", "en"]
+    title: str
+    shortcut: str
+    text: str
+    default: bool
+    updated_at: str
+
+
+class ReadyTextValues(_Doc):
+    """What the console fills in for each placeholder (null: not known now, left as it is)."""
+
+    voornaam: str | None
+    telefoon: str
+    noodnummer: str
+    sluitingstijd: str | None
+
+
+class ReadyTextsForAgent(_Doc):
+    """The ready texts this agent may use, with the values of their placeholders."""
+
+    texts: list[ReadyTextView]
+    values: ReadyTextValues
+
+
+class ReadyTextList(_Doc):
+    texts: list[ReadyTextView]
+
+
+class ReadyTextOne(_Doc):
+    text: ReadyTextView
+
+
+class VisitorBlockView(_Doc):
+    id: str
+    conversation_id: str
+    reason: str | None
+    by: str
+    by_name: str | None
+    until: str
+    created_at: str
+    whole_address: bool
+
+
+class VisitorBlockList(_Doc):
+    """The blocks in force now; never a hash or an address."""
+
+    blocks: list[VisitorBlockView]
+
+
+class LiftAnswer(Ok):
+    lifted: bool
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -416,6 +473,35 @@ OPERATIONS: tuple[Operation, ...] = (
         query=("contact", "agent", "from", "to", "after_seq", "limit", "format"),
         errors=(403, 422),
     ),  # fmt: skip
+    Operation(
+        "get", "/api/agent/ready-texts", "The ready texts this agent may use", ReadyTextsForAgent, auth=True, errors=()
+    ),
+    Operation("get", "/api/supervisor/ready-texts", "Every ready text", ReadyTextList, auth=True, errors=(403,)),
+    Operation(
+        "post",
+        "/api/supervisor/ready-texts",
+        "Add a ready text",
+        ReadyTextOne,
+        desk_http.ReadyTextBody,
+        auth=True,
+        status=201,
+        errors=(403, 422),
+    ),  # fmt: skip
+    Operation(
+        "put",
+        "/api/supervisor/ready-texts/{id}",
+        "Change a ready text",
+        ReadyTextOne,
+        desk_http.ReadyTextBody,
+        auth=True,
+        errors=(403, 404, 422),
+    ),  # fmt: skip
+    Operation("delete", "/api/supervisor/ready-texts/{id}", "Delete a ready text", Ok, auth=True, errors=(403, 404)),
+    Operation(
+        "get", "/api/supervisor/blocks", "The visitor blocks in force", VisitorBlockList, auth=True, errors=(403,)
+    ),
+    Operation("delete", "/api/supervisor/blocks/{id}", "Lift a block", LiftAnswer, auth=True, errors=(403, 404)),
+    Operation("post", "/api/supervisor/blocks/{id}/lift", "Lift a block", LiftAnswer, auth=True, errors=(403, 404)),
     Operation("get", OPENAPI_PATH, "This document", Schema, errors=()),
     Operation("get", ASYNCAPI_PATH, "The AsyncAPI 3.0 document of the Socket.IO namespaces", Schema, errors=()),
 )
@@ -552,6 +638,11 @@ class TakeOverAnswerAck(Ok):
     handed_over: bool
 
 
+class BlockAck(_Doc):
+    block_id: str
+    until: str
+
+
 class SyncAck(_Doc):
     """The same snapshots as on connect, and the open push offer (or null)."""
 
@@ -583,6 +674,7 @@ INBOUND: dict[tuple[str, str], tuple[type[BaseModel], type[BaseModel]]] = {
     (AGENT_NS, "take_over"): (chat_in.ConversationRef, TakeOverAck),
     (AGENT_NS, "take_over_answer"): (chat_in.TakeOverAnswer, TakeOverAnswerAck),
     (AGENT_NS, "risk_feedback"): (chat_in.RiskFeedbackIn, Ok),
+    (AGENT_NS, "block_visitor"): (chat_in.BlockVisitor, BlockAck),
 }
 
 

@@ -14,6 +14,7 @@ from app.jobs import register_jobs
 from app.services import ConfigError, Services, build_services, origin_policy
 from callback import http as callback_http
 from cases import http as cases_http
+from chat import desk_http
 from chat import http as chat_http
 from contact import access_http
 from contact import http as contact_http
@@ -47,6 +48,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.add_routes(widget_http.routes())
     app.add_routes(console_http.routes())
     app.add_routes(api_docs.routes())
+    app.add_routes(desk_http.routes())
     return app
 
 
@@ -71,6 +73,8 @@ def put_resources(app: web.Application, services: Services) -> None:
     app[lifecycles.KEYS] = services.keys
     app[lifecycles.VISITORS] = services.visitors
     app[lifecycles.AGENT_SOCKETS] = services.agent_sockets
+    app[desk_http.READY_TEXTS] = services.ready_texts
+    app[desk_http.BLOCKS] = services.blocks
     if services.redis is not None:
         app[lifecycles.REDIS] = services.redis
     if services.fanout is not None:

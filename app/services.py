@@ -25,8 +25,10 @@ from cases.delivery import HandoffDelivery, WebhookConfig
 from cases.outbox import HandoffSettings
 from cases.service import CaseRegister
 from cases.sources import ContactSources, Retention
+from chat.blocks import VisitorBlocks
 from chat.crisis import CrisisService
 from chat.push import PushOffers
+from chat.ready_texts import ReadyTexts
 from chat.retention import ChatRecords
 from chat.service import ChatLimits, ChatService
 from chat.sockets import AgentNamespace, Dispatcher, GuardedPacket, TransportLogger, VisitorNamespace
@@ -84,6 +86,8 @@ class Services:
     agent_sockets: AgentNamespace
     readiness: Readiness
     jobs: JobRunner
+    ready_texts: ReadyTexts
+    blocks: VisitorBlocks
 
 
 def origin_policy(settings: Settings) -> Callable[[str | None, dict[str, Any]], bool]:
@@ -352,10 +356,11 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     )
     # One cap per process for both namespaces: it counts connections, whoever opens them.
     cap = ConnectionCap(settings.max_connections_per_address)
+    blocks = VisitorBlocks(db, clock, keys, access_log, settings.outcome_grace_s)
     visitors = VisitorNamespace(dispatcher, settings.trusted_proxies, cap)
     sio.register_namespace(visitors)
     agent_sockets = AgentNamespace(
-        dispatcher, agents, presence, settings.trusted_proxies, cap, access_log=access_log
+        dispatcher, agents, presence, settings.trusted_proxies, cap, access_log=access_log, blocks=blocks
     )
     sio.register_namespace(agent_sockets)
     readiness = Readiness(
@@ -391,4 +396,6 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         agent_sockets=agent_sockets,
         readiness=readiness,
         jobs=JobRunner(db, clock, settings.sync_database_url, settings.leader_ttl_s),
+        ready_texts=ReadyTexts(db, clock, hours, rules),
+        blocks=blocks,
     )

@@ -34,6 +34,9 @@ class Start(Payload):
     danger_now: bool = False
     # Accepted for older widgets and ignored: only the server issues resume tokens.
     resume_token: Annotated[Line, StringConstraints(max_length=128)] | None = None
+    # The widget's per-browser value (random, kept in the tab's sessionStorage only): only its
+    # keyed hash is stored, to recognise a blocked visitor (chat/blocks.py).
+    browser: Annotated[str, StringConstraints(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
 
 
 class VisitorMessage(Payload):
@@ -133,3 +136,14 @@ class Close(Payload):
 def parse(model: type[Payload], data: Any) -> Any:
     """Validate `data` as `model`; a missing payload counts as an empty object."""
     return model.model_validate({} if data is None else data)
+
+
+class BlockVisitor(Payload):
+    """A supervisor blocks the visitor of a conversation (chat/blocks.py)."""
+
+    conversation_id: ConversationId
+    hours: Annotated[int, Field(ge=1, le=720)]
+    reason: Annotated[Text, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+    # Every start from the visitor's address, whatever browser (at most 24 hours).
+    whole_address: bool = False
+    _nonblank = field_validator("reason")(_text)

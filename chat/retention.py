@@ -1,8 +1,9 @@
 """The chat as a contact source of the case register (cases/sources.py): every conversation,
 however it ended (an outcome `advies`, `melding` or `geen`, the visitor left or was gone), loses
-what was said and who said it once the retention time after its end has passed: messages and
-internal notes are deleted; the topic, the outcome's summary and contact details, the crisis
-reasons and the words a risk audit entry matched are blanked. The conversation row stays with
+what was said and who said it once the retention time after its end has passed: messages,
+internal notes and the keyed hashes that recognise its visitor are deleted; the topic, the
+outcome's summary and contact details, the crisis reasons and the words a risk audit entry
+matched are blanked. The conversation row stays with
 what was decided (outcome kind, team, times)."""
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cases.sources import Tally, decided_only
 from chat.base import revoked_hash
+from chat.blocks import forget_ended_blocks
+from chat.desk_store import visitor_marks
 from chat.store import conversations, crisis_events, messages, notes
 from contact.store import audit_events
 
@@ -53,6 +56,7 @@ class ChatRecords:
     async def purge(self, conn: AsyncConnection, source_id: str, now: datetime) -> None:
         await conn.execute(delete(messages).where(messages.c.conversation_id == source_id))
         await conn.execute(delete(notes).where(notes.c.conversation_id == source_id))
+        await conn.execute(delete(visitor_marks).where(visitor_marks.c.conversation_id == source_id))
         await conn.execute(
             update(crisis_events).where(crisis_events.c.conversation_id == source_id).values(reason=None)
         )
@@ -81,6 +85,8 @@ class ChatRecords:
             )
 
     async def purge_ended(self, conn: AsyncConnection, cutoff: datetime, now: datetime, limit: int) -> int:
+        # Blocks that ran out keep no hash of anyone (lifting empties them at once).
+        await forget_ended_blocks(conn, now)
         due = (
             await conn.execute(
                 select(conversations.c.id)

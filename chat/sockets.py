@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from chat import events as ev
+from chat.blocks import VisitorBlocks
 from chat.crisis import CrisisService
 from chat.model import (
     HandoffCreated,
@@ -354,6 +355,7 @@ class VisitorNamespace(GuardedNamespace):
             topic=payload.topic or None,
             danger_now=payload.danger_now,
             client_key=session.get("remote", "unknown"),
+            browser=payload.browser,
         )
         await self._bind(sid, conversation_id)
         log.info("conversation_started", conversation_id=conversation_id, caller_type=payload.caller_type)
@@ -414,9 +416,11 @@ class AgentNamespace(GuardedNamespace):
         cap: ConnectionCap | None = None,
         *,
         access_log: AccessLog,
+        blocks: VisitorBlocks | None = None,
     ) -> None:
         super().__init__(AGENT_NS, dispatcher, trusted_proxies, cap)
         self.access_log = access_log
+        self.blocks = blocks
         self.agents = agents
         self.presence = presence
         # sid -> (the agent as last checked, the session id)
@@ -681,3 +685,13 @@ class AgentNamespace(GuardedNamespace):
         """Let a push offer pass: the next agent gets it."""
         p = ev.parse(ev.ConversationRef, data)
         return await self._call(sid, lambda a: self.dispatcher.push.pass_offer(a, p.conversation_id))
+
+    async def on_block_visitor(self, sid: str, data: Any) -> dict[str, Any]:
+        """A supervisor blocks the visitor of a conversation (chat/blocks.py). Nothing is
+        logged here: not the reason, not who was blocked."""
+        p = ev.parse(ev.BlockVisitor, data)
+        agent = self._agent(sid)
+        if self.blocks is None:
+            raise DomainError("not_found")
+        reader = self.access_log.reader(agent.id, agent.role, self._addresses.get(sid))
+        return await self.blocks.block(agent, reader, p.conversation_id, p.hours, p.reason, p.whole_address)

@@ -20,6 +20,7 @@ from chat.base import (
     load_messages,
     revoked_hash,
 )
+from chat.blocks import is_blocked, remember_visitor, visitor_hashes
 from chat.crisis import begin_crisis, end_crisis_in
 from chat.model import (
     OPEN_STATUSES,
@@ -59,10 +60,15 @@ class VisitorUseCases(QueueUseCases):
         topic: str | None,
         danger_now: bool,
         client_key: str,
+        browser: str | None = None,
     ) -> tuple[str, Result]:
         """Open a conversation in the queue; answers the conversation id with the ack and a new
         resume token. Only the server makes tokens: one a client chose could be guessed, or
-        shared with whoever uses the same browser later."""
+        shared with whoever uses the same browser later.
+
+        `client_key` is the visitor's address, `browser` the widget's per-browser value: their
+        keyed hashes are kept with the conversation, and a visitor a supervisor blocked gets
+        the same `closed` as outside opening hours (chat/blocks.py)."""
         now = self.clock.now()
         state = self.hours.state(now)
         if not state.open:
@@ -71,6 +77,11 @@ class VisitorUseCases(QueueUseCases):
             )
         if not await self.limiter.hit(f"start:{client_key}", self.limits.starts_per_ip, self.limits.starts_window_s):
             raise DomainError("rate_limited")
+        visitor = visitor_hashes(self.handoffs.keys.contact_hash, client_key, browser)
+        async with self.db.read() as conn:
+            if await is_blocked(conn, now, visitor):
+                # Word for word the answer outside opening hours, without a time it opens again.
+                raise DomainError("closed", opens_at=None, phone=HELPLINE["advice"], emergency=HELPLINE["emergency"])
         route = self.rules.route(caller_type, intent, topic, danger_now)
         token = secrets.token_urlsafe(32)
         conversation_id = str(uuid.uuid4())
@@ -94,6 +105,7 @@ class VisitorUseCases(QueueUseCases):
                         expertise=list(route.expertise) or None,
                     )
                 )
+                await remember_visitor(conn, conversation_id, visitor)
                 await self.bump_queue(conn)
                 alert = None
                 if danger_now:

@@ -47,6 +47,9 @@ ACTIONS = frozenset(
         "account_change",
         "access_log_search",
         "access_log_export",
+        "visitor_block",  # a supervisor blocks a conversation's visitor (reason)
+        "visitor_unblock",  # a block lifted
+        "visitor_block_list",  # the list of active blocks (with their reasons)
     }
 )
 

@@ -9,6 +9,8 @@ conversation it is, which crisis round). docs/protocol.md lists the same table f
 - admin: as supervisor, and manages accounts (list, disable, enable, reset, role, teams,
   second factor) and settings.
 - supervisor and admin also search the access log and read the risk-signal figures.
+- supervisor and admin manage the ready texts (everyone in the console uses them) and block
+  abusive visitors (and list and lift the blocks).
 - privacy_officer: reads the access log, nothing else of contacts (no console, no cases).
 """
 
@@ -44,6 +46,11 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "risk_figures": MONITORS,
     # Everyone with an account.
     "own_session": CONSOLE_ROLES | {PRIVACY_OFFICER},
+    # Ready texts (snelteksten): every console role uses them, supervisors and admins manage them.
+    "ready_texts": CONSOLE_ROLES,
+    "ready_texts_manage": MONITORS,
+    # Blocking abusive visitors: block, list and lift.
+    "block_visitor": MONITORS,
 }
 
 # Socket.IO events of /agent -> action.
@@ -63,6 +70,7 @@ SOCKET_ACTIONS: Mapping[str, str] = {
     "read_along": "read_along",
     "take_over": "take_over",
     "risk_feedback": "chat",
+    "block_visitor": "block_visitor",
 }
 
 # HTTP routes (method, canonical path) that need a logged-in agent -> action. A route missing
@@ -92,6 +100,14 @@ HTTP_ACTIONS: Mapping[tuple[str, str], str] = {
     ("GET", "/api/audit"): "access_log",
     ("GET", "/api/supervisor/risk/concepts"): "risk_figures",
     ("GET", "/api/supervisor/risk/feedback"): "risk_figures",
+    ("GET", "/api/agent/ready-texts"): "ready_texts",
+    ("GET", "/api/supervisor/ready-texts"): "ready_texts_manage",
+    ("POST", "/api/supervisor/ready-texts"): "ready_texts_manage",
+    ("PUT", "/api/supervisor/ready-texts/{id}"): "ready_texts_manage",
+    ("DELETE", "/api/supervisor/ready-texts/{id}"): "ready_texts_manage",
+    ("GET", "/api/supervisor/blocks"): "block_visitor",
+    ("DELETE", "/api/supervisor/blocks/{id}"): "block_visitor",
+    ("POST", "/api/supervisor/blocks/{id}/lift"): "block_visitor",
 }
 
 

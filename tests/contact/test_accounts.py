@@ -73,6 +73,9 @@ ROLE_TABLE = {
     "access_log": (0, 0, 1, 1, 1),
     "risk_figures": (0, 0, 1, 1, 0),
     "own_session": (1, 1, 1, 1, 1),
+    "ready_texts": (1, 1, 1, 1, 0),
+    "ready_texts_manage": (0, 0, 1, 1, 0),
+    "block_visitor": (0, 0, 1, 1, 0),
     "no_such_action": (0, 0, 0, 0, 0),
 }
 

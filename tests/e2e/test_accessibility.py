@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.e2e.test_console import _login
+from tests.support.server import add_agent, start_payload, visitor
+
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 RULES = "{runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}}"
 
@@ -38,4 +41,34 @@ async def test_widget_and_console_pass_axe(browser, web_server):
         )
         assert any(v.startswith("color-contrast") for v in await violations(console))
     finally:
+        await ctx.close()
+
+
+async def test_desk_views_pass_axe(browser, web_server):
+    """The supervisors' Beheer view (ready texts, blocks), the ready-text picker and the
+    Blokkeren dialog (the flow itself: tests/e2e/test_console_desk.py)."""
+    ctx = await browser.new_context(bypass_csp=True, locale="nl-NL", viewport={"width": 1280, "height": 900})
+    v = await visitor(web_server.url)
+    try:
+        page = await ctx.new_page()
+        boss, password = await add_agent(web_server.settings.database_url, role="supervisor")
+        await _login(page, web_server.url, boss.username, password)
+        await page.locator("#view-tab-desk").click()
+        await page.locator("#rtm-rows tr").first.wait_for()
+        assert await violations(page) == []
+
+        await page.locator("#view-tab-chats").click()
+        cid = (await v.call("start", start_payload()))["conversation_id"]
+        await page.locator(f'.q-item[data-conversation-id="{cid}"] button').first.click()
+        panel = page.locator(f'.conv[data-conversation-id="{cid}"]')
+        await panel.locator(".composer-text").focus()
+        await page.keyboard.press("Control+/")
+        await page.locator("#rt-list [role=option]").first.wait_for()
+        assert await violations(page) == []
+        await page.keyboard.press("Escape")
+        await panel.locator(".act-block").click()
+        await page.locator("#block-dialog").wait_for()
+        assert await violations(page) == []
+    finally:
+        await v.disconnect()
         await ctx.close()

@@ -247,7 +247,8 @@ async def test_stop_asks_first_and_quick_exit_still_works(web_server, neutral_si
         nxt = await page.locator("[data-vtw=ended-next]").inner_text()
         assert "Je kunt altijd terugkomen" in nxt
         await numbers_are_links(page)
-        assert await page.evaluate("sessionStorage.length") == 0
+        # No resume token is left; only the tab's random per-browser value (for blocks: docs/privacy.md).
+        assert await page.evaluate("Object.keys(sessionStorage)") == ["ui-seed"]
 
         # With the question open, Esc twice is still the quick exit.
         known = seen_ids(agent)

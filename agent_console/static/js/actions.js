@@ -51,6 +51,8 @@ export const transfer = (data) => call("transfer", data);
 export const riskFeedback = (data) => call("risk_feedback", data);
 /** An offer is answered with `accept` or `pass`. */
 export const answerOffer = (event, data) => call(event === "accept" ? "accept" : "pass", data);
+/** A supervisor blocks the visitor of a conversation (hours, reason, whole_address). */
+export const blockVisitor = (data) => call("block_visitor", data);
 /** Typing on or off: fire and forget. */
 export const typing = (conversationId, on) => send("typing", { conversation_id: conversationId, typing: on });
 
@@ -71,3 +73,13 @@ export const caseDetail = (id) => api("GET", "/api/agent/cases/" + enc(id));
 export const riskConcepts = (query) => api("GET", "/api/supervisor/risk/concepts" + query);
 /** The marked examples as a CSV file (supervisors and admins; the export is audited). */
 export const riskExport = () => apiFile("/api/supervisor/risk/feedback?format=csv");
+/** Ready texts: the ones this agent may use with the placeholder values; all of them, and
+ * adding, changing and deleting (supervisors and admins). */
+export const readyTexts = () => api("GET", "/api/agent/ready-texts");
+export const allReadyTexts = () => api("GET", "/api/supervisor/ready-texts");
+export const createReadyText = (body) => api("POST", "/api/supervisor/ready-texts", body);
+export const updateReadyText = (id, body) => api("PUT", "/api/supervisor/ready-texts/" + enc(id), body);
+export const deleteReadyText = (id) => api("DELETE", "/api/supervisor/ready-texts/" + enc(id));
+/** The visitor blocks in force, and lifting one (supervisors and admins). */
+export const blocks = () => api("GET", "/api/supervisor/blocks");
+export const liftBlock = (id) => api("POST", "/api/supervisor/blocks/" + enc(id) + "/lift", {});

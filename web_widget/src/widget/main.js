@@ -8,7 +8,8 @@
  * Threat model (docs/privacy.md): the visitor may be watched by the person hurting them.
  * So: no cookies, nothing persistent (the resume token lives in memory and in this tab's
  * sessionStorage only, under a neutral key, and only while the chat is open: it is forgotten
- * on stop, on quick exit and once the conversation is closed), no history entries, no
+ * on stop, on quick exit and once the conversation is closed; a random per-browser value sent
+ * with `start` lives there too, until the tab closes or the quick exit), no history entries, no
  * third-party request, and a quick exit (button, Shift three times, Esc twice) that replaces
  * the page at once, after asking our server to have the browser clear what our origin stored.
  * Message text is always rendered as text, never as HTML.
@@ -28,6 +29,7 @@ function start() {
   var script = document.currentScript;
   var ORIGIN = new URL(script && script.src ? script.src : "/widget.js", location.href).origin;
   var STORE_KEY = "ui-pref"; // neutral on purpose: it holds the resume token of this tab
+  var SEED_KEY = "ui-seed"; // neutral too: this tab's random per-browser value (see browserValue)
   var FALLBACK_EXIT = "https://www.buienradar.nl/";
   var LONG_WAIT_S = 600; // from this expected wait on, a waiting visitor is offered a callback
 
@@ -92,6 +94,24 @@ function start() {
   function forgetToken() {
     S.token = null;
     try { window.sessionStorage.removeItem(STORE_KEY); } catch (e) { /* ignore */ }
+  }
+
+  // A random value for this tab, sent with `start`: the server keeps only a keyed hash of it, so
+  // a supervisor can block an abusive visitor without blocking everyone behind the same address
+  // (a school, a shelter). In this tab's sessionStorage only (gone when the tab closes, and with
+  // the quick exit); never a cookie or localStorage. Memory only where storage is refused.
+  function browserValue() {
+    var value = null;
+    try { value = window.sessionStorage.getItem(SEED_KEY); } catch (e) { value = null; }
+    if (value && /^[A-Za-z0-9_-]{16,64}$/.test(value)) return value;
+    if (S.browser) return S.browser;
+    var bytes = new Uint8Array(24);
+    crypto.getRandomValues(bytes);
+    value = "";
+    for (var i = 0; i < bytes.length; i++) value += "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".charAt(bytes[i] & 63);
+    S.browser = value;
+    try { window.sessionStorage.setItem(SEED_KEY, value); } catch (e) { /* private mode: memory only */ }
+    return value;
   }
 
   function newId() {
@@ -1181,6 +1201,7 @@ function start() {
     connect().then(whenConnected).then(function () {
       var payload = { caller_type: S.answers.caller_type, intent: S.answers.intent, danger_now: S.danger };
       if (S.answers.topic) payload.topic = S.answers.topic;
+      payload.browser = browserValue();
       S.socket.timeout(10000).emit("start", payload, function (err, ack) {
         if (S.exiting) return;
         if (err || !ack) { failStart(); return; }

@@ -14,6 +14,8 @@ import { answerTakeOver, removeConversation, takeOver, updateEmpty } from "./tak
 import { clock, dayClock } from "./time.js";
 import { openTransfer } from "./transfer-dialog.js";
 import { bindFeedback, decorateMessage } from "./risk-feedback.js";
+import { bindReadyTexts } from "./ready-texts.js";
+import { bindBlock } from "./block-dialog.js";
 import { currentView, updateViewBadges } from "./views.js";
 
 // ---- tabs ----------------------------------------------------------------------------
@@ -128,6 +130,8 @@ export function buildConversation(c) {
   panel.querySelector(".act-keep").addEventListener("click", function () { answerTakeOver(c, false); });
   panel.querySelector(".act-escalate").addEventListener("click", function () { openEscalate(c); });
   panel.querySelector(".act-transfer").addEventListener("click", function () { openTransfer(c); });
+  bindReadyTexts(c, ta, panel.querySelector(".act-ready-texts"));
+  bindBlock(c, panel.querySelector(".act-block"));
   const crisisBox = panel.querySelector(".conv-crisis");
   crisisBox.querySelector(".conv-crisis-title").id = "conv-crisis-title-" + n;
   crisisBox.setAttribute("aria-labelledby", "conv-crisis-title-" + n);

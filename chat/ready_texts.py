@@ -1,0 +1,147 @@
+"""Ready texts (snelteksten): short texts an advisor puts in a chat with a few keys, shared by
+every team (team NULL) or for one team, in Dutch or English. Supervisors and admins manage them;
+the default safety texts (112, "Ben je nu veilig?", how to clear your history, 0800-2000, the
+closing time) come with the migration, marked as default, and may be edited like any other.
+
+Placeholders are filled in the console with the values this service hands out beside the
+texts (`values`): `{voornaam}` the advisor's first name, `{telefoon}` 0800-2000, `{noodnummer}`
+112, `{sluitingstijd}` today's closing time of the chat. A text with any other `{...}` is refused."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chat.desk_store import ready_texts
+from contact.auth import AgentIdentity
+from contact.clock import Clock, iso
+from contact.db import Database
+from contact.errors import DomainError
+from contact.hours import ChatHours
+from contact.phone import HELPLINE
+from contact.store import record_audit
+from routing.rules import RoutingRules
+
+PLACEHOLDERS = ("voornaam", "telefoon", "noodnummer", "sluitingstijd")
+LANGS = ("nl", "en")
+_PLACEHOLDER = re.compile(r"\{([^{}\s]*)\}")
+
+
+def placeholders_in(text: str) -> list[str]:
+    """The names between braces, in order."""
+    return _PLACEHOLDER.findall(text)
+
+
+def unknown_placeholder(text: str) -> str | None:
+    """The first `{name}` that is not one of PLACEHOLDERS, or None."""
+    return next((name for name in placeholders_in(text) if name not in PLACEHOLDERS), None)
+
+
+def view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "team": row.team,
+        "lang": row.lang,
+        "title": row.title,
+        "shortcut": row.shortcut,
+        "text": row.text,
+        "default": bool(row.is_default),
+        "updated_at": iso(row.updated_at),
+    }
+
+
+class ReadyTexts:
+    """Read (every console role), create, change and delete (supervisors and admins)."""
+
+    def __init__(self, db: Database, clock: Clock, hours: ChatHours, rules: RoutingRules) -> None:
+        self.db = db
+        self.clock = clock
+        self.hours = hours
+        self.rules = rules
+
+    def closing_time(self, now: datetime) -> str | None:
+        """Today's closing time of the chat (HH:MM, local), while it is open; None when it is
+        closed now or never closes (24/7). The one place ready texts read the opening hours."""
+        state = self.hours.state(now)
+        if not state.open or state.closes_at is None:
+            return None
+        return state.closes_at.astimezone(self.hours.tz).strftime("%H:%M")
+
+    def values(self, agent: AgentIdentity) -> dict[str, str | None]:
+        return {
+            "voornaam": agent.first_name or None,
+            "telefoon": HELPLINE["advice"],
+            "noodnummer": HELPLINE["emergency"],
+            "sluitingstijd": self.closing_time(self.clock.now()),
+        }
+
+    async def for_agent(self, agent: AgentIdentity) -> dict[str, Any]:
+        """The texts this agent may use (shared, and their teams'; supervisors and admins see
+        every team's) with the values of the placeholders, shared texts and Dutch first."""
+        query = select(ready_texts)
+        if not agent.is_supervisor:
+            query = query.where(or_(ready_texts.c.team.is_(None), ready_texts.c.team.in_(list(agent.teams))))
+        async with self.db.read() as conn:
+            found = (await conn.execute(query)).all()
+        rows = sorted(found, key=lambda r: (r.team is not None, r.team or "", r.lang != "nl", r.shortcut, r.id))
+        return {"texts": [view(r) for r in rows], "values": self.values(agent)}
+
+    def _check(self, body: Mapping[str, Any]) -> None:
+        team = body.get("team")
+        if team is not None and team not in self.rules.teams:
+            raise DomainError("invalid_input", field="team")
+        name = unknown_placeholder(body["text"])
+        if name is not None:
+            raise DomainError(
+                "invalid_input",
+                (
+                    f"Onbekend invulveld {{{name}}}. "
+                    "Gebruik {voornaam}, {telefoon}, {noodnummer} of {sluitingstijd}.",
+                    f"Unknown placeholder {{{name}}}.",
+                ),
+                field="text",
+                placeholder=name,
+            )
+
+    async def create(self, agent: AgentIdentity, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._check(body)
+        now = self.clock.now()
+        text_id = str(uuid.uuid4())
+        async with self.db.write() as conn:
+            await conn.execute(
+                ready_texts.insert().values(id=text_id, **body, is_default=False, updated_at=now, updated_by=agent.id)
+            )
+            await record_audit(conn, at=now, action="ready_text_created", actor=agent.id, ready_text_id=text_id)
+            return view(await self._row(conn, text_id))
+
+    async def update(self, agent: AgentIdentity, text_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._check(body)
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                ready_texts.update()
+                .where(ready_texts.c.id == text_id)
+                .values(**body, updated_at=now, updated_by=agent.id)
+            )
+            if not result.rowcount:
+                raise DomainError("not_found")
+            await record_audit(conn, at=now, action="ready_text_changed", actor=agent.id, ready_text_id=text_id)
+            return view(await self._row(conn, text_id))
+
+    async def delete(self, agent: AgentIdentity, text_id: str) -> None:
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            result = await conn.execute(ready_texts.delete().where(ready_texts.c.id == text_id))
+            if not result.rowcount:
+                raise DomainError("not_found")
+            await record_audit(conn, at=now, action="ready_text_deleted", actor=agent.id, ready_text_id=text_id)
+
+    @staticmethod
+    async def _row(conn: AsyncConnection, text_id: str) -> Any:
+        return (await conn.execute(select(ready_texts).where(ready_texts.c.id == text_id))).one()
