@@ -64,14 +64,21 @@ class VisitorUseCases(QueueUseCases):
         resume token. Only the server makes tokens: one a client chose could be guessed, or
         shared with whoever uses the same browser later."""
         now = self.clock.now()
-        state = self.hours.state(now)
+        route = self.rules.route(caller_type, intent, topic, danger_now)
+        # The hours of the team this caller would get: one team may be closed while another is open.
+        state = await self.hours.state(route.team)
         if not state.open:
+            extra: dict[str, Any] = {"reason": state.reason} if state.reason else {}
             raise DomainError(
-                "closed", opens_at=iso(state.opens_at), phone=HELPLINE["advice"], emergency=HELPLINE["emergency"]
+                "closed",
+                opens_at=iso(state.opens_at),
+                phone=HELPLINE["advice"],
+                emergency=HELPLINE["emergency"],
+                team=route.team,
+                **extra,
             )
         if not await self.limiter.hit(f"start:{client_key}", self.limits.starts_per_ip, self.limits.starts_window_s):
             raise DomainError("rate_limited")
-        route = self.rules.route(caller_type, intent, topic, danger_now)
         token = secrets.token_urlsafe(32)
         conversation_id = str(uuid.uuid4())
         try:

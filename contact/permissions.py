@@ -8,7 +8,8 @@ conversation it is, which crisis round). docs/protocol.md lists the same table f
   case and the dead-lettered handoffs, sets the callback roster.
 - admin: as supervisor, and manages accounts (list, disable, enable, reset, role, teams,
   second factor) and settings.
-- supervisor and admin also search the access log and read the risk-signal figures.
+- supervisor and admin also search the access log and read the risk-signal figures, and set
+  each team's opening hours.
 - privacy_officer: reads the access log, nothing else of contacts (no console, no cases).
 """
 
@@ -42,6 +43,8 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "access_log": MONITORS | {PRIVACY_OFFICER},
     # The risk-signal figures and the marked examples (routing/risk feedback).
     "risk_figures": MONITORS,
+    # Opening hours per team: week pattern, exceptions, "closed now until" (contact/opening.py).
+    "opening_hours": MONITORS,
     # Everyone with an account.
     "own_session": CONSOLE_ROLES | {PRIVACY_OFFICER},
 }
@@ -92,6 +95,14 @@ HTTP_ACTIONS: Mapping[tuple[str, str], str] = {
     ("GET", "/api/audit"): "access_log",
     ("GET", "/api/supervisor/risk/concepts"): "risk_figures",
     ("GET", "/api/supervisor/risk/feedback"): "risk_figures",
+    ("GET", "/api/supervisor/hours"): "opening_hours",
+    ("GET", "/api/supervisor/hours/{team}"): "opening_hours",
+    ("PUT", "/api/supervisor/hours/{team}/pattern"): "opening_hours",
+    ("DELETE", "/api/supervisor/hours/{team}/pattern"): "opening_hours",
+    ("GET", "/api/supervisor/hours/{team}/exceptions"): "opening_hours",
+    ("POST", "/api/supervisor/hours/{team}/exceptions"): "opening_hours",
+    ("DELETE", "/api/supervisor/hours/{team}/exceptions/{id}"): "opening_hours",
+    ("POST", "/api/supervisor/hours/{team}/close"): "opening_hours",
 }
 
 
