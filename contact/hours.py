@@ -374,18 +374,28 @@ def team_state(
     tz: ZoneInfo,
     horizon_days: int = HORIZON_DAYS,
 ) -> TeamState:
-    """Open or closed at `now`, and when that changes (within `horizon_days`)."""
+    """Open or closed at `now`, and when that changes (within `horizon_days`). A week ahead
+    answers nearly always; only when it does not is the whole horizon computed."""
     now = now.astimezone(UTC)
     today = now.astimezone(tz).date()
-    ranges = open_ranges(pattern, exceptions, today, horizon_days, tz)
-    horizon_end = _local(today + timedelta(days=horizon_days), 0, tz)
-    for start, end in ranges:
-        if end <= now:
+    for days in (min(8, horizon_days), horizon_days):
+        ranges = open_ranges(pattern, exceptions, today, days, tz)
+        window_end = _local(today + timedelta(days=days), 0, tz)
+        for start, end in ranges:
+            if end <= now:
+                continue
+            if start <= now:
+                if end < window_end:
+                    return TeamState(True, None, end.astimezone(tz))
+                break  # open up to the window's end: look further (or no end in sight)
+            return TeamState(False, start.astimezone(tz), None, _closed_reason(exceptions, now))
+        else:
+            if days == horizon_days:
+                return TeamState(False, None, None, _closed_reason(exceptions, now))
             continue
-        if start <= now:
-            return TeamState(True, None, None if end >= horizon_end else end.astimezone(tz))
-        return TeamState(False, start.astimezone(tz), None, _closed_reason(exceptions, now))
-    return TeamState(False, None, None, _closed_reason(exceptions, now))
+        if days == horizon_days:
+            return TeamState(True, None, None)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _closed_reason(exceptions, now: datetime) -> dict[str, str] | None:
