@@ -71,3 +71,11 @@ export const caseDetail = (id) => api("GET", "/api/agent/cases/" + enc(id));
 export const riskConcepts = (query) => api("GET", "/api/supervisor/risk/concepts" + query);
 /** The marked examples as a CSV file (supervisors and admins; the export is audited). */
 export const riskExport = () => apiFile("/api/supervisor/risk/feedback?format=csv");
+// Opening hours per team (supervisors and admins).
+const hoursPath = (team) => "/api/supervisor/hours/" + enc(team);
+export const hoursOverview = () => api("GET", "/api/supervisor/hours");
+export const saveHoursPattern = (team, body) => api("PUT", hoursPath(team) + "/pattern", body);
+export const resetHoursPattern = (team) => api("DELETE", hoursPath(team) + "/pattern");
+export const addHoursException = (team, body) => api("POST", hoursPath(team) + "/exceptions", body);
+export const deleteHoursException = (team, id) => api("DELETE", hoursPath(team) + "/exceptions/" + enc(id));
+export const closeHoursNow = (team, body) => api("POST", hoursPath(team) + "/close", body);
