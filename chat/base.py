@@ -91,9 +91,9 @@ class ChatBase:
         self.limiter = limiter
         self.limits = limits
 
-    def crisis_visitor_emit(self, conversation_id: str, now: datetime) -> Emit:
-        """112 at once, and outside the crisis team's opening hours the 24/7 line too (as last
-        read: every decision reads the hours, so this is at most a moment old)."""
+    async def crisis_visitor_emit(self, conversation_id: str, now: datetime) -> Emit:
+        """112 at once, and outside the crisis team's opening hours the 24/7 line too."""
+        await self.hours.snapshot()
         open_now = self.hours.cached_state(self.rules.crisis_team, now).open
         return out.VisitorCrisis(**crisis_rules.visitor_text(open_now)).to(ToVisitor(conversation_id))
 

@@ -136,7 +136,7 @@ class VisitorUseCases(QueueUseCases):
         }
         emits: list[Outgoing] = [QueueChanged()]
         if danger_now:
-            emits.append(self.crisis_visitor_emit(conversation_id, now))
+            emits.append(await self.crisis_visitor_emit(conversation_id, now))
         if alert is not None:
             emits.append(alert.emit())
         return conversation_id, Result(ack, emits)
@@ -260,7 +260,7 @@ class VisitorUseCases(QueueUseCases):
                             reason=BACK_IN_DANGER,
                         )
                         if alert is not None:
-                            back_emits.append(self.crisis_visitor_emit(conversation_id, now))
+                            back_emits.append(await self.crisis_visitor_emit(conversation_id, now))
                             back_emits.append(alert.emit())
                     return back_emits
                 back = await self._set_presence(conn, conversation_id, now, present=True)
@@ -463,7 +463,7 @@ class VisitorUseCases(QueueUseCases):
         if raised is not None:
             emits.append(QueueChanged())
         if found.level == "acuut":
-            emits.append(self.crisis_visitor_emit(conversation_id, now))
+            emits.append(await self.crisis_visitor_emit(conversation_id, now))
         if alert is not None:
             emits.append(alert.emit())
         return emits
