@@ -227,3 +227,16 @@ async def test_a_whole_day_closed_by_date(evening):
     assert view["now"]["opens_at"] == "2026-11-26T09:00:00+01:00"
     status = await status_of(evening, "?caller_type=professional")
     assert status["chat"]["opens_at"] == "2026-11-26T09:00:00+01:00"
+
+
+async def test_too_many_exceptions_are_refused(evening, monkeypatch):
+    import contact.opening
+
+    monkeypatch.setattr(contact.opening, "MAX_EXCEPTIONS_PER_TEAM", 2)
+    token = await token_of(evening, "supervisor")
+    url = f"{evening.url}{HOURS}/crisis/exceptions"
+    for day in ("2026-11-26", "2026-11-27"):
+        assert (await call("POST", url, token, {"starts_at": day, "ends_at": day, "open": True}))[0] == 201
+    status, answer = await call("POST", url, token, {"starts_at": "2026-11-28", "ends_at": "2026-11-28", "open": True})
+    assert status == 422 and "al 2 uitzonderingen" in answer["error"]["message"]
+    assert [a.action for a in await audits(evening.settings.database_url)] == ["hours_exception_added"] * 2
