@@ -5,9 +5,9 @@ visitor's `start`), and the supervisors' use cases that change it (week pattern,
 Every process sees a change within `check_every_s` (0.25 s): a decision reads the one-row
 version counter `hours_version` (one primary-key read; 1.5 ms on PostgreSQL and 2.4-6 ms on
 SQLite on a loaded test machine, docs/performance.md) at most that often, and reloads the small
-tables only when the counter moved. A change raises the counter in its own transaction, so no message bus is needed and a
-process that missed a Redis message cannot keep an old state; the process that made the change
-drops its cache at once."""
+tables only when the counter moved. A change raises the counter in its own transaction, so no
+message bus is needed and a process that missed a Redis message cannot keep an old state; the
+process that made the change drops its cache at once."""
 
 from __future__ import annotations
 
