@@ -67,9 +67,8 @@ async def test_closed_in_the_console_closes_the_widget_for_that_team_on_both_pro
             await expect(closed.locator("[data-vtw=closed-reason]")).to_contain_text("storing")
             text = await closed.inner_text()
             assert "0800-2000" in text and "112" in text
-            # An adult's team is open: the questions go on.
-            await page.goto(server.url + "/")
-            await page.get_by_role("button", name="Chat met Veilig Thuis").click()
+            # An adult's team is open: back to the first question, and the questions go on.
+            await closed.get_by_role("button", name="Terug", exact=True).click()
             await page.get_by_role("button", name="Ik ben een volwassene (18 jaar of ouder)").click()
             await expect(page.locator(".vtw-step")).to_contain_text("2")
             await page.close()

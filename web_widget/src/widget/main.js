@@ -316,7 +316,10 @@ function start() {
         rich("p", { className: "vtw-danger-title" }, t("closedDanger")),
         el("a", { className: "vtw-call112", href: "tel:" + phone.emergency, text: t("call112") })
       ]),
-      callbackOffer()
+      callbackOffer(),
+      S.closedForTeam ? el("button", { type: "button", className: "vtw-back", "data-vtw": "closed-back", onclick: function () {
+        S.closedForTeam = false; S.view = "intake"; S.step = 1; renderAll(); focusStep();
+      } }, [t("back")]) : null
     ]));
   }
 
@@ -637,8 +640,11 @@ function start() {
       })
       .catch(function () { if (S.view === "intake" && S.step === 1) goStep(2); });
   }
+  // Closed for this caller's team only: "Terug" leads back to the first question (a wrong
+  // choice, or another kind of caller, may find an open team).
   function showClosed(opensAt, reason) {
-    S.closedOpensAt = opensAt || null; S.closedReason = reason || null; S.view = "closed"; renderAll(); focusTitle();
+    S.closedOpensAt = opensAt || null; S.closedReason = reason || null; S.closedForTeam = true;
+    S.view = "closed"; renderAll(); focusTitle();
   }
   function focusStep() { var h = panel.querySelector(".vtw-q"); if (h) h.focus(); }
 
@@ -1284,7 +1290,7 @@ function start() {
       renderAll();
       fetchStatus().then(function (st) {
         if (S.view !== "loading") return;
-        S.closedOpensAt = null; S.closedReason = null;
+        S.closedOpensAt = null; S.closedReason = null; S.closedForTeam = false;
         if (st && st.chat && st.chat.open === false) S.view = "closed";
         else { S.view = "intake"; S.step = 1; }
         renderAll();
