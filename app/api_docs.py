@@ -21,6 +21,7 @@ import chat.outbound  # noqa: F401  (registers its events)
 from callback import http as callback_http
 from chat import desk_http
 from chat import events as chat_in
+from contact import hours_http
 from contact import http as contact_http
 from contact.events import AGENT_NS, REGISTRY, VISITOR_NS
 
@@ -62,10 +63,44 @@ class ChatStatus(_Doc):
     advisors_online: int
 
 
+class TeamOpen(_Doc):
+    """One team's state; `reason` (`{code, nl, en}`) while a closure with a public reason holds."""
+
+    open: bool
+    opens_at: str | None
+    closes_at: str | None
+
+
 class Status(_Doc):
+    """`chat`: for the team of `?caller_type=` (or `?team=`), else open while any team is."""
+
     chat: ChatStatus
     phone: dict[str, str]
     widget: dict[str, str | None]
+    teams: dict[str, TeamOpen]
+
+
+class TeamHoursView(_Doc):
+    """A team's week pattern (its own or VT_CHAT_HOURS), current and future exceptions, the
+    state now and today's opening ranges."""
+
+    team: str
+    name: str
+    own_pattern: bool
+    pattern: dict[str, Any]
+    exceptions: list[dict[str, Any]]
+    now: TeamOpen
+    today: list[dict[str, str | None]]
+
+
+class HoursOverview(_Doc):
+    teams: list[TeamHoursView]
+    timezone: str
+
+
+class HoursExceptions(_Doc):
+    team: str
+    exceptions: list[dict[str, Any]]
 
 
 class AgentPublic(_Doc):
@@ -320,7 +355,14 @@ class Operation:
 
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("get", "/api/status", "Chat open or closed, queue, phone numbers", Status, errors=()),
+    Operation(
+        "get",
+        "/api/status",
+        "Chat open or closed (per team too), queue, phone numbers",
+        Status,
+        query=("caller_type", "team"),
+        errors=(422,),
+    ),  # fmt: skip
     Operation("post", "/api/visitor/exit", "The widget's quick exit (sendBeacon)", None, status=204, errors=()),
     Operation("post", "/api/agent/login", "Log in", LoginAnswer, contact_http.LoginBody, errors=(401, 422, 429)),
     Operation("post", "/api/agent/logout", "End this session (its token and sockets stop at once)", Ok, auth=True),
@@ -502,6 +544,63 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("delete", "/api/supervisor/blocks/{id}", "Lift a block", LiftAnswer, auth=True, errors=(403, 404)),
     Operation("post", "/api/supervisor/blocks/{id}/lift", "Lift a block", LiftAnswer, auth=True, errors=(403, 404)),
+    # Opening hours per team (supervisors and admins).
+    Operation("get", "/api/supervisor/hours", "Every team's opening hours", HoursOverview, auth=True, errors=(403,)),
+    Operation(
+        "get", "/api/supervisor/hours/{team}", "One team's opening hours", TeamHoursView, auth=True, errors=(403, 422)
+    ),
+    Operation(
+        "put",
+        "/api/supervisor/hours/{team}/pattern",
+        "Set the team's week pattern",
+        TeamHoursView,
+        hours_http.PatternBody,
+        auth=True,
+        errors=(403, 422),
+    ),  # fmt: skip
+    Operation(
+        "delete",
+        "/api/supervisor/hours/{team}/pattern",
+        "Back to VT_CHAT_HOURS",
+        TeamHoursView,
+        auth=True,
+        errors=(403, 422),
+    ),  # fmt: skip
+    Operation(
+        "get",
+        "/api/supervisor/hours/{team}/exceptions",
+        "The team's current and future exceptions",
+        HoursExceptions,
+        auth=True,
+        errors=(403, 422),
+    ),  # fmt: skip
+    Operation(
+        "post",
+        "/api/supervisor/hours/{team}/exceptions",
+        "Add an exception (open or closed, a date or date-time range)",
+        TeamHoursView,
+        hours_http.ExceptionBody,
+        auth=True,
+        status=201,
+        errors=(403, 422),
+    ),  # fmt: skip
+    Operation(
+        "delete",
+        "/api/supervisor/hours/{team}/exceptions/{id}",
+        "Delete an exception",
+        TeamHoursView,
+        auth=True,
+        errors=(403, 404, 422),
+    ),  # fmt: skip
+    Operation(
+        "post",
+        "/api/supervisor/hours/{team}/close",
+        "Closed from now until a time (an incident)",
+        TeamHoursView,
+        hours_http.CloseNowBody,
+        auth=True,
+        errors=(403, 422),
+    ),  # fmt: skip
     Operation("get", OPENAPI_PATH, "This document", Schema, errors=()),
     Operation("get", ASYNCAPI_PATH, "The AsyncAPI 3.0 document of the Socket.IO namespaces", Schema, errors=()),
 )

@@ -16,7 +16,7 @@ from callback import http as callback_http
 from cases import http as cases_http
 from chat import desk_http
 from chat import http as chat_http
-from contact import access_http
+from contact import access_http, hours_http
 from contact import http as contact_http
 from contact.clock import Clock, SystemClock
 from contact.logs import quiet_protocol_errors
@@ -49,6 +49,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.add_routes(console_http.routes())
     app.add_routes(api_docs.routes())
     app.add_routes(desk_http.routes())
+    app.add_routes(hours_http.routes())
     return app
 
 
@@ -62,6 +63,7 @@ def put_resources(app: web.Application, services: Services) -> None:
     app[contact_http.LIMITER] = services.limiter
     app[contact_http.PRESENCE] = services.presence
     app[chat_http.CHAT] = services.chat
+    app[hours_http.HOURS] = services.hours
     app[chat_http.DISPATCHER] = services.dispatcher
     app[callback_http.CALLBACKS] = services.callbacks
     app[callback_http.SEND] = services.dispatcher.send

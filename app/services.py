@@ -42,6 +42,7 @@ from contact.fanout import ResilientRedisManager
 from contact.health import Readiness
 from contact.hours import ChatHours
 from contact.keys import HOW_TO_MAKE_A_KEY, Keys, key_bytes
+from contact.opening import OpeningHours
 from contact.presence import MemoryPresence, Presence, RedisPresence
 from contact.ratelimit import ConnectionCap, FallbackRateLimiter, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from contact.scheduler import JobRunner
@@ -72,6 +73,7 @@ class Services:
     rules: RoutingRules
     writer: MessageWriter
     chat: ChatService
+    hours: OpeningHours
     crisis: CrisisService
     push: PushOffers
     agents: AgentService
@@ -271,7 +273,6 @@ def retention(settings: Settings) -> Retention:
 
 def build_services(settings: Settings, clock: Clock) -> Services:
     """All parts of one process, in the order they need each other."""
-    hours = ChatHours(settings.chat_hours, settings.timezone)
     secret = secret_key(settings)
     db = Database(
         settings.database_url,
@@ -293,6 +294,13 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         limiter = MemoryRateLimiter()
         presence = MemoryPresence()
     rules, risk = routing(settings)
+    hours = OpeningHours(
+        db,
+        clock,
+        ChatHours(settings.chat_hours, settings.timezone),
+        {code: team.name for code, team in rules.teams.items()},
+        settings.timezone,
+    )
     delivery = handoff_delivery(settings, db, clock)
     keys = hash_keys(settings)
     handoffs = HandoffSettings(webhook=delivery is not None, tz=ZoneInfo(settings.timezone), keys=keys)
@@ -382,6 +390,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         rules=rules,
         writer=writer,
         chat=chat,
+        hours=hours,
         crisis=crisis,
         push=push,
         agents=agents,

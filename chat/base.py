@@ -32,7 +32,7 @@ from contact.auth import AgentIdentity, agents
 from contact.clock import Clock
 from contact.db import Database
 from contact.errors import CONVERSATION_ENDED, DomainError
-from contact.hours import ChatHours
+from contact.opening import OpeningHours
 from contact.presence import Presence
 from contact.ratelimit import RateLimiter
 from routing import crisis as crisis_rules
@@ -65,7 +65,7 @@ class ChatBase:
         self,
         db: Database,
         clock: Clock,
-        hours: ChatHours,
+        hours: OpeningHours,
         writer: MessageWriter,
         limiter: RateLimiter,
         limits: ChatLimits,
@@ -91,9 +91,11 @@ class ChatBase:
         self.limiter = limiter
         self.limits = limits
 
-    def crisis_visitor_emit(self, conversation_id: str, now: datetime) -> Emit:
-        """112 at once, and outside opening hours the 24/7 line too."""
-        return out.VisitorCrisis(**crisis_rules.visitor_text(self.hours.state(now).open)).to(ToVisitor(conversation_id))
+    async def crisis_visitor_emit(self, conversation_id: str, now: datetime) -> Emit:
+        """112 at once, and outside the crisis team's opening hours the 24/7 line too."""
+        await self.hours.snapshot()
+        open_now = self.hours.cached_state(self.rules.crisis_team, now).open
+        return out.VisitorCrisis(**crisis_rules.visitor_text(open_now)).to(ToVisitor(conversation_id))
 
     def awaiting_outcome(self, agent_id: str, now: datetime) -> ColumnElement[bool]:
         """Conversations of this holder that the visitor left and whose outcome may still be recorded."""

@@ -244,7 +244,7 @@ class CrisisService:
             alert = await begin_crisis(
                 conn, self.routing, conversation_id, now, by=agent.id, by_name=agent.name, reason=reason
             )
-        emits: list[Outgoing] = [self.chat.crisis_visitor_emit(conversation_id, now)]
+        emits: list[Outgoing] = [await self.chat.crisis_visitor_emit(conversation_id, now)]
         if alert is not None:
             emits += [alert.emit(), await self.chat.mine_emit(agent.id)]
         return Result({"ok": True, "already_running": alert is None}, emits)

@@ -17,6 +17,7 @@ from chat.sockets import Dispatcher
 from contact.errors import DomainError
 from contact.http import SETTINGS, agent_from_request
 from contact.web import single_query
+from routing.rules import CALLER_TYPES
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +31,14 @@ EXIT_READ_TIMEOUT_S = 2.0
 
 
 async def status(request: web.Request) -> web.Response:
-    body = await request.app[CHAT].status()
+    """GET /api/status[?caller_type=|team=]: `chat` for that caller's team, `teams` for each."""
+    chat = request.app[CHAT]
+    caller_type, team = single_query(request, "caller_type"), single_query(request, "team")
+    if caller_type is not None and caller_type not in CALLER_TYPES:
+        raise DomainError("invalid_input", field="caller_type")
+    if team is not None and (caller_type is not None or team not in chat.rules.teams):
+        raise DomainError("invalid_input", field="team")
+    body = await chat.status(caller_type, team)
     body["widget"] = {"quick_exit_url": request.app[SETTINGS].quick_exit_url}
     return web.json_response(body)
 

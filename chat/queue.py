@@ -23,6 +23,7 @@ from chat.model import (
 )
 from chat.store import conversations, queue_state
 from contact.auth import agents
+from contact.opening import state_view
 from contact.phone import HELPLINE
 from routing.queue_order import AgentView, Waiting, order, overflowing, visible_to
 
@@ -31,8 +32,13 @@ RATE_WINDOW_ACCEPTS_S = 1800
 
 
 class QueueUseCases(ChatBase):
-    async def status(self) -> dict[str, Any]:
-        state = self.hours.state(self.clock.now())
+    async def status(self, caller_type: str | None = None, team: str | None = None) -> dict[str, Any]:
+        """`chat` is the state for this caller type's team (or `team`), else for the chat as a
+        whole (open while any team is); `teams` gives every team's own state."""
+        states = await self.hours.states()
+        if caller_type is not None:
+            team = self.rules.route(caller_type, "weet_niet", None, False).team
+        state = states[team] if team is not None else self.hours.overall(states)
         async with self.db.read() as conn:
             waiting = await conn.scalar(
                 select(func.count()).where(
@@ -41,7 +47,7 @@ class QueueUseCases(ChatBase):
             )
             accepted = await self._accepted_recently(conn)
         waiting = int(waiting or 0)
-        return {
+        body: dict[str, Any] = {
             "chat": {
                 "open": state.open,
                 "opens_at": iso(state.opens_at),
@@ -51,7 +57,13 @@ class QueueUseCases(ChatBase):
                 "advisors_online": await self.advisors_online(),
             },
             "phone": dict(HELPLINE),
+            "teams": {code: state_view(found) for code, found in states.items()},
         }
+        if team is not None:
+            body["chat"]["team"] = team
+            if state.reason is not None:
+                body["chat"]["reason"] = state.reason
+        return body
 
     async def advisors_online(self) -> int:
         """How many agents have a console open on any process: a count only, never who. The

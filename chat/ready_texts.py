@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -23,7 +22,7 @@ from contact.auth import AgentIdentity
 from contact.clock import Clock, iso
 from contact.db import Database
 from contact.errors import DomainError
-from contact.hours import ChatHours
+from contact.opening import OpeningHours
 from contact.phone import HELPLINE
 from contact.store import record_audit
 from routing.rules import RoutingRules
@@ -59,26 +58,29 @@ def view(row: Any) -> dict[str, Any]:
 class ReadyTexts:
     """Read (every console role), create, change and delete (supervisors and admins)."""
 
-    def __init__(self, db: Database, clock: Clock, hours: ChatHours, rules: RoutingRules) -> None:
+    def __init__(self, db: Database, clock: Clock, hours: OpeningHours, rules: RoutingRules) -> None:
         self.db = db
         self.clock = clock
         self.hours = hours
         self.rules = rules
 
-    def closing_time(self, now: datetime) -> str | None:
-        """Today's closing time of the chat (HH:MM, local), while it is open; None when it is
-        closed now or never closes (24/7). The one place ready texts read the opening hours."""
-        state = self.hours.state(now)
-        if not state.open or state.closes_at is None:
+    async def closing_time(self, agent: AgentIdentity) -> str | None:
+        """Today's closing time of the chat (HH:MM, local) for this agent's teams (the latest of
+        those open now; every team for an agent without one), while one is open; None when they
+        are closed now or never close (24/7). The one place ready texts read the opening hours."""
+        states = await self.hours.states()
+        teams = [team for team in agent.teams if team in states] or list(states)
+        ends = [states[t].closes_at for t in teams if states[t].open and states[t].closes_at is not None]
+        if not ends:
             return None
-        return state.closes_at.astimezone(self.hours.tz).strftime("%H:%M")
+        return max(e for e in ends if e is not None).astimezone(self.hours.tz).strftime("%H:%M")
 
-    def values(self, agent: AgentIdentity) -> dict[str, str | None]:
+    async def values(self, agent: AgentIdentity) -> dict[str, str | None]:
         return {
             "voornaam": agent.first_name or None,
             "telefoon": HELPLINE["advice"],
             "noodnummer": HELPLINE["emergency"],
-            "sluitingstijd": self.closing_time(self.clock.now()),
+            "sluitingstijd": await self.closing_time(agent),
         }
 
     async def for_agent(self, agent: AgentIdentity) -> dict[str, Any]:
@@ -90,7 +92,7 @@ class ReadyTexts:
         async with self.db.read() as conn:
             found = (await conn.execute(query)).all()
         rows = sorted(found, key=lambda r: (r.team is not None, r.team or "", r.lang != "nl", r.shortcut, r.id))
-        return {"texts": [view(r) for r in rows], "values": self.values(agent)}
+        return {"texts": [view(r) for r in rows], "values": await self.values(agent)}
 
     def _check(self, body: Mapping[str, Any]) -> None:
         team = body.get("team")

@@ -70,10 +70,18 @@ class VisitorUseCases(QueueUseCases):
         keyed hashes are kept with the conversation, and a visitor a supervisor blocked gets
         the same `closed` as outside opening hours (chat/blocks.py)."""
         now = self.clock.now()
-        state = self.hours.state(now)
+        route = self.rules.route(caller_type, intent, topic, danger_now)
+        # The hours of the team this caller would get: one team may be closed while another is open.
+        state = await self.hours.state(route.team)
         if not state.open:
+            extra: dict[str, Any] = {"reason": state.reason} if state.reason else {}
             raise DomainError(
-                "closed", opens_at=iso(state.opens_at), phone=HELPLINE["advice"], emergency=HELPLINE["emergency"]
+                "closed",
+                opens_at=iso(state.opens_at),
+                phone=HELPLINE["advice"],
+                emergency=HELPLINE["emergency"],
+                team=route.team,
+                **extra,
             )
         if not await self.limiter.hit(f"start:{client_key}", self.limits.starts_per_ip, self.limits.starts_window_s):
             raise DomainError("rate_limited")
@@ -81,8 +89,9 @@ class VisitorUseCases(QueueUseCases):
         async with self.db.read() as conn:
             if await is_blocked(conn, now, visitor):
                 # Word for word the answer outside opening hours, without a time it opens again.
-                raise DomainError("closed", opens_at=None, phone=HELPLINE["advice"], emergency=HELPLINE["emergency"])
-        route = self.rules.route(caller_type, intent, topic, danger_now)
+                raise DomainError(
+                    "closed", opens_at=None, phone=HELPLINE["advice"], emergency=HELPLINE["emergency"], team=route.team
+                )
         token = secrets.token_urlsafe(32)
         conversation_id = str(uuid.uuid4())
         try:
@@ -141,7 +150,7 @@ class VisitorUseCases(QueueUseCases):
         }
         emits: list[Outgoing] = [QueueChanged()]
         if danger_now:
-            emits.append(self.crisis_visitor_emit(conversation_id, now))
+            emits.append(await self.crisis_visitor_emit(conversation_id, now))
         if alert is not None:
             emits.append(alert.emit())
         return conversation_id, Result(ack, emits)
@@ -265,7 +274,7 @@ class VisitorUseCases(QueueUseCases):
                             reason=BACK_IN_DANGER,
                         )
                         if alert is not None:
-                            back_emits.append(self.crisis_visitor_emit(conversation_id, now))
+                            back_emits.append(await self.crisis_visitor_emit(conversation_id, now))
                             back_emits.append(alert.emit())
                     return back_emits
                 back = await self._set_presence(conn, conversation_id, now, present=True)
@@ -468,7 +477,7 @@ class VisitorUseCases(QueueUseCases):
         if raised is not None:
             emits.append(QueueChanged())
         if found.level == "acuut":
-            emits.append(self.crisis_visitor_emit(conversation_id, now))
+            emits.append(await self.crisis_visitor_emit(conversation_id, now))
         if alert is not None:
             emits.append(alert.emit())
         return emits

@@ -8,7 +8,8 @@ conversation it is, which crisis round). docs/protocol.md lists the same table f
   case and the dead-lettered handoffs, sets the callback roster.
 - admin: as supervisor, and manages accounts (list, disable, enable, reset, role, teams,
   second factor) and settings.
-- supervisor and admin also search the access log and read the risk-signal figures.
+- supervisor and admin also search the access log and read the risk-signal figures, and set
+  each team's opening hours.
 - supervisor and admin manage the ready texts (everyone in the console uses them) and block
   abusive visitors (and list and lift the blocks).
 - privacy_officer: reads the access log, nothing else of contacts (no console, no cases).
@@ -44,6 +45,8 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "access_log": MONITORS | {PRIVACY_OFFICER},
     # The risk-signal figures and the marked examples (routing/risk feedback).
     "risk_figures": MONITORS,
+    # Opening hours per team: week pattern, exceptions, "closed now until" (contact/opening.py).
+    "opening_hours": MONITORS,
     # Everyone with an account.
     "own_session": CONSOLE_ROLES | {PRIVACY_OFFICER},
     # Ready texts (snelteksten): every console role uses them, supervisors and admins manage them.
@@ -108,6 +111,14 @@ HTTP_ACTIONS: Mapping[tuple[str, str], str] = {
     ("GET", "/api/supervisor/blocks"): "block_visitor",
     ("DELETE", "/api/supervisor/blocks/{id}"): "block_visitor",
     ("POST", "/api/supervisor/blocks/{id}/lift"): "block_visitor",
+    ("GET", "/api/supervisor/hours"): "opening_hours",
+    ("GET", "/api/supervisor/hours/{team}"): "opening_hours",
+    ("PUT", "/api/supervisor/hours/{team}/pattern"): "opening_hours",
+    ("DELETE", "/api/supervisor/hours/{team}/pattern"): "opening_hours",
+    ("GET", "/api/supervisor/hours/{team}/exceptions"): "opening_hours",
+    ("POST", "/api/supervisor/hours/{team}/exceptions"): "opening_hours",
+    ("DELETE", "/api/supervisor/hours/{team}/exceptions/{id}"): "opening_hours",
+    ("POST", "/api/supervisor/hours/{team}/close"): "opening_hours",
 }
 
 

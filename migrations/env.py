@@ -14,6 +14,7 @@ import cases.store  # noqa: F401
 import chat.desk_store  # noqa: F401
 import chat.store  # noqa: F401
 import contact.access_log  # noqa: F401
+import contact.hours_store  # noqa: F401
 import contact.leader  # noqa: F401
 import contact.store  # noqa: F401
 

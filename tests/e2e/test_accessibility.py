@@ -72,3 +72,27 @@ async def test_desk_views_pass_axe(browser, web_server):
     finally:
         await v.disconnect()
         await ctx.close()
+
+
+async def test_the_opening_hours_view_passes_axe(browser, web_server):
+    from playwright.async_api import expect
+
+    from tests.e2e.conftest import screenshot_path
+    from tests.e2e.test_console import _login
+    from tests.support.server import add_agent
+
+    boss, password = await add_agent(web_server.settings.database_url, role="supervisor", name="Noor Visser")
+    ctx = await browser.new_context(bypass_csp=True, locale="nl-NL")
+    try:
+        page = await ctx.new_page()
+        await _login(page, web_server.url, boss.username, password)
+        await page.get_by_role("tab", name="Openingstijden").click()
+        await expect(page.locator(".oh-team")).to_have_count(4)  # only looked at: the shared server stays 24/7
+        assert await violations(page) == []
+        await page.screenshot(path=screenshot_path("console-hours"), full_page=True)
+        # Every field of the view has its label (keyboard and screen-reader users find them by name).
+        await expect(page.locator('.oh-team[data-team="jeugd"]').get_by_label("zondag")).to_be_editable()
+        await page.set_viewport_size({"width": 360, "height": 740})
+        assert await violations(page) == []
+    finally:
+        await ctx.close()

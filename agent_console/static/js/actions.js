@@ -83,3 +83,11 @@ export const deleteReadyText = (id) => api("DELETE", "/api/supervisor/ready-text
 /** The visitor blocks in force, and lifting one (supervisors and admins). */
 export const blocks = () => api("GET", "/api/supervisor/blocks");
 export const liftBlock = (id) => api("POST", "/api/supervisor/blocks/" + enc(id) + "/lift", {});
+// Opening hours per team (supervisors and admins).
+const hoursPath = (team) => "/api/supervisor/hours/" + enc(team);
+export const hoursOverview = () => api("GET", "/api/supervisor/hours");
+export const saveHoursPattern = (team, body) => api("PUT", hoursPath(team) + "/pattern", body);
+export const resetHoursPattern = (team) => api("DELETE", hoursPath(team) + "/pattern");
+export const addHoursException = (team, body) => api("POST", hoursPath(team) + "/exceptions", body);
+export const deleteHoursException = (team, id) => api("DELETE", hoursPath(team) + "/exceptions/" + enc(id));
+export const closeHoursNow = (team, body) => api("POST", hoursPath(team) + "/close", body);

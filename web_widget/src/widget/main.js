@@ -328,13 +328,18 @@ function start() {
     body.appendChild(el("div", { className: "vtw-closed", "data-vtw": "closed" }, [
       el("h3", { className: "vtw-h", text: t("closedTitle") }),
       el("p", { "data-vtw": "opens-at", text: opens ? t("closedOpens", { when: fmtWhen(opens) }) : t("closedUnknown") }),
+      S.closedReason && (S.closedReason[S.lang] || S.closedReason.nl)
+        ? el("p", { "data-vtw": "closed-reason", text: S.closedReason[S.lang] || S.closedReason.nl }) : null,
       el("p", { text: t("closedPhone") }),
       el("p", null, [el("a", { className: "vtw-phone", href: "tel:" + phone.advice.replace(/\D/g, ""), text: phone.advice })]),
       el("div", { className: "vtw-danger", role: "note" }, [
         rich("p", { className: "vtw-danger-title" }, t("closedDanger")),
         el("a", { className: "vtw-call112", href: "tel:" + phone.emergency, text: t("call112") })
       ]),
-      callbackOffer()
+      callbackOffer(),
+      S.closedForTeam ? el("button", { type: "button", className: "vtw-back", "data-vtw": "closed-back", onclick: function () {
+        S.closedForTeam = false; S.view = "intake"; S.step = 1; renderAll(); focusStep();
+      } }, [t("back")]) : null
     ]));
   }
 
@@ -643,6 +648,24 @@ function start() {
     return el("button", { type: "button", className: "vtw-choice " + (extra || ""), onclick: onPick }, [label]);
   }
   function goStep(n) { S.step = n; renderAll(); focusStep(); }
+  // Each team has its own opening hours: the one for this caller may be closed while the chat as
+  // a whole is open. Unknown (offline, an older server): go on; `start` answers `closed` then.
+  function checkTeamOpen(callerType) {
+    fetch(ORIGIN + "/api/status?caller_type=" + encodeURIComponent(callerType), { credentials: "omit", cache: "no-store" })
+      .then(function (r) { return r.json(); })
+      .then(function (st) {
+        if (S.view !== "intake" || S.step !== 1) return;
+        if (st && st.chat && st.chat.open === false) { showClosed(st.chat.opens_at, st.chat.reason); return; }
+        goStep(2);
+      })
+      .catch(function () { if (S.view === "intake" && S.step === 1) goStep(2); });
+  }
+  // Closed for this caller's team only: "Terug" leads back to the first question (a wrong
+  // choice, or another kind of caller, may find an open team).
+  function showClosed(opensAt, reason) {
+    S.closedOpensAt = opensAt || null; S.closedReason = reason || null; S.closedForTeam = true;
+    S.view = "closed"; renderAll(); focusTitle();
+  }
   function focusStep() { var h = panel.querySelector(".vtw-q"); if (h) h.focus(); }
 
   function renderIntake() {
@@ -664,7 +687,7 @@ function start() {
     if (S.step === 1) {
       q = t("qWho");
       ["kind", "jongere", "volwassene", "professional"].forEach(function (v) {
-        opts.push(choice(t("who_" + v), function () { S.answers.caller_type = v; goStep(2); }));
+        opts.push(choice(t("who_" + v), function () { S.answers.caller_type = v; checkTeamOpen(v); }));
       });
     } else if (S.step === 2) {
       q = t("qWhat");
@@ -1207,7 +1230,7 @@ function start() {
         if (err || !ack) { failStart(); return; }
         if (ack.error) {
           if (ack.error.code === "closed") {
-            S.closedOpensAt = ack.error.opens_at; S.view = "closed"; renderAll(); focusTitle(); return;
+            showClosed(ack.error.opens_at, ack.error.reason); return;
           }
           failStart(); return;
         }
@@ -1288,7 +1311,7 @@ function start() {
       renderAll();
       fetchStatus().then(function (st) {
         if (S.view !== "loading") return;
-        S.closedOpensAt = null;
+        S.closedOpensAt = null; S.closedReason = null; S.closedForTeam = false;
         if (st && st.chat && st.chat.open === false) S.view = "closed";
         else { S.view = "intake"; S.step = 1; }
         renderAll();

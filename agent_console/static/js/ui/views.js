@@ -7,6 +7,7 @@ import { onCallbacksShown } from "./callbacks.js";
 import { onCasesShown } from "./cases.js";
 import { canSeeRisk, onRiskShown } from "./risk-view.js";
 import { canSeeDesk, onDeskShown } from "./desk-view.js";
+import { canSeeHours, onHoursShown } from "./hours-view.js";
 import { $, setBadge } from "./dom.js";
 
 // ---- views ---------------------------------------------------------------------------
@@ -18,6 +19,7 @@ export function showLogin() {
   $("cases-view").hidden = true;
   $("risk-view").hidden = true;
   $("desk-view").hidden = true;
+  $("hours-view").hidden = true;
   $("view-tabs").hidden = true;
   $("session-bar").hidden = true;
   setTimeout(function () { $("login-username").focus(); }, 0);
@@ -29,13 +31,15 @@ export function showWork() {
   $("agent-name").textContent = S.agent ? S.agent.name : "";
   $("view-tab-risk").hidden = !canSeeRisk();
   $("view-tab-desk").hidden = !canSeeDesk();
+  $("view-tab-hours").hidden = !canSeeHours();
   showView(currentView, false);
 }
 
 // The chat workspace, the callbacks view and the case register are tab panels of one page:
 // switching never touches the socket, and the crisis alarm, offers and notices stay above all.
-const VIEWS = { chats: "work-view", callbacks: "callbacks-view", cases: "cases-view", risk: "risk-view", desk: "desk-view" };
-const MAY_SEE = { risk: canSeeRisk, desk: canSeeDesk };
+const VIEWS = { chats: "work-view", callbacks: "callbacks-view", cases: "cases-view", risk: "risk-view", desk: "desk-view", hours: "hours-view" };
+// Views only supervisors and admins see (their tabs are hidden for everyone else).
+const MAY_SEE = { risk: canSeeRisk, desk: canSeeDesk, hours: canSeeHours };
 export let currentView = Object.prototype.hasOwnProperty.call(VIEWS, load(KEY_VIEW, "chats")) ? load(KEY_VIEW, "chats") : "chats";
 export function showView(name, focusTab) {
   currentView = Object.prototype.hasOwnProperty.call(VIEWS, name) && (!MAY_SEE[name] || MAY_SEE[name]()) ? name : "chats";
@@ -51,6 +55,7 @@ export function showView(name, focusTab) {
   if (currentView === "cases") onCasesShown();
   if (currentView === "risk") onRiskShown();
   if (currentView === "desk") onDeskShown();
+  if (currentView === "hours") onHoursShown();
 }
 $("view-tabs").addEventListener("click", function (e) {
   const tab = e.target.closest("[role=tab]");
