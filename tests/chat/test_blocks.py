@@ -106,7 +106,7 @@ async def test_a_blocked_browser_gets_closed_and_another_browser_on_the_address_
             assert answer["error"]["phone"] == "0800-2000" and answer["error"]["emergency"] == "112"
             assert answer["error"]["opens_at"] is None
             # The shape of the answer outside opening hours (tests/chat/test_closed_hours.py).
-            assert set(answer["error"]) == {"code", "message", "message_en", "opens_at", "phone", "emergency"}
+            assert set(answer["error"]) == {"code", "message", "message_en", "opens_at", "phone", "emergency", "team"}
             assert "block" not in str(answer).lower()
             await again.disconnect()
         # Without a browser value from the blocked address: stopped too.
