@@ -30,6 +30,8 @@ from chat.push import PushOffers
 from chat.retention import ChatRecords
 from chat.service import ChatLimits, ChatService
 from chat.sockets import AgentNamespace, Dispatcher, GuardedPacket, TransportLogger, VisitorNamespace
+from chat.status import AftercareTimes, StatusService
+from chat.supervision import SupervisionService
 from chat.takeover import TakeOverService
 from chat.writer import MessageWriter
 from contact.access_log import AccessLog
@@ -146,6 +148,11 @@ def chat_limits(settings: Settings) -> ChatLimits:
         waiting_grace_s=settings.waiting_grace_s,
         outcome_grace_s=settings.outcome_grace_s,
         resume_ttl_s=settings.resume_ttl_s,
+        aftercare=AftercareTimes(
+            after_close_s=settings.nawerk_s,
+            after_crisis_s=settings.nawerk_after_crisis_s,
+            after_melding_s=settings.nawerk_after_melding_s,
+        ),
     )
 
 
@@ -354,8 +361,17 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     cap = ConnectionCap(settings.max_connections_per_address)
     visitors = VisitorNamespace(dispatcher, settings.trusted_proxies, cap)
     sio.register_namespace(visitors)
+    supervision = SupervisionService(chat)
+    dispatcher.watch_board(supervision.board_emits, settings.board_every_s)
     agent_sockets = AgentNamespace(
-        dispatcher, agents, presence, settings.trusted_proxies, cap, access_log=access_log
+        dispatcher,
+        agents,
+        presence,
+        settings.trusted_proxies,
+        cap,
+        access_log=access_log,
+        status=StatusService(db, clock, chat.limits.aftercare),
+        supervision=supervision,
     )
     sio.register_namespace(agent_sockets)
     readiness = Readiness(

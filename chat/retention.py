@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cases.sources import Tally, decided_only
 from chat.base import revoked_hash
 from chat.store import conversations, crisis_events, messages, notes
+from chat.workplace_store import whispers
 from contact.store import audit_events
 
 
@@ -53,6 +54,7 @@ class ChatRecords:
     async def purge(self, conn: AsyncConnection, source_id: str, now: datetime) -> None:
         await conn.execute(delete(messages).where(messages.c.conversation_id == source_id))
         await conn.execute(delete(notes).where(notes.c.conversation_id == source_id))
+        await conn.execute(delete(whispers).where(whispers.c.conversation_id == source_id))
         await conn.execute(
             update(crisis_events).where(crisis_events.c.conversation_id == source_id).values(reason=None)
         )

@@ -44,6 +44,11 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "risk_figures": MONITORS,
     # Everyone with an account.
     "own_session": CONSOLE_ROLES | {PRIVACY_OFFICER},
+    # The workplace (issue 17): one's own status (a colleague's: supervisors, checked in
+    # chat/status.py), the supervisors' board, whispers to the holder of a conversation.
+    "agent_status": CONSOLE_ROLES,
+    "board": MONITORS,
+    "whisper": frozenset({CRISIS}) | MONITORS,  # crisis: only a crisis they took (chat/takeover.py)
 }
 
 # Socket.IO events of /agent -> action.
@@ -63,6 +68,10 @@ SOCKET_ACTIONS: Mapping[str, str] = {
     "read_along": "read_along",
     "take_over": "take_over",
     "risk_feedback": "chat",
+    "set_status": "agent_status",
+    "board": "board",
+    "whisper": "whisper",
+    "read_along_stop": "read_along",
 }
 
 # HTTP routes (method, canonical path) that need a logged-in agent -> action. A route missing

@@ -73,6 +73,9 @@ ROLE_TABLE = {
     "access_log": (0, 0, 1, 1, 1),
     "risk_figures": (0, 0, 1, 1, 0),
     "own_session": (1, 1, 1, 1, 1),
+    "agent_status": (1, 1, 1, 1, 0),
+    "board": (0, 0, 1, 1, 0),
+    "whisper": (0, 1, 1, 1, 0),
     "no_such_action": (0, 0, 0, 0, 0),
 }
 
