@@ -535,6 +535,7 @@ class AgentNamespace(GuardedNamespace):
         self._release(sid)
         entry = self.identities.pop(sid, None)
         if entry is not None:
+            await self._stop_reading_all(sid, entry[0])
             try:
                 await self.presence.disconnected(entry[0].id)
             except Exception as exc:
@@ -777,6 +778,17 @@ class AgentNamespace(GuardedNamespace):
             raise DomainError("unavailable")
         supervision = self.supervision
         return await self._call(sid, lambda a: supervision.whisper(a, p.conversation_id, p.text))
+
+    async def _stop_reading_all(self, sid: str, agent: AgentIdentity) -> None:
+        """A reader's console went: each holder it read along with no longer shows it as reader."""
+        if self.supervision is None:
+            return
+        try:
+            rooms = [r for r in self.rooms(sid) if isinstance(r, str) and r.startswith("r:")]
+            for room in rooms:
+                await self.dispatcher.send((await self.supervision.stop_reading(agent, room[2:])).emits)
+        except Exception as exc:
+            log.error("read_along_stop_failed", error=type(exc).__name__)
 
     async def on_read_along_stop(self, sid: str, data: Any) -> dict[str, Any]:
         """Stop reading a conversation along: its messages no longer reach this console."""

@@ -30,6 +30,7 @@ NO_HOLDER = (
 _LEVELS = {"zorg": 1, "hoog": 2, "acuut": 3}
 _OPEN_CALLBACK = ("open", "claimed")
 _CONSOLE_ROLES = ("advisor", "crisis", "supervisor", "admin")
+_MONITORS = ("supervisor", "admin")
 
 
 class SupervisionService:
@@ -232,6 +233,18 @@ class SupervisionService:
         return out.Board.model_validate(board).wire()
 
     async def board_emits(self) -> list[Outgoing]:
-        """The board for every supervisor and admin online (the `all` queue group is theirs)."""
+        """The board for every supervisor and admin online (the `all` queue group is theirs);
+        nothing to build while none of them has a console open on any process."""
+        online = await self.chat.presence.online()
+        if not online:
+            return []
+        async with self.db.read() as conn:
+            watching = await conn.scalar(
+                select(agents.c.id)
+                .where(agents.c.id.in_(sorted(online)), agents.c.role.in_(_MONITORS), agents.c.active.is_(True))
+                .limit(1)
+            )
+        if watching is None:
+            return []
         data = await self.board()
         return [out.Board.model_validate(data).to(ToAgentGroup("all"))]

@@ -272,6 +272,12 @@ async def test_reading_along_whispering_and_taking_over_by_a_supervisor(desk):
     await v.call("message", {"client_id": "3", "text": "nu stil"})
     assert await _no(boss, "message", lambda m: m["text"] == "nu stil")
 
+    # A reader whose console goes stops reading along too.
+    _, _, second = await signed_in_agent(server, role="supervisor", teams=(), name="Tom Tweede")
+    await second.call("read_along", {"conversation_id": cid})
+    await second.disconnect()
+    await console.wait_for("read_along_stopped", lambda d: d["by_name"] == "Tom Tweede")
+
     # Take over: the visitor hears of the transfer and sees the new name.
     await boss.call("read_along", {"conversation_id": cid})
     await console.disconnect()

@@ -51,6 +51,12 @@ export const transfer = (data) => call("transfer", data);
 export const riskFeedback = (data) => call("risk_feedback", data);
 /** An offer is answered with `accept` or `pass`. */
 export const answerOffer = (event, data) => call(event === "accept" ? "accept" : "pass", data);
+/** The workplace: one's status (or, supervisors, a colleague's), the board, reading along, whispers. */
+export const setStatus = (data) => call("set_status", data);
+export const board = () => call("board", {});
+export const readAlong = (data) => call("read_along", data);
+export const readAlongStop = (data) => call("read_along_stop", data);
+export const whisper = (data) => call("whisper", data);
 /** Typing on or off: fire and forget. */
 export const typing = (conversationId, on) => send("typing", { conversation_id: conversationId, typing: on });
 
