@@ -169,7 +169,7 @@ function renderBoard() {
     cell(tr, c.status === "waiting" ? t("bdWaitingState") : t("bdTalking"));
     cell(tr, c.holder ? c.holder.name : "—");
     cell(tr, since(c.status === "waiting" ? c.waiting_since : c.accepted_at));
-    cell(tr, c.risk ? label("risk", c.risk) : "—");
+    cell(tr, c.risk ? t("bdRisk_" + c.risk) : "—");
     let crisis = "—";
     if (c.crisis && c.crisis.ended_at) crisis = t("bdCrisisEnded");
     else if (c.crisis && c.crisis.acknowledged_at) crisis = t("bdCrisisAcked", { name: c.crisis.acknowledged_by || "", time: clock(c.crisis.acknowledged_at) });
