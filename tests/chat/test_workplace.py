@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
+from callback.store import callbacks
 from contact.access_log import AccessLog
 from contact.clock import ManualClock
 from contact.db import Database
@@ -62,6 +63,30 @@ async def _audit(url: str, action: str) -> list[dict]:
     finally:
         await db.dispose()
     return [{"actor": r.actor, "conversation_id": r.conversation_id, **r.detail} for r in rows]
+
+
+async def _overdue_callback(url: str) -> None:
+    """One callback whose tijdvak ended an hour ago and that nobody called yet."""
+    db = Database(url)
+    try:
+        async with db.write() as conn:
+            await conn.execute(
+                insert(callbacks).values(
+                    id="cb-overdue",
+                    kind="terugbellen",
+                    slot_start=MORNING - timedelta(hours=2),
+                    slot_end=MORNING - timedelta(hours=1),
+                    phone="+31612345678",
+                    phone_hash="h",
+                    caller_type="volwassene",
+                    voicemail_ok=False,
+                    status="open",
+                    attempts=0,
+                    created_at=MORNING - timedelta(days=1),
+                )
+            )
+    finally:
+        await db.dispose()
 
 
 async def _no(client, event, predicate=None, wait=0.4) -> bool:
@@ -181,9 +206,10 @@ async def test_the_board_shows_everything_but_text_and_follows_changes(desk):
     wid = (await waiting.call("start", start_payload(caller_type="volwassene")))["conversation_id"]
     await console.call("set_status", {"status": "pauze"})
 
+    await _overdue_callback(server.settings.database_url)
     board = await boss.call("board", {})
     flat = json.dumps(board)
-    for secret in ("slaat", "veilig", "geheim onderwerp"):
+    for secret in ("slaat", "veilig", "geheim onderwerp", "+31612345678"):
         assert secret not in flat
     rows = {c["id"]: c for c in board["conversations"]}
     assert rows[cid]["status"] == "active" and rows[cid]["holder"] == {"id": holder.id, "name": "Anouk Visser"}
@@ -195,7 +221,18 @@ async def test_the_board_shows_everything_but_text_and_follows_changes(desk):
     assert me["teams"] == ["jeugd"] and me["since"]
     team = next(t for t in board["teams"] if t["team"] == rows[wid]["team"])
     assert team["waiting"] == 1 and team["oldest_waiting_since"] == rows[wid]["waiting_since"]
-    assert board["crises"] == [] and board["callbacks"] == {"overdue": 0, "oldest_due": None}
+    assert board["crises"] == [] and board["callbacks"] == {"overdue": 1, "oldest_due": "2026-11-24T08:00:00+00:00"}
+
+    # A crisis: open on the board with its alarm time, until someone takes it on.
+    await console.call("escalate", {"conversation_id": cid, "reason": "Hij dreigt"})
+    alarmed = await boss.call("board", {})
+    crisis = next(c for c in alarmed["conversations"] if c["id"] == cid)["crisis"]
+    assert crisis["escalated_at"] and crisis["acknowledged_at"] is None and alarmed["crises"] == [cid]
+    assert "dreigt" not in json.dumps(alarmed)
+    assert (await boss.call("ack_crisis", {"conversation_id": cid}))["ok"] is True
+    taken = await boss.call("board", {})
+    crisis = next(c for c in taken["conversations"] if c["id"] == cid)["crisis"]
+    assert crisis["acknowledged_at"] and crisis["acknowledged_by"] == "Sanne Chef" and taken["crises"] == []
 
     # Live: the visitor goes, the advisor disconnects: the board follows within a moment.
     await v.disconnect()
