@@ -1,9 +1,11 @@
 """The workplace in a real console (issue 17): a supervisor opens Overzicht, reads a chat along
 while the advisor and the visitor write, and whispers to the advisor only; an advisor on a break
-gets no push offer, and does again once back. The advisors and visitors besides the browser are
+or in nawerk gets no push offer, and does again once back. The advisors and visitors besides the browser are
 python-socketio clients."""
 
 from __future__ import annotations
+
+import re
 
 from playwright.async_api import expect
 
@@ -108,6 +110,31 @@ async def test_push_mode_skips_an_advisor_on_a_break(push_server, context):  # n
         region = page.get_by_role("region", name="Gesprek aangeboden")
         await expect(region).to_have_attribute("data-conversation-id", second)
         await expect(region).to_be_visible()
+
+        # After a close: nawerk with its countdown, no offer meanwhile; ended early by the button.
+        await region.get_by_role("button", name="Aannemen").click()
+        panel = page.locator(f'.conv[data-conversation-id="{second}"]')
+        await expect(panel).to_be_visible()
+        await panel.get_by_role("button", name="Gesprek afsluiten").click()
+        dialog = page.locator("#close-dialog")
+        await dialog.get_by_role("radio", name="Advies").check()
+        await dialog.get_by_label(re.compile("^Samenvatting")).fill("Advies gegeven.")
+        await dialog.get_by_role("button", name="Afsluiten").click()
+        await expect(status).to_have_value("nawerk")
+        await expect(page.locator("#nawerk-left")).to_have_text(re.compile(r"^nog \d:\d\d$"))
+        end = page.get_by_role("button", name="Nawerk beëindigen")
+        await expect(end).to_be_visible()
+        v3 = await visitor(server.url)
+        clients.append(v3)
+        third = (await v3.call("start", start_payload(caller_type="jongere")))["conversation_id"]
+        await page.wait_for_timeout(600)  # several rounds of the push scheduler
+        await expect(region).to_be_hidden()
+        await end.click()
+        await expect(status).to_have_value("beschikbaar")
+        await expect(end).to_be_hidden()
+        await expect(region).to_have_attribute("data-conversation-id", third)
+        await expect(region).to_be_visible()
+        await page.screenshot(path=screenshot_path("console-status"))
         assert errors == []
         assert log.foreign() == []
     finally:
