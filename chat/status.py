@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat import outbound as out
@@ -96,7 +97,12 @@ async def _put(conn: AsyncConnection, agent_id: str, values: dict[str, Any]) -> 
         )
     ).first()
     if changed is None:
-        await conn.execute(insert(agent_statuses).values(agent_id=agent_id, **values))
+        try:
+            # A savepoint: two consoles of a new agent connecting at once both insert; one wins.
+            async with conn.begin_nested():
+                await conn.execute(insert(agent_statuses).values(agent_id=agent_id, **values))
+        except IntegrityError:
+            await conn.execute(update(agent_statuses).where(agent_statuses.c.agent_id == agent_id).values(**values))
 
 
 async def start_aftercare(conn: AsyncConnection, agent_id: str, now: datetime, seconds: float) -> dict[str, Any] | None:
