@@ -21,6 +21,7 @@ from callback.mail import Mailer, SmtpConfig
 from callback.model import Schedule, WeekPattern
 from callback.retention import CallbackRecords
 from callback.service import CallbackConfig, CallbackService
+from callback.store import overdue_summary
 from cases.delivery import HandoffDelivery, WebhookConfig
 from cases.outbox import HandoffSettings
 from cases.service import CaseRegister
@@ -361,7 +362,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     cap = ConnectionCap(settings.max_connections_per_address)
     visitors = VisitorNamespace(dispatcher, settings.trusted_proxies, cap)
     sio.register_namespace(visitors)
-    supervision = SupervisionService(chat)
+    supervision = SupervisionService(chat, overdue_callbacks=overdue_summary)
     dispatcher.watch_board(supervision.board_emits, settings.board_every_s)
     agent_sockets = AgentNamespace(
         dispatcher,

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from callback.store import callbacks
 from chat import outbound as out
 from chat.model import ConversationStatus, Outgoing, Result, ToAgent, ToAgentGroup, iso
 from chat.ports import ChatCore
@@ -28,7 +30,6 @@ NO_HOLDER = (
     "This conversation is still waiting; nobody can read your whisper.",
 )
 _LEVELS = {"zorg": 1, "hoog": 2, "acuut": 3}
-_OPEN_CALLBACK = ("open", "claimed")
 _CONSOLE_ROLES = ("advisor", "crisis", "supervisor", "admin")
 _MONITORS = ("supervisor", "admin")
 
@@ -36,8 +37,15 @@ _MONITORS = ("supervisor", "admin")
 class SupervisionService:
     """The board, whispers and the end of reading along."""
 
-    def __init__(self, chat: ChatCore) -> None:
+    def __init__(
+        self,
+        chat: ChatCore,
+        overdue_callbacks: Callable[[AsyncConnection, datetime], Awaitable[tuple[int, datetime | None]]] | None = None,
+    ) -> None:
+        """`overdue_callbacks(conn, now)`: how many callbacks are overdue and the oldest end of
+        their tijdvak (the callbacks package answers it; the chat knows nothing of callbacks)."""
         self.chat = chat
+        self.overdue_callbacks = overdue_callbacks
         self.db = chat.db
         self.clock = chat.clock
 
@@ -95,7 +103,10 @@ class SupervisionService:
         return Result({"ok": True}, emits)
 
     async def board(self) -> dict[str, Any]:
-        """The supervisors' overview as it is now (the `board` ack and event)."""
+        """The supervisors' overview as it is now (the `board` ack)."""
+        return (await self._board()).wire()
+
+    async def _board(self) -> out.Board:
         now = self.clock.now()
         online = await self.chat.presence.online()
         async with self.db.read() as conn:
@@ -142,13 +153,9 @@ class SupervisionService:
                 )
             ).all()
             statuses = await statuses_of(conn, [a.id for a in people], now)
-            overdue = (
-                await conn.execute(
-                    select(func.count(), func.min(callbacks.c.slot_end)).where(
-                        callbacks.c.status.in_(_OPEN_CALLBACK), callbacks.c.slot_end <= now
-                    )
-                )
-            ).one()
+            overdue: tuple[int, datetime | None] = (0, None)
+            if self.overdue_callbacks is not None:
+                overdue = await self.overdue_callbacks(conn, now)
         names = {a.id: a.name for a in people}
         level_name = {v: k for k, v in _LEVELS.items()}
         load = Counter(r.agent_id for r in rows if r.status == ConversationStatus.ACTIVE and r.agent_id)
@@ -227,10 +234,10 @@ class SupervisionService:
             "agents": board_agents,
             "teams": teams,
             "crises": crises,
-            "callbacks": {"overdue": int(overdue[0] or 0), "oldest_due": iso(overdue[1])},
+            "callbacks": {"overdue": overdue[0], "oldest_due": iso(overdue[1])},
         }
         # Validated like every event, so the ack and the live event have one shape.
-        return out.Board.model_validate(board).wire()
+        return out.Board.model_validate(board)
 
     async def board_emits(self) -> list[Outgoing]:
         """The board for every supervisor and admin online (the `all` queue group is theirs);
@@ -246,5 +253,4 @@ class SupervisionService:
             )
         if watching is None:
             return []
-        data = await self.board()
-        return [out.Board.model_validate(data).to(ToAgentGroup("all"))]
+        return [(await self._board()).to(ToAgentGroup("all"))]
