@@ -749,6 +749,20 @@ class SyncAck(_Doc):
     mine: chat.outbound.Mine
     crises: chat.outbound.Crises
     offer: chat.outbound.Offer | None
+    status: dict[str, str | None] | None = None  # {"status", "since", "until"} (issue 17)
+
+
+class StatusAck(Ok):
+    """The status as set: `until` is the end of `nawerk`."""
+
+    status: Literal["beschikbaar", "pauze", "nawerk", "offline"]
+    since: str | None
+    until: str | None
+
+
+class WhisperAck(_Doc):
+    id: str
+    at: str
 
 
 # (namespace, event) → (payload model, ack model): what clients send and what they are answered.
@@ -774,6 +788,10 @@ INBOUND: dict[tuple[str, str], tuple[type[BaseModel], type[BaseModel]]] = {
     (AGENT_NS, "take_over_answer"): (chat_in.TakeOverAnswer, TakeOverAnswerAck),
     (AGENT_NS, "risk_feedback"): (chat_in.RiskFeedbackIn, Ok),
     (AGENT_NS, "block_visitor"): (chat_in.BlockVisitor, BlockAck),
+    (AGENT_NS, "set_status"): (chat_in.SetStatus, StatusAck),
+    (AGENT_NS, "board"): (chat_in.Empty, chat.outbound.Board),
+    (AGENT_NS, "whisper"): (chat_in.WhisperIn, WhisperAck),
+    (AGENT_NS, "read_along_stop"): (chat_in.ConversationRef, Ok),
 }
 
 

@@ -21,6 +21,7 @@ from callback.mail import Mailer, SmtpConfig
 from callback.model import Schedule, WeekPattern
 from callback.retention import CallbackRecords
 from callback.service import CallbackConfig, CallbackService
+from callback.store import overdue_summary
 from cases.delivery import HandoffDelivery, WebhookConfig
 from cases.outbox import HandoffSettings
 from cases.service import CaseRegister
@@ -32,6 +33,8 @@ from chat.ready_texts import ReadyTexts
 from chat.retention import ChatRecords
 from chat.service import ChatLimits, ChatService
 from chat.sockets import AgentNamespace, Dispatcher, GuardedPacket, TransportLogger, VisitorNamespace
+from chat.status import AftercareTimes, StatusService
+from chat.supervision import SupervisionService
 from chat.takeover import TakeOverService
 from chat.writer import MessageWriter
 from contact.access_log import AccessLog
@@ -152,6 +155,11 @@ def chat_limits(settings: Settings) -> ChatLimits:
         waiting_grace_s=settings.waiting_grace_s,
         outcome_grace_s=settings.outcome_grace_s,
         resume_ttl_s=settings.resume_ttl_s,
+        aftercare=AftercareTimes(
+            after_close_s=settings.nawerk_s,
+            after_crisis_s=settings.nawerk_after_crisis_s,
+            after_melding_s=settings.nawerk_after_melding_s,
+        ),
     )
 
 
@@ -367,8 +375,18 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     blocks = VisitorBlocks(db, clock, keys, access_log, settings.outcome_grace_s)
     visitors = VisitorNamespace(dispatcher, settings.trusted_proxies, cap)
     sio.register_namespace(visitors)
+    supervision = SupervisionService(chat, overdue_callbacks=overdue_summary)
+    dispatcher.watch_board(supervision.board_emits, settings.board_every_s)
     agent_sockets = AgentNamespace(
-        dispatcher, agents, presence, settings.trusted_proxies, cap, access_log=access_log, blocks=blocks
+        dispatcher,
+        agents,
+        presence,
+        settings.trusted_proxies,
+        cap,
+        access_log=access_log,
+        blocks=blocks,
+        status=StatusService(db, clock, chat.limits.aftercare),
+        supervision=supervision,
     )
     sio.register_namespace(agent_sockets)
     readiness = Readiness(

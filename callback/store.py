@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Table, text
+from sqlalchemy import JSON, Column, Index, Table, func, select, text
 from sqlmodel import Field, SQLModel
 
 from contact.db import UTCDateTime
@@ -161,3 +161,16 @@ requests: Table = CallbackRequest.__table__  # type: ignore[attr-defined]
 attempts: Table = CallbackAttempt.__table__  # type: ignore[attr-defined]
 notices: Table = TijdvakNotice.__table__  # type: ignore[attr-defined]
 outbox: Table = EmailOutbox.__table__  # type: ignore[attr-defined]
+
+
+async def overdue_summary(conn: Any, now: datetime) -> tuple[int, datetime | None]:
+    """How many callbacks are still open after their tijdvak ended, and the oldest end: for the
+    supervisors' board (a count and a time, never a number)."""
+    row = (
+        await conn.execute(
+            select(func.count(), func.min(callbacks.c.slot_end)).where(
+                callbacks.c.status.in_(("open", "claimed")), callbacks.c.slot_end <= now
+            )
+        )
+    ).one()
+    return int(row[0] or 0), row[1]

@@ -25,8 +25,10 @@ from chat.model import (
     iso,
     message_view,
 )
+from chat.status import AftercareTimes
 from chat.store import conversations, messages, notes, risk_by_seq
 from chat.transitions import bump_queue
+from chat.workplace_store import whispers
 from chat.writer import MessageWriter
 from contact.auth import AgentIdentity, agents
 from contact.clock import Clock
@@ -52,6 +54,8 @@ class ChatLimits:
     waiting_grace_s: int = 120
     outcome_grace_s: float = 86400
     resume_ttl_s: float = 1800
+    # How long an advisor is in `nawerk` after a close (chat/status.py).
+    aftercare: AftercareTimes = AftercareTimes()
 
 
 # Why a conversation ended for the visitor while its holder may still record the outcome.
@@ -214,7 +218,20 @@ class ChatBase:
                 {"id": n.id, "text": n.text, "at": iso(n.at), "agent_id": n.agent_id, "internal": True}
                 for n in note_rows
             ]
+            view["whispers"] = await self._whispers(conversation_id)
         return view
+
+    async def _whispers(self, conversation_id: str) -> list[dict[str, Any]]:
+        """A supervisor's whispers to the holder: in the advisors' view after a reload, never
+        the visitor's, the transcript or the handoff."""
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(whispers.c.id, whispers.c.text, whispers.c.at, agents.c.name)
+                .select_from(whispers.join(agents, agents.c.id == whispers.c.from_agent_id))
+                .where(whispers.c.conversation_id == conversation_id)
+                .order_by(whispers.c.at, whispers.c.id)
+            )
+            return [{"id": w.id, "text": w.text, "at": iso(w.at), "from": {"name": w.name}} for w in rows]
 
     @staticmethod
     def held_by(agent: AgentIdentity, conversation_id: str) -> ColumnElement[bool]:

@@ -30,6 +30,7 @@ from chat.model import (
     iso,
     message_view,
 )
+from chat.status import start_aftercare, status_emit
 from chat.store import conversations
 from contact.auth import AgentIdentity, agents
 from contact.store import record_audit
@@ -98,7 +99,17 @@ class ClosingUseCases(ChatBase):
             )
             # The handoff is written in the same transaction: closed means handed off.
             handoff_id = await self._handoff(conn, agent, conversation_id, outcome, now)
+            # Time to write things down (and breathe) before the next push offer: longer after a
+            # crisis or a melding.
+            in_crisis = (
+                await conn.scalar(select(conversations.c.crisis_at).where(conversations.c.id == conversation_id))
+            ) is not None
+            aftercare = await start_aftercare(
+                conn, agent.id, now, self.limits.aftercare.length_s(outcome["kind"], in_crisis)
+            )
         emits: list[Outgoing] = [await self.mine_emit(agent.id)]
+        if aftercare is not None:
+            emits.append(status_emit(agent.id, aftercare))
         if live is not None:
             # The kind of outcome lets the widget say what happens next (advice given, or a
             # report that Veilig Thuis now looks into); nothing else of the outcome goes out.

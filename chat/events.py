@@ -133,6 +133,18 @@ class Close(Payload):
     outcome: Outcome
 
 
+class SetStatus(Payload):
+    status: Literal["beschikbaar", "pauze", "nawerk", "offline"]
+    # A supervisor sets a colleague's status; without it the agent sets their own.
+    agent_id: Annotated[Line, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+class WhisperIn(Payload):
+    conversation_id: ConversationId
+    text: Annotated[Text, StringConstraints(min_length=1, max_length=2000)]
+    _nonblank = field_validator("text")(_text)
+
+
 def parse(model: type[Payload], data: Any) -> Any:
     """Validate `data` as `model`; a missing payload counts as an empty object."""
     return model.model_validate({} if data is None else data)

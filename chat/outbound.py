@@ -412,3 +412,111 @@ class SessionEnded(ServerEvent):
 
     event = "session_ended"
     namespace = AGENT_NS
+
+
+# ---- the workplace: status, board, read-along, whisper (issue 17) ---------------------------
+
+
+class ByName(Shape):
+    name: str
+
+
+@server_event
+class AgentStatusChanged(ServerEvent):
+    """The agent's status changed (by themselves on another console, by a close, or by a
+    supervisor, then `by`): every console of theirs shows it."""
+
+    event = "agent_status"
+    namespace = AGENT_NS
+    optional_keys = frozenset({"by"})
+    agent_id: str
+    status: Literal["beschikbaar", "pauze", "nawerk", "offline"]
+    since: Time | None
+    until: Time | None  # the end of `nawerk`; after it the agent is `beschikbaar`
+    by: ByName | None = None
+
+
+@server_event
+class ReadAlongStopped(ByAgent):
+    """A reader stopped reading this holder's conversation along."""
+
+    event = "read_along_stopped"
+    namespace = AGENT_NS
+
+
+@server_event
+class WhisperToHolder(ServerEvent):
+    """A supervisor's whisper: only the holder of the conversation gets it, never the visitor."""
+
+    event = "whisper"
+    namespace = AGENT_NS
+    id: str
+    conversation_id: str
+    text: str
+    at: Time
+    from_: ByName = Field(alias="from")
+
+
+class BoardCrisis(Shape):
+    escalated_at: Time | None
+    acknowledged_at: Time | None
+    acknowledged_by: str | None
+    ended_at: Time | None
+    round: int
+
+
+class BoardConversation(Shape):
+    id: str
+    status: Literal["waiting", "active"]
+    team: str
+    caller_type: str
+    priority: int
+    danger_now: bool
+    holder: dict[str, str] | None  # {"id", "name"}
+    waiting_since: Time | None
+    accepted_at: Time | None
+    risk: Literal["acuut", "hoog", "zorg"] | None
+    crisis: BoardCrisis | None
+    visitor_present: bool
+    visitor_away_since: Time | None
+    read_along: bool
+
+
+class BoardAgent(Shape):
+    id: str
+    name: str
+    role: str
+    teams: list[str]
+    status: Literal["beschikbaar", "pauze", "nawerk", "offline"]
+    since: Time | None
+    until: Time | None
+    online: bool
+    load: int
+    limit: int
+
+
+class BoardTeam(Shape):
+    team: str
+    waiting: int
+    oldest_waiting_since: Time | None
+    available: int
+
+
+class BoardCallbacks(Shape):
+    overdue: int
+    oldest_due: Time | None
+
+
+@server_event
+class Board(ServerEvent):
+    """The supervisors' overview: conversations, agents, teams, open crises, overdue callbacks.
+    Never message text, names of visitors or contact details."""
+
+    event = "board"
+    namespace = AGENT_NS
+    at: Time
+    conversations: list[BoardConversation]
+    agents: list[BoardAgent]
+    teams: list[BoardTeam]
+    crises: list[str]  # ids of the conversations whose crisis nobody acknowledged yet
+    callbacks: BoardCallbacks

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from chat import outbound as out
 from chat.model import ConversationStatus, Outgoing, QueueChanged, Result, ToAgent, iso, withdrawn_emit
 from chat.ports import ChatCore
+from chat.status import available_among
 from chat.store import conversations, push_declines
 from contact.auth import AgentIdentity, agents
 from contact.errors import DomainError
@@ -79,6 +80,9 @@ class PushOffers:
                     ).where(agents.c.id.in_(sorted(online)), agents.c.active.is_(True))
                 )
             ).all()
+            # Only who is `beschikbaar` gets an offer: not on a break, not in nawerk, not offline.
+            free = await available_among(conn, {a.id for a in agent_rows}, now)
+            agent_rows = [a for a in agent_rows if a.id in free]
             load: dict[str, int] = dict(
                 (
                     await conn.execute(

@@ -21,6 +21,7 @@ from chat.model import (
     parse_group,
     queue_group,
 )
+from chat.status import at_work_among
 from chat.store import conversations, queue_state
 from contact.auth import agents
 from contact.opening import state_view
@@ -68,7 +69,12 @@ class QueueUseCases(ChatBase):
     async def advisors_online(self) -> int:
         """How many agents have a console open on any process: a count only, never who. The
         widget tells a visitor when nobody is there instead of a wait that keeps growing."""
-        return len(await self.presence.online())
+        online = await self.presence.online()
+        if not online:
+            return 0
+        # On a break or offline is not there for a visitor; nawerk is (back within minutes).
+        async with self.db.read() as conn:
+            return await at_work_among(conn, online, self.clock.now())
 
     async def queue_snapshot(self, group: str) -> dict[str, Any]:
         """The queue as the agents of one group (role and teams) see it."""

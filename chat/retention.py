@@ -19,6 +19,7 @@ from chat.base import revoked_hash
 from chat.blocks import forget_ended_blocks
 from chat.desk_store import visitor_marks
 from chat.store import conversations, crisis_events, messages, notes
+from chat.workplace_store import whispers
 from contact.store import audit_events
 
 
@@ -57,6 +58,7 @@ class ChatRecords:
         await conn.execute(delete(messages).where(messages.c.conversation_id == source_id))
         await conn.execute(delete(notes).where(notes.c.conversation_id == source_id))
         await conn.execute(delete(visitor_marks).where(visitor_marks.c.conversation_id == source_id))
+        await conn.execute(delete(whispers).where(whispers.c.conversation_id == source_id))
         await conn.execute(
             update(crisis_events).where(crisis_events.c.conversation_id == source_id).values(reason=None)
         )

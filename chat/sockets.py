@@ -19,6 +19,7 @@ from chat import events as ev
 from chat.blocks import VisitorBlocks
 from chat.crisis import CrisisService
 from chat.model import (
+    Emit,
     HandoffCreated,
     Outgoing,
     QueueChanged,
@@ -30,9 +31,11 @@ from chat.model import (
     ToVisitor,
     queue_group,
 )
-from chat.outbound import Offer
+from chat.outbound import AgentStatusChanged, Offer
 from chat.push import PushOffers
 from chat.service import ChatService
+from chat.status import StatusService
+from chat.supervision import SupervisionService
 from chat.takeover import TakeOverService
 from contact.access_log import AccessLog
 from contact.auth import AgentIdentity, AgentService
@@ -57,6 +60,23 @@ AGENT_NS = "/agent"
 _ACTION: contextvars.ContextVar[str] = contextvars.ContextVar("agent_action", default="console")
 # Events whose echo the sending socket does not need: its ack already holds the answer.
 _ECHO_SKIPPED = frozenset({"message", "note"})
+# Events that follow a change the supervisors' board shows (besides every queue change).
+BOARD_EVENTS = frozenset(
+    {
+        "mine",
+        "crisis_alert",
+        "crisis_acked",
+        "crisis_ended",
+        "visitor_presence",
+        "visitor_left",
+        "agent_status",
+        "reader",
+        "read_along_stopped",
+        "taken_from_you",
+        "transferred",
+        "outcome_missing",
+    }
+)
 
 
 def visitor_room(conversation_id: str) -> str:
@@ -106,12 +126,45 @@ class Dispatcher:
         self.coalesce_s = coalesce_s
         self._queue_due = False
         self._tasks: set[asyncio.Task[None]] = set()
+        # The supervisors' board (chat/supervision.py): sent after changes, at most once per
+        # `board_every_s` per process; None until the composition root connects it.
+        self.board_source: Callable[[], Awaitable[Sequence[Outgoing]]] | None = None
+        self.board_every_s = 1.0
+        self._board_due = False
+
+    def watch_board(self, source: Callable[[], Awaitable[Sequence[Outgoing]]], every_s: float) -> None:
+        self.board_source = source
+        self.board_every_s = every_s
+
+    def board_changed(self) -> None:
+        """Something the board shows changed: one live board goes out within `board_every_s`."""
+        if self.board_source is None or self._board_due:
+            return
+        self._board_due = True
+        asyncio.get_running_loop().call_later(self.board_every_s, self._start_board)
+
+    def _start_board(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._broadcast_board())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _broadcast_board(self) -> None:
+        self._board_due = False
+        if self.board_source is None:
+            return
+        try:
+            await self.send(await self.board_source())
+        except Exception as exc:
+            log.error("board_broadcast_failed", error=type(exc).__name__)
 
     async def send(self, emits: Sequence[Outgoing], skip_sid: str | None = None) -> None:
         for e in emits:
             if isinstance(e, QueueChanged):
                 self._schedule_queue()
+                self.board_changed()
                 continue
+            if isinstance(e, Emit) and e.event in BOARD_EVENTS:
+                self.board_changed()
             if isinstance(e, HandoffCreated):
                 self.on_handoff()
                 continue
@@ -417,10 +470,14 @@ class AgentNamespace(GuardedNamespace):
         *,
         access_log: AccessLog,
         blocks: VisitorBlocks | None = None,
+        status: StatusService | None = None,
+        supervision: SupervisionService | None = None,
     ) -> None:
         super().__init__(AGENT_NS, dispatcher, trusted_proxies, cap)
         self.access_log = access_log
         self.blocks = blocks
+        self.status = status
+        self.supervision = supervision
         self.agents = agents
         self.presence = presence
         # sid -> (the agent as last checked, the session id)
@@ -452,6 +509,12 @@ class AgentNamespace(GuardedNamespace):
             await self.enter_room(sid, crisis_room("crisis"))
         await self.presence.connected(agent.id)
         log.info("agent_connected", agent_id=agent.id)
+        if self.status is not None:
+            try:
+                await self.dispatcher.send((await self.status.connected(agent, session.id)).emits)
+            except Exception as exc:
+                # The console works without its status (it counts as available); never refuse it.
+                log.error("agent_status_failed", error=type(exc).__name__)
         # Waiting visitors learn how many advisors are online (a count, in their `queue`).
         await self.dispatcher.send([QueueChanged()])
         # After the handler returns the connection is confirmed; then send the first snapshot.
@@ -465,6 +528,10 @@ class AgentNamespace(GuardedNamespace):
             if offer is not None:
                 e = Offer.model_validate(offer).to(ToAgent(agent.id))
                 await self.emit(e.event, e.data, to=sid)
+            if self.status is not None:
+                now = await self.status.current(agent.id)
+                e = AgentStatusChanged.model_validate({"agent_id": agent.id, **now}).to(ToAgent(agent.id))
+                await self.emit(e.event, e.data, to=sid)
         except Exception as exc:
             log.error("agent_greeting_failed", error=type(exc).__name__)
 
@@ -472,6 +539,7 @@ class AgentNamespace(GuardedNamespace):
         self._release(sid)
         entry = self.identities.pop(sid, None)
         if entry is not None:
+            await self._stop_reading_all(sid, entry[0])
             try:
                 await self.presence.disconnected(entry[0].id)
             except Exception as exc:
@@ -585,7 +653,10 @@ class AgentNamespace(GuardedNamespace):
         queue, mine = await self.service.agent_snapshot(agent)
         crises = await self.dispatcher.crisis.open_alerts(agent)
         offer = await self.dispatcher.push.open_offer(agent)
-        return {"queue": queue.data, "mine": mine.data, "crises": crises.data, "offer": offer}
+        answer = {"queue": queue.data, "mine": mine.data, "crises": crises.data, "offer": offer}
+        if self.status is not None:
+            answer["status"] = await self.status.current(agent.id)
+        return answer
 
     async def on_accept(self, sid: str, data: Any) -> dict[str, Any]:
         p = ev.parse(ev.Accept, data)
@@ -695,3 +766,48 @@ class AgentNamespace(GuardedNamespace):
             raise DomainError("not_found")
         reader = self.access_log.reader(agent.id, agent.role, self._addresses.get(sid))
         return await self.blocks.block(agent, reader, p.conversation_id, p.hours, p.reason, p.whole_address)
+    # ---- the workplace: status, board, whisper, reading along (issue 17) ----------------------
+
+    async def on_set_status(self, sid: str, data: Any) -> dict[str, Any]:
+        """Beschikbaar, pauze, nawerk or offline: one's own, or (supervisor) a colleague's."""
+        p = ev.parse(ev.SetStatus, data)
+        if self.status is None:
+            raise DomainError("unavailable")
+        status = self.status
+        return await self._call(sid, lambda a: status.set_status(a, p.status, p.agent_id))
+
+    async def on_board(self, sid: str, data: Any) -> dict[str, Any]:
+        """The supervisors' overview now; live `board` events follow on every change."""
+        ev.parse(ev.Empty, data)
+        self._agent(sid)
+        if self.supervision is None:
+            raise DomainError("unavailable")
+        return await self.supervision.board()
+
+    async def on_whisper(self, sid: str, data: Any) -> dict[str, Any]:
+        """A whisper that only the advisor holding the conversation sees."""
+        p = ev.parse(ev.WhisperIn, data)
+        if self.supervision is None:
+            raise DomainError("unavailable")
+        supervision = self.supervision
+        return await self._call(sid, lambda a: supervision.whisper(a, p.conversation_id, p.text))
+
+    async def _stop_reading_all(self, sid: str, agent: AgentIdentity) -> None:
+        """A reader's console went: each holder it read along with no longer shows it as reader."""
+        if self.supervision is None:
+            return
+        try:
+            rooms = [r for r in self.rooms(sid) if isinstance(r, str) and r.startswith("r:")]
+            for room in rooms:
+                await self.dispatcher.send((await self.supervision.stop_reading(agent, room[2:])).emits)
+        except Exception as exc:
+            log.error("read_along_stop_failed", error=type(exc).__name__)
+
+    async def on_read_along_stop(self, sid: str, data: Any) -> dict[str, Any]:
+        """Stop reading a conversation along: its messages no longer reach this console."""
+        p = ev.parse(ev.ConversationRef, data)
+        if self.supervision is None:
+            raise DomainError("unavailable")
+        supervision = self.supervision
+        await self.leave_room(sid, reader_room(p.conversation_id))
+        return await self._call(sid, lambda a: supervision.stop_reading(a, p.conversation_id))

@@ -54,6 +54,11 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "ready_texts_manage": MONITORS,
     # Blocking abusive visitors: block, list and lift.
     "block_visitor": MONITORS,
+    # The workplace (issue 17): one's own status (a colleague's: supervisors, checked in
+    # chat/status.py), the supervisors' board, whispers to the holder of a conversation.
+    "agent_status": CONSOLE_ROLES,
+    "board": MONITORS,
+    "whisper": frozenset({CRISIS}) | MONITORS,  # crisis: only a crisis they took (chat/takeover.py)
 }
 
 # Socket.IO events of /agent -> action.
@@ -74,6 +79,10 @@ SOCKET_ACTIONS: Mapping[str, str] = {
     "take_over": "take_over",
     "risk_feedback": "chat",
     "block_visitor": "block_visitor",
+    "set_status": "agent_status",
+    "board": "board",
+    "whisper": "whisper",
+    "read_along_stop": "read_along",
 }
 
 # HTTP routes (method, canonical path) that need a logged-in agent -> action. A route missing

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     # A crisis worker or supervisor asks the holder to hand a conversation over; without an
     # answer this long, they may take it over on their own authority.
     takeover_wait_s: float = Field(default=30, ge=0)
+    # Advisor status: after closing a chat an advisor is in `nawerk` (no push offers) this long;
+    # longer after a crisis or a melding. They may end it early. Supervisors' board: at most one
+    # live snapshot per this many seconds per process, after changes.
+    nawerk_s: float = Field(default=60, ge=0)
+    nawerk_after_crisis_s: float = Field(default=300, ge=0)
+    nawerk_after_melding_s: float = Field(default=300, ge=0)
+    board_every_s: float = Field(default=1.0, gt=0)
     # The scheduler runs in one elected process; another takes over at most this long (plus a
     # third of it, the renewal interval) after it died: 3 s keeps crisis re-alerts going within 5 s.
     leader_ttl_s: float = Field(default=3, ge=1)

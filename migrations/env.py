@@ -13,6 +13,7 @@ import callback.store  # noqa: F401  (registers the tables on SQLModel.metadata)
 import cases.store  # noqa: F401
 import chat.desk_store  # noqa: F401
 import chat.store  # noqa: F401
+import chat.workplace_store  # noqa: F401
 import contact.access_log  # noqa: F401
 import contact.hours_store  # noqa: F401
 import contact.leader  # noqa: F401

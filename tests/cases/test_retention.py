@@ -20,6 +20,7 @@ from callback.store import attempts, callbacks, outbox, requests
 from cases.sources import OUTCOME_KEPT, age_label
 from cases.store import handoff_contacts, handoffs
 from chat.store import conversations, crisis_events, messages, notes
+from chat.workplace_store import whispers
 from contact.auth import agents
 from contact.clock import ManualClock
 from contact.db import Database
@@ -96,6 +97,12 @@ async def seed_chat(conn: Any, *, outcome: str | None, close_reason: str, accept
         await conn.execute(
             insert(notes).values(id=str(uuid.uuid4()), conversation_id=cid, agent_id=agent_id, text=NAME, at=T0)
         )
+        await conn.execute(
+            insert(whispers).values(
+                id=str(uuid.uuid4()), conversation_id=cid, from_agent_id=agent_id, to_agent_id=agent_id,
+                text=NAME, at=T0,
+            )
+        )
     await conn.execute(
         insert(crisis_events).values(
             id=str(uuid.uuid4()), conversation_id=cid, kind="escalated", at=T0, actor="system", reason="slaat"
@@ -109,6 +116,7 @@ async def seed_chat(conn: Any, *, outcome: str | None, close_reason: str, accept
             "conversation": ("id", cid),
             "message": ("conversation_id", cid),
             "note": ("conversation_id", cid),
+            "whisper": ("conversation_id", cid),
             "crisis_event": ("conversation_id", cid),
             "audit_event": ("conversation_id", cid),
         }

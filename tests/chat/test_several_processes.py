@@ -205,3 +205,21 @@ async def test_logout_on_one_process_ends_the_socket_on_the_other(cluster):
         async with http.post(f"{cluster.a.url}/api/agent/logout", headers={"Authorization": f"Bearer {token}"}) as r:
             assert r.status == 200
     await console.wait_disconnected(timeout=5)
+
+
+async def test_the_supervisors_board_follows_a_status_set_on_the_other_process(cluster):
+    boss_name, boss_password = cluster.add_agent(role="supervisor")
+    username, password = cluster.add_agent()
+    boss = await agent_client(cluster.b.url, await login(cluster.b.url, boss_name, boss_password))
+    advisor = await agent_client(cluster.a.url, await login(cluster.a.url, username, password))
+    await advisor.wait_for("agent_status")
+    assert (await advisor.call("set_status", {"status": "pauze"}))["status"] == "pauze"
+    # Only process A saw the change: its board reaches the supervisor on B through Redis.
+    live = await boss.wait_for(
+        "board", lambda b: any(a["status"] == "pauze" and a["online"] for a in b["agents"]), timeout=10
+    )
+    assert all("text" not in c for c in live["conversations"])
+    snapshot = await boss.call("board", {})
+    assert [a["status"] for a in snapshot["agents"] if a["online"] and a["role"] == "advisor"] == ["pauze"]
+    await advisor.disconnect()
+    await boss.disconnect()

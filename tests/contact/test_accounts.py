@@ -77,6 +77,9 @@ ROLE_TABLE = {
     "ready_texts": (1, 1, 1, 1, 0),
     "ready_texts_manage": (0, 0, 1, 1, 0),
     "block_visitor": (0, 0, 1, 1, 0),
+    "agent_status": (1, 1, 1, 1, 0),
+    "board": (0, 0, 1, 1, 0),
+    "whisper": (0, 1, 1, 1, 0),
     "no_such_action": (0, 0, 0, 0, 0),
 }
 

@@ -96,3 +96,34 @@ async def test_the_opening_hours_view_passes_axe(browser, web_server):
         assert await violations(page) == []
     finally:
         await ctx.close()
+
+
+async def test_overzicht_and_reading_along_pass_axe(browser, web_server):
+    """The supervisors' Overzicht with a live conversation, and the read-only pane with its whisper box."""
+    from playwright.async_api import expect
+
+    from tests.e2e.test_console import _login
+    from tests.support.server import add_agent, agent_client, login, start_payload, visitor
+
+    db = web_server.settings.database_url
+    boss, boss_pw = await add_agent(db, role="supervisor", teams=(), name="Axel Overzicht")
+    holder, holder_pw = await add_agent(db, teams=("professionals",), name="Hanna Houder")
+    advisor = await agent_client(web_server.url, await login(web_server.url, holder.username, holder_pw))
+    v = await visitor(web_server.url)
+    ctx = await browser.new_context(bypass_csp=True, locale="nl-NL")
+    try:
+        cid = (await v.call("start", start_payload(caller_type="professional", topic=None)))["conversation_id"]
+        await advisor.call("accept", {"conversation_id": cid})
+        page = await ctx.new_page()
+        await _login(page, web_server.url, boss.username, boss_pw)
+        await page.get_by_role("tab", name="Overzicht").click()
+        row = page.locator("#bd-conversations tr").filter(has_text="Hanna Houder")
+        await expect(row).to_be_visible()
+        assert await violations(page) == []
+        await row.get_by_role("button", name="Meelezen").click()
+        await expect(page.locator(f'.conv[data-conversation-id="{cid}"] .whisper-box')).to_be_visible()
+        assert await violations(page) == []
+    finally:
+        await ctx.close()
+        await v.disconnect()
+        await advisor.disconnect()

@@ -53,6 +53,12 @@ export const riskFeedback = (data) => call("risk_feedback", data);
 export const answerOffer = (event, data) => call(event === "accept" ? "accept" : "pass", data);
 /** A supervisor blocks the visitor of a conversation (hours, reason, whole_address). */
 export const blockVisitor = (data) => call("block_visitor", data);
+/** The workplace: one's status (or, supervisors, a colleague's), the board, reading along, whispers. */
+export const setStatus = (data) => call("set_status", data);
+export const board = () => call("board", {});
+export const readAlong = (data) => call("read_along", data);
+export const readAlongStop = (data) => call("read_along_stop", data);
+export const whisper = (data) => call("whisper", data);
 /** Typing on or off: fire and forget. */
 export const typing = (conversationId, on) => send("typing", { conversation_id: conversationId, typing: on });
 

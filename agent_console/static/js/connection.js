@@ -10,6 +10,7 @@ import { applyMine, loadHistory } from "./ui/conversations.js";
 import { applyCrises } from "./ui/crisis.js";
 import { askRelogin } from "./ui/login.js";
 import { onOffer } from "./ui/offer.js";
+import { applyStatus } from "./ui/workplace.js";
 import { applyQueue } from "./ui/queue.js";
 import { loadRouting } from "./ui/config.js";
 import { setConn } from "./ui/views.js";
@@ -48,6 +49,7 @@ async function onConnected() {
   applyQueue(res.queue);
   applyMine(res.mine);
   applyCrises(res.crises);
+  applyStatus(res.status);
   // An offer made while this console was away is still ours until it runs out.
   if (res.offer && (!S.offer || S.offer.id !== res.offer.conversation_id)) onOffer(res.offer);
   // Fill every gap of the conversations on screen (also those that ended while we were away).

@@ -7,6 +7,7 @@ import { onOffer, onOfferWithdrawn } from "./ui/offer.js";
 import { applyQueue } from "./ui/queue.js";
 import { onOutcomeMissing, onReader, onSpoedMelding, onTakeOverDeclined, onTakeOverRequest, onTakenFromYou, onTakenOver, onVisitorPresence } from "./ui/takeover.js";
 import { onTransferred } from "./ui/transfer-dialog.js";
+import { onAgentStatus, onBoard, onReadAlongStopped, onWhisper } from "./ui/workplace.js";
 
 export const HANDLERS = Object.freeze({
   queue: applyQueue,
@@ -32,5 +33,9 @@ export const HANDLERS = Object.freeze({
   offer: onOffer,
   offer_withdrawn: onOfferWithdrawn,
   tijdvak_started: onTijdvakStarted,
-  callback_overdue: onCallbackOverdue
+  callback_overdue: onCallbackOverdue,
+  agent_status: onAgentStatus,
+  board: onBoard,
+  whisper: onWhisper,
+  read_along_stopped: onReadAlongStopped
 });

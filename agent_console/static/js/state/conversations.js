@@ -38,10 +38,16 @@ export function leavesGap(c, m) {
  * and note it holds (known ones are kept as they are). */
 export function mergeView(c, view) {
   if (!view) return;
-  c.summary = Object.assign({}, c.summary, view, { messages: undefined, notes: undefined });
+  c.summary = Object.assign({}, c.summary, view, { messages: undefined, notes: undefined, whispers: undefined });
   if (view.status) c.status = view.status;
   (view.messages || []).forEach((m) => { addMessage(c, m, false); });
   (view.notes || []).forEach((n) => { c.notes.set(n.id, n); });
+  (view.whispers || []).forEach((w) => { c.notes.set(w.id, asNote(w)); });
+}
+
+/** A supervisor's whisper in the log: among the notes (never the visitor's), marked as a whisper. */
+export function asNote(w) {
+  return { id: w.id, text: w.text, at: w.at, internal: true, whisper: true, from: (w.from && w.from.name) || "" };
 }
 
 /** Adds a note unless known. True when added. */

@@ -16,6 +16,7 @@ import { openTransfer } from "./transfer-dialog.js";
 import { bindFeedback, decorateMessage } from "./risk-feedback.js";
 import { bindReadyTexts } from "./ready-texts.js";
 import { bindBlock } from "./block-dialog.js";
+import { sendWhisper } from "./workplace.js";
 import { currentView, updateViewBadges } from "./views.js";
 
 // ---- tabs ----------------------------------------------------------------------------
@@ -137,7 +138,15 @@ export function buildConversation(c) {
   crisisBox.setAttribute("aria-labelledby", "conv-crisis-title-" + n);
   crisisBox.querySelector(".conv-crisis-timeline").setAttribute("aria-label", t("crisisTimeline"));
   applyTexts(panel);
-  panel.querySelector(".act-close-tab").addEventListener("click", function () { removeConversation(c); });
+  panel.querySelector(".act-close-tab").addEventListener("click", function () {
+    // Closing a conversation read along stops reading it along (the holder is told).
+    if (c.readOnly && c.status !== "closed") actions.readAlongStop({ conversation_id: c.id }).catch(function () {});
+    removeConversation(c);
+  });
+  const whisperBox = panel.querySelector(".whisper-box");
+  whisperBox.querySelector(".whisper-text").id = "whisper-" + n;
+  whisperBox.querySelector(".whisper-label").setAttribute("for", "whisper-" + n);
+  whisperBox.addEventListener("submit", function (e) { e.preventDefault(); sendWhisper(c); });
 
   c.panel = panel;
   c.tab = tab;
@@ -205,6 +214,10 @@ export function renderHeader(c) {
   const closed = c.status === "closed";
   const reading = !!c.readOnly && !closed;
   if (reading) meta.appendChild(el("span", "badge badge-gone", t("readingBadge")));
+  if (!c.readOnly && c.readers && c.readers.size) {
+    meta.appendChild(el("span", "badge badge-gone", t("readerBadge", { names: Array.from(c.readers.values()).join(", ") })));
+  }
+  c.panel.querySelector(".whisper-box").hidden = !reading;
   c.panel.querySelector(".act-close").hidden = reading || (closed && !conv.awaitingOutcome(c));
   c.panel.querySelector(".act-escalate").hidden = closed || reading;
   c.panel.querySelector(".act-transfer").hidden = closed || reading;
@@ -257,9 +270,9 @@ function scrollDown(c, force) {
 
 function buildItem(it, c) {
   if (it.note) {
-    const li = el("li", "item note");
+    const li = el("li", it.note.whisper ? "item note whisper" : "item note");
     li.dataset.noteId = it.note.id;
-    li.appendChild(el("p", "note-label", t("notePlaceholder")));
+    li.appendChild(el("p", "note-label", it.note.whisper ? t("whisperFrom", { name: it.note.from }) : t("notePlaceholder")));
     li.appendChild(el("p", "text", it.note.text));
     li.appendChild(el("p", "when", clock(it.note.at)));
     return li;

@@ -46,7 +46,12 @@ export async function takeOver(c) {
 
 export function onReader(d) {
   const c = d && convs.get(d.conversation_id);
-  if (c && !c.readOnly) setBanner(c, t("readerJoined", { name: d.by_name || t("byColleague") }));
+  if (c && !c.readOnly) {
+    if (!c.readers) c.readers = new Map();
+    c.readers.set(d.by, d.by_name || t("byColleague"));
+    renderHeader(c);
+    setBanner(c, t("readerJoined", { name: d.by_name || t("byColleague") }));
+  }
 }
 
 export function onTakeOverRequest(d) {

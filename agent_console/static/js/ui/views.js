@@ -8,6 +8,7 @@ import { onCasesShown } from "./cases.js";
 import { canSeeRisk, onRiskShown } from "./risk-view.js";
 import { canSeeDesk, onDeskShown } from "./desk-view.js";
 import { canSeeHours, onHoursShown } from "./hours-view.js";
+import { canSeeBoard, onBoardHidden, onBoardShown } from "./workplace.js";
 import { $, setBadge } from "./dom.js";
 
 // ---- views ---------------------------------------------------------------------------
@@ -20,6 +21,7 @@ export function showLogin() {
   $("risk-view").hidden = true;
   $("desk-view").hidden = true;
   $("hours-view").hidden = true;
+  $("board-view").hidden = true;
   $("view-tabs").hidden = true;
   $("session-bar").hidden = true;
   setTimeout(function () { $("login-username").focus(); }, 0);
@@ -32,14 +34,15 @@ export function showWork() {
   $("view-tab-risk").hidden = !canSeeRisk();
   $("view-tab-desk").hidden = !canSeeDesk();
   $("view-tab-hours").hidden = !canSeeHours();
+  $("view-tab-board").hidden = !canSeeBoard();
   showView(currentView, false);
 }
 
 // The chat workspace, the callbacks view and the case register are tab panels of one page:
 // switching never touches the socket, and the crisis alarm, offers and notices stay above all.
-const VIEWS = { chats: "work-view", callbacks: "callbacks-view", cases: "cases-view", risk: "risk-view", desk: "desk-view", hours: "hours-view" };
+const VIEWS = { chats: "work-view", callbacks: "callbacks-view", cases: "cases-view", risk: "risk-view", desk: "desk-view", hours: "hours-view", board: "board-view" };
 // Views only supervisors and admins see (their tabs are hidden for everyone else).
-const MAY_SEE = { risk: canSeeRisk, desk: canSeeDesk, hours: canSeeHours };
+const MAY_SEE = { risk: canSeeRisk, desk: canSeeDesk, hours: canSeeHours, board: canSeeBoard };
 export let currentView = Object.prototype.hasOwnProperty.call(VIEWS, load(KEY_VIEW, "chats")) ? load(KEY_VIEW, "chats") : "chats";
 export function showView(name, focusTab) {
   currentView = Object.prototype.hasOwnProperty.call(VIEWS, name) && (!MAY_SEE[name] || MAY_SEE[name]()) ? name : "chats";
@@ -56,6 +59,7 @@ export function showView(name, focusTab) {
   if (currentView === "risk") onRiskShown();
   if (currentView === "desk") onDeskShown();
   if (currentView === "hours") onHoursShown();
+  if (currentView === "board") onBoardShown(); else onBoardHidden();
 }
 $("view-tabs").addEventListener("click", function (e) {
   const tab = e.target.closest("[role=tab]");
