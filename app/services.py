@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 import socketio
 import structlog
 
+from agent_console.figures import FiguresService
 from callback.mail import Mailer, SmtpConfig
 from callback.model import Schedule, WeekPattern
 from callback.retention import CallbackRecords
@@ -84,6 +85,7 @@ class Services:
     agent_sockets: AgentNamespace
     readiness: Readiness
     jobs: JobRunner
+    figures: FiguresService
 
 
 def origin_policy(settings: Settings) -> Callable[[str | None, dict[str, Any]], bool]:
@@ -246,8 +248,38 @@ def contact_sources() -> ContactSources:
     return ContactSources([ChatRecords(), CallbackRecords()])
 
 
-def case_register(settings: Settings, db: Database, clock: Clock) -> CaseRegister:
-    return CaseRegister(db, clock, ZoneInfo(settings.timezone), retention(settings), contact_sources())
+def case_register(
+    settings: Settings, db: Database, clock: Clock, figures: FiguresService | None = None
+) -> CaseRegister:
+    # The figures seal their settled days before every purge (agent_console/figures.py).
+    seal = (figures or figures_service(settings, db, clock)).seal_due
+    return CaseRegister(
+        db, clock, ZoneInfo(settings.timezone), retention(settings), contact_sources(), before_purge=seal
+    )
+
+
+# A day's figures are sealed at the earliest this long after its end (see docs/figures.md).
+FIGURES_SETTLE = timedelta(hours=1)
+
+
+def figures_service(
+    settings: Settings, db: Database, clock: Clock, rules: RoutingRules | None = None
+) -> FiguresService:
+    """The management figures; callbacks count for the team the routing rules give their caller."""
+    if rules is None:
+        try:
+            rules = RoutingRules.load(settings.routing_file or DEFAULT_RULES)
+        except (RoutingConfigError, ValueError, OSError) as exc:
+            raise ConfigError(str(exc)) from None
+    routes = rules
+
+    def team_of(caller_type: str) -> str:
+        try:
+            return routes.route(caller_type, "weet_niet", None, False).team
+        except ValueError:  # a caller type the rules no longer know: counted without a team
+            return ""
+
+    return FiguresService(db, clock, ZoneInfo(settings.timezone), team_of, FIGURES_SETTLE)
 
 
 def retention(settings: Settings) -> Retention:
@@ -329,7 +361,8 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         handoffs,
         access_log,
     )
-    register = case_register(settings, db, clock)
+    figures = figures_service(settings, db, clock, rules)
+    register = case_register(settings, db, clock, figures)
 
     fanout = ResilientRedisManager(settings.redis_url, channel=settings.redis_channel) if settings.redis_url else None
     sio = socketio.AsyncServer(
@@ -391,4 +424,5 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         agent_sockets=agent_sockets,
         readiness=readiness,
         jobs=JobRunner(db, clock, settings.sync_database_url, settings.leader_ttl_s),
+        figures=figures,
     )

@@ -42,6 +42,8 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "access_log": MONITORS | {PRIVACY_OFFICER},
     # The risk-signal figures and the marked examples (routing/risk feedback).
     "risk_figures": MONITORS,
+    # The management figures (counts per day and team, no contact's content).
+    "figures": MONITORS,
     # Everyone with an account.
     "own_session": CONSOLE_ROLES | {PRIVACY_OFFICER},
 }
@@ -92,6 +94,7 @@ HTTP_ACTIONS: Mapping[tuple[str, str], str] = {
     ("GET", "/api/audit"): "access_log",
     ("GET", "/api/supervisor/risk/concepts"): "risk_figures",
     ("GET", "/api/supervisor/risk/feedback"): "risk_figures",
+    ("GET", "/api/supervisor/figures"): "figures",
 }
 
 

@@ -72,6 +72,7 @@ ROLE_TABLE = {
     "settings": (0, 0, 0, 1, 0),
     "access_log": (0, 0, 1, 1, 1),
     "risk_figures": (0, 0, 1, 1, 0),
+    "figures": (0, 0, 1, 1, 0),
     "own_session": (1, 1, 1, 1, 1),
     "no_such_action": (0, 0, 0, 0, 0),
 }
