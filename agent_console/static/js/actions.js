@@ -71,3 +71,6 @@ export const caseDetail = (id) => api("GET", "/api/agent/cases/" + enc(id));
 export const riskConcepts = (query) => api("GET", "/api/supervisor/risk/concepts" + query);
 /** The marked examples as a CSV file (supervisors and admins; the export is audited). */
 export const riskExport = () => apiFile("/api/supervisor/risk/feedback?format=csv");
+/** The management figures of a period (supervisors and admins), as JSON or as a CSV file. */
+export const figures = (query) => api("GET", "/api/supervisor/figures" + query);
+export const figuresFile = (query) => apiFile("/api/supervisor/figures" + query);
