@@ -39,22 +39,38 @@ from contact.store import audit_events
 log = structlog.get_logger(__name__)
 
 Key = tuple[date, str]
+# The tijdvakken of one local day: (kind, start, the places it has unless the roster set others).
+Tijdvakken = Callable[[date], list[tuple[str, datetime, int]]]
 # Days sealed per run at most: the first run on an old database catches up over a few runs.
 SEAL_BATCH = 62
+# A day that has not settled (a conversation still awaiting its outcome) is looked at again
+# after this long, not at every run of the purge (every 30 s).
+RETRY_UNSETTLED = timedelta(minutes=10)
 ALL_TEAMS = "all"
 
 
 class FiguresService:
     def __init__(
-        self, db: Database, clock: Clock, tz: ZoneInfo, team_of: Callable[[str], str], settle: timedelta
+        self,
+        db: Database,
+        clock: Clock,
+        tz: ZoneInfo,
+        team_of: Callable[[str], str],
+        tijdvakken: Tijdvakken,
+        settle: timedelta,
     ) -> None:
         """`team_of(caller_type)`: the team a callback's caller belongs to (the routing rules);
+        `tijdvakken(day)`: the day's tijdvakken with their standard places (the callback schedule);
         `settle`: how long after its end a day may be sealed at the earliest."""
+        self.tijdvakken = tijdvakken
         self.db = db
         self.clock = clock
         self.tz = tz
         self.team_of = team_of
         self.settle = settle
+        # This process saw every day up to this one sealed: nothing to look at until the next day.
+        self._done_through: date | None = None
+        self._next_try: datetime | None = None
 
     def today(self) -> date:
         return self.clock.now().astimezone(self.tz).date()
@@ -126,6 +142,8 @@ class FiguresService:
         """Seal every settled day not sealed yet (at most SEAL_BATCH per run); how many were."""
         now = self.clock.now()
         last = self._day(now - self.settle) - timedelta(days=1)
+        if self._done_through == last or (self._next_try is not None and now < self._next_try):
+            return 0
         async with self.db.read() as conn:
             earliest = await self._earliest(conn)
             if earliest is None or earliest > last:
@@ -136,17 +154,23 @@ class FiguresService:
                     select(figures_sealed.c.day).where(figures_sealed.c.day >= earliest.isoformat())
                 )
             }
-        todo = [d for d in period_days(earliest, last) if d not in done][:SEAL_BATCH]
-        sealed = 0
-        for day in todo:
+        waiting = [d for d in period_days(earliest, last) if d not in done]
+        sealed = unsettled = 0
+        for day in waiting[:SEAL_BATCH]:
             try:
                 async with self.db.write() as conn:
                     if await self._seal(conn, day, now):
                         sealed += 1
+                    else:
+                        unsettled += 1
             except IntegrityError:  # another process (or the purge) sealed it first
                 continue
         if sealed:
-            log.info("figures_sealed", days=sealed)
+            log.info("figures_sealed", days=sealed, unsettled=unsettled)
+        if unsettled:
+            self._next_try = now + RETRY_UNSETTLED
+        elif len(waiting) <= SEAL_BATCH:
+            self._done_through, self._next_try = last, None
         return sealed
 
     async def _seal(self, conn: AsyncConnection, day: date, now: datetime) -> bool:
@@ -249,12 +273,25 @@ class FiguresService:
                 tallies[(day, self.team_of(r.caller_type))].count(results[r.status])
             else:
                 unsettled.add(day)
-        for s in await conn.execute(
-            select(slots.c.start, slots.c.capacity, slots.c.booked).where(slots.c.start >= start, slots.c.start < end)
-        ):
-            t = tallies[(self._day(s.start), NO_TEAM)]
-            t.count("tijdvak_capacity", s.capacity)
-            t.count("tijdvak_booked", s.booked)
+        # Places: what the roster set (or a booking fixed) for a tijdvak, else its standard places.
+        places = {
+            (s.kind, s.start): (s.capacity, s.booked)
+            for s in await conn.execute(
+                select(slots.c.kind, slots.c.start, slots.c.capacity, slots.c.booked).where(
+                    slots.c.start >= start, slots.c.start < end
+                )
+            )
+        }
+        for day in period_days(self._day(start), self._day(end - timedelta(microseconds=1))):
+            for kind, begins, standard in self.tijdvakken(day):
+                capacity, booked = places.pop((kind, begins), (standard, 0))
+                t = tallies[(day, NO_TEAM)]
+                t.count("tijdvak_capacity", capacity)
+                t.count("tijdvak_booked", booked)
+        for (_, begins), (capacity, booked) in places.items():  # a tijdvak the schedule no longer has
+            t = tallies[(self._day(begins), NO_TEAM)]
+            t.count("tijdvak_capacity", capacity)
+            t.count("tijdvak_booked", booked)
 
     async def _handoffs(
         self,

@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -272,6 +272,8 @@ def figures_service(
         except (RoutingConfigError, ValueError, OSError) as exc:
             raise ConfigError(str(exc)) from None
     routes = rules
+    schedule = callback_schedule(settings)
+    places = {"terugbellen": settings.callback_capacity, "adviesgesprek": settings.adviesgesprek_capacity}
 
     def team_of(caller_type: str) -> str:
         try:
@@ -279,7 +281,10 @@ def figures_service(
         except ValueError:  # a caller type the rules no longer know: counted without a team
             return ""
 
-    return FiguresService(db, clock, ZoneInfo(settings.timezone), team_of, FIGURES_SETTLE)
+    def tijdvakken(day: date) -> list[tuple[str, datetime, int]]:
+        return [(kind, tv.start, places[kind]) for kind in schedule.kinds for tv in schedule.tijdvakken(kind, day, 1)]
+
+    return FiguresService(db, clock, ZoneInfo(settings.timezone), team_of, tijdvakken, FIGURES_SETTLE)
 
 
 def retention(settings: Settings) -> Retention:

@@ -5,8 +5,10 @@ retention purge and even lost rows leave the figures unchanged; CSV; roles; bad 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +22,7 @@ from cases import http as cases_http
 from chat.store import conversations
 from contact.clock import ManualClock
 from contact.db import Database
+from contact.migrate import upgrade
 from contact.store import audit_events
 from tests.support.server import (
     RunningServer,
@@ -57,13 +60,30 @@ def _total(body: dict[str, Any], period: str) -> dict[str, Any]:
     return next(r for r in body["totals"] if r["period"] == period)
 
 
+async def _database(backend: str, tmp_path, request) -> str:
+    if backend == "sqlite":
+        return await migrated_sqlite(str(tmp_path / "figures.db"))
+    url = request.getfixturevalue("postgres").create_database(f"fig_{uuid.uuid4().hex[:8]}")
+    await asyncio.to_thread(upgrade, url)
+    return url
+
+
 @pytest.fixture
-async def server(tmp_path):
-    url = await migrated_sqlite(str(tmp_path / "figures.db"))
+async def server(tmp_path, request):
+    url = await _database(getattr(request, "param", "sqlite"), tmp_path, request)
     clock = ManualClock(MONDAY_8)
     running = await RunningServer(
         # Jobs that would run on their own are slow here: the test seals and purges itself.
-        make_settings(url, callback_capacity=2, callback_check_s=3600, retention_days=0, hash_key="k" * 32),
+        make_settings(
+            url,
+            # Monday has three terugbel-tijdvakken of two places each (09, 10 and 11 o'clock), no adviesgesprekken.
+            callback_hours="mon-fri 09:00-12:00",
+            callback_capacity=2,
+            adviesgesprek_capacity=0,
+            callback_check_s=3600,
+            retention_days=0,
+            hash_key="k" * 32,
+        ),
         clock,
     ).start()
     running.clock = clock
@@ -158,7 +178,8 @@ MONDAY = {
     "crisis_alarms": 1, "crisis_acknowledged": 1, "crisis_ack_p50_s": 45, "crisis_ack_max_s": 45,
     "callbacks_requested": 2, "callbacks_cancelled": 0, "callbacks_reached": 1, "callbacks_not_reached": 1,
     "callbacks_wrong_number": 0,
-    "tijdvak_capacity": 2, "tijdvak_booked": 2, "tijdvak_use": 1.0,
+    # 3 tijdvakken x 2 places, 2 booked
+    "tijdvak_capacity": 6, "tijdvak_booked": 2, "tijdvak_use": 0.3333,
     # both chat meldingen registered at once (built-in register): started within the deadline
     "meldingen": 2, "meldingen_deadline_met": 2, "meldingen_deadline_missed": 0, "deadline_met_share": 1.0,
     "hermeldingen": 1,
@@ -169,6 +190,7 @@ def _expect(row: dict[str, Any], expected: dict[str, Any]) -> None:
     assert {k: row[k] for k in expected} == expected
 
 
+@pytest.mark.parametrize("server", ["sqlite", "postgres"], indirect=True)
 async def test_a_scripted_day_sealed_purged_and_grouped(server):
     team = await _scripted_day(server)
     _, boss = await _token(server, "supervisor")
@@ -184,7 +206,7 @@ async def test_a_scripted_day_sealed_purged_and_grouped(server):
     assert (monday["crisis"]["chats_offered"], monday["crisis"]["crisis_alarms"]) == (1, 1)
     assert sum(r["callbacks_requested"] for r in monday.values()) == 2
     tijdvak_row = next(r for r in body["rows"] if r["period"] == "2026-11-30" and r["team"] is None)
-    assert (tijdvak_row["tijdvak_capacity"], tijdvak_row["chats_offered"]) == (2, 0)
+    assert (tijdvak_row["tijdvak_capacity"], tijdvak_row["chats_offered"]) == (6, 0)
 
     # One team: its chats only.
     _, one, _ = await _get(server, f"?from=2026-11-30&to=2026-11-30&team={team}", boss)
@@ -232,7 +254,9 @@ async def test_csv_roles_and_bad_input(server):
     assert status == 200 and ctype.startswith("text/csv")
     rows = list(csv.reader(io.StringIO(text)))
     assert tuple(rows[0]) == COLUMNS
-    assert len(rows) == 3 and rows[-1][:2] == ["2026-11-30", "all"]  # header, the chat's team, all teams
+    # Header, the tijdvakken (no team), the chat's team, all teams.
+    assert [r[1:3] for r in rows[1:]] == [["", "0"], ["jeugd", "1"], ["all", "1"]]
+    assert rows[1][COLUMNS.index("tijdvak_capacity")] == "6"
     assert rows[-1][COLUMNS.index("chats_abandoned")] == "1"
     assert all(not cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r)
 
