@@ -29,7 +29,7 @@ from agent_console.figures_model import NO_TEAM, Tally, check_period, period_day
 from agent_console.figures_store import figures_days, figures_sealed
 from callback.store import requests, slots
 from cases.store import handoffs
-from chat.store import conversations
+from chat.store import conversations, crisis_events
 from contact.auth import AgentIdentity
 from contact.clock import Clock
 from contact.db import Database
@@ -224,7 +224,7 @@ class FiguresService:
         rows = await conn.execute(
             select(
                 c.team, c.status, c.created_at, c.agent_id, c.accepted_at, c.closed_at, c.outcome, c.outcome_at,
-                c.crisis_at, c.crisis_acked_at, first_accept.c.at.label("first_accept"),
+                first_accept.c.at.label("first_accept"),
             )
             .select_from(conversations.outerjoin(first_accept, first_accept.c.conversation_id == c.id))
             .where(c.created_at >= start, c.created_at < end)
@@ -244,13 +244,25 @@ class FiguresService:
             kind = (r.outcome or {}).get("kind")
             if kind in ("advies", "melding", "geen"):
                 t.count(f"outcome_{kind}")
-            if r.crisis_at is not None:
-                t.count("crisis_alarms")
-                if r.crisis_acked_at is not None:
-                    t.count("crisis_acknowledged")
-                    t.sample("crisis_ack_s", (r.crisis_acked_at - r.crisis_at).total_seconds())
             if r.status != "closed" or (r.agent_id is not None and r.outcome_at is None):
                 unsettled.add(day)
+        # Crises from their timeline: a chat escalated again after an acknowledgement is a new alarm.
+        e = crisis_events.c
+        events = await conn.execute(
+            select(e.conversation_id, e.kind, e.at, c.team, c.created_at)
+            .select_from(crisis_events.join(conversations, conversations.c.id == e.conversation_id))
+            .where(c.created_at >= start, c.created_at < end, e.kind.in_(("escalated", "acknowledged")))
+            .order_by(e.conversation_id, e.at)
+        )
+        alarm: dict[str, datetime] = {}
+        for ev in events:
+            t = tallies[(self._day(ev.created_at), ev.team)]
+            if ev.kind == "escalated":
+                t.count("crisis_alarms")
+                alarm[ev.conversation_id] = ev.at
+            elif (raised := alarm.pop(ev.conversation_id, None)) is not None:
+                t.count("crisis_acknowledged")
+                t.sample("crisis_ack_s", (ev.at - raised).total_seconds())
 
     async def _callbacks(
         self, conn: AsyncConnection, start: datetime, end: datetime, tallies: dict[Key, Tally], unsettled: set[date]
