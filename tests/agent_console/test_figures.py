@@ -281,3 +281,63 @@ async def test_csv_roles_and_bad_input(server):
         status, body, _ = await _get(server, query, supervisor)
         assert status == 422 and body["error"]["code"] == "invalid_input", query
         assert body["error"].get("field") == field, (query, body)
+
+
+async def test_a_day_is_sealed_only_once_it_has_settled(tmp_path):
+    """A chat whose outcome is still to be recorded, and a melding the case system has not
+    accepted, hold the day open; once the outcome is there and the melding's deadline has passed
+    (missed), the day is sealed with those final figures."""
+    url = await migrated_sqlite(str(tmp_path / "settle.db"))
+    clock = ManualClock(MONDAY_8)
+    server = await RunningServer(
+        make_settings(
+            url,
+            # A case system that never answers: the melding stays pending.
+            case_webhook_url="http://127.0.0.1:9/hook",
+            case_webhook_secret="s" * 32,
+            case_webhook_allow_http=True,
+            callback_check_s=3600,
+            outcome_check_s=3600,
+            hash_key="k" * 32,
+        ),
+        clock,
+    ).start()
+    server.clock = clock
+    try:
+        holder, password = await add_agent(url, teams=("jeugd", "volwassenen"))
+        advisor = await agent_client(server.url, await login(server.url, holder.username, password))
+        v = await visitor(server.url)
+        left = (await v.call("start", chat_start()))["conversation_id"]
+        await advisor.call("accept", {"conversation_id": left})
+        assert await v.call("leave", {}) == {"ok": True}
+        await v.disconnect()
+        await _chat(server, advisor, wait_s=5, talk_s=50, outcome=MELDING)
+        await advisor.disconnect()
+
+        figures = server.app[figures_http.FIGURES]
+        clock.set(datetime(2026, 12, 1, 1, 0, tzinfo=UTC))  # Tuesday 02:00 in Amsterdam
+        assert await figures.seal_due() == 0  # Monday has not settled
+        assert await figures.sealed_days() == []
+        _, boss = await _token(server, "supervisor")
+        _, live, _ = await _get(server, "?from=2026-11-30&to=2026-11-30", boss)
+        _expect(_total(live, "2026-11-30"), {"chats_answered": 2, "outcome_geen": 0, "meldingen": 1,
+                                             "meldingen_deadline_met": 0, "meldingen_deadline_missed": 0,
+                                             "deadline_met_share": None})  # fmt: skip
+
+        # The holder records the outcome the next night (within the grace period).
+        advisor = await agent_client(server.url, await login(server.url, holder.username, password))
+        assert (await advisor.call("close", {"conversation_id": left, "outcome": {"kind": "geen"}})).get("ok")
+        await advisor.disconnect()
+        clock.advance(minutes=11)
+        assert await figures.seal_due() == 0  # the melding is still not started, its deadline ahead
+
+        # Monday 7 December was the deadline (5 working days); on the 8th it has been missed.
+        clock.set(datetime(2026, 12, 8, 1, 0, tzinfo=UTC))
+        assert await figures.seal_due() == 8  # 30 November up to 7 December
+        _, boss = await _token(server, "supervisor")
+        _, sealed, _ = await _get(server, "?from=2026-11-30&to=2026-11-30", boss)
+        _expect(_total(sealed, "2026-11-30"), {"chats_answered": 2, "outcome_geen": 1, "outcome_melding": 1,
+                                               "meldingen": 1, "meldingen_deadline_met": 0,
+                                               "meldingen_deadline_missed": 1, "deadline_met_share": 0.0})  # fmt: skip
+    finally:
+        await server.stop()
