@@ -277,6 +277,9 @@ async def test_csv_roles_and_bad_input(server):
         ("?format=xml", "format"),
         ("?team=Bad%20Team!", "team"),
         ("?from=2026-11-30&from=2026-11-29", "from"),
+        ("?from=%00", "from"),
+        ("?to=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-11-30", "to"),  # full-width digits
+        ("?team=jeugd%00", "team"),
     ):
         status, body, _ = await _get(server, query, supervisor)
         assert status == 422 and body["error"]["code"] == "invalid_input", query
