@@ -8,16 +8,19 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiohttp import ClientSession
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from agent_console import figures_http
 from agent_console.figures_model import COLUMNS
+from agent_console.figures_store import figures_days
 from app.services import figures_service
 from cases import http as cases_http
 from chat.store import conversations
@@ -234,6 +237,18 @@ async def test_a_scripted_day_sealed_purged_and_grouped(server):
     assert await figures.sealed_days() == ["2026-11-30", "2026-12-01"]
     assert await figures.seal_due() == 0
     _, boss = await _token(server, "supervisor")  # the first session ran out with the clock
+    # What is kept: names of figures and numbers, nothing a person said or can be reached by.
+    db = Database(server.settings.database_url)
+    try:
+        async with db.read() as conn:
+            kept = (await conn.execute(select(figures_days))).all()
+    finally:
+        await db.dispose()
+    assert kept and all(re.fullmatch(r"[a-z_]+(:\d+)?", r.figure) and isinstance(r.value, int) for r in kept)
+    assert {r.team for r in kept} <= {"", "jeugd", "volwassenen", "professionals", "crisis"}
+    _, text, _ = await _get(server, "?from=2026-11-30&to=2026-12-01&format=csv", boss)
+    for secret in ("vader slaat", "0612345678", "06 11112222", "tips gegeven", "gevaar"):
+        assert secret not in text and secret not in json.dumps(body)
     _, sealed, _ = await _get(server, "?from=2026-11-30&to=2026-12-01", boss)
     assert sealed == body
 
