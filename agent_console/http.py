@@ -15,6 +15,12 @@ from contact.http import SETTINGS, agent_from_request
 from contact.phone import HELPLINE
 
 STATIC = Path(__file__).resolve().parent / "static"
+# The chart library of the Cijfers view, installed from npm at set-up and served by us.
+UPLOT = Path(__file__).resolve().parent.parent / "node_modules" / "uplot" / "dist"
+VENDOR = {
+    "uplot.esm.js": ("uPlot.esm.js", "text/javascript; charset=utf-8"),
+    "uplot.min.css": ("uPlot.min.css", "text/css; charset=utf-8"),
+}
 
 # Module scripts load only with a JavaScript MIME type, and text/javascript is the one the HTML
 # standard names. aiohttp's file responses guess with their own table (application/javascript
@@ -42,6 +48,16 @@ def config_view(request: web.Request) -> dict[str, Any]:
     }
 
 
+async def vendor(request: web.Request) -> web.StreamResponse:
+    """GET /console/vendor/{name}: uPlot's ES module and its style sheet (npm, never a CDN)."""
+    known = VENDOR.get(request.match_info["name"])
+    if known is None or not (UPLOT / known[0]).is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(
+        UPLOT / known[0], headers={"Content-Type": known[1], "Cache-Control": "public, max-age=86400"}
+    )
+
+
 async def config(request: web.Request) -> web.Response:
     """GET /api/agent/config: for any agent who is logged in; `unauthorized` otherwise."""
     await agent_from_request(request)
@@ -52,5 +68,6 @@ def routes() -> list[web.AbstractRouteDef]:
     return [
         web.get("/console", console_page),
         web.get("/api/agent/config", config),
+        web.get("/console/vendor/{name}", vendor),
         web.static("/console/static", STATIC, follow_symlinks=False, show_index=False),
     ]

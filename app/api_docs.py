@@ -238,6 +238,53 @@ class RiskConcepts(_Doc):
     concepts: list[RiskConceptCount]
 
 
+class FiguresRow(_Doc):
+    """The figures of one period and team (docs/figures.md defines each)."""
+
+    period: str
+    team: str | None
+    chats_offered: int
+    chats_answered: int
+    chats_abandoned: int
+    wait_p50_s: int | None
+    wait_p90_s: int | None
+    talk_mean_s: float | None
+    talk_p50_s: int | None
+    nawerk_mean_s: float | None
+    outcome_advies: int
+    outcome_melding: int
+    outcome_geen: int
+    crisis_alarms: int
+    crisis_acknowledged: int
+    crisis_ack_p50_s: int | None
+    crisis_ack_max_s: int | None
+    callbacks_requested: int
+    callbacks_cancelled: int
+    callbacks_reached: int
+    callbacks_not_reached: int
+    callbacks_wrong_number: int
+    tijdvak_capacity: int
+    tijdvak_booked: int
+    tijdvak_use: float | None
+    meldingen: int
+    meldingen_deadline_met: int
+    meldingen_deadline_missed: int
+    deadline_met_share: float | None
+    hermeldingen: int
+
+
+class Figures(_Doc):
+    """Management figures per period and team, and totals per period (`format=csv`: the same rows as CSV)."""
+
+    from_: str = Field(alias="from")
+    to: str
+    group: Literal["day", "week", "month"]
+    team: str | None
+    timezone: str
+    rows: list[FiguresRow]
+    totals: list[FiguresRow]
+
+
 class RiskExample(_Doc):
     date: str
     kind: Literal["wrong", "missed"]
@@ -599,6 +646,15 @@ OPERATIONS: tuple[Operation, ...] = (
         TeamHoursView,
         hours_http.CloseNowBody,
         auth=True,
+        errors=(403, 422),
+    ),  # fmt: skip
+    Operation(
+        "get",
+        "/api/supervisor/figures",
+        "Management figures per day, week or month and team (JSON or CSV)",
+        Figures,
+        auth=True,
+        query=("from", "to", "group", "team", "format"),
         errors=(403, 422),
     ),  # fmt: skip
     Operation("get", OPENAPI_PATH, "This document", Schema, errors=()),

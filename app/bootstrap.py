@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from agent_console import figures_http, routing_http
 from agent_console import http as console_http
-from agent_console import routing_http
 from app import api_docs, lifecycles
 from app.jobs import register_jobs
 from app.services import ConfigError, Services, build_services, origin_policy
@@ -50,6 +50,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.add_routes(api_docs.routes())
     app.add_routes(desk_http.routes())
     app.add_routes(hours_http.routes())
+    app.add_routes(figures_http.routes())
     return app
 
 
@@ -69,6 +70,7 @@ def put_resources(app: web.Application, services: Services) -> None:
     app[callback_http.SEND] = services.dispatcher.send
     app[cases_http.CASES] = services.register
     app[routing_http.RULES] = services.rules
+    app[figures_http.FIGURES] = services.figures
     app[lifecycles.SIO] = services.sio
     app[lifecycles.WRITER] = services.writer
     app[lifecycles.JOBS] = services.jobs

@@ -58,3 +58,12 @@ def register_jobs(services: Services) -> None:
     jobs.every("outcomes", settings.outcome_check_s, overdue_outcomes)
     if push.teams:
         jobs.every("push_offers", settings.push_check_s, push_offers)
+
+    async def seal_figures() -> None:
+        try:
+            await services.figures.seal_due()
+        except Exception as exc:
+            log.error("job_step_failed", step="figures", error=type(exc).__name__)
+
+    # The purge seals first too; this keeps days sealed when there is nothing to purge.
+    jobs.every("figures", 600, seal_figures)

@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 import socketio
 import structlog
 
+from agent_console.figures import FiguresService
 from callback.mail import Mailer, SmtpConfig
 from callback.model import Schedule, WeekPattern
 from callback.retention import CallbackRecords
@@ -93,6 +94,7 @@ class Services:
     jobs: JobRunner
     ready_texts: ReadyTexts
     blocks: VisitorBlocks
+    figures: FiguresService
 
 
 def origin_policy(settings: Settings) -> Callable[[str | None, dict[str, Any]], bool]:
@@ -260,8 +262,43 @@ def contact_sources() -> ContactSources:
     return ContactSources([ChatRecords(), CallbackRecords()])
 
 
-def case_register(settings: Settings, db: Database, clock: Clock) -> CaseRegister:
-    return CaseRegister(db, clock, ZoneInfo(settings.timezone), retention(settings), contact_sources())
+def case_register(
+    settings: Settings, db: Database, clock: Clock, figures: FiguresService | None = None
+) -> CaseRegister:
+    # The figures seal their settled days before every purge (agent_console/figures.py).
+    seal = (figures or figures_service(settings, db, clock)).seal_due
+    return CaseRegister(
+        db, clock, ZoneInfo(settings.timezone), retention(settings), contact_sources(), before_purge=seal
+    )
+
+
+# A day's figures are sealed at the earliest this long after its end (see docs/figures.md).
+FIGURES_SETTLE = timedelta(hours=1)
+
+
+def figures_service(
+    settings: Settings, db: Database, clock: Clock, rules: RoutingRules | None = None
+) -> FiguresService:
+    """The management figures; callbacks count for the team the routing rules give their caller."""
+    if rules is None:
+        try:
+            rules = RoutingRules.load(settings.routing_file or DEFAULT_RULES)
+        except (RoutingConfigError, ValueError, OSError) as exc:
+            raise ConfigError(str(exc)) from None
+    routes = rules
+    schedule = callback_schedule(settings)
+    places = {"terugbellen": settings.callback_capacity, "adviesgesprek": settings.adviesgesprek_capacity}
+
+    def team_of(caller_type: str) -> str:
+        try:
+            return routes.route(caller_type, "weet_niet", None, False).team
+        except ValueError:  # a caller type the rules no longer know: counted without a team
+            return ""
+
+    def tijdvakken(day: date) -> list[tuple[str, datetime, int]]:
+        return [(kind, tv.start, places[kind]) for kind in schedule.kinds for tv in schedule.tijdvakken(kind, day, 1)]
+
+    return FiguresService(db, clock, ZoneInfo(settings.timezone), team_of, tijdvakken, FIGURES_SETTLE)
 
 
 def retention(settings: Settings) -> Retention:
@@ -349,7 +386,8 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         handoffs,
         access_log,
     )
-    register = case_register(settings, db, clock)
+    figures = figures_service(settings, db, clock, rules)
+    register = case_register(settings, db, clock, figures)
 
     fanout = ResilientRedisManager(settings.redis_url, channel=settings.redis_channel) if settings.redis_url else None
     sio = socketio.AsyncServer(
@@ -425,4 +463,5 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         jobs=JobRunner(db, clock, settings.sync_database_url, settings.leader_ttl_s),
         ready_texts=ReadyTexts(db, clock, hours, rules),
         blocks=blocks,
+        figures=figures,
     )

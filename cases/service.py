@@ -4,6 +4,7 @@ and every contact source's own records however the contact ended (cases/sources.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,9 +31,18 @@ _PURGED_KEYS = ("transcript", "notes", "requests", "topic")
 
 class CaseRegister:
     def __init__(
-        self, db: Database, clock: Clock, tz: ZoneInfo, retention: Retention, sources: ContactSources
+        self,
+        db: Database,
+        clock: Clock,
+        tz: ZoneInfo,
+        retention: Retention,
+        sources: ContactSources,
+        before_purge: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
-        """`sources`: how each contact source purges its own records."""
+        """`sources`: how each contact source purges its own records; `before_purge`: run before
+        anything is purged (the management figures seal their settled days; if it fails, nothing
+        is purged this time)."""
+        self.before_purge = before_purge
         self.db = db
         self.sources = sources
         self.clock = clock
@@ -159,6 +169,8 @@ class CaseRegister:
         repeat-report hashes older than `retention.hermelding`, and each source's contacts that
         ended longer ago than its own time. What was decided (outcome kind, deadline, links of
         repeat reports) stays."""
+        if self.before_purge is not None:
+            await self.before_purge()
         now = self.clock.now()
         cutoff = now - self.retention.handoff
         purged = 0

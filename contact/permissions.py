@@ -47,6 +47,8 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "risk_figures": MONITORS,
     # Opening hours per team: week pattern, exceptions, "closed now until" (contact/opening.py).
     "opening_hours": MONITORS,
+    # The management figures (counts per day and team, no contact's content).
+    "figures": MONITORS,
     # Everyone with an account.
     "own_session": CONSOLE_ROLES | {PRIVACY_OFFICER},
     # Ready texts (snelteksten): every console role uses them, supervisors and admins manage them.
@@ -128,6 +130,7 @@ HTTP_ACTIONS: Mapping[tuple[str, str], str] = {
     ("POST", "/api/supervisor/hours/{team}/exceptions"): "opening_hours",
     ("DELETE", "/api/supervisor/hours/{team}/exceptions/{id}"): "opening_hours",
     ("POST", "/api/supervisor/hours/{team}/close"): "opening_hours",
+    ("GET", "/api/supervisor/figures"): "figures",
 }
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import callback.store  # noqa: F401  (registers the tables on SQLModel.metadata)
+import agent_console.figures_store  # noqa: F401  (registers the tables on SQLModel.metadata)
+import callback.store  # noqa: F401
 import cases.store  # noqa: F401
 import chat.desk_store  # noqa: F401
 import chat.store  # noqa: F401

@@ -73,6 +73,7 @@ ROLE_TABLE = {
     "access_log": (0, 0, 1, 1, 1),
     "risk_figures": (0, 0, 1, 1, 0),
     "opening_hours": (0, 0, 1, 1, 0),
+    "figures": (0, 0, 1, 1, 0),
     "own_session": (1, 1, 1, 1, 1),
     "ready_texts": (1, 1, 1, 1, 0),
     "ready_texts_manage": (0, 0, 1, 1, 0),

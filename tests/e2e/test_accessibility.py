@@ -127,3 +127,38 @@ async def test_overzicht_and_reading_along_pass_axe(browser, web_server):
         await ctx.close()
         await v.disconnect()
         await advisor.disconnect()
+
+
+async def test_figures_view_draws_charts_with_tables_and_passes_axe(browser, web_server):
+    """The supervisors' Cijfers view: uPlot (served by us) draws each chart, the table beside it
+    holds the same numbers, and the view passes axe."""
+    from playwright.async_api import expect
+
+    from tests.e2e.test_console import _login
+    from tests.support.server import add_agent, start_payload, visitor
+
+    v = await visitor(web_server.url)
+    await v.call("start", start_payload())
+    await v.call("leave", {})
+    await v.disconnect()
+    ctx = await browser.new_context(bypass_csp=True, locale="nl-NL", viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    try:
+        page = await ctx.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        boss, password = await add_agent(web_server.settings.database_url, role="supervisor")
+        await _login(page, web_server.url, boss.username, password)
+        tab = page.locator("#view-tab-figures")
+        await expect(tab).to_be_visible()
+        await tab.click()
+        chats = page.locator(".fg-chart").filter(has=page.get_by_role("heading", name="Chats", exact=True))
+        await expect(chats.locator(".fg-plot canvas")).to_have_count(1)
+        table = chats.get_by_role("table", name="Chats")
+        await expect(table).to_be_visible()
+        await expect(table.get_by_role("columnheader", name="Weggegaan in de wachtrij")).to_be_visible()
+        offered = await table.locator("tbody tr td:nth-child(2)").all_inner_texts()
+        assert sum(int(n) for n in offered) >= 1
+        assert await violations(page) == []
+        assert errors == []
+    finally:
+        await ctx.close()

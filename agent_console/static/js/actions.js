@@ -97,3 +97,6 @@ export const resetHoursPattern = (team) => api("DELETE", hoursPath(team) + "/pat
 export const addHoursException = (team, body) => api("POST", hoursPath(team) + "/exceptions", body);
 export const deleteHoursException = (team, id) => api("DELETE", hoursPath(team) + "/exceptions/" + enc(id));
 export const closeHoursNow = (team, body) => api("POST", hoursPath(team) + "/close", body);
+/** The management figures of a period (supervisors and admins), as JSON or as a CSV file. */
+export const figures = (query) => api("GET", "/api/supervisor/figures" + query);
+export const figuresFile = (query) => apiFile("/api/supervisor/figures" + query);
