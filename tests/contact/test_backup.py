@@ -87,8 +87,8 @@ async def test_restore_drill(engine, tmp_path, request):
             history = (await agent2.call("history", {"conversation_id": cid}))["conversation"]["messages"]
             texts = [m["text"] for m in history]
             assert texts[:2] == [f"bezoeker {n}", f"adviseur {n}"], texts
-            # The visitor's resume token works on the restored server (same VT_SECRET_KEY, and the
-            # conversation's last activity is within VT_RESUME_TTL_S).
+            # The visitor's resume token works on the restored server: the database keeps its
+            # SHA-256 (no key), and the conversation's last activity is within VT_RESUME_TTL_S.
             v2 = await visitor(restored.url)
             resumed = await v2.call("resume", {"resume_token": resume_token, "after_seq": 0})
             assert resumed["conversation_id"] == cid and resumed["status"] == "active", resumed
