@@ -190,3 +190,47 @@ async def test_two_processes_each_serve_their_own(tmp_path, redis_url):
             await asyncio.to_thread(b.stop)
     finally:
         await asyncio.to_thread(a.stop)
+
+
+async def test_a_database_that_is_gone_is_an_error_not_a_hang(tmp_path):
+    from tests.support.services import postgres_process
+
+    with postgres_process() as pg:
+        url = pg.start().create_database(f"m_{uuid.uuid4().hex[:8]}")
+        await asyncio.to_thread(upgrade_schema, url)
+        settings = make_settings(
+            url,
+            metrics_token=TOKEN,
+            metrics_cache_s=0,
+            ready_timeout_s=1,
+            db_statement_timeout_s=1,
+            scheduler_enabled=False,
+        )
+        server = await RunningServer(settings).start()
+        try:
+            up = await scrape(server.url)
+            assert value(up, "vt_database_figures_up") == 1
+            assert value(up, "vt_dependency_errors_total", dependency="database") == 0
+            pg.stop()
+            began = asyncio.get_running_loop().time()
+            down = await scrape(server.url)
+            assert asyncio.get_running_loop().time() - began < 5
+            assert value(down, "vt_database_figures_up") == 0
+            assert value(down, "vt_dependency_errors_total", dependency="database") >= 1
+            # The last values read stay (a gap in the graph would hide the last known queue).
+            assert ("vt_queue_length", (("team", "jeugd"),)) in down
+            pg.start()
+            for _ in range(50):
+                if value(await scrape(server.url), "vt_database_figures_up") == 1:
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("the figures did not come back with the database")
+        finally:
+            await server.stop()
+
+
+def upgrade_schema(url: str) -> None:
+    from contact.migrate import upgrade
+
+    upgrade(url)
