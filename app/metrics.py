@@ -47,8 +47,7 @@ from contact.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-# Events whose name may become a label: the handlers of the namespaces (a fixed list); anything
-# else is counted as `other` (never a name a client made up).
+# Acks take milliseconds; a database under strain makes them seconds (the statement timeout is 5 s).
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MIN_TOKEN_CHARS = 16
 HANDOFF_STATUSES = ("pending", "dead")
@@ -249,6 +248,8 @@ class ProcessMetrics(Collector):
 
 
 def _handlers(namespace: object) -> frozenset[str]:
+    """The events a namespace handles: the only event names that become a label (anything else
+    is `other`, never a name a client made up)."""
     return frozenset(
         name[3:] for name in dir(namespace) if name.startswith("on_") and name[3:] not in ("connect", "disconnect")
     )

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import socketio
 from aiohttp import ClientSession
 
 from tests.support.processes import ROOT, ServerProcess, run_cli
@@ -29,6 +30,8 @@ from tests.support.server import Client, agent_client, login, start_payload
 from tests.support.services import free_port, service_missing
 
 CONF = ROOT / "deploy" / "nginx" / "vt-contact.conf"
+# Socket.IO connections per client address per process, small for the spoofing test.
+CAP = 3
 
 
 def nginx_binary() -> str:
@@ -133,7 +136,11 @@ def proxied(tmp_path_factory, postgres, redis_url):
         "--database-url", database_url, stdin=password + "\n",
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
-    env = {"VT_REDIS_CHANNEL": f"vt-proxy-{uuid.uuid4().hex[:6]}", "VT_FORWARDED_ALLOW_IPS": "127.0.0.1"}
+    env = {
+        "VT_REDIS_CHANNEL": f"vt-proxy-{uuid.uuid4().hex[:6]}",
+        "VT_FORWARDED_ALLOW_IPS": "127.0.0.1",
+        "VT_MAX_CONNECTIONS_PER_ADDRESS": str(CAP),
+    }
     processes: list[ServerProcess] = []
     try:
         for name in ("a", "b"):
@@ -143,6 +150,25 @@ def proxied(tmp_path_factory, postgres, redis_url):
     finally:
         for p in processes:
             p.stop()
+
+
+async def test_a_client_cannot_choose_its_address(proxied):
+    """The proxy sets X-Forwarded-For to the address it sees, and the servers believe only the
+    proxy (VT_FORWARDED_ALLOW_IPS): an address a client writes in the header counts for nothing.
+    Here every client is 127.0.0.1, so the per-address cap counts them all together, whatever
+    each claims (first in this module: no other connection is open yet)."""
+    url = proxied[0]
+    opened = []
+    try:
+        for n in range(CAP):
+            opened.append(await Client("/visitor").connect(url, headers={"X-Forwarded-For": f"203.0.113.{n + 1}"}))
+        refused = Client("/visitor")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await refused.connect(url, headers={"X-Forwarded-For": "198.51.100.77"})
+        assert refused.connect_error["data"]["error"]["code"] == "rate_limited"
+    finally:
+        for c in opened:
+            await c.disconnect()
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
