@@ -9,7 +9,7 @@ from aiohttp import web
 
 from agent_console import figures_http, routing_http
 from agent_console import http as console_http
-from app import api_docs, lifecycles
+from app import api_docs, lifecycles, metrics
 from app.jobs import register_jobs
 from app.services import ConfigError, Services, build_services, origin_policy
 from callback import http as callback_http
@@ -31,7 +31,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     services = build_services(settings, clock or SystemClock())
     register_jobs(services)
     app = web.Application(
-        middlewares=[security_headers(settings.origins), errors_middleware],
+        middlewares=[metrics.count_unavailable, security_headers(settings.origins), errors_middleware],
         client_max_size=settings.max_http_buffer_size,
     )
     app.on_response_prepare.append(no_store)
@@ -51,6 +51,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.add_routes(desk_http.routes())
     app.add_routes(hours_http.routes())
     app.add_routes(figures_http.routes())
+    metrics.install(app, services)
     return app
 
 

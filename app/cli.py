@@ -1,6 +1,6 @@
 """The `vt-contact` command: serve, agent add/list/disable/enable/reset-password/set-role/
-set-teams/reset-2fa, db upgrade, cases retry/discard, privacy purge/report, keys rotate, audit verify/purge
-(see docs/operations.md)."""
+set-teams/reset-2fa, db upgrade, cases retry/discard, privacy purge/report, keys rotate, audit verify/purge,
+backup, restore (see docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -189,6 +189,38 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = _settings(args)
     upgrade(settings.database_url)
     print("database schema is up to date")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """A consistent copy of the database while servers run (SQLite backup API, or pg_dump -Fc)."""
+    from pathlib import Path
+
+    from contact.backup import BackupError, backup
+
+    settings = _settings(args)
+    try:
+        kind = backup(settings.database_url, Path(args.path))
+    except BackupError as exc:
+        print(f"vt-contact backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup ({kind}) written to {args.path} (readable by its owner only)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """A backup into an empty database (or any with --force), then `db upgrade`."""
+    from pathlib import Path
+
+    from contact.backup import BackupError, restore
+
+    settings = _settings(args)
+    try:
+        kind = restore(settings.database_url, Path(args.path), force=args.force)
+    except BackupError as exc:
+        print(f"vt-contact restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup ({kind}) restored from {args.path}; database schema is up to date")
     return 0
 
 
@@ -508,6 +540,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _command(audit, "verify", "check the hash chain; exit 0 only when it is intact", cmd_audit_verify)
     _command(audit, "purge", "delete entries older than VT_ACCESS_LOG_RETENTION_DAYS", cmd_audit_purge)
+
+    made = _command(sub, "backup", "copy the database to PATH while servers run (never overwrites)", cmd_backup)
+    made.add_argument("path")
+    back = _command(sub, "restore", "restore a backup into an empty database, then upgrade its schema", cmd_restore)
+    back.add_argument("path")
+    back.add_argument("--force", action="store_true", help="restore into a database that is not empty")
     return parser
 
 

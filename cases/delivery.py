@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from cases.store import handoffs
 from contact.clock import Clock
 from contact.db import Database
+from contact.logs import happened
 
 log = structlog.get_logger(__name__)
 
@@ -190,7 +191,7 @@ class HandoffDelivery:
                 await r.read()  # whatever a 2xx says, the receiver has it
                 if 200 <= r.status < 300:
                     await self._delivered(row.id)
-                    log.info("handoff_delivered", handoff_id=row.id, tries=row.tries)
+                    happened("handoff_delivered", handoff_id=row.id, tries=row.tries)
                     return
                 error = f"http_{r.status}"
                 if r.status in (429, 503):
@@ -221,5 +222,6 @@ class HandoffDelivery:
             await conn.execute(update(handoffs).where(handoffs.c.id == handoff_id).values(**values))
         if dead:
             log.error("handoff_dead", handoff_id=handoff_id, tries=tries, error=error)
+            happened("handoff_dead", handoff_id=handoff_id, tries=tries, error=error)
         else:
             log.warning("handoff_retry", handoff_id=handoff_id, tries=tries, error=error)

@@ -7,6 +7,7 @@ import asyncio
 import contextvars
 import json
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -298,6 +299,14 @@ class GuardedNamespace(socketio.AsyncNamespace):
         self.trusted_proxies = trusted_proxies
         self.cap = cap
         self._addresses: dict[str, str] = {}
+        # Told of every answered event: (event, outcome, seconds); outcome is `ok`, `refused`,
+        # `invalid_input`, `unavailable` or `internal`. The composition root sets it (/metrics).
+        self.observer: Callable[[str, str, float], None] | None = None
+
+    @property
+    def connected(self) -> int:
+        """Open connections of this namespace in this process."""
+        return len(self._addresses)
 
     def _admit(self, sid: str, environ: dict[str, Any]) -> str:
         """Count the connection against its address's cap, or refuse it with the error shape."""
@@ -333,23 +342,32 @@ class GuardedNamespace(socketio.AsyncNamespace):
         handler = getattr(self, f"on_{event}", None) if isinstance(event, str) else None
         if handler is None:
             return error_payload("invalid_input", field="event")
+        began = time.perf_counter()
+        outcome = "ok"
         try:
             return await handler(sid, payload[0] if payload else None)
         except DomainError as exc:
+            outcome = "invalid_input" if exc.code == "invalid_input" else "refused"
             log.info("refused", ns=self.namespace, on=event, code=exc.code)
             return exc.payload()
         except ValidationError as exc:
+            outcome = "invalid_input"
             fields = sorted({".".join(str(p) for p in e["loc"]) or "payload" for e in exc.errors()})[:5]
             log.info("refused", ns=self.namespace, on=event, code="invalid_input", fields=fields)
             return error_payload("invalid_input", fields=fields)
         except Exception as exc:
             if unavailable(exc):
+                outcome = "unavailable"
                 # The database is down or slow: expected in an outage, no traceback; the client
                 # sends the same again later.
                 log.warning("event_unavailable", ns=self.namespace, on=event, error=type(exc).__name__)
                 return error_payload("unavailable")
+            outcome = "internal"
             log.error("event_failed", ns=self.namespace, on=event, error=type(exc).__name__, exc_info=True)
             return error_payload("internal")
+        finally:
+            if self.observer is not None:
+                self.observer(event, outcome, time.perf_counter() - began)
 
     async def _reply(self, result: Result, sid: str) -> dict[str, Any]:
         await self.dispatcher.send(result.emits, skip_sid=sid)
@@ -557,6 +575,8 @@ class AgentNamespace(GuardedNamespace):
             except Exception as exc:
                 if unavailable(exc):
                     log.warning("event_unavailable", ns=self.namespace, on=event, error=type(exc).__name__)
+                    if self.observer is not None:
+                        self.observer(event, "unavailable", 0.0)
                     return error_payload("unavailable")
                 log.error("event_failed", ns=self.namespace, on=event, error=type(exc).__name__, exc_info=True)
                 return error_payload("internal")

@@ -15,6 +15,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
+from contact.logs import happened as log_happened
+
+# Where `record_audit` leaves what a transaction did, for `Database.write` to log after the commit.
+HAPPENED_KEY = "vt_happened"
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores aware datetimes as UTC and always gives them back aware (SQLite forgets the offset)."""
@@ -121,9 +126,18 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """One transaction that commits when the block ends and rolls back on any error."""
+        """One transaction that commits when the block ends and rolls back on any error. What
+        it audited (contact/store.py `record_audit`) is logged once it committed, never before."""
+        happened: list[tuple[str, dict[str, Any]]] = []
         async with self.write_engine.begin() as conn:
-            yield conn
+            conn.info[HAPPENED_KEY] = happened
+            try:
+                yield conn
+            finally:
+                # The info dict belongs to the pooled connection: nothing stays for its next user.
+                conn.info.pop(HAPPENED_KEY, None)
+        for action, fields in happened:
+            log_happened(action, **fields)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

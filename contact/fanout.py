@@ -66,8 +66,11 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         # False from a failed publish or a lost subscription until Redis works again.
         self.healthy = True
         self.listening = False
+        # Failed publishes and lost subscriptions since start (the `/metrics` Redis error count).
+        self.redis_errors = 0
 
     def _degraded(self, what: str, exc: BaseException) -> None:
+        self.redis_errors += 1
         if self.healthy:
             log.warning("fanout_degraded", what=what, error=type(exc).__name__)
         self.healthy = False

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from typing import Any
 
 import structlog
 from aiohttp.http_exceptions import HttpProcessingError
@@ -31,6 +33,58 @@ def quiet_protocol_errors() -> None:
     server_log = logging.getLogger("aiohttp.server")
     if not any(isinstance(f, ProtocolErrorFilter) for f in server_log.filters):
         server_log.addFilter(ProtocolErrorFilter())
+
+
+# What happened, one INFO line each (docs/operations.md, "Logs"): every audited action (accept,
+# transfer, escalate, acknowledge, close with its outcome kind, login, logout, ...) once its
+# transaction committed, and a handoff delivered or dead. Ids and codes only: the fields below,
+# each a code-like value, an integer or a boolean; anything else (text, a name, a number, an
+# address, a token) is left out, whatever a caller passes.
+HAPPENED = logging.getLogger("vt.happened")
+HAPPENED_FIELDS = frozenset(
+    {
+        "actor",
+        "conversation_id",
+        "agent_id",
+        "handoff_id",
+        "team",
+        "to_agent",
+        "outcome",
+        "kind",
+        "level",
+        "how",
+        "role",
+        "reason",
+        "caller_type",
+        "source",
+        "step",
+        "count",
+        "tries",
+        "quick_exit",
+        "error",
+    }
+)
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.-]{0,63}$")
+
+
+def happened(action: str, **fields: Any) -> None:
+    """One INFO line on `vt.happened`: the action's name, and its ids and codes."""
+    kept: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key not in HAPPENED_FIELDS or value is None:
+            continue
+        if isinstance(value, bool | int) or (isinstance(value, str) and _CODE.match(value)):
+            kept[key] = value
+    HAPPENED.info("%s", action, extra={"vt_fields": kept})
+
+
+def _lift_fields(_logger: Any, _name: str, event_dict: Any) -> Any:
+    """A stdlib record's `vt_fields` (see `happened`) become fields of its JSON line."""
+    record = event_dict.get("_record")
+    fields = getattr(record, "vt_fields", None)
+    if isinstance(fields, dict):
+        event_dict.update(fields)
+    return event_dict
 
 
 DATA_LOGGERS = (
@@ -65,7 +119,7 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, _lift_fields],
         )
     )
     root = logging.getLogger()

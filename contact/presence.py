@@ -61,6 +61,8 @@ class RedisPresence(MemoryPresence):
         super().__init__()
         self._timeout_s = timeout_s
         self.degraded = False
+        # Calls Redis failed or did not answer in time (the `/metrics` Redis error count).
+        self.redis_errors = 0
         self._redis = redis
         self._pattern = f"{prefix}:presence:*"
         self._key = f"{prefix}:presence:{uuid.uuid4().hex}"
@@ -76,6 +78,7 @@ class RedisPresence(MemoryPresence):
         await self._publish_quietly()
 
     def _down(self, exc: BaseException) -> None:
+        self.redis_errors += 1
         if not self.degraded:
             log.warning("presence_fallback_to_this_process", error=type(exc).__name__)
         self.degraded = True

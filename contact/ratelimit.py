@@ -92,11 +92,14 @@ class FallbackRateLimiter:
         self.fallback = fallback
         self.timeout_s = timeout_s
         self.degraded = False
+        # Calls Redis failed or did not answer in time (the `/metrics` Redis error count).
+        self.redis_errors = 0
 
     async def _try(self, call: Callable[[RateLimiter], Any]) -> Any:
         try:
             result = await asyncio.wait_for(call(self.primary), self.timeout_s)
         except Exception as exc:
+            self.redis_errors += 1
             if not self.degraded:
                 log.warning("ratelimit_fallback_to_memory", error=type(exc).__name__)
                 self.degraded = True

@@ -151,6 +151,12 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
+    # `GET /metrics` asks for `Authorization: Bearer <this>` when set (at least 16 characters);
+    # without it only a direct request from this machine (loopback, not through a proxy) is served.
+    metrics_token: SecretStr | None = None
+    # The figures `/metrics` reads from the database are read at most this often (every process
+    # scraped within this time reports the same), each read bounded by `ready_timeout_s`.
+    metrics_cache_s: float = Field(default=5, ge=0)
 
     case_webhook_url: str | None = None
     case_webhook_secret: SecretStr | None = None

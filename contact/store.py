@@ -9,7 +9,8 @@ from sqlalchemy import JSON, BigInteger, Column, Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
 
-from contact.db import UTCDateTime
+from contact.db import HAPPENED_KEY, UTCDateTime
+from contact.logs import happened
 
 ROLES = ("advisor", "crisis", "supervisor", "admin", "privacy_officer")
 TEAMS = ("jeugd", "volwassenen", "professionals", "crisis")
@@ -87,7 +88,16 @@ async def record_audit(
     conversation_id: str | None = None,
     **detail: Any,
 ) -> None:
-    """Write one audit entry in the caller's transaction, so it commits or rolls back with the change."""
+    """Write one audit entry in the caller's transaction, so it commits or rolls back with the change.
+    Its action, ids and codes are logged (`vt.happened`) once the transaction committed."""
     await conn.execute(
         insert(audit_events).values(at=at, action=action, actor=actor, conversation_id=conversation_id, detail=detail)
     )
+    pending = conn.info.get(HAPPENED_KEY)
+    fields = {**detail, "actor": actor, "conversation_id": conversation_id}
+    if actor.startswith("agent:") and "agent_id" not in detail:
+        fields["agent_id"] = actor.removeprefix("agent:")
+    if pending is not None:
+        pending.append((action, fields))
+    else:  # a transaction not from Database.write: it is the caller's to commit
+        happened(action, **fields)

@@ -5,6 +5,7 @@ token or client address."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 from aiohttp import ClientSession
@@ -85,3 +86,8 @@ async def test_a_debug_log_of_a_whole_session_holds_nothing_personal(tmp_path):
         assert secret not in log, f"the log holds a personal value or secret: {secret[:6]}…"
     assert "127.0.0.1" not in own_address.sub("", log), "the log holds a client address"
     assert "?x=" not in log, "the log holds a query string"
+    # What happened is there, as JSON lines of ids and codes (docs/operations.md, "Logs").
+    happened = [json.loads(line) for line in log.splitlines() if '"vt.happened"' in line]
+    assert {"login", "accepted", "closed"} <= {line["event"] for line in happened}
+    closing = next(line for line in happened if line["event"] == "closed")
+    assert closing["conversation_id"] == cid and closing["outcome"] == "melding"
