@@ -71,3 +71,8 @@ export const caseDetail = (id) => api("GET", "/api/agent/cases/" + enc(id));
 export const riskConcepts = (query) => api("GET", "/api/supervisor/risk/concepts" + query);
 /** The marked examples as a CSV file (supervisors and admins; the export is audited). */
 export const riskExport = () => apiFile("/api/supervisor/risk/feedback?format=csv");
+// The admins' Medewerkers view (GET/POST /api/admin/agents...).
+export const adminAgents = () => api("GET", "/api/admin/agents");
+export const addAgent = (body) => api("POST", "/api/admin/agents", body);
+/** One account change: `req` from state/accounts.js changeRequest(). */
+export const changeAgent = (req) => api("POST", req.path, req.body);

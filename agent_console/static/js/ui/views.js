@@ -6,6 +6,7 @@ import { S, convs, KEY_VIEW, load, store } from "../state/session.js";
 import { onCallbacksShown } from "./callbacks.js";
 import { onCasesShown } from "./cases.js";
 import { canSeeRisk, onRiskShown } from "./risk-view.js";
+import { canSeeAccounts, onAccountsShown } from "./accounts-view.js";
 import { $, setBadge } from "./dom.js";
 
 // ---- views ---------------------------------------------------------------------------
@@ -16,6 +17,7 @@ export function showLogin() {
   $("callbacks-view").hidden = true;
   $("cases-view").hidden = true;
   $("risk-view").hidden = true;
+  $("accounts-view").hidden = true;
   $("view-tabs").hidden = true;
   $("session-bar").hidden = true;
   setTimeout(function () { $("login-username").focus(); }, 0);
@@ -26,15 +28,16 @@ export function showWork() {
   $("view-tabs").hidden = false;
   $("agent-name").textContent = S.agent ? S.agent.name : "";
   $("view-tab-risk").hidden = !canSeeRisk();
+  $("view-tab-accounts").hidden = !canSeeAccounts();
   showView(currentView, false);
 }
 
 // The chat workspace, the callbacks view and the case register are tab panels of one page:
 // switching never touches the socket, and the crisis alarm, offers and notices stay above all.
-const VIEWS = { chats: "work-view", callbacks: "callbacks-view", cases: "cases-view", risk: "risk-view" };
+const VIEWS = { chats: "work-view", callbacks: "callbacks-view", cases: "cases-view", risk: "risk-view", accounts: "accounts-view" };
 export let currentView = Object.prototype.hasOwnProperty.call(VIEWS, load(KEY_VIEW, "chats")) ? load(KEY_VIEW, "chats") : "chats";
 export function showView(name, focusTab) {
-  currentView = Object.prototype.hasOwnProperty.call(VIEWS, name) && (name !== "risk" || canSeeRisk()) ? name : "chats";
+  currentView = Object.prototype.hasOwnProperty.call(VIEWS, name) && (name !== "risk" || canSeeRisk()) && (name !== "accounts" || canSeeAccounts()) ? name : "chats";
   store(KEY_VIEW, currentView);
   Object.keys(VIEWS).forEach(function (v) { $(VIEWS[v]).hidden = v !== currentView; });
   Array.prototype.forEach.call($("view-tabs").querySelectorAll("[role=tab]"), function (tab) {
@@ -46,6 +49,7 @@ export function showView(name, focusTab) {
   if (currentView === "callbacks") onCallbacksShown();
   if (currentView === "cases") onCasesShown();
   if (currentView === "risk") onRiskShown();
+  if (currentView === "accounts") onAccountsShown();
 }
 $("view-tabs").addEventListener("click", function (e) {
   const tab = e.target.closest("[role=tab]");
