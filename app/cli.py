@@ -279,12 +279,13 @@ def cmd_agent_list(args: argparse.Namespace) -> int:
             await db.dispose()
 
     rows = asyncio.run(run())
-    print(f"{'USERNAME':<24} {'ROLE':<16} {'ACTIVE':<7} {'2FA':<4} {'TEAMS':<40} NAME")
+    print(f"{'USERNAME':<24} {'ROLE':<16} {'ACTIVE':<7} {'2FA':<4} {'LAST LOGIN (UTC)':<17} {'TEAMS':<40} NAME")
     for r in rows:
         teams = ",".join(map(str, r["teams"]))  # type: ignore[call-overload]
         active = "yes" if r["active"] else "no"
         factor = "yes" if r["second_factor"] else "no"
-        print(f"{r['username']!s:<24} {r['role']!s:<16} {active:<7} {factor:<4} {teams:<40} {r['name']}")
+        last = str(r["last_login"])[:16].replace("T", " ") if r["last_login"] else "never"
+        print(f"{r['username']!s:<24} {r['role']!s:<16} {active:<7} {factor:<4} {last:<17} {teams:<40} {r['name']}")
     return 0
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from contact.access_log import access_log
 from contact.auth import agents
 from contact.db import Database
+from contact.permissions import allowed, http_action
 from contact.secretbox import SecretBox, SecretBoxError
 from tests.support.processes import cli_env, run_cli
 from tests.support.server import (
@@ -51,6 +52,17 @@ async def _changes(database_url: str, target: str) -> list:
     finally:
         await db.dispose()
     return [r for r in rows if r.detail.get("target") == target]
+
+
+# -- the permission table: the new and changed rows -----------------------------------------
+
+
+def test_adding_accounts_and_the_roster_are_the_admins():
+    assert http_action("POST", "/api/admin/agents") == "accounts"
+    assert http_action("PUT", "/api/admin/roster") == "roster"
+    roles = ("advisor", "crisis", "supervisor", "admin", "privacy_officer")
+    for action in ("accounts", "roster"):
+        assert [r for r in roles if allowed(r, action)] == ["admin"], action
 
 
 # -- adding and changing by HTTP ----------------------------------------------------------
@@ -277,6 +289,8 @@ async def test_last_login_is_null_before_the_first_login(tmp_path):
     agent, _ = await add_agent(url)
     done = await asyncio.to_thread(run_cli, "agent", "list", "--database-url", url)
     assert done.returncode == 0 and agent.username in done.stdout
+    line = next(row for row in done.stdout.splitlines() if row.startswith(agent.username))
+    assert " never " in line
     from contact.auth import AgentService, TokenSigner
 
     db = Database(url)
