@@ -299,3 +299,23 @@ async def test_last_login_is_null_before_the_first_login(tmp_path):
     finally:
         await db.dispose()
     assert rows[0]["last_login"] is None
+
+
+async def test_the_secret_being_enrolled_is_sealed_too(server):
+    boss, password = await add_agent(server.settings.database_url, role="admin")
+    status, answer = await _call(
+        "POST", f"{server.url}/api/agent/login", {"username": boss.username, "password": password}
+    )
+    assert status == 401 and answer["error"]["enroll"] is True
+    token = answer["error"]["enrollment_token"]
+    status, enrolled = await _call("POST", f"{server.url}/api/agent/2fa/enroll", {"enrollment_token": token})
+    assert status == 200
+    pending = (await _row(server.settings.database_url, boss.username)).totp_pending
+    assert pending.startswith("enc1:") and enrolled["secret"] not in pending
+    code = pyotp.TOTP(enrolled["secret"]).now()
+    status, confirmed = await _call(
+        "POST", f"{server.url}/api/agent/2fa/confirm", {"enrollment_token": token, "totp": code}
+    )
+    assert status == 200 and confirmed["factor"] == "totp"
+    row = await _row(server.settings.database_url, boss.username)
+    assert row.totp_pending is None and row.totp_secret.startswith("enc1:") and row.totp_secret != pending
