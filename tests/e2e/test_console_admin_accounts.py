@@ -62,6 +62,24 @@ async def test_admin_adds_and_disables_an_agent_whose_console_is_open(web_server
     await expect(nina).to_contain_text("crisis, volwassenen")
     await expect(nina).to_contain_text("Nog nooit")
     assert (await login_answer(web_server.url, username, password))["agent"]["role"] == "crisis"
+    # Role and teams in a dialog, by keyboard: only what changed is sent.
+    await nina.get_by_role("button", name="Rol en teams: Nina Nieuw").focus()
+    await page.keyboard.press("Enter")
+    edit = page.locator("#ac-edit-dialog")
+    await expect(edit.get_by_label("Rol")).to_be_focused()
+    await edit.get_by_label("Rol").select_option("advisor")
+    await edit.get_by_label("Teams (met komma's)").fill("jeugd")
+    await edit.get_by_label("Teams (met komma's)").press("Enter")
+    await expect(edit).to_be_hidden()
+    await expect(nina).to_contain_text("Adviseur")
+    await expect(nina).to_contain_text("jeugd")
+    await expect(nina.get_by_role("button", name="Rol en teams: Nina Nieuw")).to_be_focused()
+    # Your own role cannot be changed here.
+    await me.get_by_role("button", name="Rol en teams: Ada Beheer").click()
+    await expect(edit.get_by_label("Rol")).to_be_disabled()
+    await expect(edit).to_contain_text("Je eigen rol verander je niet zelf.")
+    await edit.get_by_role("button", name="Annuleren").click()
+
     # The same name again: the server's Dutch text.
     await form.get_by_label("Gebruikersnaam").fill(username)
     await form.get_by_label("Naam", exact=True).fill("Nina Twee")
