@@ -229,8 +229,9 @@ class AgentService:
         self.signer = signer
         self.policy = policy or AuthPolicy()
         self.address_key = address_key
-        # Seals the TOTP secrets at rest; without one (tools that never touch them) they stay
-        # as they are read.
+        # Seals the TOTP secrets at rest (contact/secretbox.py). None only in tools that never
+        # touch them (adding, listing, changing accounts): sealing then refuses, and a sealed
+        # secret reads as `unavailable`.
         self.box = box
         self._cache: dict[str, _Cached] = {}
         # Called with an agent id after their sessions ended (disconnect their sockets; tell
