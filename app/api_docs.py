@@ -323,7 +323,19 @@ class Enrolment(_Doc):
 
 
 class AgentList(_Doc):
+    """Each: id, username, name, role, teams, active, second_factor, last_login (ISO or null)."""
+
     agents: list[dict[str, Any]]
+
+
+class AgentAdded(_Doc):
+    agent: dict[str, Any]
+    password: str | None = Field(default=None, description="Made by the server when none was given: shown once")
+
+
+class PasswordReset(_Doc):
+    ok: Literal[True]
+    password: str | None = Field(default=None, description="Made by the server when none was given: shown once")
 
 
 class Schema(_Doc):
@@ -431,13 +443,15 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(401, 422, 429),
     ),  # fmt: skip
     Operation("get", "/api/admin/agents", "Every account (admin)", AgentList, auth=True, errors=(403,)),
-    Operation("post", "/api/admin/agents/{username}/disable", "Disable an account", Ok, auth=True, errors=(403, 404)),
+    Operation(
+        "post", "/api/admin/agents/{username}/disable", "Disable an account", Ok, auth=True, errors=(403, 404, 409)
+    ),
     Operation("post", "/api/admin/agents/{username}/enable", "Enable an account", Ok, auth=True, errors=(403, 404)),
     Operation(
         "post",
         "/api/admin/agents/{username}/reset-password",
-        "Set a new password (ends the sessions)",
-        Ok,
+        "Set a new password (ends the sessions); without one the server makes it",
+        PasswordReset,
         contact_http.PasswordBody,
         auth=True,
         errors=(403, 404, 422),
@@ -449,7 +463,7 @@ OPERATIONS: tuple[Operation, ...] = (
         Ok,
         contact_http.RoleBody,
         auth=True,
-        errors=(403, 404, 422),
+        errors=(403, 404, 409, 422),
     ),  # fmt: skip
     Operation(
         "post",
@@ -463,6 +477,16 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "post", "/api/admin/agents/{username}/reset-2fa", "Remove the second factor", Ok, auth=True, errors=(403, 404)
     ),
+    Operation(
+        "post",
+        "/api/admin/agents",
+        "Add an account; without a password the server makes one",
+        AgentAdded,
+        contact_http.NewAgentBody,
+        auth=True,
+        status=201,
+        errors=(403, 409, 422),
+    ),  # fmt: skip
     Operation("get", "/api/agent/colleagues", "Every active agent, for transfer", Colleagues, auth=True),
     Operation("get", "/api/agent/gemeenten", "The CBS gemeenten of the melding form", Gemeenten, auth=True),
     Operation("get", "/api/agent/routing", "Teams and expertise of the routing file", RoutingView, auth=True),

@@ -1,5 +1,5 @@
 """The `vt-contact` command: serve, agent add/list/disable/enable/reset-password/set-role/
-set-teams/reset-2fa, db upgrade, cases retry/discard, privacy purge/report, keys rotate, audit verify/purge,
+set-teams/reset-2fa/encrypt-2fa, db upgrade, cases retry/discard, privacy purge/report, keys rotate, audit verify/purge,
 backup, restore (see docs/operations.md)."""
 
 from __future__ import annotations
@@ -33,6 +33,18 @@ DEMO_AGENTS = (
 )
 ROLE_CHOICES = ("advisor", "crisis", "supervisor", "admin", "privacy_officer")
 _TEAM = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
+
+
+def _cli_actor() -> dict[str, str | None]:
+    """Who changed an account from the command line, for the access log: the OS user (the one
+    behind sudo where known), or nobody named when the system cannot tell."""
+    import os
+
+    try:
+        user: str | None = os.environ.get("SUDO_USER") or getpass.getuser()
+    except (OSError, KeyError):
+        user = None
+    return {"actor": "cli", "os_user": user}
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -225,6 +237,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_agent_add(args: argparse.Namespace) -> int:
+    from contact.access_log import Reader
     from contact.auth import AgentService, TokenSigner
     from contact.clock import SystemClock
     from contact.db import Database
@@ -260,6 +273,8 @@ def cmd_agent_add(args: argparse.Namespace) -> int:
                 password=password,
                 now=SystemClock().now(),
                 expertise=args.expertise,
+                reader=Reader(None, None),
+                logged=_cli_actor(),
             )
         except DomainError as exc:
             print(f"could not add agent: {exc.code}", file=sys.stderr)
@@ -296,19 +311,22 @@ def cmd_agent_list(args: argparse.Namespace) -> int:
             await db.dispose()
 
     rows = asyncio.run(run())
-    print(f"{'USERNAME':<24} {'ROLE':<16} {'ACTIVE':<7} {'2FA':<4} {'TEAMS':<40} NAME")
+    print(f"{'USERNAME':<24} {'ROLE':<16} {'ACTIVE':<7} {'2FA':<4} {'LAST LOGIN (UTC)':<17} {'TEAMS':<40} NAME")
     for r in rows:
         teams = ",".join(map(str, r["teams"]))  # type: ignore[call-overload]
         active = "yes" if r["active"] else "no"
         factor = "yes" if r["second_factor"] else "no"
-        print(f"{r['username']!s:<24} {r['role']!s:<16} {active:<7} {factor:<4} {teams:<40} {r['name']}")
+        last = str(r["last_login"])[:16].replace("T", " ") if r["last_login"] else "never"
+        print(f"{r['username']!s:<24} {r['role']!s:<16} {active:<7} {factor:<4} {last:<17} {teams:<40} {r['name']}")
     return 0
 
 
 def cmd_agent_change(args: argparse.Namespace) -> int:
-    """disable, enable, reset-password, set-role, set-teams, reset-2fa: one audited change; every
-    one but enable ends the agent's sessions, and the servers let go of their sockets (at once
-    through Redis when configured, else within VT_SESSION_CHECK_S)."""
+    """disable, enable, reset-password, set-role, set-teams, reset-2fa: one audited change, in
+    the access log too (the OS user as actor); every one but enable ends the agent's sessions,
+    and the servers let go of their sockets (at once through Redis when configured, else within
+    VT_SESSION_CHECK_S). Disabling or demoting the last active admin needs `--force`."""
+    from contact.access_log import Reader
     from contact.auth import AgentService, TokenSigner
     from contact.clock import SystemClock
     from contact.db import Database
@@ -321,6 +339,7 @@ def cmd_agent_change(args: argparse.Namespace) -> int:
             if not _TEAM.match(team):
                 raise SystemExit(f"invalid team name {team!r}")
     settings = _settings(args)
+    how = {"reader": Reader(None, None), "logged": _cli_actor(), "force": bool(getattr(args, "force", False))}
 
     async def run() -> int:
         db = Database(settings.database_url)
@@ -337,20 +356,21 @@ def cmd_agent_change(args: argparse.Namespace) -> int:
         try:
             match command:
                 case "disable":
-                    await service.disable(args.username, actor="cli")
+                    await service.disable(args.username, "cli", **how)
                 case "enable":
-                    await service.enable(args.username, actor="cli")
+                    await service.enable(args.username, "cli", **how)
                 case "reset-password":
                     assert password is not None
-                    await service.reset_password(args.username, password, actor="cli")
+                    await service.reset_password(args.username, password, "cli", **how)
                 case "set-role":
-                    await service.set_role(args.username, args.role, actor="cli")
+                    await service.set_role(args.username, args.role, "cli", **how)
                 case "set-teams":
-                    await service.set_teams(args.username, args.teams, actor="cli")
+                    await service.set_teams(args.username, args.teams, "cli", **how)
                 case "reset-2fa":
-                    await service.reset_second_factor(args.username, actor="cli")
+                    await service.reset_second_factor(args.username, "cli", **how)
         except DomainError as exc:
-            print(f"could not change agent: {exc.code}", file=sys.stderr)
+            hint = " (the last active admin: add --force to do it anyway)" if exc.code == "conflict" else ""
+            print(f"could not change agent: {exc.code}{hint}", file=sys.stderr)
             return 1
         finally:
             await db.dispose()
@@ -362,15 +382,45 @@ def cmd_agent_change(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_agent_encrypt_2fa(args: argparse.Namespace) -> int:
+    """Seal every TOTP secret still stored in the clear (or under an old VT_SECRET_KEY) with the
+    current key; exit 1 when some did not open (sealed with a key that is not configured)."""
+    from app.services import load_secret_box, secret_box
+    from contact.auth import AgentService, TokenSigner
+    from contact.db import Database
+
+    settings = _settings(args)
+
+    async def run() -> dict[str, int]:
+        db = Database(settings.database_url)
+        try:
+            box = await load_secret_box(secret_box(settings), db)
+            return await AgentService(db, TokenSigner("unused-for-sealing", 60), box=box).seal_stored_secrets()
+        finally:
+            await db.dispose()
+
+    done = asyncio.run(run())
+    print(f"{done['sealed']} TOTP secret(s) sealed now, {done['current']} already sealed with the current key")
+    if done["unreadable"]:
+        print(
+            f"{done['unreadable']} could not be opened: set the key they were sealed with in VT_SECRET_KEY_OLD, "
+            "or reset those agents' second factor (agent reset-2fa)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 async def _ensure_demo_agents(settings: Settings) -> list[tuple[str, str, str, str]]:
     """Create or reset the demo agents with fresh passwords, and a TOTP secret for the roles
     that need a second factor; returns (username, password, role, secret or "")."""
+    from app.services import load_secret_box, secret_box
     from contact.auth import AgentService, TokenSigner
     from contact.clock import SystemClock
     from contact.db import Database
 
     db = Database(settings.database_url)
-    service = AgentService(db, TokenSigner("unused-for-demo", 60))
+    service = AgentService(db, TokenSigner("unused-for-demo", 60), box=await load_secret_box(secret_box(settings), db))
     credentials = []
     try:
         for username, name, role, teams in DEMO_AGENTS:
@@ -510,9 +560,17 @@ def build_parser() -> argparse.ArgumentParser:
             change.add_argument("role", choices=list(ROLE_CHOICES))
         if name == "set-teams":
             change.add_argument("teams", nargs="+")
+        if name in ("disable", "set-role"):
+            change.add_argument(
+                "--force", action="store_true", help="also for the last active admin (recovery; see docs/operations.md)"
+            )
         change.add_argument("--database-url")
         change.add_argument("--redis-url")
         change.set_defaults(func=cmd_agent_change)
+
+    sealing = agent.add_parser("encrypt-2fa", help="seal TOTP secrets stored in the clear or under an old key")
+    sealing.add_argument("--database-url")
+    sealing.set_defaults(func=cmd_agent_encrypt_2fa)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     _command(db, "upgrade", "create or migrate the schema with Alembic", cmd_db_upgrade)

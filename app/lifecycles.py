@@ -13,14 +13,14 @@ import socketio
 import structlog
 from aiohttp import web
 
-from app.services import ConfigError
+from app.services import ConfigError, load_secret_box
 from cases.delivery import HandoffDelivery
 from chat.http import CHAT, DISPATCHER
 from chat.model import QueueChanged
 from chat.sockets import AgentNamespace, VisitorNamespace
 from chat.writer import MessageWriter
 from contact.fanout import ResilientRedisManager
-from contact.http import DATABASE, PRESENCE, SETTINGS
+from contact.http import AGENTS, DATABASE, PRESENCE, SETTINGS
 from contact.keys import Keys, stored_key
 from contact.migrate import current_revision, head_revision
 from contact.scheduler import JobRunner
@@ -54,6 +54,9 @@ async def database(app: web.Application) -> AsyncIterator[None]:
     if not keys.contact_hash:  # only in --demo (app/services.py hash_keys refuses it otherwise)
         log.warning("hash_key_from_database", hint="demo only: set VT_HASH_KEY and keep it out of the database")
         keys.contact_hash = await stored_key(db, "contact_hash")
+    box = app[AGENTS].box
+    if box is not None and not box.ready:  # no VT_SECRET_KEY: one process only (app/services.py)
+        await load_secret_box(box, db)
     yield
     await db.dispose()
 

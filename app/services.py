@@ -45,11 +45,12 @@ from contact.db import Database
 from contact.fanout import ResilientRedisManager
 from contact.health import Readiness
 from contact.hours import ChatHours
-from contact.keys import HOW_TO_MAKE_A_KEY, Keys, key_bytes
+from contact.keys import HOW_TO_MAKE_A_KEY, Keys, key_bytes, stored_key
 from contact.opening import OpeningHours
 from contact.presence import MemoryPresence, Presence, RedisPresence
 from contact.ratelimit import ConnectionCap, FallbackRateLimiter, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from contact.scheduler import JobRunner
+from contact.secretbox import SecretBox
 from contact.settings import Settings
 from routing.risk import DEFAULT_PHRASES, RiskDetector
 from routing.rules import DEFAULT_RULES, RoutingConfigError, RoutingRules
@@ -122,6 +123,25 @@ def secret_key(settings: Settings) -> str:
         raise ConfigError("several processes (VT_REDIS_URL) need one shared VT_SECRET_KEY")
     log.warning("secret_key_generated", hint="set VT_SECRET_KEY so logins survive a restart")
     return secrets.token_urlsafe(32)
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    """The box the TOTP secrets are sealed in: keyed from VT_SECRET_KEY (old keys in
+    VT_SECRET_KEY_OLD, comma-separated). Without a configured secret key (one process, or a
+    demo) it is empty until `load_secret_box` fills it from a key kept in the database."""
+    if settings.secret_key is None:
+        return SecretBox()
+    old_keys = settings.secret_key_old.get_secret_value() if settings.secret_key_old else ""
+    return SecretBox(settings.secret_key.get_secret_value(), [k.strip() for k in old_keys.split(",") if k.strip()])
+
+
+async def load_secret_box(box: SecretBox, db: Database) -> SecretBox:
+    """Fill an empty box from the key kept in the database (made on first use). It protects
+    nothing against a copy of the database: set VT_SECRET_KEY for that."""
+    if not box.ready:
+        log.warning("totp_key_from_database", hint="set VT_SECRET_KEY to seal TOTP secrets with a key kept elsewhere")
+        box.load(await stored_key(db, "totp_box"))
+    return box
 
 
 def hash_keys(settings: Settings) -> Keys:
@@ -368,6 +388,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
             touch_every_s=min(60, settings.idle_timeout_s / 10),
         ),
         address_key=lambda: keys.contact_hash,
+        box=secret_box(settings),
     )
     access_log = AccessLog(db, clock, keys)
     callbacks = CallbackService(

@@ -20,13 +20,16 @@ import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import URLSafeSerializer
-from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from contact.clock import Clock, SystemClock
+from contact import access_log
+from contact.access_log import Reader
+from contact.clock import Clock, SystemClock, iso
 from contact.db import Database
 from contact.errors import DomainError
 from contact.keys import keyed_hash
+from contact.secretbox import SecretBox, SecretBoxError
 from contact.store import ROLES, Agent, agent_sessions, record_audit
 from contact.validation import id_ok, text_ok
 
@@ -62,6 +65,37 @@ class AgentIdentity:
 
 def _identity(row: Any) -> AgentIdentity:
     return AgentIdentity(row.id, row.username, row.name, row.role, tuple(row.teams or ()), row.max_concurrent)
+
+
+# The access log names a change as the admin endpoint does (`/api/admin/agents/{username}/<name>`).
+_CHANGE_NAMES = {
+    "agent_disabled": "disable",
+    "agent_enabled": "enable",
+    "agent_password_reset": "reset-password",
+    "agent_role_changed": "role",
+    "agent_teams_changed": "teams",
+    "agent_2fa_reset": "reset-2fa",
+}
+
+
+async def _log_change(
+    conn: Any, reader: Reader, now: datetime, username: str, agent_id: str, change: str, detail: dict[str, Any]
+) -> None:
+    """The NEN 7513 entry of an account change, in the change's own transaction (`role` there is
+    the actor's: the role given is `new_role`)."""
+    detail = {("new_role" if key == "role" else key): value for key, value in detail.items()}
+    await access_log.record(
+        conn,
+        at=now,
+        action="account_change",
+        agent_id=reader.agent_id,
+        role=reader.role,
+        address_hash=reader.address_hash,
+        target=username,
+        target_agent_id=agent_id,
+        change=change,
+        **detail,
+    )
 
 
 class TokenSigner:
@@ -156,7 +190,27 @@ ENROL = (
     "Set up a second factor first: scan the QR code with your authenticator app.",
 )
 
+SELF_CHANGE = (
+    "Je kunt je eigen account niet uitzetten en je eigen rol niet veranderen. Vraag een andere beheerder.",
+    "You cannot disable your own account or change your own role. Ask another admin.",
+)
+LAST_ADMIN = (
+    "Er moet minstens één actieve beheerder blijven. Maak eerst iemand anders beheerder.",
+    "At least one active admin must remain. Make someone else admin first.",
+)
+FACTOR_KEY = (
+    "Je tweede stap kan nu niet worden gecontroleerd. Neem contact op met de beheerder.",
+    "Your second factor cannot be checked right now. Contact the administrator.",
+)
+USERNAME_TAKEN = ("Deze gebruikersnaam bestaat al. Kies een andere.", "This username is already taken.")
+
 SessionsEnded = Callable[[str], Awaitable[None]]
+
+
+def new_password() -> str:
+    """A password made by the server for a new account or a reset (shown once to the admin):
+    16 URL-safe characters, about 96 random bits."""
+    return secrets.token_urlsafe(12)
 
 
 class AgentService:
@@ -169,11 +223,16 @@ class AgentService:
         signer: TokenSigner,
         policy: AuthPolicy | None = None,
         address_key: Callable[[], bytes] = lambda: b"",
+        box: SecretBox | None = None,
     ) -> None:
         self.db = db
         self.signer = signer
         self.policy = policy or AuthPolicy()
         self.address_key = address_key
+        # Seals the TOTP secrets at rest (contact/secretbox.py). None only in tools that never
+        # touch them (adding, listing, changing accounts): sealing then refuses, and a sealed
+        # secret reads as `unavailable`.
+        self.box = box
         self._cache: dict[str, _Cached] = {}
         # Called with an agent id after their sessions ended (disconnect their sockets; tell
         # the other processes).
@@ -200,7 +259,10 @@ class AgentService:
         now: datetime,
         expertise: list[str] | None = None,
         actor: str = "cli",
+        reader: Reader | None = None,
+        logged: dict[str, Any] | None = None,
     ) -> AgentIdentity:
+        """A new active agent, audited; with `reader` also in the access log (same transaction)."""
         if role not in ROLES:
             raise DomainError("invalid_input", field="role")
         if not username or len(username) > 64 or not name or len(password) < 10:
@@ -225,8 +287,10 @@ class AgentService:
                     )
                 )
                 await record_audit(conn, at=now, action="agent_added", actor=actor, agent_id=agent_id, role=role)
+                if reader is not None:
+                    await _log_change(conn, reader, now, username, agent_id, "add", {**(logged or {}), "role": role})
         except IntegrityError:
-            raise DomainError("conflict") from None
+            raise DomainError("conflict", USERNAME_TAKEN) from None
         return AgentIdentity(agent_id, username, name, role, tuple(teams), None)
 
     async def upsert(
@@ -257,13 +321,31 @@ class AgentService:
             await conn.execute(
                 update(agents)
                 .where(agents.c.id == agent_id)
-                .values(totp_secret=secret, totp_pending=None, totp_last_step=None, recovery_hashes=[])
+                .values(
+                    totp_secret=self._seal(agent_id, "totp_secret", secret),
+                    totp_pending=None,
+                    totp_last_step=None,
+                    recovery_hashes=[],
+                )
             )
         return secret
 
     async def list_agents(self) -> list[dict[str, Any]]:
+        """Every account with its role, teams, status, whether a second factor is set and when
+        it last logged in (never a hash or a secret)."""
+        last_login = (
+            select(agent_sessions.c.agent_id, func.max(agent_sessions.c.created_at).label("at"))
+            .group_by(agent_sessions.c.agent_id)
+            .subquery()
+        )
         async with self.db.read() as conn:
-            rows = (await conn.execute(select(agents).order_by(agents.c.username))).all()
+            rows = (
+                await conn.execute(
+                    select(agents, last_login.c.at.label("last_login"))
+                    .outerjoin(last_login, last_login.c.agent_id == agents.c.id)
+                    .order_by(agents.c.username)
+                )
+            ).all()
         return [
             {
                 "id": r.id,
@@ -273,6 +355,7 @@ class AgentService:
                 "teams": list(r.teams or ()),
                 "active": bool(r.active),
                 "second_factor": r.totp_secret is not None,
+                "last_login": iso(r.last_login) if r.last_login is not None else None,
             }
             for r in rows
         ]
@@ -284,9 +367,22 @@ class AgentService:
             raise DomainError("not_found")
         return str(agent_id)
 
-    async def change(self, username: str, *, actor: str, action: str, **values: Any) -> str:
+    async def change(
+        self,
+        username: str,
+        *,
+        actor: str,
+        action: str,
+        reader: Reader | None = None,
+        force: bool = False,
+        logged: dict[str, Any] | None = None,
+        **values: Any,
+    ) -> str:
         """One account change (disable, enable, role, teams, password, second factor reset),
-        audited; every change but enabling ends the agent's sessions. Returns the agent id."""
+        audited, and with `reader` written to the access log in the same transaction (no
+        entry, no change); every change but enabling ends the agent's sessions. Nobody
+        disables or demotes themselves, and the last active admin stays (`conflict`), unless
+        `force` (the command line's way back in). Returns the agent id."""
         if "role" in values and values["role"] not in ROLES:
             raise DomainError("invalid_input", field="role")
         if "teams" in values and not all(map(id_ok, values["teams"])):
@@ -298,30 +394,52 @@ class AgentService:
             values["password_hash"] = await asyncio.to_thread(_hasher.hash, password)
         agent_id = await self._agent_id(username)
         now = self.clock.now()
+        removes_admin = values.get("active") is False or ("role" in values and values["role"] != "admin")
         async with self.db.write() as conn:
+            if removes_admin and not force:
+                if actor == f"agent:{agent_id}":
+                    raise DomainError("conflict", SELF_CHANGE)
+                # The admins' rows are locked (PostgreSQL; SQLite holds its write lock): two
+                # admins removing each other at once cannot both see the other still there.
+                admins = (
+                    (
+                        await conn.execute(
+                            select(agents.c.id)
+                            .where(agents.c.role == "admin", agents.c.active.is_(True))
+                            .with_for_update()
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                if agent_id in admins and len(admins) == 1:
+                    raise DomainError("conflict", LAST_ADMIN)
             await conn.execute(update(agents).where(agents.c.id == agent_id).values(**values))
             detail = {k: v for k, v in values.items() if k in ("role", "teams", "active")}
             await record_audit(conn, at=now, action=action, actor=actor, agent_id=agent_id, **detail)
+            if reader is not None:
+                change = _CHANGE_NAMES.get(action, action.removeprefix("agent_"))
+                await _log_change(conn, reader, now, username, agent_id, change, {**(logged or {}), **detail})
         if action != "agent_enabled":
             await self.end_sessions(agent_id, action.removeprefix("agent_"))
         return agent_id
 
-    async def disable(self, username: str, actor: str) -> str:
-        return await self.change(username, actor=actor, action="agent_disabled", active=False)
+    async def disable(self, username: str, actor: str, **how: Any) -> str:
+        return await self.change(username, actor=actor, action="agent_disabled", active=False, **how)
 
-    async def enable(self, username: str, actor: str) -> str:
-        return await self.change(username, actor=actor, action="agent_enabled", active=True)
+    async def enable(self, username: str, actor: str, **how: Any) -> str:
+        return await self.change(username, actor=actor, action="agent_enabled", active=True, **how)
 
-    async def set_role(self, username: str, role: str, actor: str) -> str:
-        return await self.change(username, actor=actor, action="agent_role_changed", role=role)
+    async def set_role(self, username: str, role: str, actor: str, **how: Any) -> str:
+        return await self.change(username, actor=actor, action="agent_role_changed", role=role, **how)
 
-    async def set_teams(self, username: str, teams: list[str], actor: str) -> str:
-        return await self.change(username, actor=actor, action="agent_teams_changed", teams=list(teams))
+    async def set_teams(self, username: str, teams: list[str], actor: str, **how: Any) -> str:
+        return await self.change(username, actor=actor, action="agent_teams_changed", teams=list(teams), **how)
 
-    async def reset_password(self, username: str, password: str, actor: str) -> str:
-        return await self.change(username, actor=actor, action="agent_password_reset", password=password)
+    async def reset_password(self, username: str, password: str, actor: str, **how: Any) -> str:
+        return await self.change(username, actor=actor, action="agent_password_reset", password=password, **how)
 
-    async def reset_second_factor(self, username: str, actor: str) -> str:
+    async def reset_second_factor(self, username: str, actor: str, **how: Any) -> str:
         return await self.change(
             username,
             actor=actor,
@@ -330,6 +448,7 @@ class AgentService:
             totp_pending=None,
             totp_last_step=None,
             recovery_hashes=None,
+            **how,
         )
 
     # -- login ------------------------------------------------------------------------------
@@ -369,6 +488,7 @@ class AgentService:
                 )
             if totp is not None and await self._use_totp(row.id, row.totp_secret, totp):
                 factor = "totp"
+                await self._reseal(row.id, row.totp_secret)
             elif recovery_code is not None and await self._use_recovery_code(row.id, recovery_code):
                 factor = "recovery"
             else:
@@ -414,12 +534,67 @@ class AgentService:
     def _step(self) -> int:
         return int(self.clock.now().timestamp()) // 30
 
-    async def _use_totp(self, agent_id: str, secret: str, code: str) -> bool:
+    def _seal(self, agent_id: str, column: str, secret: str) -> str:
+        if self.box is None or not self.box.ready:
+            raise RuntimeError("the TOTP secret box was not loaded")
+        return self.box.seal(secret, f"agent:{agent_id}:{column}")
+
+    def _open(self, agent_id: str, column: str, stored: str) -> str:
+        """The secret of a stored value (sealed, or from before sealing), or `unavailable` with a
+        clear text when it cannot be opened: the key it was sealed with is not configured."""
+        try:
+            if self.box is None:
+                raise SecretBoxError("no secret box")
+            return self.box.open(stored, f"agent:{agent_id}:{column}")
+        except SecretBoxError as exc:
+            log.error("totp_secret_unreadable", agent_id=agent_id, problem=str(exc))
+            raise DomainError("unavailable", FACTOR_KEY) from None
+
+    async def _reseal(self, agent_id: str, stored: str) -> None:
+        """Seal a secret stored in the clear or under an old key with the current key, at its
+        first use (compare-and-set on the value read: a concurrent change wins)."""
+        if self.box is None or not self.box.ready or not self.box.stale(stored):
+            return
+        sealed = self._seal(agent_id, "totp_secret", self._open(agent_id, "totp_secret", stored))
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(agents).where(agents.c.id == agent_id, agents.c.totp_secret == stored).values(totp_secret=sealed)
+            )
+
+    async def seal_stored_secrets(self) -> dict[str, int]:
+        """Seal every TOTP secret (confirmed and pending) still in the clear or under an old key
+        with the current key (`vt-contact agent encrypt-2fa`). Values that do not open are
+        counted, left alone and logged."""
+        done = {"sealed": 0, "current": 0, "unreadable": 0}
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(agents.c.id, agents.c.totp_secret, agents.c.totp_pending))).all()
+        for row in rows:
+            for column in ("totp_secret", "totp_pending"):
+                stored = getattr(row, column)
+                if not stored:
+                    continue
+                assert self.box is not None
+                if not self.box.stale(stored):
+                    done["current"] += 1
+                    continue
+                try:
+                    sealed = self._seal(row.id, column, self._open(row.id, column, stored))
+                except DomainError:
+                    done["unreadable"] += 1
+                    continue
+                async with self.db.write() as conn:
+                    result = await conn.execute(
+                        update(agents).where(agents.c.id == row.id, agents.c[column] == stored).values({column: sealed})
+                    )
+                done["sealed"] += int(result.rowcount == 1)
+        return done
+
+    async def _use_totp(self, agent_id: str, stored: str, code: str) -> bool:
         """Whether `code` is the code of this or a neighbouring 30-second step that was not used
         yet; the step is then marked used (compare-and-set: two logins with one code, one wins)."""
         if not isinstance(code, str) or len(code) != 6 or not code.isascii() or not code.isdigit():
             return False
-        totp = pyotp.TOTP(secret)
+        totp = pyotp.TOTP(self._open(agent_id, "totp_secret", stored))
         now_step = self._step()
         for step in (now_step - 1, now_step, now_step + 1):
             if hmac.compare_digest(totp.generate_otp(step), code):
@@ -476,7 +651,7 @@ class AgentService:
             await conn.execute(
                 update(agents)
                 .where(agents.c.id == agent_id, agents.c.totp_secret.is_(None))
-                .values(totp_pending=secret)
+                .values(totp_pending=self._seal(agent_id, "totp_pending", secret))
             )
         uri = pyotp.TOTP(secret).provisioning_uri(name=row.username, issuer_name=self.policy.issuer)
         # Made here, never by a third-party service: the secret must not leave the server.
@@ -492,7 +667,8 @@ class AgentService:
         if row is None or not row.active or row.totp_secret is not None or row.totp_pending is None:
             raise DomainError("unauthorized")
         code = totp if isinstance(totp, str) else ""
-        totp_ = pyotp.TOTP(row.totp_pending)
+        pending = self._open(agent_id, "totp_pending", row.totp_pending)
+        totp_ = pyotp.TOTP(pending)
         now_step = self._step()
         step = next(
             (s for s in (now_step - 1, now_step, now_step + 1) if hmac.compare_digest(totp_.generate_otp(s), code)),
@@ -511,7 +687,12 @@ class AgentService:
                     agents.c.totp_secret.is_(None),
                     agents.c.totp_pending == row.totp_pending,
                 )
-                .values(totp_secret=row.totp_pending, totp_pending=None, totp_last_step=step, recovery_hashes=hashes)
+                .values(
+                    totp_secret=self._seal(agent_id, "totp_secret", pending),
+                    totp_pending=None,
+                    totp_last_step=step,
+                    recovery_hashes=hashes,
+                )
             )
             if result.rowcount != 1:
                 raise DomainError("unauthorized")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
 from contact.access_log import AccessLog, Reader
-from contact.auth import AgentIdentity, AgentService, LoginResult, Session, agents
+from contact.auth import AgentIdentity, AgentService, LoginResult, Session, agents, new_password
 from contact.db import Database
 from contact.errors import DomainError
 from contact.gemeenten import all_gemeenten, as_of
@@ -166,7 +166,8 @@ async def confirm(request: web.Request) -> web.Response:
 
 class PasswordBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    password: Annotated[Text, StringConstraints(min_length=10, max_length=1024)]
+    # Absent: the server makes one and answers it, once.
+    password: Annotated[Text, StringConstraints(min_length=10, max_length=1024)] | None = None
 
 
 class RoleBody(BaseModel):
@@ -174,40 +175,81 @@ class RoleBody(BaseModel):
     role: Annotated[str, StringConstraints(min_length=1, max_length=20)]
 
 
+TeamName = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
 class TeamsBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    teams: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=40)]], Field(max_length=20)]
+    teams: Annotated[list[TeamName], Field(max_length=20)]
+
+
+class NewAgentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    username: Annotated[Line, StringConstraints(min_length=1, max_length=64)]
+    name: Annotated[Line, StringConstraints(min_length=1, max_length=120)]
+    role: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    teams: Annotated[list[TeamName], Field(max_length=20)] = []
+    # Absent: the server makes one and answers it, once.
+    password: Annotated[Text, StringConstraints(min_length=10, max_length=1024)] | None = None
 
 
 async def admin_agents(request: web.Request) -> web.Response:
-    """Every account (admin): role, teams, active, whether a second factor is set."""
+    """Every account (admin): role, teams, active, whether a second factor is set, last login."""
     await session_from_request(request)
     return web.json_response({"agents": await request.app[AGENTS].list_agents()})
 
 
+async def admin_add(request: web.Request) -> web.Response:
+    """A new account (admin). Without a `password` the server makes one and answers it in
+    `password`, this once (never logged, never stored but as its hash)."""
+    admin = (await session_from_request(request)).agent
+    body = await read_json(request, NewAgentBody)
+    password = body.password or new_password()
+    agent = await request.app[AGENTS].add(
+        username=body.username,
+        name=body.name,
+        role=body.role,
+        teams=body.teams,
+        password=password,
+        now=request.app[AGENTS].clock.now(),
+        actor=f"agent:{admin.id}",
+        reader=reader_of(request, admin),
+    )
+    answer: dict[str, object] = {"agent": {**agent.public(), "username": agent.username}}
+    if body.password is None:
+        answer["password"] = password
+    return web.json_response(answer, status=201)
+
+
 async def admin_change(request: web.Request) -> web.Response:
-    """One account change by an admin, audited with the admin as actor; all but `enable` end
-    the agent's sessions and sockets on every process."""
+    """One account change by an admin, audited with the admin as actor and written to the
+    access log in the same transaction; all but `enable` end the agent's sessions and sockets
+    on every process. Nobody disables or demotes themselves, and the last active admin stays."""
     admin = (await session_from_request(request)).agent
     service = request.app[AGENTS]
     username = request.match_info["username"]
     what = request.match_info.route.resource.canonical.rsplit("/", 1)[-1]  # type: ignore[union-attr]
     actor = f"agent:{admin.id}"
+    how = {"reader": reader_of(request, admin)}
+    answer: dict[str, object] = {"ok": True}
     match what:
         case "disable":
-            await service.disable(username, actor)
+            await service.disable(username, actor, **how)
         case "enable":
-            await service.enable(username, actor)
+            await service.enable(username, actor, **how)
         case "reset-password":
-            await service.reset_password(username, (await read_json(request, PasswordBody)).password, actor)
+            given = (await read_json(request, PasswordBody)).password
+            password = given or new_password()
+            await service.reset_password(username, password, actor, **how)
+            if given is None:
+                answer["password"] = password
         case "role":
-            await service.set_role(username, (await read_json(request, RoleBody)).role, actor)
+            await service.set_role(username, (await read_json(request, RoleBody)).role, actor, **how)
         case "teams":
-            await service.set_teams(username, (await read_json(request, TeamsBody)).teams, actor)
+            await service.set_teams(username, (await read_json(request, TeamsBody)).teams, actor, **how)
         case "reset-2fa":
-            await service.reset_second_factor(username, actor)
-    await request.app[ACCESS_LOG].write(reader_of(request, admin), "account_change", target=username, change=what)
-    return web.json_response({"ok": True})
+            await service.reset_second_factor(username, actor, **how)
+    return web.json_response(answer)
 
 
 async def colleagues(request: web.Request) -> web.Response:
@@ -250,6 +292,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/api/agent/2fa/enroll", enrol),
         web.post("/api/agent/2fa/confirm", confirm),
         web.get("/api/admin/agents", admin_agents),
+        web.post("/api/admin/agents", admin_add),
         *[
             web.post(f"/api/admin/agents/{{username}}/{what}", admin_change)
             for what in ("disable", "enable", "reset-password", "role", "teams", "reset-2fa")

@@ -5,9 +5,9 @@ conversation it is, which crisis round). docs/protocol.md lists the same table f
 - advisor: chats, notes, callbacks and the handoff of their own contacts.
 - crisis: as advisor, and crisis alerts (acknowledge, read along, take over a crisis they took).
 - supervisor: as crisis, and monitors and intervenes: reads along, takes over, sees every
-  case and the dead-lettered handoffs, sets the callback roster.
-- admin: as supervisor, and manages accounts (list, disable, enable, reset, role, teams,
-  second factor) and settings.
+  case and the dead-lettered handoffs.
+- admin: as supervisor, and manages accounts (list, add, disable, enable, reset, role, teams,
+  second factor), the callback roster and settings.
 - supervisor and admin also search the access log and read the risk-signal figures, and set
   each team's opening hours.
 - supervisor and admin manage the ready texts (everyone in the console uses them) and block
@@ -36,8 +36,9 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "callbacks": CONSOLE_ROLES,
     "cases": CONSOLE_ROLES,
     "routing_view": CONSOLE_ROLES,
-    # Interventions and planning.
-    "roster": MONITORS,
+    # Planning: the callback roster is the admin's (issue 16: admin manages accounts, roster
+    # and settings; supervisors monitor and intervene).
+    "roster": frozenset({ADMIN}),
     # Accounts and settings.
     "accounts": frozenset({ADMIN}),
     "settings": frozenset({ADMIN}),
@@ -112,6 +113,7 @@ HTTP_ACTIONS: Mapping[tuple[str, str], str] = {
     ("POST", "/api/admin/agents/{username}/teams"): "accounts",
     ("POST", "/api/admin/agents/{username}/reset-2fa"): "accounts",
     ("GET", "/api/audit"): "access_log",
+    ("POST", "/api/admin/agents"): "accounts",
     ("GET", "/api/supervisor/risk/concepts"): "risk_figures",
     ("GET", "/api/supervisor/risk/feedback"): "risk_figures",
     ("GET", "/api/agent/ready-texts"): "ready_texts",

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     secret_key: SecretStr | None = None
+    # Secret keys VT_SECRET_KEY replaced (comma-separated): TOTP secrets sealed with one of them
+    # still open, and are sealed again with the new key at their next use (contact/secretbox.py).
+    secret_key_old: SecretStr | None = None
     chat_hours: str = "mon-fri 09:00-17:00"
     timezone: str = "Europe/Amsterdam"
     # Origins besides the server's own that may open a socket (the websites embedding the widget).

@@ -31,8 +31,9 @@ class Agent(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     # The second factor: the TOTP secret once confirmed, the one being enrolled, the last
     # time step used (a code is accepted once), and the argon2 hashes of unused recovery codes.
-    totp_secret: str | None = Field(default=None, max_length=64)
-    totp_pending: str | None = Field(default=None, max_length=64)
+    # Both secrets are sealed with AES-GCM (contact/secretbox.py), hence the length.
+    totp_secret: str | None = Field(default=None, max_length=255)
+    totp_pending: str | None = Field(default=None, max_length=255)
     totp_last_step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     recovery_hashes: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 

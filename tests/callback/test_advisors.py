@@ -111,11 +111,14 @@ async def test_advisor_endpoints_refuse_bad_input(api, callback_server):
     assert (await _one_callback(api, token))[0]["attempts"] == 0
 
 
-async def test_roster_sets_places_for_supervisors_only(api, callback_server):
-    _, boss = await agent_token(callback_server, role="supervisor")
+async def test_roster_sets_places_for_admins_only(api, callback_server):
+    _, boss = await agent_token(callback_server, role="admin")
     _, advisor = await agent_token(callback_server)
+    _, supervisor = await agent_token(callback_server, role="supervisor")
     body = {"date": "2026-12-01", "slot_start": "10:00", "kind": "terugbellen", "capacity": 5}
     assert (await api.call("PUT", "/api/admin/roster", body, token=advisor))[0] == 403
+    # Supervisors monitor and intervene; the roster is the admin's (issue 16).
+    assert (await api.call("PUT", "/api/admin/roster", body, token=supervisor))[0] == 403
     status, set_ = await api.call("PUT", "/api/admin/roster", body, token=boss)
     assert status == 200 and set_["capacity"] == 5 and set_["start"] == "2026-12-01T09:00:00+00:00"
     _, slots = await api.call("GET", "/api/callbacks/slots?kind=terugbellen&from=2026-12-01&days=1")

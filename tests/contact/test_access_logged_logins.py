@@ -40,7 +40,12 @@ async def test_login_logout_and_a_failed_login_are_in_the_access_log(server: Run
     assert actions[:2] == ["login", "logout"], actions
     assert all(e["role"] == "advisor" and e["address_hash"] for e in mine[:2])
     changes = [e for e in await _entries(server, admin_token, agent=boss.id) if e["action"] == "account_change"]
-    assert changes and changes[-1]["detail"] == {"target": advisor.username, "change": "disable"}
+    assert changes and changes[-1]["detail"] == {
+        "target": advisor.username,
+        "target_agent_id": advisor.id,
+        "change": "disable",
+        "active": False,
+    }
     # The failed try names nobody: not the agent, not the name that was typed.
     everything = str(mine) + str(changes)
     assert "not-the-password-1" not in everything and "127.0.0.1" not in everything

@@ -67,7 +67,7 @@ ROLE_TABLE = {
     "read_along": (0, 1, 1, 1, 0),
     "take_over": (0, 1, 1, 1, 0),
     "cases": (1, 1, 1, 1, 0),
-    "roster": (0, 0, 1, 1, 0),
+    "roster": (0, 0, 0, 1, 0),  # the admin's since issue 16 (supervisors monitor and intervene)
     "accounts": (0, 0, 0, 1, 0),
     "settings": (0, 0, 0, 1, 0),
     "access_log": (0, 0, 1, 1, 1),

@@ -162,3 +162,30 @@ async def test_figures_view_draws_charts_with_tables_and_passes_axe(browser, web
         assert errors == []
     finally:
         await ctx.close()
+
+
+async def test_the_accounts_view_and_its_dialogs_pass_axe(browser, web_server):
+    """The admins' Medewerkers view (issue 16): the list and form, the edit and confirm dialogs."""
+    from tests.e2e.test_console import _login
+    from tests.support.server import add_agent
+
+    db = web_server.settings.database_url
+    await add_agent(db, name="Bram Toegang")
+    admin, admin_pw = await add_agent(db, role="admin", name="Ada Toegang")
+    ctx = await browser.new_context(bypass_csp=True, locale="nl-NL")
+    try:
+        page = await ctx.new_page()
+        await _login(page, web_server.url, admin.username, admin_pw)
+        await page.get_by_role("tab", name="Medewerkers").click()
+        row = page.locator("#ac-rows tr", has=page.get_by_role("rowheader", name="Bram Toegang"))
+        await row.wait_for()
+        assert await violations(page) == []
+        await row.get_by_role("button", name="Rol en teams: Bram Toegang").click()
+        await page.locator("#ac-edit-dialog").wait_for()
+        assert await violations(page) == []
+        await page.keyboard.press("Escape")
+        await row.get_by_role("button", name="Uitzetten: Bram Toegang").click()
+        await page.locator("#ac-confirm-dialog").wait_for()
+        assert await violations(page) == []
+    finally:
+        await ctx.close()

@@ -229,12 +229,13 @@ async def test_work_list_claim_attempts_finish_and_tijdvak_notice(callback_serve
     assert log.foreign() == []
 
 
-async def test_supervisor_sets_places_sees_overdue_and_who_took_it(callback_server, context):
+async def test_admin_sets_places_sees_overdue_and_who_took_it(callback_server, context):
     ctx, log = context
     server = callback_server
     await _book(server.url, slot_start="2026-11-30T10:00:00+01:00", phone="06 11223344", name="Sara")
     db = server.settings.database_url
-    boss, boss_pw = await add_agent(db, role="supervisor", name="Sien Supervisor")
+    # The roster is the admin's (a supervisor sees no places field: agent_console tests).
+    boss, boss_pw = await add_agent(db, role="admin", name="Ada Admin")
     colleague, colleague_pw = await add_agent(db, name="Bram Collega")
     errors: list[str] = []
     page = await ctx.new_page()

@@ -100,3 +100,8 @@ export const closeHoursNow = (team, body) => api("POST", hoursPath(team) + "/clo
 /** The management figures of a period (supervisors and admins), as JSON or as a CSV file. */
 export const figures = (query) => api("GET", "/api/supervisor/figures" + query);
 export const figuresFile = (query) => apiFile("/api/supervisor/figures" + query);
+// The admins' Medewerkers view (GET/POST /api/admin/agents...).
+export const adminAgents = () => api("GET", "/api/admin/agents");
+export const addAgent = (body) => api("POST", "/api/admin/agents", body);
+/** One account change: `req` from state/accounts.js changeRequest(). */
+export const changeAgent = (req) => api("POST", req.path, req.body);

@@ -29,9 +29,14 @@ export function telHref(phone) {
   return "tel:" + String(phone || "").replace(/[^\d+]/g, "");
 }
 
-/** Supervisors and admins set the roster and see overdue callbacks. */
+/** Supervisors and admins see overdue callbacks (and the other monitors' views). */
 export function canRoster(agent) {
   return !!agent && (agent.role === "supervisor" || agent.role === "admin");
+}
+
+/** Only admins set the places of a tijdvak (PUT /api/admin/roster; issue 16). */
+export function canEditRoster(agent) {
+  return !!agent && agent.role === "admin";
 }
 
 /** The open requests an attempt or finish may apply to: null when the card offers no choice

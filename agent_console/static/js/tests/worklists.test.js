@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 
 import { localDay, validDay, shiftDay, dayDiff, relativeDay } from "../state/days.js";
 import {
-  newCallbacksState, isOpen, telHref, canRoster, selectable, selectedSet, selectedRefs, openCount
+  newCallbacksState, isOpen, telHref, canRoster, canEditRoster, selectable, selectedSet, selectedRefs, openCount
 } from "../state/callbacks.js";
 import { casesQuery, caseTimeline } from "../state/cases.js";
 
@@ -50,6 +50,9 @@ test("callback helpers: open, tel: links, roster rights, the open count", () => 
   assert.equal(telHref(null), "tel:");
   assert.ok(canRoster({ role: "supervisor" }) && canRoster({ role: "admin" }));
   assert.ok(!canRoster({ role: "advisor" }) && !canRoster(null));
+  // The places of a tijdvak are the admin's: a supervisor sees no roster field.
+  assert.ok(canEditRoster({ role: "admin" }));
+  assert.ok(!canEditRoster({ role: "supervisor" }) && !canEditRoster({ role: "advisor" }) && !canEditRoster(null));
   const data = { tijdvakken: [{ callbacks: [{ status: "open" }, { status: "done" }] }, { callbacks: [{ status: "claimed" }] }, {}] };
   assert.equal(openCount(data), 2);
   assert.equal(openCount(null), 0);

@@ -143,7 +143,7 @@ function buildTijdvak(tv, n, elsewhereCount) {
     ? t("cbBookedUnknown") : t("cbBooked", { booked: tv.booked, capacity: tv.capacity });
   const p = el("p", "tv-places" + (tv.capacity !== null && tv.booked >= tv.capacity ? " tv-full" : ""), places);
   head.appendChild(p);
-  if (canRoster() && tv.capacity !== null && tv.capacity !== undefined) head.appendChild(buildRoster(tv, n));
+  if (cbState.canEditRoster(S.agent) && tv.capacity !== null && tv.capacity !== undefined) head.appendChild(buildRoster(tv, n));
   sec.appendChild(head);
   if (elsewhereCount) sec.appendChild(el("p", "muted small tv-elsewhere", t("cbMergedElsewhere", { n: elsewhereCount })));
   if (!calls.length) {

@@ -10,6 +10,7 @@ import { canSeeDesk, onDeskShown } from "./desk-view.js";
 import { canSeeHours, onHoursShown } from "./hours-view.js";
 import { canSeeBoard, onBoardHidden, onBoardShown } from "./workplace.js";
 import { canSeeFigures, onFiguresShown } from "./figures-view.js";
+import { canSeeAccounts, onAccountsShown } from "./accounts-view.js";
 import { $, setBadge } from "./dom.js";
 
 // ---- views ---------------------------------------------------------------------------
@@ -24,6 +25,7 @@ export function showLogin() {
   $("hours-view").hidden = true;
   $("board-view").hidden = true;
   $("figures-view").hidden = true;
+  $("accounts-view").hidden = true;
   $("view-tabs").hidden = true;
   $("session-bar").hidden = true;
   setTimeout(function () { $("login-username").focus(); }, 0);
@@ -38,14 +40,15 @@ export function showWork() {
   $("view-tab-hours").hidden = !canSeeHours();
   $("view-tab-board").hidden = !canSeeBoard();
   $("view-tab-figures").hidden = !canSeeFigures();
+  $("view-tab-accounts").hidden = !canSeeAccounts();
   showView(currentView, false);
 }
 
 // The chat workspace, the callbacks view and the case register are tab panels of one page:
 // switching never touches the socket, and the crisis alarm, offers and notices stay above all.
-const VIEWS = { chats: "work-view", callbacks: "callbacks-view", cases: "cases-view", risk: "risk-view", desk: "desk-view", hours: "hours-view", board: "board-view", figures: "figures-view" };
+const VIEWS = { chats: "work-view", callbacks: "callbacks-view", cases: "cases-view", risk: "risk-view", desk: "desk-view", hours: "hours-view", board: "board-view", figures: "figures-view", accounts: "accounts-view" };
 // Views only supervisors and admins see (their tabs are hidden for everyone else).
-const MAY_SEE = { risk: canSeeRisk, desk: canSeeDesk, hours: canSeeHours, board: canSeeBoard, figures: canSeeFigures };
+const MAY_SEE = { risk: canSeeRisk, desk: canSeeDesk, hours: canSeeHours, board: canSeeBoard, figures: canSeeFigures, accounts: canSeeAccounts };
 export let currentView = Object.prototype.hasOwnProperty.call(VIEWS, load(KEY_VIEW, "chats")) ? load(KEY_VIEW, "chats") : "chats";
 export function showView(name, focusTab) {
   currentView = Object.prototype.hasOwnProperty.call(VIEWS, name) && (!MAY_SEE[name] || MAY_SEE[name]()) ? name : "chats";
@@ -64,6 +67,7 @@ export function showView(name, focusTab) {
   if (currentView === "hours") onHoursShown();
   if (currentView === "board") onBoardShown(); else onBoardHidden();
   if (currentView === "figures") onFiguresShown();
+  if (currentView === "accounts") onAccountsShown();
 }
 $("view-tabs").addEventListener("click", function (e) {
   const tab = e.target.closest("[role=tab]");
