@@ -1,5 +1,6 @@
 """The workplace in a real console (issue 17): a supervisor opens Overzicht, reads a chat along
-while the advisor and the visitor write, and whispers to the advisor only; an advisor on a break
+while the advisor and the visitor write, and whispers to the advisor only; a supervisor takes a
+chat over and the visitor, in the real widget, sees the new name; an advisor on a break
 or in nawerk gets no push offer, and does again once back. The advisors and visitors besides the browser are
 python-socketio clients."""
 
@@ -8,10 +9,14 @@ from __future__ import annotations
 import re
 
 from playwright.async_api import expect
+from sqlalchemy import select
 
+from contact.db import Database
+from contact.store import audit_events
 from tests.e2e.conftest import screenshot_path
 from tests.e2e.test_console import _login
 from tests.e2e.test_console_push import push_server  # noqa: F401  (the fixture: jeugd in push mode)
+from tests.e2e.test_widget import answer_intake, assert_private, new_waiting, open_widget
 from tests.support.server import add_agent, agent_client, login, start_payload, visitor
 
 
@@ -72,6 +77,96 @@ async def test_supervisor_reads_along_and_whispers_while_an_advisor_chats(web_se
     finally:
         await v.disconnect()
         await advisor.disconnect()
+
+
+async def test_supervisor_takes_over_and_the_visitor_in_the_widget_sees_the_new_name(web_server, browser, context):
+    ctx, log = context
+    db = web_server.settings.database_url
+    boss, boss_pw = await add_agent(db, role="supervisor", teams=(), name="Mira Meester")
+    holder, holder_pw = await add_agent(db, teams=("volwassenen",), name="Bart Houder")
+    errors: list[str] = []
+    console = await ctx.new_page()
+    console.on("pageerror", lambda e: errors.append(str(e)))
+    # The visitor's own browser profile: nothing of the console's login may reach it.
+    widget_ctx = await browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 800})
+    widget_ctx.on("request", lambda r: log.urls.append(r.url))
+    advisor = await agent_client(web_server.url, await login(web_server.url, holder.username, holder_pw))
+    try:
+        known = {w["conversation_id"] for w in (await advisor.wait_for("queue"))["waiting"]}
+        widget = await widget_ctx.new_page()
+        widget.on("pageerror", lambda e: errors.append(str(e)))
+        await open_widget(widget, web_server.url)
+        await answer_intake(widget, "Ik ben een volwassene", "Ik wil advies of iets vragen")
+        cid = (await new_waiting(advisor, known))["conversation_id"]
+        await advisor.call("accept", {"conversation_id": cid})
+        status = widget.locator("[data-vtw=status]")
+        await status.get_by_text("Je praat nu met Bart.").wait_for()
+        await widget.locator("#vtw-input").fill("Ik maak me zorgen om mijn zus")
+        await widget.keyboard.press("Enter")
+        await advisor.wait_for("message", lambda m: m["conversation_id"] == cid and m["sender"] == "visitor")
+
+        await _login(console, web_server.url, boss.username, boss_pw)
+        await console.get_by_role("tab", name="Overzicht").click()
+        row = console.locator("#board-view #bd-conversations tr").filter(has_text="Bart Houder")
+        await row.get_by_role("button", name="Meelezen").click()
+        pane = console.locator(f'.conv[data-conversation-id="{cid}"]')
+        await expect(pane.locator(".log")).to_contain_text("Ik maak me zorgen om mijn zus")
+        await expect(pane.locator(".composer")).to_be_hidden()
+
+        # The holder is online, so it is asked first; the holder hands the chat over.
+        await pane.get_by_role("button", name="Neem over").click()
+        request = await advisor.wait_for("take_over_request", lambda d: d["conversation_id"] == cid)
+        assert request["by_name"] == "Mira Meester"
+        await expect(pane.get_by_role("button", name="Gevraagd aan de collega…")).to_be_disabled()
+        assert await advisor.call("take_over_answer", {"conversation_id": cid, "accept": True}) == {
+            "ok": True,
+            "handed_over": True,
+        }
+        told = await advisor.wait_for("taken_from_you", lambda d: d["conversation_id"] == cid)
+        assert told["by_name"] == "Mira Meester" and told["how"] == "consent"
+
+        # The visitor reads the transfer, then the new name, in the log and in the status line.
+        lines = widget.locator("[data-vtw=sysline]")
+        await lines.get_by_text("Je wordt doorverbonden met een collega. Even geduld.").wait_for()
+        await lines.get_by_text("Nu praat je met Mira.").wait_for()
+        await status.get_by_text("Je praat nu met Mira.").wait_for()
+
+        # The supervisor's pane is theirs now: it writes, and the widget shows it under the new name.
+        await expect(pane.locator(".conv-banner")).to_have_text(
+            "Je hebt het gesprek overgenomen. De bezoeker ziet nu jouw naam."
+        )
+        await expect(pane.get_by_role("button", name="Neem over")).to_be_hidden()
+        box = pane.get_by_label("Bericht aan de bezoeker")
+        await expect(box).to_be_editable()
+        await box.fill("Ik ben Mira. Wat maakt je ongerust?")
+        await box.press("Enter")
+        mine = widget.locator(".vtw-log .vtw-msg").filter(has_text="Ik ben Mira. Wat maakt je ongerust?")
+        await expect(mine.locator(".vtw-who")).to_have_text("Mira")
+        await expect(pane.locator(".log .msg-agent")).to_have_count(1)  # once, not again as a reader
+        await widget.locator("#vtw-input").fill("Oke")
+        await widget.keyboard.press("Enter")
+        await expect(pane.locator(".log")).to_contain_text("Oke")
+        await expect(pane.locator(".log .msg-visitor")).to_have_count(2)
+        await console.screenshot(path=screenshot_path("console-taken-over"))
+        await widget.screenshot(path=screenshot_path("widget-taken-over"))
+
+        store = Database(db)
+        try:
+            async with store.read() as conn:
+                query = select(audit_events).where(audit_events.c.conversation_id == cid)
+                audit = (await conn.execute(query)).all()
+        finally:
+            await store.dispose()
+        taken = [r for r in audit if r.action == "taken_over"]
+        assert [(r.actor, r.detail["how"], r.detail["previous"]) for r in taken] == [
+            (f"agent:{boss.id}", "consent", holder.id)
+        ]
+        assert {"read_along", "take_over_asked"} <= {r.action for r in audit}
+        assert errors == []
+        await assert_private(widget_ctx, log)
+    finally:
+        await advisor.disconnect()
+        await widget_ctx.close()
 
 
 async def test_push_mode_skips_an_advisor_on_a_break(push_server, context):  # noqa: F811
