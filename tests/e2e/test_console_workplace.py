@@ -90,6 +90,7 @@ async def test_supervisor_takes_over_and_the_visitor_in_the_widget_sees_the_new_
     # The visitor's own browser profile: nothing of the console's login may reach it.
     widget_ctx = await browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 800})
     widget_ctx.on("request", lambda r: log.urls.append(r.url))
+    holder_ctx = await browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 800})
     advisor = await agent_client(web_server.url, await login(web_server.url, holder.username, holder_pw))
     try:
         known = {w["conversation_id"] for w in (await advisor.wait_for("queue"))["waiting"]}
@@ -105,6 +106,13 @@ async def test_supervisor_takes_over_and_the_visitor_in_the_widget_sees_the_new_
         await widget.keyboard.press("Enter")
         await advisor.wait_for("message", lambda m: m["conversation_id"] == cid and m["sender"] == "visitor")
 
+        # The holder's own console, beside its socket (both are told what reaches the holder).
+        held = await holder_ctx.new_page()
+        held.on("pageerror", lambda e: errors.append(str(e)))
+        await _login(held, web_server.url, holder.username, holder_pw)
+        held_pane = held.locator(f'.conv[data-conversation-id="{cid}"]')
+        await expect(held_pane.locator(".log")).to_contain_text("Ik maak me zorgen om mijn zus")
+
         await _login(console, web_server.url, boss.username, boss_pw)
         await console.get_by_role("tab", name="Overzicht").click()
         row = console.locator("#board-view #bd-conversations tr").filter(has_text="Bart Houder")
@@ -118,12 +126,15 @@ async def test_supervisor_takes_over_and_the_visitor_in_the_widget_sees_the_new_
         request = await advisor.wait_for("take_over_request", lambda d: d["conversation_id"] == cid)
         assert request["by_name"] == "Mira Meester"
         await expect(pane.get_by_role("button", name="Gevraagd aan de collega…")).to_be_disabled()
-        assert await advisor.call("take_over_answer", {"conversation_id": cid, "accept": True}) == {
-            "ok": True,
-            "handed_over": True,
-        }
+        asked = held_pane.locator(".conv-takeover")
+        await expect(asked.locator(".conv-takeover-text")).to_have_text(
+            "Mira Meester wil dit gesprek overnemen. Geef je het over?"  # not "(crisisdienst)": a supervisor asks
+        )
+        await asked.get_by_role("button", name="Geef het gesprek over").click()
         told = await advisor.wait_for("taken_from_you", lambda d: d["conversation_id"] == cid)
         assert told["by_name"] == "Mira Meester" and told["how"] == "consent"
+        await expect(held.locator("#notice-text")).to_have_text("Mira Meester heeft het gesprek overgenomen.")
+        await expect(held_pane).to_have_count(0)
 
         # The visitor reads the transfer, then the new name, in the log and in the status line.
         lines = widget.locator("[data-vtw=sysline]")
@@ -162,11 +173,13 @@ async def test_supervisor_takes_over_and_the_visitor_in_the_widget_sees_the_new_
             (f"agent:{boss.id}", "consent", holder.id)
         ]
         assert {"read_along", "take_over_asked"} <= {r.action for r in audit}
+        await expect(held_pane).to_have_count(0)  # the visitor's reply did not bring it back
         assert errors == []
         await assert_private(widget_ctx, log)
     finally:
         await advisor.disconnect()
         await widget_ctx.close()
+        await holder_ctx.close()
 
 
 async def test_push_mode_skips_an_advisor_on_a_break(push_server, context):  # noqa: F811

@@ -8,7 +8,7 @@ export default {
   takeOverAsked: "Asked the colleague…",
   takeOverNow: "Take over now",
   takeOverAskedNote: "You asked to take this chat over. Without an answer you may take it over yourself at {time}.",
-  takeOverRequest: "{name} (crisis team) wants to take this chat over. Hand it over?",
+  takeOverRequest: "{name} wants to take this chat over. Hand it over?",
   takeOverDeclined: "{name} keeps the chat. You go on reading along.",
   takeOverDone: "You took the chat over. The visitor now sees your name.",
   takenFromYou: "{name} took the chat over.",

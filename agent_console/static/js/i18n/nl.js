@@ -8,7 +8,7 @@ export default {
   takeOverAsked: "Gevraagd aan de collega…",
   takeOverNow: "Nu overnemen",
   takeOverAskedNote: "Je hebt gevraagd het gesprek over te nemen. Zonder antwoord kun je om {time} zelf overnemen.",
-  takeOverRequest: "{name} (crisisdienst) wil dit gesprek overnemen. Geef je het over?",
+  takeOverRequest: "{name} wil dit gesprek overnemen. Geef je het over?",
   takeOverDeclined: "{name} houdt het gesprek zelf. Je leest verder mee.",
   takeOverDone: "Je hebt het gesprek overgenomen. De bezoeker ziet nu jouw naam.",
   takenFromYou: "{name} heeft het gesprek overgenomen.",
