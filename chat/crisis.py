@@ -54,20 +54,27 @@ async def begin_crisis(
     by: str,
     by_name: str | None,
     reason: str,
+    renew_acknowledged: bool = True,
 ) -> out.CrisisAlert | None:
     """Start the crisis procedure inside the caller's transaction: the conversation moves to
     the crisis team on top, the timeline gets `escalated` and the first `alerted`. Returns the
     alert to send, or None when a crisis is already running and not yet acknowledged (a second
-    escalation adds nothing: the alerts are already going out)."""
+    escalation adds nothing: the alerts are already going out).
+
+    A person escalating again after an acknowledgement starts a new round. An automatic risk
+    signal (`renew_acknowledged=False`) does not: the crisis worker who took the crisis on is
+    already there, and a new round would take their acknowledgement, and with it their right
+    to read along and take over, away in the middle of the danger."""
     reason = reason[: rules.MAX_REASON]
+    may_start = (conversations.c.crisis_at.is_(None)) | (conversations.c.crisis_ended_at.is_not(None))
+    if renew_acknowledged:
+        may_start = may_start | (conversations.c.crisis_acked_at.is_not(None))
     started = (
         await conn.execute(
             update(conversations)
             .where(
                 conversations.c.id == conversation_id,
-                (conversations.c.crisis_at.is_(None))
-                | (conversations.c.crisis_acked_at.is_not(None))
-                | (conversations.c.crisis_ended_at.is_not(None)),
+                may_start,
             )
             .values(
                 crisis_ended_at=None,

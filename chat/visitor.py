@@ -427,6 +427,7 @@ class VisitorUseCases(QueueUseCases):
                     by=crisis_rules.BY_SYSTEM,
                     by_name=None,
                     reason="Risicosignaal: " + ", ".join(found.signals),
+                    renew_acknowledged=False,
                 )
                 if alert is not None and alert.status == "waiting":
                     raised = True

@@ -357,3 +357,29 @@ async def test_an_acute_phrase_in_a_held_chat_alerts_and_tells_the_holder(crisis
     assert (await crisis.wait_for("crisis_alert", _for(cid, 1)))["holder_id"] is not None
     for c in (v, holder, crisis):
         await c.disconnect()
+
+
+async def test_an_acute_phrase_after_the_acknowledgement_keeps_the_crisis_worker_on_it(crisis_server):
+    """The crisis worker who took the crisis on keeps it when the visitor writes danger again: the
+    holder is told (risk), but no new round takes the acknowledgement, and with it the worker's
+    right to read along and take over, away. A person escalating again still starts a round."""
+    server = crisis_server
+    _, holder = await _agent(server)
+    _, crisis = await _agent(server, role="crisis", teams=("crisis",))
+    v = await visitor(server.url)
+    cid = (await v.call("start", start_payload()))["conversation_id"]
+    await holder.call("accept", {"conversation_id": cid})
+    await v.call("message", {"client_id": "1", "text": "hij trapt de deur in"})
+    await crisis.wait_for("crisis_alert", _for(cid, 1))
+    assert (await crisis.call("ack_crisis", {"conversation_id": cid}))["ok"] is True
+    crisis.events["crisis_alert"].clear()
+    await v.call("message", {"client_id": "2", "text": "hij staat nu met een mes in de gang"})
+    assert (await holder.wait_for("risk", lambda r: r["conversation_id"] == cid and r.get("seq") == 2))["level"] == "acuut"
+    assert await _none_arrives(crisis, "crisis_alert", _for(cid))
+    read = await crisis.call("read_along", {"conversation_id": cid})
+    assert "conversation" in read, read
+    again = await holder.call("escalate", {"conversation_id": cid, "reason": "Het wordt erger"})
+    assert again == {"ok": True, "already_running": False}
+    await crisis.wait_for("crisis_alert", _for(cid, 1))
+    for c in (v, holder, crisis):
+        await c.disconnect()
