@@ -30,6 +30,7 @@ from agent_console.figures_store import figures_days, figures_sealed
 from callback.store import requests, slots
 from cases.store import handoffs
 from chat.store import conversations, crisis_events
+from chat.workplace_store import nawerk_periods
 from contact.auth import AgentIdentity
 from contact.clock import Clock
 from contact.db import Database
@@ -208,7 +209,25 @@ class FiguresService:
         await self._chats(conn, start, end, tallies, unsettled)
         await self._callbacks(conn, start, end, tallies, unsettled)
         await self._handoffs(conn, start, end, today, tallies, unsettled)
+        await self._nawerk(conn, start, end, tallies, unsettled)
         return dict(tallies), unsettled
+
+    async def _nawerk(
+        self, conn: AsyncConnection, start: datetime, end: datetime, tallies: dict[Key, Tally], unsettled: set[date]
+    ) -> None:
+        """Nawerk after a close, on the day it started, for the closed conversation's team: until
+        it ended early (or was replaced), else its planned end. One still running may change."""
+        n = nawerk_periods.c
+        now = self.clock.now()
+        for r in await conn.execute(
+            select(n.team, n.started_at, n.planned_end, n.ended_at).where(n.started_at >= start, n.started_at < end)
+        ):
+            day = self._day(r.started_at)
+            if r.ended_at is None and r.planned_end > now:
+                unsettled.add(day)
+                continue
+            ended = r.ended_at if r.ended_at is not None and r.ended_at < r.planned_end else r.planned_end
+            tallies[(day, r.team)].sample("nawerk_s", (ended - r.started_at).total_seconds())
 
     async def _chats(
         self, conn: AsyncConnection, start: datetime, end: datetime, tallies: dict[Key, Tally], unsettled: set[date]

@@ -38,7 +38,7 @@ COUNTERS = (
 )
 # Durations in whole seconds, kept as "how many times each value occurred" (no ids), so
 # percentiles of any period can be computed from the days it covers.
-SAMPLES = ("wait_s", "talk_s", "crisis_ack_s")
+SAMPLES = ("wait_s", "talk_s", "crisis_ack_s", "nawerk_s")
 SAMPLE_SEP = ":"
 
 GROUPS = ("day", "week", "month")
@@ -78,6 +78,7 @@ COLUMNS = (
     "meldingen_deadline_missed",
     "deadline_met_share",
     "hermeldingen",
+    "nawerk_p50_s",
 )
 
 
@@ -160,6 +161,7 @@ def row(period: str, team: str | None, tally: Tally) -> dict[str, Any]:
     """One row of the answer: counters, percentiles and shares of one period and team."""
     c, s = tally.counts, tally.samples
     wait, talk, ack = s.get("wait_s", Counter()), s.get("talk_s", Counter()), s.get("crisis_ack_s", Counter())
+    nawerk = s.get("nawerk_s", Counter())
     met, missed = c["meldingen_deadline_met"], c["meldingen_deadline_missed"]
     out: dict[str, Any] = {"period": period, "team": team}
     out.update({name: c[name] for name in COUNTERS})
@@ -169,8 +171,8 @@ def row(period: str, team: str | None, tally: Tally) -> dict[str, Any]:
             "wait_p90_s": percentile(wait, 0.9),
             "talk_mean_s": mean(talk),
             "talk_p50_s": percentile(talk, 0.5),
-            # Nawerk (after-call work) is not recorded in this version: null, never a guess.
-            "nawerk_mean_s": None,
+            "nawerk_mean_s": mean(nawerk),
+            "nawerk_p50_s": percentile(nawerk, 0.5),
             "crisis_ack_p50_s": percentile(ack, 0.5),
             "crisis_ack_max_s": max(ack) if ack else None,
             "tijdvak_use": share(c["tijdvak_booked"], c["tijdvak_capacity"]),

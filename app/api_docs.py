@@ -271,6 +271,7 @@ class FiguresRow(_Doc):
     meldingen_deadline_missed: int
     deadline_met_share: float | None
     hermeldingen: int
+    nawerk_p50_s: int | None
 
 
 class Figures(_Doc):

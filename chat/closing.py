@@ -101,11 +101,18 @@ class ClosingUseCases(ChatBase):
             handoff_id = await self._handoff(conn, agent, conversation_id, outcome, now)
             # Time to write things down (and breathe) before the next push offer: longer after a
             # crisis or a melding.
-            in_crisis = (
-                await conn.scalar(select(conversations.c.crisis_at).where(conversations.c.id == conversation_id))
-            ) is not None
+            closed = (
+                await conn.execute(
+                    select(conversations.c.crisis_at, conversations.c.team).where(conversations.c.id == conversation_id)
+                )
+            ).one()
             aftercare = await start_aftercare(
-                conn, agent.id, now, self.limits.aftercare.length_s(outcome["kind"], in_crisis)
+                conn,
+                agent.id,
+                now,
+                self.limits.aftercare.length_s(outcome["kind"], closed.crisis_at is not None),
+                conversation_id,
+                closed.team,
             )
         emits: list[Outgoing] = [await self.mine_emit(agent.id)]
         if aftercare is not None:

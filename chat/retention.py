@@ -1,7 +1,8 @@
 """The chat as a contact source of the case register (cases/sources.py): every conversation,
 however it ended (an outcome `advies`, `melding` or `geen`, the visitor left or was gone), loses
 what was said and who said it once the retention time after its end has passed: messages,
-internal notes and the keyed hashes that recognise its visitor are deleted; the topic, the
+internal notes, the keyed hashes that recognise its visitor and the advisor's nawerk period after
+it are deleted; the topic, the
 outcome's summary and contact details, the crisis reasons and the words a risk audit entry
 matched are blanked. The conversation row stays with
 what was decided (outcome kind, team, times)."""
@@ -19,7 +20,7 @@ from chat.base import revoked_hash
 from chat.blocks import forget_ended_blocks
 from chat.desk_store import visitor_marks
 from chat.store import conversations, crisis_events, messages, notes
-from chat.workplace_store import whispers
+from chat.workplace_store import nawerk_periods, whispers
 from contact.store import audit_events
 
 
@@ -59,6 +60,8 @@ class ChatRecords:
         await conn.execute(delete(notes).where(notes.c.conversation_id == source_id))
         await conn.execute(delete(visitor_marks).where(visitor_marks.c.conversation_id == source_id))
         await conn.execute(delete(whispers).where(whispers.c.conversation_id == source_id))
+        # The figures keep the nawerk as anonymous counts (sealed before any purge runs).
+        await conn.execute(delete(nawerk_periods).where(nawerk_periods.c.conversation_id == source_id))
         await conn.execute(
             update(crisis_events).where(crisis_events.c.conversation_id == source_id).values(reason=None)
         )

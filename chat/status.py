@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat import outbound as out
 from chat.model import Outgoing, QueueChanged, Result, ToAgent, iso
-from chat.workplace_store import agent_statuses
+from chat.workplace_store import agent_statuses, nawerk_periods
 from contact.auth import AgentIdentity, agents
 from contact.clock import Clock
 from contact.db import Database
@@ -105,10 +106,28 @@ async def _put(conn: AsyncConnection, agent_id: str, values: dict[str, Any]) -> 
             await conn.execute(update(agent_statuses).where(agent_statuses.c.agent_id == agent_id).values(**values))
 
 
-async def start_aftercare(conn: AsyncConnection, agent_id: str, now: datetime, seconds: float) -> dict[str, Any] | None:
+async def end_nawerk_period(conn: AsyncConnection, agent_id: str, now: datetime) -> None:
+    """The agent's running nawerk period (figures) ends at `now`: ended early, or replaced by
+    another status. One that already ran its planned time keeps that as its end."""
+    await conn.execute(
+        update(nawerk_periods)
+        .where(
+            nawerk_periods.c.agent_id == agent_id,
+            nawerk_periods.c.ended_at.is_(None),
+            nawerk_periods.c.planned_end > now,
+        )
+        .values(ended_at=now)
+    )
+
+
+async def start_aftercare(
+    conn: AsyncConnection, agent_id: str, now: datetime, seconds: float, conversation_id: str, team: str
+) -> dict[str, Any] | None:
     """After a close: `nawerk` for `seconds`, in the close's transaction. An agent on a break or
     offline stays so (they chose it); a running nawerk is lengthened, never shortened. Answers
-    the new status, or None when it did not change."""
+    the new status, or None when it did not change. The figures get a nawerk period of the
+    closed conversation's team; one still running from an earlier close ends now (each close
+    counts the nawerk that followed it)."""
     if seconds <= 0:
         return None
     row = (
@@ -121,6 +140,18 @@ async def start_aftercare(conn: AsyncConnection, agent_id: str, now: datetime, s
     if current["status"] == AFTERCARE and current["until"] is not None and current["until"] >= until:
         return None
     since = current["since"] if current["status"] == AFTERCARE and current["since"] else now
+    await end_nawerk_period(conn, agent_id, now)
+    await conn.execute(
+        insert(nawerk_periods).values(
+            id=str(uuid4()),
+            agent_id=agent_id,
+            conversation_id=conversation_id,
+            team=team,
+            started_at=now,
+            planned_end=until,
+            ended_at=None,
+        )
+    )
     await _put(conn, agent_id, {"status": AFTERCARE, "since": since, "until": until, "set_by": "system"})
     return {"status": AFTERCARE, "since": since, "until": until}
 
@@ -157,6 +188,7 @@ class StatusService:
             view = effective(row.status if row else None, row.since if row else None, row.until if row else None, now)
             if row is None or row.session_id != session_id:
                 view = {"status": AVAILABLE, "since": now, "until": None}
+                await end_nawerk_period(conn, agent.id, now)
                 await _put(
                     conn,
                     agent.id,
@@ -179,6 +211,9 @@ class StatusService:
             if exists is None:
                 raise DomainError("not_found")
             previous = (await statuses_of(conn, [target], now))[target]["status"]
+            # Any status set by hand ends a running nawerk after a close (a nawerk chosen by hand
+            # belongs to no close and is not counted in the figures).
+            await end_nawerk_period(conn, target, now)
             await _put(conn, target, {"status": status, "since": now, "until": until, "set_by": actor.id})
             await record_audit(
                 conn,

@@ -24,6 +24,7 @@ from agent_console.figures_store import figures_days
 from app.services import figures_service
 from cases import http as cases_http
 from chat.store import conversations
+from chat.workplace_store import nawerk_periods
 from contact.clock import ManualClock
 from contact.db import Database
 from contact.migrate import upgrade
@@ -87,6 +88,10 @@ async def server(tmp_path, request):
             callback_check_s=3600,
             retention_days=0,
             hash_key="k" * 32,
+            # Nawerk: 60 s after a close, 120 s after a crisis, 300 s after a melding.
+            nawerk_s=60,
+            nawerk_after_crisis_s=120,
+            nawerk_after_melding_s=300,
         ),
         clock,
     ).start()
@@ -95,9 +100,10 @@ async def server(tmp_path, request):
     await running.stop()
 
 
-async def _chat(server, advisor, wait_s, talk_s, outcome, crisis=None):
+async def _chat(server, advisor, wait_s, talk_s, outcome, crisis=None, nawerk_ended_after=None):
     """One chat of the scripted day: the visitor starts, waits `wait_s`, the advisor accepts,
-    talks `talk_s` and closes with `outcome`; `crisis` = (ack after s, crisis console)."""
+    talks `talk_s` and closes with `outcome`; `crisis` = (ack after s, crisis console);
+    `nawerk_ended_after`: the advisor ends the nawerk that follows this many seconds later."""
     v = await visitor(server.url)
     cid = (await v.call("start", chat_start()))["conversation_id"]
     server.clock.advance(seconds=wait_s)
@@ -114,6 +120,9 @@ async def _chat(server, advisor, wait_s, talk_s, outcome, crisis=None):
     closed = await advisor.call("close", {"conversation_id": cid, "outcome": outcome})
     assert closed.get("ok"), closed
     await v.disconnect()
+    if nawerk_ended_after is not None:
+        server.clock.advance(seconds=nawerk_ended_after)
+        assert (await advisor.call("set_status", {"status": "beschikbaar"}))["status"] == "beschikbaar"
     return accepted["conversation"]["team"]
 
 
@@ -161,9 +170,12 @@ async def _scripted_day(server) -> str:
     advisor = await agent_client(server.url, advisor_token)
     _, crisis_token = await _token(server, "crisis", teams=("crisis",))
     crisis = await agent_client(server.url, crisis_token)
+    # Nawerk after it runs its full 60 s (the next visitor waits 90 s).
     team = await _chat(server, advisor, wait_s=30, talk_s=600, outcome=ADVIES)
-    await _chat(server, advisor, wait_s=90, talk_s=345, outcome=MELDING, crisis=(45, crisis))
+    # Nawerk after the crisis (120 s planned) ended early by the advisor after 15 s.
+    await _chat(server, advisor, wait_s=90, talk_s=345, outcome=MELDING, crisis=(45, crisis), nawerk_ended_after=15)
     await _abandoned(server, after_s=20)
+    # Nawerk after a melding: 300 s, run in full (the next event is at 23:30).
     await _chat(server, advisor, wait_s=10, talk_s=60, outcome=MELDING)  # the same phone: a hermelding
     server.clock.set(datetime(2026, 11, 30, 23, 30, tzinfo=UTC))
     await _abandoned(server, after_s=5)
@@ -177,7 +189,9 @@ MONDAY = {
     # waits 10, 30, 90: nearest rank p50 = 2nd = 30, p90 = 3rd = 90
     "wait_p50_s": 30, "wait_p90_s": 90,
     # talk 600, 345, 60: mean 335, p50 345
-    "talk_mean_s": 335.0, "talk_p50_s": 345, "nawerk_mean_s": None,
+    "talk_mean_s": 335.0, "talk_p50_s": 345,
+    # nawerk 60 (full), 15 (ended early), 300 (after a melding, full): mean 125, p50 60
+    "nawerk_mean_s": 125.0, "nawerk_p50_s": 60,
     "outcome_advies": 1, "outcome_melding": 2, "outcome_geen": 0,
     "crisis_alarms": 1, "crisis_acknowledged": 1, "crisis_ack_p50_s": 45, "crisis_ack_max_s": 45,
     "callbacks_requested": 2, "callbacks_cancelled": 0, "callbacks_reached": 1, "callbacks_not_reached": 1,
@@ -208,6 +222,9 @@ async def test_a_scripted_day_sealed_purged_and_grouped(server):
     monday = {r["team"]: r for r in body["rows"] if r["period"] == "2026-11-30"}
     assert (monday[team]["chats_offered"], monday[team]["tijdvak_capacity"]) == (3, 0)
     assert (monday["crisis"]["chats_offered"], monday["crisis"]["crisis_alarms"]) == (1, 1)
+    # Nawerk counts for the closed conversation's team.
+    assert (monday[team]["nawerk_mean_s"], monday[team]["nawerk_p50_s"]) == (180.0, 60)
+    assert (monday["crisis"]["nawerk_mean_s"], monday["crisis"]["nawerk_p50_s"]) == (15.0, 15)
     assert sum(r["callbacks_requested"] for r in monday.values()) == 2
     tijdvak_row = next(r for r in body["rows"] if r["period"] == "2026-11-30" and r["team"] is None)
     assert (tijdvak_row["tijdvak_capacity"], tijdvak_row["chats_offered"]) == (6, 0)
@@ -220,7 +237,8 @@ async def test_a_scripted_day_sealed_purged_and_grouped(server):
     # Week (ISO) and month.
     _, week, _ = await _get(server, "?from=2026-11-30&to=2026-12-01&group=week", boss)
     assert [r["period"] for r in week["totals"]] == ["2026-W49"]
-    _expect(week["totals"][0], {"chats_offered": 5, "chats_abandoned": 2, "wait_p90_s": 90, "meldingen": 2})
+    _expect(week["totals"][0], {"chats_offered": 5, "chats_abandoned": 2, "wait_p90_s": 90, "meldingen": 2,
+                                "nawerk_mean_s": 125.0, "nawerk_p50_s": 60})  # fmt: skip
     _, month, _ = await _get(server, "?from=2026-11-30&to=2026-12-01&group=month", boss)
     assert [(r["period"], r["chats_offered"]) for r in month["totals"]] == [("2026-11", 4), ("2026-12", 1)]
 
@@ -256,6 +274,13 @@ async def test_a_scripted_day_sealed_purged_and_grouped(server):
     assert await server.app[cases_http.CASES].purge_due() > 0
     _, purged, _ = await _get(server, "?from=2026-11-30&to=2026-12-01", boss)
     assert purged == body
+    # The nawerk periods (they hold an agent id) went with the purge; their counts stayed.
+    db = Database(server.settings.database_url)
+    try:
+        async with db.read() as conn:
+            assert (await conn.execute(select(nawerk_periods))).all() == []
+    finally:
+        await db.dispose()
 
     # Even if a later purge removed what the figures were made from, sealed days stay.
     db = Database(server.settings.database_url)
@@ -324,6 +349,10 @@ async def test_a_day_is_sealed_only_once_it_has_settled(tmp_path):
             callback_check_s=3600,
             outcome_check_s=3600,
             hash_key="k" * 32,
+            # Nawerk: 60 s after a close, 120 s after a crisis, 300 s after a melding.
+            nawerk_s=60,
+            nawerk_after_crisis_s=120,
+            nawerk_after_melding_s=300,
         ),
         clock,
     ).start()

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from callback.store import callbacks
+from chat.workplace_store import nawerk_periods
 from contact.access_log import AccessLog
 from contact.clock import ManualClock
 from contact.db import Database
@@ -186,6 +187,67 @@ async def test_push_skips_pause_and_nawerk_and_offers_again_when_nawerk_ends(des
     # Back from the break: offers come again.
     await paused.call("set_status", {"status": "beschikbaar"})
     for c in (v1, v2, v3, paused, worker):
+        await c.disconnect()
+
+
+async def _periods(url: str) -> list[tuple[str, int, int | None]]:
+    """The nawerk periods (conversation, planned seconds, seconds until it ended early)."""
+    db = Database(url)
+    try:
+        async with db.read() as conn:
+            rows = (await conn.execute(select(nawerk_periods).order_by(nawerk_periods.c.started_at))).all()
+    finally:
+        await db.dispose()
+    return [
+        (
+            r.conversation_id,
+            round((r.planned_end - r.started_at).total_seconds()),
+            None if r.ended_at is None else round((r.ended_at - r.started_at).total_seconds()),
+        )
+        for r in rows
+    ]
+
+
+async def _offered_chat(server, console) -> tuple[str, object]:
+    v = await visitor(server.url)
+    cid = (await v.call("start", start_payload()))["conversation_id"]
+    await console.wait_for("offer", lambda o: o["conversation_id"] == cid)
+    assert "conversation" in await console.call("accept", {"conversation_id": cid})
+    return cid, v
+
+
+async def test_nawerk_periods_for_the_figures_end_early_or_run_their_planned_time(desk):
+    server = desk
+    me, password, console = await signed_in_agent(server)
+    melding = {"kind": "melding", "summary": "Zorgen om thuis", "urgency": "midden", "gemeente": "Utrecht"}
+    # A nawerk ended early by a break; one replaced by the longer nawerk of the next close.
+    c1, v1 = await _offered_chat(server, console)
+    c2, v2 = await _offered_chat(server, console)
+    c3, v3 = await _offered_chat(server, console)
+    assert (await console.call("close", {"conversation_id": c1, "outcome": {"kind": "geen"}}))["ok"] is True
+    server.clock.advance(seconds=10)
+    assert (await console.call("set_status", {"status": "pauze"}))["status"] == "pauze"
+    # On a break a close starts no nawerk (and no period).
+    assert (await console.call("close", {"conversation_id": c2, "outcome": {"kind": "geen"}}))["ok"] is True
+    assert await _periods(server.settings.database_url) == [(c1, 60, 10)]
+    assert (await console.call("set_status", {"status": "beschikbaar"}))["status"] == "beschikbaar"
+    c4, v4 = await _offered_chat(server, console)
+    assert (await console.call("close", {"conversation_id": c3, "outcome": {"kind": "geen"}}))["ok"] is True
+    server.clock.advance(seconds=5)
+    assert "error" not in await console.call("close", {"conversation_id": c4, "outcome": melding})
+    # The longer nawerk of the next close (a melding) replaced the running one.
+    assert await _periods(server.settings.database_url) == [(c1, 60, 10), (c3, 60, 5), (c4, 300, None)]
+    # A new login starts beschikbaar: the running nawerk ends.
+    server.clock.advance(seconds=7)
+    again = await agent_client(server.url, await login(server.url, me.username, password))
+    assert (await again.wait_for("agent_status"))["status"] == "beschikbaar"
+    assert (await _periods(server.settings.database_url))[-1] == (c4, 300, 7)
+    # Nawerk chosen by hand belongs to no close: not a period; one that ran out keeps its planned end.
+    assert (await again.call("set_status", {"status": "nawerk"}))["status"] == "nawerk"
+    server.clock.advance(seconds=400)
+    assert (await again.call("set_status", {"status": "offline"}))["status"] == "offline"
+    assert await _periods(server.settings.database_url) == [(c1, 60, 10), (c3, 60, 5), (c4, 300, 7)]
+    for c in (v1, v2, v3, v4, console, again):
         await c.disconnect()
 
 

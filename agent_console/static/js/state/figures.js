@@ -9,6 +9,7 @@ export const GROUPS = ["day", "week", "month"];
 export const CHARTS = [
   { id: "chats", title: "fgChats", figures: ["chats_offered", "chats_answered", "chats_abandoned"] },
   { id: "wait", title: "fgWait", figures: ["wait_p50_s", "wait_p90_s"] },
+  { id: "time", title: "fgTime", figures: ["talk_mean_s", "talk_p50_s", "nawerk_mean_s", "nawerk_p50_s"] },
   { id: "outcomes", title: "fgOutcomes", figures: ["outcome_advies", "outcome_melding", "outcome_geen"] },
   { id: "crisis", title: "fgCrisis", figures: ["crisis_alarms", "crisis_ack_p50_s", "crisis_ack_max_s"] },
   { id: "callbacks", title: "fgCallbacks", figures: ["callbacks_requested", "callbacks_reached", "callbacks_not_reached", "tijdvak_capacity", "tijdvak_booked"] },

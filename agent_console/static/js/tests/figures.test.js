@@ -39,3 +39,11 @@ test("figures become uPlot series (null where unknown) and table rows ('—')", 
   assert.deepEqual(periodRows({}), []);
   assert.ok(CHARTS.every((c) => c.figures.length > 0 && c.title.startsWith("fg")));
 });
+
+test("talk time and nawerk have a chart (nawerk is recorded now)", () => {
+  const time = CHARTS.find((c) => c.id === "time");
+  assert.deepEqual(time.figures, ["talk_mean_s", "talk_p50_s", "nawerk_mean_s", "nawerk_p50_s"]);
+  const rows = [{ period: "2026-11-30", talk_mean_s: 335.0, talk_p50_s: 345, nawerk_mean_s: 125.0, nawerk_p50_s: 60 }];
+  assert.deepEqual(chartData(rows, time.figures).data, [[0], [335], [345], [125], [60]]);
+  assert.ok(hasFigures([{ period: "2026-11-30", nawerk_mean_s: 15 }]));
+});
