@@ -80,6 +80,11 @@ server_secrets: Table = ServerSecret.__table__  # type: ignore[attr-defined]
 agent_sessions: Table = AgentSession.__table__  # type: ignore[attr-defined]
 
 
+# Actions kept out of the log of what happened: that a visitor was blocked stays between the
+# supervisors, the audit trail and the access log (docs/privacy.md: nothing in a log says "blocked").
+UNLOGGED_ACTIONS = frozenset({"visitor_blocked", "visitor_unblocked"})
+
+
 async def record_audit(
     conn: AsyncConnection,
     *,
@@ -94,6 +99,8 @@ async def record_audit(
     await conn.execute(
         insert(audit_events).values(at=at, action=action, actor=actor, conversation_id=conversation_id, detail=detail)
     )
+    if action in UNLOGGED_ACTIONS:
+        return
     pending = conn.info.get(HAPPENED_KEY)
     fields = {**detail, "actor": actor, "conversation_id": conversation_id}
     if actor.startswith("agent:") and "agent_id" not in detail:
