@@ -71,6 +71,10 @@ class LeaderLease:
             )
 
 
+# How long stopping waits for a running election round.
+STOP_WAIT_S = 5.0
+
+
 class Election:
     """Keeps trying for the lease every `ttl/3` seconds; calls `on_elected` when this process
     becomes the leader and `on_demoted` when it stops being one (renewal failed or stop)."""
@@ -117,8 +121,14 @@ class Election:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Bounded: a round still starting the scheduler (a thread waiting for the database)
+            # may not see the cancellation at once, and a process must still stop.
+            done, _ = await asyncio.wait({self._task}, timeout=STOP_WAIT_S)
+            if not done:
+                log.warning("election_stop_timeout", lease=self.lease.name)
+            else:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    self._task.result()
         if self.leader:
             self.leader = False
             await self.on_demoted()
