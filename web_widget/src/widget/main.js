@@ -99,7 +99,7 @@ function start() {
   // A random value for this tab, sent with `start`: the server keeps only a keyed hash of it, so
   // a supervisor can block an abusive visitor without blocking everyone behind the same address
   // (a school, a shelter). In this tab's sessionStorage only (gone when the tab closes, and with
-  // the quick exit); never a cookie or localStorage. Memory only where storage is refused.
+  // the quick exit); never a cookie, never storage that outlives the tab. Memory only where storage is refused.
   function browserValue() {
     var value = null;
     try { value = window.sessionStorage.getItem(SEED_KEY); } catch (e) { value = null; }
