@@ -134,8 +134,9 @@ VT_COMMAND: list[str] = []  # --vt-command, to measure a variant of the server
 def cli_command() -> list[str]:
     if VT_COMMAND:
         return list(VT_COMMAND)
-    script = Path(sys.executable).parent / "vt-contact"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
+    # `-m` from this checkout (the children run in ROOT): the code measured is the code beside
+    # this bench, also when the virtual environment was installed from another checkout.
+    return [sys.executable, "-m", "app.cli"]
 
 
 EXTRA_SERVER_ENV: dict[str, str] = {}  # --server-env, for experiments

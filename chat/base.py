@@ -3,6 +3,7 @@ who holds it, and the views the consoles get (`mine`, a whole conversation)."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -88,6 +89,16 @@ class ChatBase:
         self.presence = presence
         self.handoffs = handoffs
         self._last_overflow: set[str] = set()
+        # The shared reads of the queue (chat/queue.py `_load_queue`).
+        self._queue_running: asyncio.Task[Any] | None = None
+        self._queue_next: asyncio.Task[Any] | None = None
+        # What this process last told each waiting visitor (place, wait, advisors online), when
+        # it last told everyone, and whether one more round is due because it told only changes.
+        self._told: dict[str, tuple[int, int, int]] = {}
+        self._told_all_at = 0.0
+        self.queue_retell_due = False
+        # How many waited at the last broadcast: the dispatcher spaces broadcasts by it.
+        self.queue_length = 0
         self.db = db
         self.clock = clock
         self.hours = hours

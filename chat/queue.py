@@ -3,6 +3,8 @@ waiting conversations, and each waiting visitor's position."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +32,10 @@ from routing.queue_order import AgentView, Waiting, order, overflowing, visible_
 
 # Accepts in this window set the pace of the wait estimate.
 RATE_WINDOW_ACCEPTS_S = 1800
+# From this many waiting on, a visitor is told only a place or wait that changed ...
+LONG_QUEUE = 50
+# ... and everyone again at least this often.
+QUEUE_RETELL_S = 5.0
 
 
 class QueueUseCases(ChatBase):
@@ -82,6 +88,26 @@ class QueueUseCases(ChatBase):
         return self._view(group, version, waiting, entries)
 
     async def _load_queue(self) -> tuple[int, list[Waiting], dict[str, dict[str, Any]]]:
+        """The whole queue, read after the caller's own changes were committed.
+
+        Callers who ask while a read is under way share the next one (which starts after the
+        current one ends, so it holds their changes): at a campaign peak, 200 starts a second
+        each wanting their place then cost a few reads of the queue a second, not 200."""
+        if self._queue_next is None:
+            self._queue_next = asyncio.get_running_loop().create_task(self._next_queue_read())
+        return await asyncio.shield(self._queue_next)
+
+    async def _next_queue_read(self) -> tuple[int, list[Waiting], dict[str, dict[str, Any]]]:
+        running = self._queue_running
+        if running is not None:
+            await asyncio.wait([running])  # its result or error is its own callers'
+        self._queue_running, self._queue_next = self._queue_next, None
+        try:
+            return await self._read_queue()
+        finally:
+            self._queue_running = None
+
+    async def _read_queue(self) -> tuple[int, list[Waiting], dict[str, dict[str, Any]]]:
         async with self.db.read() as conn:
             version = await conn.scalar(select(queue_state.c.version).where(queue_state.c.id == 1))
             rows = (
@@ -168,9 +194,26 @@ class QueueUseCases(ChatBase):
             for g in sorted(groups)
         ]
         online = await self.advisors_online()
-        for cid, pos in self._positions(waiting).items():
-            told = {"position": pos, "estimated_wait_s": self._estimate(pos, accepted), "advisors_online": online}
-            emits.append(out.VisitorQueue.model_validate(told).to(ToVisitor(cid)))
+        positions = self._positions(waiting)
+        # In a long queue a visitor hears only a changed place or wait: new arrivals at the back
+        # change nobody's place, and telling 2,000 visitors the same number on every change is
+        # what made a campaign peak slow. What this process told may be overtaken by what
+        # another process told since, so everyone is told again at least every
+        # QUEUE_RETELL_S (the dispatcher then sends one more round, see `queue_retell_due`).
+        clock = time.monotonic()
+        everyone = len(positions) < LONG_QUEUE or clock - self._told_all_at >= QUEUE_RETELL_S
+        told: dict[str, tuple[int, int, int]] = {}
+        for cid, pos in positions.items():
+            view = (pos, self._estimate(pos, accepted), online)
+            told[cid] = view
+            if everyone or self._told.get(cid) != view:
+                message = {"position": view[0], "estimated_wait_s": view[1], "advisors_online": view[2]}
+                emits.append(out.VisitorQueue.model_validate(message).to(ToVisitor(cid)))
+        self._told = told
+        if everyone:
+            self._told_all_at = clock
+        self.queue_retell_due = not everyone
+        self.queue_length = len(waiting)
         return emits
 
     async def queue_positions(self) -> dict[str, tuple[int, int]]:

@@ -34,6 +34,7 @@ from chat.model import (
 )
 from chat.outbound import AgentStatusChanged, Offer
 from chat.push import PushOffers
+from chat.queue import QUEUE_RETELL_S
 from chat.service import ChatService
 from chat.status import StatusService
 from chat.supervision import SupervisionService
@@ -78,6 +79,12 @@ BOARD_EVENTS = frozenset(
         "outcome_missing",
     }
 )
+
+
+# Queue broadcasts are spaced by the length of the queue: 0.5 ms per waiting conversation,
+# between `coalesce_s` and one second.
+QUEUE_SPACING_PER_ENTRY_S = 0.0005
+QUEUE_MAX_SPACING_S = 1.0
 
 
 def visitor_room(conversation_id: str) -> str:
@@ -125,7 +132,7 @@ class Dispatcher:
         self.takeover = takeover
         self.on_handoff = on_handoff
         self.coalesce_s = coalesce_s
-        self._queue_due = False
+        self._queue_handle: asyncio.TimerHandle | None = None  # the next queue broadcast
         self._tasks: set[asyncio.Task[None]] = set()
         # The supervisors' board (chat/supervision.py): sent after changes, at most once per
         # `board_every_s` per process; None until the composition root connects it.
@@ -182,11 +189,21 @@ class Dispatcher:
                 case ToReaders(conversation_id=cid):
                     await self.sio.emit(e.event, e.data, room=reader_room(cid), namespace=AGENT_NS)
 
-    def _schedule_queue(self) -> None:
-        if self._queue_due:
+    def _schedule_queue(self, delay: float | None = None) -> None:
+        """One queue broadcast after `delay` (by default spaced by the length of the queue),
+        or sooner when one is already due sooner."""
+        if delay is None:
+            # A long queue is a large frame to every agent: the longer, the further apart (at
+            # 2,000 waiting one a second), so a campaign peak does not flood the consoles.
+            spacing = self.service.queue_length * QUEUE_SPACING_PER_ENTRY_S
+            delay = min(QUEUE_MAX_SPACING_S, max(self.coalesce_s, spacing))
+        loop = asyncio.get_running_loop()
+        due = self._queue_handle
+        if due is not None and not due.cancelled() and due.when() <= loop.time() + delay:
             return
-        self._queue_due = True
-        asyncio.get_running_loop().call_later(self.coalesce_s, self._start_broadcast)
+        if due is not None:
+            due.cancel()
+        self._queue_handle = loop.call_later(delay, self._start_broadcast)
 
     def _start_broadcast(self) -> None:
         task = asyncio.get_running_loop().create_task(self._broadcast_queue())
@@ -195,9 +212,11 @@ class Dispatcher:
 
     async def _broadcast_queue(self) -> None:
         # Cleared before reading, so a change during the read schedules the next broadcast.
-        self._queue_due = False
+        self._queue_handle = None
         try:
             await self.send(await self.service.queue_emits())
+            if self.service.queue_retell_due:
+                self._schedule_queue(QUEUE_RETELL_S)  # unless a change comes first
             # A changed queue may make a push offer due (a new conversation, a pass, a transfer).
             await self.send(await self.push.offer_due())
         except Exception as exc:

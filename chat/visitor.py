@@ -96,6 +96,10 @@ class VisitorUseCases(QueueUseCases):
         conversation_id = str(uuid.uuid4())
         try:
             async with self.db.write() as conn:
+                # The place in the queue is the moment of joining it, read under the write lock:
+                # whoever commits later stands behind, so a place told in the ack stays true
+                # however many start at once.
+                queued_at = self.clock.now()
                 await conn.execute(
                     insert(conversations).values(
                         id=conversation_id,
@@ -107,9 +111,9 @@ class VisitorUseCases(QueueUseCases):
                         team=route.team,
                         priority=route.priority,
                         resume_hash=hash_token(token),
-                        created_at=now,
-                        last_activity_at=now,
-                        waiting_since=now,
+                        created_at=queued_at,
+                        last_activity_at=queued_at,
+                        waiting_since=queued_at,
                         last_seq=0,
                         expertise=list(route.expertise) or None,
                     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -68,6 +69,7 @@ class Database:
         `lock_timeout_s` bounds a wait for SQLite's write lock."""
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.sqlite_synchronous = sqlite_synchronous
         self.statement_timeout_s = statement_timeout_s
         self.lock_timeout_s = lock_timeout_s
         if self.is_sqlite:
@@ -112,10 +114,8 @@ class Database:
             # BEGIN IMMEDIATE and savepoints).
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA synchronous={synchronous}")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+            for pragma in _sqlite_pragmas(synchronous, busy_ms):
+                cursor.execute(pragma)
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
@@ -149,6 +149,22 @@ class Database:
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
 
+    def sqlite_connect(self) -> sqlite3.Connection:
+        """A plain sqlite3 connection to this database with the engines' settings, in
+        autocommit mode (the caller writes BEGIN IMMEDIATE … COMMIT itself). For a hot path
+        that runs a whole transaction in one thread call (chat/writer.py)."""
+        path = self.sqlite_path()
+        if path is None:
+            raise RuntimeError("not an SQLite file")
+        conn = sqlite3.connect(path, timeout=self.lock_timeout_s, isolation_level=None, check_same_thread=False)
+        try:
+            for pragma in _sqlite_pragmas(self.sqlite_synchronous, int(self.lock_timeout_s * 1000)):
+                conn.execute(pragma)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def sqlite_path(self) -> Path | None:
         """The SQLite database file, or None (PostgreSQL, or in memory)."""
         if not self.is_sqlite or not self.url.database or self.url.database == ":memory:":
@@ -177,6 +193,18 @@ class Database:
             return True
         except Exception:
             return False
+
+
+def _sqlite_pragmas(synchronous: str, busy_ms: int) -> list[str]:
+    """What every SQLite connection of ours sets first."""
+    if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise ValueError("VT_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+    return [
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA synchronous={synchronous}",
+        "PRAGMA foreign_keys=ON",
+        f"PRAGMA busy_timeout={busy_ms}",
+    ]
 
 
 def unavailable(exc: BaseException) -> bool:
