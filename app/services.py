@@ -42,7 +42,7 @@ from contact.access_log import AccessLog
 from contact.auth import AgentService, AuthPolicy, TokenSigner
 from contact.clock import Clock
 from contact.db import Database
-from contact.fanout import ResilientRedisManager
+from contact.fanout import LocalManager, ResilientRedisManager
 from contact.health import Readiness
 from contact.hours import ChatHours
 from contact.keys import HOW_TO_MAKE_A_KEY, Keys, key_bytes, stored_key
@@ -413,7 +413,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     fanout = ResilientRedisManager(settings.redis_url, channel=settings.redis_channel) if settings.redis_url else None
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
-        client_manager=fanout,
+        client_manager=fanout or LocalManager(),
         cors_allowed_origins=origin_policy(settings),
         max_http_buffer_size=settings.max_http_buffer_size,
         logger=False,

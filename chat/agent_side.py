@@ -117,16 +117,13 @@ class AgentUseCases(QueueUseCases):
         if written.duplicate:
             return Result(ack, await self._stored_again(conversation_id, written.id, also_agent=agent.id))
         view = {**ack, "sender": "agent", "text": text, "name": agent.first_name}
+        for_agents = {**view, "conversation_id": conversation_id}
         emits: list[Outgoing] = [
-            out.VisitorChatMessage.model_validate(view).to(ToVisitor(conversation_id)),
-            out.AgentChatMessage.model_validate({**view, "conversation_id": conversation_id}).to(ToAgent(agent.id)),
+            out.VisitorChatMessage.trusted(view, ToVisitor(conversation_id)),
+            out.AgentChatMessage.trusted(for_agents, ToAgent(agent.id)),
         ]
         if written.read_along:
-            emits.append(
-                out.AgentChatMessage.model_validate({**view, "conversation_id": conversation_id}).to(
-                    ToReaders(conversation_id)
-                )
-            )
+            emits.append(out.AgentChatMessage.trusted(for_agents, ToReaders(conversation_id)))
         return Result(ack, emits)
 
     async def agent_typing(self, agent: AgentIdentity, conversation_id: str, typing: bool) -> list[Emit]:

@@ -392,19 +392,13 @@ class VisitorUseCases(QueueUseCases):
         if written.duplicate:
             return Result(ack, await self._stored_again(conversation_id, written.id))
         view = {**ack, "sender": "visitor", "text": text}
-        emits: list[Outgoing] = [out.VisitorChatMessage.model_validate(view).to(ToVisitor(conversation_id))]
-        if written.holder_id is not None:
-            emits.append(
-                out.AgentChatMessage.model_validate({**view, "conversation_id": conversation_id}).to(
-                    ToAgent(written.holder_id)
-                )
-            )
-        if written.read_along:
-            emits.append(
-                out.AgentChatMessage.model_validate({**view, "conversation_id": conversation_id}).to(
-                    ToReaders(conversation_id)
-                )
-            )
+        emits: list[Outgoing] = [out.VisitorChatMessage.trusted(view, ToVisitor(conversation_id))]
+        if written.holder_id is not None or written.read_along:
+            for_agents = {**view, "conversation_id": conversation_id}
+            if written.holder_id is not None:
+                emits.append(out.AgentChatMessage.trusted(for_agents, ToAgent(written.holder_id)))
+            if written.read_along:
+                emits.append(out.AgentChatMessage.trusted(for_agents, ToReaders(conversation_id)))
         emits.extend(await self._risk_signals(conversation_id, written.holder_id, text, written.seq))
         return Result(ack, emits)
 

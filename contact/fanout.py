@@ -35,6 +35,40 @@ import structlog
 log = structlog.get_logger(__name__)
 
 
+def reaches_nobody_here(manager: socketio.AsyncManager, namespace: str | None, room: Any, skip_sid: Any) -> bool:
+    """Whether an emit to `room` has no recipient connected to this process: the visitor's echo
+    of their own message (the room holds only the sender), or an emit another process published
+    for sockets it holds itself. python-socketio encodes the packet before it looks who is in
+    the room; with several processes every process would encode every emit of every process."""
+    if not isinstance(room, str):
+        return False  # everyone in the namespace, or several rooms: let python-socketio decide
+    members = manager.rooms.get(namespace or "/", {}).get(room)
+    if not members:
+        return True
+    skipped = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+    return all(sid in skipped for sid in members)
+
+
+class LocalManager(socketio.AsyncManager):
+    """One process: an emit that reaches nobody is not encoded at all."""
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        room = to or room
+        if callback is None and reaches_nobody_here(self, namespace, room, skip_sid):
+            return
+        await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
+
+
 class ResilientRedisManager(socketio.AsyncRedisManager):
     def __init__(
         self,
@@ -68,6 +102,15 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         self.listening = False
         # Failed publishes and lost subscriptions since start (the `/metrics` Redis error count).
         self.redis_errors = 0
+
+    async def _handle_emit(self, message: dict[str, Any]) -> None:
+        # Every emit of every process comes here (ours before it is published): one for rooms
+        # this process holds nobody of ends before python-socketio encodes it.
+        if message.get("callback") is None and reaches_nobody_here(
+            self, message.get("namespace"), message.get("room"), message.get("skip_sid")
+        ):
+            return
+        await super()._handle_emit(message)
 
     def _degraded(self, what: str, exc: BaseException) -> None:
         self.redis_errors += 1

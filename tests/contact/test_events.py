@@ -63,3 +63,20 @@ def test_every_registered_event_is_one_model_per_name_and_namespace() -> None:
         class Another(ServerEvent):
             event = "crisis_alert"
             namespace = AGENT_NS
+
+
+def test_trusted_gives_the_same_wire_form_as_the_model() -> None:
+    view = {"id": "m1", "seq": 3, "at": "2026-12-01T14:00:00+00:00", "sender": "agent", "text": "hoi", "name": "Sam"}
+    for model, data, target in (
+        (out.VisitorChatMessage, view, ToVisitor("c1")),
+        (out.AgentChatMessage, {**view, "conversation_id": "c1"}, ToAgent("a1")),
+    ):
+        fast = model.trusted(data, target)
+        checked = model.model_validate(data).to(target)
+        assert fast == checked
+        assert list(fast.data) == list(checked.data)  # the same key order on the wire
+        assert check_emitted(model.namespace, model.event, fast.data) is None
+    with pytest.raises(ValueError):
+        out.VisitorChatMessage.trusted({**view, "extra": 1}, ToVisitor("c1"))
+    with pytest.raises(ValueError):
+        out.VisitorChatMessage.trusted(view, ToAgent("a1"))
