@@ -34,6 +34,8 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
+_CALLBACK = b'"method": "callback"'  # as python-socketio's json writes it
+
 
 def reaches_nobody_here(manager: socketio.AsyncManager, namespace: str | None, room: Any, skip_sid: Any) -> bool:
     """Whether an emit to `room` has no recipient connected to this process: the visitor's echo
@@ -102,6 +104,17 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         self.listening = False
         # Failed publishes and lost subscriptions since start (the `/metrics` Redis error count).
         self.redis_errors = 0
+
+    async def _listen(self) -> AsyncIterator[Any]:  # pragma: no cover - needs a Redis
+        # Every process hears its own publishes back and python-socketio decodes each one only
+        # to drop it (its host id): with two processes half of all it decodes. Our own are
+        # known by our host id in the raw message; a callback addressed to us (the only kind
+        # of message that names our host without being ours) is still decoded.
+        own = self.host_id.encode()
+        async for data in super()._listen():
+            if isinstance(data, bytes) and own in data and _CALLBACK not in data:
+                continue
+            yield data
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         # Every emit of every process comes here (ours before it is published): one for rooms
