@@ -144,8 +144,7 @@ class VisitorUseCases(QueueUseCases):
         except IntegrityError:
             # The partial unique index: this token already has an open conversation.
             raise DomainError("conflict") from None
-        positions = await self.queue_positions()
-        position, wait = positions.get(conversation_id, (1, self.limits.default_wait_per_position_s))
+        position, wait = await self.place(conversation_id)
         ack = {
             "conversation_id": conversation_id,
             "resume_token": token,
@@ -210,8 +209,7 @@ class VisitorUseCases(QueueUseCases):
             "messages": [message_view(r) for r in rows],
         }
         if conv.status == ConversationStatus.WAITING:
-            positions = await self.queue_positions()
-            position, wait = positions.get(conv.id, (1, self.limits.default_wait_per_position_s))
+            position, wait = await self.place(conv.id)
             online = await self.advisors_online()
             ack["queue"] = {"position": position, "estimated_wait_s": wait, "advisors_online": online}
         if agent_name is not None and conv.status == ConversationStatus.ACTIVE:
