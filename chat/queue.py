@@ -216,14 +216,16 @@ class QueueUseCases(ChatBase):
         self.queue_length = len(waiting)
         return emits
 
-    async def place(self, conversation_id: str) -> tuple[int, int]:
-        """One waiting conversation's position (from 1, in its team's queue) and expected wait,
-        counted by the database: what `start` and `resume` tell, at a cost that does not grow
-        with the queue (a campaign peak is 2,000 starts while 2,000 wait)."""
+    async def place(self, conversation_id: str) -> dict[str, int]:
+        """What a waiting visitor is told of the queue at `start` and `resume`: the position (from
+        1, in its team's queue), the expected wait and how many advisors are there, in one read
+        whose cost does not grow with the queue (a campaign peak is 2,000 starts while 2,000 wait)."""
+        online = await self.presence.online()
         async with self.db.read() as conn:
             place = await place_in_queue(conn, conversation_id, self.rules.crisis_team)
             accepted = await self._accepted_recently(conn)
-        return place, self._estimate(place, accepted)
+            there = await at_work_among(conn, online, self.clock.now()) if online else 0
+        return {"position": place, "estimated_wait_s": self._estimate(place, accepted), "advisors_online": there}
 
     @staticmethod
     def _positions(waiting: list[Waiting]) -> dict[str, int]:

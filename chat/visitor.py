@@ -86,16 +86,21 @@ class VisitorUseCases(QueueUseCases):
         if not await self.limiter.hit(f"start:{client_key}", self.limits.starts_per_ip, self.limits.starts_window_s):
             raise DomainError("rate_limited")
         visitor = visitor_hashes(self.handoffs.keys.contact_hash, client_key, browser)
-        async with self.db.read() as conn:
-            if await is_blocked(conn, now, visitor):
-                # Word for word the answer outside opening hours, without a time it opens again.
-                raise DomainError(
-                    "closed", opens_at=None, phone=HELPLINE["advice"], emergency=HELPLINE["emergency"], team=route.team
-                )
         token = secrets.token_urlsafe(32)
         conversation_id = str(uuid.uuid4())
         try:
             async with self.db.write() as conn:
+                # In the write itself (one transaction less per start at a campaign peak); a
+                # refusal rolls it back before anything is written.
+                if await is_blocked(conn, now, visitor):
+                    # Word for word the answer outside opening hours, without a time it opens again.
+                    raise DomainError(
+                        "closed",
+                        opens_at=None,
+                        phone=HELPLINE["advice"],
+                        emergency=HELPLINE["emergency"],
+                        team=route.team,
+                    )
                 # The place in the queue is the moment of joining it, read under the write lock:
                 # whoever commits later stands behind, so a place told in the ack stays true
                 # however many start at once.
@@ -144,12 +149,11 @@ class VisitorUseCases(QueueUseCases):
         except IntegrityError:
             # The partial unique index: this token already has an open conversation.
             raise DomainError("conflict") from None
-        position, wait = await self.place(conversation_id)
         ack = {
             "conversation_id": conversation_id,
             "resume_token": token,
             "status": ConversationStatus.WAITING,
-            "queue": {"position": position, "estimated_wait_s": wait, "advisors_online": await self.advisors_online()},
+            "queue": await self.place(conversation_id),
         }
         emits: list[Outgoing] = [QueueChanged()]
         if danger_now:
@@ -209,9 +213,7 @@ class VisitorUseCases(QueueUseCases):
             "messages": [message_view(r) for r in rows],
         }
         if conv.status == ConversationStatus.WAITING:
-            position, wait = await self.place(conv.id)
-            online = await self.advisors_online()
-            ack["queue"] = {"position": position, "estimated_wait_s": wait, "advisors_online": online}
+            ack["queue"] = await self.place(conv.id)
         if agent_name is not None and conv.status == ConversationStatus.ACTIVE:
             ack["agent"] = {"name": agent_name}
         return conv.id, Result(ack, emits)
