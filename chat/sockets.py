@@ -81,10 +81,11 @@ BOARD_EVENTS = frozenset(
 )
 
 
-# Queue broadcasts are spaced by the length of the queue: 0.5 ms per waiting conversation,
-# between `coalesce_s` and one second.
-QUEUE_SPACING_PER_ENTRY_S = 0.0005
-QUEUE_MAX_SPACING_S = 1.0
+# Queue broadcasts are spaced by the length of the queue: 2 ms per waiting conversation,
+# between `coalesce_s` and two seconds. Each one is the whole list to every agent (500 waiting
+# is about 120 kB a frame): at a campaign peak the frames, not the starts, were most of the work.
+QUEUE_SPACING_PER_ENTRY_S = 0.002
+QUEUE_MAX_SPACING_S = 2.0
 
 
 def visitor_room(conversation_id: str) -> str:
@@ -193,8 +194,8 @@ class Dispatcher:
         """One queue broadcast after `delay` (by default spaced by the length of the queue),
         or sooner when one is already due sooner."""
         if delay is None:
-            # A long queue is a large frame to every agent: the longer, the further apart (at
-            # 2,000 waiting one a second), so a campaign peak does not flood the consoles.
+            # A long queue is a large frame to every agent: the longer, the further apart (from
+            # 1,000 waiting one every two seconds), so a campaign peak does not flood the consoles.
             spacing = self.service.queue_length * QUEUE_SPACING_PER_ENTRY_S
             delay = min(QUEUE_MAX_SPACING_S, max(self.coalesce_s, spacing))
         loop = asyncio.get_running_loop()
