@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.types import TypeDecorator
 
 from contact.logs import happened as log_happened
+from contact.sqlite_driver import DRIVER_NAME as ONE_HOP_SQLITE
 
 # Where `record_audit` leaves what a transaction did, for `Database.write` to log after the commit.
 HAPPENED_KEY = "vt_happened"
@@ -98,8 +99,11 @@ class Database:
 
     def _sqlite_engine(self, begin: str, synchronous: str, pool_size: int) -> AsyncEngine:
         busy_ms = int(self.lock_timeout_s * 1000)
+        url = self.url
+        if url.drivername == "sqlite+aiosqlite":
+            url = url.set(drivername=ONE_HOP_SQLITE)  # contact/sqlite_driver.py
         engine = create_async_engine(
-            self.url,
+            url,
             pool_size=pool_size,
             max_overflow=0,
             pool_timeout=self.statement_timeout_s + self.lock_timeout_s,
