@@ -31,11 +31,13 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -103,6 +105,24 @@ def lat_summary(values: list[float]) -> dict[str, Any]:
         "p99_ms": round(pct(values, 0.99), 1),
         "max_ms": round(max(values) * 1000, 1) if values else None,
     }
+
+
+def log_problems(log: Path) -> dict[str, int]:
+    """The warnings and errors in a server's log, counted by event name and error type (the log
+    says why a request answered `unavailable`: a pool timeout, a locked database …)."""
+    counts: Counter[str] = Counter()
+    if not log.exists():
+        return {}
+    for line in log.read_text(errors="replace").splitlines():
+        if not re.search(r"warning|error", line, re.IGNORECASE):
+            continue
+        event = re.search(r'"event":\s*"([^"]+)"|^\S+\s+\[\w+\s*\]\s+(\S+)', line)
+        error = re.search(r'"error":\s*"([^"]+)"|error=(\S+)', line)
+        name = next((g for g in event.groups() if g), "?") if event else line[:60]
+        if error:
+            name += f" ({next(g for g in error.groups() if g)})"
+        counts[name] += 1
+    return dict(counts.most_common(8))
 
 
 def lat_text(values: list[float]) -> str:
@@ -475,6 +495,8 @@ async def surge_mode(args: argparse.Namespace, children: Children, tmp: Path) ->
         print(f"surge: {args.visitors} starts over {args.over:g} s against vt-contact …", flush=True)
         results["vt"] = await run_surge(session, vt.url, tokens, args, [vt.pid])
         Children.stop(vt.proc)
+        results["vt"]["server_log"] = log_problems(vt.log)
+        print(f"  server log, warnings and errors: {results['vt']['server_log']}", flush=True)
 
         print("surge against the python-socketio relay (no database, no queue) …", flush=True)
         sio_proc, sio_url = await start_bare(children, tmp, "sio")
@@ -657,6 +679,8 @@ async def crisis_mode(args: argparse.Namespace, children: Children, tmp: Path) -
             await close_all([*visitors, advisor])
         Children.stop(a.proc)
         Children.stop(b.proc)
+        results["vt"]["server_log"] = {"A": log_problems(a.log), "B": log_problems(b.log)}
+        print(f"  server logs, warnings and errors: {results['vt']['server_log']}", flush=True)
 
         print("the same fan-out through two python-socketio processes on AsyncRedisManager …", flush=True)
         urls = []
@@ -773,6 +797,7 @@ async def processes_variant(
         await close_all([p.visitor for p in pairs] + agents)
     for s in servers:
         Children.stop(s.proc)
+    problems = {s.log.name: log_problems(s.log) for s in servers}
     crossing = sum(1 for p in pairs if (p.index // 2) % n_procs != p.agent_index % n_procs)
     per_k = 1000 * cpu.server_s / stats.received if stats.received else float("nan")
     net = cpu.server_s - idle.server_s / idle.wall * cpu.wall
@@ -795,6 +820,7 @@ async def processes_variant(
         "services_cpu_s_per_1000": round(per_k_services, 3),
         "per_process_cpu_s": [round(t, 2) for t in cpu.per_server_s.values()],
         "cpu": cpu.summary(),
+        "server_log": problems,
     }
     print(
         f"  {stats.received} msgs, lost {stats.lost}, ack errors {stats.ack_errors}; p50 {summary['p50_ms']} ms, "
@@ -802,6 +828,7 @@ async def processes_variant(
         f"(per process {result['per_process_cpu_s']} s), PostgreSQL+Redis {per_k_services:.2f}; {crossing} pairs cross"
     )
     print(f"  {cpu.text()}")
+    print(f"  server logs, warnings and errors: {problems}")
     print(f"  idle before the run: {idle.text()}; net of idle {per_k_net:.2f} CPU s / 1000 msgs", flush=True)
     return result
 
@@ -889,6 +916,8 @@ async def idle10k_mode(args: argparse.Namespace, children: Children, tmp: Path) 
         rss_end = rss_kib(vt.pid)
         await close_all([*idle, *probe, agent])
         Children.stop(vt.proc)
+        results["server_log"] = log_problems(vt.log)
+        print(f"  server log, warnings and errors: {results['server_log']}", flush=True)
     results.update(
         rss_base_kib=base,
         rss_loaded_kib=loaded,
