@@ -116,7 +116,7 @@ def log_problems(log: Path) -> dict[str, int]:
     for line in log.read_text(errors="replace").splitlines():
         if not re.search(r"warning|error", line, re.IGNORECASE):
             continue
-        event = re.search(r'"event":\s*"([^"]+)"|^\S+\s+\[\w+\s*\]\s+(\S+)', line)
+        event = re.search(r'"event":\s*"((?:[^"\\]|\\.){1,80})|^\S+\s+\[\w+\s*\]\s+(\S+)', line)
         error = re.search(r'"error":\s*"([^"]+)"|error=(\S+)', line)
         name = next((g for g in event.groups() if g), "?") if event else line[:60]
         if error:
@@ -886,16 +886,21 @@ async def timed_starts(
     """`--starts` new visitors (connected first) start, spread over `--over` s; then they leave."""
     visitors = await connect_visitors(session, [url], args.starts, 50)
     await asyncio.sleep(1)
+    for v in visitors:
+        counters(v).reset()
     with Meter([pid]) as cpu:
         starts = await spread_starts(visitors, args.over, VOLWASSENE)
+    position_frames = sum(counters(v).visitor_frames for v in visitors)
     await gather_limited([lambda v=v: v.call("leave", {}, 30) for v in visitors], 50)
     await close_all(visitors)
     print(f"  {label}: {len(starts.latencies)} acked, {starts.errors} errors; {lat_text(starts.latencies)}")
+    print(f"  `queue` (position) frames to these visitors meanwhile: {position_frames}")
     print(f"  {cpu.text()}", flush=True)
     return {
         "acked": len(starts.latencies),
         "errors": starts.errors,
         "latency": lat_summary(starts.latencies),
+        "visitor_queue_frames": position_frames,
         "cpu": cpu.summary(),
     }
 
