@@ -493,7 +493,16 @@ async def surge_mode(args: argparse.Namespace, children: Children, tmp: Path) ->
         vt = await start_server(children, tmp, "vt-contact", url)
         tokens = await login_all(vt.url, await add_agents(url, "surge", args.agents, "advisor", ["volwassenen"]))
         print(f"surge: {args.visitors} starts over {args.over:g} s against vt-contact …", flush=True)
+        spy = None
+        if args.py_spy:
+            out = f"{args.py_spy}/surge.{args.py_spy_format}"
+            spy = start_py_spy(children, vt.pid, out, args.visitors / 100 + args.over + 20)
         results["vt"] = await run_surge(session, vt.url, tokens, args, [vt.pid])
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its profile on Ctrl-C
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(spy.wait, 30)
+            Children.stop(spy)
         Children.stop(vt.proc)
         results["vt"]["server_log"] = log_problems(vt.log)
         print(f"  server log, warnings and errors: {results['vt']['server_log']}", flush=True)
@@ -983,7 +992,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sockets", type=int, default=10_000, help="idle10k: idle visitor sockets")
     p.add_argument("--starts", type=int, default=200, help="idle10k: timed starts per phase")
     p.add_argument("--settle", type=float, default=3, help="idle10k: seconds before each RSS reading")
-    p.add_argument("--py-spy", metavar="DIR", help="processes: a flame graph per server process in DIR")
+    p.add_argument("--py-spy", metavar="DIR", help="surge, processes: a profile of each vt-contact process in DIR")
     p.add_argument(
         "--py-spy-format",
         choices=["svg", "txt", "json"],
