@@ -41,6 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -310,7 +311,7 @@ async def login(http: aiohttp.ClientSession, base: str, username: str) -> str:
 
 async def login_all(base: str, usernames: list[str]) -> list[str]:
     async with aiohttp.ClientSession() as http:
-        return await gather_limited([lambda u=u: login(http, base, u) for u in usernames], 4)
+        return await gather_limited([partial(login, http, base, u) for u in usernames], 4)
 
 
 def redis_pid(url: str) -> int:
@@ -422,7 +423,7 @@ async def spread_starts(visitors: list[Sock], over: float, payload: dict[str, An
 
 async def connect_visitors(session: aiohttp.ClientSession, urls: list[str], n: int, limit: int = 100) -> list[Sock]:
     return await gather_limited(
-        [lambda i=i: Sock("/visitor").connect(session, urls[i % len(urls)]) for i in range(n)], limit
+        [partial(Sock("/visitor").connect, session, urls[i % len(urls)]) for i in range(n)], limit
     )
 
 
@@ -604,7 +605,7 @@ async def run_fanout(
     alerts = Alerts()
     agents = await gather_limited(
         [
-            lambda k=k, a=a: Sock("/agent", alerts.handler(k)).connect(session, urls[k % len(urls)], a)
+            partial(Sock("/agent", alerts.handler(k)).connect, session, urls[k % len(urls)], a)
             for k, a in enumerate(crisis_auth)
         ],
         20,
@@ -753,7 +754,7 @@ async def setup_spread_pairs(
         for j, t in enumerate(tokens)
     ]
     visitors = await gather_limited(
-        [lambda i=i: Sock("/visitor").connect(session, urls[(i // 2) % len(urls)]) for i in range(n_pairs)], 50
+        [partial(Sock("/visitor").connect, session, urls[(i // 2) % len(urls)]) for i in range(n_pairs)], 50
     )
     pairs = [Pair(i, v, i % len(agents)) for i, v in enumerate(visitors)]
     for lo in range(0, n_pairs, batch):
@@ -900,7 +901,7 @@ async def timed_starts(
     with Meter([pid]) as cpu:
         starts = await spread_starts(visitors, args.over, VOLWASSENE)
     position_frames = sum(counters(v).visitor_frames for v in visitors)
-    await gather_limited([lambda v=v: v.call("leave", {}, 30) for v in visitors], 50)
+    await gather_limited([partial(v.call, "leave", {}, 30) for v in visitors], 50)
     await close_all(visitors)
     print(f"  {label}: {len(starts.latencies)} acked, {starts.errors} errors; {lat_text(starts.latencies)}")
     print(f"  `queue` (position) frames to these visitors meanwhile: {position_frames}")
