@@ -336,12 +336,22 @@ def services(need_redis: bool = True) -> Iterator[tuple[Any, Any, str | None, li
     from tests.support.services import postgres_process, redis_server
 
     with contextlib.ExitStack() as stack:
-        process = stack.enter_context(postgres_process())
+        try:
+            process = stack.enter_context(postgres_process())
+        except BaseException as exc:  # pytest's skip when PostgreSQL is not installed
+            if type(exc).__module__.startswith("_pytest"):
+                raise RuntimeError(f"PostgreSQL is needed: {exc}") from None
+            raise
         pg = process.start()
         pids = [postgres_pid(process)]
         redis_url = None
         if need_redis:
-            redis_url = stack.enter_context(redis_server())
+            try:
+                redis_url = stack.enter_context(redis_server())
+            except BaseException as exc:  # pytest's skip when redis-server is not installed
+                if type(exc).__module__.startswith("_pytest"):
+                    raise RuntimeError(f"redis-server is needed: {exc}") from None
+                raise
             pids.append(redis_pid(redis_url))
         yield pg, process, redis_url, pids
 
