@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: run test widget bench bench-idle bench-slots bench-tokens bench-resume bench-poison bench-risk clean
+.PHONY: run test widget bench bench-idle bench-slots bench-tokens bench-resume bench-poison bench-risk bench-surge bench-crisis bench-processes bench-idle10k clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,18 @@ bench-poison: $(STAMP)
 
 bench-risk: $(STAMP)
 	$(BIN)/python bench/risk_signals.py
+
+bench-surge: $(STAMP)
+	$(BIN)/python bench/scale.py --mode surge
+
+bench-crisis: $(STAMP)
+	$(BIN)/python bench/scale.py --mode crisis
+
+bench-processes: $(STAMP)
+	$(BIN)/python bench/scale.py --mode processes
+
+bench-idle10k: $(STAMP)
+	$(BIN)/python bench/scale.py --mode idle10k
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .import_linter_cache node_modules artifacts
