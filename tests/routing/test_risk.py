@@ -697,6 +697,7 @@ TUNING = {
     "train3.tsv": (0.94, 0.92),  # writer C: 0.949 / 0.927
     "dev_d.tsv": (0.99, 0.97),  # writer D: 1.000 / 0.974 (held out until round 3: 0.960 / 0.861 then)
     "dev_e.tsv": (0.98, 0.99),  # writer E: 0.991 / 1.000 (held out until round 3: 0.949 / 0.933 then)
+    "dev_f.tsv": (0.94, 0.85),  # writer F (held out until round 4: 0.942 / 0.856 then)
 }
 TARGET = (0.95, 0.90)
 
@@ -709,11 +710,10 @@ def test_tuning_split_floor(name: str) -> None:
 
 
 # The held-out splits: whatever `tests/data/risk/test*.tsv` is in the checkout, written by a writer nobody tuned
-# on and never read while tuning. Floors by file, set from their first measurement; a held-out file without its
-# own floors is held to the lowest an unread writer has scored since round 2 (writer C 0.906 / 0.862, writer D
-# 0.947 / 0.866), rounded down.
-# Writer F, measured once on round 4 (recall 0.942, precision 0.856): floors just under.
-HELD_OUT: dict[str, tuple[float, float]] = {"test.tsv": (0.94, 0.85)}
+# on and never read while tuning (the lead adds the next unseen writer at merge time). Floors by file, set from their
+# first measurement; a held-out file without its own floors is held to the lowest an unread writer has scored since
+# round 2 (writer C 0.906 / 0.862, writer D 0.947 / 0.866, writer F 0.942 / 0.856), rounded down.
+HELD_OUT: dict[str, tuple[float, float]] = {}
 HELD_OUT_DEFAULT = (0.90, 0.85)
 
 
@@ -728,14 +728,16 @@ def _tuning_files() -> list[Path]:
 
 
 def test_held_out_split_floor() -> None:
-    """Each held-out file at its floors. Without one in the checkout (the lead adds it at merge time), the tuning
-    writers that were held out last (D and E) stand in at the target's recall, so the test always asserts."""
+    """Each held-out file at its floors. Without one in the checkout (the lead adds it at merge time), the writer
+    held out last (F, dev_f.tsv since round 5) stands in at its own floors, so the test always asserts something;
+    with no held-out file it says nothing about an unseen writer."""
     files = _held_out()
     assert all(name.startswith("test") and name.endswith(".tsv") for name in HELD_OUT)
     measured = {p.name: _rows(p) for p in files}
     if not measured:
-        recall, precision = _recall_precision(_rows(SPLITS / "dev_d.tsv") + _rows(SPLITS / "dev_e.tsv"))
-        assert recall >= TARGET[0] and precision >= TUNING["dev_d.tsv"][1], (recall, precision)
+        recall, precision = _recall_precision(_rows(SPLITS / "dev_f.tsv"))
+        least_recall, least_precision = TUNING["dev_f.tsv"]
+        assert recall >= least_recall and precision >= least_precision, (recall, precision)
         return
     for name, rows in measured.items():
         assert len(rows) >= 100, name
@@ -761,7 +763,9 @@ def _words(text: str) -> list[str]:
 
 def test_nothing_of_the_data_is_copied_into_the_detector_data() -> None:
     """No message of a held-out split is in the tuning data; no run of eight words of any labelled message (held
-    out or tuning) is in the concepts, phrases or model: concepts are general words, not memorised sentences."""
+    out or tuning) is in the concepts, phrases or model: concepts are general words, not memorised sentences.
+    With no held-out file in the checkout the first check passes vacuously; the second still reads every tuning
+    message."""
     # One entry at a time (a quoted string, a field of a line): words of neighbouring entries are no phrase.
     # Eight words, not four: everyday phrases of up to six words ("hij staat voor de deur", "hij mag niet
     # weten dat ik chat") were in the phrase list long before the held-out split was written, and people
