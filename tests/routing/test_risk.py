@@ -3,6 +3,7 @@ labelled sets (recall and precision, and that the detector's data holds nothing 
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from pathlib import Path
@@ -445,6 +446,85 @@ def test_geen_denies_a_thing(text: str, expected: str | None) -> None:
         text,
         RiskDetector.from_file(model=False).detect(text).signals,
     )
+
+
+@functools.cache
+def _rules() -> RiskDetector:
+    """The concepts and rules without the model: what they find by themselves."""
+    return RiskDetector.from_file(model=False)
+
+
+def _concepts_of(text: str) -> set[str]:
+    return {part for name, _, _ in _rules().detect(text).concepts for part in name.split(" + ")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Compounds that are something else: a permit, a magnifying glass, garden shears are tools.
+        "de buurman heeft een wapenvergunning en schiet op de schietbaan",
+        "mijn opa is boswachter en heeft een geweer voor zieke herten",
+        "met een vergrootglas hebben we in de zon een blad laten smeulen",
+        "de buurman snoeit onze heg met zijn heggenschaar, hij is zo aardig",
+        # Words that mean something else here: finished homework, cooling a burn, a game's character, a school lab.
+        "mijn zoon heeft eindelijk zijn werkstuk afgemaakt",
+        "ik heb me verbrand aan de pan, koud water erover en het gaat alweer",
+        "in de game werd mijn character door een draak verbrand lol",
+        "bij scheikunde stonk het hele lokaal naar rotte eieren",
+        "een kast in elkaar zetten en ik sloeg met de hamer op mijn duim",
+        # Knowledge questions, from a student or a parent preparing.
+        "ik zit op de pabo: hoe kun je merken of een kind wordt mishandeld?",
+        "hoe praat je met een kleuter over misbruik? er is niks aan de hand, ik wil het alvast weten",
+        # Talk about oneself, and school bullying, are no name-calling at home.
+        "ik heb een onvoldoende en dat vind ik stom",
+        "mijn zoon wordt gepest op school",
+        # A negation in an entry holds the word right after it only.
+        "er is nooit geweld geweest, alleen ruzie over geld met mijn ex",
+        # "weer" as recovery is no "again": the past stays past.
+        "mijn ex kreeg destijds een huisverbod, nu slaap ik weer goed",
+    ],
+)
+def test_round_five_decoys_are_quiet(text: str) -> None:
+    assert _rules().detect(text).level is None, (text, _rules().detect(text).signals)
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        # A question about what is done to one's own body is a disclosure.
+        ("is het normaal dat mijn vader met een riem op mijn hoofd slaat?", "geweld"),
+        ("is het normaal dat mijn vriendin mijn keel dichtknijpt als we ruzie hebben?", "wurgen"),
+        # "wat er gebeurt", "herkent" are no question.
+        ("mijn broer zei dat hij mij iets aandoet, ik ben bang wat er gebeurt", "dreiging"),
+        # A quieting concept that is itself undone quiets nothing.
+        ("ik was een maand clean maar vandaag weer gedaan", "zelfbeschadiging"),
+        # A negation in an entry still holds the word right after it.
+        ("ik mag van hem nooit alleen de deur uit", "controle"),
+        ("ik wil slapen en nooit meer wakker worden", "zelfdoding"),
+        ("ik heb mezelf verbrand met een aansteker", "zelfbeschadiging"),
+    ],
+)
+def test_round_five_disclosures_are_found(text: str, concept: str) -> None:
+    assert concept in _concepts_of(text), (text, _rules().detect(text).concepts)
+
+
+def test_quieting_is_followed_down_a_chain() -> None:
+    concepts, rules = parse_concepts(
+        '[concepts.daad]\nlevel = "hoog"\nunless = ["oud"]\nwords = ["slaan"]\n'
+        '[concepts.oud]\nunless = ["nog"]\nwords = ["vroeger"]\n'
+        '[concepts.nog]\nunless = ["herstel"]\nwords = ["weer"]\n'
+        '[concepts.herstel]\nwords = ["weer goed"]\n'
+    )
+    d = RiskDetector(concepts, rules)
+    assert d.detect("hij sloeg mij").level == "hoog"
+    assert d.detect("hij sloeg mij vroeger").level is None  # the past quiets
+    assert d.detect("hij sloeg mij vroeger en nu weer").level == "hoog"  # "weer" undoes the past
+    assert d.detect("hij sloeg mij vroeger, nu gaat het weer goed").level is None  # recovery undoes "weer"
+    concepts, rules = parse_concepts(
+        '[concepts.a]\nlevel = "zorg"\nunless = ["b"]\nwords = ["appel"]\n'
+        '[concepts.b]\nunless = ["a"]\nwords = ["peer"]\n'
+    )
+    assert RiskDetector(concepts, rules).detect("appel en peer").level is None  # a cycle quiets, and ends
 
 
 def test_a_concept_gap_limits_the_words_between() -> None:
