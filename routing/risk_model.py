@@ -39,8 +39,10 @@ EPOCHS = 300
 RATE = 0.5
 FOLDS = 5  # plain cross-validation folds, only when the training data has one writer
 # Issue 13 asks for precision 0.90 on unseen messages; above it, as unseen messages will differ and the writers of the
-# pool were read while the concepts were written (their precision there is optimistic; 0.93 measured best in round 4).
-TARGET_PRECISION = 0.93  # a floor: among thresholds above it, the one with the best F2 (recall counts 4x)
+# pool were read while the concepts were written (their precision there is optimistic). Every unseen writer so far
+# scored about 0.86 where the pool promised 0.93: round 5 chose 0.94 (leave one writer out: the same mean F2, pooled
+# precision 0.935 -> 0.942 for 0.001 recall).
+TARGET_PRECISION = 0.94  # a floor: among thresholds above it, the one with the best F2 (recall counts 4x)
 # Weights smaller than this are dropped: most of the lemma pairs weigh next to nothing, and every weight kept is
 # looked up for every message (cost, see docs/performance.md).
 WEIGHT_FLOOR = 0.04  # 0.03 until round 4: 0.04 measured as well across writers and costs about 2% less

@@ -482,6 +482,10 @@ def _concepts_of(text: str) -> set[str]:
         "er is nooit geweld geweest, alleen ruzie over geld met mijn ex",
         # "weer" as recovery is no "again": the past stays past.
         "mijn ex kreeg destijds een huisverbod, nu slaap ik weer goed",
+        # More compounds that are something else: a lock on the door, debt counselling, a divorce.
+        "we hebben een nieuw slot op de achterdeur laten zetten",
+        "ik zoek schuldhulp want de rekeningen stapelen zich op",
+        "sinds de scheiding doen we alles samen voor de kinderen",
     ],
 )
 def test_round_five_decoys_are_quiet(text: str) -> None:
@@ -502,6 +506,10 @@ def test_round_five_decoys_are_quiet(text: str) -> None:
         ("ik mag van hem nooit alleen de deur uit", "controle"),
         ("ik wil slapen en nooit meer wakker worden", "zelfdoding"),
         ("ik heb mezelf verbrand met een aansteker", "zelfbeschadiging"),
+        # Ordinary use explains no weapon that comes out in anger.
+        ("mijn vader verzamelt messen en legt er een op tafel als hij boos is", "wapen"),
+        # An accident the parents tell of is a cover story to weigh, not an explanation.
+        ("de ouders zeggen dat de baby zich gestoten heeft, ze heeft blauwe plekken op haar buik", "letsel"),
     ],
 )
 def test_round_five_disclosures_are_found(text: str, concept: str) -> None:
@@ -771,13 +779,13 @@ def test_old_labelled_set() -> None:
 # them, so these are training figures. Floors just under the last measurement (docs/risk-signals.md), so the
 # detector cannot fall back unnoticed; dev.tsv holds the target (recall 0.95 at precision 0.90).
 TUNING = {
-    "train.tsv": (0.98, 0.92),  # writer A: 0.984 / 0.929 after round 4
+    "train.tsv": (0.99, 0.95),  # writer A: 0.991 / 0.960 after round 5 (0.984 / 0.929 after round 4)
     "dev.tsv": (0.98, 0.97),  # writer A: 0.988 / 0.976 (the target: 0.95 / 0.90)
-    "train2.tsv": (0.98, 0.93),  # writer B: 0.982 / 0.939
-    "train3.tsv": (0.94, 0.92),  # writer C: 0.949 / 0.927
-    "dev_d.tsv": (0.99, 0.97),  # writer D: 1.000 / 0.974 (held out until round 3: 0.960 / 0.861 then)
-    "dev_e.tsv": (0.98, 0.99),  # writer E: 0.991 / 1.000 (held out until round 3: 0.949 / 0.933 then)
-    "dev_f.tsv": (0.94, 0.85),  # writer F (held out until round 4: 0.942 / 0.856 then)
+    "train2.tsv": (0.98, 0.95),  # writer B: 0.985 / 0.958
+    "train3.tsv": (0.94, 0.94),  # writer C: 0.945 / 0.945
+    "dev_d.tsv": (0.99, 0.97),  # writer D: 0.993 / 0.980 (held out until round 3: 0.960 / 0.861 then)
+    "dev_e.tsv": (0.98, 0.99),  # writer E: 0.983 / 1.000 (held out until round 3: 0.949 / 0.933 then)
+    "dev_f.tsv": (0.96, 0.96),  # writer F: 0.963 / 0.963 (held out until round 4: 0.942 / 0.856 then)
 }
 TARGET = (0.95, 0.90)
 
