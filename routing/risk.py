@@ -146,8 +146,8 @@ _Analysis = tuple[
     tuple[int, ...],  # concepts of one-word entries
     tuple[int, ...],  # ... of negatable concepts
     # multi-word entries anchored on this word: (concept, entry, position, its common words, its length, key,
-    # for a two-word entry the place of its other word)
-    tuple[tuple[int, int, int, frozenset[str], int, tuple[int, int], tuple[int, int, int]], ...],
+    # for a two-word entry the place of its other word, the words allowed after its first word)
+    tuple[tuple[int, int, int, frozenset[str], int, tuple[int, int], tuple[int, int, int], int], ...],
     frozenset[tuple[int, int, int]],  # every place in a multi-word entry this word can take
     str,  # the word squeezed
     str,  # its lemma
@@ -538,7 +538,7 @@ class RiskDetector:
         negatable = tuple(sorted({c for c, e, _ in refs if len(entries[c].entries[e]) == 1 and self._negatable[c]}))
         # A multi-word entry is looked for only where its anchor (its longest word) is, then checked around it.
         anchors = tuple(
-            (c, e, p, self._needs[c][e], self._lengths[c][e], (c, e), (c, e, 1 - p))
+            (c, e, p, self._needs[c][e], self._lengths[c][e], (c, e), (c, e, 1 - p), self._gap_after[c][e][0])
             for c, e, p in sorted(refs)
             if len(entries[c].entries[e]) > 1 and self._anchor[c][e] == p
         )
@@ -659,7 +659,7 @@ class RiskDetector:
                     found.append(word)
             for c in negatable:
                 self._hit(matched, c, [word], words, i, i, clause_start, negated)
-            for c, e, p, needs, length, key, other in anchors:
+            for c, e, p, needs, length, key, other, gap in anchors:
                 if needs:
                     if seen is None:
                         seen = set(words)
@@ -674,7 +674,6 @@ class RiskDetector:
                 if length == 2:
                     # Most entries have two words: the other one is looked for here, as `_around` would.
                     span = None
-                    gap = self._gap_after[c][e][0]
                     if p:
                         for j in range(i - 1, max(-1, i - gap - 2), -1):
                             if other in analysed[j][3]:
