@@ -120,13 +120,37 @@ def recall_precision(pairs: list[tuple[int, bool]]) -> tuple[float, float]:
     return recall, precision
 
 
-def held_out_scores(groups: list[list[Example]], settings: Settings) -> list[tuple[float, int, int]]:
+# Fits by the writers their data left out: leaving one writer out fits the data without writers A and B both when
+# A is held out and B scored for the thresholds, and the other way round; the same data gives the same fit.
+Fits = dict[frozenset[str], tuple[float, dict[str, float]]]
+
+
+def _fit_without(
+    groups: list[list[Example]], left_out: int | None, settings: Settings, fits: Fits | None, key: frozenset[str]
+) -> tuple[float, dict[str, float]]:
+    if fits is not None and key in fits:
+        return fits[key]
+    found = fit([e for h, group in enumerate(groups) if h != left_out for e in group], settings)
+    if fits is not None:
+        fits[key] = found
+    return found
+
+
+def held_out_scores(
+    groups: list[list[Example]],
+    settings: Settings,
+    fits: Fits | None = None,
+    names: list[str] | None = None,
+    without: frozenset[str] = frozenset(),
+) -> list[tuple[float, int, int]]:
     """Every training message scored by a model that did not see it: by writer when there are two or more
-    writers, else by plain folds."""
+    writers, else by plain folds. With `fits`, `names` (one per group) and `without` (the writers not in
+    `groups`), fits are shared with other calls."""
     scored: list[tuple[float, int, int]] = []
     if len(groups) >= 2:
         for g, held in enumerate(groups):
-            bias, weights = fit([e for h, group in enumerate(groups) if h != g for e in group], settings)
+            key = without | {names[g] if names else str(g)}
+            bias, weights = _fit_without(groups, g, settings, fits if names else None, key)
             scored.extend((score(bias, weights, features), label, ruled) for features, label, ruled in held)
         return scored
     data = [e for group in groups for e in group]
@@ -165,11 +189,17 @@ def choose_thresholds(scored: list[tuple[float, int, int]], verbose: bool = True
 
 
 def train(
-    groups: list[list[Example]], settings: Settings = SETTINGS, verbose: bool = True
+    groups: list[list[Example]],
+    settings: Settings = SETTINGS,
+    verbose: bool = True,
+    fits: Fits | None = None,
+    names: list[str] | None = None,
+    without: frozenset[str] = frozenset(),
 ) -> tuple[float, float, float, dict[str, float]]:
-    """keep, add, bias, weights from the training groups (one per writer)."""
-    keep, add = choose_thresholds(held_out_scores(groups, settings), verbose)
-    bias, weights = fit([e for group in groups for e in group], settings)
+    """keep, add, bias, weights from the training groups (one per writer; `fits`, `names`, `without`: see
+    held_out_scores)."""
+    keep, add = choose_thresholds(held_out_scores(groups, settings, fits, names, without), verbose)
+    bias, weights = _fit_without(groups, None, settings, fits if names else None, without)
     return keep, add, bias, weights
 
 
@@ -195,9 +225,10 @@ def leave_one_writer_out(detector: RiskDetector, settings: Settings = SETTINGS, 
     """Train on all writers but one, measure on that one; prints a row per writer, returns the mean F2."""
     data = writer_data(detector)
     total = 0.0
+    fits: Fits = {}
     for held, examples_ in data.items():
-        groups = [group for name, group in data.items() if name != held]
-        model = train(groups, settings, verbose=False)
+        names = [name for name in data if name != held]
+        model = train([data[name] for name in names], settings, False, fits, names, frozenset({held}))
         recall, precision, rules_recall, rules_precision = measure(model, examples_)
         f2 = 5 * precision * recall / (4 * precision + recall) if precision + recall else 0.0
         total += f2
