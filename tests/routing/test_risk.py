@@ -510,6 +510,11 @@ def test_round_five_decoys_are_quiet(text: str) -> None:
         ("mijn vader verzamelt messen en legt er een op tafel als hij boos is", "wapen"),
         # An accident the parents tell of is a cover story to weigh, not an explanation.
         ("de ouders zeggen dat de baby zich gestoten heeft, ze heeft blauwe plekken op haar buik", "letsel"),
+        # Separable verbs and a child put away; "een spelletje" is no game; "ze ziet het als" is no question.
+        ("mijn stiefmoeder bindt mijn zusje vast aan de stoel", "opsluiten"),
+        ("mijn zusje wordt in de kast gezet als ze te hard praat", "opsluiten"),
+        ("mijn oom zit aan mijn piemel en zegt dat het een spelletje is", "seksueel"),
+        ("mijn nichtje van 12 slaapt met haar oom en ze ziet het als verliefdheid", "seksueel"),
     ],
 )
 def test_round_five_disclosures_are_found(text: str, concept: str) -> None:
