@@ -880,3 +880,15 @@ def test_nothing_of_the_data_is_copied_into_the_detector_data() -> None:
         checked += 1
         assert not any(tuple(words[i : i + 8]) in data_grams for i in range(len(words) - 7)), text
     assert checked >= 2800
+
+
+def test_the_model_adds_only_where_danger_is_as_likely_as_not() -> None:
+    """The `add` threshold is never chosen below ADD_FLOOR, however well a lower one would have scored on the
+    writers it was chosen on (it flipped from one writer to the next)."""
+    from routing.risk_model import ADD_FLOOR, choose_thresholds
+
+    scored = [(-0.5, 1, 0)] * 10 + [(-2.0, 0, 0)] * 10  # a lower `add` would find all ten
+    keep, add = choose_thresholds(scored, verbose=False)
+    assert add >= ADD_FLOOR
+    scored = [(0.5, 1, 0)] * 10 + [(-2.0, 0, 0)] * 10
+    assert 0 <= choose_thresholds(scored, verbose=False)[1] <= 0.5
