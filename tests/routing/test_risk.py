@@ -515,6 +515,11 @@ def test_round_five_decoys_are_quiet(text: str) -> None:
         ("mijn zusje wordt in de kast gezet als ze te hard praat", "opsluiten"),
         ("mijn oom zit aan mijn piemel en zegt dat het een spelletje is", "seksueel"),
         ("mijn nichtje van 12 slaapt met haar oom en ze ziet het als verliefdheid", "seksueel"),
+        # A question frame quiets a general question only: not a child's question about home, not a
+        # professional in training who reports, not packing a bag while he comes.
+        ("is het erg als papa mama slaat?", "geweld"),
+        ("als verpleegkundige in opleiding zag ik blauwe plekken bij een peuter en de vader werd boos", "letsel"),
+        ("ik pak alvast mijn tas want hij komt zo met een mes", "wapen"),
     ],
 )
 def test_round_five_disclosures_are_found(text: str, concept: str) -> None:
