@@ -508,6 +508,7 @@ def test_round_five_decoys_are_quiet(text: str) -> None:
         ("ik heb mezelf verbrand met een aansteker", "zelfbeschadiging"),
         # Ordinary use explains no weapon that comes out in anger.
         ("mijn vader verzamelt messen en legt er een op tafel als hij boos is", "wapen"),
+        ("hij pakte het oude geweer van boven de schouw en richtte het op mij", "wapen"),
         # An accident the parents tell of is a cover story to weigh, not an explanation.
         ("de ouders zeggen dat de baby zich gestoten heeft, ze heeft blauwe plekken op haar buik", "letsel"),
         # Separable verbs and a child put away; "een spelletje" is no game; "ze ziet het als" is no question.
@@ -789,11 +790,11 @@ def test_old_labelled_set() -> None:
 # them, so these are training figures. Floors just under the last measurement (docs/risk-signals.md), so the
 # detector cannot fall back unnoticed; dev.tsv holds the target (recall 0.95 at precision 0.90).
 TUNING = {
-    "train.tsv": (0.99, 0.95),  # writer A: 0.991 / 0.960 after round 5 (0.984 / 0.929 after round 4)
+    "train.tsv": (0.99, 0.95),  # writer A: 0.997 / 0.961 after round 5 (0.984 / 0.929 after round 4)
     "dev.tsv": (0.98, 0.97),  # writer A: 0.988 / 0.976 (the target: 0.95 / 0.90)
-    "train2.tsv": (0.98, 0.95),  # writer B: 0.985 / 0.958
-    "train3.tsv": (0.94, 0.94),  # writer C: 0.945 / 0.945
-    "dev_d.tsv": (0.99, 0.97),  # writer D: 0.993 / 0.980 (held out until round 3: 0.960 / 0.861 then)
+    "train2.tsv": (0.98, 0.95),  # writer B: 0.982 / 0.958
+    "train3.tsv": (0.94, 0.94),  # writer C: 0.949 / 0.949
+    "dev_d.tsv": (0.99, 0.97),  # writer D: 1.000 / 0.974 (held out until round 3: 0.960 / 0.861 then)
     "dev_e.tsv": (0.98, 0.99),  # writer E: 0.983 / 1.000 (held out until round 3: 0.949 / 0.933 then)
     "dev_f.tsv": (0.96, 0.96),  # writer F: 0.963 / 0.963 (held out until round 4: 0.942 / 0.856 then)
 }
