@@ -115,6 +115,7 @@ _TOKENS = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*|'[a-z]+|[.!?;:\n]+")
 _ENTRY_WORD = re.compile(r"^[a-z0-9_']+\*?$")
 _MAX_GAP = 4  # words allowed between the words of a multi-word entry ("sluit mij vaak op")
 _NEGATION_REACH = 4  # words before a match in which "niet/nooit/geen" negates it
+_NEGATION_GAP = 1  # words allowed after a negation inside an entry ("mag niet (meer) werken")
 _MAX_ATTEMPTS = 3  # misses of one multi-word entry in a message before it is no longer looked for
 _MIN_COMPOUND = 4  # an entry this long also matches at the start or end of a longer word
 _WORD_CACHE_SIZE = 50_000
@@ -145,8 +146,8 @@ _Analysis = tuple[
     tuple[int, ...],  # concepts of one-word entries
     tuple[int, ...],  # ... of negatable concepts
     # multi-word entries anchored on this word: (concept, entry, position, its common words, its length, key,
-    # for a two-word entry the place of its other word)
-    tuple[tuple[int, int, int, frozenset[str], int, tuple[int, int], tuple[int, int, int]], ...],
+    # for a two-word entry the place of its other word, the words allowed after its first word)
+    tuple[tuple[int, int, int, frozenset[str], int, tuple[int, int], tuple[int, int, int], int], ...],
     frozenset[tuple[int, int, int]],  # every place in a multi-word entry this word can take
     str,  # the word squeezed
     str,  # its lemma
@@ -460,6 +461,12 @@ class RiskDetector:
                 self._rules_of[c].append(r)
         self._negatable = [c.negatable for c in self.concepts]
         self._gaps = [c.gap for c in self.concepts]
+        # The gap allowed after each word of an entry: a negation in an entry holds only the word right after it
+        # (at most one word between): "nooit alleen" is not "er is nooit geweld geweest, alleen discussies".
+        self._gap_after = [
+            [tuple(min(c.gap, _NEGATION_GAP) if w in NEGATIONS else c.gap for w in entry) for entry in c.entries]
+            for c in self.concepts
+        ]
         self._present_names = ["" if c.name in _PERSONS else "@" + c.name for c in self.concepts]
         self._lengths = [[len(entry) for entry in c.entries] for c in self.concepts]
         self._leveled = frozenset(i for i, c in enumerate(self.concepts) if c.level is not None)
@@ -531,7 +538,7 @@ class RiskDetector:
         negatable = tuple(sorted({c for c, e, _ in refs if len(entries[c].entries[e]) == 1 and self._negatable[c]}))
         # A multi-word entry is looked for only where its anchor (its longest word) is, then checked around it.
         anchors = tuple(
-            (c, e, p, self._needs[c][e], self._lengths[c][e], (c, e), (c, e, 1 - p))
+            (c, e, p, self._needs[c][e], self._lengths[c][e], (c, e), (c, e, 1 - p), self._gap_after[c][e][0])
             for c, e, p in sorted(refs)
             if len(entries[c].entries[e]) > 1 and self._anchor[c][e] == p
         )
@@ -570,10 +577,14 @@ class RiskDetector:
         self, matched: dict[int, list[str]]
     ) -> tuple[set[int], list[tuple[str, str | None, tuple[str, ...], str]]]:
         """The concepts that count, and the signals of concepts and rules: (name, level, words, label)."""
-        # A concept whose `unless` concepts are also there does not count ("vroeger", but "nog steeds").
+        # A concept whose `unless` concepts count does not count ("vroeger", but "nog steeds"). A quieting concept
+        # that is itself undone quiets nothing: "al maanden clean, vandaag weer gedaan" is self-harm ("weer" undoes
+        # the past of "clean").
         keys = matched.keys()
         unless_of = self._concept_unless
         present = {c for c in keys if unless_of[c].isdisjoint(keys)}
+        if len(present) < len(keys):
+            present = _counting(keys, unless_of)
         signals: list[tuple[str, str | None, tuple[str, ...], str]] = []
         for c in sorted(present & self._leveled):
             concept = self.concepts[c]
@@ -648,7 +659,7 @@ class RiskDetector:
                     found.append(word)
             for c in negatable:
                 self._hit(matched, c, [word], words, i, i, clause_start, negated)
-            for c, e, p, needs, length, key, other in anchors:
+            for c, e, p, needs, length, key, other, gap in anchors:
                 if needs:
                     if seen is None:
                         seen = set(words)
@@ -663,7 +674,6 @@ class RiskDetector:
                 if length == 2:
                     # Most entries have two words: the other one is looked for here, as `_around` would.
                     span = None
-                    gap = self._gaps[c]
                     if p:
                         for j in range(i - 1, max(-1, i - gap - 2), -1):
                             if other in analysed[j][3]:
@@ -721,11 +731,11 @@ class RiskDetector:
     ) -> list[int] | None:
         """Token indexes of the whole entry around its anchor at i, in order, gaps of at most the concept's `gap`
         words, one clause, no negation in a gap; None if it is not there."""
-        gap = self._gaps[c]
+        gaps = self._gap_after[c][e]
         span = [i]
         k = i
         for q in range(p - 1, -1, -1):
-            for j in range(k - 1, max(-1, k - gap - 2), -1):
+            for j in range(k - 1, max(-1, k - gaps[q] - 2), -1):
                 if (c, e, q) in analysed[j][3]:
                     k = j
                     break
@@ -736,7 +746,7 @@ class RiskDetector:
             span.insert(0, k)
         k = i
         for q in range(p + 1, length):
-            for j in range(k + 1, min(len(words), k + gap + 2)):
+            for j in range(k + 1, min(len(words), k + gaps[q - 1] + 2)):
                 if (c, e, q) in analysed[j][3]:
                     k = j
                     break
@@ -782,6 +792,21 @@ class RiskDetector:
         for word in got:
             if word not in found:
                 found.append(word)
+
+
+def _counting(keys: Iterable[int], unless_of: list[frozenset[int]]) -> set[int]:
+    """The concepts found that count: those none of whose `unless` concepts count, followed down the chain
+    ("weer goed" undoes "weer", which would undo "destijds", which quiets a "huisverbod"). A cycle counts as quiet."""
+    found = set(keys)
+    state: dict[int, bool] = {}
+
+    def counts(c: int) -> bool:
+        if c not in state:
+            state[c] = False  # while it is being decided: a cycle quiets
+            state[c] = all(not counts(u) for u in unless_of[c] if u in found)
+        return state[c]
+
+    return {c for c in found if counts(c)}
 
 
 def _phrase_words(phrase: str) -> list[str]:

@@ -10,7 +10,7 @@ with two thresholds: below `threshold` it quiets a signal of the rules (never ac
 message no rule did. Both are chosen on scores of messages the model was not trained on: with data of two or more
 writers, each writer's messages scored by a model trained on the other writers' (plain cross-validation over one
 writer's messages overestimates: a writer repeats their own words); the best F2 whose precision stays at or above
-TARGET_PRECISION. The data comes in six sets by writer (WRITERS); a held-out tests/data/risk/test*.tsv is never read.
+TARGET_PRECISION. The data comes in seven sets by writer (WRITERS); a held-out tests/data/risk/test*.tsv is never read.
 """
 
 from __future__ import annotations
@@ -32,17 +32,25 @@ WRITERS: dict[str, tuple[Path, ...]] = {
     "C (train3)": (SPLITS / "train3.tsv",),
     "D (dev_d)": (SPLITS / "dev_d.tsv",),
     "E (dev_e)": (SPLITS / "dev_e.tsv",),
+    "F (dev_f)": (SPLITS / "dev_f.tsv",),
     "old set": (ROOT / "tests" / "data" / "risk_messages.tsv",),
 }
 EPOCHS = 300
 RATE = 0.5
 FOLDS = 5  # plain cross-validation folds, only when the training data has one writer
 # Issue 13 asks for precision 0.90 on unseen messages; above it, as unseen messages will differ and the writers of the
-# pool were read while the concepts were written (their precision there is optimistic; 0.93 measured best in round 4).
-TARGET_PRECISION = 0.93  # a floor: among thresholds above it, the one with the best F2 (recall counts 4x)
+# pool were read while the concepts were written (their precision there is optimistic). Every unseen writer so far
+# scored about 0.86 where the pool promised 0.93: round 5 chose 0.94 (leave one writer out: the same mean F2, pooled
+# precision 0.935 -> 0.942 for 0.001 recall).
+TARGET_PRECISION = 0.94  # a floor: among thresholds above it, the one with the best F2 (recall counts 4x)
 # Weights smaller than this are dropped: most of the lemma pairs weigh next to nothing, and every weight kept is
 # looked up for every message (cost, see docs/performance.md).
 WEIGHT_FLOOR = 0.04  # 0.03 until round 4: 0.04 measured as well across writers and costs about 2% less
+# The model adds a signal no rule raised only where it finds danger at least as likely as not (log-odds 0): below
+# that, the thresholds chosen on the other writers flipped between -0.2 and 0.1 from one writer left out to the next,
+# and every writer left out scored as well or better with the floor (round 5: pooled A-F precision 0.948 -> 0.955 at
+# the same recall).
+ADD_FLOOR = 0.0
 NEVER = 99.0  # a threshold no score reaches: the model never quiets (as keep) or never adds (as add)
 Example = tuple[list[str], int, int]  # features, label (1 = danger), 2 = a rule said acuut, 1 = a lower signal
 
@@ -117,13 +125,37 @@ def recall_precision(pairs: list[tuple[int, bool]]) -> tuple[float, float]:
     return recall, precision
 
 
-def held_out_scores(groups: list[list[Example]], settings: Settings) -> list[tuple[float, int, int]]:
+# Fits by the writers their data left out: leaving one writer out fits the data without writers A and B both when
+# A is held out and B scored for the thresholds, and the other way round; the same data gives the same fit.
+Fits = dict[frozenset[str], tuple[float, dict[str, float]]]
+
+
+def _fit_without(
+    groups: list[list[Example]], left_out: int | None, settings: Settings, fits: Fits | None, key: frozenset[str]
+) -> tuple[float, dict[str, float]]:
+    if fits is not None and key in fits:
+        return fits[key]
+    found = fit([e for h, group in enumerate(groups) if h != left_out for e in group], settings)
+    if fits is not None:
+        fits[key] = found
+    return found
+
+
+def held_out_scores(
+    groups: list[list[Example]],
+    settings: Settings,
+    fits: Fits | None = None,
+    names: list[str] | None = None,
+    without: frozenset[str] = frozenset(),
+) -> list[tuple[float, int, int]]:
     """Every training message scored by a model that did not see it: by writer when there are two or more
-    writers, else by plain folds."""
+    writers, else by plain folds. With `fits`, `names` (one per group) and `without` (the writers not in
+    `groups`), fits are shared with other calls."""
     scored: list[tuple[float, int, int]] = []
     if len(groups) >= 2:
         for g, held in enumerate(groups):
-            bias, weights = fit([e for h, group in enumerate(groups) if h != g for e in group], settings)
+            key = without | {names[g] if names else str(g)}
+            bias, weights = _fit_without(groups, g, settings, fits if names else None, key)
             scored.extend((score(bias, weights, features), label, ruled) for features, label, ruled in held)
         return scored
     data = [e for group in groups for e in group]
@@ -143,7 +175,7 @@ def choose_thresholds(scored: list[tuple[float, int, int]], verbose: bool = True
     floor = min(TARGET_PRECISION, rules_precision)
     rules_f2 = 5 * rules_precision * rules_recall / (4 * rules_precision + rules_recall) if rules_recall else 0.0
     best = (rules_f2, rules_recall, rules_precision, -NEVER, NEVER)
-    steps = [*range(-30, 31), round(NEVER * 10)]
+    steps = [*range(round(ADD_FLOOR * 10), 31), round(NEVER * 10)]
     for keep_step in [-round(NEVER * 10), *range(-30, 21)]:
         for add_step in steps:
             if add_step < keep_step:
@@ -162,11 +194,17 @@ def choose_thresholds(scored: list[tuple[float, int, int]], verbose: bool = True
 
 
 def train(
-    groups: list[list[Example]], settings: Settings = SETTINGS, verbose: bool = True
+    groups: list[list[Example]],
+    settings: Settings = SETTINGS,
+    verbose: bool = True,
+    fits: Fits | None = None,
+    names: list[str] | None = None,
+    without: frozenset[str] = frozenset(),
 ) -> tuple[float, float, float, dict[str, float]]:
-    """keep, add, bias, weights from the training groups (one per writer)."""
-    keep, add = choose_thresholds(held_out_scores(groups, settings), verbose)
-    bias, weights = fit([e for group in groups for e in group], settings)
+    """keep, add, bias, weights from the training groups (one per writer; `fits`, `names`, `without`: see
+    held_out_scores)."""
+    keep, add = choose_thresholds(held_out_scores(groups, settings, fits, names, without), verbose)
+    bias, weights = _fit_without(groups, None, settings, fits if names else None, without)
     return keep, add, bias, weights
 
 
@@ -192,9 +230,10 @@ def leave_one_writer_out(detector: RiskDetector, settings: Settings = SETTINGS, 
     """Train on all writers but one, measure on that one; prints a row per writer, returns the mean F2."""
     data = writer_data(detector)
     total = 0.0
+    fits: Fits = {}
     for held, examples_ in data.items():
-        groups = [group for name, group in data.items() if name != held]
-        model = train(groups, settings, verbose=False)
+        names = [name for name in data if name != held]
+        model = train([data[name] for name in names], settings, False, fits, names, frozenset({held}))
         recall, precision, rules_recall, rules_precision = measure(model, examples_)
         f2 = 5 * precision * recall / (4 * precision + recall) if precision + recall else 0.0
         total += f2

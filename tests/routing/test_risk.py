@@ -3,6 +3,7 @@ labelled sets (recall and precision, and that the detector's data holds nothing 
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from pathlib import Path
@@ -447,6 +448,104 @@ def test_geen_denies_a_thing(text: str, expected: str | None) -> None:
     )
 
 
+@functools.cache
+def _rules() -> RiskDetector:
+    """The concepts and rules without the model: what they find by themselves."""
+    return RiskDetector.from_file(model=False)
+
+
+def _concepts_of(text: str) -> set[str]:
+    return {part for name, _, _ in _rules().detect(text).concepts for part in name.split(" + ")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Compounds that are something else: a permit, a magnifying glass, garden shears are tools.
+        "de buurman heeft een wapenvergunning en schiet op de schietbaan",
+        "mijn opa is boswachter en heeft een geweer voor zieke herten",
+        "met een vergrootglas hebben we in de zon een blad laten smeulen",
+        "de buurman snoeit onze heg met zijn heggenschaar, hij is zo aardig",
+        # Words that mean something else here: finished homework, cooling a burn, a game's character, a school lab.
+        "mijn zoon heeft eindelijk zijn werkstuk afgemaakt",
+        "ik heb me verbrand aan de pan, koud water erover en het gaat alweer",
+        "in de game werd mijn character door een draak verbrand lol",
+        "bij scheikunde stonk het hele lokaal naar rotte eieren",
+        "een kast in elkaar zetten en ik sloeg met de hamer op mijn duim",
+        # Knowledge questions, from a student or a parent preparing.
+        "ik zit op de pabo: hoe kun je merken of een kind wordt mishandeld?",
+        "hoe praat je met een kleuter over misbruik? er is niks aan de hand, ik wil het alvast weten",
+        # Talk about oneself, and school bullying, are no name-calling at home.
+        "ik heb een onvoldoende en dat vind ik stom",
+        "mijn zoon wordt gepest op school",
+        # A negation in an entry holds the word right after it only.
+        "er is nooit geweld geweest, alleen ruzie over geld met mijn ex",
+        # "weer" as recovery is no "again": the past stays past.
+        "mijn ex kreeg destijds een huisverbod, nu slaap ik weer goed",
+        # More compounds that are something else: a lock on the door, debt counselling, a divorce.
+        "we hebben een nieuw slot op de achterdeur laten zetten",
+        "ik zoek schuldhulp want de rekeningen stapelen zich op",
+        "sinds de scheiding doen we alles samen voor de kinderen",
+    ],
+)
+def test_round_five_decoys_are_quiet(text: str) -> None:
+    assert _rules().detect(text).level is None, (text, _rules().detect(text).signals)
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        # A question about what is done to one's own body is a disclosure.
+        ("is het normaal dat mijn vader met een riem op mijn hoofd slaat?", "geweld"),
+        ("is het normaal dat mijn vriendin mijn keel dichtknijpt als we ruzie hebben?", "wurgen"),
+        # "wat er gebeurt", "herkent" are no question.
+        ("mijn broer zei dat hij mij iets aandoet, ik ben bang wat er gebeurt", "dreiging"),
+        # A quieting concept that is itself undone quiets nothing.
+        ("ik was een maand clean maar vandaag weer gedaan", "zelfbeschadiging"),
+        # A negation in an entry still holds the word right after it.
+        ("ik mag van hem nooit alleen de deur uit", "controle"),
+        ("ik wil slapen en nooit meer wakker worden", "zelfdoding"),
+        ("ik heb mezelf verbrand met een aansteker", "zelfbeschadiging"),
+        # Ordinary use explains no weapon that comes out in anger.
+        ("mijn vader verzamelt messen en legt er een op tafel als hij boos is", "wapen"),
+        ("hij pakte het oude geweer van boven de schouw en richtte het op mij", "wapen"),
+        # An accident the parents tell of is a cover story to weigh, not an explanation.
+        ("de ouders zeggen dat de baby zich gestoten heeft, ze heeft blauwe plekken op haar buik", "letsel"),
+        # Separable verbs and a child put away; "een spelletje" is no game; "ze ziet het als" is no question.
+        ("mijn stiefmoeder bindt mijn zusje vast aan de stoel", "opsluiten"),
+        ("mijn zusje wordt in de kast gezet als ze te hard praat", "opsluiten"),
+        ("mijn oom zit aan mijn piemel en zegt dat het een spelletje is", "seksueel"),
+        ("mijn nichtje van 12 slaapt met haar oom en ze ziet het als verliefdheid", "seksueel"),
+        # A question frame quiets a general question only: not a child's question about home, not a
+        # professional in training who reports, not packing a bag while he comes.
+        ("is het erg als papa mama slaat?", "geweld"),
+        ("als verpleegkundige in opleiding zag ik blauwe plekken bij een peuter en de vader werd boos", "letsel"),
+        ("ik pak alvast mijn tas want hij komt zo met een mes", "wapen"),
+    ],
+)
+def test_round_five_disclosures_are_found(text: str, concept: str) -> None:
+    assert concept in _concepts_of(text), (text, _rules().detect(text).concepts)
+
+
+def test_quieting_is_followed_down_a_chain() -> None:
+    concepts, rules = parse_concepts(
+        '[concepts.daad]\nlevel = "hoog"\nunless = ["oud"]\nwords = ["slaan"]\n'
+        '[concepts.oud]\nunless = ["nog"]\nwords = ["vroeger"]\n'
+        '[concepts.nog]\nunless = ["herstel"]\nwords = ["weer"]\n'
+        '[concepts.herstel]\nwords = ["weer goed"]\n'
+    )
+    d = RiskDetector(concepts, rules)
+    assert d.detect("hij sloeg mij").level == "hoog"
+    assert d.detect("hij sloeg mij vroeger").level is None  # the past quiets
+    assert d.detect("hij sloeg mij vroeger en nu weer").level == "hoog"  # "weer" undoes the past
+    assert d.detect("hij sloeg mij vroeger, nu gaat het weer goed").level is None  # recovery undoes "weer"
+    concepts, rules = parse_concepts(
+        '[concepts.a]\nlevel = "zorg"\nunless = ["b"]\nwords = ["appel"]\n'
+        '[concepts.b]\nunless = ["a"]\nwords = ["peer"]\n'
+    )
+    assert RiskDetector(concepts, rules).detect("appel en peer").level is None  # a cycle quiets, and ends
+
+
 def test_a_concept_gap_limits_the_words_between() -> None:
     concepts, _ = parse_concepts('[concepts.a]\nlevel = "zorg"\ngap = 0\nwords = ["telt als"]\n')
     tight = RiskDetector(concepts, [])
@@ -691,12 +790,13 @@ def test_old_labelled_set() -> None:
 # them, so these are training figures. Floors just under the last measurement (docs/risk-signals.md), so the
 # detector cannot fall back unnoticed; dev.tsv holds the issue's target (recall 0.95 at precision 0.90).
 TUNING = {
-    "train.tsv": (0.98, 0.92),  # writer A: 0.984 / 0.929 after round 4
+    "train.tsv": (0.99, 0.95),  # writer A: 0.997 / 0.961 after round 5 (0.984 / 0.929 after round 4)
     "dev.tsv": (0.98, 0.97),  # writer A: 0.988 / 0.976 (the issue's target: 0.95 / 0.90)
-    "train2.tsv": (0.98, 0.93),  # writer B: 0.982 / 0.939
-    "train3.tsv": (0.94, 0.92),  # writer C: 0.949 / 0.927
+    "train2.tsv": (0.98, 0.95),  # writer B: 0.982 / 0.958
+    "train3.tsv": (0.94, 0.94),  # writer C: 0.949 / 0.949
     "dev_d.tsv": (0.99, 0.97),  # writer D: 1.000 / 0.974 (held out until round 3: 0.960 / 0.861 then)
-    "dev_e.tsv": (0.98, 0.99),  # writer E: 0.991 / 1.000 (held out until round 3: 0.949 / 0.933 then)
+    "dev_e.tsv": (0.98, 0.99),  # writer E: 0.983 / 1.000 (held out until round 3: 0.949 / 0.933 then)
+    "dev_f.tsv": (0.96, 0.96),  # writer F: 0.963 / 0.963 (held out until round 4: 0.942 / 0.856 then)
 }
 TARGET = (0.95, 0.90)
 
@@ -709,11 +809,10 @@ def test_tuning_split_floor(name: str) -> None:
 
 
 # The held-out splits: whatever `tests/data/risk/test*.tsv` is in the checkout, written by a writer nobody tuned
-# on and never read while tuning. Floors by file, set from their first measurement; a held-out file without its
-# own floors is held to the lowest an unread writer has scored since round 2 (writer C 0.906 / 0.862, writer D
-# 0.947 / 0.866), rounded down.
-# Writer F, measured once on round 4 (recall 0.942, precision 0.856): floors just under.
-HELD_OUT: dict[str, tuple[float, float]] = {"test.tsv": (0.94, 0.85)}
+# on and never read while tuning (the lead adds the next unseen writer at merge time). Floors by file, set from their
+# first measurement; a held-out file without its own floors is held to the lowest an unread writer has scored since
+# round 2 (writer C 0.906 / 0.862, writer D 0.947 / 0.866, writer F 0.942 / 0.856), rounded down.
+HELD_OUT: dict[str, tuple[float, float]] = {}
 HELD_OUT_DEFAULT = (0.90, 0.85)
 
 
@@ -728,14 +827,16 @@ def _tuning_files() -> list[Path]:
 
 
 def test_held_out_split_floor() -> None:
-    """Each held-out file at its floors. Without one in the checkout (the lead adds it at merge time), the tuning
-    writers that were held out last (D and E) stand in at the target's recall, so the test always asserts."""
+    """Each held-out file at its floors. Without one in the checkout (the lead adds it at merge time), the writer
+    held out last (F, dev_f.tsv since round 5) stands in at its own floors, so the test always asserts something;
+    with no held-out file it says nothing about an unseen writer."""
     files = _held_out()
     assert all(name.startswith("test") and name.endswith(".tsv") for name in HELD_OUT)
     measured = {p.name: _rows(p) for p in files}
     if not measured:
-        recall, precision = _recall_precision(_rows(SPLITS / "dev_d.tsv") + _rows(SPLITS / "dev_e.tsv"))
-        assert recall >= TARGET[0] and precision >= TUNING["dev_d.tsv"][1], (recall, precision)
+        recall, precision = _recall_precision(_rows(SPLITS / "dev_f.tsv"))
+        least_recall, least_precision = TUNING["dev_f.tsv"]
+        assert recall >= least_recall and precision >= least_precision, (recall, precision)
         return
     for name, rows in measured.items():
         assert len(rows) >= 100, name
@@ -761,7 +862,9 @@ def _words(text: str) -> list[str]:
 
 def test_nothing_of_the_data_is_copied_into_the_detector_data() -> None:
     """No message of a held-out split is in the tuning data; no run of eight words of any labelled message (held
-    out or tuning) is in the concepts, phrases or model: concepts are general words, not memorised sentences."""
+    out or tuning) is in the concepts, phrases or model: concepts are general words, not memorised sentences.
+    With no held-out file in the checkout the first check passes vacuously; the second still reads every tuning
+    message."""
     # One entry at a time (a quoted string, a field of a line): words of neighbouring entries are no phrase.
     # Eight words, not four: everyday phrases of up to six words ("hij staat voor de deur", "hij mag niet
     # weten dat ik chat") were in the phrase list long before the held-out split was written, and people
@@ -783,3 +886,15 @@ def test_nothing_of_the_data_is_copied_into_the_detector_data() -> None:
         checked += 1
         assert not any(tuple(words[i : i + 8]) in data_grams for i in range(len(words) - 7)), text
     assert checked >= 2800
+
+
+def test_the_model_adds_only_where_danger_is_as_likely_as_not() -> None:
+    """The `add` threshold is never chosen below ADD_FLOOR, however well a lower one would have scored on the
+    writers it was chosen on (it flipped from one writer to the next)."""
+    from routing.risk_model import ADD_FLOOR, choose_thresholds
+
+    scored = [(-0.5, 1, 0)] * 10 + [(-2.0, 0, 0)] * 10  # a lower `add` would find all ten
+    keep, add = choose_thresholds(scored, verbose=False)
+    assert add >= ADD_FLOOR
+    scored = [(0.5, 1, 0)] * 10 + [(-2.0, 0, 0)] * 10
+    assert 0 <= choose_thresholds(scored, verbose=False)[1] <= 0.5
