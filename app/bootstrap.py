@@ -21,7 +21,7 @@ from contact import http as contact_http
 from contact.clock import Clock, SystemClock
 from contact.logs import quiet_protocol_errors
 from contact.settings import Settings
-from contact.web import errors_middleware, no_store, security_headers
+from contact.web import errors_middleware, no_store, passes_websockets, security_headers
 from web_widget import http as widget_http
 
 __all__ = ["ConfigError", "create_app", "origin_policy"]
@@ -31,7 +31,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     services = build_services(settings, clock or SystemClock())
     register_jobs(services)
     app = web.Application(
-        middlewares=[metrics.count_unavailable, security_headers(settings.origins), errors_middleware],
+        middlewares=[
+            passes_websockets(metrics.count_unavailable),
+            passes_websockets(security_headers(settings.origins)),
+            errors_middleware,
+        ],
         client_max_size=settings.max_http_buffer_size,
     )
     app.on_response_prepare.append(no_store)

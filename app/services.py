@@ -37,6 +37,7 @@ from chat.sockets import AgentNamespace, Dispatcher, GuardedPacket, TransportLog
 from chat.status import AftercareTimes, StatusService
 from chat.supervision import SupervisionService
 from chat.takeover import TakeOverService
+from chat.transport import ContactSocketServer
 from chat.writer import MessageWriter
 from contact.access_log import AccessLog
 from contact.auth import AgentService, AuthPolicy, TokenSigner
@@ -411,7 +412,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     register = case_register(settings, db, clock, figures)
 
     fanout = ResilientRedisManager(settings.redis_url, channel=settings.redis_channel) if settings.redis_url else None
-    sio = socketio.AsyncServer(
+    sio = ContactSocketServer(
         async_mode="aiohttp",
         client_manager=fanout or LocalManager(),
         cors_allowed_origins=origin_policy(settings),

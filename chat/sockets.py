@@ -335,7 +335,8 @@ class GuardedNamespace(socketio.AsyncNamespace):
             log.info("connection_refused", ns=self.namespace, reason="per_address_cap")
             payload = error_payload("rate_limited", TOO_MANY_CONNECTIONS)
             raise socketio.exceptions.ConnectionRefusedError(payload["error"]["message"], payload)
-        self._addresses[sid] = address
+        # One string per address, however many sockets it has open.
+        self._addresses[sid] = address = sys.intern(address)
         return address
 
     def _release(self, sid: str) -> None:
@@ -404,17 +405,23 @@ class VisitorNamespace(GuardedNamespace):
         self.bound: dict[str, str] = {}
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        await self.save_session(sid, {"remote": self._admit(sid, environ)})
+        self._admit(sid, environ)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self._release(sid)
         # The conversation stays open: the visitor may come back with `resume`.
         conversation_id = self.bound.pop(sid, None)
-        if conversation_id is not None and conversation_id not in self.bound.values():
+        if conversation_id is not None and not self._others_in(conversation_id, sid):
             try:
                 await self.dispatcher.send(await self.service.visitor_away(conversation_id))
             except Exception as exc:
                 log.error("visitor_away_failed", error=type(exc).__name__)
+
+    def _others_in(self, conversation_id: str, sid: str) -> bool:
+        """Whether another socket of this process is still bound to the conversation: its room's
+        members, not every bound socket (a wave of disconnects would cost the square)."""
+        members = self.server.manager.get_participants(self.namespace, visitor_room(conversation_id))
+        return any(other != sid for other, _ in members)
 
     def _conversation(self, sid: str) -> str:
         conversation_id = self.bound.get(sid)
@@ -439,13 +446,12 @@ class VisitorNamespace(GuardedNamespace):
         current = self.bound.get(sid)
         if current is not None and await self.service.is_open(current):
             raise DomainError("conflict")
-        session = await self.get_session(sid)
         conversation_id, result = await self.service.start(
             caller_type=payload.caller_type,
             intent=payload.intent,
             topic=payload.topic or None,
             danger_now=payload.danger_now,
-            client_key=session.get("remote", "unknown"),
+            client_key=self._addresses.get(sid, "unknown"),
             browser=payload.browser,
         )
         await self._bind(sid, conversation_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import traceback
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import structlog
@@ -144,6 +145,27 @@ def security_headers(allowed_origins: frozenset[str]) -> Any:
             response.headers["Vary"] = "Origin"
         return response
 
+    return middleware
+
+
+def _socketio_websocket(request: web.Request) -> bool:
+    return request.path.startswith("/socket.io") and request.headers.get("Upgrade", "").lower() == "websocket"
+
+
+def passes_websockets(inner: Any) -> Any:
+    """`inner` (a middleware) for every request but a Socket.IO WebSocket, which goes straight on.
+
+    A middleware's coroutine lives as long as its request, and a WebSocket's request lasts as
+    long as the socket: one frame per middleware per idle visitor socket, for a middleware that
+    has nothing to do there. Only for middlewares that change nothing on a WebSocket upgrade
+    (the error shape, `errors_middleware`, stays on every request)."""
+
+    def middleware(request: web.Request, handler: Any) -> Awaitable[web.StreamResponse]:
+        if _socketio_websocket(request):
+            return handler(request)
+        return inner(request, handler)
+
+    middleware.__middleware_version__ = 1  # type: ignore[attr-defined]
     return middleware
 
 

@@ -7,6 +7,8 @@ and every advisor's message carries its own writer's name, live and when read ba
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.support.server import add_agent, agent_client, login, start_payload, visitor
 
 
@@ -99,3 +101,23 @@ async def test_after_a_transfer_every_message_carries_its_own_writers_name(serve
     assert [m.get("name") for m in history["messages"]] == ["Anna", "Bram"]
     for c in (v, other, anna, bram):
         await c.disconnect()
+
+
+async def test_the_visitor_is_away_only_when_the_last_of_their_sockets_goes(server):
+    _, holder = await _agent(server)
+    v = await visitor(server.url)
+    started = await v.call("start", start_payload())
+    cid = started["conversation_id"]
+    await holder.call("accept", {"conversation_id": cid})
+    second = await visitor(server.url)  # a second tab of the same visitor
+    assert (await second.call("resume", {"resume_token": started["resume_token"], "after_seq": 0}))[
+        "status"
+    ] == "active"
+    await v.disconnect()
+    # The second tab is still there: the advisor is not told the visitor went.
+    await asyncio.sleep(0.3)
+    await holder.call("history", {"conversation_id": cid})
+    assert not [d for d in holder.events["visitor_presence"] if d["conversation_id"] == cid and not d["present"]]
+    await second.disconnect()
+    await holder.wait_for("visitor_presence", lambda d: d["conversation_id"] == cid and not d["present"])
+    await holder.disconnect()
