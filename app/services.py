@@ -43,7 +43,7 @@ from contact.access_log import AccessLog
 from contact.auth import AgentService, AuthPolicy, TokenSigner
 from contact.clock import Clock
 from contact.db import Database
-from contact.fanout import LocalManager, ResilientRedisManager
+from contact.fanout import REDIS_MAX_CONNECTIONS, LocalManager, ResilientRedisManager
 from contact.health import Readiness
 from contact.hours import ChatHours
 from contact.keys import HOW_TO_MAKE_A_KEY, Keys, key_bytes, stored_key
@@ -352,7 +352,9 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     if settings.redis_url:
         # Short timeouts: a Redis that is down or hangs makes the limits and presence fall back
         # to this process (contact/ratelimit.py, contact/presence.py), never an error for a visitor.
-        redis_client = aioredis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+        redis_client = aioredis.from_url(
+            settings.redis_url, socket_timeout=1, socket_connect_timeout=1, max_connections=REDIS_MAX_CONNECTIONS
+        )
         limit_key = hashlib.sha256(b"vt-contact rate-limit keys\0" + secret.encode()).digest()
         limiter = FallbackRateLimiter(RedisRateLimiter(redis_client, limit_key), MemoryRateLimiter())
         presence = RedisPresence(redis_client, settings.redis_channel)

@@ -61,3 +61,13 @@ async def test_own_publishes_are_dropped_unread_and_the_others_come_through(redi
         for m in (a, b):
             with contextlib.suppress(Exception):
                 await m.redis.aclose()
+
+
+def test_a_burst_of_publishes_does_not_run_out_of_connections(redis_url):
+    """redis-py opens at most 100 connections per client unless told otherwise: a burst of more
+    publishes at once than that failed as if Redis were down."""
+    from contact.fanout import REDIS_MAX_CONNECTIONS
+
+    manager = ResilientRedisManager(redis_url, channel="vt-pool")
+    manager._redis_connect()
+    assert manager.redis.connection_pool.max_connections == REDIS_MAX_CONNECTIONS >= 1000
