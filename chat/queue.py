@@ -91,8 +91,8 @@ class QueueUseCases(ChatBase):
         """The whole queue, read after the caller's own changes were committed.
 
         Callers who ask while a read is under way share the next one (which starts after the
-        current one ends, so it holds their changes): at a campaign peak, 200 starts a second
-        each wanting their place then cost a few reads of the queue a second, not 200."""
+        current one ends, so it holds their changes): agents connecting at once and the
+        broadcasts of a busy queue cost a few reads of the whole queue, not one each."""
         if self._queue_next is None:
             self._queue_next = asyncio.get_running_loop().create_task(self._next_queue_read())
         return await asyncio.shield(self._queue_next)
