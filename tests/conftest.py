@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from contact.events import REGISTRY
+from tests.support.processes import ServerProcess
 from tests.support.server import EMITTED, EVENT_FAULTS, RunningServer, make_settings, migrated_sqlite
 from tests.support.services import PostgresServer, postgres_server, redis_server
 
@@ -47,6 +49,16 @@ def emitted_events_match_their_models() -> Iterator[None]:
     EVENT_FAULTS.clear()
     if faults:
         pytest.fail("server→client events that do not match their definition:\n" + "\n".join(faults[:10]))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_server_process_outlives_its_module(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A `vt-contact serve` process a module's tests or fixtures left running is stopped when the module ends
+    (autouse, so torn down after the module's own fixtures) and named in a warning."""
+    yield
+    left = ServerProcess.stop_leftovers()
+    if left:
+        warnings.warn(f"{request.module.__name__} left server processes running: {left}", stacklevel=1)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -34,6 +34,10 @@ def run_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> s
 class ServerProcess:
     """`vt-contact serve` on a free loopback port; its output goes to a log file."""
 
+    # Every process started, so that one a test forgot to stop (a failed start of its second process, an
+    # exception between start and `try`) is stopped when its module ends rather than outliving the run.
+    started: list[ServerProcess] = []
+
     def __init__(
         self, database_url: str, redis_url: str | None, log_dir: Path, name: str, *extra: str, **env: str
     ) -> None:
@@ -47,6 +51,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [*CLI, *args], cwd=ROOT, env=cli_env(**env), stdout=self._log, stderr=subprocess.STDOUT
         )
+        ServerProcess.started.append(self)
         self._wait_ready()
 
     @property
@@ -66,6 +71,15 @@ class ServerProcess:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"vt-contact did not get ready:\n{self.log_path.read_text(errors='replace')[-3000:]}")
+
+    @classmethod
+    def stop_leftovers(cls) -> list[str]:
+        """Stop every process still running and forget all; the log names of those that were left running."""
+        left = [p for p in cls.started if p.proc.poll() is None]
+        for p in left:
+            p.stop()
+        cls.started.clear()
+        return [p.log_path.name for p in left]
 
     def stop(self) -> None:
         if self.proc.poll() is None:
