@@ -42,7 +42,7 @@ from contact.access_log import AccessLog, Reader
 from contact.auth import AgentIdentity, agents
 from contact.clock import Clock, iso
 from contact.db import Database
-from contact.emits import HandoffCreated, Outgoing, Result, ToAgentGroup, ToCrisisAudience
+from contact.emits import BoardChanged, HandoffCreated, Outgoing, Result, ToAgentGroup, ToCrisisAudience
 from contact.errors import DomainError
 from contact.keys import hash_token
 from contact.phone import display_phone, normalise_email, normalise_phone
@@ -758,8 +758,10 @@ class CallbackService:
                 requests=len(selected),
             )
         # A `Result` like every use case that may end a callback (not reached, wrong number): no
-        # handoff and nothing to tell others today, but the adapter handles it as it does a close.
-        return Result({"ok": True, "state": state, "attempts": count, "next_attempt_at": iso(next_at)})
+        # handoff, but the board counts overdue callbacks and a call may end one.
+        return Result(
+            {"ok": True, "state": state, "attempts": count, "next_attempt_at": iso(next_at)}, [BoardChanged()]
+        )
 
     async def _end(
         self,
@@ -836,9 +838,9 @@ class CallbackService:
             handoff_id = await self._handoff(conn, agent, row, [q.id for q in selected], outcome, now)
         answer: dict[str, Any] = {"ok": True}
         if handoff_id is None:
-            return Result(answer)
+            return Result(answer, [BoardChanged()])
         answer["handoff_id"] = handoff_id
-        return Result(answer, [HandoffCreated()])
+        return Result(answer, [HandoffCreated(), BoardChanged()])
 
     async def _handoff(
         self,

@@ -15,6 +15,7 @@ from cases.outcome import OUTCOME_KINDS, URGENCIES, check_outcome
 from chat import outbound as out
 from contact.clock import iso
 from contact.emits import (
+    BoardChanged,
     Emit,
     HandoffCreated,
     Outgoing,
@@ -32,6 +33,7 @@ __all__ = [
     "MAX_TEXT",
     "OUTCOME_KINDS",
     "URGENCIES",
+    "BoardChanged",
     "Emit",
     "HandoffCreated",
     "Outgoing",

@@ -20,6 +20,7 @@ from chat import events as ev
 from chat.blocks import VisitorBlocks
 from chat.crisis import CrisisService
 from chat.model import (
+    BoardChanged,
     Emit,
     HandoffCreated,
     Outgoing,
@@ -77,6 +78,7 @@ BOARD_EVENTS = frozenset(
         "taken_from_you",
         "transferred",
         "outcome_missing",
+        "callback_overdue",
     }
 )
 
@@ -176,6 +178,9 @@ class Dispatcher:
                 self.board_changed()
             if isinstance(e, HandoffCreated):
                 self.on_handoff()
+                continue
+            if isinstance(e, BoardChanged):
+                self.board_changed()
                 continue
             skip = skip_sid if e.event in _ECHO_SKIPPED else None
             match e.target:
@@ -812,6 +817,7 @@ class AgentNamespace(GuardedNamespace):
             raise DomainError("not_found")
         reader = self.access_log.reader(agent.id, agent.role, self._addresses.get(sid))
         return await self.blocks.block(agent, reader, p.conversation_id, p.hours, p.reason, p.whole_address)
+
     # ---- the workplace: status, board, whisper, reading along (issue 17) ----------------------
 
     async def on_set_status(self, sid: str, data: Any) -> dict[str, Any]:

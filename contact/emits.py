@@ -66,7 +66,13 @@ class HandoffCreated:
     """A handoff waits in the outbox: the delivery worker of this process may start at once."""
 
 
-Outgoing = Emit | QueueChanged | HandoffCreated
+@dataclass(frozen=True)
+class BoardChanged:
+    """Something only the supervisors' board shows changed (an overdue callback was called or
+    closed): the transport sends one live board within its interval, as after a board event."""
+
+
+Outgoing = Emit | QueueChanged | HandoffCreated | BoardChanged
 
 
 @dataclass

@@ -171,3 +171,30 @@ async def test_tijdvak_start_and_overdue_are_told_once(api, callback_server):
     assert (await _one_callback(api, advisor))[0]["overdue"] is True
     for c in (on_duty, supervisor):
         await c.disconnect()
+
+
+async def test_the_board_follows_overdue_callbacks(api, callback_server):
+    """The supervisors' board counts overdue callbacks: it goes out live when a callback becomes
+    overdue and again when an advisor ends one, without any other change to prompt it."""
+    await api.call("POST", "/api/callbacks", booking())
+    _, boss = await agent_token(callback_server, role="supervisor")
+    _, advisor = await agent_token(callback_server)
+    supervisor = await agent_client(callback_server.url, boss)
+    callback_server.clock.advance(hours=3, minutes=1)  # 11:01: the 10:00 tijdvak ended, nobody called
+    await supervisor.wait_for("callback_overdue")
+    late = await supervisor.wait_for("board", lambda b: b["callbacks"]["overdue"] == 1, timeout=5)
+    assert late["callbacks"]["oldest_due"] == "2026-11-30T10:00:00+00:00"
+
+    call = (await _one_callback(api, advisor))[0]
+    path = f"/api/agent/callbacks/{call['id']}"
+    assert (await api.call("POST", f"{path}/claim", token=advisor))[0] == 200
+    supervisor.events.pop("board", None)
+    assert (await api.call("POST", f"{path}/attempts", {"result": "bereikt"}, token=advisor))[0] == 200
+    # Reached but still open: overdue until it is closed, and the board says so.
+    still = await supervisor.wait_for("board", timeout=5)
+    assert still["callbacks"]["overdue"] == 1
+    outcome = {"kind": "advies", "summary": "advies gegeven"}
+    assert (await api.call("POST", f"{path}/close", {"outcome": outcome}, token=advisor))[0] == 200
+    done = await supervisor.wait_for("board", lambda b: b["callbacks"]["overdue"] == 0, timeout=5)
+    assert done["callbacks"]["oldest_due"] is None
+    await supervisor.disconnect()
