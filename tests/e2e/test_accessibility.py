@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.e2e.test_console import _login
@@ -159,6 +160,13 @@ async def test_figures_view_draws_charts_with_tables_and_passes_axe(browser, web
         offered = await table.locator("tbody tr td:nth-child(2)").all_inner_texts()
         assert sum(int(n) for n in offered) >= 1
         assert await violations(page) == []
+        # The same figures download as CSV, named by the period.
+        async with page.expect_download() as info:
+            await page.get_by_role("button", name="Cijfers downloaden (CSV)").click()
+        download = await info.value
+        assert re.fullmatch(r"cijfers-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv", download.suggested_filename)
+        assert "\n" in open(await download.path(), encoding="utf-8").read()  # noqa: ASYNC230 (a small file)
+        await expect(page.locator("#announcer")).to_contain_text("gedownload")
         assert errors == []
     finally:
         await ctx.close()

@@ -1,5 +1,6 @@
 /* Small DOM helpers: find by id, make an element with text (never HTML), set text only when it
- * changed (a live region reads each change out), a count badge with words for screen readers. */
+ * changed (a live region reads each change out), a count badge with words for screen readers,
+ * a downloaded file handed to the browser. */
 
 
 // ---- small helpers -------------------------------------------------------------------
@@ -22,3 +23,17 @@ export function setBadge(b, n, hiddenText) {
 }
 
 export function setText(node, text) { if (node.textContent !== text) node.textContent = text; }
+
+/** Hand a downloaded file to the browser under `name`: from a blob: address that is revoked right
+ * after the click, so the file is not kept reachable afterwards. */
+export function saveFile(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = el("a");
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(function () { URL.revokeObjectURL(url); }, 0);
+}

@@ -10,7 +10,7 @@ import { CHARTS, chartData, csvName, defaultPeriod, figuresQuery, hasFigures, pe
 import { canRoster } from "./callbacks.js";
 import { routing } from "./config.js";
 import { announce } from "./attention.js";
-import { $, el, setText } from "./dom.js";
+import { $, el, saveFile, setText } from "./dom.js";
 import { errorText } from "./labels.js";
 
 const COLOURS = ["#1f5fa8", "#2e7d32", "#b3261e", "#8a5a00", "#6a3d9a"];
@@ -141,15 +141,7 @@ async function download() {
       return;
     }
     showError("");
-    const url = URL.createObjectURL(res.blob);
-    const a = el("a");
-    a.href = url;
-    a.download = csvName($("fg-from").value, $("fg-to").value);
-    a.hidden = true;
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(function () { URL.revokeObjectURL(url); }, 0);
+    saveFile(res.blob, csvName($("fg-from").value, $("fg-to").value));
     announce(t("fgExported"));
   } finally {
     b.removeAttribute("aria-disabled");

@@ -8,7 +8,7 @@ import { localDay } from "../state/days.js";
 import { conceptRows, defaultPeriod, periodQuery } from "../state/risk.js";
 import { canRoster } from "./callbacks.js";
 import { announce } from "./attention.js";
-import { $, el, setText } from "./dom.js";
+import { $, el, saveFile, setText } from "./dom.js";
 import { errorText } from "./labels.js";
 
 let asked = 0;
@@ -72,15 +72,7 @@ async function download() {
       return;
     }
     showError("");
-    const url = URL.createObjectURL(res.blob);
-    const a = el("a");
-    a.href = url;
-    a.download = "risicosignalen-feedback.csv";
-    a.hidden = true;
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(function () { URL.revokeObjectURL(url); }, 0);
+    saveFile(res.blob, "risicosignalen-feedback.csv");
     announce(t("rkExported"));
   } finally {
     b.removeAttribute("aria-disabled");
