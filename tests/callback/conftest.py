@@ -36,9 +36,7 @@ class Api:
             return r.status, data
 
 
-@pytest.fixture
-async def callback_server(tmp_path) -> AsyncIterator[RunningServer]:
-    url = await migrated_sqlite(str(tmp_path / "callbacks.db"))
+async def _started(url: str) -> RunningServer:
     clock = ManualClock(MONDAY_8)
     server = await RunningServer(
         # A wide work-list window: these tests look weeks ahead (need to know: tests/callback/test_need_to_know.py).
@@ -53,6 +51,12 @@ async def callback_server(tmp_path) -> AsyncIterator[RunningServer]:
         clock,
     ).start()
     server.clock = clock  # type: ignore[attr-defined]
+    return server
+
+
+@pytest.fixture
+async def callback_server(tmp_path) -> AsyncIterator[RunningServer]:
+    server = await _started(await migrated_sqlite(str(tmp_path / "callbacks.db")))
     yield server
     await server.stop()
 
@@ -65,20 +69,7 @@ async def both_servers(request, tmp_path) -> AsyncIterator[RunningServer]:
     else:
         url = request.getfixturevalue("postgres").create_database(f"cb_{uuid.uuid4().hex[:8]}")
         await asyncio.to_thread(upgrade, url)
-    clock = ManualClock(MONDAY_8)
-    server = await RunningServer(
-        # A wide work-list window: these tests look weeks ahead (need to know: tests/callback/test_need_to_know.py).
-        make_settings(
-            url,
-            callback_capacity=2,
-            adviesgesprek_capacity=1,
-            callback_check_s=0.1,
-            hash_key="k" * 32,
-            worklist_window_days=60,
-        ),
-        clock,
-    ).start()
-    server.clock = clock  # type: ignore[attr-defined]
+    server = await _started(url)
     yield server
     await server.stop()
 
