@@ -1,6 +1,6 @@
 """The lean Engine.IO socket (chat/transport.py): its packet queue behaves as Engine.IO needs, the
-WebSocket refuses permessage-deflate, and nothing else of the transport changed (size limit,
-polling, the python-socketio client)."""
+WebSocket refuses permessage-deflate, pings come from timers and still find a silent client out,
+and nothing else of the transport changed (size limit, polling, the python-socketio client)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import json
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from app import lifecycles
-from chat.transport import LeanEngineServer, SlimQueue
+from chat.transport import ContactSocketServer, LeanEngineServer, SlimQueue
 from tests.support.server import Client, RunningServer, make_settings, migrated_sqlite, start_payload
 
 # --------------------------------------------------------------------------- SlimQueue --
@@ -133,3 +134,57 @@ async def test_long_polling_still_works(server):
         assert "conversation_id" in ack
     finally:
         await client.disconnect()
+
+
+# ------------------------------------------------------------------------------ pings --
+
+
+@pytest.fixture
+async def quick_pings():
+    """A bare Socket.IO server on the lean engine that pings every 0.2 s and waits 0.5 s for the pong."""
+    sio = ContactSocketServer(async_mode="aiohttp", ping_interval=0.2, ping_timeout=0.5, cors_allowed_origins=None)
+    app = web.Application()
+    sio.attach(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield sio, f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
+    await runner.cleanup()
+
+
+def _ping_tasks() -> list[asyncio.Task]:
+    return [t for t in asyncio.all_tasks() if "_send_ping" in getattr(t.get_coro(), "__qualname__", "")]
+
+
+async def test_pings_come_from_timers_and_a_client_that_answers_stays(quick_pings):
+    _, url = quick_pings
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        assert (await ws.receive_str(timeout=5)).startswith("0")
+        started = asyncio.get_running_loop().time()
+        pings = 0
+        while asyncio.get_running_loop().time() - started < 1.5:
+            frame = await ws.receive_str(timeout=2)
+            if frame == "2":
+                pings += 1
+                await ws.send_str("3")
+                await asyncio.sleep(0.05)  # the pong arrived: the wait for the next ping has begun
+                assert _ping_tasks() == []  # as a timer, not a task
+        assert pings >= 4 and not ws.closed
+
+
+async def test_a_client_that_stops_answering_pings_is_closed(quick_pings):
+    sio, url = quick_pings
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        assert (await ws.receive_str(timeout=5)).startswith("0")
+        assert await ws.receive_str(timeout=2) == "2"  # no pong
+        while True:
+            msg = await ws.receive(timeout=3)
+            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                break
+        for _ in range(50):
+            if not sio.eio.sockets:
+                break
+            await asyncio.sleep(0.05)
+        assert sio.eio.sockets == {}
