@@ -797,6 +797,7 @@ TUNING = {
     "dev_d.tsv": (0.99, 0.97),  # writer D: 1.000 / 0.974 (held out until round 3: 0.960 / 0.861 then)
     "dev_e.tsv": (0.98, 0.99),  # writer E: 0.983 / 1.000 (held out until round 3: 0.949 / 0.933 then)
     "dev_f.tsv": (0.96, 0.96),  # writer F: 0.963 / 0.963 (held out until round 4: 0.942 / 0.856 then)
+    "dev_g.tsv": (0.96, 0.87),  # writer G: 0.967 / 0.872 (held out until round 5: 0.957 / 0.856 then)
 }
 TARGET = (0.95, 0.90)
 
@@ -812,7 +813,8 @@ def test_tuning_split_floor(name: str) -> None:
 # on and never read while tuning (the lead adds the next unseen writer at merge time). Floors by file, set from their
 # first measurement; a held-out file without its own floors is held to the lowest an unread writer has scored since
 # round 2 (writer C 0.906 / 0.862, writer D 0.947 / 0.866, writer F 0.942 / 0.856), rounded down.
-HELD_OUT: dict[str, tuple[float, float]] = {"test.tsv": (0.95, 0.85)}  # writer G, round 5: 0.957 / 0.856
+# Writer G (round 5: 0.957 / 0.856) is dev_g.tsv since round 6; the lead adds writer H as test.tsv at merge.
+HELD_OUT: dict[str, tuple[float, float]] = {}
 HELD_OUT_DEFAULT = (0.90, 0.85)
 
 
@@ -828,14 +830,14 @@ def _tuning_files() -> list[Path]:
 
 def test_held_out_split_floor() -> None:
     """Each held-out file at its floors. Without one in the checkout (the lead adds it at merge time), the writer
-    held out last (F, dev_f.tsv since round 5) stands in at its own floors, so the test always asserts something;
+    held out last (G, dev_g.tsv since round 6) stands in at its own floors, so the test always asserts something;
     with no held-out file it says nothing about an unseen writer."""
     files = _held_out()
     assert all(name.startswith("test") and name.endswith(".tsv") for name in HELD_OUT)
     measured = {p.name: _rows(p) for p in files}
     if not measured:
-        recall, precision = _recall_precision(_rows(SPLITS / "dev_f.tsv"))
-        least_recall, least_precision = TUNING["dev_f.tsv"]
+        recall, precision = _recall_precision(_rows(SPLITS / "dev_g.tsv"))
+        least_recall, least_precision = TUNING["dev_g.tsv"]
         assert recall >= least_recall and precision >= least_precision, (recall, precision)
         return
     for name, rows in measured.items():
