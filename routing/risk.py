@@ -229,6 +229,9 @@ class RiskResult:
     concepts: tuple[tuple[str, str | None, tuple[str, ...]], ...] = ()
 
 
+_NOTHING = RiskResult(None, ())  # frozen: one answer for every quiet message
+
+
 @dataclass(frozen=True)
 class Phrase:
     level: str
@@ -332,24 +335,17 @@ class Model:
         # Every message below acuut goes through here: the score is summed first, cheaply; the words that carried
         # it are only looked for when the message is flagged.
         # One weight per lemma, however often it is written (the model was trained on the set of lemmas).
-        weighed: dict[str, float] = {}
-        starts = []
-        for i, analysis in enumerate(analysed):
-            if analysis[7]:
-                weighed[analysis[5]] = analysis[7]
-            if analysis[8] is not None:
-                starts.append(i)
+        weighed = {analysis[5]: analysis[7] for analysis in analysed if analysis[7]}
         score = self.bias + sum(weighed.values())
-        if starts:
-            found_pairs: set[tuple[str, str]] = set()
-            last = len(words) - 1
-            for i in starts:
-                if i < last and words[i + 1] != ".":
-                    second = analysed[i + 1][5]
-                    weight = analysed[i][8].get(second)  # type: ignore[union-attr]
-                    if weight is not None and (analysed[i][5], second) not in found_pairs:
-                        found_pairs.add((analysed[i][5], second))
-                        score += weight
+        # Each pair of lemmas once ("." is never the second of a weighted pair: pairs stop at a clause mark).
+        found_pairs: dict[tuple[str, str], float] = {}
+        for analysis, following in zip(analysed, analysed[1:], strict=False):
+            seconds = analysis[8]
+            if seconds is not None:
+                weight = seconds.get(following[5])
+                if weight is not None:
+                    found_pairs[analysis[5], following[5]] = weight
+        score += sum(found_pairs.values())
         weights = self.weights
         for name in names:
             score += weights.get(name, 0.0)
@@ -568,7 +564,7 @@ class RiskDetector:
             elif not signals:
                 signals.append(("model", self.model.level, found, "lijkt op eerdere meldingen"))
         if not signals:
-            return RiskResult(None, ())
+            return _NOTHING
         level = min((s[1] for s in signals if s[1] is not None), key=_RANK.__getitem__)
         shown = sorted({f"{label}: {' '.join(words_)}" for _, _, words_, label in signals})
         return RiskResult(level, tuple(shown), tuple((name, lvl, w) for name, lvl, w, _ in signals))
@@ -659,13 +655,12 @@ class RiskDetector:
                     found.append(word)
             for c in negatable:
                 self._hit(matched, c, [word], words, i, i, clause_start, negated)
-            for c, e, p, needs, length, key, other, gap in anchors:
-                if needs:
-                    if seen is None:
-                        seen = set(words)
-                        seen.update([a[4] for a in analysed])
-                    if not needs <= seen:
-                        continue
+            if not anchors:
+                continue
+            if seen is None:
+                seen = set(words)
+                seen.update([a[4] for a in analysed])
+            for c, e, p, _, length, key, other, gap in [a for a in anchors if a[3] <= seen]:
                 # Each entry is found once and given up after a few misses: a long message of the same few
                 # words ("niet niet niet ...") cannot make this quadratic.
                 tried = attempts.get(key, 0)
