@@ -155,6 +155,8 @@ _Analysis = tuple[
     float,  # the model's weight of the lemma
     dict[str, float] | None,  # the model's weighted pairs that start with the lemma: second lemma -> weight
     bool,  # the matcher must stop at it: a clause mark, or a word that starts a concept or anchors an entry
+    float,  # the most a pair starting with the lemma can add to the model's score (0 or more)
+    float,  # the most it can take away (0 or less)
 ]
 
 
@@ -227,6 +229,9 @@ class RiskResult:
     signals: tuple[str, ...]
     # (concept name, level, matched words) per signal; level is None for a concept that only fed a rule.
     concepts: tuple[tuple[str, str | None, tuple[str, ...]], ...] = ()
+
+
+_NOTHING = RiskResult(None, ())  # frozen: one answer for every quiet message
 
 
 @dataclass(frozen=True)
@@ -313,6 +318,10 @@ class Model:
     weights: dict[str, float]
     level: str = "zorg"
     add: float | None = None  # a message no rule flagged is flagged at or above it (None: at `threshold`)
+    # A signal of the rules below acuut in a message where a concept that explains counts (CONTEXT: a question, a
+    # game, ordinary use, a figure of speech, ...) is quieted below it (None: at `threshold`): the rule fired
+    # although the message also says what explains it, so the model must find more danger to keep it.
+    context: float | None = None
     # The weighted pairs by their first lemma: {"sla": {"mij": 0.4}}; after any other lemma no pair is looked up.
     pairs: dict[str, dict[str, float]] = field(init=False)
 
@@ -325,36 +334,38 @@ class Model:
         object.__setattr__(self, "pairs", pairs)
 
     def judge(
-        self, words: list[str], analysed: list[_Analysis], names: list[str], ruled: bool
+        self, words: list[str], analysed: list[_Analysis], names: list[str], ruled: bool, context: bool = False
     ) -> tuple[str, ...] | None:
         """The words that carried a flagged message, most weight first (none when a rule spoke: its signals name
         their words); None below the threshold (`add` when no rule spoke)."""
         # Every message below acuut goes through here: the score is summed first, cheaply; the words that carried
         # it are only looked for when the message is flagged.
         # One weight per lemma, however often it is written (the model was trained on the set of lemmas).
-        weighed: dict[str, float] = {}
-        starts = []
-        for i, analysis in enumerate(analysed):
-            if analysis[7]:
-                weighed[analysis[5]] = analysis[7]
-            if analysis[8] is not None:
-                starts.append(i)
+        weighed = {analysis[5]: analysis[7] for analysis in analysed if analysis[7]}
         score = self.bias + sum(weighed.values())
-        if starts:
-            found_pairs: set[tuple[str, str]] = set()
-            last = len(words) - 1
-            for i in starts:
-                if i < last and words[i + 1] != ".":
-                    second = analysed[i + 1][5]
-                    weight = analysed[i][8].get(second)  # type: ignore[union-attr]
-                    if weight is not None and (analysed[i][5], second) not in found_pairs:
-                        found_pairs.add((analysed[i][5], second))
-                        score += weight
         weights = self.weights
         for name in names:
             score += weights.get(name, 0.0)
-        if score < (self.threshold if ruled or self.add is None else self.add):
+        if ruled:
+            floor = self.context if context and self.context is not None else self.threshold
+        else:
+            floor = self.threshold if self.add is None else self.add
+        # The pairs are looked up only where they can change the answer: most messages score far from the floor
+        # whatever their pairs weigh (each pair's most and least are known per first lemma), and a look-up in a
+        # table no other message has touched lately is most of the model's cost.
+        if score + sum(analysis[10] for analysis in analysed) < floor:
             return None
+        if score + sum(analysis[11] for analysis in analysed) < floor:
+            # Each pair of lemmas once ("." is never the second of a weighted pair: pairs stop at a clause mark).
+            found_pairs: dict[tuple[str, str], float] = {}
+            for analysis, following in zip(analysed, analysed[1:], strict=False):
+                seconds = analysis[8]
+                if seconds is not None:
+                    weight = seconds.get(following[5])
+                    if weight is not None:
+                        found_pairs[analysis[5], following[5]] = weight
+            if score + sum(found_pairs.values()) < floor:
+                return None
         if ruled:
             return ()  # the rules' signals stand and name their own words
         # The message's own words that weighed most (pairs and concepts count, but only words are shown).
@@ -365,12 +376,17 @@ class Model:
         return tuple(word for _, word in sorted(top.values(), reverse=True)[:4])
 
 
-MODEL_KEYS = ("bias", "threshold", "add", "level")
+MODEL_KEYS = ("bias", "threshold", "add", "context", "level")
+# Concepts that explain a signal (the model's `context` threshold applies where one of them counts).
+CONTEXT = (
+    "vraag", "fictie", "media", "grap", "figuurlijk", "onschuldig_wapen", "gewoon_middel", "ongeluk", "beroep", "dier",
+    "opvoeding", "geen_suicide", "verleden", "voorbij", "gerust", "beeldspraak",
+)
 
 
 def parse_model(content: str, source: str = "model.tsv") -> Model:
-    """`name<TAB>number` lines: `bias`, `threshold`, `add`, `level`, then one line per feature (a feature named
-    like one of those keys is written `=level`). Errors name the line."""
+    """`name<TAB>number` lines: `bias`, `threshold`, `add`, `context` (optional), `level`, then one line per
+    feature (a feature named like one of those keys is written `=level`). Errors name the line."""
     values: dict[str, float] = {}
     weights: dict[str, float] = {}
     level = "zorg"
@@ -389,7 +405,7 @@ def parse_model(content: str, source: str = "model.tsv") -> Model:
             number_value = float(value)
         except ValueError:
             raise RiskDataError(f"{source} line {number}: {value!r} is not a number") from None
-        if name in ("bias", "threshold", "add"):
+        if name in ("bias", "threshold", "add", "context"):
             values[name] = number_value
         else:
             # A word spelled like a key ("level" in a game) is written with a leading "=".
@@ -397,7 +413,7 @@ def parse_model(content: str, source: str = "model.tsv") -> Model:
     for name in ("bias", "threshold"):
         if name not in values:
             raise RiskDataError(f"{source}: no {name!r} line")
-    return Model(values["bias"], values["threshold"], weights, level, values.get("add"))
+    return Model(values["bias"], values["threshold"], weights, level, values.get("add"), values.get("context"))
 
 
 def _anchor(entry: list[str]) -> int:
@@ -470,6 +486,7 @@ class RiskDetector:
         self._present_names = ["" if c.name in _PERSONS else "@" + c.name for c in self.concepts]
         self._lengths = [[len(entry) for entry in c.entries] for c in self.concepts]
         self._leveled = frozenset(i for i, c in enumerate(self.concepts) if c.level is not None)
+        self._context = frozenset(self._index[name] for name in CONTEXT if name in self._index)
         # simplemma loads its dictionary on first use: do it now, so detecting never reads a file.
         simplemma.lemmatize("slaan", lang="nl")
 
@@ -549,7 +566,11 @@ class RiskDetector:
         if self.model is not None:
             first = self.model.pairs.get(lemma)
         stop = word == "." or bool(plain or negatable or anchors)
-        result = (plain, negatable, anchors, multi, _squeeze(word), lemma, plain + negatable, weight, first, stop)
+        most = max(0.0, *first.values()) if first else 0.0
+        least = min(0.0, *first.values()) if first else 0.0
+        result = (
+            plain, negatable, anchors, multi, _squeeze(word), lemma, plain + negatable, weight, first, stop, most, least
+        )
         if len(self._cache) >= _WORD_CACHE_SIZE:
             self._cache.clear()
         self._cache[word] = result
@@ -562,13 +583,19 @@ class RiskDetector:
             # Below acuut (and but for fixed phrases) the model has the last word: it weighs the message's lemmas
             # with the concepts and rules found, so it both adds what no rule names and quiets what the data
             # showed to be harmless.
-            found = self.model.judge(words, analysed, self._model_names(present, negated, signals), bool(signals))
+            found = self.model.judge(
+                words,
+                analysed,
+                self._model_names(present, negated, signals),
+                bool(signals),
+                not self._context.isdisjoint(present),
+            )
             if found is None:
                 signals = []
             elif not signals:
                 signals.append(("model", self.model.level, found, "lijkt op eerdere meldingen"))
         if not signals:
-            return RiskResult(None, ())
+            return _NOTHING
         level = min((s[1] for s in signals if s[1] is not None), key=_RANK.__getitem__)
         shown = sorted({f"{label}: {' '.join(words_)}" for _, _, words_, label in signals})
         return RiskResult(level, tuple(shown), tuple((name, lvl, w) for name, lvl, w, _ in signals))
@@ -659,13 +686,12 @@ class RiskDetector:
                     found.append(word)
             for c in negatable:
                 self._hit(matched, c, [word], words, i, i, clause_start, negated)
-            for c, e, p, needs, length, key, other, gap in anchors:
-                if needs:
-                    if seen is None:
-                        seen = set(words)
-                        seen.update([a[4] for a in analysed])
-                    if not needs <= seen:
-                        continue
+            if not anchors:
+                continue
+            if seen is None:
+                seen = set(words)
+                seen.update([a[4] for a in analysed])
+            for c, e, p, _, length, key, other, gap in [a for a in anchors if a[3] <= seen]:
                 # Each entry is found once and given up after a few misses: a long message of the same few
                 # words ("niet niet niet ...") cannot make this quadratic.
                 tried = attempts.get(key, 0)

@@ -748,6 +748,99 @@ def test_model_signal_names_the_words_that_weighed() -> None:
         assert level == "zorg" and words and all(" " not in w for w in words)
 
 
+def test_a_context_threshold_asks_more_of_a_signal_that_is_explained() -> None:
+    """Round 6: where a concept that explains counts (a question, ordinary use, a game, reassurance, ...), a signal
+    of the rules below acuut needs the model's `context` threshold; elsewhere `threshold` as before."""
+    model = parse_model("bias\t0\nthreshold\t-1\nadd\t0.5\ncontext\t0.3\n")
+    assert model.context == 0.3
+    assert model.judge([], [], [], ruled=True, context=False) == ()  # 0 >= -1: the signal stays
+    assert model.judge([], [], [], ruled=True, context=True) is None  # 0 < 0.3: quieted
+    assert model.judge([], [], [], ruled=False, context=True) is None  # no rule: `add` as before
+    assert parse_model("bias\t0\nthreshold\t-1\n").judge([], [], [], ruled=True, context=True) == ()
+
+
+def test_context_thresholds_in_training() -> None:
+    from routing.risk_model import flagged
+
+    assert flagged(3, 0.0, keep=-1.0, add=1.0, context=0.5) is False
+    assert flagged(3, 0.6, keep=-1.0, add=1.0, context=0.5) is True
+    assert flagged(1, 0.0, keep=-1.0, add=1.0, context=0.5) is True  # no context: keep
+    assert flagged(3, 0.0, keep=-1.0, add=1.0) is True  # no context threshold: keep
+    assert flagged(2, -9.0, keep=-1.0, add=1.0, context=5.0) is True  # acuut always
+
+
+def test_thresholds_by_the_mean_of_the_writers() -> None:
+    """CHOICE "mean" weighs every writer alike: a small writer whose danger scores low pulls `keep` down."""
+    from routing.risk_model import choose_thresholds
+
+    big = [(0.0, 1, 1)] * 50 + [(-1.0, 0, 1)] * 20
+    small = [(-1.5, 1, 1)] * 3
+    pooled = big + small
+    keep_pooled, _ = choose_thresholds(pooled, verbose=False, by_writer=[big, small], choice="pooled")
+    keep_mean, _ = choose_thresholds(pooled, verbose=False, by_writer=[big, small], choice="mean")
+    assert keep_mean <= -1.5 < -1.0 < keep_pooled
+
+
+def test_context_concepts_exist_and_reassurance_quiets_no_rule() -> None:
+    from routing.risk import CONTEXT
+
+    d = RiskDetector.from_file(model=False)
+    names = {c.name for c in d.concepts}
+    assert set(CONTEXT) <= names
+    # Reassurance only informs the model: by itself it quiets no rule ("het gaat wel" is also what victims say).
+    assert d.detect("hij slaat me elke dag, maar het gaat goed hoor").level is not None
+    assert d.detect("hij staat nu voor de deur met een mes, gelukkig is de buurvrouw er").level == "acuut"
+    assert default_detector().detect("hij staat nu voor de deur met een mes, gelukkig is de buurvrouw er").level == (
+        "acuut"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "wat is eerwraak precies? we moeten een betoog schrijven voor nederlands",
+        "ik moet een verslag schrijven over huiselijk geweld, mag ik een paar dingen vragen",
+        "een algemene vraag: valt schreeuwen tegen kinderen onder kindermishandeling?",
+    ],
+)
+def test_round_six_knowledge_questions_are_quiet(text: str) -> None:
+    assert level(text) is None
+
+
+@functools.cache
+def _rules_only() -> RiskDetector:
+    return RiskDetector.from_file(model=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "voor het verhuizen heb ik touw en spanbanden gekocht",
+        "ik bewaar de slaappillen van opa buiten bereik van de kinderen",
+        "de wasknijpers liggen in de tuin, mama vraagt of ik de was ophang",
+        "bij het skeeleren heeft mijn vriend me geduwd en nu bloedt mijn knie",
+        "mijn vader heeft mijn telefoon ingenomen tot na de toetsweek",
+    ],
+)
+def test_round_six_ordinary_means_are_quiet(text: str) -> None:
+    """Each was a signal before round 6 (three of them acuut)."""
+    assert _rules_only().detect(text).level is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ik heb een touw gekocht voor vannacht, niemand gaat me missen", "acuut"),
+        ("hij kneep zo hard in mijn arm dat het blauw is", "hoog"),
+        ("als mijn cijfers slecht zijn slaat mijn vader me met de riem", "hoog"),
+        ("ik kan mezelf wel voor mijn kop slaan maar ik snijd mezelf ook elke avond", "hoog"),
+    ],
+)
+def test_round_six_danger_is_kept(text: str, expected: str) -> None:
+    assert _rules_only().detect(text).level == expected
+    assert level(text) is not None
+
+
 def test_from_file_phrases_and_comments(tmp_path: Path) -> None:
     path = tmp_path / "phrases.txt"
     path.write_text("# comment\n\nzorg\tik ben ongerust\nhoog\tik ben ongerust\n", encoding="utf-8")
@@ -797,6 +890,7 @@ TUNING = {
     "dev_d.tsv": (0.99, 0.97),  # writer D: 1.000 / 0.974 (held out until round 3: 0.960 / 0.861 then)
     "dev_e.tsv": (0.98, 0.99),  # writer E: 0.983 / 1.000 (held out until round 3: 0.949 / 0.933 then)
     "dev_f.tsv": (0.96, 0.96),  # writer F: 0.963 / 0.963 (held out until round 4: 0.942 / 0.856 then)
+    "dev_g.tsv": (0.96, 0.90),  # writer G: 0.967 / 0.907 (held out until round 5: 0.957 / 0.856 then)
 }
 TARGET = (0.95, 0.90)
 
@@ -812,7 +906,8 @@ def test_tuning_split_floor(name: str) -> None:
 # on and never read while tuning (the lead adds the next unseen writer at merge time). Floors by file, set from their
 # first measurement; a held-out file without its own floors is held to the lowest an unread writer has scored since
 # round 2 (writer C 0.906 / 0.862, writer D 0.947 / 0.866, writer F 0.942 / 0.856), rounded down.
-HELD_OUT: dict[str, tuple[float, float]] = {"test.tsv": (0.95, 0.85)}  # writer G, round 5: 0.957 / 0.856
+# Writer G (round 5: 0.957 / 0.856) is dev_g.tsv since round 6; the lead adds writer H as test.tsv at merge.
+HELD_OUT: dict[str, tuple[float, float]] = {}
 HELD_OUT_DEFAULT = (0.90, 0.85)
 
 
@@ -828,14 +923,14 @@ def _tuning_files() -> list[Path]:
 
 def test_held_out_split_floor() -> None:
     """Each held-out file at its floors. Without one in the checkout (the lead adds it at merge time), the writer
-    held out last (F, dev_f.tsv since round 5) stands in at its own floors, so the test always asserts something;
+    held out last (G, dev_g.tsv since round 6) stands in at its own floors, so the test always asserts something;
     with no held-out file it says nothing about an unseen writer."""
     files = _held_out()
     assert all(name.startswith("test") and name.endswith(".tsv") for name in HELD_OUT)
     measured = {p.name: _rows(p) for p in files}
     if not measured:
-        recall, precision = _recall_precision(_rows(SPLITS / "dev_f.tsv"))
-        least_recall, least_precision = TUNING["dev_f.tsv"]
+        recall, precision = _recall_precision(_rows(SPLITS / "dev_g.tsv"))
+        least_recall, least_precision = TUNING["dev_g.tsv"]
         assert recall >= least_recall and precision >= least_precision, (recall, precision)
         return
     for name, rows in measured.items():
