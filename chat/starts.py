@@ -87,7 +87,7 @@ class StartLane:
         self.max_batch = max_batch
         self.batches = 0
         self.written = 0
-        self._queue: asyncio.Queue[tuple[NewStart, asyncio.Future[Started]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[NewStart, asyncio.Future[Started]] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
@@ -110,16 +110,16 @@ class StartLane:
         return await future
 
     async def close(self) -> None:
-        """End the task (starts still queued are refused) and close the connection."""
+        """Write what is queued, then end and close the connection; a start after this is refused."""
         self._closed = True
         task, self._task = self._task, None
         if task is not None and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        while not self._queue.empty():
-            _, future = self._queue.get_nowait()
-            if not future.done():
-                future.set_exception(RuntimeError("the start lane is closed"))
+            if task.get_loop() is asyncio.get_running_loop():
+                # Not cancelled: a batch in the thread would commit while its callers heard an error.
+                self._queue.put_nowait(None)
+                await task
+            else:  # a loop that is gone (a test's): nobody waits on it any more
+                task.cancel()
         if self._executor is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._close_conn)
             self._executor.shutdown(wait=True)
@@ -131,10 +131,18 @@ class StartLane:
             self._conn = None
 
     async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
             while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+                item = self._queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
             batch = [(s, f) for s, f in batch if not f.done()]  # a caller that gave up
             if not batch:
                 continue

@@ -234,8 +234,14 @@ async def test_a_start_in_danger_takes_the_engine_way_and_begins_the_crisis(chat
     assert row.danger_now and row.crisis_at is not None
 
 
-async def test_after_the_lane_closed_a_start_is_refused(chat):
-    await _start(chat)
-    await chat._start_lane().close()  # as when the message writer stops (it closes the lane)
+async def test_closing_writes_what_is_queued_then_refuses(chat):
+    lane = chat._start_lane()
+    await lane.write(_new_start(chat))  # the lane's task and connection are running
+    queued = [_new_start(chat), _new_start(chat)]
+    # As when the message writer stops (it closes the lane): starts already asked are answered.
+    *answers, _ = await asyncio.wait_for(asyncio.gather(*(lane.write(s) for s in queued), lane.close()), timeout=10)
+    assert [a.place for a in answers] == [2, 3]
     with pytest.raises(RuntimeError):
         await _start(chat)
+    async with chat.db.read() as conn:
+        assert len((await conn.execute(select(conversations.c.id))).all()) == 3
