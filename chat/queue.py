@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import BindParameter, Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat import outbound as out
@@ -26,6 +26,7 @@ from chat.model import (
 from chat.status import at_work_among
 from chat.store import conversations, queue_state
 from contact.auth import agents
+from contact.db import UTCDateTime
 from contact.opening import state_view
 from contact.phone import HELPLINE
 from routing.queue_order import CRISIS_TEAM, AgentView, Waiting, order, overflowing, visible_to
@@ -39,6 +40,8 @@ QUEUE_RETELL_S = 5.0
 
 
 class QueueUseCases(ChatBase):
+    _advisors_read: asyncio.Task[int] | None = None
+
     async def status(self, caller_type: str | None = None, team: str | None = None) -> dict[str, Any]:
         """`chat` is the state for this caller type's team (or `team`), else for the chat as a
         whole (open while any team is); `teams` gives every team's own state."""
@@ -81,6 +84,14 @@ class QueueUseCases(ChatBase):
         # On a break or offline is not there for a visitor; nawerk is (back within minutes).
         async with self.db.read() as conn:
             return await at_work_among(conn, online, self.clock.now())
+
+    async def advisors_at_work(self) -> int:
+        """`advisors_online`, one read shared by whoever asks while it runs: the starts of one
+        batch (chat/starts.py) are answered at once and need it all at the same moment."""
+        running = self._advisors_read
+        if running is None or running.done():
+            running = self._advisors_read = asyncio.get_running_loop().create_task(self.advisors_online())
+        return await asyncio.shield(running)
 
     async def queue_snapshot(self, group: str) -> dict[str, Any]:
         """The queue as the agents of one group (role and teams) see it."""
@@ -272,25 +283,36 @@ async def place_in_queue(conn: AsyncConnection, conversation_id: str, crisis_tea
     ).first()
     if me is None or me.visitor_away_since is not None:
         return 1
+    ahead = await conn.scalar(
+        ahead_in_queue(crisis=me.team == crisis_team, danger_now=me.danger_now),
+        {"team": me.team, "priority": me.priority, "since": me.waiting_since, "me": conversation_id},
+    )
+    return int(ahead or 0) + 1
+
+
+def ahead_in_queue(*, crisis: bool, danger_now: bool) -> Select[Any]:
+    """How many present waiting conversations stand ahead of one of team `:team`, priority
+    `:priority`, waiting since `:since`, with id `:me` (in the crisis team when `crisis`):
+    the count of `place_in_queue`, with its values as parameters so that one compiled statement
+    serves every start (chat/starts.py)."""
+    c = conversations.c
+    priority: BindParameter[int] = bindparam("priority")
+    since: BindParameter[datetime] = bindparam("since", type_=UTCDateTime())
+    me: BindParameter[str] = bindparam("me")
     # Within one team, "crisis" differs between conversations only by danger_now (in the crisis
     # team everyone is crisis already).
-    later = c.waiting_since > me.waiting_since
-    same_time_after = and_(c.waiting_since == me.waiting_since, c.id >= conversation_id)
-    behind_in_order = or_(
-        c.priority < me.priority, and_(c.priority == me.priority, or_(later, same_time_after))
-    )
-    if me.team == crisis_team or me.danger_now:
+    later = c.waiting_since > since
+    same_time_after = and_(c.waiting_since == since, c.id >= me)
+    behind_in_order = or_(c.priority < priority, and_(c.priority == priority, or_(later, same_time_after)))
+    if crisis or danger_now:
         # Me crisis: a non-crisis one is behind; among crisis ones, by priority and time.
-        behind = behind_in_order if me.team == crisis_team else or_(c.danger_now.is_(False), behind_in_order)
+        behind = behind_in_order if crisis else or_(c.danger_now.is_(False), behind_in_order)
     else:
         # Me not crisis: every crisis one is ahead; among the others, by priority and time.
         behind = and_(c.danger_now.is_(False), behind_in_order)
-    ahead = await conn.scalar(
-        select(func.count()).where(
-            c.status == ConversationStatus.WAITING,
-            c.team == me.team,
-            c.visitor_away_since.is_(None),
-            ~behind,
-        )
+    return select(func.count()).where(
+        c.status == ConversationStatus.WAITING,
+        c.team == bindparam("team"),
+        c.visitor_away_since.is_(None),
+        ~behind,
     )
-    return int(ahead or 0) + 1

@@ -9,7 +9,7 @@ import asyncio
 import dataclasses
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +57,11 @@ class MessageWriter:
         self.batches = 0
         self.written = 0
         self._lane = _SqliteLane(db) if db.sqlite_path() is not None else None
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
+
+    def on_stop(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Also await `close` when the writer stops (the start lane, chat/starts.py)."""
+        self._on_stop.append(close)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="message-writer")
@@ -68,6 +73,8 @@ class MessageWriter:
             await self._task
         if self._lane is not None:
             await self._lane.close()
+        for close in self._on_stop:
+            await close()
 
     async def write(self, message: NewMessage) -> Written | None:
         """Store `message`; None when its conversation does not accept it (closed, not held)."""
