@@ -934,6 +934,9 @@ async def relay_mode(args: argparse.Namespace, children: Children, tmp: Path) ->
             "closed": vt_closed.summary(),
             "server_rss_mib": round(rss / 2**20, 1),
             "rate_timeline": vt_rate.timeline(0.5),
+            # The timeline's 0 on the machine's monotonic clock (time.perf_counter): to line up
+            # a stall with what the server logged at that moment.
+            "rate_timeline_t0": vt_rate.arrivals[0] if vt_rate.arrivals else None,
         }
 
         # ---- bare aiohttp relay
