@@ -19,7 +19,8 @@ As the server it records, one JSON line each, on the machine's monotonic clock (
   body and its commit, and who opened it; `batch`: each message batch (its wait for its turn
   and its transaction); `lane_begin`/`lane_commit`: the message writer's BEGIN IMMEDIATE and
   COMMIT when longer than 8 ms.
-`STALL_PROBE_GC=700,10,10` sets other GC thresholds once the server runs (an experiment).
+`STALL_PROBE_GC=700,10,10` sets other GC thresholds once the server runs (an experiment);
+`STALL_PROBE_GC_CENSUS=1` records what the young generation holds before each collection.
 Nothing here is part of the server."""
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ import traceback
 from typing import Any
 
 _OUT = None
-_LOCK = threading.Lock()
+# Re-entrant: a collection can start while this thread writes a line, and its record comes here too.
+_LOCK = threading.RLock()
 
 
 def rec(**kw: Any) -> None:
@@ -61,8 +63,17 @@ def install() -> None:
     _OUT = open(os.environ.get("STALL_PROBE_OUT", "/tmp/stall_probe.jsonl"), "a", buffering=1)  # noqa: SIM115
     started: dict[str, float] = {}
 
+    census = bool(os.environ.get("STALL_PROBE_GC_CENSUS"))
+
     def on_gc(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
+            if census and info["generation"] == 0:
+                young = gc.get_objects(0)
+                kinds: dict[str, int] = {}
+                for o in young:
+                    kinds[type(o).__name__] = kinds.get(type(o).__name__, 0) + 1
+                sizes = sorted(((len(o), type(o).__name__) for o in young if isinstance(o, (dict, list, set, tuple))), reverse=True)
+                rec(kind="gc_census", young=len(young), kinds=sorted(kinds.items(), key=lambda kv: -kv[1])[:12], largest=sizes[:8])
             started["t"], started["c"] = time.perf_counter(), time.thread_time()
             return
         rec(
