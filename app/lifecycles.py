@@ -93,6 +93,12 @@ async def writer(app: web.Application) -> AsyncIterator[None]:
     await message_writer.stop()
 
 
+async def away_marks(app: web.Application) -> AsyncIterator[None]:
+    """The visitors' away marks still pending are written before the database closes."""
+    yield
+    await app[VISITORS].away.stop()
+
+
 async def sweeper(app: web.Application) -> AsyncIterator[None]:
     """Abandoned waiting chats closed, the overflow of the queue shown, resume tokens kept alive."""
     settings, chat, dispatcher, visitors = app[SETTINGS], app[CHAT], app[DISPATCHER], app[VISITORS]
@@ -201,7 +207,7 @@ def lifecycles(app: web.Application) -> list[Lifecycle]:
         found.append(redis_connection)
     if FANOUT in app:
         found.append(fanout)
-    found += [presence, writer, sweeper, agent_sessions, scheduler]
+    found += [presence, writer, away_marks, sweeper, agent_sessions, scheduler]
     if DELIVERY in app:
         found.append(delivery)
     return found

@@ -539,7 +539,9 @@ class PhaseStats:
     sent: int = 0
     received: int = 0
     duplicates: int = 0
+    acked: int = 0
     ack_errors: int = 0
+    ack_error_kinds: dict[str, int] = field(default_factory=dict)  # error code, exception or "cancelled"
     stalled: int = 0  # closed loop: a message that did not arrive within the timeout
     latencies: list[float] = field(default_factory=list)
     arrivals: list[float] = field(default_factory=list)  # when each latency was measured
@@ -573,6 +575,7 @@ class PhaseStats:
             "lost": self.lost,
             "duplicates": self.duplicates,
             "ack_errors": self.ack_errors,
+            "ack_error_kinds": dict(self.ack_error_kinds),
             "stalled": self.stalled,
             "elapsed_s": round(self.elapsed, 2),
             "msgs_per_s": round(self.rate, 1),
@@ -679,15 +682,29 @@ async def send_message(pair: Pair, stats: PhaseStats, n: int) -> None:
     fut = await pair.visitor.emit("message", {"client_id": f"{stats.name}-{pair.index}-{n}", "text": text})
 
     def done(f: asyncio.Future[Any]) -> None:
-        if f.cancelled() or f.exception() is not None or is_error(f.result()):
-            stats.ack_errors += 1
+        if f.cancelled():
+            kind = "cancelled"  # the socket closed before the ack came
+        elif f.exception() is not None:
+            kind = type(f.exception()).__name__
+        elif is_error(f.result()):
+            kind = str(f.result()["error"].get("code"))
+        else:
+            stats.acked += 1
+            return
+        stats.ack_errors += 1
+        stats.ack_error_kinds[kind] = stats.ack_error_kinds.get(kind, 0) + 1
 
     fut.add_done_callback(done)
 
 
 async def drain(stats: PhaseStats, timeout: float = 10) -> None:
+    """Until every message reached its agent and every ack came back (or `timeout`). The acks
+    too: the server sends the agent's copy before the visitor's ack, and a socket closed before
+    its ack came counted as an ack error (the closed loop's "ack errors of unknown kind")."""
     deadline = now() + timeout
-    while stats.received < stats.sent and now() < deadline:  # noqa: ASYNC110 - a bounded poll
+    while now() < deadline and (  # noqa: ASYNC110 - a bounded poll
+        stats.received < stats.sent or stats.acked + stats.ack_errors < stats.sent
+    ):
         await asyncio.sleep(0.05)
 
 
@@ -934,6 +951,9 @@ async def relay_mode(args: argparse.Namespace, children: Children, tmp: Path) ->
             "closed": vt_closed.summary(),
             "server_rss_mib": round(rss / 2**20, 1),
             "rate_timeline": vt_rate.timeline(0.5),
+            # The timeline's 0 on the machine's monotonic clock (time.perf_counter): to line up
+            # a stall with what the server logged at that moment.
+            "rate_timeline_t0": vt_rate.arrivals[0] if vt_rate.arrivals else None,
         }
 
         # ---- bare aiohttp relay
@@ -1010,6 +1030,10 @@ async def relay_mode(args: argparse.Namespace, children: Children, tmp: Path) ->
             f"vt-contact / python-socketio alone: {100 * vt_closed.rate / sio_closed.rate:.1f} %"
         )
     print(f"lost messages: {lost}; ack errors/stalls: {errors}")
+    for s in phases:
+        if s.ack_errors:
+            # Counted until the end: "cancelled" came after the phase's figures, when its sockets closed.
+            print(f"  ack errors of phase {s.name}: {s.ack_error_kinds}")
     if args.json:
         write_json(args.json, results)
     return 0 if lost == 0 and errors == 0 else 1

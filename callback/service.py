@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -967,6 +967,9 @@ class CallbackService:
             for tv in self.schedule.tijdvakken(kind, self.schedule.local_day(now), 1):
                 if not tv.start <= now < tv.end:
                     continue
+                told = select(notices.c.kind).where(notices.c.kind == kind, notices.c.start == tv.start)
+                if await self._any(told):  # told already (the usual case): no write lock
+                    continue
                 try:
                     async with self.db.write() as conn:
                         await conn.execute(insert(notices).values(kind=kind, start=tv.start, at=now))
@@ -985,14 +988,24 @@ class CallbackService:
                 emits.append(out.TijdvakStarted.model_validate(view).to(ToCrisisAudience("everyone")))
         return emits
 
+    async def _any(self, query: Select[Any]) -> bool:
+        """Whether `query` finds a row, read without taking the write lock."""
+        async with self.db.read() as conn:
+            return (await conn.execute(query.limit(1))).first() is not None
+
     async def flag_overdue(self) -> list[Outgoing]:
         """Callbacks still open when their tijdvak ended: flagged once, to the supervisors."""
         now = self.clock.now()
+        due = (callbacks.c.status.in_(OPEN), callbacks.c.slot_end <= now, callbacks.c.overdue_at.is_(None))
+        # Looked at first without SQLite's write lock: nearly every run finds nothing, and the
+        # message writer must not wait for a write that changes nothing (issue 19).
+        if not await self._any(select(callbacks.c.id).where(*due)):
+            return []
         async with self.db.write() as conn:
             rows = (
                 await conn.execute(
                     update(callbacks)
-                    .where(callbacks.c.status.in_(OPEN), callbacks.c.slot_end <= now, callbacks.c.overdue_at.is_(None))
+                    .where(*due)
                     .values(overdue_at=now)
                     .returning(
                         callbacks.c.id,
@@ -1028,20 +1041,23 @@ class CallbackService:
         from_ = datetime.combine(tomorrow, time(0), self.tz)
         to = datetime.combine(tomorrow + timedelta(days=1), time(0), self.tz)
         queued = 0
+        due = (
+            requests.c.kind == "adviesgesprek",
+            requests.c.status == "open",
+            requests.c.email.is_not(None),
+            requests.c.reminder_sent_at.is_(None),
+            # Booked today for tomorrow: the confirmation has just said it all.
+            requests.c.created_at < today,
+            requests.c.slot_start >= from_,
+            requests.c.slot_start < to,
+        )
+        if not await self._any(select(requests.c.id).where(*due)):  # no write lock for nothing
+            return 0
         async with self.db.write() as conn:
             rows = (
                 await conn.execute(
                     update(requests)
-                    .where(
-                        requests.c.kind == "adviesgesprek",
-                        requests.c.status == "open",
-                        requests.c.email.is_not(None),
-                        requests.c.reminder_sent_at.is_(None),
-                        # Booked today for tomorrow: the confirmation has just said it all.
-                        requests.c.created_at < today,
-                        requests.c.slot_start >= from_,
-                        requests.c.slot_start < to,
-                    )
+                    .where(*due)
                     .values(reminder_sent_at=now)
                     .returning(
                         requests.c.id,

@@ -205,16 +205,19 @@ class CaseRegister:
                 await source.purge(conn, item.source_id, now)
                 await record_audit(conn, at=now, action="transcript_purged", actor="system", handoff_id=item.id)
             purged += 1
-        async with self.db.write() as conn:
-            hashes = (
-                await conn.execute(
-                    delete(handoff_contacts)
-                    .where(handoff_contacts.c.at <= now - self.retention.hermelding)
-                    .returning(handoff_contacts.c.handoff_id)
-                )
-            ).all()
-            if hashes:
-                await record_audit(conn, at=now, action="contact_hashes_purged", actor="system", count=len(hashes))
+        old_hashes = handoff_contacts.c.at <= now - self.retention.hermelding
+        # Looked at first without SQLite's write lock: nearly every run finds nothing (issue 19).
+        async with self.db.read() as conn:
+            hashes_due = (await conn.execute(select(handoff_contacts.c.handoff_id).where(old_hashes).limit(1))).first()
+        if hashes_due is not None:
+            async with self.db.write() as conn:
+                hashes = (
+                    await conn.execute(
+                        delete(handoff_contacts).where(old_hashes).returning(handoff_contacts.c.handoff_id)
+                    )
+                ).all()
+                if hashes:
+                    await record_audit(conn, at=now, action="contact_hashes_purged", actor="system", count=len(hashes))
         for name, source in self.sources.items():
             done = 0
             while done < limit:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cases.outbox import HANDED_OFF, Contact, create_handoff
@@ -149,15 +149,33 @@ class ClosingUseCases(ChatBase):
         advisor's place for ever. Idempotent; the elected scheduler runs it."""
         now = self.clock.now()
         cutoff = now - timedelta(seconds=self.limits.outcome_grace_s)
+        away_too_long = (
+            conversations.c.status == ConversationStatus.ACTIVE,
+            conversations.c.visitor_away_since.is_not(None),
+            conversations.c.visitor_away_since <= cutoff,
+        )
+        no_outcome = (
+            conversations.c.status == ConversationStatus.CLOSED,
+            conversations.c.close_reason.in_(VISITOR_ENDED),
+            conversations.c.outcome_at.is_(None),
+            conversations.c.agent_id.is_not(None),
+            conversations.c.closed_at <= cutoff,
+        )
+        # Looked at first without SQLite's write lock: nearly every run finds nothing, and the
+        # message writer must not wait for a write that changes nothing (issue 19).
+        async with self.db.read() as conn:
+            due = (
+                await conn.execute(
+                    select(conversations.c.id).where(or_(and_(*away_too_long), and_(*no_outcome))).limit(1)
+                )
+            ).first()
+        if due is None:
+            return []
         async with self.db.write() as conn:
             gone = (
                 await conn.execute(
                     update(conversations)
-                    .where(
-                        conversations.c.status == ConversationStatus.ACTIVE,
-                        conversations.c.visitor_away_since.is_not(None),
-                        conversations.c.visitor_away_since <= cutoff,
-                    )
+                    .where(*away_too_long)
                     .values(
                         status=ConversationStatus.CLOSED,
                         closed_at=conversations.c.visitor_away_since,
@@ -171,13 +189,7 @@ class ClosingUseCases(ChatBase):
             rows = (
                 await conn.execute(
                     update(conversations)
-                    .where(
-                        conversations.c.status == ConversationStatus.CLOSED,
-                        conversations.c.close_reason.in_(VISITOR_ENDED),
-                        conversations.c.outcome_at.is_(None),
-                        conversations.c.agent_id.is_not(None),
-                        conversations.c.closed_at <= cutoff,
-                    )
+                    .where(*no_outcome)
                     .values(outcome=AUTO_OUTCOME, outcome_at=now, outcome_by="system")
                     .returning(
                         conversations.c.id,

@@ -8,6 +8,7 @@ them in one object, for the adapters (chat/sockets.py, chat/http.py) and the com
 from __future__ import annotations
 
 from chat.agent_side import AgentUseCases
+from chat.away import AwayUseCases
 from chat.base import ChatLimits
 from chat.closing import ClosingUseCases
 from chat.risk_feedback import RiskFeedbackUseCases
@@ -16,5 +17,5 @@ from chat.visitor import VisitorUseCases
 __all__ = ["ChatLimits", "ChatService"]
 
 
-class ChatService(VisitorUseCases, AgentUseCases, ClosingUseCases, RiskFeedbackUseCases):
+class ChatService(VisitorUseCases, AgentUseCases, ClosingUseCases, RiskFeedbackUseCases, AwayUseCases):
     """The chat's use cases (see the modules above)."""

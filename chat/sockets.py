@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from chat import events as ev
+from chat.away import AwayMarks
 from chat.blocks import VisitorBlocks
 from chat.crisis import CrisisService
 from chat.model import (
@@ -408,6 +409,13 @@ class VisitorNamespace(GuardedNamespace):
     ) -> None:
         super().__init__(VISITOR_NS, dispatcher, trusted_proxies, cap)
         self.bound: dict[str, str] = {}
+        # Away marks are written in batches (a wave of disconnects is one write, none dropped).
+        self.away = AwayMarks(
+            self.service.visitors_away,
+            dispatcher.send,
+            self.service.clock,
+            still_here=self._connected_to,
+        )
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         self._admit(sid, environ)
@@ -417,16 +425,19 @@ class VisitorNamespace(GuardedNamespace):
         # The conversation stays open: the visitor may come back with `resume`.
         conversation_id = self.bound.pop(sid, None)
         if conversation_id is not None and not self._others_in(conversation_id, sid):
-            try:
-                await self.dispatcher.send(await self.service.visitor_away(conversation_id))
-            except Exception as exc:
-                log.error("visitor_away_failed", error=type(exc).__name__)
+            self.away.mark(conversation_id)
 
     def _others_in(self, conversation_id: str, sid: str) -> bool:
         """Whether another socket of this process is still bound to the conversation: its room's
         members, not every bound socket (a wave of disconnects would cost the square)."""
         members = self.server.manager.get_participants(self.namespace, visitor_room(conversation_id))
         return any(other != sid for other, _ in members)
+
+    def _connected_to(self, conversation_id: str) -> bool:
+        """Whether a socket of this process is connected to the conversation (and not leaving)."""
+        manager = self.server.manager
+        members = manager.get_participants(self.namespace, visitor_room(conversation_id))
+        return any(manager.is_connected(other, self.namespace) for other, _ in members)
 
     def _conversation(self, sid: str) -> str:
         conversation_id = self.bound.get(sid)

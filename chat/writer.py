@@ -133,7 +133,8 @@ class MessageWriter:
 
     async def _write_batch(self, batch: list[NewMessage]) -> list[Written | None]:
         if self._lane is not None:
-            return await self._lane.write(batch)
+            async with self.db.write_gate():  # in turn with this process's other writers
+                return await self._lane.write(batch)
         return await self._write_batch_engine(batch)
 
     async def _write_batch_engine(self, batch: list[NewMessage]) -> list[Written | None]:

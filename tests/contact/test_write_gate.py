@@ -1,0 +1,106 @@
+"""On SQLite the writers of one process take turns at the write lock in the order they came.
+
+The message writer's batch that arrives while a job's transaction holds the lock goes next,
+before the job's following transaction (before, it slept in SQLite's busy handler and lost the
+lock to the job again and again: the stalls of issue 19). A wait for a turn is bounded by the
+lock timeout and answers `unavailable`, as a wait for SQLite's lock does."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, text
+
+from chat.model import ConversationStatus
+from chat.store import conversations
+from chat.writer import MessageWriter, NewMessage
+from contact.db import Database, unavailable
+from tests.support.server import add_agent, migrated_sqlite
+
+AT = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
+
+
+async def _db_with_conversation(path: str, **kw: float) -> tuple[Database, str]:
+    url = await migrated_sqlite(path)
+    agent, _ = await add_agent(url)
+    db = Database(url, **kw)
+    cid = str(uuid.uuid4())
+    async with db.write() as conn:
+        await conn.execute(
+            insert(conversations).values(
+                id=cid, status=ConversationStatus.ACTIVE, caller_type="volwassene", intent="advies",
+                team="volwassenen", priority=0, resume_hash=uuid.uuid4().hex, created_at=AT,
+                waiting_since=AT, last_seq=0, agent_id=agent.id,
+            )
+        )  # fmt: skip
+    return db, cid
+
+
+async def test_a_message_batch_goes_before_a_job_transaction_that_came_after_it(tmp_path):
+    db, cid = await _db_with_conversation(str(tmp_path / "gate.db"))
+    writer = MessageWriter(db)
+    assert writer._lane is not None  # the SQLite lane, with its own connection
+    writer.start()
+    order: list[str] = []
+    job_holds, release = asyncio.Event(), asyncio.Event()
+
+    async def job() -> None:
+        async with db.write() as conn:
+            order.append("job 1 begins")
+            await conn.execute(text("UPDATE lease SET holder = holder"))
+            job_holds.set()
+            await release.wait()  # a job's transaction spans loop round trips
+        async with db.write() as conn:  # and its next one follows at once
+            order.append("job 2 begins")
+            await conn.execute(text("UPDATE lease SET holder = holder"))
+
+    async def message() -> None:
+        await writer.write(NewMessage(cid, "visitor", "m1", "hallo", AT))
+        order.append("message written")
+
+    try:
+        running = asyncio.create_task(job())
+        await job_holds.wait()
+        posted = asyncio.create_task(message())
+        await asyncio.sleep(0.15)  # the batch is waiting for its turn
+        release.set()
+        await asyncio.wait_for(asyncio.gather(running, posted), 10)
+        assert order == ["job 1 begins", "message written", "job 2 begins"]
+    finally:
+        await writer.stop()
+        await db.dispose()
+
+
+async def test_waiting_for_a_turn_is_bounded_by_the_lock_timeout(tmp_path):
+    db, _ = await _db_with_conversation(str(tmp_path / "bounded.db"), lock_timeout_s=0.2)
+    try:
+        async with db.write():
+            began = asyncio.get_running_loop().time()
+            try:
+                async with db.write():
+                    raise AssertionError("a second write transaction of this process while the first runs")
+            except TimeoutError as exc:
+                assert unavailable(exc)
+            assert asyncio.get_running_loop().time() - began < 2
+        async with db.write() as conn:  # the turn is free again
+            assert await conn.scalar(select(1)) == 1
+    finally:
+        await db.dispose()
+
+
+async def test_turns_are_taken_in_the_order_they_were_asked_for(tmp_path):
+    db, _ = await _db_with_conversation(str(tmp_path / "order.db"))
+    order: list[int] = []
+
+    async def one(i: int) -> None:
+        async with db.write() as conn:
+            await conn.execute(text("UPDATE lease SET holder = holder"))
+            order.append(i)
+
+    try:
+        await asyncio.gather(*(one(i) for i in range(20)))
+        assert order == list(range(20))
+    finally:
+        await db.dispose()
