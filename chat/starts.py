@@ -150,7 +150,8 @@ class StartLane:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="start-writer")
             loop = asyncio.get_running_loop()
             try:
-                results = await loop.run_in_executor(self._executor, self._write, [s for s, _ in batch])
+                async with self.db.write_gate():  # in turn with this process's other writers
+                    results = await loop.run_in_executor(self._executor, self._write, [s for s, _ in batch])
             except Exception as exc:  # the transaction failed as a whole: nothing was written
                 log.warning("start_batch_failed", size=len(batch), error=type(exc).__name__)
                 for _, future in batch:

@@ -391,17 +391,6 @@ class VisitorUseCases(QueueUseCases):
         view = {"conversation_id": conversation_id, "present": present, "since": iso(since)}
         return [out.VisitorPresence.model_validate(view).to(ToAgent(holder_id))]
 
-    async def visitor_away(self, conversation_id: str) -> list[Outgoing]:
-        """The visitor's last connection dropped: mark since when (a waiting visitor leaves the
-        queue after the grace period; the advisor of an active chat sees it at once) and count
-        it as the last activity, from which the resume token's lifetime runs."""
-        now = self.clock.now()
-        async with self.db.write() as conn:
-            gone = await self._set_presence(conn, conversation_id, now, present=False)
-        if gone is None:
-            return []
-        return self._presence_emits(conversation_id, gone.status, gone.agent_id, present=False, since=now)
-
     async def visitors_present(self, conversation_ids: list[str]) -> None:
         """The visitors of these conversations are connected (to this process): their tokens stay
         alive. Called every few minutes, so a process that dies stops keeping them alive."""

@@ -168,7 +168,10 @@ class Database:
                 yield conn
             finally:
                 # The info dict belongs to the pooled connection: nothing stays for its next user.
-                conn.info.pop(HAPPENED_KEY, None)
+                # One invalidated mid-statement (its task was cancelled) goes back to no user, and
+                # asking for its info would raise in place of the cancellation.
+                if not conn.invalidated:
+                    conn.info.pop(HAPPENED_KEY, None)
         for action, fields in happened:
             log_happened(action, **fields)
 

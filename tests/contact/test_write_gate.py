@@ -104,3 +104,29 @@ async def test_turns_are_taken_in_the_order_they_were_asked_for(tmp_path):
         assert order == list(range(20))
     finally:
         await db.dispose()
+
+
+async def test_a_write_cancelled_mid_statement_ends_as_cancelled_and_frees_the_gate(tmp_path):
+    """A task cancelled while its statement runs (a client gone, a shutdown) ends with CancelledError, not
+    with an error about the broken connection from the clean-up, and the next write goes ahead."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'cancel.db'}")
+    long_query = text(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000000) SELECT count(*) FROM c"
+    )
+
+    async def long() -> None:
+        async with db.write() as conn:
+            await conn.execute(long_query)
+
+    try:
+        task = asyncio.create_task(long())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        async with asyncio.timeout(10), db.write() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await db.dispose()
