@@ -16,6 +16,10 @@ SOCKET_IO_CLIENT = ROOT / "node_modules" / "socket.io-client" / "dist" / "socket
 
 
 def _file(path: Path, content_type: str, cache: str = "no-cache") -> web.FileResponse:
+    # A file that is missing (widget.js before `make widget` built it) is a `not_found` of the
+    # contract's error shape: FileResponse would only find out while sending, past our middleware.
+    if not path.is_file():
+        raise web.HTTPNotFound()
     return web.FileResponse(path, headers={"Content-Type": content_type, "Cache-Control": cache})
 
 
@@ -38,8 +42,6 @@ async def widget_js(request: web.Request) -> web.StreamResponse:
 
 
 async def socket_io_client(request: web.Request) -> web.StreamResponse:
-    if not SOCKET_IO_CLIENT.is_file():
-        raise web.HTTPNotFound()
     return _file(SOCKET_IO_CLIENT, "text/javascript; charset=utf-8", cache="public, max-age=86400")
 
 

@@ -64,3 +64,15 @@ def test_bundle_is_built_from_the_current_sources():
     for source in SRC.rglob("*.js"):
         if "tests" not in source.parts:
             assert source.stat().st_mtime <= bundle, f"{source} is newer than widget.js: run make widget"
+
+
+async def test_a_page_file_that_is_missing_answers_not_found_in_the_error_shape(server, monkeypatch, tmp_path):
+    """Before `make widget` built it, /widget.js is missing: a 404 with the contract's error body,
+    not an empty answer from deep inside the file response (a fuzz run found one)."""
+    import web_widget.http as widget_http
+
+    monkeypatch.setattr(widget_http, "STATIC", tmp_path)
+    async with ClientSession() as http:
+        async with http.get(server.url + "/widget.js", data=b"[" * 5000) as r:
+            assert r.status == 404
+            assert (await r.json())["error"]["code"] == "not_found"
