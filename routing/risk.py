@@ -354,8 +354,8 @@ class Model:
         for name in names:
             score += weights.get(name, 0.0)
         # The same, looked up when the detector was built (`RiskDetector._name_weights`): no string per message.
-        for weight in named:
-            score += weight
+        for name_weight in named:
+            score += name_weight
         if ruled:
             floor = self.context if context and self.context is not None else self.threshold
         else:
@@ -705,7 +705,7 @@ class RiskDetector:
         matched: dict[int, list[str]] = {}
         negated: set[int] = set()
         clause_start = 0
-        attempts: dict[tuple[int, int], int] = {}
+        attempts: dict[int, int] = {}
         seen: set[str] | None = None  # the words and their squeezed forms, once a multi-word entry needs them
         # Without "niet", "nooit", "geen" in the message, no match needs the negation check.
         negation = not NEGATIONS.isdisjoint(words)
