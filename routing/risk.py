@@ -390,7 +390,7 @@ MODEL_KEYS = ("bias", "threshold", "add", "context", "level")
 # Concepts that explain a signal (the model's `context` threshold applies where one of them counts).
 CONTEXT = (
     "vraag", "fictie", "media", "grap", "figuurlijk", "onschuldig_wapen", "gewoon_middel", "ongeluk", "beroep", "dier",
-    "opvoeding", "geen_suicide", "verleden", "voorbij", "gerust", "beeldspraak",
+    "opvoeding", "geen_suicide", "verleden", "voorbij", "gerust", "beeldspraak", "gesprek_erover",
 )
 
 
