@@ -841,6 +841,46 @@ def test_round_six_danger_is_kept(text: str, expected: str) -> None:
     assert level(text) is not None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mijn tante werkt op schiphol en haalt ons straks op van het vliegveld",  # a place of departure is no coercion
+        "de agent deed de verdachte handboeien om en nam hem mee",  # hand- compounds are no hands around a neck
+        "oma heeft een kaars aangestoken bij de foto van opa",  # a candle is ordinary fire
+    ],
+)
+def test_round_seven_decoys_are_quiet(text: str) -> None:
+    """Each was a signal of the rules before round 7."""
+    assert _rules_only().detect(text).level is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Television alone is no fiction: what someone does after hurting is no game or film.
+        ("hij kneep net mijn keel dicht en nu zit hij gewoon tv te kijken", "acuut"),
+        ("mijn vader duwt me tegen de muur en gooit met spullen, daarna kijkt hij tv", "hoog"),
+        ("ik moet trouwen met een man die ik niet ken, de vlucht gaat morgen vanaf schiphol", "acuut"),
+        ("mijn vriend houdt mijn handen vast en drukt een kussen op mijn gezicht", "hoog"),
+    ],
+)
+def test_round_seven_danger_is_kept(text: str, expected: str) -> None:
+    assert _rules_only().detect(text).level == expected
+    assert level(text) is not None
+
+
+def test_round_seven_fiction_on_television_still_quiets() -> None:
+    assert _rules_only().detect("in een serie op tv werd iemand gewurgd, ik kon niet slapen").level is None
+    assert _rules_only().detect("we keken een film waarin een man zijn vrouw wurgt").level is None
+
+
+def test_round_seven_talk_about_abuse_quiets_no_rule() -> None:
+    """`gesprek_erover` (a lesson, a discussion) only informs the model: a child also tells in class."""
+    d = _rules_only()
+    assert "gesprek_erover" in {c.name for c in d.concepts}
+    assert d.detect("in de klas hadden we een discussie, maar mijn vader slaat me echt elke dag").level is not None
+
+
 def test_from_file_phrases_and_comments(tmp_path: Path) -> None:
     path = tmp_path / "phrases.txt"
     path.write_text("# comment\n\nzorg\tik ben ongerust\nhoog\tik ben ongerust\n", encoding="utf-8")
