@@ -150,7 +150,7 @@ _Analysis = tuple[
     # (key and place are `_place` numbers: one small int hashes and compares cheaper than a tuple of three)
     tuple[tuple[int, int, int, frozenset[str], int, int, int, int], ...],
     frozenset[int],  # every place in a multi-word entry this word can take, as `_place(concept, entry, position)`
-    str,  # the word squeezed
+    str | None,  # the word squeezed, if that is a common word other than itself (what a multi-word entry needs)
     str,  # its lemma
     tuple[int, ...],  # all one-word concepts
     float,  # the model's weight of the lemma
@@ -597,8 +597,11 @@ class RiskDetector:
         stop = word == "." or bool(plain or negatable or anchors)
         most = max(0.0, *first.values()) if first else 0.0
         least = min(0.0, *first.values()) if first else 0.0
+        squeezed: str | None = _squeeze(word)
+        if squeezed == word or squeezed not in _COMMON:
+            squeezed = None
         result = (
-            plain, negatable, anchors, multi, _squeeze(word), lemma, plain + negatable, weight, first, stop, most, least
+            plain, negatable, anchors, multi, squeezed, lemma, plain + negatable, weight, first, stop, most, least
         )
         if len(self._cache) >= _WORD_CACHE_SIZE:
             self._cache.clear()
@@ -730,8 +733,9 @@ class RiskDetector:
             if not anchors:
                 continue
             if seen is None:
+                # Entries need only common words: the message's words, and their squeezed forms that are common.
                 seen = set(words)
-                seen.update([a[4] for a in analysed])
+                seen.update([a[4] for a in analysed if a[4] is not None])
             for c, e, p, _, length, key, other, gap in [a for a in anchors if a[3] <= seen]:
                 # Each entry is found once and given up after a few misses: a long message of the same few
                 # words ("niet niet niet ...") cannot make this quadratic.
