@@ -127,6 +127,17 @@ _COMMON_LINES = (
     "laat laten zal zullen mag mogen komt komen staat hier daar iets alles niemand iemand zich",
 )
 _COMMON = frozenset(" ".join(_COMMON_LINES).split())
+# One bit per common word: what a multi-word entry needs is tested on one int per message (`_Analysis` [4]).
+_COMMON_BIT = {word: 1 << rank for rank, word in enumerate(sorted(_COMMON))}
+
+
+def _bits(words: Iterable[str]) -> int:
+    """The bit mask of common words."""
+    mask = 0
+    for word in words:
+        mask |= _COMMON_BIT[word]
+    return mask
+
 # Frequent content words (and their forms): a multi-word entry is not anchored on them if it has a rarer word.
 _FREQUENT_LINES = (
     "zeggen zegt zei gezegd willen wil gedaan doen maken maakt maak thuis weg heel alleen dagen dag laatste weet",
@@ -148,9 +159,9 @@ _Analysis = tuple[
     # multi-word entries anchored on this word: (concept, entry, position, its common words, its length, key,
     # for a two-word entry the place of its other word, the words allowed after its first word)
     # (key and place are `_place` numbers: one small int hashes and compares cheaper than a tuple of three)
-    tuple[tuple[int, int, int, frozenset[str], int, int, int, int], ...],
+    tuple[tuple[int, int, int, int, int, int, int, int], ...],
     frozenset[int],  # every place in a multi-word entry this word can take, as `_place(concept, entry, position)`
-    str | None,  # the word squeezed, if that is a common word other than itself (what a multi-word entry needs)
+    int,  # the common words it is, as written or squeezed, as a bit mask (`_COMMON_BIT`: what an entry needs)
     str,  # its lemma
     tuple[int, ...],  # all one-word concepts
     float,  # the model's weight of the lemma
@@ -480,7 +491,8 @@ class RiskDetector:
         self._anchor = [[_anchor(entry) for entry in c.entries] for c in self.concepts]
         # Common words match only as written (they are not lemmatised): an entry whose common words are not all in
         # the message cannot be there, which is cheaper to know than to look around its anchor.
-        self._needs = [[frozenset(w for w in entry if w in _COMMON) for entry in c.entries] for c in self.concepts]
+        # As a bit mask over the common words (`_COMMON_BIT`): one int per entry, tested against the message's mask.
+        self._needs = [[_bits(w for w in entry if w in _COMMON) for entry in c.entries] for c in self.concepts]
         self._compiled_rules = [
             (
                 rule,
@@ -597,11 +609,9 @@ class RiskDetector:
         stop = word == "." or bool(plain or negatable or anchors)
         most = max(0.0, *first.values()) if first else 0.0
         least = min(0.0, *first.values()) if first else 0.0
-        squeezed: str | None = _squeeze(word)
-        if squeezed == word or squeezed not in _COMMON:
-            squeezed = None
+        common = _COMMON_BIT.get(word, 0) | _COMMON_BIT.get(_squeeze(word), 0)
         result = (
-            plain, negatable, anchors, multi, squeezed, lemma, plain + negatable, weight, first, stop, most, least
+            plain, negatable, anchors, multi, common, lemma, plain + negatable, weight, first, stop, most, least
         )
         if len(self._cache) >= _WORD_CACHE_SIZE:
             self._cache.clear()
@@ -709,7 +719,8 @@ class RiskDetector:
         negated: set[int] = set()
         clause_start = 0
         attempts: dict[int, int] = {}
-        seen: set[str] | None = None  # the words and their squeezed forms, once a multi-word entry needs them
+        # The common words the message lacks (words and squeezed forms, as a bit mask), once an entry needs them.
+        missing: int | None = None
         # Without "niet", "nooit", "geen" in the message, no match needs the negation check.
         negation = not NEGATIONS.isdisjoint(words)
         # Most words are none of the concepts: only the words that can be are visited (and clause marks).
@@ -732,11 +743,13 @@ class RiskDetector:
                 self._hit(matched, c, [word], words, i, i, clause_start, negated)
             if not anchors:
                 continue
-            if seen is None:
+            if missing is None:
                 # Entries need only common words: the message's words, and their squeezed forms that are common.
-                seen = set(words)
-                seen.update([a[4] for a in analysed if a[4] is not None])
-            for c, e, p, _, length, key, other, gap in [a for a in anchors if a[3] <= seen]:
+                mask = 0
+                for a in analysed:
+                    mask |= a[4]
+                missing = ~mask
+            for c, e, p, _, length, key, other, gap in [a for a in anchors if not a[3] & missing]:
                 # Each entry is found once and given up after a few misses: a long message of the same few
                 # words ("niet niet niet ...") cannot make this quadratic.
                 tried = attempts.get(key, 0)
