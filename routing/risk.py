@@ -127,6 +127,17 @@ _COMMON_LINES = (
     "laat laten zal zullen mag mogen komt komen staat hier daar iets alles niemand iemand zich",
 )
 _COMMON = frozenset(" ".join(_COMMON_LINES).split())
+# One bit per common word: what a multi-word entry needs is tested on one int per message (`_Analysis` [4]).
+_COMMON_BIT = {word: 1 << rank for rank, word in enumerate(sorted(_COMMON))}
+
+
+def _bits(words: Iterable[str]) -> int:
+    """The bit mask of common words."""
+    mask = 0
+    for word in words:
+        mask |= _COMMON_BIT[word]
+    return mask
+
 # Frequent content words (and their forms): a multi-word entry is not anchored on them if it has a rarer word.
 _FREQUENT_LINES = (
     "zeggen zegt zei gezegd willen wil gedaan doen maken maakt maak thuis weg heel alleen dagen dag laatste weet",
@@ -147,9 +158,10 @@ _Analysis = tuple[
     tuple[int, ...],  # ... of negatable concepts
     # multi-word entries anchored on this word: (concept, entry, position, its common words, its length, key,
     # for a two-word entry the place of its other word, the words allowed after its first word)
-    tuple[tuple[int, int, int, frozenset[str], int, tuple[int, int], tuple[int, int, int], int], ...],
-    frozenset[tuple[int, int, int]],  # every place in a multi-word entry this word can take
-    str,  # the word squeezed
+    # (key and place are `_place` numbers: one small int hashes and compares cheaper than a tuple of three)
+    tuple[tuple[int, int, int, int, int, int, int, int], ...],
+    frozenset[int],  # every place in a multi-word entry this word can take, as `_place(concept, entry, position)`
+    int,  # the common words it is, as written or squeezed, as a bit mask (`_COMMON_BIT`: what an entry needs)
     str,  # its lemma
     tuple[int, ...],  # all one-word concepts
     float,  # the model's weight of the lemma
@@ -334,7 +346,13 @@ class Model:
         object.__setattr__(self, "pairs", pairs)
 
     def judge(
-        self, words: list[str], analysed: list[_Analysis], names: list[str], ruled: bool, context: bool = False
+        self,
+        words: list[str],
+        analysed: list[_Analysis],
+        names: Iterable[str],
+        ruled: bool,
+        context: bool = False,
+        named: Iterable[float] = (),
     ) -> tuple[str, ...] | None:
         """The words that carried a flagged message, most weight first (none when a rule spoke: its signals name
         their words); None below the threshold (`add` when no rule spoke)."""
@@ -346,6 +364,9 @@ class Model:
         weights = self.weights
         for name in names:
             score += weights.get(name, 0.0)
+        # The same, looked up when the detector was built (`RiskDetector._name_weights`): no string per message.
+        for name_weight in named:
+            score += name_weight
         if ruled:
             floor = self.context if context and self.context is not None else self.threshold
         else:
@@ -380,7 +401,7 @@ MODEL_KEYS = ("bias", "threshold", "add", "context", "level")
 # Concepts that explain a signal (the model's `context` threshold applies where one of them counts).
 CONTEXT = (
     "vraag", "fictie", "media", "grap", "figuurlijk", "onschuldig_wapen", "gewoon_middel", "ongeluk", "beroep", "dier",
-    "opvoeding", "geen_suicide", "verleden", "voorbij", "gerust", "beeldspraak",
+    "opvoeding", "geen_suicide", "verleden", "voorbij", "gerust", "beeldspraak", "gesprek_erover",
 )
 
 
@@ -416,6 +437,14 @@ def parse_model(content: str, source: str = "model.tsv") -> Model:
     return Model(values["bias"], values["threshold"], weights, level, values.get("add"), values.get("context"))
 
 
+_PLACES = 64  # positions in an entry, and entries in a concept (times _PLACES), a `_place` number leaves room for
+
+
+def _place(concept: int, entry: int, position: int) -> int:
+    """One int for a word's place in a multi-word entry."""
+    return (concept * 65536 + entry) * _PLACES + position
+
+
 def _anchor(entry: list[str]) -> int:
     """The position of the word a multi-word entry is looked for by: the longest of its least common words."""
     return max(
@@ -448,6 +477,8 @@ class RiskDetector:
         self._stemmer = Stemmer.Stemmer("dutch")
         self._lexicon = _Lexicon()
         for c, concept in enumerate(self.concepts):
+            if len(concept.entries) >= 65536 or any(len(entry) >= _PLACES for entry in concept.entries):
+                raise RiskDataError(f"{concept.name}: too many entries, or an entry of {_PLACES} words or more")
             for e, entry in enumerate(concept.entries):
                 for p, word in enumerate(entry):
                     lemma = simplemma.lemmatize(word, lang="nl").replace("_", "") if not word.endswith("*") else word
@@ -460,7 +491,8 @@ class RiskDetector:
         self._anchor = [[_anchor(entry) for entry in c.entries] for c in self.concepts]
         # Common words match only as written (they are not lemmatised): an entry whose common words are not all in
         # the message cannot be there, which is cheaper to know than to look around its anchor.
-        self._needs = [[frozenset(w for w in entry if w in _COMMON) for entry in c.entries] for c in self.concepts]
+        # As a bit mask over the common words (`_COMMON_BIT`): one int per entry, tested against the message's mask.
+        self._needs = [[_bits(w for w in entry if w in _COMMON) for entry in c.entries] for c in self.concepts]
         self._compiled_rules = [
             (
                 rule,
@@ -484,6 +516,14 @@ class RiskDetector:
             for c in self.concepts
         ]
         self._present_names = ["" if c.name in _PERSONS else "@" + c.name for c in self.concepts]
+        # The model's weights of what `_model_names` names, looked up once: `@concept`, `-concept` and `+signal`.
+        model_weights = model.weights if model is not None else {}
+        self._present_weight = [model_weights.get(name, 0.0) for name in self._present_names]
+        self._negated_weight = [model_weights.get("-" + c.name, 0.0) for c in self.concepts]
+        self._label_weight = {
+            label: model_weights.get("+" + label, 0.0)
+            for label in [c.label for c in self.concepts] + [rule.name for rule in self.rules]
+        }
         self._lengths = [[len(entry) for entry in c.entries] for c in self.concepts]
         self._leveled = frozenset(i for i, c in enumerate(self.concepts) if c.level is not None)
         self._context = frozenset(self._index[name] for name in CONTEXT if name in self._index)
@@ -554,12 +594,13 @@ class RiskDetector:
         plain = tuple(sorted({c for c, e, _ in refs if len(entries[c].entries[e]) == 1 and not self._negatable[c]}))
         negatable = tuple(sorted({c for c, e, _ in refs if len(entries[c].entries[e]) == 1 and self._negatable[c]}))
         # A multi-word entry is looked for only where its anchor (its longest word) is, then checked around it.
+        gaps = self._gap_after
         anchors = tuple(
-            (c, e, p, self._needs[c][e], self._lengths[c][e], (c, e), (c, e, 1 - p), self._gap_after[c][e][0])
+            (c, e, p, self._needs[c][e], self._lengths[c][e], _place(c, e, 0), _place(c, e, 1 - p), gaps[c][e][0])
             for c, e, p in sorted(refs)
             if len(entries[c].entries[e]) > 1 and self._anchor[c][e] == p
         )
-        multi = frozenset(ref for ref in refs if len(entries[ref[0]].entries[ref[1]]) > 1)
+        multi = frozenset(_place(*ref) for ref in refs if len(entries[ref[0]].entries[ref[1]]) > 1)
         weight, first = 0.0, None
         if self.model is not None and lemma not in _MODEL_SKIP:
             weight = self.model.weights.get(lemma, 0.0)
@@ -568,8 +609,9 @@ class RiskDetector:
         stop = word == "." or bool(plain or negatable or anchors)
         most = max(0.0, *first.values()) if first else 0.0
         least = min(0.0, *first.values()) if first else 0.0
+        common = _COMMON_BIT.get(word, 0) | _COMMON_BIT.get(_squeeze(word), 0)
         result = (
-            plain, negatable, anchors, multi, _squeeze(word), lemma, plain + negatable, weight, first, stop, most, least
+            plain, negatable, anchors, multi, common, lemma, plain + negatable, weight, first, stop, most, least
         )
         if len(self._cache) >= _WORD_CACHE_SIZE:
             self._cache.clear()
@@ -586,9 +628,10 @@ class RiskDetector:
             found = self.model.judge(
                 words,
                 analysed,
-                self._model_names(present, negated, signals),
+                (),
                 bool(signals),
                 not self._context.isdisjoint(present),
+                self._name_weights(present, negated, signals),
             )
             if found is None:
                 signals = []
@@ -647,6 +690,17 @@ class RiskDetector:
         unigrams = {lemma for lemma in lemmas if lemma not in _MODEL_SKIP}
         return (unigrams | pairs | set(self._model_names(present, negated, signals))) - {""}
 
+    def _name_weights(
+        self, present: set[int], negated: set[int], signals: list[tuple[str, str | None, tuple[str, ...], str]]
+    ) -> list[float]:
+        """The model's weights of `_model_names`, in the same order, from tables built with the detector."""
+        weights = [self._present_weight[c] for c in present]
+        if negated:
+            weights.extend(self._negated_weight[c] for c in negated - present)
+        label_weight = self._label_weight
+        weights.extend(label_weight.get(signal[3], 0.0) for signal in signals)
+        return weights
+
     def _model_names(
         self, present: set[int], negated: set[int], signals: list[tuple[str, str | None, tuple[str, ...], str]]
     ) -> list[str]:
@@ -664,8 +718,9 @@ class RiskDetector:
         matched: dict[int, list[str]] = {}
         negated: set[int] = set()
         clause_start = 0
-        attempts: dict[tuple[int, int], int] = {}
-        seen: set[str] | None = None  # the words and their squeezed forms, once a multi-word entry needs them
+        attempts: dict[int, int] = {}
+        # The common words the message lacks (words and squeezed forms, as a bit mask), once an entry needs them.
+        missing: int | None = None
         # Without "niet", "nooit", "geen" in the message, no match needs the negation check.
         negation = not NEGATIONS.isdisjoint(words)
         # Most words are none of the concepts: only the words that can be are visited (and clause marks).
@@ -688,10 +743,13 @@ class RiskDetector:
                 self._hit(matched, c, [word], words, i, i, clause_start, negated)
             if not anchors:
                 continue
-            if seen is None:
-                seen = set(words)
-                seen.update([a[4] for a in analysed])
-            for c, e, p, _, length, key, other, gap in [a for a in anchors if a[3] <= seen]:
+            if missing is None:
+                # Entries need only common words: the message's words, and their squeezed forms that are common.
+                mask = 0
+                for a in analysed:
+                    mask |= a[4]
+                missing = ~mask
+            for c, e, p, _, length, key, other, gap in [a for a in anchors if not a[3] & missing]:
                 # Each entry is found once and given up after a few misses: a long message of the same few
                 # words ("niet niet niet ...") cannot make this quadratic.
                 tried = attempts.get(key, 0)
@@ -758,11 +816,12 @@ class RiskDetector:
         """Token indexes of the whole entry around its anchor at i, in order, gaps of at most the concept's `gap`
         words, one clause, no negation in a gap; None if it is not there."""
         gaps = self._gap_after[c][e]
+        base = _place(c, e, 0)
         span = [i]
         k = i
         for q in range(p - 1, -1, -1):
             for j in range(k - 1, max(-1, k - gaps[q] - 2), -1):
-                if (c, e, q) in analysed[j][3]:
+                if base + q in analysed[j][3]:
                     k = j
                     break
                 if words[j] == "." or words[j] in NEGATIONS:  # "ik wil niet dood" is not "ik wil dood"
@@ -773,7 +832,7 @@ class RiskDetector:
         k = i
         for q in range(p + 1, length):
             for j in range(k + 1, min(len(words), k + gaps[q - 1] + 2)):
-                if (c, e, q) in analysed[j][3]:
+                if base + q in analysed[j][3]:
                     k = j
                     break
                 if words[j] == "." or words[j] in NEGATIONS:

@@ -841,6 +841,46 @@ def test_round_six_danger_is_kept(text: str, expected: str) -> None:
     assert level(text) is not None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mijn tante werkt op schiphol en haalt ons straks op van het vliegveld",  # a place of departure is no coercion
+        "de agent deed de verdachte handboeien om en nam hem mee",  # hand- compounds are no hands around a neck
+        "oma heeft een kaars aangestoken bij de foto van opa",  # a candle is ordinary fire
+    ],
+)
+def test_round_seven_decoys_are_quiet(text: str) -> None:
+    """Each was a signal of the rules before round 7."""
+    assert _rules_only().detect(text).level is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Television alone is no fiction: what someone does after hurting is no game or film.
+        ("hij kneep net mijn keel dicht en nu zit hij gewoon tv te kijken", "acuut"),
+        ("mijn vader duwt me tegen de muur en gooit met spullen, daarna kijkt hij tv", "hoog"),
+        ("ik moet trouwen met een man die ik niet ken, de vlucht gaat morgen vanaf schiphol", "acuut"),
+        ("mijn vriend houdt mijn handen vast en drukt een kussen op mijn gezicht", "hoog"),
+    ],
+)
+def test_round_seven_danger_is_kept(text: str, expected: str) -> None:
+    assert _rules_only().detect(text).level == expected
+    assert level(text) is not None
+
+
+def test_round_seven_fiction_on_television_still_quiets() -> None:
+    assert _rules_only().detect("in een serie op tv werd iemand gewurgd, ik kon niet slapen").level is None
+    assert _rules_only().detect("we keken een film waarin een man zijn vrouw wurgt").level is None
+
+
+def test_round_seven_talk_about_abuse_quiets_no_rule() -> None:
+    """`gesprek_erover` (a lesson, a discussion) only informs the model: a child also tells in class."""
+    d = _rules_only()
+    assert "gesprek_erover" in {c.name for c in d.concepts}
+    assert d.detect("in de klas hadden we een discussie, maar mijn vader slaat me echt elke dag").level is not None
+
+
 def test_from_file_phrases_and_comments(tmp_path: Path) -> None:
     path = tmp_path / "phrases.txt"
     path.write_text("# comment\n\nzorg\tik ben ongerust\nhoog\tik ben ongerust\n", encoding="utf-8")
@@ -891,6 +931,7 @@ TUNING = {
     "dev_e.tsv": (0.98, 0.99),  # writer E: 0.983 / 1.000 (held out until round 3: 0.949 / 0.933 then)
     "dev_f.tsv": (0.96, 0.96),  # writer F: 0.963 / 0.963 (held out until round 4: 0.942 / 0.856 then)
     "dev_g.tsv": (0.96, 0.90),  # writer G: 0.967 / 0.907 (held out until round 5: 0.957 / 0.856 then)
+    "dev_h.tsv": (0.96, 0.88),  # writer H: held out until round 6: 0.964 / 0.884 then (round 5: 0.955 / 0.868)
 }
 TARGET = (0.95, 0.90)
 
@@ -906,9 +947,9 @@ def test_tuning_split_floor(name: str) -> None:
 # on and never read while tuning (the lead adds the next unseen writer at merge time). Floors by file, set from their
 # first measurement; a held-out file without its own floors is held to the lowest an unread writer has scored since
 # round 2 (writer C 0.906 / 0.862, writer D 0.947 / 0.866, writer F 0.942 / 0.856), rounded down.
-# Writer G (round 5: 0.957 / 0.856) is dev_g.tsv since round 6. Writer H is test.tsv: round 5 scored 0.955 / 0.868
-# on it (measured before round 6 began, and not shown to round 6), round 6 0.964 / 0.884.
-HELD_OUT: dict[str, tuple[float, float]] = {"test.tsv": (0.96, 0.88)}
+# Writer G (round 5: 0.957 / 0.856) is dev_g.tsv since round 6; writer H (round 6: 0.964 / 0.884) is dev_h.tsv since
+# round 7; the lead adds writer I as test.tsv at merge.
+HELD_OUT: dict[str, tuple[float, float]] = {}
 HELD_OUT_DEFAULT = (0.90, 0.85)
 
 
@@ -924,14 +965,14 @@ def _tuning_files() -> list[Path]:
 
 def test_held_out_split_floor() -> None:
     """Each held-out file at its floors. Without one in the checkout (the lead adds it at merge time), the writer
-    held out last (G, dev_g.tsv since round 6) stands in at its own floors, so the test always asserts something;
+    held out last (H, dev_h.tsv since round 7) stands in at its own floors, so the test always asserts something;
     with no held-out file it says nothing about an unseen writer."""
     files = _held_out()
     assert all(name.startswith("test") and name.endswith(".tsv") for name in HELD_OUT)
     measured = {p.name: _rows(p) for p in files}
     if not measured:
-        recall, precision = _recall_precision(_rows(SPLITS / "dev_g.tsv"))
-        least_recall, least_precision = TUNING["dev_g.tsv"]
+        recall, precision = _recall_precision(_rows(SPLITS / "dev_h.tsv"))
+        least_recall, least_precision = TUNING["dev_h.tsv"]
         assert recall >= least_recall and precision >= least_precision, (recall, precision)
         return
     for name, rows in measured.items():
