@@ -19,6 +19,7 @@ from chat.http import CHAT, DISPATCHER
 from chat.model import QueueChanged
 from chat.sockets import AgentNamespace, VisitorNamespace
 from chat.writer import MessageWriter
+from contact import workdays
 from contact.fanout import ResilientRedisManager
 from contact.http import AGENTS, DATABASE, PRESENCE, SETTINGS
 from contact.keys import Keys, stored_key
@@ -186,6 +187,8 @@ async def agent_sessions(app: web.Application) -> AsyncIterator[None]:
 
 async def scheduler(app: web.Application) -> AsyncIterator[None]:
     jobs = app[JOBS]
+    # Before the first job or request needs them, and off the event loop.
+    await asyncio.to_thread(workdays.warm, jobs.clock.now().date())
     if app[SETTINGS].scheduler_enabled:
         jobs.start()
     yield

@@ -34,7 +34,13 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any
+
+# Run as a script (`--vt-command ".venv/bin/python bench/stall_probe.py"`): the checkout beside it is the code measured.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 _OUT = None
 # Re-entrant: a collection can start while this thread writes a line, and its record comes here too.

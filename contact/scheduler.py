@@ -88,6 +88,7 @@ class JobRunner:
 
     def __init__(self, db: Database, clock: Clock, sync_url: str, ttl_s: float = 15) -> None:
         self.db = db
+        self.clock = clock
         self.sync_url = sync_url
         # One key per database: a job stored by an earlier process finds the runner that
         # leads now, and its schedule survives the restart unchanged.

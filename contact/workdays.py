@@ -13,6 +13,14 @@ def _dutch_holidays(year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("NL", years=year)
 
 
+def warm(today: date) -> None:
+    """Build this year's and next year's holiday tables now: the first one built in a process also
+    loads every country module of `holidays` (about 250), which on the event loop, inside the
+    first job or request that asks, stalled everything else for 100–200 ms (docs/performance.md)."""
+    _dutch_holidays(today.year)
+    _dutch_holidays(today.year + 1)
+
+
 def is_public_holiday(day: date) -> bool:
     return day in _dutch_holidays(day.year)
 
