@@ -37,6 +37,7 @@ from chat.desk_store import visitor_blocks, visitor_marks
 from chat.model import ConversationStatus
 from chat.queue import RATE_WINDOW_ACCEPTS_S, ahead_in_queue
 from chat.store import conversations, queue_state
+from chat.writer import next_batch
 from contact.db import Database, UTCDateTime
 from contact.logs import happened
 from contact.store import UNLOGGED_ACTIONS, audit_events
@@ -133,16 +134,7 @@ class StartLane:
     async def _run(self) -> None:
         stopping = False
         while not stopping:
-            first = await self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
+            batch, stopping = await next_batch(self._queue, self.max_batch)
             batch = [(s, f) for s, f in batch if not f.done()]  # a caller that gave up
             if not batch:
                 continue

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import structlog
 from sqlalchemy import bindparam, insert, select, tuple_, update
@@ -44,6 +44,24 @@ class Written:
     holder_id: str | None
     duplicate: bool
     read_along: bool = False  # someone reads the conversation along: tell them too
+
+
+T = TypeVar("T")
+
+
+async def next_batch(queue: asyncio.Queue[T | None], most: int) -> tuple[list[T], bool]:
+    """The next group to write: the first item to arrive and whatever else is queued already, up to
+    `most`; and whether the stop mark (None) came with them (then no group follows)."""
+    first = await queue.get()
+    if first is None:
+        return [], True
+    batch = [first]
+    while len(batch) < most and not queue.empty():
+        item = queue.get_nowait()
+        if item is None:
+            return batch, True
+        batch.append(item)
+    return batch, False
 
 
 class MessageWriter:
@@ -87,16 +105,9 @@ class MessageWriter:
     async def _run(self) -> None:
         stopping = False
         while not stopping:
-            first = await self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
+            batch, stopping = await next_batch(self._queue, self.max_batch)
+            if not batch:
+                continue
             # Lock conversations in one order everywhere (PostgreSQL deadlocks otherwise);
             # the sort is stable, so one conversation's messages keep their order.
             if len(batch) > 1:
