@@ -88,14 +88,18 @@ class RunningServer:
         site = web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True)
         await site.start()
         self.port = self.runner.addresses[0][1]
+        # Always set or cleared: the port may be one a stopped server with a manual clock had.
         if self.clock is not None:
             _CLOCKS[self.url] = self.clock
+        else:
+            _CLOCKS.pop(self.url, None)
         return self
 
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+            _CLOCKS.pop(self.url, None)
 
     async def restart(self) -> None:
         await self.stop()
