@@ -21,7 +21,7 @@ from sqlalchemy import case, literal, update
 from chat.base import ChatBase
 from chat.model import OPEN_STATUSES, Outgoing, QueueChanged
 from chat.store import conversations
-from chat.visitor import VisitorUseCases
+from chat.visitor import presence_emits
 from contact.clock import Clock
 from contact.db import UTCDateTime
 
@@ -66,7 +66,7 @@ class AwayUseCases(ChatBase):
         emits: list[Outgoing] = []
         queue_changed = False
         for row in changed:
-            told = VisitorUseCases._presence_emits(row.id, row.status, row.agent_id, present=False, since=since[row.id])
+            told = presence_emits(row.id, row.status, row.agent_id, present=False, since=since[row.id])
             for e in told:
                 if isinstance(e, QueueChanged):
                     queue_changed = True  # one broadcast for the whole batch

@@ -352,7 +352,7 @@ class VisitorUseCases(QueueUseCases):
             return []  # the same token already opened a new conversation: this one stays closed
         if back is None:
             return []
-        return self._presence_emits(conversation_id, back.status, back.agent_id, present=True, since=now)
+        return presence_emits(conversation_id, back.status, back.agent_id, present=True, since=now)
 
     @staticmethod
     async def _set_presence(conn: AsyncConnection, conversation_id: str, now: datetime, *, present: bool) -> Any:
@@ -378,18 +378,6 @@ class VisitorUseCases(QueueUseCases):
                 .values(last_activity_at=now)
             )
         return changed
-
-    @staticmethod
-    def _presence_emits(
-        conversation_id: str, status: str, holder_id: str | None, *, present: bool, since: datetime
-    ) -> list[Outgoing]:
-        """The advisor sees whether the visitor is still there; the queue marks gone visitors."""
-        if status == ConversationStatus.WAITING:
-            return [QueueChanged()]
-        if holder_id is None:
-            return []
-        view = {"conversation_id": conversation_id, "present": present, "since": iso(since)}
-        return [out.VisitorPresence.model_validate(view).to(ToAgent(holder_id))]
 
     async def visitors_present(self, conversation_ids: list[str]) -> None:
         """The visitors of these conversations are connected (to this process): their tokens stay
@@ -641,3 +629,16 @@ class VisitorUseCases(QueueUseCases):
         if conversation_id is None:
             return []
         return list((await self.leave(conversation_id, quick_exit=True)).emits)
+
+
+def presence_emits(
+    conversation_id: str, status: str, holder_id: str | None, *, present: bool, since: datetime
+) -> list[Outgoing]:
+    """What a visitor coming or going tells: the advisor who holds the conversation sees whether
+    the visitor is still there; a waiting one changes the queue (gone visitors are marked there)."""
+    if status == ConversationStatus.WAITING:
+        return [QueueChanged()]
+    if holder_id is None:
+        return []
+    view = {"conversation_id": conversation_id, "present": present, "since": iso(since)}
+    return [out.VisitorPresence.model_validate(view).to(ToAgent(holder_id))]
