@@ -10,9 +10,10 @@ checkpoints the connections of `contact/db.py` leave that to this checkpointer:
   is committed without taking the write lock, so writers go on meanwhile;
 - the WAL file starts again from its beginning only when a writer begins while every frame is
   copied. Under steady writes a commit nearly always lands during the copy, so once the WAL
-  holds `reset_bytes` a second PASSIVE runs while it holds this process's write gate
-  (`Database.write_gate`): it copies only what came during the first (one sync), and the next
-  writer starts the WAL afresh. That short wait, every few seconds, is all the writers see;
+  holds `reset_bytes` more passes follow at once, each copying what came during the one before,
+  until one finds nothing new; only when commits keep landing does a last pass run while it
+  holds this process's write gate (`Database.write_gate`), and the next writer starts the WAL
+  afresh. That short wait, now and then, is all the writers see;
 - when nothing was written for `idle_s`, a TRUNCATE gives the WAL file back;
 - reads that stay open keep old frames in use, and the WAL grows. Past `limit_bytes` this is
   logged, and at most every `retry_s` a RESTART waits up to `wait_s` for those reads (writers
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 THREAD_NAME = "sqlite-checkpoints"
+# Ungated passes before the one that makes this process's writers wait (`_catch_up`).
+CATCH_UP_PASSES = 3
 T = TypeVar("T")
 
 
@@ -165,10 +168,7 @@ class WalCheckpointer:
         elif done.checkpointed < done.frames and wal > self.limit_bytes:
             done = await self._escalate(done, now)
         elif wal >= self.reset_bytes:
-            # The answer counts the frames there were when the copy began: commits during it
-            # are not in it, and only a checkpoint between two commits lets the WAL start again.
-            async with self.db.write_gate():
-                done = await self._in_thread(self._checkpoint, "PASSIVE")
+            done = await self._catch_up(done)
         elif not self._truncated and done.wal_bytes > 0 and now - self._unchanged_since >= self.idle_s:
             # Without waiting for anyone: when a writer or a read is there, the next round tries.
             async with self.db.write_gate():
@@ -177,6 +177,22 @@ class WalCheckpointer:
                 done, self._truncated, self._last_frames = truncated, True, truncated.frames
         self.last = done
         return done
+
+    async def _catch_up(self, done: Round) -> Round:
+        """Copy until no commit came during a copy, so the next writer starts the WAL again.
+
+        A PASSIVE checkpoint answers with the frames there were when it began: commits during
+        its copy are not in it. A pass that finds no frame newer than the previous pass began
+        with has nothing to copy (no sync either): everything is in the database file. Each
+        pass copies only what came during the one before, so they get short; when commits still
+        land in each of them, one last pass runs while this process's writers wait their turn."""
+        for _ in range(CATCH_UP_PASSES):
+            again = await self._in_thread(self._checkpoint, "PASSIVE")
+            if again.busy or again.frames < 0 or again.frames <= done.frames:
+                return again
+            done = again
+        async with self.db.write_gate():
+            return await self._in_thread(self._checkpoint, "PASSIVE")
 
     async def _escalate(self, done: Round, now: float) -> Round:
         """Reads that stay open hold old frames: say so, and at most every `retry_s` wait up to

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -49,6 +50,10 @@ def _wal_frames(path: Path) -> int:
     """The WAL's length in frames, read from its file (no checkpoint, no connection)."""
     wal = Path(f"{path}-wal")
     return max(0, (wal.stat().st_size - 32) // (PAGE + 24)) if wal.exists() else 0
+
+
+def _checkpointer_tasks() -> set[asyncio.Task[object]]:
+    return {t for t in asyncio.all_tasks() if t.get_name() == THREAD_NAME}
 
 
 def _wal_size(path: Path) -> int:
@@ -247,13 +252,15 @@ async def test_stop_ends_the_thread_and_copies_what_was_left(tmp_path):
     checkpointer = WalCheckpointer(db, every_s=3600)
     conn = db.sqlite_connect()
     try:
+        others = set(threading.enumerate())  # the shared test server runs one too
         checkpointer.start()
-        await checkpointer.run_once()  # the thread exists
+        await checkpointer.run_once()
+        mine = [t for t in threading.enumerate() if t not in others and t.name.startswith(THREAD_NAME)]
+        assert len(mine) == 1
         _write(conn, 10)
         assert _rows_in_database_file(path) == 0
         await checkpointer.stop()
-        assert not checkpointer.running
-        assert not [t for t in __import__("threading").enumerate() if t.name.startswith(THREAD_NAME)]
+        assert not checkpointer.running and not mine[0].is_alive()
         assert _rows_in_database_file(path) == 1
         await checkpointer.stop()  # twice is harmless
     finally:
@@ -269,10 +276,11 @@ def test_postgresql_has_no_checkpointer_and_no_pragmas():
 
 async def test_the_server_runs_a_checkpointer_while_it_serves_and_stops_it(tmp_path):
     url = await migrated_sqlite(str(tmp_path / "served.db"))
+    others = _checkpointer_tasks()  # the shared test server's
     server = await RunningServer(make_settings(url, sqlite_checkpoint_s=0.05)).start()
     try:
         assert server.app is not None and server.app[lifecycles.SIO] is not None
-        assert [t for t in asyncio.all_tasks() if t.get_name() == THREAD_NAME]
+        assert len(_checkpointer_tasks() - others) == 1
         await add_agent(url)  # another connection's commit, copied into the database file soon
         for _ in range(100):
             await asyncio.sleep(0.05)
@@ -281,14 +289,15 @@ async def test_the_server_runs_a_checkpointer_while_it_serves_and_stops_it(tmp_p
         assert _rows_in_database_file(tmp_path / "served.db", "agent") == 1
     finally:
         await server.stop()
-    assert not [t for t in asyncio.all_tasks() if t.get_name() == THREAD_NAME]
+    assert not _checkpointer_tasks() - others
 
 
 async def test_a_zero_interval_leaves_checkpoints_to_sqlite(tmp_path):
     url = await migrated_sqlite(str(tmp_path / "off.db"))
+    others = _checkpointer_tasks()
     server = await RunningServer(make_settings(url, sqlite_checkpoint_s=0)).start()
     try:
-        assert not [t for t in asyncio.all_tasks() if t.get_name() == THREAD_NAME]
+        assert not _checkpointer_tasks() - others
         async with server.app[DATABASE].read() as conn:  # type: ignore[index]
             assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == 1000
     finally:
