@@ -9,16 +9,17 @@ checkpoints the connections of `contact/db.py` leave that to this checkpointer:
 - every `every_s` seconds a PASSIVE checkpoint in its own thread and connection: it copies what
   is committed without taking the write lock, so writers go on meanwhile;
 - the WAL file starts again from its beginning only when a writer begins while every frame is
-  copied. Under steady writes a commit nearly always lands during the copy, so once the WAL
-  holds `reset_bytes` more passes follow at once, each copying what came during the one before,
-  until one finds nothing new; only when commits keep landing does a last pass run while it
-  holds this process's write gate (`Database.write_gate`), and the next writer starts the WAL
-  afresh. That short wait, now and then, is all the writers see;
+  copied and no read uses the WAL. Under steady writes and reads that is rare (the WAL grew to
+  45 MB in a rate run), so once the WAL holds `reset_bytes` more PASSIVE passes follow at once,
+  each copying what came during the one before, and then a RESTART checkpoint runs while this
+  process's writers wait their turn (`Database.write_gate`): it copies the little that is left
+  and waits up to 50 ms for reads that use the WAL. That short wait, every few seconds, is all
+  the writers see;
 - when nothing was written for `idle_s`, a TRUNCATE gives the WAL file back;
 - reads that stay open keep old frames in use, and the WAL grows. Past `limit_bytes` this is
-  logged, and at most every `retry_s` a RESTART waits up to `wait_s` for those reads (writers
-  wait too). Should the checkpointer not run at all, the connections' own auto-checkpoint at
-  twice the limit is the safety net (`contact/db.py`).
+  logged, and at most every `retry_s` that RESTART waits up to `wait_s` for those reads. Should
+  the checkpointer not run at all, the connections' own auto-checkpoint at twice the limit is
+  the safety net (`contact/db.py`).
 
 A failing round (the file locked or gone, the disk full) is logged and tried again, never fatal.
 `synchronous` is that of the database (FULL by default): a checkpoint syncs the WAL before it
@@ -49,8 +50,10 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 THREAD_NAME = "sqlite-checkpoints"
-# Ungated passes before the one that makes this process's writers wait (`_catch_up`).
+# PASSIVE passes that nobody waits for, before the RESTART that writers wait for (`_catch_up`).
 CATCH_UP_PASSES = 3
+# How long that RESTART waits for reads that still use the WAL (`_restart`).
+RESET_WAIT_S = 0.05
 T = TypeVar("T")
 
 
@@ -102,6 +105,7 @@ class WalCheckpointer:
         self._unchanged_since = monotonic()  # the WAL's frame count has not changed since then
         self._truncated = False
         self._escalate_after = 0.0
+        self._restart_from = 0  # no RESTART below this many frames (one found a read in the way)
         self.rounds = 0
         self.failures = 0
         self.last: Round | None = None
@@ -161,14 +165,15 @@ class WalCheckpointer:
         done = await self._in_thread(self._checkpoint, "PASSIVE")
         now = self._monotonic()
         if done.frames >= 0 and done.frames != self._last_frames:
+            if done.frames < self._last_frames:  # the WAL started again
+                self._restart_from = 0
             self._last_frames, self._unchanged_since, self._truncated = done.frames, now, False
-        wal = done.frames * self._page_size
         if done.frames < 0 or done.busy:
             pass  # another connection is checkpointing: it does the work
-        elif done.checkpointed < done.frames and wal > self.limit_bytes:
-            done = await self._escalate(done, now)
-        elif wal >= self.reset_bytes:
+        elif done.frames * self._page_size >= self.reset_bytes:
             done = await self._catch_up(done)
+            if done.frames >= 0 and not done.busy:
+                done = await self._restart(done, now)
         elif not self._truncated and done.wal_bytes > 0 and now - self._unchanged_since >= self.idle_s:
             # Without waiting for anyone: when a writer or a read is there, the next round tries.
             async with self.db.write_gate():
@@ -179,34 +184,42 @@ class WalCheckpointer:
         return done
 
     async def _catch_up(self, done: Round) -> Round:
-        """Copy until no commit came during a copy, so the next writer starts the WAL again.
+        """Copy until no commit came during a copy, without making anyone wait.
 
         A PASSIVE checkpoint answers with the frames there were when it began: commits during
         its copy are not in it. A pass that finds no frame newer than the previous pass began
-        with has nothing to copy (no sync either): everything is in the database file. Each
-        pass copies only what came during the one before, so they get short; when commits still
-        land in each of them, one last pass runs while this process's writers wait their turn."""
+        with has nothing to copy (no sync either). Each pass copies only what came during the
+        one before, so they get short, and what is left for `_restart` is small."""
         for _ in range(CATCH_UP_PASSES):
             again = await self._in_thread(self._checkpoint, "PASSIVE")
             if again.busy or again.frames < 0 or again.frames <= done.frames:
                 return again
             done = again
-        async with self.db.write_gate():
-            return await self._in_thread(self._checkpoint, "PASSIVE")
+        return done
 
-    async def _escalate(self, done: Round, now: float) -> Round:
-        """Reads that stay open hold old frames: say so, and at most every `retry_s` wait up to
-        `wait_s` for them to end (this process's writers wait at the gate meanwhile)."""
+    async def _restart(self, done: Round, now: float) -> Round:
+        """Let the WAL start again from its beginning: a writer does that only when it begins
+        while every frame is copied and no read is using the WAL, which under steady reads and
+        writes may not happen for a long time. A RESTART checkpoint, while this process's
+        writers wait their turn, copies the little that is left and waits up to `RESET_WAIT_S`
+        for reads that use the WAL to end; when one is still there (a backup, say), the next try
+        waits until the WAL grew by another `reset_bytes`. Past `limit_bytes` (a read that stays open) it says
+        so and, at most every `retry_s`, waits up to `wait_s`."""
+        wait_s = RESET_WAIT_S
         wal_mb = round(done.frames * self._page_size / 2**20, 1)
-        if now < self._escalate_after:
-            return done
-        self._escalate_after = now + self.retry_s
-        log.warning("sqlite_wal_over_limit", wal_mb=wal_mb, frames=done.frames, checkpointed=done.checkpointed)
+        escalated = done.frames * self._page_size > self.limit_bytes and now >= self._escalate_after
+        if not escalated and done.frames < self._restart_from:
+            return done  # the last one found a read in the way: not again before the WAL grew more
+        if escalated:
+            self._escalate_after = now + self.retry_s
+            log.warning("sqlite_wal_over_limit", wal_mb=wal_mb, frames=done.frames, checkpointed=done.checkpointed)
+            wait_s = self.wait_s
         async with self.db.write_gate():
-            restarted = await self._in_thread(self._checkpoint, "RESTART", self.wait_s)
-        if restarted.busy:
+            restarted = await self._in_thread(self._checkpoint, "RESTART", wait_s)
+        self._restart_from = done.frames + self.reset_bytes // self._page_size if restarted.busy else 0
+        if escalated and restarted.busy:
             log.error("sqlite_wal_checkpoint_blocked", wal_mb=wal_mb, retry_s=self.retry_s)
-        else:
+        elif escalated:
             log.info("sqlite_wal_restarted", wal_mb=wal_mb)
         return restarted
 

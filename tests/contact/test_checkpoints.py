@@ -126,31 +126,73 @@ async def test_a_round_copies_the_wal_back_and_the_next_writer_starts_it_again(t
 
 
 async def test_under_steady_writes_the_wal_stays_bounded(tmp_path):
-    """Writes follow each other as at a busy hour (each taking this process's write gate, as the
-    message lane does): without the write lock a PASSIVE checkpoint nearly always has a commit
-    land during its copy, so the reset step under the gate is what lets the WAL start again."""
+    """Writes follow each other as at a busy hour, each taking this process's write gate as the
+    message lane does, with reads in between: a commit lands during nearly every PASSIVE copy,
+    so the RESTART under the gate is what lets the WAL start again, again and again."""
     db = await _db(tmp_path)
     path = db.sqlite_path()
     checkpointer = WalCheckpointer(db, every_s=0.05, reset_bytes=64 * PAGE)
     conn = db.sqlite_connect()
-    largest = 0
+    largest, restarts, last, written = 0, 0, 0, 0
     try:
         checkpointer.start()
-        deadline = time.monotonic() + 2.0
-        written = 0
-        while time.monotonic() < deadline or checkpointer.rounds < 5:
+        deadline = time.monotonic() + 10
+        while restarts < 5 and time.monotonic() < deadline:
             async with db.write_gate():
                 await asyncio.to_thread(_write, conn, 8)
+            async with db.read() as read:
+                await read.exec_driver_sql("SELECT count(*) FROM t")
             written += 8
             largest = max(largest, _wal_frames(path))
+            frames = checkpointer.last.frames if checkpointer.last is not None else 0
+            restarts += frames < last
+            last = frames
+            await asyncio.sleep(0.002)
         assert checkpointer.failures == 0
-        # The WAL started again again and again: its file holds about what came in one round.
-        assert written >= 4 * largest, (written, largest)
+        assert restarts >= 5, (restarts, written, largest)
+        assert largest < written, (written, largest)  # the file holds what came between restarts
     finally:
         await checkpointer.stop()
         conn.close()
         await db.dispose()
     assert _rows_in_database_file(path) == written // 8  # stop's last checkpoint copied the rest
+
+
+async def test_a_short_read_in_the_way_is_waited_for_so_the_wal_starts_again(tmp_path):
+    """A writer starts the WAL again only when no read uses it; under steady reads one nearly
+    always does, so the checkpointer's RESTART waits for the read that is there (briefly)."""
+    db = await _db(tmp_path)
+    path = db.sqlite_path()
+    checkpointer = WalCheckpointer(db, reset_bytes=64 * PAGE)
+    writer, reader = db.sqlite_connect(), db.sqlite_connect()
+    try:
+        for _ in range(10):
+            _write(writer, 10)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM t").fetchone()  # it reads from the WAL
+        asyncio.get_running_loop().call_later(0.01, reader.execute, "COMMIT")  # and ends soon
+        done = await checkpointer.run_once()
+        assert done.mode == "RESTART" and not done.busy and done.checkpointed == done.frames
+        size = _wal_size(path)
+        _write(writer, 10)
+        assert _wal_size(path) == size  # written from the WAL's beginning
+        assert (await checkpointer.run_once()).frames < 20
+
+        # The same without the checkpointer's RESTART: the read keeps the WAL growing.
+        for _ in range(10):
+            _write(writer, 10)
+        checkpointer.reset_bytes = 2**30
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM t").fetchone()
+        assert (await checkpointer.run_once()).mode == "PASSIVE"
+        _write(writer, 10)
+        assert _wal_size(path) > size
+        reader.execute("COMMIT")
+    finally:
+        writer.close()
+        reader.close()
+        await checkpointer.stop()
+        await db.dispose()
 
 
 async def test_a_read_holding_a_snapshot_is_waited_for_logged_and_the_wal_cut_back_after(tmp_path):
