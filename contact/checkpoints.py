@@ -203,8 +203,8 @@ class WalCheckpointer:
         writes may not happen for a long time. A RESTART checkpoint, while this process's
         writers wait their turn, copies the little that is left and waits up to `RESET_WAIT_S`
         for reads that use the WAL to end; when one is still there (a backup, say), the next try
-        waits until the WAL grew by another `reset_bytes`. Past `limit_bytes` (a read that stays open) it says
-        so and, at most every `retry_s`, waits up to `wait_s`."""
+        waits until the WAL grew by another `reset_bytes`. Past `limit_bytes` (a read that stays
+        open) it says so and, at most every `retry_s`, waits up to `wait_s`."""
         wait_s = RESET_WAIT_S
         wal_mb = round(done.frames * self._page_size / 2**20, 1)
         escalated = done.frames * self._page_size > self.limit_bytes and now >= self._escalate_after
