@@ -20,6 +20,7 @@ from chat.model import QueueChanged
 from chat.sockets import AgentNamespace, VisitorNamespace
 from chat.writer import MessageWriter
 from contact import workdays
+from contact.checkpoints import WalCheckpointer
 from contact.fanout import ResilientRedisManager
 from contact.http import AGENTS, DATABASE, PRESENCE, SETTINGS
 from contact.keys import Keys, stored_key
@@ -60,6 +61,24 @@ async def database(app: web.Application) -> AsyncIterator[None]:
         await load_secret_box(box, db)
     yield
     await db.dispose()
+
+
+async def checkpoints(app: web.Application) -> AsyncIterator[None]:
+    """SQLite with background checkpoints: a thread of this process checkpoints the WAL
+    (contact/checkpoints.py); it stops after the writers did and before the database closes."""
+    db, settings = app[DATABASE], app[SETTINGS]
+    if not db.background_checkpoints or db.sqlite_path() is None:
+        yield
+        return
+    checkpointer = WalCheckpointer(
+        db,
+        every_s=settings.sqlite_checkpoint_s,
+        limit_bytes=settings.sqlite_wal_limit_mb * 2**20,
+        wait_s=min(1.0, settings.db_lock_timeout_s),
+    )
+    checkpointer.start()
+    yield
+    await checkpointer.stop()
 
 
 async def redis_connection(app: web.Application) -> AsyncIterator[None]:
@@ -205,7 +224,7 @@ async def delivery(app: web.Application) -> AsyncIterator[None]:
 
 def lifecycles(app: web.Application) -> list[Lifecycle]:
     """In start-up order; the optional ones only when their resource is there."""
-    found: list[Lifecycle] = [database]
+    found: list[Lifecycle] = [database, checkpoints]
     if REDIS in app:
         found.append(redis_connection)
     if FANOUT in app:

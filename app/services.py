@@ -345,6 +345,8 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         sqlite_synchronous=settings.sqlite_synchronous,
         statement_timeout_s=settings.db_statement_timeout_s,
         lock_timeout_s=settings.db_lock_timeout_s,
+        background_checkpoints=settings.sqlite_checkpoint_s > 0,
+        wal_limit_bytes=settings.sqlite_wal_limit_mb * 2**20,
     )
     redis_client: aioredis.Redis | None = None
     limiter: RateLimiter

@@ -18,7 +18,8 @@ As the server it records, one JSON line each, on the machine's monotonic clock (
 - `job`: each scheduled job's run; `write`: each write transaction, its wait for the lock, its
   body and its commit, and who opened it; `batch`: each message batch (its wait for its turn
   and its transaction); `lane_begin`/`lane_commit`: the message writer's BEGIN IMMEDIATE and
-  COMMIT when longer than 8 ms.
+  COMMIT when longer than 8 ms; `checkpoint`: each WAL checkpoint of the checkpointer
+  (contact/checkpoints.py), its mode, time and the WAL's frames.
 `STALL_PROBE_GC=700,10,10` sets other GC thresholds once the server runs (an experiment);
 `STALL_PROBE_GC_CENSUS=1` records what the young generation holds before each collection.
 Nothing here is part of the server."""
@@ -78,8 +79,15 @@ def install() -> None:
                 kinds: dict[str, int] = {}
                 for o in young:
                     kinds[type(o).__name__] = kinds.get(type(o).__name__, 0) + 1
-                sizes = sorted(((len(o), type(o).__name__) for o in young if isinstance(o, (dict, list, set, tuple))), reverse=True)
-                rec(kind="gc_census", young=len(young), kinds=sorted(kinds.items(), key=lambda kv: -kv[1])[:12], largest=sizes[:8])
+                sizes = sorted(
+                    ((len(o), type(o).__name__) for o in young if isinstance(o, (dict, list, set, tuple))), reverse=True
+                )
+                rec(
+                    kind="gc_census",
+                    young=len(young),
+                    kinds=sorted(kinds.items(), key=lambda kv: -kv[1])[:12],
+                    largest=sizes[:8],
+                )
             started["t"], started["c"] = time.perf_counter(), time.thread_time()
             return
         rec(
@@ -188,6 +196,18 @@ def install() -> None:
 
     writer.MessageWriter._write_batch = timed_batch  # type: ignore[method-assign]
 
+    import contact.checkpoints as checkpoints
+
+    checkpoint = checkpoints.WalCheckpointer._checkpoint
+
+    def timed_checkpoint(self: Any, mode: str, wait_s: float = 0.0) -> Any:
+        t0 = time.perf_counter()
+        done = checkpoint(self, mode, wait_s)
+        rec(kind="checkpoint", start=t0, mode=mode, ms=round((time.perf_counter() - t0) * 1000, 1), frames=done.frames)
+        return done
+
+    checkpoints.WalCheckpointer._checkpoint = timed_checkpoint  # type: ignore[method-assign]
+
     found = lifecycles.lifecycles
 
     async def probe(_app: Any) -> Any:
@@ -239,6 +259,26 @@ def report(result_path: str, probe_path: str) -> None:
         print(f"write lock held by {who}: {len(holds)} times, {sum(holds):.0f} ms in all, longest {max(holds):.0f} ms")
     lags = [r["ms"] for r in during if r["kind"] == "lag"]
     print(f"loop late by >20 ms: {len(lags)} times, longest {max(lags, default=0)} ms")
+    commits = sorted(r["ms"] for r in during if r["kind"] == "lane_commit")
+    print(
+        f"lane COMMIT >8 ms: {len(commits)} times, >50 ms {sum(1 for ms in commits if ms > 50)}, "
+        f">100 ms {sum(1 for ms in commits if ms > 100)}, longest {commits[-5:]}"
+    )
+    for gen in (0, 1, 2):
+        mine = [r for r in gcs if r["gen"] == gen]
+        if mine:
+            print(
+                f"gen {gen} collections: {len(mine)}, CPU ms in all {sum(r['cpu_ms'] for r in mine):.0f}, "
+                f"longest wall {max(r['ms'] for r in mine)} ms"
+            )
+    for mode in ("PASSIVE", "RESTART", "TRUNCATE"):
+        these = [r for r in during if r["kind"] == "checkpoint" and r["mode"] == mode]
+        runs = sorted(r["ms"] for r in these)
+        if runs:
+            print(
+                f"checkpoints {mode}: {len(runs)}, ms p50 {runs[len(runs) // 2]}, longest {runs[-3:]}, "
+                f"WAL frames at most {max(r['frames'] for r in these)}"
+            )
 
 
 if __name__ == "__main__":

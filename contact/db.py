@@ -65,15 +65,25 @@ class Database:
         pool_size: int = 10,
         statement_timeout_s: float = 5.0,
         lock_timeout_s: float = 10.0,
+        background_checkpoints: bool = False,
+        wal_limit_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         """`statement_timeout_s` bounds every PostgreSQL statement (on the server and in the
         client, so a frozen server gives a fast error) and every wait for a pooled connection;
-        `lock_timeout_s` bounds a wait for SQLite's write lock."""
+        `lock_timeout_s` bounds a wait for SQLite's write lock.
+
+        `background_checkpoints`: SQLite's connections leave WAL checkpoints to a
+        `contact.checkpoints.WalCheckpointer` (the server's lifecycle runs one) instead of doing
+        one inside the commit that makes the WAL pass 1,000 pages; their own auto-checkpoint
+        stays as a safety net at twice `wal_limit_bytes`, and a WAL file that grew past the limit
+        is cut back to it once it restarts."""
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.sqlite_synchronous = sqlite_synchronous
         self.statement_timeout_s = statement_timeout_s
         self.lock_timeout_s = lock_timeout_s
+        self.background_checkpoints = background_checkpoints
+        self.wal_limit_bytes = wal_limit_bytes
         # SQLite: the writers of this process queue here, in order, for the file's one write lock.
         self._gate: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         if self.is_sqlite:
@@ -122,6 +132,8 @@ class Database:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             for pragma in _sqlite_pragmas(synchronous, busy_ms):
+                cursor.execute(pragma)
+            for pragma in self._checkpoint_pragmas(dbapi_connection):
                 cursor.execute(pragma)
             cursor.close()
 
@@ -196,10 +208,28 @@ class Database:
         try:
             for pragma in _sqlite_pragmas(self.sqlite_synchronous, int(self.lock_timeout_s * 1000)):
                 conn.execute(pragma)
+            for pragma in self._checkpoint_pragmas(conn):
+                conn.execute(pragma)
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _checkpoint_pragmas(self, dbapi_connection: Any) -> list[str]:
+        """With background checkpoints: a commit checkpoints only when the WAL passed twice the
+        limit (the checkpointer is not running or cannot keep up), not at SQLite's 1,000 pages."""
+        if not self.background_checkpoints:
+            return []
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA page_size")
+            page_size = int(cursor.fetchone()[0])
+        finally:
+            cursor.close()
+        return [
+            f"PRAGMA wal_autocheckpoint={max(1, 2 * self.wal_limit_bytes // page_size)}",
+            f"PRAGMA journal_size_limit={self.wal_limit_bytes}",
+        ]
 
     def sqlite_path(self) -> Path | None:
         """The SQLite database file, or None (PostgreSQL, or in memory)."""

@@ -152,6 +152,11 @@ class Settings(BaseSettings):
     # /readyz: an SQLite database needs at least this much free disk space (MiB) to be ready.
     ready_min_free_mb: int = Field(default=64, ge=0)
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
+    # SQLite: a thread of each process checkpoints the WAL this often (contact/checkpoints.py),
+    # out of the commits; 0 leaves it to SQLite inside the commit that passes 1,000 pages.
+    sqlite_checkpoint_s: float = Field(default=1, ge=0)
+    # SQLite: past this WAL size (MiB) the checkpointer logs and waits briefly for long reads.
+    sqlite_wal_limit_mb: int = Field(default=64, ge=1)
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
     # `GET /metrics` asks for `Authorization: Bearer <this>` when set (at least 16 characters);
