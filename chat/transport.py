@@ -20,15 +20,50 @@ Everything else (pings, timeouts, the size limit, the packet format) is python-e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 import engineio
 import socketio
 from aiohttp.web import WebSocketResponse
-from engineio import packet
+from engineio import exceptions, packet
 from engineio.async_drivers import aiohttp as engineio_aiohttp
 from engineio.async_socket import AsyncSocket
+
+# What of python-engineio this module copies or relies on, fingerprinted (sha256 of the source,
+# first 16 hex digits) as in the versions checked (4.15.1). tests/chat/test_transport.py fails when
+# a new python-engineio changes one of them: then compare the new code with `LeanSocket`,
+# `SlimQueue` and `_ping_due`, and add the new fingerprint here.
+ENGINEIO_FINGERPRINTS: dict[str, set[str]] = {
+    "AsyncSocket._websocket_handler": {"27f120df4d717a24"},  # LeanSocket._websocket_handler copies it
+    "AsyncSocket.close": {"faa2e93902543244"},  # closed/closing, then LeanSocket.close wakes the writer
+    "AsyncSocket.send": {"0437276ccba7ab09"},  # queues with queue.put
+    "AsyncSocket.poll": {"826f58a9f3606db2"},  # get() awaited by wait_for, get_nowait, task_done
+    "AsyncSocket._send_ping": {"67db82a704ea49d0"},  # _ping_due does what it does after its sleep
+    "AsyncSocket.schedule_ping": {"fe316639159cd70d"},  # starts _send_ping as a background task
+    "AsyncServer._handle_connect": {"5bd7edc1d1ae115a"},  # builds AsyncSocket, enters it in sockets
+    "BaseSocket.__init__": {"8532b631a4dc815f"},  # the queue from server.create_queue()
+}
+
+
+def engineio_changes() -> list[str]:
+    """The parts of python-engineio in ENGINEIO_FINGERPRINTS whose source is not as checked."""
+    import hashlib
+    import inspect
+
+    from engineio.async_server import AsyncServer
+    from engineio.base_socket import BaseSocket
+
+    owners = {"AsyncSocket": AsyncSocket, "AsyncServer": AsyncServer, "BaseSocket": BaseSocket}
+    changed = []
+    for name, known in ENGINEIO_FINGERPRINTS.items():
+        owner, attr = name.split(".")
+        source = inspect.getsource(getattr(owners[owner], attr))
+        if hashlib.sha256(source.encode()).hexdigest()[:16] not in known:
+            changed.append(name)
+    return changed
 
 
 class SlimQueue:
@@ -37,13 +72,18 @@ class SlimQueue:
     `get()` hands an item to the first waiting future. A future that was cancelled (the waiter
     timed out) is skipped, so no packet goes to a waiter that is gone."""
 
-    __slots__ = ("_items", "_getters", "_unfinished", "_joiners")
+    __slots__ = ("_items", "_getters", "_unfinished", "_joiners", "wake", "writer", "ws")
 
     def __init__(self) -> None:
         self._items: list[Any] = []
         self._getters: list[asyncio.Future[Any]] | None = None
         self._unfinished = 0
         self._joiners: list[asyncio.Future[None]] | None = None
+        # While the socket is a WebSocket: called when an item is queued (starts `writer`, the
+        # task writing what is queued, unless it runs already).
+        self.wake: Callable[[], None] | None = None
+        self.writer: asyncio.Task[None] | None = None
+        self.ws: Any = None
 
     def qsize(self) -> int:
         return len(self._items)
@@ -59,6 +99,8 @@ class SlimQueue:
                 getter.set_result(item)
                 return
         self._items.append(item)
+        if self.wake is not None:
+            self.wake()
 
     async def put(self, item: Any) -> None:
         self.put_nowait(item)
@@ -78,6 +120,12 @@ class SlimQueue:
                 self._getters = []
             self._getters.append(future)
         return future
+
+    def drop_all(self) -> None:
+        """Forget what is queued (it can no longer be sent), marking each item done."""
+        while self._items:
+            self._items.pop(0)
+            self.task_done()
 
     def task_done(self) -> None:
         if self._unfinished <= 0:
@@ -111,6 +159,142 @@ class PlainWebSocket(engineio_aiohttp.WebSocket):
         return self._sock
 
 
+class LeanSocket(AsyncSocket):
+    """Engine.IO's socket, served over a WebSocket by one task instead of three.
+
+    Engine.IO reads a WebSocket in a task of its own per frame (`websocket_wait`, under a
+    `wait_for`) and writes it from a second task that waits on the queue for good (under another
+    `wait_for`): two tasks, two timers and their frames per idle socket. Here the connection's
+    own task reads, and a writer task exists only while packets are queued: `SlimQueue.wake`
+    starts it, it writes until the queue is empty and ends. Frames keep their order (one writer
+    at a time, first in first out) and backpressure (the writer awaits the transport's drain;
+    meanwhile packets wait in the queue).
+
+    A socket that Engine.IO closes (a ping not answered, the server's `disconnect`) has its
+    WebSocket closed by the writer once what was queued went out; Engine.IO's reader noticed a
+    silent client only when its 45 s read timeout ran out. Polling and the upgrade from polling
+    are Engine.IO's own."""
+
+    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        await super().close(wait=wait, abort=abort, reason=reason)
+        if self.closed and self.queue.wake is not None:
+            self.queue.wake()  # the writer closes the WebSocket, after what is queued
+
+    def _wake_writer(self) -> None:
+        queue = self.queue
+        if queue.writer is None:
+            queue.writer = asyncio.get_running_loop().create_task(self._write_queued(queue.ws))
+
+    async def _write_queued(self, ws: Any) -> None:
+        queue: SlimQueue = self.queue
+        try:
+            while queue._items:
+                pkt = queue._items.pop(0)
+                queue.task_done()
+                if pkt is None:  # the reader ended
+                    break
+                await ws.send(pkt.encode())
+            else:
+                if not self.closed:
+                    return  # idle: the next packet starts a writer again
+            queue.drop_all()
+            await ws.close()
+        except asyncio.CancelledError:
+            queue.drop_all()
+            raise
+        except Exception:  # noqa: BLE001 - the connection broke mid-write, as Engine.IO's writer: end
+            queue.drop_all()
+            with contextlib.suppress(Exception):
+                await ws.close()
+        finally:
+            queue.writer = None
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        """Engine.IO's `_websocket_handler` (python-engineio 4.13–4.15), reading in this task."""
+        server = self.server
+        limit = server.max_http_buffer_size
+        if self.connected:  # type: ignore[has-type]
+            # The socket was polling: this is an upgrade, exactly as Engine.IO does it.
+            self.upgrading = True  # hold packet sends during the upgrade
+            try:
+                data = await ws.wait()
+            except OSError:
+                return
+            if data and len(data) > limit:
+                raise ValueError("packet is too large")
+            pkt = packet.Packet(encoded_packet=data)
+            if pkt.packet_type != packet.PING or pkt.data != "probe":
+                server.logger.info("%s: Failed websocket upgrade, no PING packet", self.sid)
+                self.upgrading = False
+                return
+            await ws.send(packet.Packet(packet.PONG, data="probe").encode())
+            await self.queue.put(packet.Packet(packet.NOOP))  # end poll
+            try:
+                data = await ws.wait()
+            except OSError:
+                self.upgrading = False
+                return
+            pkt = packet.Packet(encoded_packet=data)
+            if pkt.packet_type != packet.UPGRADE:
+                self.upgraded = False
+                server.logger.info("%s: Failed websocket upgrade, expected UPGRADE packet", self.sid)
+                self.upgrading = False
+                return
+            self.upgraded = True
+            self.upgrading = False
+        else:
+            self.connected = True
+            self.upgraded = True
+
+        queue: SlimQueue = self.queue
+        queue.ws = ws
+        queue.wake = self._wake_writer
+        if queue._items or self.closed:
+            self._wake_writer()
+        server.logger.info("%s: Upgrade to websocket successful", self.sid)
+        try:
+            while True:
+                try:
+                    data = await ws.wait()
+                except (Exception, asyncio.CancelledError):  # noqa: BLE001 - as Engine.IO: the end of the socket
+                    # CancelledError too: at shutdown the socket still ends as below (Engine.IO's
+                    # reader does the same).
+                    break
+                if data is None:
+                    break
+                if data and len(data) > limit:
+                    break
+                try:
+                    await self.receive(packet.Packet(encoded_packet=data))
+                except exceptions.UnknownPacketError:
+                    pass
+                except exceptions.SocketIsClosedError:
+                    server.logger.info("Receive error -- socket is closed")
+                    break
+                except Exception:
+                    server.logger.exception("Unknown receive error")
+        finally:
+            # Let the writer send what is queued and close the WebSocket, then forget it.
+            queue.put_nowait(None)
+            writer = queue.writer
+            if writer is not None:
+                await asyncio.wait([writer])
+            queue.wake = None
+            queue.ws = None
+            queue.drop_all()
+        await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+
+
+class _Sockets(dict[str, Any]):
+    """Engine.IO's table of sockets; a socket entered here becomes a `LeanSocket` (Engine.IO
+    builds `AsyncSocket` itself, with no hook to choose the class)."""
+
+    def __setitem__(self, sid: str, sock: Any) -> None:
+        if type(sock) is AsyncSocket:
+            sock.__class__ = LeanSocket
+        super().__setitem__(sid, sock)
+
+
 class LeanEngineServer(engineio.AsyncServer):
     """python-engineio's server with `SlimQueue` per socket, `PlainWebSocket` and ping timers."""
 
@@ -121,6 +305,7 @@ class LeanEngineServer(engineio.AsyncServer):
             raise RuntimeError("LeanEngineServer runs on aiohttp only")
         # A copy for this server: the driver's own table is shared by every server.
         self._async = {**drivers, "websocket": PlainWebSocket}
+        self.sockets = _Sockets(self.sockets)  # type: ignore[has-type]
 
     def create_queue(self, *args: Any, **kwargs: Any) -> SlimQueue:
         return SlimQueue()
