@@ -27,43 +27,50 @@ from typing import Any
 
 import engineio
 import socketio
+from aiohttp import WSMsgType
 from aiohttp.web import WebSocketResponse
 from engineio import exceptions, packet
 from engineio.async_drivers import aiohttp as engineio_aiohttp
 from engineio.async_socket import AsyncSocket
 
-# What of python-engineio this module copies or relies on, fingerprinted (sha256 of the source,
-# first 16 hex digits) as in the versions checked (4.15.1). tests/chat/test_transport.py fails when
-# a new python-engineio changes one of them: then compare the new code with `LeanSocket`,
-# `SlimQueue` and `_ping_due`, and add the new fingerprint here.
-ENGINEIO_FINGERPRINTS: dict[str, set[str]] = {
-    "AsyncSocket._websocket_handler": {"27f120df4d717a24"},  # LeanSocket._websocket_handler copies it
-    "AsyncSocket.close": {"faa2e93902543244"},  # closed/closing, then LeanSocket.close wakes the writer
-    "AsyncSocket.send": {"0437276ccba7ab09"},  # queues with queue.put
-    "AsyncSocket.poll": {"826f58a9f3606db2"},  # get() awaited by wait_for, get_nowait, task_done
-    "AsyncSocket._send_ping": {"67db82a704ea49d0"},  # _ping_due does what it does after its sleep
-    "AsyncSocket.schedule_ping": {"fe316639159cd70d"},  # starts _send_ping as a background task
-    "AsyncServer._handle_connect": {"5bd7edc1d1ae115a"},  # builds AsyncSocket, enters it in sockets
-    "BaseSocket.__init__": {"8532b631a4dc815f"},  # the queue from server.create_queue()
+# What of python-engineio and aiohttp this module copies or relies on, fingerprinted (sha256 of
+# the source, first 16 hex digits) as in the versions checked (python-engineio 4.15.1, aiohttp
+# 3.14.5). tests/chat/test_transport.py fails when a new version changes one of them: then compare
+# the new code with `LeanSocket`, `SlimQueue`, `_ping_due` and `_write_at_once`, and add the new
+# fingerprint here.
+FINGERPRINTS: dict[str, set[str]] = {
+    "engineio.async_socket:AsyncSocket._websocket_handler": {"27f120df4d717a24"},  # copied by LeanSocket
+    "engineio.async_socket:AsyncSocket.close": {"faa2e93902543244"},  # closing/closed, then our close wakes the writer
+    "engineio.async_socket:AsyncSocket.send": {"0437276ccba7ab09"},  # queues with queue.put
+    "engineio.async_socket:AsyncSocket.poll": {"826f58a9f3606db2"},  # get() under wait_for, get_nowait, task_done
+    "engineio.async_socket:AsyncSocket._send_ping": {"67db82a704ea49d0"},  # _ping_due does it after the sleep
+    "engineio.async_socket:AsyncSocket.schedule_ping": {"fe316639159cd70d"},  # _send_ping as a background task
+    "engineio.async_server:AsyncServer._handle_connect": {"5bd7edc1d1ae115a"},  # AsyncSocket entered in sockets
+    "engineio.base_socket:BaseSocket.__init__": {"8532b631a4dc815f"},  # the queue from server.create_queue()
+    "aiohttp._websocket.writer:WebSocketWriter.send_frame": {"7ab812cc70561f8e"},  # _write_at_once does its part
+    "aiohttp._websocket.writer:WebSocketWriter._write_websocket_frame": {"b677e4e11a7bdfb5"},
+    "aiohttp.web_ws:WebSocketResponse.send_str": {"3a66e80f63de2e61"},
 }
 
 
-def engineio_changes() -> list[str]:
-    """The parts of python-engineio in ENGINEIO_FINGERPRINTS whose source is not as checked."""
+def library_changes() -> list[str]:
+    """The entries of FINGERPRINTS whose source is not as checked."""
     import hashlib
+    import importlib
     import inspect
 
-    from engineio.async_server import AsyncServer
-    from engineio.base_socket import BaseSocket
-
-    owners = {"AsyncSocket": AsyncSocket, "AsyncServer": AsyncServer, "BaseSocket": BaseSocket}
     changed = []
-    for name, known in ENGINEIO_FINGERPRINTS.items():
-        owner, attr = name.split(".")
-        source = inspect.getsource(getattr(owners[owner], attr))
-        if hashlib.sha256(source.encode()).hexdigest()[:16] not in known:
+    for name, known in FINGERPRINTS.items():
+        module, path = name.split(":")
+        target: Any = importlib.import_module(module)
+        for attr in path.split("."):
+            target = getattr(target, attr)
+        if hashlib.sha256(inspect.getsource(target).encode()).hexdigest()[:16] not in known:
             changed.append(name)
     return changed
+
+
+_TEXT = WSMsgType.TEXT
 
 
 class SlimQueue:
@@ -182,7 +189,7 @@ class LeanSocket(AsyncSocket):
 
     def _wake_writer(self) -> None:
         queue = self.queue
-        if queue.writer is None:
+        if queue.writer is None and (self.closed or not _write_at_once(queue)):
             queue.writer = asyncio.get_running_loop().create_task(self._write_queued(queue.ws))
 
     async def _write_queued(self, ws: Any) -> None:
@@ -283,6 +290,37 @@ class LeanSocket(AsyncSocket):
             queue.ws = None
             queue.drop_all()
         await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+
+
+def _write_at_once(queue: SlimQueue) -> bool:
+    """Write the queued text packets now, as `WebSocketResponse.send_str` would, when the
+    WebSocket takes them without waiting; True when the queue is empty afterwards.
+
+    Most packets go to a socket whose transport is not paused: a writer task for each would
+    cost a task, a turn of the loop and four coroutine calls per packet. Anything else (the
+    reader's end mark, a binary packet, a paused transport, a closing WebSocket) is left to
+    the writer task, which waits for the drain. Reads aiohttp's `WebSocketWriter` (3.12–3.14;
+    FINGERPRINTS)."""
+    writer = queue.ws._sock._writer
+    if writer is None or writer.compress or writer._closing:
+        return not queue._items
+    items = queue._items
+    while items:
+        pkt = items[0]
+        if pkt is None or writer.protocol._paused:
+            return False
+        data = pkt.encode()
+        if not isinstance(data, str):
+            return False
+        items.pop(0)
+        queue.task_done()
+        try:
+            writer._write_websocket_frame(data.encode(), _TEXT, 0)
+        except Exception:  # noqa: BLE001 - the connection broke: the writer task ends the socket
+            return False
+        if writer._output_size > writer._limit and not writer.protocol._paused:
+            writer._output_size = 0  # as send_frame: nothing to wait for
+    return True
 
 
 class _Sockets(dict[str, Any]):

@@ -13,7 +13,7 @@ import socketio
 from aiohttp import web
 
 from app import lifecycles
-from chat.transport import ContactSocketServer, LeanEngineServer, LeanSocket, SlimQueue, engineio_changes
+from chat.transport import ContactSocketServer, LeanEngineServer, LeanSocket, SlimQueue, library_changes
 from tests.support.server import Client, RunningServer, make_settings, migrated_sqlite, start_payload
 
 # --------------------------------------------------------------------------- SlimQueue --
@@ -194,11 +194,11 @@ async def test_a_client_that_stops_answering_pings_is_closed(quick_pings):
 # ------------------------------------------------- one task per WebSocket (session 8) --
 
 
-def test_the_parts_of_python_engineio_we_copy_or_rely_on_are_as_checked():
-    changed = engineio_changes()
+def test_the_parts_of_python_engineio_and_aiohttp_we_copy_or_rely_on_are_as_checked():
+    changed = library_changes()
     assert changed == [], (
-        f"python-engineio changed {changed}: compare with chat/transport.py (LeanSocket, SlimQueue, "
-        "_ping_due) and update ENGINEIO_FINGERPRINTS"
+        f"a new library version changed {changed}: compare with chat/transport.py (LeanSocket, "
+        "SlimQueue, _ping_due, _write_at_once) and update FINGERPRINTS"
     )
 
 
@@ -284,6 +284,18 @@ async def test_a_burst_arrives_complete_and_in_order_and_the_writer_then_ends(re
         await ws.send_str('421["burst",{"count":500}]')
         assert await _events(ws, 500) == list(range(500))
         await _until(lambda: _transport_tasks() == [])
+        await ws.close()
+
+
+async def test_a_packet_to_an_idle_socket_is_written_at_once_without_a_task(relay):
+    sio, base, seen, _ = relay
+    async with aiohttp.ClientSession() as http:
+        ws = await _raw_connect(http, base)
+        (sock,) = sio.eio.sockets.values()
+        for i in range(3):
+            await sio.emit("n", {"i": i}, to=seen["connect"][0])
+            assert sock.queue.writer is None and sock.queue.qsize() == 0  # on the wire already
+        assert await _events(ws, 3) == [0, 1, 2]
         await ws.close()
 
 
