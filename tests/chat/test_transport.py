@@ -413,3 +413,19 @@ async def test_the_server_shutting_down_closes_every_websocket(relay):
                 if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
                     break
         assert sorted(seen["disconnect"]) == sorted(seen["connect"])
+
+
+def test_packets_the_server_builds_are_not_searched_for_bytes_and_encode_as_before(monkeypatch):
+    from chat.sockets import GuardedPacket
+
+    def searched(*_args):
+        raise AssertionError("searched for bytes")
+
+    data = ["message", {"conversation_id": "c", "text": "hallo", "seq": [1, {"x": None}]}]
+    expected = socketio.packet.Packet(socketio.packet.EVENT, data=data, namespace="/agent", id=3).encode()
+    monkeypatch.setattr(GuardedPacket, "data_is_binary", classmethod(searched))
+    built = GuardedPacket(socketio.packet.EVENT, data=data, namespace="/agent", id=3)
+    assert built.packet_type == socketio.packet.EVENT and built.encode() == expected
+    # A client's binary event is still read as one (and refused by the namespaces: test_bad_input).
+    incoming = GuardedPacket(encoded_packet='51-/visitor,["message",{"_placeholder":true,"num":0}]')
+    assert incoming.packet_type == socketio.packet.BINARY_EVENT and incoming.attachment_count == 1
