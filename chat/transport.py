@@ -217,7 +217,7 @@ class LeanSocket(AsyncSocket):
             queue.writer = None
 
     async def _websocket_handler(self, ws: Any) -> None:
-        """Engine.IO's `_websocket_handler` (python-engineio 4.13–4.15), reading in this task."""
+        """Engine.IO's `_websocket_handler` (python-engineio 4.15), reading in this task."""
         server = self.server
         limit = server.max_http_buffer_size
         if self.connected:  # type: ignore[has-type]
@@ -299,7 +299,7 @@ def _write_at_once(queue: SlimQueue) -> bool:
     Most packets go to a socket whose transport is not paused: a writer task for each would
     cost a task, a turn of the loop and four coroutine calls per packet. Anything else (the
     reader's end mark, a binary packet, a paused transport, a closing WebSocket) is left to
-    the writer task, which waits for the drain. Reads aiohttp's `WebSocketWriter` (3.12–3.14;
+    the writer task, which waits for the drain. Reads aiohttp's `WebSocketWriter` (as in 3.14;
     FINGERPRINTS)."""
     writer = queue.ws._sock._writer
     if writer is None or writer.compress or writer._closing:
