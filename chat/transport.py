@@ -8,13 +8,19 @@ socket, because one process holds thousands of idle visitor sockets (docs/perfor
 - Engine.IO waits for each socket's next ping in a task of its own that sleeps 25 s (about
   1.4 KiB a socket); here the wait is a timer of the event loop (about 0.4 KiB), and the ping
   is queued when it fires, as Engine.IO's task would have done.
+- Engine.IO reads a WebSocket in a task per frame and writes it from a task that waits on the
+  queue for good, each under a `wait_for` with its timer (about 4.4 KiB a socket). Here the
+  connection's own task reads (`LeanSocket`), a packet for an idle WebSocket is written at once
+  from the emit, and a writer task exists only while something must wait (backpressure, the
+  end of the socket). A socket Engine.IO closes has its WebSocket closed at once.
 - The WebSocket never agrees to permessage-deflate. Every browser offers it, and aiohttp would
   then keep a zlib compressor and decompressor per socket (about 100 KiB each socket, measured);
   Socket.IO's packets are small, and compressing secrets (a resume token) together with text
   an attacker may choose is what CRIME/BREACH-style attacks need. The frame size limit
   (`max_http_buffer_size`) is kept as Engine.IO sets it.
 
-Everything else (pings, timeouts, the size limit, the packet format) is python-engineio's own.
+Everything else (pings, timeouts, the size limit, polling and the upgrade from it, the packet
+format) is python-engineio's own; what is copied or relied on is fingerprinted (FINGERPRINTS).
 """
 
 from __future__ import annotations
