@@ -9,10 +9,11 @@ import json
 
 import aiohttp
 import pytest
+import socketio
 from aiohttp import web
 
 from app import lifecycles
-from chat.transport import ContactSocketServer, LeanEngineServer, SlimQueue
+from chat.transport import ContactSocketServer, LeanEngineServer, LeanSocket, SlimQueue, library_changes
 from tests.support.server import Client, RunningServer, make_settings, migrated_sqlite, start_payload
 
 # --------------------------------------------------------------------------- SlimQueue --
@@ -188,3 +189,243 @@ async def test_a_client_that_stops_answering_pings_is_closed(quick_pings):
                 break
             await asyncio.sleep(0.05)
         assert sio.eio.sockets == {}
+
+
+# ------------------------------------------------- one task per WebSocket (session 8) --
+
+
+def test_the_parts_of_python_engineio_and_aiohttp_we_copy_or_rely_on_are_as_checked():
+    changed = library_changes()
+    assert changed == [], (
+        f"a new library version changed {changed}: compare with chat/transport.py (LeanSocket, "
+        "SlimQueue, _ping_due, _write_at_once) and update FINGERPRINTS"
+    )
+
+
+@pytest.fixture
+async def relay():
+    """A bare Socket.IO server on the lean engine (pings every 0.3 s, 0.6 s for the pong) with a
+    namespace that records connects and disconnects and emits `count` numbered events on `burst`."""
+    sio = ContactSocketServer(async_mode="aiohttp", ping_interval=0.3, ping_timeout=0.6, cors_allowed_origins=None)
+    seen: dict[str, list[str]] = {"connect": [], "disconnect": []}
+
+    @sio.on("connect")
+    async def _connect(sid, environ, auth=None):
+        seen["connect"].append(sid)
+
+    @sio.on("disconnect")
+    async def _disconnect(sid, reason=None):
+        seen["disconnect"].append(sid)
+
+    @sio.on("burst")
+    async def _burst(sid, data):
+        for i in range(data["count"]):
+            await sio.emit("n", {"i": i, "pad": "x" * data.get("pad", 0)}, to=sid)
+        return "sent"
+
+    app = web.Application()
+    sio.attach(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield sio, f"http://127.0.0.1:{port}", seen, runner
+    await runner.cleanup()
+
+
+def _transport_tasks() -> list[str]:
+    names = [getattr(t.get_coro(), "__qualname__", "") for t in asyncio.all_tasks()]
+    return [n for n in names if n.startswith(("AsyncSocket._websocket_handler", "LeanSocket._write_queued"))]
+
+
+async def _until(check, timeout: float = 5) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+async def _raw_connect(http: aiohttp.ClientSession, base: str) -> aiohttp.ClientWebSocketResponse:
+    ws = await http.ws_connect(f"{base}/socket.io/?EIO=4&transport=websocket")
+    assert (await ws.receive_str(timeout=5)).startswith("0")
+    await ws.send_str("40")
+    assert (await ws.receive_str(timeout=5)).startswith("40")
+    return ws
+
+
+async def _events(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[int]:
+    got: list[int] = []
+    while len(got) < count:
+        frame = await ws.receive_str(timeout=10)
+        if frame == "2":
+            await ws.send_str("3")
+        elif frame.startswith('42["n"'):
+            got.append(json.loads(frame[2:])[1]["i"])
+    return got
+
+
+async def test_an_idle_websocket_has_no_reader_or_writer_task_of_its_own(relay):
+    sio, base, _seen, _ = relay
+    async with aiohttp.ClientSession() as http:
+        sockets = [await _raw_connect(http, base) for _ in range(5)]
+        await asyncio.sleep(0.05)
+        assert _transport_tasks() == []
+        assert {type(s) for s in sio.eio.sockets.values()} == {LeanSocket}
+        for ws in sockets:
+            await ws.close()
+
+
+async def test_a_burst_arrives_complete_and_in_order_and_the_writer_then_ends(relay):
+    _, base, _seen, _ = relay
+    async with aiohttp.ClientSession() as http:
+        ws = await _raw_connect(http, base)
+        await ws.send_str('421["burst",{"count":500}]')
+        assert await _events(ws, 500) == list(range(500))
+        await _until(lambda: _transport_tasks() == [])
+        await ws.close()
+
+
+async def test_a_packet_to_an_idle_socket_is_written_at_once_without_a_task(relay):
+    sio, base, seen, _ = relay
+    async with aiohttp.ClientSession() as http:
+        ws = await _raw_connect(http, base)
+        (sock,) = sio.eio.sockets.values()
+        for i in range(3):
+            await sio.emit("n", {"i": i}, to=seen["connect"][0])
+            assert sock.queue.writer is None and sock.queue.qsize() == 0  # on the wire already
+        assert await _events(ws, 3) == [0, 1, 2]
+        await ws.close()
+
+
+async def test_a_client_that_does_not_read_gets_backpressure_then_everything_in_order(relay):
+    """While the client reads nothing the writer waits for the transport to drain and the
+    rest waits in the queue; once it reads, every frame arrives, in order."""
+    sio, base, _seen, _ = relay
+    async with aiohttp.ClientSession() as http:
+        ws = await _raw_connect(http, base)
+        (sock,) = sio.eio.sockets.values()
+        reader = ws._response.connection.protocol  # type: ignore[union-attr]
+        reader.pause_reading()  # the client's kernel buffers fill, then the server's transport pauses
+        await ws.send_str('421["burst",{"count":400,"pad":20000}]')
+        await _until(lambda: sock.queue.qsize() > 0 and sock.queue.writer is not None)
+        reader.resume_reading()
+        assert await _events(ws, 400) == list(range(400))
+        await _until(lambda: sock.queue.writer is None and sock.queue.qsize() == 0)
+        await ws.close()
+
+
+async def test_a_server_side_disconnect_closes_the_websocket_at_once(relay):
+    sio, base, seen, _ = relay
+    async with aiohttp.ClientSession() as http:
+        ws = await _raw_connect(http, base)
+        sid = seen["connect"][0]
+        started = asyncio.get_running_loop().time()
+        await sio.disconnect(sid)
+        while True:
+            msg = await ws.receive(timeout=5)
+            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                break
+        assert asyncio.get_running_loop().time() - started < 2
+        await _until(lambda: sio.eio.sockets == {} and seen["disconnect"] == [sid])
+
+
+async def test_a_client_silent_after_connecting_is_closed_without_a_read_timeout(relay):
+    """No pong and nothing else: Engine.IO's ping check closes the socket and the writer closes the
+    WebSocket (there is no read timeout any more)."""
+    sio, base, seen, _ = relay
+    async with aiohttp.ClientSession() as http:
+        ws = await _raw_connect(http, base)
+        started = asyncio.get_running_loop().time()
+        while True:
+            msg = await ws.receive(timeout=5)  # the ping ("2") is not answered
+            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                break
+        # ping after 0.3 s, given up 0.6 s later, found by the check within another 0.6 s
+        assert asyncio.get_running_loop().time() - started < 3
+        await _until(lambda: sio.eio.sockets == {} and len(seen["disconnect"]) == 1)
+
+
+async def test_a_socket_closed_mid_write_ends_cleanly(relay, caplog):
+    sio, base, seen, _ = relay
+    loop = asyncio.get_running_loop()
+    unretrieved: list[dict] = []
+    loop.set_exception_handler(lambda _loop, context: unretrieved.append(context))
+    try:
+        async with aiohttp.ClientSession() as http:
+            ws = await _raw_connect(http, base)
+            (sock,) = sio.eio.sockets.values()
+            await ws.send_str('421["burst",{"count":300,"pad":20000}]')
+            await _until(lambda: sock.queue.writer is not None)
+            ws._response.connection.transport.abort()  # type: ignore[union-attr]
+            await _until(lambda: sio.eio.sockets == {} and len(seen["disconnect"]) == 1)
+            await _until(lambda: sock.queue.writer is None and sock.queue.qsize() == 0 and sock.queue.ws is None)
+            await sock.queue.join()  # every packet was done with: a close(wait=True) would not hang
+        assert _transport_tasks() == []
+        assert unretrieved == []
+    finally:
+        loop.set_exception_handler(None)
+
+
+async def test_many_sockets_closing_at_once_all_end(relay):
+    sio, base, seen, _ = relay
+    async with aiohttp.ClientSession() as http:
+        sockets = await asyncio.gather(*(_raw_connect(http, base) for _ in range(60)))
+        assert len(sio.eio.sockets) == 60
+        half = len(sockets) // 2
+        await asyncio.gather(*(ws.close() for ws in sockets[:half]))
+        for ws in sockets[half:]:
+            ws._response.connection.transport.abort()  # type: ignore[union-attr]
+        await _until(lambda: sio.eio.sockets == {} and len(seen["disconnect"]) == 60)
+        assert sorted(seen["disconnect"]) == sorted(seen["connect"])
+        await _until(lambda: _transport_tasks() == [])
+
+
+async def test_an_upgrade_from_polling_still_works(relay):
+    sio, base, seen, _ = relay
+    client = socketio.AsyncClient(reconnection=False)
+    got: list[int] = []
+    client.on("n", lambda data: got.append(data["i"]))
+    await client.connect(base, transports=["polling", "websocket"], wait_timeout=5)
+    try:
+        await _until(lambda: client.eio.current_transport == "websocket")
+        (sock,) = sio.eio.sockets.values()
+        assert sock.upgraded and sock.queue.ws is not None
+        assert await client.call("burst", {"count": 50}, timeout=5) == "sent"
+        await _until(lambda: len(got) == 50)
+        assert got == list(range(50))
+        await asyncio.sleep(1)  # pings and pongs over the upgraded socket keep it open
+        assert sio.eio.sockets and client.connected
+    finally:
+        await client.disconnect()
+    await _until(lambda: sio.eio.sockets == {} and len(seen["disconnect"]) == 1)
+
+
+async def test_the_server_shutting_down_closes_every_websocket(relay):
+    sio, base, seen, runner = relay
+    async with aiohttp.ClientSession() as http:
+        sockets = [await _raw_connect(http, base) for _ in range(10)]
+        await asyncio.wait_for(runner.cleanup(), 15)
+        for ws in sockets:
+            while True:
+                msg = await ws.receive(timeout=5)
+                if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                    break
+        assert sorted(seen["disconnect"]) == sorted(seen["connect"])
+
+
+def test_packets_the_server_builds_are_not_searched_for_bytes_and_encode_as_before(monkeypatch):
+    from chat.sockets import GuardedPacket
+
+    def searched(*_args):
+        raise AssertionError("searched for bytes")
+
+    data = ["message", {"conversation_id": "c", "text": "hallo", "seq": [1, {"x": None}]}]
+    expected = socketio.packet.Packet(socketio.packet.EVENT, data=data, namespace="/agent", id=3).encode()
+    monkeypatch.setattr(GuardedPacket, "data_is_binary", classmethod(searched))
+    built = GuardedPacket(socketio.packet.EVENT, data=data, namespace="/agent", id=3)
+    assert built.packet_type == socketio.packet.EVENT and built.encode() == expected
+    # A client's binary event is still read as one (and refused by the namespaces: test_bad_input).
+    incoming = GuardedPacket(encoded_packet='51-/visitor,["message",{"_placeholder":true,"num":0}]')
+    assert incoming.packet_type == socketio.packet.BINARY_EVENT and incoming.attachment_count == 1
