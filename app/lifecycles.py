@@ -78,7 +78,6 @@ async def fanout(app: web.Application) -> AsyncIterator[None]:
         sio.manager_initialized = True
         manager.initialize()
     yield
-    await manager.drain()  # the emits of the last moments still reach the other processes
 
 
 async def presence(app: web.Application) -> AsyncIterator[None]:

@@ -16,12 +16,7 @@ cross-process delivery resumes long after Redis is back. Here:
   froze (SIGSTOP, a stalled host) never drops the subscription, so no resubscribe announces
   its return, and no later emit may come to carry it;
 - a publish has a short timeout, so an event's answer never waits on a Redis that hangs; the
-  state is logged once when it changes, not once per emit;
-- emits are not published one by one: they wait in an outbox that one sender task empties,
-  everything that came in meanwhile as one Redis message (a `batch`, in order). An event's
-  answer no longer waits on Redis at all, and every process reads one message from Redis per
-  batch instead of one per emit: per emit, reading and writing Redis was most of what a second
-  process cost (docs/performance.md, "What a second process costs").
+  state is logged once when it changes, not once per emit.
 
 The database stays the truth: a client that missed something still catches up by seq."""
 
@@ -43,10 +38,6 @@ _CALLBACK = b'"method": "callback"'  # as python-socketio's json writes it
 # Connections one process may open to Redis at once (each client: the fan-out, the limits and
 # presence); Redis's own default limit is 10,000 clients.
 REDIS_MAX_CONNECTIONS = 1000
-# At most this many emits in one published batch (a Redis message stays small: a queue snapshot
-# to every agent group may be ~100 kB).
-MAX_BATCH = 100
-BATCH = "batch"  # the method of a message that carries several (`messages`, oldest first)
 
 
 def reaches_nobody_here(manager: socketio.AsyncManager, namespace: str | None, room: Any, skip_sid: Any) -> bool:
@@ -120,12 +111,6 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         self.listening = False
         # Failed publishes and lost subscriptions since start (the `/metrics` Redis error count).
         self.redis_errors = 0
-        # What python-socketio asked to publish and is not sent yet, oldest first; one sender.
-        self._outbox: deque[Any] = deque()
-        self._sender: asyncio.Task[None] | None = None
-        # Redis messages published, and emits (and other messages) in them, since start.
-        self.published = 0
-        self.published_items = 0
 
     async def _listen(self) -> AsyncIterator[Any]:  # pragma: no cover - needs a Redis
         # Every process hears its own publishes back and python-socketio decodes each one only
@@ -136,23 +121,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         async for data in super()._listen():
             if isinstance(data, bytes) and own in data and _CALLBACK not in data:
                 continue
-            for message in self._unpacked(data):
-                yield message
-
-    def _unpacked(self, data: Any) -> list[Any]:
-        """The messages in what was heard, decoded once here (python-socketio takes dicts as
-        they are): a batch gives its messages in order; what cannot be read gives nothing, as
-        python-socketio would have dropped it."""
-        try:
-            message = self.json.loads(data) if isinstance(data, (bytes, str)) else data
-        except Exception:
-            return []
-        if not isinstance(message, dict):
-            return []
-        if message.get("method") == BATCH:
-            inner = message.get("messages")
-            return [m for m in inner if isinstance(m, dict)] if isinstance(inner, list) else []
-        return [message]
+            yield data
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         # Every emit of every process comes here (ours before it is published): one for rooms
@@ -178,38 +147,6 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         return self.listening and time.monotonic() >= self._ready_at
 
     async def _publish(self, data: Any) -> Any:
-        """Into the outbox: the sender publishes it with whatever else is waiting (the caller
-        does not wait on Redis)."""
-        self._outbox.append(data)
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.get_running_loop().create_task(self._send_outbox())
-        return None
-
-    async def _send_outbox(self) -> None:
-        # Started in a later turn of the event loop than the emit that woke it: the emits of
-        # every handler resumed in that turn (one commit of the message writer resumes many)
-        # are in the outbox by then; while a publish waits, the next batch gathers.
-        while self._outbox:
-            n = min(len(self._outbox), MAX_BATCH)
-            items = [self._outbox.popleft() for _ in range(n)]
-            data = items[0] if n == 1 else {"method": BATCH, "host_id": self.host_id, "messages": items}
-            self.published += 1
-            self.published_items += n
-            try:
-                await self._publish_now(data)
-            except Exception as exc:  # pragma: no cover - _publish_now keeps what fails
-                log.error("fanout_send_failed", error=type(exc).__name__)
-
-    async def drain(self, timeout_s: float | None = None) -> None:
-        """Wait (at most `timeout_s`, by default two publish timeouts) until the outbox is
-        published or kept: at shutdown, the last emits still go out."""
-        sender = self._sender
-        if sender is None or sender.done():
-            return
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.shield(sender), timeout_s or 2 * self.publish_timeout_s)
-
-    async def _publish_now(self, data: Any) -> Any:
         if self._kept or not self.healthy:
             # Keep the order: what waits goes first, this one after it; all of it once the
             # processes listen again.
@@ -236,7 +173,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
             self._redis_connect()
         try:
             # No socket timeout on the client (its subscriber blocks on reads by design): the
-            # publish itself is bounded, so the outbox never waits on a Redis that hangs. A
+            # publish itself is bounded, so an emit never waits on a Redis that hangs. A
             # deadline, not `wait_for`, which ran every publish in a task of its own.
             async with asyncio.timeout(self.publish_timeout_s):
                 return await self.redis.publish(self.channel, self.json.dumps(data))
