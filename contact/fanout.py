@@ -173,10 +173,10 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
             self._redis_connect()
         try:
             # No socket timeout on the client (its subscriber blocks on reads by design): the
-            # publish itself is bounded, so an emit never waits on a Redis that hangs.
-            return await asyncio.wait_for(
-                self.redis.publish(self.channel, self.json.dumps(data)), self.publish_timeout_s
-            )
+            # publish itself is bounded, so an emit never waits on a Redis that hangs. A
+            # deadline, not `wait_for`, which ran every publish in a task of its own.
+            async with asyncio.timeout(self.publish_timeout_s):
+                return await self.redis.publish(self.channel, self.json.dumps(data))
         except Exception:
             self.connected = False
             raise

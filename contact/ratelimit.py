@@ -26,6 +26,10 @@ class RateLimiter(Protocol):
     async def reset(self, key: str) -> None: ...
 
 
+# At most this many hits in one script call (Redis runs a script without interruption).
+MAX_HITS = 200
+
+
 class MemoryRateLimiter:
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
@@ -55,24 +59,64 @@ class MemoryRateLimiter:
         self._windows.pop(key, None)
 
 
+# Count one event for each key; the first of a window starts its expiry (a window never outlives
+# itself, also when a process stops between the two steps). KEYS[i] has its window in ARGV[i].
+_INCR_WITH_EXPIRY = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+    local count = redis.call('INCR', key)
+    if redis.call('TTL', key) < 0 then
+        redis.call('EXPIRE', key, ARGV[i])
+    end
+    counts[i] = count
+end
+return counts
+"""
+
+
 class RedisRateLimiter:
     """Limits shared by every process. Redis never sees what is limited (a client address, a
-    username): each key is a keyed hash of it, `vt:rl:<hmac>`, with a key Redis does not hold."""
+    username): each key is a keyed hash of it, `vt:rl:<hmac>`, with a key Redis does not hold.
+
+    Every visitor message passes here: the hits of one turn of the event loop go to Redis as
+    one script call (one round trip, and one command for redis-py to write and read), each
+    caller answered from it. With two processes a MULTI/INCR/EXPIRE/EXEC pipeline per hit was
+    a tenth of each process's CPU (docs/performance.md, "What a second process costs")."""
 
     def __init__(self, redis: Any, key: bytes) -> None:
         self._redis = redis
         self._key = key
+        self._incr = redis.register_script(_INCR_WITH_EXPIRY)
+        # Hits waiting for the next script call: (name, window, limit, the caller's answer).
+        self._pending: list[tuple[str, int, int, asyncio.Future[bool]]] = []
+        self._sender: asyncio.Task[None] | None = None
 
     def _name(self, key: str) -> str:
         return "vt:rl:" + hmac.new(self._key, key.encode(), hashlib.sha256).hexdigest()[:40]
 
     async def hit(self, key: str, limit: int, window_s: int) -> bool:
-        rkey = self._name(key)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(rkey)
-            pipe.expire(rkey, window_s, nx=True)
-            count, _ = await pipe.execute()
-        return int(count) <= limit
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((self._name(key), window_s, limit, answer))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send())
+        return await answer
+
+    async def _send(self) -> None:
+        # Started a turn after the hit that woke it: the hits of that turn are all pending.
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_HITS], self._pending[MAX_HITS:]
+            try:
+                counts = await self._incr(keys=[b[0] for b in batch], args=[b[1] for b in batch])
+            except BaseException as exc:
+                for *_, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(exc if isinstance(exc, Exception) else ConnectionError())
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, _, limit, answer), count in zip(batch, counts, strict=True):
+                if not answer.done():  # a caller that gave up waiting
+                    answer.set_result(int(count) <= limit)
 
     async def exceeded(self, key: str, limit: int, window_s: int) -> bool:
         count = await self._redis.get(self._name(key))
@@ -97,7 +141,9 @@ class FallbackRateLimiter:
 
     async def _try(self, call: Callable[[RateLimiter], Any]) -> Any:
         try:
-            result = await asyncio.wait_for(call(self.primary), self.timeout_s)
+            # A deadline, not `wait_for`: no task of its own for every visitor message.
+            async with asyncio.timeout(self.timeout_s):
+                result = await call(self.primary)
         except Exception as exc:
             self.redis_errors += 1
             if not self.degraded:

@@ -223,3 +223,43 @@ async def test_the_supervisors_board_follows_a_status_set_on_the_other_process(c
     assert [a["status"] for a in snapshot["agents"] if a["online"] and a["role"] == "advisor"] == ["pauze"]
     await advisor.disconnect()
     await boss.disconnect()
+
+
+async def test_a_burst_across_processes_reaches_every_socket_exactly_once(cluster):
+    """Emits travel between processes in batches (contact/fanout.py): a burst from both sides,
+    with the visitor open on both processes, reaches every socket once, none twice, none lost."""
+    username, password = cluster.add_agent()
+    agent = await agent_client(cluster.b.url, await login(cluster.b.url, username, password))
+    here = await visitor(cluster.a.url)
+    started = await here.call("start", start_payload())
+    cid = started["conversation_id"]
+    await agent.call("accept", {"conversation_id": cid})
+    there = await visitor(cluster.b.url)  # the same visitor, a second tab on the other process
+    await there.call("resume", {"resume_token": started["resume_token"], "after_seq": 0})
+    sends = [here.call("message", {"client_id": f"v{i}", "text": f"v {i}"}) for i in range(15)]
+    sends += [
+        agent.call("message", {"conversation_id": cid, "client_id": f"a{i}", "text": f"a {i}"}) for i in range(15)
+    ]
+    acks = await asyncio.gather(*sends)
+    visitor_seqs = sorted(a["seq"] for a in acks[:15])
+    agent_seqs = sorted(a["seq"] for a in acks[15:])
+    everything = sorted(visitor_seqs + agent_seqs)
+
+    def seqs(client, sender: str) -> list[int]:
+        return sorted(m["seq"] for m in client.events.get("message", []) if m.get("sender") == sender)
+
+    for _ in range(100):
+        if (
+            seqs(agent, "visitor") == visitor_seqs
+            and seqs(here, "agent") == agent_seqs
+            and sorted(seqs(there, "visitor") + seqs(there, "agent")) == everything
+        ):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # a duplicate would arrive by now
+    assert seqs(agent, "visitor") == visitor_seqs  # from A to B
+    assert seqs(here, "agent") == agent_seqs  # from B to A
+    assert seqs(here, "visitor") == []  # the sender's own tab gets its acks, not echoes
+    assert sorted(seqs(there, "visitor") + seqs(there, "agent")) == everything  # both, once
+    for client in (here, there, agent):
+        await client.disconnect()

@@ -58,3 +58,49 @@ async def test_a_500_logs_the_route_not_the_token_the_query_or_the_message(caplo
     assert len(failed) == 1 and "/api/callbacks/{token}" in failed[0] and "ValueError" in failed[0]
     for secret in ("GEHEIMTOKEN123", "a@b.nl", "0612345678", "127.0.0.1", "kapot"):
         assert secret not in text, secret
+
+
+async def test_hits_of_one_moment_share_one_call_and_each_gets_its_own_answer(redis_url):
+    """The hits of one turn of the event loop go to Redis as one script call: every hit is
+    counted, in order, and each caller learns whether it is within its own limit."""
+    import asyncio
+
+    client = aioredis.from_url(redis_url)
+    try:
+        limiter = RedisRateLimiter(client, b"b" * 32)
+        calls = 0
+        script = limiter._incr
+
+        async def counted(**kwargs):
+            nonlocal calls
+            calls += 1
+            return await script(**kwargs)
+
+        limiter._incr = counted
+        answers = await asyncio.gather(
+            *(limiter.hit("msg:x", 3, 60) for _ in range(5)), limiter.hit("msg:y", 1, 60), limiter.hit("msg:z", 9, 60)
+        )
+        assert answers == [True, True, True, False, False, True, True]
+        assert calls == 1
+        assert not await limiter.hit("msg:y", 1, 60)  # a later moment: counted on
+        assert 0 < await client.ttl(limiter._name("msg:x")) <= 60  # the window expires
+    finally:
+        await client.flushdb()
+        await client.aclose()
+
+
+async def test_a_redis_that_is_gone_answers_every_waiting_hit_with_its_error():
+    from contact.ratelimit import FallbackRateLimiter, MemoryRateLimiter
+
+    client = aioredis.from_url("redis://127.0.0.1:1", socket_connect_timeout=0.2)
+    try:
+        import asyncio
+
+        limiter = RedisRateLimiter(client, b"g" * 32)
+        results = await asyncio.gather(*(limiter.hit(f"k{i}", 5, 60) for i in range(3)), return_exceptions=True)
+        assert all(isinstance(r, Exception) for r in results)
+        fallback = FallbackRateLimiter(limiter, MemoryRateLimiter(), timeout_s=1)
+        assert all(await asyncio.gather(*(fallback.hit("m", 5, 60) for _ in range(3))))
+        assert fallback.degraded and fallback.redis_errors == 3
+    finally:
+        await client.aclose()
