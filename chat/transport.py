@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
 
 import engineio
 import socketio
+import structlog
 from aiohttp import WSMsgType
 from aiohttp.web import WebSocketResponse
 from engineio import exceptions, packet
@@ -77,6 +79,19 @@ def library_changes() -> list[str]:
 
 
 _TEXT = WSMsgType.TEXT
+log = structlog.get_logger(__name__)
+
+
+@functools.cache
+def aiohttp_as_checked() -> bool:
+    """Whether the parts of aiohttp that `_write_at_once` reads are as checked. aiohttp has only
+    a lower bound (python-engineio is pinned), so a newer aiohttp on a fresh machine must not
+    break sending: then every packet goes through the writer task and `WebSocketResponse`'s
+    own public `send_str`, a little slower, and the start-up says so once."""
+    changed = [name for name in library_changes() if name.startswith("aiohttp")]
+    if changed:
+        log.warning("transport_fast_write_off", changed=changed)
+    return not changed
 
 
 class SlimQueue:
@@ -195,7 +210,7 @@ class LeanSocket(AsyncSocket):
 
     def _wake_writer(self) -> None:
         queue = self.queue
-        if queue.writer is None and (self.closed or not _write_at_once(queue)):
+        if queue.writer is None and (self.closed or not aiohttp_as_checked() or not _write_at_once(queue)):
             queue.writer = asyncio.get_running_loop().create_task(self._write_queued(queue.ws))
 
     async def _write_queued(self, ws: Any) -> None:
