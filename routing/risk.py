@@ -129,6 +129,11 @@ _COMMON_LINES = (
 _COMMON = frozenset(" ".join(_COMMON_LINES).split())
 # One bit per common word: what a multi-word entry needs is tested on one int per message (`_Analysis` [4]).
 _COMMON_BIT = {word: 1 << rank for rank, word in enumerate(sorted(_COMMON))}
+# Above those, one bit per bucket of places of rarer words in multi-word entries (`RiskDetector._place_bit`): an entry
+# whose other words no word of the message can be is skipped without looking around its anchor. Shared buckets
+# only let an entry through that is then looked for as before, so results are the same; 512 keeps the message's
+# mask sparse (about 50 such places are filled in a median message, of some 2,800).
+_PLACE_BUCKETS = 512
 
 
 def _bits(words: Iterable[str]) -> int:
@@ -161,7 +166,8 @@ _Analysis = tuple[
     # (key and place are `_place` numbers: one small int hashes and compares cheaper than a tuple of three)
     tuple[tuple[int, int, int, int, int, int, int, int], ...],
     frozenset[int],  # every place in a multi-word entry this word can take, as `_place(concept, entry, position)`
-    int,  # the common words it is, as written or squeezed, as a bit mask (`_COMMON_BIT`: what an entry needs)
+    int,  # the common words it is, as written or squeezed, and the buckets of the places of rarer words it can take,
+    # as a bit mask (`_COMMON_BIT`, `RiskDetector._place_bit`: what an entry needs)
     str,  # its lemma
     tuple[int, ...],  # all one-word concepts
     float,  # the model's weight of the lemma
@@ -492,7 +498,27 @@ class RiskDetector:
         # Common words match only as written (they are not lemmatised): an entry whose common words are not all in
         # the message cannot be there, which is cheaper to know than to look around its anchor.
         # As a bit mask over the common words (`_COMMON_BIT`): one int per entry, tested against the message's mask.
-        self._needs = [[_bits(w for w in entry if w in _COMMON) for entry in c.entries] for c in self.concepts]
+        # The places of its other words that are not common, by bucket, in the same int: all must be in the message.
+        self._place_bit: dict[int, int] = {}
+        for c, concept in enumerate(self.concepts):
+            for e, entry in enumerate(concept.entries):
+                if len(entry) > 1:
+                    for q, word in enumerate(entry):
+                        if word not in _COMMON:
+                            bucket = len(self._place_bit) % _PLACE_BUCKETS
+                            self._place_bit[_place(c, e, q)] = 1 << (len(_COMMON_BIT) + bucket)
+        self._needs = [
+            [
+                _bits(w for w in entry if w in _COMMON)
+                | functools.reduce(
+                    int.__or__,
+                    (self._place_bit.get(_place(c, e, q), 0) for q in range(len(entry)) if q != self._anchor[c][e]),
+                    0,
+                )
+                for e, entry in enumerate(concept.entries)
+            ]
+            for c, concept in enumerate(self.concepts)
+        ]
         self._compiled_rules = [
             (
                 rule,
@@ -610,6 +636,8 @@ class RiskDetector:
         most = max(0.0, *first.values()) if first else 0.0
         least = min(0.0, *first.values()) if first else 0.0
         common = _COMMON_BIT.get(word, 0) | _COMMON_BIT.get(_squeeze(word), 0)
+        for place in multi:
+            common |= self._place_bit.get(place, 0)
         result = (
             plain, negatable, anchors, multi, common, lemma, plain + negatable, weight, first, stop, most, least
         )
