@@ -175,7 +175,12 @@ _Analysis = tuple[
     bool,  # the matcher must stop at it: a clause mark, or a word that starts a concept or anchors an entry
     float,  # the most a pair starting with the lemma can add to the model's score (0 or more)
     float,  # the most it can take away (0 or less)
+    str,  # the word itself ("" for `_SPLIT`)
 ]
+
+
+# The token-cache record of a chat word written out in several words ("kb" -> "ik heb"): no word of its own.
+_SPLIT: _Analysis = ((), (), (), frozenset(), 0, "", (), 0.0, None, False, 0.0, 0.0, "")
 
 
 class RiskDataError(ValueError):
@@ -375,6 +380,9 @@ class Model:
             score += name_weight
         if ruled:
             floor = self.context if context and self.context is not None else self.threshold
+            # A rule's signal is quieted only on evidence against it: never where the message's own features weigh
+            # for danger (its score at or above the bias), however high the threshold (routing/risk_model.standing).
+            floor = min(floor, self.bias)
         else:
             floor = self.threshold if self.add is None else self.add
         # The pairs are looked up only where they can change the answer: most messages score far from the floor
@@ -493,7 +501,10 @@ class RiskDetector:
         self._suffix_lengths = sorted(self._lexicon.suffix_lengths)
         self._wild_lengths = sorted(self._lexicon.wild_lengths)
         self._cache: dict[str, _Analysis] = {}
-        self._token_cache: dict[str, tuple[tuple[str, ...], tuple[_Analysis, ...], tuple[int, ...]]] = {}
+        # Raw token -> the analysis of its word (one object per token: what a message touches is most of its cost),
+        # or `_SPLIT` for a chat word written out in several words (`_split_tokens`: their analyses).
+        self._token_cache: dict[str, _Analysis] = {}
+        self._split_tokens: dict[str, tuple[_Analysis, ...]] = {}
         self._anchor = [[_anchor(entry) for entry in c.entries] for c in self.concepts]
         # Common words match only as written (they are not lemmatised): an entry whose common words are not all in
         # the message cannot be there, which is cheaper to know than to look around its anchor.
@@ -555,6 +566,7 @@ class RiskDetector:
         self._context = frozenset(self._index[name] for name in CONTEXT if name in self._index)
         # simplemma loads its dictionary on first use: do it now, so detecting never reads a file.
         simplemma.lemmatize("slaan", lang="nl")
+        self._dot = self._analyse(".")
 
     @classmethod
     def from_file(
@@ -639,7 +651,7 @@ class RiskDetector:
         for place in multi:
             common |= self._place_bit.get(place, 0)
         result = (
-            plain, negatable, anchors, multi, common, lemma, plain + negatable, weight, first, stop, most, least
+            plain, negatable, anchors, multi, common, lemma, plain + negatable, weight, first, stop, most, least, word
         )
         if len(self._cache) >= _WORD_CACHE_SIZE:
             self._cache.clear()
@@ -815,28 +827,44 @@ class RiskDetector:
         analysed: list[_Analysis] = []
         stops: list[int] = []
         cache = self._token_cache
+        dot = self._dot
         for token in _TOKENS.findall(_plain(text)):
             got = cache.get(token)
             if got is None:
-                parts = _token(token)
-                analyses = tuple(self._analyse(part) for part in parts)
-                got = (parts, analyses, tuple(k for k, analysis in enumerate(analyses) if analysis[9]))
-                if len(cache) >= _WORD_CACHE_SIZE:
-                    cache.clear()
-                cache[token] = got
-            if got[0] is _CLAUSE:
+                got = self._record(token)
+            if got is dot:
                 if words and words[-1] != ".":
                     stops.append(len(words))
                     words.append(".")
-                    analysed.append(got[1][0])
+                    analysed.append(got)
+            elif got[12]:
+                if got[9]:
+                    stops.append(len(words))
+                words.append(got[12])
+                analysed.append(got)
             else:
-                if got[2]:
-                    base = len(words)
-                    for k in got[2]:
-                        stops.append(base + k)
-                words.extend(got[0])
-                analysed.extend(got[1])
+                for part in self._split_tokens[token]:
+                    if part[9]:
+                        stops.append(len(words))
+                    words.append(part[12])
+                    analysed.append(part)
         return words, analysed, stops
+
+    def _record(self, token: str) -> _Analysis:
+        """What `_token_cache` keeps for a raw token: the analysis of its word, or `_SPLIT` (see `_split_tokens`)."""
+        parts = _token(token)
+        if len(self._token_cache) >= _WORD_CACHE_SIZE:
+            self._token_cache.clear()
+            self._split_tokens.clear()
+        if parts is _CLAUSE:
+            got = self._dot
+        elif len(parts) == 1:
+            got = self._analyse(parts[0])
+        else:
+            self._split_tokens[token] = tuple(self._analyse(part) for part in parts)
+            got = _SPLIT
+        self._token_cache[token] = got
+        return got
 
     def _around(
         self, words: list[str], analysed: list[_Analysis], i: int, c: int, e: int, p: int, length: int
