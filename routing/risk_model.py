@@ -106,10 +106,12 @@ def flagged(ruled: int, value: float, keep: float, add: float, context: float | 
 
 
 def standing(ruled: int, value: float, bias: float) -> int:
-    """What the rules said, as `flagged` weighs it: a rule's signal in a message whose own features weigh for danger
-    (its score at or above the model's bias) stands like acuut. The model quiets a rule only on evidence against it,
-    never by its prior alone: a bare "hij vermoordt me" says nothing else, and must not be quieted (round 8: the
-    thresholds chosen with writer I rose to -0.9, just above such a message's score)."""
+    """What the rules said, as `flagged` weighs it in `measure` (as the detector does): a rule's signal in a message
+    whose own features weigh for danger (its score at or above the model's bias) stands like acuut. The model quiets
+    a rule only on evidence against it, never by its prior alone: a bare "hij vermoordt me" says nothing else, and
+    must not be quieted (round 8: the thresholds chosen with writer I rose to -0.9, just above such a message's
+    score). The thresholds are chosen without it: counting such signals as standing there made the choice raise
+    `add` to 0.1-0.2, and writer B left out lost recall (0.969 -> 0.957) for a point of precision."""
     return 2 if ruled in (1, 3) and value >= bias else ruled
 
 
@@ -185,24 +187,14 @@ def held_out_scores(
         for g, held in enumerate(groups):
             key = without | {names[g] if names else str(g)}
             bias, weights = _fit_without(groups, g, settings, fits if names else None, key)
-            by_writer.append(
-                [
-                    (value, label, standing(ruled, value, bias))
-                    for features, label, ruled in held
-                    for value in (score(bias, weights, features),)
-                ]
-            )
+            by_writer.append([(score(bias, weights, features), label, ruled) for features, label, ruled in held])
         return by_writer
     scored: Scored = []
     data = [e for group in groups for e in group]
     for fold in range(FOLDS):
         held = [example for i, example in enumerate(data) if i % FOLDS == fold]
         bias, weights = fit([example for i, example in enumerate(data) if i % FOLDS != fold], settings)
-        scored.extend(
-            (value, label, standing(ruled, value, bias))
-            for features, label, ruled in held
-            for value in (score(bias, weights, features),)
-        )
+        scored.extend((score(bias, weights, features), label, ruled) for features, label, ruled in held)
     return [scored]
 
 
