@@ -129,6 +129,11 @@ _COMMON_LINES = (
 _COMMON = frozenset(" ".join(_COMMON_LINES).split())
 # One bit per common word: what a multi-word entry needs is tested on one int per message (`_Analysis` [4]).
 _COMMON_BIT = {word: 1 << rank for rank, word in enumerate(sorted(_COMMON))}
+# Above those, one bit per bucket of places of rarer words in multi-word entries (`RiskDetector._place_bit`): an entry
+# whose other words no word of the message can be is skipped without looking around its anchor. Shared buckets
+# only let an entry through that is then looked for as before, so results are the same; 512 keeps the message's
+# mask sparse (about 50 such places are filled in a median message, of some 2,800).
+_PLACE_BUCKETS = 512
 
 
 def _bits(words: Iterable[str]) -> int:
@@ -161,7 +166,8 @@ _Analysis = tuple[
     # (key and place are `_place` numbers: one small int hashes and compares cheaper than a tuple of three)
     tuple[tuple[int, int, int, int, int, int, int, int], ...],
     frozenset[int],  # every place in a multi-word entry this word can take, as `_place(concept, entry, position)`
-    int,  # the common words it is, as written or squeezed, as a bit mask (`_COMMON_BIT`: what an entry needs)
+    int,  # the common words it is, as written or squeezed, and the buckets of the places of rarer words it can take,
+    # as a bit mask (`_COMMON_BIT`, `RiskDetector._place_bit`: what an entry needs)
     str,  # its lemma
     tuple[int, ...],  # all one-word concepts
     float,  # the model's weight of the lemma
@@ -169,7 +175,12 @@ _Analysis = tuple[
     bool,  # the matcher must stop at it: a clause mark, or a word that starts a concept or anchors an entry
     float,  # the most a pair starting with the lemma can add to the model's score (0 or more)
     float,  # the most it can take away (0 or less)
+    str,  # the word itself ("" for `_SPLIT`)
 ]
+
+
+# The token-cache record of a chat word written out in several words ("kb" -> "ik heb"): no word of its own.
+_SPLIT: _Analysis = ((), (), (), frozenset(), 0, "", (), 0.0, None, False, 0.0, 0.0, "")
 
 
 class RiskDataError(ValueError):
@@ -369,6 +380,9 @@ class Model:
             score += name_weight
         if ruled:
             floor = self.context if context and self.context is not None else self.threshold
+            # A rule's signal is quieted only on evidence against it: never where the message's own features weigh
+            # for danger (its score at or above the bias), however high the threshold (routing/risk_model.standing).
+            floor = min(floor, self.bias)
         else:
             floor = self.threshold if self.add is None else self.add
         # The pairs are looked up only where they can change the answer: most messages score far from the floor
@@ -487,12 +501,36 @@ class RiskDetector:
         self._suffix_lengths = sorted(self._lexicon.suffix_lengths)
         self._wild_lengths = sorted(self._lexicon.wild_lengths)
         self._cache: dict[str, _Analysis] = {}
-        self._token_cache: dict[str, tuple[tuple[str, ...], tuple[_Analysis, ...], tuple[int, ...]]] = {}
+        # Raw token -> the analysis of its word (one object per token: what a message touches is most of its cost),
+        # or `_SPLIT` for a chat word written out in several words (`_split_tokens`: their analyses).
+        self._token_cache: dict[str, _Analysis] = {}
+        self._split_tokens: dict[str, tuple[_Analysis, ...]] = {}
         self._anchor = [[_anchor(entry) for entry in c.entries] for c in self.concepts]
         # Common words match only as written (they are not lemmatised): an entry whose common words are not all in
         # the message cannot be there, which is cheaper to know than to look around its anchor.
         # As a bit mask over the common words (`_COMMON_BIT`): one int per entry, tested against the message's mask.
-        self._needs = [[_bits(w for w in entry if w in _COMMON) for entry in c.entries] for c in self.concepts]
+        # The places of its other words that are not common, by bucket, in the same int: all must be in the message.
+        self._place_bit: dict[int, int] = {}
+        for c, concept in enumerate(self.concepts):
+            for e, entry in enumerate(concept.entries):
+                if len(entry) > 1:
+                    for q, word in enumerate(entry):
+                        if word not in _COMMON:
+                            bucket = len(self._place_bit) % _PLACE_BUCKETS
+                            self._place_bit[_place(c, e, q)] = 1 << (len(_COMMON_BIT) + bucket)
+        self._all_bits = (1 << (len(_COMMON_BIT) + _PLACE_BUCKETS)) - 1
+        self._needs = [
+            [
+                _bits(w for w in entry if w in _COMMON)
+                | functools.reduce(
+                    int.__or__,
+                    (self._place_bit.get(_place(c, e, q), 0) for q in range(len(entry)) if q != self._anchor[c][e]),
+                    0,
+                )
+                for e, entry in enumerate(concept.entries)
+            ]
+            for c, concept in enumerate(self.concepts)
+        ]
         self._compiled_rules = [
             (
                 rule,
@@ -529,6 +567,7 @@ class RiskDetector:
         self._context = frozenset(self._index[name] for name in CONTEXT if name in self._index)
         # simplemma loads its dictionary on first use: do it now, so detecting never reads a file.
         simplemma.lemmatize("slaan", lang="nl")
+        self._dot = self._analyse(".")
 
     @classmethod
     def from_file(
@@ -610,8 +649,10 @@ class RiskDetector:
         most = max(0.0, *first.values()) if first else 0.0
         least = min(0.0, *first.values()) if first else 0.0
         common = _COMMON_BIT.get(word, 0) | _COMMON_BIT.get(_squeeze(word), 0)
+        for place in multi:
+            common |= self._place_bit.get(place, 0)
         result = (
-            plain, negatable, anchors, multi, common, lemma, plain + negatable, weight, first, stop, most, least
+            plain, negatable, anchors, multi, common, lemma, plain + negatable, weight, first, stop, most, least, word
         )
         if len(self._cache) >= _WORD_CACHE_SIZE:
             self._cache.clear()
@@ -748,7 +789,8 @@ class RiskDetector:
                 mask = 0
                 for a in analysed:
                     mask |= a[4]
-                missing = ~mask
+                # Positive (not ~mask): `&` on a negative int of this size is several times slower.
+                missing = self._all_bits ^ mask
             for c, e, p, _, length, key, other, gap in [a for a in anchors if not a[3] & missing]:
                 # Each entry is found once and given up after a few misses: a long message of the same few
                 # words ("niet niet niet ...") cannot make this quadratic.
@@ -787,28 +829,44 @@ class RiskDetector:
         analysed: list[_Analysis] = []
         stops: list[int] = []
         cache = self._token_cache
+        dot = self._dot
         for token in _TOKENS.findall(_plain(text)):
             got = cache.get(token)
             if got is None:
-                parts = _token(token)
-                analyses = tuple(self._analyse(part) for part in parts)
-                got = (parts, analyses, tuple(k for k, analysis in enumerate(analyses) if analysis[9]))
-                if len(cache) >= _WORD_CACHE_SIZE:
-                    cache.clear()
-                cache[token] = got
-            if got[0] is _CLAUSE:
+                got = self._record(token)
+            if got is dot:
                 if words and words[-1] != ".":
                     stops.append(len(words))
                     words.append(".")
-                    analysed.append(got[1][0])
+                    analysed.append(got)
+            elif got[12]:
+                if got[9]:
+                    stops.append(len(words))
+                words.append(got[12])
+                analysed.append(got)
             else:
-                if got[2]:
-                    base = len(words)
-                    for k in got[2]:
-                        stops.append(base + k)
-                words.extend(got[0])
-                analysed.extend(got[1])
+                for part in self._split_tokens[token]:
+                    if part[9]:
+                        stops.append(len(words))
+                    words.append(part[12])
+                    analysed.append(part)
         return words, analysed, stops
+
+    def _record(self, token: str) -> _Analysis:
+        """What `_token_cache` keeps for a raw token: the analysis of its word, or `_SPLIT` (see `_split_tokens`)."""
+        parts = _token(token)
+        if len(self._token_cache) >= _WORD_CACHE_SIZE:
+            self._token_cache.clear()
+            self._split_tokens.clear()
+        if parts is _CLAUSE:
+            got = self._dot
+        elif len(parts) == 1:
+            got = self._analyse(parts[0])
+        else:
+            self._split_tokens[token] = tuple(self._analyse(part) for part in parts)
+            got = _SPLIT
+        self._token_cache[token] = got
+        return got
 
     def _around(
         self, words: list[str], analysed: list[_Analysis], i: int, c: int, e: int, p: int, length: int
