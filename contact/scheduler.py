@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -98,6 +99,11 @@ class JobRunner:
         self.tasks: dict[str, Periodic] = {}
         self.runs: dict[str, int] = {}
         self._scheduler: BackgroundScheduler | None = None
+        # Each election and demotion begins a new term. A scheduler started for a term that ended
+        # meanwhile (the process stopped while the thread was starting it) is stopped at once,
+        # or it would run on with no runner for the rest of the process's life.
+        self._term = 0
+        self._term_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def every(self, name: str, seconds: float, action: Callable[[], Awaitable[None]]) -> None:
@@ -116,10 +122,26 @@ class JobRunner:
 
     async def _elected(self) -> None:
         _RUNNERS[self.key] = self
-        self._scheduler = await asyncio.to_thread(self._start_scheduler)
+        with self._term_lock:
+            self._term += 1
+            term = self._term
+        await asyncio.to_thread(self._start_for, term)
+
+    def _start_for(self, term: int) -> None:
+        """In a thread: start the scheduler and keep it, unless the term ended meanwhile (a
+        cancelled `_elected` does not stop this thread)."""
+        scheduler = self._start_scheduler()
+        with self._term_lock:
+            if term == self._term and self._scheduler is None:
+                self._scheduler = scheduler
+                return
+        log.info("scheduler_stopped_unused")
+        _stop_scheduler(scheduler)
 
     async def _demoted(self) -> None:
-        scheduler, self._scheduler = self._scheduler, None
+        with self._term_lock:
+            self._term += 1
+            scheduler, self._scheduler = self._scheduler, None
         if _RUNNERS.get(self.key) is self:
             del _RUNNERS[self.key]
         if scheduler is not None:
