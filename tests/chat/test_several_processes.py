@@ -226,7 +226,7 @@ async def test_the_supervisors_board_follows_a_status_set_on_the_other_process(c
 
 
 async def test_a_burst_across_processes_reaches_every_socket_exactly_once(cluster):
-    """Emits travel between processes in batches (contact/fanout.py): a burst from both sides,
+    """Emits travel between processes through Redis (contact/fanout.py): a burst from both sides,
     with the visitor open on both processes, reaches every socket once, none twice, none lost."""
     username, password = cluster.add_agent()
     agent = await agent_client(cluster.b.url, await login(cluster.b.url, username, password))
