@@ -148,17 +148,21 @@ async def test_long_polling_still_works(server):
 # ------------------------------------------------------------------------------ pings --
 
 
-@pytest.fixture
-async def quick_pings():
-    """A bare Socket.IO server on the lean engine that pings every 0.2 s and waits 0.5 s for the pong."""
-    sio = ContactSocketServer(async_mode="aiohttp", ping_interval=0.2, ping_timeout=0.5, cors_allowed_origins=None)
+async def _serve(sio: ContactSocketServer) -> tuple[web.AppRunner, int]:
+    """`sio` on a bare aiohttp app on an ephemeral port of 127.0.0.1."""
     app = web.Application()
     sio.attach(app)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, runner.addresses[0][1]
+
+
+@pytest.fixture
+async def quick_pings():
+    """A bare Socket.IO server on the lean engine that pings every 0.2 s and waits 0.5 s for the pong."""
+    sio = ContactSocketServer(async_mode="aiohttp", ping_interval=0.2, ping_timeout=0.5, cors_allowed_origins=None)
+    runner, port = await _serve(sio)
     yield sio, f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
     await runner.cleanup()
 
@@ -237,13 +241,7 @@ async def relay():
             await sio.emit("n", {"i": i, "pad": "x" * data.get("pad", 0)}, to=sid)
         return "sent"
 
-    app = web.Application()
-    sio.attach(app)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+    runner, port = await _serve(sio)
     yield sio, f"http://127.0.0.1:{port}", seen, runner
     await runner.cleanup()
 
