@@ -60,7 +60,7 @@ async def database(app: web.Application) -> AsyncIterator[None]:
     if box is not None and not box.ready:  # no VT_SECRET_KEY: one process only (app/services.py)
         await load_secret_box(box, db)
     yield
-    await db.dispose()
+    await db.close()
 
 
 async def checkpoints(app: web.Application) -> AsyncIterator[None]:

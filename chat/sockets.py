@@ -43,7 +43,7 @@ from chat.supervision import SupervisionService
 from chat.takeover import TakeOverService
 from contact.access_log import AccessLog
 from contact.auth import AgentIdentity, AgentService
-from contact.db import unavailable
+from contact.db import DatabaseClosed, unavailable
 from contact.errors import NO_CONVERSATION, DomainError, error_payload
 from contact.permissions import allowed, require, socket_action
 from contact.presence import Presence
@@ -226,6 +226,8 @@ class Dispatcher:
                 self._schedule_queue(QUEUE_RETELL_S)  # unless a change comes first
             # A changed queue may make a push offer due (a new conversation, a pass, a transfer).
             await self.send(await self.push.offer_due())
+        except DatabaseClosed:
+            log.info("queue_broadcast_skipped", reason="stopping")  # a disconnect while the process stops
         except Exception as exc:
             log.error("queue_broadcast_failed", error=type(exc).__name__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -53,6 +54,10 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+class DatabaseClosed(ConnectionError):
+    """A transaction asked of a Database after `close` (its process is stopping)."""
+
+
 class Database:
     """Two engines: writes take SQLite's write lock up front (BEGIN IMMEDIATE) so that
     read-then-write transactions of several processes wait instead of failing; reads don't."""
@@ -86,6 +91,10 @@ class Database:
         self.wal_limit_bytes = wal_limit_bytes
         # SQLite: the writers of this process queue here, in order, for the file's one write lock.
         self._gate: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        # Transactions under way, and whether `close` ended this Database for good.
+        self._users = 0
+        self._closed = False
+        self._drained: asyncio.Event | None = None  # set by the last of them once closing
         if self.is_sqlite:
             ensure_sqlite_dir(url)
             self.write_engine = self._sqlite_engine("BEGIN IMMEDIATE", sqlite_synchronous, pool_size=2)
@@ -174,7 +183,7 @@ class Database:
         it audited (contact/store.py `record_audit`) is logged once it committed, never before.
         Not to be nested: on SQLite the inner one waits for the outer one until the lock timeout."""
         happened: list[tuple[str, dict[str, Any]]] = []
-        async with self.write_gate(), self.write_engine.begin() as conn:
+        async with self._in_use(), self.write_gate(), self.write_engine.begin() as conn:
             conn.info[HAPPENED_KEY] = happened
             try:
                 yield conn
@@ -189,8 +198,33 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.read_engine.connect() as conn:
+        async with self._in_use(), self.read_engine.connect() as conn:
             yield conn
+
+    @asynccontextmanager
+    async def _in_use(self) -> AsyncIterator[None]:
+        if self._closed:
+            raise DatabaseClosed("this process is stopping: its database connections are closed")
+        self._users += 1
+        try:
+            yield
+        finally:
+            self._users -= 1
+            if not self._users and self._drained is not None:
+                self._drained.set()
+
+    async def close(self, wait_s: float = 5.0) -> None:
+        """The end of this Database, when the app stops: new transactions are refused (as
+        `unavailable`), those under way may end (bounded), then the pools close. A task still
+        running after the app's other parts stopped (a shared queue read, a late disconnect)
+        would otherwise open a fresh connection after `dispose`, which nothing ever closes."""
+        self._closed = True
+        if self._users:
+            self._drained = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_s):
+                    await self._drained.wait()
+        await self.dispose()
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()

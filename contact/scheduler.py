@@ -39,6 +39,10 @@ log = structlog.get_logger(__name__)
 JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
 # Longest a job waits for its work on the event loop before giving up (it runs again next time).
 JOB_TIMEOUT_S = 60
+# At stop, how long a job that is running may take to finish before it is cancelled: it must be
+# done before the database closes behind it (a job cancelled mid-way rolls back and runs again
+# under the next leader; every job is idempotent).
+STOP_GRACE_S = 5.0
 
 _RUNNERS: dict[str, JobRunner] = {}
 
@@ -105,6 +109,8 @@ class JobRunner:
         self._term = 0
         self._term_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self._running: set[asyncio.Task[None]] = set()
 
     def every(self, name: str, seconds: float, action: Callable[[], Awaitable[None]]) -> None:
         self.tasks[name] = Periodic(name, seconds, action)
@@ -115,10 +121,21 @@ class JobRunner:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._stopping = False
         self.election.start()
 
     async def stop(self) -> None:
+        """Step down, then let the jobs still running finish (cancelled after `STOP_GRACE_S`):
+        the app closes the database next, and a job may not reach for it after that."""
+        self._stopping = True
         await self.election.stop()
+        running = set(self._running)
+        if running:
+            _, late = await asyncio.wait(running, timeout=STOP_GRACE_S)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
 
     async def _elected(self) -> None:
         _RUNNERS[self.key] = self
@@ -181,21 +198,30 @@ class JobRunner:
     def run_blocking(self, name: str) -> None:
         """Called in the scheduler's thread: run the task on the event loop and wait."""
         task = self.tasks.get(name)
-        if task is None or self._loop is None or not self.election.leader:
+        if task is None or self._loop is None or self._stopping or not self.election.leader:
             return
         future = asyncio.run_coroutine_threadsafe(self._guarded(task), self._loop)
         try:
             future.result(timeout=JOB_TIMEOUT_S)
         except Exception as exc:
             future.cancel()
-            log.error("job_failed", task=name, error=type(exc).__name__)
+            if self._stopping:
+                log.info("job_stopped", task=name)  # the process is stopping: not a fault
+            else:
+                log.error("job_failed", task=name, error=type(exc).__name__)
 
     async def _guarded(self, task: Periodic) -> None:
+        me = asyncio.current_task()
+        if self._stopping or me is None:
+            return
+        self._running.add(me)
         try:
             await task.action()
             self.runs[task.name] = self.runs.get(task.name, 0) + 1
         except Exception as exc:
             log.error("job_failed", task=task.name, error=type(exc).__name__)
+        finally:
+            self._running.discard(me)
 
 
 def _stop_scheduler(scheduler: BackgroundScheduler) -> None:

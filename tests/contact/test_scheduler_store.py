@@ -86,3 +86,54 @@ async def test_a_scheduler_started_after_the_process_stopped_leading_is_stopped_
             if scheduler.state != STATE_STOPPED:
                 scheduler.shutdown(wait=False)
         await db.dispose()
+
+
+async def test_stop_lets_a_running_job_finish_and_cancels_one_that_hangs(tmp_path, monkeypatch) -> None:
+    """A job still running when the process stops must be done before the app closes the database
+    behind it: it used to run on, open a new connection after the close (a thread left behind per
+    stop) or be cancelled by the closing loop with a `job_failed` error in the log."""
+    import asyncio
+
+    from structlog.testing import capture_logs
+
+    from contact import scheduler as scheduler_module
+    from contact.clock import SystemClock
+    from contact.db import Database
+    from contact.scheduler import JobRunner
+    from tests.support.server import migrated_sqlite
+
+    monkeypatch.setattr(scheduler_module, "STOP_GRACE_S", 0.5)
+    url = await migrated_sqlite(str(tmp_path / "jobs.db"))
+    db = Database(url)
+    runner = JobRunner(db, SystemClock(), url.replace("+aiosqlite", ""))
+    began = {"short": asyncio.Event(), "hangs": asyncio.Event()}
+    ended: list[str] = []
+
+    async def short() -> None:
+        began["short"].set()
+        await asyncio.sleep(0.2)
+        ended.append("short")
+
+    async def hangs() -> None:
+        began["hangs"].set()
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            ended.append("hangs cancelled")
+
+    runner.every("short", 0.1, short)
+    runner.every("hangs", 0.1, hangs)
+    try:
+        with capture_logs() as logs:
+            runner.start()
+            async with asyncio.timeout(20):
+                await began["short"].wait()
+                await began["hangs"].wait()
+            await runner.stop()
+            assert sorted(ended) == ["hangs cancelled", "short"]
+            assert not runner._running
+            await asyncio.sleep(0.3)  # the scheduler thread's waits end; nothing new starts
+            assert sorted(ended) == ["hangs cancelled", "short"]
+        assert not [e for e in logs if e["event"] == "job_failed"], logs
+    finally:
+        await db.dispose()

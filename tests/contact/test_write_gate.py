@@ -11,7 +11,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select, text, update
 
 from chat.model import ConversationStatus
 from chat.store import conversations
@@ -130,3 +130,64 @@ async def test_a_write_cancelled_mid_statement_ends_as_cancelled_and_frees_the_g
             assert (await conn.execute(text("SELECT 1"))).scalar() == 1
     finally:
         await db.dispose()
+
+
+async def test_close_lets_transactions_under_way_end_and_refuses_new_ones(tmp_path) -> None:
+    """When the app stops, its Database closes last: a transaction under way still commits, and a
+    task that asks for the database after that (a shared queue read started by a late disconnect)
+    gets `unavailable` instead of a new connection that nothing would ever close (one thread left
+    behind per stop)."""
+    import threading
+
+    from contact.db import DatabaseClosed
+
+    db, cid = await _db_with_conversation(str(tmp_path / "close.db"))
+    threads_before = {t.ident for t in threading.enumerate()}
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_write() -> None:
+        async with db.write() as conn:
+            inside.set()
+            await release.wait()
+            await conn.execute(update(conversations).where(conversations.c.id == cid).values(topic="na sluiten"))
+
+    writing = asyncio.create_task(slow_write())
+    await inside.wait()
+    closing = asyncio.create_task(db.close())
+    await asyncio.sleep(0.05)
+    assert not closing.done()  # waits for the write under way
+    try:
+        async with db.read():
+            raise AssertionError("a read after close began")
+    except DatabaseClosed as exc:
+        assert unavailable(exc)
+    release.set()
+    await asyncio.wait_for(asyncio.gather(writing, closing), 10)
+
+    check = Database(db.url.render_as_string(hide_password=False))
+    try:
+        async with check.read() as conn:
+            assert await conn.scalar(select(conversations.c.topic).where(conversations.c.id == cid)) == "na sluiten"
+    finally:
+        await check.dispose()
+    await asyncio.sleep(0.1)
+    left = [t.name for t in threading.enumerate() if t.ident not in threads_before and t.is_alive()]
+    assert not [name for name in left if "connection_worker" in name], left
+
+
+async def test_close_does_not_wait_forever_for_a_transaction_that_hangs(tmp_path) -> None:
+    db, _ = await _db_with_conversation(str(tmp_path / "hang.db"))
+    inside = asyncio.Event()
+
+    async def hangs() -> None:
+        async with db.read():
+            inside.set()
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(hangs())
+    await inside.wait()
+    try:
+        await asyncio.wait_for(db.close(wait_s=0.2), 5)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
