@@ -91,6 +91,7 @@ class TeamHoursView(_Doc):
     exceptions: list[dict[str, Any]]
     now: TeamOpen
     today: list[dict[str, str | None]]
+    pattern_version: str  # also the ETag; PUT/DELETE of the pattern take it as If-Match (409 when changed)
 
 
 class HoursOverview(_Doc):
@@ -628,7 +629,7 @@ OPERATIONS: tuple[Operation, ...] = (
         TeamHoursView,
         hours_http.PatternBody,
         auth=True,
-        errors=(403, 422),
+        errors=(403, 409, 422),
     ),  # fmt: skip
     Operation(
         "delete",
@@ -636,7 +637,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Back to VT_CHAT_HOURS",
         TeamHoursView,
         auth=True,
-        errors=(403, 422),
+        errors=(403, 409, 422),
     ),  # fmt: skip
     Operation(
         "get",

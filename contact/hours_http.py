@@ -58,6 +58,23 @@ def _team(request: web.Request) -> str:
     return path_value(request, "team", 32)
 
 
+def _based_on(request: web.Request) -> str | None:
+    """The `pattern_version` a change of the week pattern was made on: the `If-Match` header with
+    the ETag of the team's view (HTTP's conditional request). None without the header: no check
+    (other tools, scripts)."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    first = header.split(",")[0].strip()[:80]
+    if first.startswith("W/"):
+        first = first[2:]
+    return first.strip('"') or None
+
+
+def _team_view(view: dict[str, Any], status: int = 200) -> web.Response:
+    return web.json_response(view, status=status, headers={"ETag": f'"{view["pattern_version"]}"'})
+
+
 async def overview(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
     return web.json_response(await request.app[HOURS].overview(agent))
@@ -65,19 +82,22 @@ async def overview(request: web.Request) -> web.Response:
 
 async def team_hours(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
-    return web.json_response(await request.app[HOURS].team(agent, _team(request)))
+    return _team_view(await request.app[HOURS].team(agent, _team(request)))
 
 
 async def put_pattern(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
     team = _team(request)
     body = await read_json(request, PatternBody)
-    return web.json_response(await request.app[HOURS].set_pattern(agent, team, body.days, body.closed_on_holidays))
+    view = await request.app[HOURS].set_pattern(
+        agent, team, body.days, body.closed_on_holidays, based_on=_based_on(request)
+    )
+    return _team_view(view)
 
 
 async def reset_pattern(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
-    return web.json_response(await request.app[HOURS].reset_pattern(agent, _team(request)))
+    return _team_view(await request.app[HOURS].reset_pattern(agent, _team(request), based_on=_based_on(request)))
 
 
 async def list_exceptions(request: web.Request) -> web.Response:

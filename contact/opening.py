@@ -11,6 +11,8 @@ process that made the change drops its cache at once."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time as monotonic
 import uuid
 from collections.abc import Mapping
@@ -54,6 +56,27 @@ class Snapshot:
     version: int
     patterns: Mapping[str, TeamPattern]
     exceptions: Mapping[str, tuple[HoursException, ...]] = field(default_factory=dict)
+
+
+# Two supervisors with the same team's week open: the second save would silently undo the first.
+CHANGED_MEANWHILE = (
+    "Een collega heeft deze tijden net veranderd. Bekijk de nieuwe tijden en probeer het opnieuw.",
+    "A colleague has just changed these hours. Look at the new hours and try again.",
+)
+
+
+def pattern_version(pattern: TeamPattern | None) -> str:
+    """A short fingerprint of a team's own week pattern ("default": none, VT_CHAT_HOURS applies),
+    the ETag of its view: a change is refused when the pattern it was based on is not the current
+    one any more. Of the content, so an edit undone by another is no conflict."""
+    if pattern is None:
+        return "default"
+    canon = json.dumps(pattern.to_json(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+
+def _stored_pattern(stored: Any) -> TeamPattern | None:
+    return None if stored is None else TeamPattern.parse(stored["days"], stored.get("closed_on_holidays", True))
 
 
 def invalid(exc: HoursInvalid) -> DomainError:
@@ -205,6 +228,7 @@ class OpeningHours:
             "name": self.teams[team],
             "own_pattern": own is not None,
             "pattern": (own or self.default).to_json(),
+            "pattern_version": pattern_version(own),
             "exceptions": [self._exception_view(e) for e in sorted(exceptions, key=lambda e: e.starts_at)],
             "now": state_view(self._state(snap, team, now)),
             "today": [
@@ -233,8 +257,19 @@ class OpeningHours:
         if changed.rowcount == 0:
             await conn.execute(insert(hours_version).values(id=1, version=1))
 
+    @staticmethod
+    def _unchanged_since(old: Any, based_on: str | None) -> None:
+        """`based_on`: the `pattern_version` the change was made on (If-Match), None: no check."""
+        if based_on is not None and based_on != "*" and pattern_version(_stored_pattern(old)) != based_on:
+            raise DomainError("conflict", CHANGED_MEANWHILE)
+
     async def set_pattern(
-        self, agent: AgentIdentity, team: str, days: object, closed_on_holidays: object = True
+        self,
+        agent: AgentIdentity,
+        team: str,
+        days: object,
+        closed_on_holidays: object = True,
+        based_on: str | None = None,
     ) -> dict[str, Any]:
         self._check(agent, team)
         try:
@@ -246,6 +281,7 @@ class OpeningHours:
         async with self.db.write() as conn:
             await self._bump(conn)
             old = await conn.scalar(select(team_hours.c.pattern).where(team_hours.c.team == team))
+            self._unchanged_since(old, based_on)
             stored = {"days": new["days"], "closed_on_holidays": new["closed_on_holidays"]}
             if old is None:
                 await conn.execute(
@@ -263,13 +299,14 @@ class OpeningHours:
         self.forget()
         return await self.team(agent, team)
 
-    async def reset_pattern(self, agent: AgentIdentity, team: str) -> dict[str, Any]:
+    async def reset_pattern(self, agent: AgentIdentity, team: str, based_on: str | None = None) -> dict[str, Any]:
         """Back to VT_CHAT_HOURS."""
         self._check(agent, team)
         now = self.clock.now()
         async with self.db.write() as conn:
             await self._bump(conn)
             old = await conn.scalar(select(team_hours.c.pattern).where(team_hours.c.team == team))
+            self._unchanged_since(old, based_on)
             if old is not None:
                 await conn.execute(delete(team_hours).where(team_hours.c.team == team))
                 await record_audit(

@@ -240,3 +240,57 @@ async def test_too_many_exceptions_are_refused(evening, monkeypatch):
     status, answer = await call("POST", url, token, {"starts_at": "2026-11-28", "ends_at": "2026-11-28", "open": True})
     assert status == 422 and "al 2 uitzonderingen" in answer["error"]["message"]
     assert [a.action for a in await audits(evening.settings.database_url)] == ["hours_exception_added"] * 2
+
+
+async def test_two_supervisors_saving_one_week_cannot_undo_each_other_unseen(evening):
+    """Both open the same team's week; the first saves; the second's save, made on the week as it
+    was, would silently undo the first: it is refused (409 `conflict`, in Dutch) with nothing
+    written, and the view tells what is there now. Without `If-Match` (scripts) no check."""
+    url, team = evening.url, f"{evening.url}{HOURS}/volwassenen"
+    first, second = await token_of(evening, "supervisor"), await token_of(evening, "admin")
+
+    async def view(token: str) -> tuple[dict, str]:
+        async with ClientSession() as http, http.get(team, headers={"Authorization": f"Bearer {token}"}) as r:
+            assert r.status == 200
+            return await r.json(), r.headers["ETag"]
+
+    async def put(token: str, body: Any, if_match: str | None) -> tuple[int, dict, str | None]:
+        headers = {"Authorization": f"Bearer {token}"}
+        if if_match is not None:
+            headers["If-Match"] = if_match
+        async with ClientSession() as http, http.put(f"{team}/pattern", json=body, headers=headers) as r:
+            return r.status, await r.json(), r.headers.get("ETag")
+
+    seen_first, etag = await view(first)
+    seen_second, etag_second = await view(second)
+    assert etag == etag_second == '"default"' and seen_first["pattern_version"] == "default"
+    overview = (await call("GET", f"{url}{HOURS}", first))[1]
+    assert {t["team"]: t["pattern_version"] for t in overview["teams"]}["volwassenen"] == "default"
+
+    status, saved, new_etag = await put(first, EVENINGS, etag)
+    assert status == 200 and new_etag == f'"{saved["pattern_version"]}"' and new_etag != etag
+    mornings = {"days": {"tue": [{"opens": "08:00", "closes": "12:00"}]}}
+    status, refused, _ = await put(second, mornings, etag_second)
+    assert status == 409 and refused["error"]["code"] == "conflict"
+    assert "collega" in refused["error"]["message"] and refused["error"]["message_en"]
+    now, _ = await view(second)
+    assert now["pattern"]["days"]["tue"] == EVENINGS["days"]["tue"]  # the first save stands
+    assert [a.action for a in await audits(evening.settings.database_url)] == ["hours_pattern_set"]
+
+    # Back to VT_CHAT_HOURS on the old view: refused as well; on the current one: done.
+    status, body = await _delete(team, second, etag_second)
+    assert status == 409 and body["error"]["code"] == "conflict"
+    # A weak ETag, a list and "*" are read as HTTP has them; rubbish is a conflict, not a 500.
+    assert (await put(second, mornings, f'W/{new_etag}, "other"'))[0] == 200
+    assert (await put(second, mornings, '"nonsense" ' * 20))[0] == 409
+    assert (await put(second, EVENINGS, "*"))[0] == 200
+    assert (await put(first, mornings, None))[0] == 200  # no If-Match: no check
+    last, _ = await view(first)
+    status, body = await _delete(team, first, f'"{last["pattern_version"]}"')
+    assert status == 200 and body["own_pattern"] is False and body["pattern_version"] == "default"
+
+
+async def _delete(team_url: str, token: str, if_match: str) -> tuple[int, dict]:
+    headers = {"Authorization": f"Bearer {token}", "If-Match": if_match}
+    async with ClientSession() as http, http.delete(f"{team_url}/pattern", headers=headers) as r:
+        return r.status, await r.json()

@@ -9,12 +9,15 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from aiohttp import ClientSession
 from playwright.async_api import expect
 
 from tests.e2e.test_console import _login
 from tests.support.processes import ServerProcess, run_cli
+from tests.support.server import login
 
 AMS = ZoneInfo("Europe/Amsterdam")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 async def test_closed_in_the_console_closes_the_widget_for_that_team_on_both_processes(browser, redis_url, tmp_path):
@@ -72,6 +75,25 @@ async def test_closed_in_the_console_closes_the_widget_for_that_team_on_both_pro
             await page.get_by_role("button", name="Ik ben een volwassene (18 jaar of ouder)").click()
             await expect(page.locator(".vtw-step")).to_contain_text("2")
             await page.close()
+
+        # A colleague saves the youth team's week while this view still shows the old one: saving
+        # here would undo that unseen. It is refused, and the view shows what is there now.
+        colleague, colleague_password = f"c{uuid.uuid4().hex[:10]}", f"pw-{uuid.uuid4().hex}"
+        added = run_cli(
+            "agent", "add", colleague, "--name", "Ahmed Yilmaz", "--role", "admin", "--database-url", database_url,
+            stdin=colleague_password + "\n",
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        token = await login(b.url, colleague, colleague_password)
+        whole_days = {"days": {d: [{"opens": "00:00", "closes": "24:00"}] for d in DAYS}, "closed_on_holidays": False}
+        bearer = {"Authorization": f"Bearer {token}"}
+        async with ClientSession() as http:
+            async with http.put(f"{b.url}/api/supervisor/hours/jeugd/pattern", json=whole_days, headers=bearer) as r:
+                assert r.status == 200
+        await monday.fill("10:00-16:00")
+        await jeugd.get_by_role("button", name="Weekpatroon opslaan").click()
+        await expect(jeugd.locator(".oh-error")).to_contain_text("Een collega heeft deze tijden net veranderd")
+        await expect(jeugd.get_by_label("maandag")).to_have_value("00:00-24:00")
         assert errors == []
     finally:
         await ctx.close()

@@ -92,8 +92,13 @@ export const liftBlock = (id) => api("POST", "/api/supervisor/blocks/" + enc(id)
 // Opening hours per team (supervisors and admins).
 const hoursPath = (team) => "/api/supervisor/hours/" + enc(team);
 export const hoursOverview = () => api("GET", "/api/supervisor/hours");
-export const saveHoursPattern = (team, body) => api("PUT", hoursPath(team) + "/pattern", body);
-export const resetHoursPattern = (team) => api("DELETE", hoursPath(team) + "/pattern");
+// `version`: the team's `pattern_version` the change was made on; a colleague's change since then
+// is answered 409 `conflict` instead of being overwritten.
+const basedOn = (version) => (version ? { "If-Match": '"' + version + '"' } : undefined);
+export const saveHoursPattern = (team, body, version) =>
+  api("PUT", hoursPath(team) + "/pattern", body, basedOn(version));
+export const resetHoursPattern = (team, version) =>
+  api("DELETE", hoursPath(team) + "/pattern", undefined, basedOn(version));
 export const addHoursException = (team, body) => api("POST", hoursPath(team) + "/exceptions", body);
 export const deleteHoursException = (team, id) => api("DELETE", hoursPath(team) + "/exceptions/" + enc(id));
 export const closeHoursNow = (team, body) => api("POST", hoursPath(team) + "/close", body);

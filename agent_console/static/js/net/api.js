@@ -12,9 +12,15 @@ export function configureApi(c) {
 /** When the server last heard from this console (a request or an event): the idle timer. */
 export const activity = { at: Date.now() };
 
-export async function api(method, path, body) {
+/** `headers`: more request headers, e.g. `If-Match` with the ETag a change was made on. */
+export async function api(method, path, body, headers) {
   activity.at = Date.now();
-  const opts = { method, headers: { Authorization: "Bearer " + config.token() }, credentials: "omit", cache: "no-store" };
+  const opts = {
+    method,
+    headers: Object.assign({}, headers, { Authorization: "Bearer " + config.token() }),
+    credentials: "omit",
+    cache: "no-store"
+  };
   if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
   let r;
   try { r = await fetch(path, opts); } catch { return { status: 0, body: null }; }

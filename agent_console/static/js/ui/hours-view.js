@@ -75,6 +75,15 @@ async function change(section, res, done) {
     return true;
   }
   showError(box, res.status === 0 ? t("cbOffline") : errorText(actions.apiError(res), t("ohSaveFailed")));
+  const err = actions.apiError(res);
+  if (err && err.code === "conflict") {
+    // A colleague changed this team's week meanwhile: saving would have undone their change
+    // unseen. Show the hours as they are now, with the server's message above them; this
+    // supervisor decides again on what is really there.
+    await loadHours(section.dataset.team);
+    const fresh = document.querySelector('.oh-team[data-team="' + CSS.escape(section.dataset.team) + '"] .oh-error');
+    if (fresh) showError(fresh, errorText(err, t("ohSaveFailed")));
+  }
   return false;
 }
 
@@ -130,7 +139,7 @@ function renderTeam(team, today) {
   if (team.own_pattern) {
     const reset = button(t("ohResetPattern"), "btn-ghost", "button");
     reset.addEventListener("click", async () => {
-      await change(section, await actions.resetHoursPattern(code), t("ohResetDone", { team: team.name }));
+      await change(section, await actions.resetHoursPattern(code, team.pattern_version), t("ohResetDone", { team: team.name }));
     });
     actionsRow.appendChild(reset);
   }
@@ -148,7 +157,7 @@ function renderTeam(team, today) {
       showError(error, t("ohDay_" + p.day) + ": " + t(p.key, p.vars));
       return;
     }
-    await change(section, await actions.saveHoursPattern(code, made.body), t("ohSaved", { team: team.name }));
+    await change(section, await actions.saveHoursPattern(code, made.body, team.pattern_version), t("ohSaved", { team: team.name }));
   });
   section.appendChild(pattern);
 
