@@ -702,8 +702,8 @@ GOOD = '[concepts.a]\nwords = ["slaan"]\n\n[concepts.b]\nwords = ["hij"]\n'
         ('[concepts.a]\nwords = [\n  "goed",\n  "sla@n",\n]\n', 4, "letters, digits"),
         ('[concepts.a]\nwords = ["x"]\nnegatable = "ja"\n', 3, "true, false or"),
         ('[concepts.a]\nwords = ["x"]\ncompounds = "nee"\n', 3, "'compounds' must be true or false"),
-        ('[concepts.a]\nwords = ["x"]\ngap = 9\n', 3, "'gap' must be a whole number 0 to 4"),
-        ('[concepts.a]\nwords = ["x"]\ngap = true\n', 3, "'gap' must be a whole number 0 to 4"),
+        ('[concepts.a]\nwords = ["x"]\ngap = 9\n', 3, "'gap' must be a whole number 0 to 8"),
+        ('[concepts.a]\nwords = ["x"]\ngap = true\n', 3, "'gap' must be a whole number 0 to 8"),
         ('[concepts.a]\nwords = ["x"]\nunless = ["nergens"]\n', 3, "unknown concept 'nergens'"),
         (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = ["a", "b|c"]\n', 9, "unknown concept 'c'"),
         (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = ["a"]\n\n[[rules]]\nlevel = "erg"\nwhen = ["a"]\n', 12, "level"),
@@ -914,6 +914,64 @@ def test_round_seven_talk_about_abuse_quiets_no_rule() -> None:
     d = _rules_only()
     assert "gesprek_erover" in {c.name for c in d.concepts}
     assert d.detect("in de klas hadden we een discussie, maar mijn vader slaat me echt elke dag").level is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "maar" turns the clause: a negation before it does not reach the violence after it.
+        "hij bedoelt het niet zo maar hij slaat me soms",
+        # A separable verb whose parts stand far apart; a hok without an animal is a punishment.
+        "mijn stiefmoeder sloot ons de hele zaterdag in de schuur op",
+        "hij sluit me als straf soms urenlang in het hok op",
+        # A professional's concrete case is not a general question, even when it ends in one.
+        "als leerkracht zag ik vandaag een meisje van 6 met blauwe plekken, hoe meld ik dat?",
+        # A joke of the one who does it explains nothing.
+        "hij zei het als een grap, ik steek je kapot, maar hij lachte niet",
+        "hij zei het zogenaamd als grap, ik maak je af",
+        # Silence imposed with a threat.
+        "hij zei dat ik het niemand mocht vertellen, anders zou hij mama slaan",
+        # Danger told by its effects.
+        "ik ben bang om naar huis te gaan",
+        "wij mogen thuis niet eten als we te laat zijn",
+        "hij laat me niet slapen als hij boos is",
+        "hij heeft mijn kat geschopt om te laten zien wat er met mij gebeurt",
+        "mijn vriend kijkt elke avond in mijn telefoon en leest mijn berichten",
+        "de deur van mijn kamer gaat 's avonds van buiten op slot",
+    ],
+)
+def test_round_nine_indirect_danger_is_found(text: str) -> None:
+    assert _rules_only().detect(text).level is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hij heeft me nooit geslagen",
+        "ik sluit mijn fiets altijd bij de ingang van de school op slot",
+        "de konijnen zitten in het hok",
+        "hoe meld ik het als een kind op school blauwe plekken heeft?",
+        "mijn zus kan me wel wurgen haha",
+        "als ik iets vertel, bellen jullie dan mijn ouders?",
+        "de buurman schopt zijn hond, bij wie kan ik dat melden?",
+        "Weet u waar ik mijn vraag kan stellen?",
+    ],
+)
+def test_round_nine_quiet_stays_quiet(text: str) -> None:
+    assert _rules_only().detect(text).level is None
+
+
+def test_round_nine_help_given_is_no_plea() -> None:
+    """Help that was given ("heeft me geholpen") is no cry for help: with someone and "nu" it made an acuut signal."""
+    text = "de buurman heeft me geholpen met de heg en nu is de tuin netjes"
+    assert _rules_only().detect(text).level != "acuut"
+    assert _rules_only().detect("help hij is nu hier").level == "acuut"
+
+
+def test_round_nine_maar_ends_a_negation_only_across_it() -> None:
+    d = _rules_only()
+    assert "geweld + slachtoffer" not in {c[0] for c in d.detect("hij slaat me niet, maar hij schreeuwt wel").concepts}
+    assert d.detect("hij heeft me niet geslagen maar wel geduwd").level is not None
 
 
 def test_from_file_phrases_and_comments(tmp_path: Path) -> None:
