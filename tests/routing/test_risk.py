@@ -955,10 +955,22 @@ def test_round_nine_indirect_danger_is_found(text: str) -> None:
         "als ik iets vertel, bellen jullie dan mijn ouders?",
         "de buurman schopt zijn hond, bij wie kan ik dat melden?",
         "Weet u waar ik mijn vraag kan stellen?",
+        # What is no person kills no one; "kan haar wel ..." is the writer's hyperbole.
+        "deze warmte vermoordt me, het is 34 graden op mijn werk",
+        "mijn rug vermoordt me na die verhuizing",
+        "ik kan hem wel schieten, hij heeft mijn oplader weer meegenomen",
     ],
 )
 def test_round_nine_quiet_stays_quiet(text: str) -> None:
     assert _rules_only().detect(text).level is None
+
+
+def test_round_nine_a_bare_threat_is_never_quieted() -> None:
+    """Decoy-side evidence is about the same words: nothing added this round quiets a bare threat, nor one with a
+    condition of leaving."""
+    for text in ("hij vermoordt me", "hij vermoordt me als ik weg ga", "mijn rug doet pijn en hij vermoordt me"):
+        assert level(text) is not None, text
+        assert _rules_only().detect(text).level is not None, text
 
 
 def test_round_nine_help_given_is_no_plea() -> None:
