@@ -938,6 +938,10 @@ def test_round_seven_talk_about_abuse_quiets_no_rule() -> None:
         "hij heeft mijn kat geschopt om te laten zien wat er met mij gebeurt",
         "mijn vriend kijkt elke avond in mijn telefoon en leest mijn berichten",
         "de deur van mijn kamer gaat 's avonds van buiten op slot",
+        "ik moet van mijn stiefvader in de kast zitten als hij thuiskomt",
+        "mijn moeder doet al dagen alsof ik lucht ben",
+        "ik trek mijn haren uit als het thuis ruzie is",
+        "hij hield zijn arm om mijn hals tot ik niks meer zag",
     ],
 )
 def test_round_nine_indirect_danger_is_found(text: str) -> None:
