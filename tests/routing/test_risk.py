@@ -942,6 +942,9 @@ def test_round_seven_talk_about_abuse_quiets_no_rule() -> None:
         "mijn moeder doet al dagen alsof ik lucht ben",
         "ik trek mijn haren uit als het thuis ruzie is",
         "hij hield zijn arm om mijn hals tot ik niks meer zag",
+        # Subordinate word order: "dat mama niet alleen naar buiten mag".
+        "mijn vader zegt dat mama niet alleen naar buiten mag",
+        "als ik huil zegt mijn moeder dat ze me naar een tehuis stuurt",
     ],
 )
 def test_round_nine_indirect_danger_is_found(text: str) -> None:
@@ -963,6 +966,8 @@ def test_round_nine_indirect_danger_is_found(text: str) -> None:
         "deze warmte vermoordt me, het is 34 graden op mijn werk",
         "mijn rug vermoordt me na die verhuizing",
         "ik kan hem wel schieten, hij heeft mijn oplader weer meegenomen",
+        # Taking a thing is no threat; taking a weapon is (test_round_nine_a_weapon_taken_is_in_hand).
+        "mijn broertje heeft mijn stiften gepakt en nu is hij weg",
     ],
 )
 def test_round_nine_quiet_stays_quiet(text: str) -> None:
@@ -975,6 +980,12 @@ def test_round_nine_a_bare_threat_is_never_quieted() -> None:
     for text in ("hij vermoordt me", "hij vermoordt me als ik weg ga", "mijn rug doet pijn en hij vermoordt me"):
         assert level(text) is not None, text
         assert _rules_only().detect(text).level is not None, text
+
+
+def test_round_nine_a_weapon_taken_is_in_hand() -> None:
+    """"pakt" is no threat by itself (a thief caught, a cuddly toy taken) but with a weapon it is one in hand."""
+    assert _rules_only().detect("mijn stiefvader heeft een mes gepakt en staat in de gang").level == "acuut"
+    assert _rules_only().detect("hij pakt me soms heel hard vast bij mijn arm").level is not None
 
 
 def test_round_nine_help_given_is_no_plea() -> None:
