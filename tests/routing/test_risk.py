@@ -988,6 +988,12 @@ def test_round_nine_a_weapon_taken_is_in_hand() -> None:
     assert _rules_only().detect("hij pakt me soms heel hard vast bij mijn arm").level is not None
 
 
+def test_round_nine_blocking_the_way_out_is_acute_and_spelling_is_no_game() -> None:
+    """"spelfouten" is no game ("spel"), and someone between the writer and the door, knife in hand, is acute."""
+    text = "sorry voor mijn spelfouten, hij heeft een mes gepakt en staat nu tussen mij en de deur"
+    assert _rules_only().detect(text).level == "acuut"
+
+
 def test_round_nine_help_given_is_no_plea() -> None:
     """Help that was given ("heeft me geholpen") is no cry for help: with someone and "nu" it made an acuut signal."""
     text = "de buurman heeft me geholpen met de heg en nu is de tuin netjes"
