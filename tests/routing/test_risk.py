@@ -1005,6 +1005,8 @@ def test_round_nine_maar_ends_a_negation_only_across_it() -> None:
     d = _rules_only()
     assert "geweld + slachtoffer" not in {c[0] for c in d.detect("hij slaat me niet, maar hij schreeuwt wel").concepts}
     assert d.detect("hij heeft me niet geslagen maar wel geduwd").level is not None
+    assert d.detect("hij slaat me, maar niet elke dag").level is not None
+    assert d.detect("misschien overdrijf ik, het is niet erg maar hij duwt me").level is not None
 
 
 def test_from_file_phrases_and_comments(tmp_path: Path) -> None:
