@@ -934,9 +934,9 @@ class RiskDetector:
                 if words[k] == "maar":
                     # "maar" turns the clause: a negation before it does not reach past it ("hij bedoelt het niet zo
                     # maar hij slaat me"), nor one after it back ("hij slaat me, maar niet elke dag").
-                    if k < start:
-                        continue
-                    break
+                    if k > end:
+                        break
+                    continue
                 if words[k] in NEGATIONS and not start <= k <= end and not (k < start and "maar" in words[k:start]):
                     negated.add(c)
                     return
