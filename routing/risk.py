@@ -931,13 +931,12 @@ class RiskDetector:
                     if k > end:
                         break
                     continue
-                if words[k] == "maar":
+                if words[k] in NEGATIONS and not start <= k <= end:
                     # "maar" turns the clause: a negation before it does not reach past it ("hij bedoelt het niet zo
-                    # maar hij slaat me"), nor one after it back ("hij slaat me, maar niet elke dag").
-                    if k > end:
-                        break
-                    continue
-                if words[k] in NEGATIONS and not start <= k <= end and not (k < start and "maar" in words[k:start]):
+                    # maar hij slaat me"), nor one after it back ("hij slaat me, maar niet elke dag"). Looked for only
+                    # when a negation is found: most words are none.
+                    if "maar" in (words[k:start] if k < start else words[end + 1 : k]):
+                        continue
                     negated.add(c)
                     return
         found = matched.setdefault(c, [])
