@@ -640,6 +640,9 @@ def _adversarial() -> list[str]:
         ("vermoordvermoordvermoord" * 200)[:4000],
         (" ".join(f"w{i}x" for i in range(1000)))[:4000],
         ("ik wil niet meer " * 300)[:4000],
+        # Round 9: an entry of common words only, and one with a gap of 8 (separable verbs).
+        ("als ik het aan " * 300)[:4000],
+        ("ze sluiten mijn broertje " * 200)[:4000],
     ]
 
 
