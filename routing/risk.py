@@ -114,6 +114,9 @@ _DOUBLES = re.compile(r"([a-z])(?=\1)")
 _TOKENS = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*|'[a-z]+|[.!?;:\n]+")
 _ENTRY_WORD = re.compile(r"^[a-z0-9_']+\*?$")
 _MAX_GAP = 4  # words allowed between the words of a multi-word entry ("sluit mij vaak op")
+# A concept may allow more (`gap`), for separable verbs whose parts stand far apart ("sluiten mijn broertje elke avond
+# na het eten in de kelder op"); only that concept's entries are looked for further.
+_LONGEST_GAP = 8
 _NEGATION_REACH = 4  # words before a match in which "niet/nooit/geen" negates it
 _NEGATION_GAP = 1  # words allowed after a negation inside an entry ("mag niet (meer) werken")
 _MAX_ATTEMPTS = 3  # misses of one multi-word entry in a message before it is no longer looked for
@@ -929,6 +932,11 @@ class RiskDetector:
                         break
                     continue
                 if words[k] in NEGATIONS and not start <= k <= end:
+                    # "maar" turns the clause: a negation before it does not reach past it ("hij bedoelt het niet zo
+                    # maar hij slaat me"), nor one after it back ("hij slaat me, maar niet elke dag"). Looked for only
+                    # when a negation is found: most words are none.
+                    if "maar" in (words[k:start] if k < start else words[end + 1 : k]):
+                        continue
                     negated.add(c)
                     return
         found = matched.setdefault(c, [])
@@ -1087,9 +1095,9 @@ def parse_concepts(content: str, source: str = "concepts.toml") -> tuple[list[Co
         if not isinstance(compounds, bool):
             raise lines.error(lines.of(header, "compounds"), f"concept {name!r}: 'compounds' must be true or false")
         gap = body.get("gap", _MAX_GAP)
-        if not isinstance(gap, int) or isinstance(gap, bool) or not 0 <= gap <= _MAX_GAP:
+        if not isinstance(gap, int) or isinstance(gap, bool) or not 0 <= gap <= _LONGEST_GAP:
             raise lines.error(
-                lines.of(header, "gap"), f"concept {name!r}: 'gap' must be a whole number 0 to {_MAX_GAP}"
+                lines.of(header, "gap"), f"concept {name!r}: 'gap' must be a whole number 0 to {_LONGEST_GAP}"
             )
         concepts.append(
             Concept(

@@ -640,6 +640,9 @@ def _adversarial() -> list[str]:
         ("vermoordvermoordvermoord" * 200)[:4000],
         (" ".join(f"w{i}x" for i in range(1000)))[:4000],
         ("ik wil niet meer " * 300)[:4000],
+        # Round 9: an entry of common words only, and one with a gap of 8 (separable verbs).
+        ("als ik het aan " * 300)[:4000],
+        ("ze sluiten mijn broertje " * 200)[:4000],
     ]
 
 
@@ -702,8 +705,8 @@ GOOD = '[concepts.a]\nwords = ["slaan"]\n\n[concepts.b]\nwords = ["hij"]\n'
         ('[concepts.a]\nwords = [\n  "goed",\n  "sla@n",\n]\n', 4, "letters, digits"),
         ('[concepts.a]\nwords = ["x"]\nnegatable = "ja"\n', 3, "true, false or"),
         ('[concepts.a]\nwords = ["x"]\ncompounds = "nee"\n', 3, "'compounds' must be true or false"),
-        ('[concepts.a]\nwords = ["x"]\ngap = 9\n', 3, "'gap' must be a whole number 0 to 4"),
-        ('[concepts.a]\nwords = ["x"]\ngap = true\n', 3, "'gap' must be a whole number 0 to 4"),
+        ('[concepts.a]\nwords = ["x"]\ngap = 9\n', 3, "'gap' must be a whole number 0 to 8"),
+        ('[concepts.a]\nwords = ["x"]\ngap = true\n', 3, "'gap' must be a whole number 0 to 8"),
         ('[concepts.a]\nwords = ["x"]\nunless = ["nergens"]\n', 3, "unknown concept 'nergens'"),
         (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = ["a", "b|c"]\n', 9, "unknown concept 'c'"),
         (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = ["a"]\n\n[[rules]]\nlevel = "erg"\nwhen = ["a"]\n', 12, "level"),
@@ -916,6 +919,99 @@ def test_round_seven_talk_about_abuse_quiets_no_rule() -> None:
     assert d.detect("in de klas hadden we een discussie, maar mijn vader slaat me echt elke dag").level is not None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "maar" turns the clause: a negation before it does not reach the violence after it.
+        "hij bedoelt het niet zo maar hij slaat me soms",
+        # A separable verb whose parts stand far apart; a hok without an animal is a punishment.
+        "mijn stiefmoeder sloot ons de hele zaterdag in de schuur op",
+        "hij sluit me als straf soms urenlang in het hok op",
+        # A professional's concrete case is not a general question, even when it ends in one.
+        "als leerkracht zag ik vandaag een meisje van 6 met blauwe plekken, hoe meld ik dat?",
+        # A joke of the one who does it explains nothing.
+        "hij zei het als een grap, ik steek je kapot, maar hij lachte niet",
+        "hij zei het zogenaamd als grap, ik maak je af",
+        # Silence imposed with a threat.
+        "hij zei dat ik het niemand mocht vertellen, anders zou hij mama slaan",
+        # Danger told by its effects.
+        "ik ben bang om naar huis te gaan",
+        "wij mogen thuis niet eten als we te laat zijn",
+        "hij laat me niet slapen als hij boos is",
+        "hij heeft mijn kat geschopt om te laten zien wat er met mij gebeurt",
+        "mijn vriend kijkt elke avond in mijn telefoon en leest mijn berichten",
+        "de deur van mijn kamer gaat 's avonds van buiten op slot",
+        "ik moet van mijn stiefvader in de kast zitten als hij thuiskomt",
+        "mijn moeder doet al dagen alsof ik lucht ben",
+        "ik trek mijn haren uit als het thuis ruzie is",
+        "hij hield zijn arm om mijn hals tot ik niks meer zag",
+        # Subordinate word order: "dat mama niet alleen naar buiten mag".
+        "mijn vader zegt dat mama niet alleen naar buiten mag",
+        "als ik huil zegt mijn moeder dat ze me naar een tehuis stuurt",
+    ],
+)
+def test_round_nine_indirect_danger_is_found(text: str) -> None:
+    assert _rules_only().detect(text).level is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hij heeft me nooit geslagen",
+        "ik sluit mijn fiets altijd bij de ingang van de school op slot",
+        "de konijnen zitten in het hok",
+        "hoe meld ik het als een kind op school blauwe plekken heeft?",
+        "mijn zus kan me wel wurgen haha",
+        "als ik iets vertel, bellen jullie dan mijn ouders?",
+        "de buurman schopt zijn hond, bij wie kan ik dat melden?",
+        "Weet u waar ik mijn vraag kan stellen?",
+        # What is no person kills no one; "kan haar wel ..." is the writer's hyperbole.
+        "deze warmte vermoordt me, het is 34 graden op mijn werk",
+        "mijn rug vermoordt me na die verhuizing",
+        "ik kan hem wel schieten, hij heeft mijn oplader weer meegenomen",
+        # Taking a thing is no threat; taking a weapon is (test_round_nine_a_weapon_taken_is_in_hand).
+        "mijn broertje heeft mijn stiften gepakt en nu is hij weg",
+    ],
+)
+def test_round_nine_quiet_stays_quiet(text: str) -> None:
+    assert _rules_only().detect(text).level is None
+
+
+def test_round_nine_a_bare_threat_is_never_quieted() -> None:
+    """Decoy-side evidence is about the same words: nothing added this round quiets a bare threat, nor one with a
+    condition of leaving."""
+    for text in ("hij vermoordt me", "hij vermoordt me als ik weg ga", "mijn rug doet pijn en hij vermoordt me"):
+        assert level(text) is not None, text
+        assert _rules_only().detect(text).level is not None, text
+
+
+def test_round_nine_a_weapon_taken_is_in_hand() -> None:
+    """"pakt" is no threat by itself (a thief caught, a cuddly toy taken) but with a weapon it is one in hand."""
+    assert _rules_only().detect("mijn stiefvader heeft een mes gepakt en staat in de gang").level == "acuut"
+    assert _rules_only().detect("hij pakt me soms heel hard vast bij mijn arm").level is not None
+
+
+def test_round_nine_blocking_the_way_out_is_acute_and_spelling_is_no_game() -> None:
+    """"spelfouten" is no game ("spel"), and someone between the writer and the door, knife in hand, is acute."""
+    text = "sorry voor mijn spelfouten, hij heeft een mes gepakt en staat nu tussen mij en de deur"
+    assert _rules_only().detect(text).level == "acuut"
+
+
+def test_round_nine_help_given_is_no_plea() -> None:
+    """Help that was given ("heeft me geholpen") is no cry for help: with someone and "nu" it made an acuut signal."""
+    text = "de buurman heeft me geholpen met de heg en nu is de tuin netjes"
+    assert _rules_only().detect(text).level != "acuut"
+    assert _rules_only().detect("help hij is nu hier").level == "acuut"
+
+
+def test_round_nine_maar_ends_a_negation_only_across_it() -> None:
+    d = _rules_only()
+    assert "geweld + slachtoffer" not in {c[0] for c in d.detect("hij slaat me niet, maar hij schreeuwt wel").concepts}
+    assert d.detect("hij heeft me niet geslagen maar wel geduwd").level is not None
+    assert d.detect("hij slaat me, maar niet elke dag").level is not None
+    assert d.detect("misschien overdrijf ik, het is niet erg maar hij duwt me").level is not None
+
+
 def test_from_file_phrases_and_comments(tmp_path: Path) -> None:
     path = tmp_path / "phrases.txt"
     path.write_text("# comment\n\nzorg\tik ben ongerust\nhoog\tik ben ongerust\n", encoding="utf-8")
@@ -970,6 +1066,7 @@ TUNING = {
     "dev_g.tsv": (0.96, 0.90),  # writer G: 0.967 / 0.907 (held out until round 5: 0.957 / 0.856 then)
     "dev_h.tsv": (0.96, 0.88),  # writer H: held out until round 6: 0.964 / 0.884 then (round 5: 0.955 / 0.868)
     "dev_i.tsv": (0.95, 0.86),  # writer I: 0.958 / 0.867; held out until round 7: 0.912 / 0.845 then
+    "dev_j.tsv": (0.96, 0.90),  # writer J: 0.965 / 0.905; held out until round 8: 0.956 / 0.893 then
 }
 TARGET = (0.95, 0.90)
 
@@ -987,12 +1084,12 @@ def test_tuning_split_floor(name: str) -> None:
 # round 2 (writer C 0.906 / 0.862, writer D 0.947 / 0.866, writer F 0.942 / 0.856), rounded down.
 # Writer G (round 5: 0.957 / 0.856) is dev_g.tsv since round 6; writer H (round 6: 0.964 / 0.884) is dev_h.tsv since
 # round 7. Writer I, asked to vary what earlier writers wrote alike (round 6: 0.921 / 0.843, round 7: 0.912 / 0.845),
-# is dev_i.tsv since round 8. Round 8 is measured on two writers with briefs unlike any before: J (test_j.tsv,
-# Dutch as a second language, straattaal, Flemish, young children's spelling; round 7: 0.952 / 0.882, round 8:
-# 0.956 / 0.893) and K (test_k.tsv, minimised and indirect disclosures, decoys close to the line; round 7:
-# 0.891 / 0.776, round 8: 0.900 / 0.793). Their floors are just under round 8: they guard against falling back,
-# and are far from the target (0.95 / 0.90) on K.
-HELD_OUT: dict[str, tuple[float, float]] = {"test_j.tsv": (0.95, 0.88), "test_k.tsv": (0.89, 0.78)}
+# is dev_i.tsv since round 8. Round 8 was measured on two writers with briefs unlike any before: J (Dutch as a second
+# language, straattaal, Flemish, young children's spelling; round 7: 0.952 / 0.882, round 8: 0.956 / 0.893), which
+# is dev_j.tsv since round 9, and K (minimised and indirect disclosures, decoys close to the line; round 7:
+# 0.891 / 0.776, round 8: 0.900 / 0.793), which is not in the tuning checkout: the lead restores it and adds the
+# next unseen writer at merge time, each with its own floors here.
+HELD_OUT: dict[str, tuple[float, float]] = {}
 HELD_OUT_DEFAULT = (0.90, 0.85)
 
 
@@ -1008,14 +1105,14 @@ def _tuning_files() -> list[Path]:
 
 def test_held_out_split_floor() -> None:
     """Each held-out file at its floors. Without one in the checkout (the lead adds it at merge time), the writer
-    held out last (I, dev_i.tsv since round 8) stands in at its own floors, so the test always asserts something;
-    with no held-out file it says nothing about an unseen writer."""
+    held out last and now tuning data (J, dev_j.tsv since round 9) stands in at its own floors, so the test always
+    asserts something; with no held-out file it says nothing about an unseen writer."""
     files = _held_out()
     assert all(name.startswith("test") and name.endswith(".tsv") for name in HELD_OUT)
     measured = {p.name: _rows(p) for p in files}
     if not measured:
-        recall, precision = _recall_precision(_rows(SPLITS / "dev_i.tsv"))
-        least_recall, least_precision = TUNING["dev_i.tsv"]
+        recall, precision = _recall_precision(_rows(SPLITS / "dev_j.tsv"))
+        least_recall, least_precision = TUNING["dev_j.tsv"]
         assert recall >= least_recall and precision >= least_precision, (recall, precision)
         return
     for name, rows in measured.items():
