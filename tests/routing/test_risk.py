@@ -1087,9 +1087,12 @@ def test_tuning_split_floor(name: str) -> None:
 # is dev_i.tsv since round 8. Round 8 was measured on two writers with briefs unlike any before: J (Dutch as a second
 # language, straattaal, Flemish, young children's spelling; round 7: 0.952 / 0.882, round 8: 0.956 / 0.893), which
 # is dev_j.tsv since round 9, and K (minimised and indirect disclosures, decoys close to the line; round 7:
-# 0.891 / 0.776, round 8: 0.900 / 0.793), which is not in the tuning checkout: the lead restores it and adds the
-# next unseen writer at merge time, each with its own floors here.
-HELD_OUT: dict[str, tuple[float, float]] = {}
+# 0.891 / 0.776, round 8: 0.900 / 0.793; round 9: 0.910 / 0.801), kept out of round 9's tuning checkout. Round 9
+# is measured as well on writer L (test_l.tsv: typed on a phone in a hurry, autocorrect, dictation, chat
+# abbreviations, English code-switching, emoji; round 8: 0.934 / 0.879, round 9: 0.929 / 0.871). Round 9's brief
+# named kinds of saying that K's round-8 false alarms and misses showed (a professional's concrete case, a
+# perpetrator's "grapje", effects), never a sentence: L is the cleaner measure. Floors just under round 9.
+HELD_OUT: dict[str, tuple[float, float]] = {"test_k.tsv": (0.90, 0.79), "test_l.tsv": (0.92, 0.86)}
 HELD_OUT_DEFAULT = (0.90, 0.85)
 
 
