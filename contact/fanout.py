@@ -326,6 +326,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         # deadline, not `wait_for`, which ran every publish in a task of its own.
         async with asyncio.timeout(self.publish_timeout_s):
             return await self.redis.publish(channel or self.channel, self.json.dumps(data))
+
     def _retry_while_kept(self) -> None:
         if self._retry_task is None or self._retry_task.done():
             self._retry_task = asyncio.get_running_loop().create_task(self._retry())

@@ -104,3 +104,35 @@ async def test_a_redis_that_is_gone_answers_every_waiting_hit_with_its_error():
         assert fallback.degraded and fallback.redis_errors == 3
     finally:
         await client.aclose()
+
+
+async def test_a_redis_that_hangs_holds_no_hit_longer_than_its_deadline():
+    """The flood limit's client has no socket timeout (no task per command): a Redis that
+    accepts and never answers is bounded by the limiter's own deadlines, and a hung script call
+    does not keep every later hit waiting behind it."""
+    import asyncio
+    import time
+
+    from contact.ratelimit import FallbackRateLimiter, MemoryRateLimiter
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)  # reads everything, answers nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = aioredis.from_url(f"redis://127.0.0.1:{port}", socket_connect_timeout=0.5)
+    try:
+        assert client.connection_pool.connection_kwargs.get("socket_timeout") is None
+        limiter = FallbackRateLimiter(RedisRateLimiter(client, b"h" * 32, timeout_s=0.3), MemoryRateLimiter(), 0.2)
+        for n in range(3):
+            started = time.monotonic()
+            assert await limiter.hit("msg:x", 5, 60)  # from memory
+            assert time.monotonic() - started < 0.5, n
+        await asyncio.sleep(0.4)  # the hung call has met its own deadline: the next is sent anew
+        started = time.monotonic()
+        assert await limiter.hit("msg:x", 5, 60)
+        assert time.monotonic() - started < 0.5
+        assert limiter.degraded and limiter.redis_errors == 4
+    finally:
+        await limiter.aclose()
+        server.close()
