@@ -10,9 +10,18 @@ Redis's confirmation of the subscription (at most `publish_timeout_s`): when a u
 its snapshot after entering (accept's messages, resume's replay) this process already receives
 every later emit to the room, so "commit, then emit" plus the snapshot still miss nothing
 (clients drop by seq what they get twice). An emit to a socket of this process (its own sid
-room) is not published at all. Emits to a whole namespace, to several rooms, with a callback,
-and python-socketio's other messages (disconnect, callbacks, room changes for a socket of
-another process) keep the one broadcast channel `<channel>`, which every process subscribes to.
+room) is not published at all, and neither is one to a room that, by the answer of this
+process's last PUBLISH to it, only this process holds (`solo`: a visitor's echo of their own
+message, an advisor's own room). A process that enters a room after its subscription is
+confirmed PUBLISHes a hold notice on the room's channel and waits until every process that
+received it has answered (at most `publish_timeout_s`): those stop keeping the room to
+themselves before they answer, so their next emit is published; what they did not publish
+before was committed before, and so is in the entering use case's snapshot. A process that
+subscribes anew after losing Redis tells all others to forget their `solo` rooms.
+
+Emits to a whole namespace, to several rooms, with a callback, and python-socketio's other
+messages (disconnect, callbacks, room changes for a socket of another process) keep the one
+broadcast channel `<channel>`, which every process subscribes to.
 
 python-socketio's `AsyncRedisManager` gives up on a publish when Redis is unreachable, and its
 listener waits 1, 2, 4, 8, 16… seconds between reconnects. Here:
@@ -40,16 +49,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import socketio
 import structlog
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 log = structlog.get_logger(__name__)
 
 _CALLBACK = b'"method": "callback"'  # as python-socketio's json writes it
+# Our own notices between processes (not python-socketio's JSON): "I now hold this room"
+# (on the room's channel), "seen" (the answer, on the broadcast channel), "I subscribed anew".
+_NOTICE = b"\x00vt:"
+_HOLD = _NOTICE + b"hold:"
+_HELD = _NOTICE + b"held:"
+_RESET = _NOTICE + b"reset:"
 # Connections one process may open to Redis at once (each client: the fan-out, the limits and
 # presence); Redis's own default limit is 10,000 clients.
 REDIS_MAX_CONNECTIONS = 1000
@@ -89,6 +108,15 @@ class LocalManager(socketio.AsyncManager):
         await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
 
 
+@dataclass
+class _Acks:
+    """The answers to one hold notice: how many are due (known once PUBLISH answered)."""
+
+    done: asyncio.Future[None]
+    due: int | None = None
+    received: int = 0
+
+
 class ResilientRedisManager(socketio.AsyncRedisManager):
     def __init__(
         self,
@@ -106,7 +134,17 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         # redis-py (from 6) opens at most 100 connections per client by default; at a burst
         # more publishes than that wait on Redis at once, and the 101st failed as if Redis were
         # down (measured: the fan-out degraded under 300 chats a second on two processes).
-        options = {"max_connections": REDIS_MAX_CONNECTIONS, **kwargs.pop("redis_options", {})}
+        # No socket timeout (redis-py 8 sets 5 s unless told None): with one, redis-py sends every
+        # command through `wait_for`, a task per publish; each publish has its own deadline here.
+        # No retries inside redis-py either: its listener reconnected on its own to a Redis that
+        # came back and resubscribed there, so PUBSUB NUMSUB counted a subscription we were about
+        # to drop and what was kept went out to nobody. Ours reconnects and retries (below).
+        options = {
+            "max_connections": REDIS_MAX_CONNECTIONS,
+            "socket_timeout": None,
+            "retry": Retry(NoBackoff(), 0),
+            **kwargs.pop("redis_options", {}),
+        }
         super().__init__(url, channel=channel, redis_options=options, **kwargs)
         self.retry_s = retry_s
         self.settle_s = settle_s
@@ -138,6 +176,16 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         self._subscribing = asyncio.Lock()
         self._confirming: dict[str, list[asyncio.Future[None]]] = {}
         self._room_prefix = f"{channel}:room:"
+        # Rooms whose last publish reached this process only: their emits are not published
+        # until another process says it holds the room too (see `_announce`).
+        self.solo: set[str] = set()
+        # Counts every hold notice seen: a publish answered "1" after one came is no proof.
+        self._holds_seen = 0
+        self._announcing: dict[str, asyncio.Task[None]] = {}
+        self._awaiting_acks: dict[bytes, _Acks] = {}
+        self._notice_tasks: set[asyncio.Task[None]] = set()
+        self._holds: list[tuple[str, bytes, asyncio.Future[int]]] = []
+        self._holds_sender: asyncio.Task[None] | None = None
 
     def room_channel(self, namespace: str | None, room: str) -> str:
         return f"{self._room_prefix}{namespace or '/'}:{room}"
@@ -160,6 +208,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         channel = self.room_channel(namespace, room)
         if channel in self.held:
             self.held.discard(channel)
+            self.solo.discard(channel)
             self._change(False, channel)
 
     async def enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> None:
@@ -168,15 +217,102 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
             await self.subscribed(namespace, room)
 
     async def subscribed(self, namespace: str | None, room: str) -> None:
-        """Wait until Redis confirmed this process's subscription to `room` (at most
-        `publish_timeout_s`: a Redis that is down or hangs holds up nobody; the listener
-        subscribes again to every room once Redis is back)."""
-        waiting = self._confirming.get(self.room_channel(namespace, room))
-        if not waiting:
+        """Wait until Redis confirmed this process's subscription to `room` and every other
+        process that holds the room has heard so (at most `publish_timeout_s`: a Redis that is
+        down or hangs holds up nobody; the listener subscribes again to every room once Redis
+        is back)."""
+        channel = self.room_channel(namespace, room)
+        announcing = self._announcing.get(channel)
+        waiting = self._confirming.get(channel)
+        if announcing is None and not waiting:
             return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.publish_timeout_s):
-                await asyncio.shield(waiting[-1])
+                if waiting:
+                    await asyncio.shield(waiting[-1])
+                if announcing is not None:
+                    await asyncio.shield(announcing)
+
+    async def _announce(self, channel: str) -> None:
+        """Tell the processes that already hold the room that this one holds it too, and wait
+        until each has heard it. A process that publishes to a room only it holds stops
+        publishing there (`solo`); once it has heard this, it publishes again. Its emits
+        before that were committed before, so they are in the snapshot the entering use case
+        reads after `enter_room` ("commit, then emit")."""
+        nonce = uuid.uuid4().hex.encode()
+        entry = _Acks(asyncio.get_running_loop().create_future())
+        self._awaiting_acks[nonce] = entry
+        try:
+            async with asyncio.timeout(self.publish_timeout_s):
+                waiting = self._confirming.get(channel)
+                if waiting:
+                    await asyncio.shield(waiting[-1])
+                heard = await self._hold(channel, _HOLD + self.host_id.encode() + b":" + nonce)
+                entry.due = int(heard or 0) - 1  # not ourselves
+                if entry.received < entry.due:
+                    await entry.done
+        except Exception as exc:  # Redis down or slow: the outage logic takes over
+            log.debug("fanout_hold_unanswered", error=type(exc).__name__)
+        finally:
+            del self._awaiting_acks[nonce]
+            if self._announcing.get(channel) is asyncio.current_task():
+                del self._announcing[channel]
+
+    async def _hold(self, channel: str, notice: bytes) -> int:
+        """PUBLISH a hold notice; those of one moment go as one pipeline (a console entering
+        its rooms, a resubscribe of thousands): one connection, one round trip."""
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._holds.append((channel, notice, answer))
+        if self._holds_sender is None or self._holds_sender.done():
+            self._holds_sender = asyncio.get_running_loop().create_task(self._send_holds())
+        return await answer
+
+    async def _send_holds(self) -> None:
+        while self._holds:
+            batch, self._holds = self._holds[:1000], self._holds[1000:]
+            try:
+                async with asyncio.timeout(self.publish_timeout_s):
+                    pipe = self.redis.pipeline(transaction=False)
+                    for channel, notice, _ in batch:
+                        pipe.publish(channel, notice)
+                    counts = await pipe.execute()
+            except Exception as exc:
+                for *_, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(exc)
+                continue
+            for (*_, answer), count in zip(batch, counts, strict=True):
+                if not answer.done():
+                    answer.set_result(int(count or 0))
+
+    def _noticed(self, channel: bytes | str, data: bytes) -> None:
+        """A notice of another process (see `_NOTICE`)."""
+        own = self.host_id.encode()
+        if data.startswith(_HOLD):
+            host, _, nonce = data[len(_HOLD) :].partition(b":")
+            if host == own:
+                return
+            self._holds_seen += 1
+            self.solo.discard(channel.decode() if isinstance(channel, bytes) else channel)
+            answer = _HELD + host + b":" + nonce
+            task = asyncio.get_running_loop().create_task(self._send_quietly(answer))
+            self._notice_tasks.add(task)
+            task.add_done_callback(self._notice_tasks.discard)
+        elif data.startswith(_HELD):
+            host, _, nonce = data[len(_HELD) :].partition(b":")
+            entry = self._awaiting_acks.get(nonce) if host == own else None
+            if entry is not None:
+                entry.received += 1
+                if entry.due is not None and entry.received >= entry.due and not entry.done.done():
+                    entry.done.set_result(None)
+        elif data.startswith(_RESET) and data[len(_RESET) :] != own:
+            self._holds_seen += 1
+            self.solo.clear()
+
+    async def _send_quietly(self, data: bytes) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self.publish_timeout_s):
+                await self.redis.publish(self.channel, data)
 
     def _change(self, subscribe: bool, channel: str) -> None:
         # Queued even while the listener is not connected: one that is connecting has already
@@ -184,6 +320,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
         if subscribe and self.listening:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._confirming.setdefault(channel, []).append(future)
+            self._announcing[channel] = asyncio.get_running_loop().create_task(self._announce(channel))
         self._changes.append((subscribe, channel))
         if self._changer is None or self._changer.done():
             self._changer = asyncio.get_running_loop().create_task(self._send_changes())
@@ -248,6 +385,9 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
             kind = message["type"]
             if kind == "message":
                 data = message["data"]
+                if isinstance(data, bytes) and data.startswith(_NOTICE):
+                    self._noticed(message["channel"], data)
+                    continue
                 if isinstance(data, bytes) and own in data and _CALLBACK not in data:
                     continue
                 yield data
@@ -294,8 +434,8 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
 
     async def _publish(self, data: Any) -> Any:
         channel = self._channel_for(data) if isinstance(data, dict) else self.channel
-        if channel is None:
-            return None
+        if channel is None or channel in self.solo:
+            return None  # a socket of this process, or a room no other process holds
         if self._kept or not self.healthy:
             # Keep the order: what waits goes first, this one after it; all of it once the
             # processes listen again.
@@ -306,6 +446,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
                 self._flush_task = asyncio.get_running_loop().create_task(self._flush())
             self._retry_while_kept()
             return None
+        seen = self._holds_seen
         try:
             result = await self._send(data, channel)
         except Exception as exc:
@@ -313,17 +454,26 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
             self._kept.append((time.monotonic(), channel, data))
             self._retry_while_kept()
             return None
-        if channel == self.channel:
-            self._listeners = int(result or 0)
+        if (
+            result == 1
+            and channel in self.held
+            and channel not in self._confirming
+            and channel not in self._announcing
+            and seen == self._holds_seen
+            and self.listening
+        ):
+            # Our own confirmed subscription was the one receiver, and no process said since
+            # that it holds the room too: the next emits to it stay here.
+            self.solo.add(channel)
         self._recovered()
         return result
 
     async def _send(self, data: Any, channel: str | None = None) -> Any:
         if self.redis is None:
             self._redis_connect()
-        # No socket timeout on the client (its subscriber blocks on reads by design): the
-        # publish itself is bounded, so an emit never waits on a Redis that hangs. A
-        # deadline, not `wait_for`, which ran every publish in a task of its own.
+        # No socket timeout on the client (see __init__): the publish itself is bounded, so an
+        # emit never waits on a Redis that hangs. A deadline, not `wait_for`, which ran every
+        # publish in a task of its own.
         async with asyncio.timeout(self.publish_timeout_s):
             return await self.redis.publish(channel or self.channel, self.json.dumps(data))
 
@@ -413,9 +563,13 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
                         # Every room held, then the broadcast channel in the same command: a
                         # process counted on the broadcast channel holds all its rooms again.
                         self._changes.clear()
+                        self.solo.clear()  # hold notices may have been missed meanwhile
                         await self.pubsub.subscribe(*sorted(self.held), self.channel)
                         subscribed = True
                         self.listening = True
+                    # The others may have stopped publishing to rooms this process holds while
+                    # it was not subscribed: they publish again from now on.
+                    await self._send_quietly(_RESET + self.host_id.encode())
                     if self._kept or not self.healthy:
                         self._ready_at = float("inf")  # set by _flush_when_ready
                         self._flush_task = asyncio.get_running_loop().create_task(self._flush_when_ready())
@@ -425,6 +579,7 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
                 raise
             except Exception as exc:
                 self.listening = False
+                self.solo.clear()
                 self._confirmed(list(self._confirming), all_of_them=True)
                 self._degraded("listen", exc)
                 subscribed = False

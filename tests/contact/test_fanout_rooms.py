@@ -289,12 +289,12 @@ async def test_redis_restarted_every_room_is_subscribed_again_and_the_outage_is_
         clients += [on_a, on_b]
         await on_b.join("c:1", "c:2", "a:9")
         await eventually(lambda: a.manager._listeners == 2)  # the census counted both
-        red.stop()
+        await asyncio.to_thread(red.stop)  # off the event loop: the listeners notice at once
         # Emitted while Redis is gone: kept, and sent once B listens to its rooms again.
         for n in range(5):
             await a.sio.emit("said", f"tijdens {n}", room="c:2")
         await eventually(lambda: not a.manager.healthy)
-        red.start()
+        await asyncio.to_thread(red.start)
         await eventually(lambda: b.manager.listening and a.manager.listening and not a.manager._kept, within=10)
         await eventually(lambda: len(on_b.heard) == 5, within=5)
         assert on_b.heard == [f"tijdens {n}" for n in range(5)]
@@ -312,3 +312,44 @@ async def test_redis_restarted_every_room_is_subscribed_again_and_the_outage_is_
         await stop_node(a)
         await stop_node(b)
         red.stop()
+
+
+async def publishes(redis_url: str) -> int:
+    client = aioredis.from_url(redis_url)
+    try:
+        stats = await client.info("commandstats")
+        return int(stats.get("cmdstat_publish", {}).get("calls", 0))
+    finally:
+        await client.aclose()
+
+
+async def test_a_room_only_this_process_holds_is_not_published_until_another_enters(two, redis_url):
+    """The visitor's echo of their own message, an advisor's own room: held by one process
+    only, its emits stay in that process. A process that enters such a room says so and waits
+    until the holder heard it, so the holder's very next emit is published again."""
+    a, b, clients = two
+    on_b = await connect(b)
+    clients.append(on_b)
+    for n in range(10):
+        room = f"c:solo{n}"
+        channel = b.manager.room_channel("/", room)
+        await on_b.join(room)
+        await b.sio.emit("said", f"{n} een", room=room)  # reaches only B: B knows it from now on
+        await eventually(lambda: channel in b.manager.solo)
+        before = await publishes(redis_url)
+        for k in range(5):
+            await b.sio.emit("said", f"{n} stil {k}", room=room)
+        assert await publishes(redis_url) == before  # not one PUBLISH
+        on_a = await connect(a)
+        clients.append(on_a)
+        await on_a.join(room)  # A holds it too now, and B heard so before this answered
+        assert channel not in b.manager.solo
+        await b.sio.emit("said", f"{n} voor twee", room=room)  # B's very next emit
+        await eventually(lambda: on_a.heard == [f"{n} voor twee"])
+        await a.sio.emit("said", f"{n} van A", room=room)
+        await eventually(lambda: on_b.heard[-1:] == [f"{n} van A"])
+        await asyncio.sleep(0.1)
+        assert on_a.heard == [f"{n} voor twee", f"{n} van A"]
+        assert on_b.heard[-8:] == [f"{n} een", *[f"{n} stil {k}" for k in range(5)], f"{n} voor twee", f"{n} van A"]
+        await on_a.sio.disconnect()
+        clients.remove(on_a)
