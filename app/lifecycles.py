@@ -22,7 +22,7 @@ from chat.writer import MessageWriter
 from contact import workdays
 from contact.checkpoints import WalCheckpointer
 from contact.fanout import ResilientRedisManager
-from contact.http import AGENTS, DATABASE, PRESENCE, SETTINGS
+from contact.http import AGENTS, DATABASE, LIMITER, PRESENCE, SETTINGS
 from contact.keys import Keys, stored_key
 from contact.migrate import current_revision, head_revision
 from contact.scheduler import JobRunner
@@ -87,6 +87,9 @@ async def redis_connection(app: web.Application) -> AsyncIterator[None]:
     await client.ping()  # fail at start-up, not at the first message
     yield
     await client.aclose()
+    close_limits = getattr(app.get(LIMITER), "aclose", None)  # the flood limit's own client
+    if close_limits is not None:
+        await close_limits()
 
 
 async def fanout(app: web.Application) -> AsyncIterator[None]:

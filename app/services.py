@@ -358,7 +358,14 @@ def build_services(settings: Settings, clock: Clock) -> Services:
             settings.redis_url, socket_timeout=1, socket_connect_timeout=1, max_connections=REDIS_MAX_CONNECTIONS
         )
         limit_key = hashlib.sha256(b"vt-contact rate-limit keys\0" + secret.encode()).digest()
-        limiter = FallbackRateLimiter(RedisRateLimiter(redis_client, limit_key), MemoryRateLimiter())
+        # The flood limit is asked for every visitor message: its client has no socket timeout
+        # (with one, redis-py sends every command through `wait_for`, a task per command; from
+        # redis-py 8 there is one of 5 s unless told None); each call is bounded with
+        # `asyncio.timeout` in contact/ratelimit.py instead.
+        limits_client = aioredis.from_url(
+            settings.redis_url, socket_timeout=None, socket_connect_timeout=1, max_connections=REDIS_MAX_CONNECTIONS
+        )
+        limiter = FallbackRateLimiter(RedisRateLimiter(limits_client, limit_key), MemoryRateLimiter())
         presence = RedisPresence(redis_client, settings.redis_channel)
     else:
         limiter = MemoryRateLimiter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import time
@@ -83,9 +84,12 @@ class RedisRateLimiter:
     caller answered from it. With two processes a MULTI/INCR/EXPIRE/EXEC pipeline per hit was
     a tenth of each process's CPU (docs/performance.md, "What a second process costs")."""
 
-    def __init__(self, redis: Any, key: bytes) -> None:
+    def __init__(self, redis: Any, key: bytes, timeout_s: float = 1.0) -> None:
         self._redis = redis
         self._key = key
+        # Each script call's deadline: the client has no socket timeout (see app/services.py),
+        # and a Redis that hangs must not hold every later hit behind this one.
+        self.timeout_s = timeout_s
         self._incr = redis.register_script(_INCR_WITH_EXPIRY)
         # Hits waiting for the next script call: (name, window, limit, the caller's answer).
         self._pending: list[tuple[str, int, int, asyncio.Future[bool]]] = []
@@ -106,7 +110,8 @@ class RedisRateLimiter:
         while self._pending:
             batch, self._pending = self._pending[:MAX_HITS], self._pending[MAX_HITS:]
             try:
-                counts = await self._incr(keys=[b[0] for b in batch], args=[b[1] for b in batch])
+                async with asyncio.timeout(self.timeout_s):
+                    counts = await self._incr(keys=[b[0] for b in batch], args=[b[1] for b in batch])
             except BaseException as exc:
                 for *_, answer in batch:
                     if not answer.done():
@@ -124,6 +129,9 @@ class RedisRateLimiter:
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(self._name(key))
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
 
 
 class FallbackRateLimiter:
@@ -163,6 +171,12 @@ class FallbackRateLimiter:
 
     async def reset(self, key: str) -> None:
         await self._try(lambda r: r.reset(key))
+
+    async def aclose(self) -> None:
+        close = getattr(self.primary, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()
 
 
 class ConnectionCap:

@@ -263,3 +263,49 @@ async def test_a_burst_across_processes_reaches_every_socket_exactly_once(cluste
     assert sorted(seqs(there, "visitor") + seqs(there, "agent")) == everything  # both, once
     for client in (here, there, agent):
         await client.disconnect()
+
+
+async def test_readers_and_a_transfer_across_processes_each_get_every_message_once(cluster):
+    """Rooms held on one process only (contact/fanout.py: one Redis channel per room): a
+    supervisor on B reads along a chat held on A, the chat moves to a colleague on B, and every
+    message reaches each of them once; after the reader stops, nothing more comes."""
+    holder_name, holder_password = cluster.add_agent()
+    colleague_name, colleague_password = cluster.add_agent()
+    boss_name, boss_password = cluster.add_agent(role="supervisor")
+    holder = await agent_client(cluster.a.url, await login(cluster.a.url, holder_name, holder_password))
+    colleague = await agent_client(cluster.b.url, await login(cluster.b.url, colleague_name, colleague_password))
+    boss = await agent_client(cluster.b.url, await login(cluster.b.url, boss_name, boss_password))
+    colleague_id = (await colleague.wait_for("agent_status"))["agent_id"]
+    v = await visitor(cluster.a.url)
+    cid = (await v.call("start", start_payload()))["conversation_id"]
+    await holder.call("accept", {"conversation_id": cid})
+    first = await v.call("message", {"client_id": "v1", "text": "eerste"})
+
+    seen = await boss.call("read_along", {"conversation_id": cid})  # on B, the chat is A's
+    assert [m["seq"] for m in seen["conversation"]["messages"]] == [first["seq"]]
+    second = await v.call("message", {"client_id": "v2", "text": "tweede"})
+    answer = await holder.call("message", {"conversation_id": cid, "client_id": "h1", "text": "antwoord"})
+    await boss.wait_for("message", lambda m: m["seq"] == answer["seq"])
+
+    assert await holder.call("transfer", {"conversation_id": cid, "agent_id": colleague_id}) == {"ok": True}
+    await colleague.wait_for("mine", lambda m: [c["id"] for c in m["conversations"]] == [cid])
+    third = await v.call("message", {"client_id": "v3", "text": "derde"})
+    reply = await colleague.call("message", {"conversation_id": cid, "client_id": "c1", "text": "met Pim"})
+    await v.wait_for("message", lambda m: m["seq"] == reply["seq"])
+    await colleague.wait_for("message", lambda m: m["seq"] == third["seq"])
+    await boss.wait_for("message", lambda m: m["seq"] == reply["seq"])
+
+    assert (await boss.call("read_along_stop", {"conversation_id": cid})).get("ok") is True
+    after = await v.call("message", {"client_id": "v4", "text": "vierde"})
+    await colleague.wait_for("message", lambda m: m["seq"] == after["seq"])
+    await asyncio.sleep(0.5)  # a duplicate, or a message for a reader who stopped, would be here by now
+
+    def seqs(client) -> list[int]:
+        return [m["seq"] for m in client.events.get("message", []) if m.get("conversation_id", cid) == cid]
+
+    assert seqs(boss) == [second["seq"], answer["seq"], third["seq"], reply["seq"]]
+    assert seqs(colleague) == [third["seq"], after["seq"]]  # its own reply is its ack
+    assert sorted(seqs(v)) == [answer["seq"], reply["seq"]]
+    assert third["seq"] not in seqs(holder) and after["seq"] not in seqs(holder)
+    for client in (v, holder, colleague, boss):
+        await client.disconnect()

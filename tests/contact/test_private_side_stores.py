@@ -104,3 +104,61 @@ async def test_a_redis_that_is_gone_answers_every_waiting_hit_with_its_error():
         assert fallback.degraded and fallback.redis_errors == 3
     finally:
         await client.aclose()
+
+
+async def test_a_redis_that_hangs_holds_no_hit_longer_than_its_deadline():
+    """The flood limit's client has no socket timeout (no task per command): a Redis that
+    accepts and never answers is bounded by the limiter's own deadlines, and a hung script call
+    does not keep every later hit waiting behind it."""
+    import asyncio
+    import time
+
+    from contact.ratelimit import FallbackRateLimiter, MemoryRateLimiter
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)  # reads everything, answers nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = aioredis.from_url(f"redis://127.0.0.1:{port}", socket_timeout=None, socket_connect_timeout=0.5)
+    try:
+        limiter = FallbackRateLimiter(RedisRateLimiter(client, b"h" * 32, timeout_s=0.3), MemoryRateLimiter(), 0.2)
+        for n in range(3):
+            started = time.monotonic()
+            assert await limiter.hit("msg:x", 5, 60)  # from memory
+            assert time.monotonic() - started < 0.5, n
+        await asyncio.sleep(0.4)  # the hung call has met its own deadline: the next is sent anew
+        started = time.monotonic()
+        assert await limiter.hit("msg:x", 5, 60)
+        assert time.monotonic() - started < 0.5
+        assert limiter.degraded and limiter.redis_errors == 4
+    finally:
+        await limiter.aclose()
+        server.close()
+
+
+async def test_the_clients_used_per_message_have_no_socket_timeout(tmp_path, redis_url):
+    """redis-py 8 gives every connection a 5 s socket timeout unless told None, and with one it
+    sends each command through `wait_for` (a task per command). The flood limit's and the
+    fan-out's clients bound each call themselves; presence and the health checks keep theirs."""
+    from app.services import build_services
+    from contact.clock import SystemClock
+    from tests.support.server import make_settings, migrated_sqlite
+
+    settings = make_settings(await migrated_sqlite(str(tmp_path / "t.db")), redis_url=redis_url)
+    built = build_services(settings, SystemClock())
+    try:
+        limits = built.limiter.primary._redis  # type: ignore[attr-defined]
+        assert limits.connection_pool.make_connection().socket_timeout is None
+        assert built.fanout is not None
+        built.fanout._redis_connect()
+        assert built.fanout.redis.connection_pool.make_connection().socket_timeout is None
+        assert built.redis is not None
+        assert built.redis.connection_pool.make_connection().socket_timeout == 1
+    finally:
+        await built.limiter.aclose()  # type: ignore[attr-defined]
+        if built.redis is not None:
+            await built.redis.aclose()
+        if built.fanout is not None and built.fanout.redis is not None:
+            await built.fanout.redis.aclose()
+        await built.db.dispose()
