@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
@@ -60,58 +61,128 @@ class MemoryRateLimiter:
         self._windows.pop(key, None)
 
 
-# Count one event for each key; the first of a window starts its expiry (a window never outlives
-# itself, also when a process stops between the two steps). KEYS[i] has its window in ARGV[i].
+# Count `n` events for each key (ARGV: the window in ms and n, for each key in turn); the first of a
+# window starts its expiry (a window never outlives itself, also when a process stops between the
+# two steps). Answers, per key, the count and the milliseconds left of its window.
 _INCR_WITH_EXPIRY = """
-local counts = {}
+local answers = {}
 for i, key in ipairs(KEYS) do
-    local count = redis.call('INCR', key)
-    if redis.call('TTL', key) < 0 then
-        redis.call('EXPIRE', key, ARGV[i])
+    local count = redis.call('INCRBY', key, ARGV[2 * i])
+    local left = redis.call('PTTL', key)
+    if left < 0 then
+        left = tonumber(ARGV[2 * i - 1])
+        redis.call('PEXPIRE', key, left)
     end
-    counts[i] = count
+    answers[i] = {count, left}
 end
-return counts
+return answers
 """
+# The per-conversation flood limits (a visitor's messages and typing) are asked of Redis for a
+# part of the window's allowance at a time, not for every hit (see RedisRateLimiter). Not the
+# limits of logins and starts: small limits, and `exceeded` must read their exact count.
+LEASED = ("msg:", "typing:")
+LEASE_FROM = 8  # limits below this are asked hit by hit
+LEASE_PARTS = 4  # a lease is a quarter of the limit
+
+
+@dataclass
+class _Lease:
+    """What this process may still allow for one key without asking Redis, until its window ends."""
+
+    left: int
+    until: float
+    used_up: bool = False  # Redis granted nothing: the window is used up over all processes
 
 
 class RedisRateLimiter:
     """Limits shared by every process. Redis never sees what is limited (a client address, a
     username): each key is a keyed hash of it, `vt:rl:<hmac>`, with a key Redis does not hold.
 
-    Every visitor message passes here: the hits of one turn of the event loop go to Redis as
+    Every visitor message passes here: the requests of one turn of the event loop go to Redis as
     one script call (one round trip, and one command for redis-py to write and read), each
     caller answered from it. With two processes a MULTI/INCR/EXPIRE/EXEC pipeline per hit was
-    a tenth of each process's CPU (docs/performance.md, "What a second process costs")."""
+    a tenth of each process's CPU (docs/performance.md, "What a second process costs").
 
-    def __init__(self, redis: Any, key: bytes, timeout_s: float = 1.0) -> None:
+    The flood limits of a conversation (`LEASED`, limits from `LEASE_FROM`) are leased: a
+    process asks Redis for a quarter of the window's allowance at once (INCRBY), is granted what
+    is left of it, and allows that many hits without asking again until the window ends. Never
+    more than the limit is allowed in a window over all processes (the grants add up to at most
+    the limit); a visitor whose sockets hop between processes may be refused up to a lease's
+    worth early (what another process was granted and did not use). A window that is used up
+    is refused here until it ends, without asking Redis."""
+
+    def __init__(
+        self, redis: Any, key: bytes, timeout_s: float = 1.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._redis = redis
         self._key = key
+        self._monotonic = monotonic
         # Each script call's deadline: the client has no socket timeout (see app/services.py),
         # and a Redis that hangs must not hold every later hit behind this one.
         self.timeout_s = timeout_s
         self._incr = redis.register_script(_INCR_WITH_EXPIRY)
-        # Hits waiting for the next script call: (name, window, limit, the caller's answer).
-        self._pending: list[tuple[str, int, int, asyncio.Future[bool]]] = []
+        # Requests waiting for the next script call: (name, window, how many, the caller's answer:
+        # the count after it and the seconds left of the window).
+        self._pending: list[tuple[str, int, int, asyncio.Future[tuple[int, float]]]] = []
         self._sender: asyncio.Task[None] | None = None
+        self._leases: dict[str, _Lease] = {}
+        self._leasing: dict[str, asyncio.Future[None]] = {}  # a lease being asked for, per name
 
     def _name(self, key: str) -> str:
         return "vt:rl:" + hmac.new(self._key, key.encode(), hashlib.sha256).hexdigest()[:40]
 
     async def hit(self, key: str, limit: int, window_s: int) -> bool:
-        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((self._name(key), window_s, limit, answer))
+        name = self._name(key)
+        if limit < LEASE_FROM or not key.startswith(LEASED):
+            count, _ = await self._ask(name, window_s, 1)
+            return count <= limit
+        while True:
+            lease = self._leases.get(name)
+            if lease is not None and lease.until > self._monotonic():
+                if lease.left > 0:
+                    lease.left -= 1
+                    return True
+                if lease.used_up:
+                    return False
+            asking = self._leasing.get(name)
+            if asking is None:
+                break
+            await asyncio.shield(asking)  # another hit of this moment asks already: then look again
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._leasing[name] = done
+        try:
+            want = max(1, limit // LEASE_PARTS)
+            count, left_s = await self._ask(name, window_s, want)
+            granted = max(0, min(want, limit - (count - want)))
+            self._leases[name] = _Lease(max(0, granted - 1), self._monotonic() + left_s, used_up=granted == 0)
+            if len(self._leases) > 10_000:
+                self._forget_ended()
+            return granted > 0
+        finally:
+            del self._leasing[name]
+            done.set_result(None)
+
+    def _forget_ended(self) -> None:
+        now = self._monotonic()
+        for name in [n for n, lease in self._leases.items() if lease.until <= now]:
+            del self._leases[name]
+
+    async def _ask(self, name: str, window_s: int, n: int) -> tuple[int, float]:
+        answer: asyncio.Future[tuple[int, float]] = asyncio.get_running_loop().create_future()
+        self._pending.append((name, window_s, n, answer))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.get_running_loop().create_task(self._send())
         return await answer
 
     async def _send(self) -> None:
-        # Started a turn after the hit that woke it: the hits of that turn are all pending.
+        # Started a turn after the request that woke it: the requests of that turn are all pending.
         while self._pending:
             batch, self._pending = self._pending[:MAX_HITS], self._pending[MAX_HITS:]
             try:
                 async with asyncio.timeout(self.timeout_s):
-                    counts = await self._incr(keys=[b[0] for b in batch], args=[b[1] for b in batch])
+                    answers = await self._incr(
+                        keys=[b[0] for b in batch], args=[x for b in batch for x in (b[1] * 1000, b[2])]
+                    )
             except BaseException as exc:
                 for *_, answer in batch:
                     if not answer.done():
@@ -119,15 +190,16 @@ class RedisRateLimiter:
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            for (_, _, limit, answer), count in zip(batch, counts, strict=True):
+            for (*_, answer), (count, left_ms) in zip(batch, answers, strict=True):
                 if not answer.done():  # a caller that gave up waiting
-                    answer.set_result(int(count) <= limit)
+                    answer.set_result((int(count), int(left_ms) / 1000))
 
     async def exceeded(self, key: str, limit: int, window_s: int) -> bool:
         count = await self._redis.get(self._name(key))
         return count is not None and int(count) >= limit
 
     async def reset(self, key: str) -> None:
+        self._leases.pop(self._name(key), None)
         await self._redis.delete(self._name(key))
 
     async def aclose(self) -> None:

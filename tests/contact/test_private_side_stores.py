@@ -162,3 +162,58 @@ async def test_the_clients_used_per_message_have_no_socket_timeout(tmp_path, red
         if built.fanout is not None and built.fanout.redis is not None:
             await built.fanout.redis.aclose()
         await built.db.dispose()
+
+
+class _Counted:
+    """A limiter's script calls, counted."""
+
+    def __init__(self, limiter: RedisRateLimiter) -> None:
+        self.calls = 0
+        self._script = limiter._incr
+        limiter._incr = self  # type: ignore[assignment]
+
+    async def __call__(self, **kwargs):
+        self.calls += 1
+        return await self._script(**kwargs)
+
+
+async def test_a_conversations_flood_limit_is_leased_and_never_more_than_the_limit_over_processes(redis_url):
+    """Two processes (two limiters, two clients, one Redis) take turns with one conversation's
+    messages: exactly the limit is allowed in the window, with a Redis call per lease (a quarter of
+    the limit), not per message; a used-up window is refused without asking Redis again."""
+    clients = [aioredis.from_url(redis_url), aioredis.from_url(redis_url)]
+    try:
+        limiters = [RedisRateLimiter(c, b"l" * 32) for c in clients]
+        counted = [_Counted(limiter) for limiter in limiters]
+        answers = [await limiters[i % 2].hit("msg:conv", 20, 60) for i in range(40)]
+        assert answers.count(True) == 20 and answers[:20] == [True] * 20
+        assert sum(c.calls for c in counted) == 6  # 4 leases of 5, then each process learns it is used up
+        assert int(await clients[0].get(limiters[0]._name("msg:conv"))) >= 20
+        # Another conversation, and a limit that is not leased (logins, starts): its own count.
+        assert await limiters[0].hit("msg:other", 20, 60)
+        before = counted[0].calls
+        for _ in range(3):
+            assert await limiters[0].hit("start:203.0.113.9", 20, 60)
+        assert counted[0].calls == before + 3 and int(await clients[0].get(limiters[0]._name("start:203.0.113.9"))) == 3
+        await limiters[0].reset("msg:conv")  # the lease goes with the count
+        assert await limiters[0].hit("msg:conv", 20, 60)
+    finally:
+        await clients[0].flushdb()
+        for c in clients:
+            await c.aclose()
+
+
+async def test_hits_of_one_moment_share_a_lease_and_a_window_ends_in_time(redis_url):
+    import asyncio
+
+    client = aioredis.from_url(redis_url)
+    try:
+        limiter = RedisRateLimiter(client, b"w" * 32)
+        counted = _Counted(limiter)
+        answers = await asyncio.gather(*(limiter.hit("typing:c", 12, 1) for _ in range(30)))
+        assert answers.count(True) == 12 and counted.calls <= 5
+        await asyncio.sleep(1.1)  # the window (1 s) is over, here and in Redis
+        assert await limiter.hit("typing:c", 12, 1)
+    finally:
+        await client.flushdb()
+        await client.aclose()
