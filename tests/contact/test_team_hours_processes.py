@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import ClientSession
 
-from tests.support.processes import ServerProcess, run_cli
+from tests.support.processes import ServerProcess, cli_add_agent, run_cli
 from tests.support.server import login, start_payload, visitor
 
 WITHIN_S = 1.0
@@ -32,12 +32,7 @@ async def _until(url: str, want_open: bool) -> float:
 async def test_closed_on_process_a_is_closed_on_process_b_within_a_second(postgres, redis_url, tmp_path):
     database_url = postgres.create_database(f"hours_{uuid.uuid4().hex[:8]}")
     assert run_cli("db", "upgrade", "--database-url", database_url).returncode == 0
-    username, password = f"s{uuid.uuid4().hex[:10]}", f"pw-{uuid.uuid4().hex}"
-    added = run_cli(
-        "agent", "add", username, "--name", "Sanne", "--role", "supervisor", "--database-url", database_url,
-        stdin=password + "\n",
-    )  # fmt: skip
-    assert added.returncode == 0, added.stderr
+    username, password = cli_add_agent(database_url, "supervisor", "Sanne", prefix="s")
     env = {"VT_REDIS_CHANNEL": f"vt-hours-{uuid.uuid4().hex[:6]}"}
     a = ServerProcess(database_url, redis_url, tmp_path, "a", **env)
     b = ServerProcess(database_url, redis_url, tmp_path, "b", **env)

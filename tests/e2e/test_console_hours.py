@@ -13,7 +13,7 @@ from aiohttp import ClientSession
 from playwright.async_api import expect
 
 from tests.e2e.test_console import _login
-from tests.support.processes import ServerProcess, run_cli
+from tests.support.processes import ServerProcess, cli_add_agent, run_cli
 from tests.support.server import login
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -23,12 +23,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 async def test_closed_in_the_console_closes_the_widget_for_that_team_on_both_processes(browser, redis_url, tmp_path):
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'hours.db'}"
     assert run_cli("db", "upgrade", "--database-url", database_url).returncode == 0
-    username, password = f"s{uuid.uuid4().hex[:10]}", f"pw-{uuid.uuid4().hex}"
-    added = run_cli(
-        "agent", "add", username, "--name", "Sanne Bakker", "--role", "supervisor", "--database-url", database_url,
-        stdin=password + "\n",
-    )  # fmt: skip
-    assert added.returncode == 0, added.stderr
+    username, password = cli_add_agent(database_url, "supervisor", "Sanne Bakker", prefix="s")
     env = {"VT_REDIS_CHANNEL": f"vt-hours-e2e-{uuid.uuid4().hex[:6]}"}
     a = ServerProcess(database_url, redis_url, tmp_path, "a", **env)
     b = ServerProcess(database_url, redis_url, tmp_path, "b", **env)
@@ -78,12 +73,7 @@ async def test_closed_in_the_console_closes_the_widget_for_that_team_on_both_pro
 
         # A colleague saves the youth team's week while this view still shows the old one: saving
         # here would undo that unseen. It is refused, and the view shows what is there now.
-        colleague, colleague_password = f"c{uuid.uuid4().hex[:10]}", f"pw-{uuid.uuid4().hex}"
-        added = run_cli(
-            "agent", "add", colleague, "--name", "Ahmed Yilmaz", "--role", "admin", "--database-url", database_url,
-            stdin=colleague_password + "\n",
-        )  # fmt: skip
-        assert added.returncode == 0, added.stderr
+        colleague, colleague_password = cli_add_agent(database_url, "admin", "Ahmed Yilmaz", prefix="c")
         token = await login(b.url, colleague, colleague_password)
         whole_days = {"days": {d: [{"opens": "00:00", "closes": "24:00"}] for d in DAYS}, "closed_on_holidays": False}
         bearer = {"Authorization": f"Bearer {token}"}

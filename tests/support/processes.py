@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 from tests.support.server import HASH_KEY, SECRET
@@ -18,9 +19,7 @@ CLI = [sys.executable, "-m", "app.cli"]
 
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VT_")}
-    env.update(
-        {"VT_SECRET_KEY": SECRET, "VT_HASH_KEY": HASH_KEY, "VT_CHAT_HOURS": "24/7", "VT_LOG_LEVEL": "WARNING"}
-    )
+    env.update({"VT_SECRET_KEY": SECRET, "VT_HASH_KEY": HASH_KEY, "VT_CHAT_HOURS": "24/7", "VT_LOG_LEVEL": "WARNING"})
     env.update(extra)
     return env
 
@@ -29,6 +28,16 @@ def run_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> s
     return subprocess.run(
         [*CLI, *args], input=stdin, capture_output=True, text=True, cwd=ROOT, env=env or cli_env(), timeout=60
     )
+
+
+def cli_add_agent(database_url: str, role: str, name: str, prefix: str = "a") -> tuple[str, str]:
+    """`vt-contact agent add` as an operator runs it: a new agent's username and password."""
+    username, password = f"{prefix}{uuid.uuid4().hex[:10]}", f"pw-{uuid.uuid4().hex}"
+    added = run_cli(
+        "agent", "add", username, "--name", name, "--role", role, "--database-url", database_url, stdin=password + "\n"
+    )
+    assert added.returncode == 0, added.stderr
+    return username, password
 
 
 class ServerProcess:
