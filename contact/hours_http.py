@@ -71,8 +71,8 @@ def _based_on(request: web.Request) -> str | None:
     return first.strip('"') or None
 
 
-def _team_view(view: dict[str, Any], status: int = 200) -> web.Response:
-    return web.json_response(view, status=status, headers={"ETag": f'"{view["pattern_version"]}"'})
+def _team_view(view: dict[str, Any]) -> web.Response:
+    return web.json_response(view, headers={"ETag": f'"{view["pattern_version"]}"'})
 
 
 async def overview(request: web.Request) -> web.Response:
