@@ -353,6 +353,7 @@ class ReadyTextView(_Doc):
     text: str
     default: bool
     updated_at: str
+    version: str  # also the ETag; PUT/DELETE of the text take it as If-Match (409 when changed)
 
 
 class ReadyTextValues(_Doc):
@@ -609,9 +610,11 @@ OPERATIONS: tuple[Operation, ...] = (
         ReadyTextOne,
         desk_http.ReadyTextBody,
         auth=True,
-        errors=(403, 404, 422),
+        errors=(403, 404, 409, 422),
     ),  # fmt: skip
-    Operation("delete", "/api/supervisor/ready-texts/{id}", "Delete a ready text", Ok, auth=True, errors=(403, 404)),
+    Operation(
+        "delete", "/api/supervisor/ready-texts/{id}", "Delete a ready text", Ok, auth=True, errors=(403, 404, 409)
+    ),
     Operation(
         "get", "/api/supervisor/blocks", "The visitor blocks in force", VisitorBlockList, auth=True, errors=(403,)
     ),

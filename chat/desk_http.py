@@ -14,7 +14,7 @@ from chat.ready_texts import ReadyTexts
 from contact.errors import DomainError
 from contact.http import agent_from_request, reader_of
 from contact.validation import Line, Text, id_ok
-from contact.web import read_json
+from contact.web import if_match, read_json
 
 READY_TEXTS = web.AppKey("ready_texts", ReadyTexts)
 BLOCKS = web.AppKey("visitor_blocks", VisitorBlocks)
@@ -66,15 +66,18 @@ async def ready_text_create(request: web.Request) -> web.Response:
 
 
 async def ready_text_update(request: web.Request) -> web.Response:
+    """PUT /api/supervisor/ready-texts/{id}; with `If-Match: "<version>"` refused as 409
+    `conflict` when a colleague changed the text since (without it: no check)."""
     agent = await agent_from_request(request)
     text_id = _path_id(request)
     body = await read_json(request, ReadyTextBody)
-    return web.json_response({"text": await request.app[READY_TEXTS].update(agent, text_id, body.model_dump())})
+    text = await request.app[READY_TEXTS].update(agent, text_id, body.model_dump(), based_on=if_match(request))
+    return web.json_response({"text": text}, headers={"ETag": f'"{text["version"]}"'})
 
 
 async def ready_text_delete(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
-    await request.app[READY_TEXTS].delete(agent, _path_id(request))
+    await request.app[READY_TEXTS].delete(agent, _path_id(request), based_on=if_match(request))
     return web.json_response({"ok": True})
 
 

@@ -5,10 +5,16 @@ closing time) come with the migration, marked as default, and may be edited like
 
 Placeholders are filled in the console with the values this service hands out beside the
 texts (`values`): `{voornaam}` the advisor's first name, `{telefoon}` 0800-2000, `{noodnummer}`
-112, `{sluitingstijd}` today's closing time of the chat. A text with any other `{...}` is refused."""
+112, `{sluitingstijd}` today's closing time of the chat. A text with any other `{...}` is refused.
+
+Each text has a `version` (a fingerprint of its content, also the ETag of a change's answer): a
+change or deletion made on an older version is refused as `conflict`, so one supervisor's save
+never silently undoes a colleague's."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -31,6 +37,12 @@ PLACEHOLDERS = ("voornaam", "telefoon", "noodnummer", "sluitingstijd")
 LANGS = ("nl", "en")
 _PLACEHOLDER = re.compile(r"\{([^{}\s]*)\}")
 
+# Two supervisors with the same text open: the second save would silently undo the first.
+CHANGED_MEANWHILE = (
+    "Een collega heeft deze tekst net veranderd. Bekijk de nieuwe tekst en probeer het opnieuw.",
+    "A colleague has just changed this text. Look at the new text and try again.",
+)
+
 
 def placeholders_in(text: str) -> list[str]:
     """The names between braces, in order."""
@@ -40,6 +52,12 @@ def placeholders_in(text: str) -> list[str]:
 def unknown_placeholder(text: str) -> str | None:
     """The first `{name}` that is not one of PLACEHOLDERS, or None."""
     return next((name for name in placeholders_in(text) if name not in PLACEHOLDERS), None)
+
+
+def text_version(row: Any) -> str:
+    """A short fingerprint of a text's content; of the content, so an edit undone is no conflict."""
+    canon = json.dumps([row.team, row.lang, row.title, row.shortcut, row.text], separators=(",", ":"))
+    return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
 
 def view(row: Any) -> dict[str, Any]:
@@ -52,6 +70,7 @@ def view(row: Any) -> dict[str, Any]:
         "text": row.text,
         "default": bool(row.is_default),
         "updated_at": iso(row.updated_at),
+        "version": text_version(row),
     }
 
 
@@ -122,10 +141,14 @@ class ReadyTexts:
             await record_audit(conn, at=now, action="ready_text_created", actor=agent.id, ready_text_id=text_id)
             return view(await self._row(conn, text_id))
 
-    async def update(self, agent: AgentIdentity, text_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def update(
+        self, agent: AgentIdentity, text_id: str, body: Mapping[str, Any], based_on: str | None = None
+    ) -> dict[str, Any]:
+        """`based_on`: the `version` the change was made on (If-Match); None or "*": no check."""
         self._check(body)
         now = self.clock.now()
         async with self.db.write() as conn:
+            await self._unchanged_since(conn, text_id, based_on)
             result = await conn.execute(
                 ready_texts.update()
                 .where(ready_texts.c.id == text_id)
@@ -136,13 +159,29 @@ class ReadyTexts:
             await record_audit(conn, at=now, action="ready_text_changed", actor=agent.id, ready_text_id=text_id)
             return view(await self._row(conn, text_id))
 
-    async def delete(self, agent: AgentIdentity, text_id: str) -> None:
+    async def delete(self, agent: AgentIdentity, text_id: str, based_on: str | None = None) -> None:
         now = self.clock.now()
         async with self.db.write() as conn:
+            await self._unchanged_since(conn, text_id, based_on)
             result = await conn.execute(ready_texts.delete().where(ready_texts.c.id == text_id))
             if not result.rowcount:
                 raise DomainError("not_found")
             await record_audit(conn, at=now, action="ready_text_deleted", actor=agent.id, ready_text_id=text_id)
+
+    @staticmethod
+    async def _unchanged_since(conn: AsyncConnection, text_id: str, based_on: str | None) -> None:
+        """Refuse a change made on another version than the stored one. The row is locked
+        (PostgreSQL; SQLite's write transaction already holds the database), so no change
+        can come between this check and the write."""
+        if based_on is None or based_on == "*":
+            return
+        row = (
+            await conn.execute(select(ready_texts).where(ready_texts.c.id == text_id).with_for_update())
+        ).one_or_none()
+        if row is None:
+            raise DomainError("not_found")
+        if text_version(row) != based_on:
+            raise DomainError("conflict", CHANGED_MEANWHILE)
 
     @staticmethod
     async def _row(conn: AsyncConnection, text_id: str) -> Any:

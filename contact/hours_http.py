@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from contact.http import agent_from_request
 from contact.opening import OpeningHours
-from contact.web import path_value, read_json
+from contact.web import if_match, path_value, read_json
 
 HOURS = web.AppKey("opening_hours", OpeningHours)
 
@@ -58,19 +58,6 @@ def _team(request: web.Request) -> str:
     return path_value(request, "team", 32)
 
 
-def _based_on(request: web.Request) -> str | None:
-    """The `pattern_version` a change of the week pattern was made on: the `If-Match` header with
-    the ETag of the team's view (HTTP's conditional request). None without the header: no check
-    (other tools, scripts)."""
-    header = request.headers.get("If-Match")
-    if header is None:
-        return None
-    first = header.split(",")[0].strip()[:80]
-    if first.startswith("W/"):
-        first = first[2:]
-    return first.strip('"') or None
-
-
 def _team_view(view: dict[str, Any]) -> web.Response:
     return web.json_response(view, headers={"ETag": f'"{view["pattern_version"]}"'})
 
@@ -90,14 +77,14 @@ async def put_pattern(request: web.Request) -> web.Response:
     team = _team(request)
     body = await read_json(request, PatternBody)
     view = await request.app[HOURS].set_pattern(
-        agent, team, body.days, body.closed_on_holidays, based_on=_based_on(request)
+        agent, team, body.days, body.closed_on_holidays, based_on=if_match(request)
     )
     return _team_view(view)
 
 
 async def reset_pattern(request: web.Request) -> web.Response:
     agent = await agent_from_request(request)
-    return _team_view(await request.app[HOURS].reset_pattern(agent, _team(request), based_on=_based_on(request)))
+    return _team_view(await request.app[HOURS].reset_pattern(agent, _team(request), based_on=if_match(request)))
 
 
 async def list_exceptions(request: web.Request) -> web.Response:

@@ -228,6 +228,19 @@ def path_value(request: web.Request, name: str, max_length: int) -> str:
     return value
 
 
+def if_match(request: web.Request) -> str | None:
+    """The version a change was made on: the first entity tag of the `If-Match` header (HTTP's
+    conditional request; a weak tag is read as its value), "*" for any. None without the header:
+    no check (other tools, scripts)."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    first = header.split(",")[0].strip()[:80]
+    if first.startswith("W/"):
+        first = first[2:]
+    return first.strip('"') or None
+
+
 def client_ip(request: web.BaseRequest, trusted_proxies: frozenset[str] = frozenset()) -> str:
     """The visitor's address for rate limits: behind a trusted reverse proxy the last address
     in X-Forwarded-For that is not itself one of our proxies; otherwise the peer. Without

@@ -152,3 +152,48 @@ async def test_bad_ready_texts_are_invalid_input(desk, change, field):
     if field == "text" and "{" in change.get("text", ""):
         name = change["text"].split("{")[-1].rstrip("}")
         assert error["placeholder"] == name and name in error["message"]
+
+
+async def test_a_colleagues_change_is_not_overwritten(desk):
+    """Two supervisors change one text: the second, made on the old version (If-Match), is refused
+    as `conflict` and nothing is written; the text tells what is there now. Without If-Match
+    (scripts) no check; "*" and a weak tag are read as HTTP has them."""
+    first = await _token(desk, "supervisor", teams=(), name="Sanne Sup")
+    second = await _token(desk, "supervisor", teams=(), name="Karim Sup")
+    text = (await _api(desk, "POST", "/api/supervisor/ready-texts", first, NEW))[1]["text"]
+    path = f"/api/supervisor/ready-texts/{text['id']}"
+    seen = text["version"]
+
+    async def put(token: str, body: dict, if_match: str | None):
+        headers = {"Authorization": f"Bearer {token}"}
+        if if_match is not None:
+            headers["If-Match"] = if_match
+        async with ClientSession() as http:
+            async with http.put(f"{desk.url}{path}", json=body, headers=headers) as r:
+                return r.status, await r.json(), r.headers.get("ETag")
+
+    status, saved, etag = await put(first, {**NEW, "text": "Hoi! Ik ben {voornaam}."}, f'"{seen}"')
+    assert status == 200 and etag == f'"{saved["text"]["version"]}"' and saved["text"]["version"] != seen
+
+    status, refused, _ = await put(second, {**NEW, "title": "Hallo"}, f'"{seen}"')
+    assert status == 409 and refused["error"]["code"] == "conflict"
+    assert "collega" in refused["error"]["message"]
+    listed = (await _api(desk, "GET", "/api/supervisor/ready-texts", second))[1]["texts"]
+    now = next(t for t in listed if t["id"] == text["id"])
+    assert (now["title"], now["text"]) == ("Groet", "Hoi! Ik ben {voornaam}.")
+
+    # Deleting on the old version is refused too; on the current one (weak tag) it goes.
+    async with ClientSession() as http:
+        headers = {"Authorization": f"Bearer {second}", "If-Match": f'"{seen}"'}
+        async with http.delete(f"{desk.url}{path}", headers=headers) as r:
+            assert r.status == 409 and (await r.json())["error"]["code"] == "conflict"
+    assert (await put(second, {**NEW, "title": "Hallo"}, f'W/"{now["version"]}", "x"'))[0] == 200
+    assert (await put(first, {**NEW, "title": "Hoi"}, "*"))[0] == 200
+    assert (await put(first, {**NEW, "title": "Hee"}, None))[0] == 200
+    assert (await put(first, {**NEW, "title": "Hee"}, '"rubbish"'))[0] == 409
+    # An edit undone by another is no conflict: the version is of the content.
+    undone = (await put(first, NEW, None))[1]["text"]
+    assert undone["version"] == seen
+
+    assert (await _api(desk, "DELETE", path, first))[0] == 200
+    assert (await put(second, NEW, f'"{seen}"'))[0] == 404  # gone meanwhile: not found, not a conflict

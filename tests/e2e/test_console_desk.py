@@ -1,18 +1,21 @@
 """The advisors' desk in Chromium: a supervisor puts a ready text in the draft with the keyboard
 (nothing is sent until they send it), blocks the visitor from the console, and that visitor's
 next start in the widget shows the ordinary "chat closed" with 0800-2000; the block is listed in
-Beheer and lifted there. The new views pass axe."""
+Beheer and lifted there. A ready text changed in Beheer while a colleague changed it too: the
+save is refused with the colleague's text shown and the draft kept; saving again is a choice made
+on what is there now. The new views pass axe."""
 
 from __future__ import annotations
 
 import re
 
+from aiohttp import ClientSession
 from playwright.async_api import expect
 
 from tests.e2e.test_accessibility import violations
 from tests.e2e.test_console import _login
 from tests.e2e.test_widget import answer_intake, new_waiting, open_widget
-from tests.support.server import add_agent, signed_in_agent
+from tests.support.server import add_agent, login, signed_in_agent
 
 
 async def test_supervisor_inserts_a_ready_text_blocks_the_visitor_and_lifts_it(browser, web_server):
@@ -111,6 +114,31 @@ async def test_supervisor_inserts_a_ready_text_blocks_the_visitor_and_lifts_it(b
         await row.get_by_role("button", name=re.compile("^Opheffen: blokkade van gesprek")).click()
         await expect(console.locator("#bl-rows tr").filter(has_text="Scheldt en dreigt")).to_have_count(0)
         await expect(console.locator("#announcer")).to_contain_text("opgeheven")
+
+        # Two supervisors on one ready text: the colleague saves first (over the API).
+        veilig = console.locator("#rtm-rows tr").filter(has_text="Ben je nu veilig?").filter(has_text="NL")
+        await veilig.get_by_role("button", name=re.compile("^Wijzigen")).click()
+        await console.locator("#rtf-text").fill("Ben je nu veilig? Je mag het ook later zeggen.")
+        colleague, colleague_password = await add_agent(web_server.settings.database_url, role="supervisor")
+        token = await login(web_server.url, colleague.username, colleague_password)
+        async with ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+            async with http.get(f"{web_server.url}/api/supervisor/ready-texts") as r:
+                text = next(t for t in (await r.json())["texts"] if (t["shortcut"], t["lang"]) == ("veilig", "nl"))
+            body = {k: text[k] for k in ("team", "lang", "title", "shortcut")}
+            body["text"] = "Ben je op dit moment veilig?"
+            async with http.put(
+                f"{web_server.url}/api/supervisor/ready-texts/{text['id']}",
+                json=body,
+                headers={"If-Match": f'"{text["version"]}"'},
+            ) as r:
+                assert r.status == 200
+        await console.locator("#rtf-save").click()
+        await expect(console.locator("#rtf-error")).to_contain_text("Een collega heeft deze tekst net veranderd")
+        await expect(console.locator("#rtm-rows")).to_contain_text("Ben je op dit moment veilig?")
+        await expect(console.locator("#rtf-text")).to_have_value("Ben je nu veilig? Je mag het ook later zeggen.")
+        await console.locator("#rtf-save").click()  # on purpose, having seen the colleague's text
+        await expect(console.locator("#announcer")).to_contain_text("is opgeslagen")
+        await expect(console.locator("#rtm-rows")).to_contain_text("Je mag het ook later zeggen.")
         assert errors == []
     finally:
         await watcher.disconnect()

@@ -79,22 +79,25 @@ export const caseDetail = (id) => api("GET", "/api/agent/cases/" + enc(id));
 export const riskConcepts = (query) => api("GET", "/api/supervisor/risk/concepts" + query);
 /** The marked examples as a CSV file (supervisors and admins; the export is audited). */
 export const riskExport = () => apiFile("/api/supervisor/risk/feedback?format=csv");
+// `version`: the version of a ready text or opening hours that a change was made on; a colleague's
+// change since then is answered 409 `conflict` instead of being overwritten.
+const basedOn = (version) => (version ? { "If-Match": '"' + version + '"' } : undefined);
 /** Ready texts: the ones this agent may use with the placeholder values; all of them, and
  * adding, changing and deleting (supervisors and admins). */
 export const readyTexts = () => api("GET", "/api/agent/ready-texts");
 export const allReadyTexts = () => api("GET", "/api/supervisor/ready-texts");
 export const createReadyText = (body) => api("POST", "/api/supervisor/ready-texts", body);
-export const updateReadyText = (id, body) => api("PUT", "/api/supervisor/ready-texts/" + enc(id), body);
-export const deleteReadyText = (id) => api("DELETE", "/api/supervisor/ready-texts/" + enc(id));
+export const updateReadyText = (id, body, version) =>
+  api("PUT", "/api/supervisor/ready-texts/" + enc(id), body, basedOn(version));
+export const deleteReadyText = (id, version) =>
+  api("DELETE", "/api/supervisor/ready-texts/" + enc(id), undefined, basedOn(version));
 /** The visitor blocks in force, and lifting one (supervisors and admins). */
 export const blocks = () => api("GET", "/api/supervisor/blocks");
 export const liftBlock = (id) => api("POST", "/api/supervisor/blocks/" + enc(id) + "/lift", {});
 // Opening hours per team (supervisors and admins).
 const hoursPath = (team) => "/api/supervisor/hours/" + enc(team);
 export const hoursOverview = () => api("GET", "/api/supervisor/hours");
-// `version`: the team's `pattern_version` the change was made on; a colleague's change since then
-// is answered 409 `conflict` instead of being overwritten.
-const basedOn = (version) => (version ? { "If-Match": '"' + version + '"' } : undefined);
+// `version`: the team's `pattern_version` the change was made on (see basedOn).
 export const saveHoursPattern = (team, body, version) =>
   api("PUT", hoursPath(team) + "/pattern", body, basedOn(version));
 export const resetHoursPattern = (team, version) =>

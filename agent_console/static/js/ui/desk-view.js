@@ -12,6 +12,8 @@ import { LABELS, errorText, label } from "./labels.js";
 import { dayClock } from "./time.js";
 
 let editingId = null;
+// The version of the text being changed: a colleague's change since is refused (409), not overwritten.
+let editingVersion = null;
 let texts = [];
 
 /** Whether this agent sees the view (its tab is hidden for everyone else). */
@@ -45,7 +47,8 @@ function fillTeams() {
 
 // ---- ready texts -------------------------------------------------------------------------
 
-async function loadTexts() {
+/** `keepError`: leave a shown error standing (a conflict's message must stay readable). */
+async function loadTexts(keepError) {
   setText($("rtm-status"), t("rkLoading"));
   const res = await actions.allReadyTexts();
   if (res.status !== 200 || !res.body || !Array.isArray(res.body.texts)) {
@@ -53,7 +56,7 @@ async function loadTexts() {
     showError("rtm-error", res.status === 0 ? t("cbOffline") : errorText(actions.apiError(res), t("rtLoadFailed")));
     return;
   }
-  showError("rtm-error", "");
+  if (!keepError) showError("rtm-error", "");
   texts = res.body.texts;
   const body = $("rtm-rows");
   body.textContent = "";
@@ -86,6 +89,7 @@ async function loadTexts() {
 
 function startEdit(x) {
   editingId = x.id;
+  editingVersion = x.version;
   fillTeams();
   $("rtf-team").value = x.team || "";
   $("rtf-lang").value = x.lang;
@@ -100,6 +104,7 @@ function startEdit(x) {
 
 function stopEdit() {
   editingId = null;
+  editingVersion = null;
   $("rtf-form").reset();
   setText($("rtf-heading"), t("rtNew"));
   $("rtf-cancel").hidden = true;
@@ -108,8 +113,12 @@ function stopEdit() {
 
 async function remove(x) {
   if (!window.confirm(t("rtDeleteConfirm", { title: x.title }))) return;
-  const res = await actions.deleteReadyText(x.id);
-  if (res.status !== 200) { showError("rtm-error", errorText(actions.apiError(res), t("rtSaveFailed"))); return; }
+  const res = await actions.deleteReadyText(x.id, x.version);
+  if (res.status !== 200) {
+    showError("rtm-error", errorText(actions.apiError(res), t("rtSaveFailed")));
+    if (res.status === 409 || res.status === 404) await loadTexts(true); // show it as it is now
+    return;
+  }
   if (editingId === x.id) stopEdit();
   announce(t("rtDeleted", { title: x.title }));
   await loadTexts();
@@ -135,10 +144,19 @@ $("rtf-form").addEventListener("submit", async function (e) {
     return;
   }
   $("rtf-save").disabled = true;
-  const res = editingId ? await actions.updateReadyText(editingId, checked.body) : await actions.createReadyText(checked.body);
+  const res = editingId
+    ? await actions.updateReadyText(editingId, checked.body, editingVersion)
+    : await actions.createReadyText(checked.body);
   $("rtf-save").disabled = false;
   if (res.status !== 200 && res.status !== 201) {
     showError("rtf-error", res.status === 0 ? t("cbOffline") : errorText(actions.apiError(res), t("rtSaveFailed")));
+    if (res.status === 409) {
+      // A colleague changed it: the list shows their text; the draft stays in the form, and a
+      // second save is a choice made on what is there now.
+      await loadTexts(true);
+      const now = texts.find(function (x) { return x.id === editingId; });
+      if (now) editingVersion = now.version;
+    }
     return;
   }
   announce(t("rtSaved", { title: checked.body.title }));
