@@ -68,20 +68,12 @@ async def test_hits_of_one_moment_share_one_call_and_each_gets_its_own_answer(re
     client = aioredis.from_url(redis_url)
     try:
         limiter = RedisRateLimiter(client, b"b" * 32)
-        calls = 0
-        script = limiter._incr
-
-        async def counted(**kwargs):
-            nonlocal calls
-            calls += 1
-            return await script(**kwargs)
-
-        limiter._incr = counted
+        counted = _Counted(limiter)
         answers = await asyncio.gather(
             *(limiter.hit("msg:x", 3, 60) for _ in range(5)), limiter.hit("msg:y", 1, 60), limiter.hit("msg:z", 9, 60)
         )
         assert answers == [True, True, True, False, False, True, True]
-        assert calls == 1
+        assert counted.calls == 1
         assert not await limiter.hit("msg:y", 1, 60)  # a later moment: counted on
         assert 0 < await client.ttl(limiter._name("msg:x")) <= 60  # the window expires
     finally:
