@@ -10,7 +10,7 @@ with two thresholds: below `threshold` it quiets a signal of the rules (never ac
 message no rule did. Both are chosen on scores of messages the model was not trained on: with data of two or more
 writers, each writer's messages scored by a model trained on the other writers' (plain cross-validation over one
 writer's messages overestimates: a writer repeats their own words); the best F2 whose precision stays at or above
-TARGET_PRECISION. The data comes in eleven sets by writer (WRITERS); a held-out tests/data/risk/test*.tsv is never read.
+TARGET_PRECISION. The data comes in twelve sets by writer (WRITERS); a held-out tests/data/risk/test*.tsv is never read.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ WRITERS: dict[str, tuple[Path, ...]] = {
     "H (dev_h)": (SPLITS / "dev_h.tsv",),
     "I (dev_i)": (SPLITS / "dev_i.tsv",),
     "J (dev_j)": (SPLITS / "dev_j.tsv",),
+    "L (dev_l)": (SPLITS / "dev_l.tsv",),
     "old set": (ROOT / "tests" / "data" / "risk_messages.tsv",),
 }
 EPOCHS = 300

@@ -1067,6 +1067,8 @@ TUNING = {
     "dev_h.tsv": (0.96, 0.88),  # writer H: held out until round 6: 0.964 / 0.884 then (round 5: 0.955 / 0.868)
     "dev_i.tsv": (0.95, 0.86),  # writer I: 0.958 / 0.867; held out until round 7: 0.912 / 0.845 then
     "dev_j.tsv": (0.96, 0.90),  # writer J: 0.965 / 0.905; held out until round 8: 0.956 / 0.893 then
+    # writer L: 0.947 / 0.884 with round 9's concepts and L in the model; held out until round 9: 0.929 / 0.871 then
+    "dev_l.tsv": (0.94, 0.88),
 }
 TARGET = (0.95, 0.90)
 
@@ -1091,8 +1093,10 @@ def test_tuning_split_floor(name: str) -> None:
 # is measured as well on writer L (test_l.tsv: typed on a phone in a hurry, autocorrect, dictation, chat
 # abbreviations, English code-switching, emoji; round 8: 0.934 / 0.879, round 9: 0.929 / 0.871). Round 9's brief
 # named kinds of saying that K's round-8 false alarms and misses showed (a professional's concrete case, a
-# perpetrator's "grapje", effects), never a sentence: L is the cleaner measure. Floors just under round 9.
-HELD_OUT: dict[str, tuple[float, float]] = {"test_k.tsv": (0.90, 0.79), "test_l.tsv": (0.92, 0.86)}
+# perpetrator's "grapje", effects), never a sentence: L is the cleaner measure. L is dev_l.tsv since round 10, and
+# K was removed from round 10's tuning checkout (not read or scored there); the lead restores K and adds the next
+# unseen writer, with their floors, at merge time. Until then no held-out file is in the checkout.
+HELD_OUT: dict[str, tuple[float, float]] = {}
 HELD_OUT_DEFAULT = (0.90, 0.85)
 
 
@@ -1108,14 +1112,14 @@ def _tuning_files() -> list[Path]:
 
 def test_held_out_split_floor() -> None:
     """Each held-out file at its floors. Without one in the checkout (the lead adds it at merge time), the writer
-    held out last and now tuning data (J, dev_j.tsv since round 9) stands in at its own floors, so the test always
+    held out last and now tuning data (L, dev_l.tsv since round 10) stands in at its own floors, so the test always
     asserts something; with no held-out file it says nothing about an unseen writer."""
     files = _held_out()
     assert all(name.startswith("test") and name.endswith(".tsv") for name in HELD_OUT)
     measured = {p.name: _rows(p) for p in files}
     if not measured:
-        recall, precision = _recall_precision(_rows(SPLITS / "dev_j.tsv"))
-        least_recall, least_precision = TUNING["dev_j.tsv"]
+        recall, precision = _recall_precision(_rows(SPLITS / "dev_l.tsv"))
+        least_recall, least_precision = TUNING["dev_l.tsv"]
         assert recall >= least_recall and precision >= least_precision, (recall, precision)
         return
     for name, rows in measured.items():
