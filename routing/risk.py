@@ -278,6 +278,9 @@ class Concept:
     line: int = 0
     compounds: bool = True  # entry words of 4+ letters also match inside longer words
     gap: int = 4  # words allowed between the words of a multi-word entry
+    # Words a multi-word entry is looked for by when it has one (`anchor`): the rarest in messages, which the
+    # longest word need not be ("schopt hond" is looked for at the dog, as most messages with "schopt" have none).
+    anchors: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -462,8 +465,12 @@ def _place(concept: int, entry: int, position: int) -> int:
     return (concept * 65536 + entry) * _PLACES + position
 
 
-def _anchor(entry: list[str]) -> int:
-    """The position of the word a multi-word entry is looked for by: the longest of its least common words."""
+def _anchor(entry: list[str], preferred: frozenset[str] = frozenset()) -> int:
+    """The position of the word a multi-word entry is looked for by: the first of the concept's `anchor` words in
+    it, else the longest of its least common words."""
+    for p, word in enumerate(entry):
+        if word in preferred:
+            return p
     return max(
         range(len(entry)),
         key=lambda p: (entry[p] not in _COMMON, entry[p] not in _FREQUENT, len(entry[p].rstrip("*")), -p),
@@ -508,7 +515,7 @@ class RiskDetector:
         # or `_SPLIT` for a chat word written out in several words (`_split_tokens`: their analyses).
         self._token_cache: dict[str, _Analysis] = {}
         self._split_tokens: dict[str, tuple[_Analysis, ...]] = {}
-        self._anchor = [[_anchor(entry) for entry in c.entries] for c in self.concepts]
+        self._anchor = [[_anchor(entry, c.anchors) for entry in c.entries] for c in self.concepts]
         # Common words match only as written (they are not lemmatised): an entry whose common words are not all in
         # the message cannot be there, which is cheaper to know than to look around its anchor.
         # As a bit mask over the common words (`_COMMON_BIT`): one int per entry, tested against the message's mask.
@@ -997,7 +1004,7 @@ def parse_phrases(content: str) -> list[Phrase]:
     return phrases
 
 
-_CONCEPT_KEYS = {"level", "words", "except", "negatable", "unless", "label", "compounds", "gap"}
+_CONCEPT_KEYS = {"level", "words", "except", "negatable", "unless", "label", "compounds", "gap", "anchor"}
 _RULE_KEYS = {"name", "level", "when", "unless"}
 
 
@@ -1099,6 +1106,16 @@ def parse_concepts(content: str, source: str = "concepts.toml") -> tuple[list[Co
             raise lines.error(
                 lines.of(header, "gap"), f"concept {name!r}: 'gap' must be a whole number 0 to {_LONGEST_GAP}"
             )
+        anchor = body.get("anchor", [])
+        if not isinstance(anchor, list) or not all(isinstance(w, str) for w in anchor):
+            raise lines.error(lines.of(header, "anchor"), f"concept {name!r}: 'anchor' must be a list of words")
+        anchor = [word for w in anchor for word in _phrase_words(w)]
+        in_entries = {w for entry in entries if len(entry) > 1 for w in entry}
+        stray = [w for w in anchor if w not in in_entries]
+        if stray:
+            raise lines.error(
+                lines.of(header, "anchor"), f"concept {name!r}: anchor {stray[0]!r} is in no entry of two words or more"
+            )
         concepts.append(
             Concept(
                 name,
@@ -1111,6 +1128,7 @@ def parse_concepts(content: str, source: str = "concepts.toml") -> tuple[list[Co
                 lines.of(header),
                 compounds,
                 gap,
+                frozenset(anchor),
             )
         )
     names = {c.name for c in concepts}

@@ -580,6 +580,27 @@ def test_skipping_entries_by_their_rarer_words_changes_no_result() -> None:
     assert [fast.detect(text) for text in texts] == [plain.detect(text) for text in texts]
 
 
+def test_an_anchor_word_changes_where_an_entry_is_looked_for_not_what_is_found() -> None:
+    """`anchor` makes a multi-word entry be looked for at its rarer word (the pet, not "schopt"); the answers on
+    every labelled message and on long ones are those of the same entries looked for at their longest word."""
+    from routing.risk import _anchor
+
+    anchored = RiskDetector.from_file()
+    plain = RiskDetector.from_file()
+    for concept in plain.concepts:
+        concept.anchors = frozenset()
+    plain_detector = RiskDetector(plain.concepts[: len(plain.concepts) - len(plain.phrases)], plain.rules,
+                                  plain.phrases, plain.model)
+    pets = anchored._index["dier_pijn"]
+    assert {anchored.concepts[pets].entries[e][a] for e, a in enumerate(anchored._anchor[pets])} <= {
+        "hond", "hondje", "kat", "poes", "konijn", "hamster", "cavia", "puppy", "kitten"}
+    assert _anchor(["schopt", "hond"]) == 0 and _anchor(["schopt", "hond"], frozenset({"hond"})) == 1
+    assert anchored.detect("mijn stiefvader schopt mijn hond als hij boos is").level is not None
+    texts = [text for path in _tuning_files() for _, text in _rows(path)]
+    texts += [" ".join(texts)[:4000], "schopt schopt hond " * 200, "als ik het aan de juf vertel " * 100]
+    assert [anchored.detect(text) for text in texts] == [plain_detector.detect(text) for text in texts]
+
+
 def test_immediacy_words_find_no_compounds() -> None:
     d = RiskDetector.from_file(model=False)
     # "kamer" in "kleedkamer", "binnen" in "binnenkort", "gevonden" in "hij vindt": none is "now".
@@ -712,6 +733,8 @@ GOOD = '[concepts.a]\nwords = ["slaan"]\n\n[concepts.b]\nwords = ["hij"]\n'
         (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = ["a"]\n\n[[rules]]\nlevel = "erg"\nwhen = ["a"]\n', 12, "level"),
         (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = "a"\n', 9, "'when' must be a list"),
         ('[colours]\nred = 1\n', 1, "unknown table 'colours'"),
+        ('[concepts.a]\nwords = ["schopt hond"]\nanchor = "hond"\n', 3, "'anchor' must be a list of words"),
+        ('[concepts.a]\nwords = ["schopt hond", "kat"]\nanchor = ["kat"]\n', 3, "anchor 'kat' is in no entry"),
     ],
 )
 def test_concept_errors_name_the_line(content: str, line: int, message: str) -> None:
