@@ -104,6 +104,17 @@ _CHAT_SPLIT = {word: tuple(mapped.split()) for word, mapped in CHAT_WORDS.items(
 _CONFUSABLES = str.maketrans("аеорсхуіјкмнтвѕ" + "αεορτυικνχ", "aeopcxyijkmhtbs" + "aeoptuikvx")
 # Laughing faces make a message a joke as much as "haha" does.
 _LAUGH_FACES = re.compile("[\U0001f602\U0001f923\U0001f606\U0001f605\U0001f61c\U0001f61d\U0001f92a\U0001f648]")
+# Emoji written in place of a word ("hij heeft een 🔪", "ik heb de 💊 al"): read as that word. One look-up per emoji
+# found, and only in a message that is not plain ASCII.
+_EMOJI_WORDS = {
+    "\U0001f52a": "mes",  # kitchen knife
+    "\U0001f5e1": "mes",  # dagger
+    "\U0001f52b": "pistool",
+    "\U0001f48a": "pillen",
+    "\U0001fa78": "bloed",  # drop of blood
+    "\U0001f525": "vuur",
+}
+_EMOJI = re.compile("[" + "".join(_EMOJI_WORDS) + "]")
 _LOOKALIKE = re.compile("[\u0370-\u03ff\u0400-\u04ff]")
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u034f\u180e]")
 _APOSTROPHES = re.compile("[\u2019\u2018`\u00b4]")
@@ -198,6 +209,8 @@ def _plain(text: str) -> str:
     # str.translate is slow on long non-ASCII text: only where a laughing face or a look-alike letter is.
     if _LAUGH_FACES.search(text):
         text = _LAUGH_FACES.sub(" haha ", text)
+    if _EMOJI.search(text):
+        text = _EMOJI.sub(lambda found: f" {_EMOJI_WORDS[found.group()]} ", text)
     text = text.casefold()
     if _LOOKALIKE.search(text):
         text = text.translate(_CONFUSABLES)

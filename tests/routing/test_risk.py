@@ -1205,3 +1205,69 @@ def test_the_model_adds_only_where_danger_is_as_likely_as_not() -> None:
     assert add >= ADD_FLOOR
     scored = [(0.5, 1, 0)] * 10 + [(-2.0, 0, 0)] * 10
     assert 0 <= choose_thresholds(scored, verbose=False)[1] <= 0.5
+
+
+# ------------------------------------------------------------------ round 10: writer L as tuning data
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A joke denied is no joke: "lol" does not quiet a threat the message says is meant.
+        ("ze zei dat ze me ging killen lol, maar niet echt jk. ze weet waar ik slaap", "hoog"),
+        ("ik wil gewoon verdwijnen, en dit is niet als grap bedoeld", "hoog"),
+        # Suicide in chat words, and the means at hand.
+        ("sorry iedereen, ik ben echt done met alles", "hoog"),
+        ("ik heb de pillen al, vanavond", "acuut"),
+        # Neglect in everyday words.
+        ("niemand haalt me op van de sportclub en het is al donker", "zorg"),
+        # Emoji in place of a word.
+        ("mijn stiefvader staat met een 🔪 in de keuken", "acuut"),
+        ("hij dreigt ons huis in de 🔥 te steken", "hoog"),
+    ],
+)
+def test_round_ten_danger_is_found(text: str, expected: str) -> None:
+    assert _rules_only().detect(text).level == expected, _rules_only().detect(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Hyperbole about a small thing: a report card, a test, a mess.
+        "mama gaat me killen om mijn rapport",
+        "als mijn vader die onvoldoende ziet maakt hij me af",
+        "mijn zus vermoordt me om de rommel op haar kamer",
+        # A family saying, the writer's own hyperbole, a phone hung up.
+        "mijn oma zei altijd lachend: ik sla je achter het behang",
+        "als hij weer zijn jas op de grond gooit dan wurg ik hem",
+        "als ik nu ophang, kan ik dan later terugbellen?",
+        # Words that only look like danger.
+        "ik wil iets vragen over een eerdere melding van mij",
+        "mijn broer heeft me erin geluisd met een nepbrief van school",
+        "mag een lege spuit in de vuilnisbak?",
+        # Praise, not fire.
+        "die nieuwe sneakers zijn echt 🔥",
+    ],
+)
+def test_round_ten_quiet_stays_quiet(text: str) -> None:
+    assert _rules_only().detect(text).level is None, _rules_only().detect(text)
+
+
+def test_round_ten_a_threat_about_something_else_stays_a_signal() -> None:
+    """Hyperbole is about the same words: a small thing next to the killing word. A threat with a condition of
+    leaving or telling, and violence in the same message, still count."""
+    for text in (
+        "hij vermoordt me",
+        "hij vermoordt me als ik weg ga",
+        "papa vermoordt me als ik het aan de juf vertel",
+        "mama gaat me killen om mijn rapport en ze slaat me elke keer met de riem",
+        "hij zei dat hij me vermoordt en ik weet dat hij het meent, lol is het niet",
+    ):
+        assert _rules_only().detect(text).level is not None, text
+        assert level(text) is not None, text
+
+
+def test_round_ten_emoji_read_as_words_only_outside_plain_ascii() -> None:
+    assert normalise("hij heeft een 🔪") == "hij heeft een mes"
+    assert normalise("ik heb de 💊 al") == "ik heb de pillen al"
+    assert normalise("mes") == "mes"
