@@ -1237,6 +1237,10 @@ def test_round_ten_danger_is_found(text: str, expected: str) -> None:
         "mama gaat me killen om mijn rapport",
         "als mijn vader die onvoldoende ziet maakt hij me af",
         "mijn zus vermoordt me om de rommel op haar kamer",
+        "mijn broer gaat me killen, ik heb zijn oplader kapot gemaakt",
+        "die biologie toets was echt moord",
+        # A third party's disclosure asked about in general ("als een vriendje zegt"), not told ("mijn vriendin zegt").
+        "wat moet je doen als een klasgenoot zegt dat hij thuis geslagen wordt?",
         # A family saying, the writer's own hyperbole, a phone hung up.
         "mijn oma zei altijd lachend: ik sla je achter het behang",
         "als hij weer zijn jas op de grond gooit dan wurg ik hem",
@@ -1262,6 +1266,7 @@ def test_round_ten_a_threat_about_something_else_stays_a_signal() -> None:
         "papa vermoordt me als ik het aan de juf vertel",
         "mama gaat me killen om mijn rapport en ze slaat me elke keer met de riem",
         "hij zei dat hij me vermoordt en ik weet dat hij het meent, lol is het niet",
+        "mijn vriendin zegt dat haar vader haar slaat met een riem",
     ):
         assert _rules_only().detect(text).level is not None, text
         assert level(text) is not None, text
