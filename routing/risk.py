@@ -814,7 +814,9 @@ class RiskDetector:
                     mask |= a[4]
                 # Positive (not ~mask): `&` on a negative int of this size is several times slower.
                 missing = self._all_bits ^ mask
-            for c, e, p, _, length, key, other, gap in [a for a in anchors if not a[3] & missing]:
+            for c, e, p, needs, length, key, other, gap in anchors:
+                if needs & missing:
+                    continue
                 # Each entry is found once and given up after a few misses: a long message of the same few
                 # words ("niet niet niet ...") cannot make this quadratic.
                 tried = attempts.get(key, 0)
