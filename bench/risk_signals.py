@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Recall, precision, F2 and cost of the risk-signal detector on every labelled split present.
 
-Splits: the tuning sets tests/data/risk/{train,dev,train2,train3,dev_d,dev_e,dev_f,dev_g,dev_h,dev_i,dev_j}.tsv
+Splits: the tuning sets tests/data/risk/{train,dev,train2,train3,dev_d,dev_e,dev_f,dev_g,dev_h,dev_i,dev_j,dev_l}.tsv
 (label, category, voice, text; train and dev are writer A's, train2 B's, train3 C's, dev_d D's, dev_e E's,
-dev_f F's, dev_g G's, dev_h H's, dev_i I's, dev_j J's), the old set tests/data/risk_messages.tsv
+dev_f F's, dev_g G's, dev_h H's, dev_i I's, dev_j J's, dev_l L's), the old set tests/data/risk_messages.tsv
 (label, text), and the held-out split(s): whatever tests/data/risk/test*.tsv is present, by a writer nobody tuned on.
 Danger = any level; a signal of any level counts as flagged.
 The cost of the phrase matcher the detector replaced (bench/risk_baseline.py) is measured in the same run.
@@ -39,6 +39,7 @@ TUNING = {
     "dev_h (H)": DATA / "risk" / "dev_h.tsv",
     "dev_i (I)": DATA / "risk" / "dev_i.tsv",
     "dev_j (J)": DATA / "risk" / "dev_j.tsv",
+    "dev_l (L)": DATA / "risk" / "dev_l.tsv",
     "old": DATA / "risk_messages.tsv",
 }
 

@@ -104,6 +104,17 @@ _CHAT_SPLIT = {word: tuple(mapped.split()) for word, mapped in CHAT_WORDS.items(
 _CONFUSABLES = str.maketrans("аеорсхуіјкмнтвѕ" + "αεορτυικνχ", "aeopcxyijkmhtbs" + "aeoptuikvx")
 # Laughing faces make a message a joke as much as "haha" does.
 _LAUGH_FACES = re.compile("[\U0001f602\U0001f923\U0001f606\U0001f605\U0001f61c\U0001f61d\U0001f92a\U0001f648]")
+# Emoji written in place of a word ("hij heeft een 🔪", "ik heb de 💊 al"): read as that word. One look-up per emoji
+# found, and only in a message that is not plain ASCII.
+_EMOJI_WORDS = {
+    "\U0001f52a": "mes",  # kitchen knife
+    "\U0001f5e1": "mes",  # dagger
+    "\U0001f52b": "pistool",
+    "\U0001f48a": "pillen",
+    "\U0001fa78": "bloed",  # drop of blood
+    "\U0001f525": "vuur",
+}
+_EMOJI = re.compile("[" + "".join(_EMOJI_WORDS) + "]")
 _LOOKALIKE = re.compile("[\u0370-\u03ff\u0400-\u04ff]")
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u034f\u180e]")
 _APOSTROPHES = re.compile("[\u2019\u2018`\u00b4]")
@@ -198,6 +209,8 @@ def _plain(text: str) -> str:
     # str.translate is slow on long non-ASCII text: only where a laughing face or a look-alike letter is.
     if _LAUGH_FACES.search(text):
         text = _LAUGH_FACES.sub(" haha ", text)
+    if _EMOJI.search(text):
+        text = _EMOJI.sub(lambda found: f" {_EMOJI_WORDS[found.group()]} ", text)
     text = text.casefold()
     if _LOOKALIKE.search(text):
         text = text.translate(_CONFUSABLES)
@@ -278,6 +291,9 @@ class Concept:
     line: int = 0
     compounds: bool = True  # entry words of 4+ letters also match inside longer words
     gap: int = 4  # words allowed between the words of a multi-word entry
+    # Words a multi-word entry is looked for by when it has one (`anchor`): the rarest in messages, which the
+    # longest word need not be ("schopt hond" is looked for at the dog, as most messages with "schopt" have none).
+    anchors: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -462,8 +478,12 @@ def _place(concept: int, entry: int, position: int) -> int:
     return (concept * 65536 + entry) * _PLACES + position
 
 
-def _anchor(entry: list[str]) -> int:
-    """The position of the word a multi-word entry is looked for by: the longest of its least common words."""
+def _anchor(entry: list[str], preferred: frozenset[str] = frozenset()) -> int:
+    """The position of the word a multi-word entry is looked for by: the first of the concept's `anchor` words in
+    it, else the longest of its least common words."""
+    for p, word in enumerate(entry):
+        if word in preferred:
+            return p
     return max(
         range(len(entry)),
         key=lambda p: (entry[p] not in _COMMON, entry[p] not in _FREQUENT, len(entry[p].rstrip("*")), -p),
@@ -508,7 +528,7 @@ class RiskDetector:
         # or `_SPLIT` for a chat word written out in several words (`_split_tokens`: their analyses).
         self._token_cache: dict[str, _Analysis] = {}
         self._split_tokens: dict[str, tuple[_Analysis, ...]] = {}
-        self._anchor = [[_anchor(entry) for entry in c.entries] for c in self.concepts]
+        self._anchor = [[_anchor(entry, c.anchors) for entry in c.entries] for c in self.concepts]
         # Common words match only as written (they are not lemmatised): an entry whose common words are not all in
         # the message cannot be there, which is cheaper to know than to look around its anchor.
         # As a bit mask over the common words (`_COMMON_BIT`): one int per entry, tested against the message's mask.
@@ -794,7 +814,9 @@ class RiskDetector:
                     mask |= a[4]
                 # Positive (not ~mask): `&` on a negative int of this size is several times slower.
                 missing = self._all_bits ^ mask
-            for c, e, p, _, length, key, other, gap in [a for a in anchors if not a[3] & missing]:
+            for c, e, p, needs, length, key, other, gap in anchors:
+                if needs & missing:
+                    continue
                 # Each entry is found once and given up after a few misses: a long message of the same few
                 # words ("niet niet niet ...") cannot make this quadratic.
                 tried = attempts.get(key, 0)
@@ -997,7 +1019,7 @@ def parse_phrases(content: str) -> list[Phrase]:
     return phrases
 
 
-_CONCEPT_KEYS = {"level", "words", "except", "negatable", "unless", "label", "compounds", "gap"}
+_CONCEPT_KEYS = {"level", "words", "except", "negatable", "unless", "label", "compounds", "gap", "anchor"}
 _RULE_KEYS = {"name", "level", "when", "unless"}
 
 
@@ -1099,6 +1121,16 @@ def parse_concepts(content: str, source: str = "concepts.toml") -> tuple[list[Co
             raise lines.error(
                 lines.of(header, "gap"), f"concept {name!r}: 'gap' must be a whole number 0 to {_LONGEST_GAP}"
             )
+        anchor = body.get("anchor", [])
+        if not isinstance(anchor, list) or not all(isinstance(w, str) for w in anchor):
+            raise lines.error(lines.of(header, "anchor"), f"concept {name!r}: 'anchor' must be a list of words")
+        anchor = [word for w in anchor for word in _phrase_words(w)]
+        in_entries = {w for entry in entries if len(entry) > 1 for w in entry}
+        stray = [w for w in anchor if w not in in_entries]
+        if stray:
+            raise lines.error(
+                lines.of(header, "anchor"), f"concept {name!r}: anchor {stray[0]!r} is in no entry of two words or more"
+            )
         concepts.append(
             Concept(
                 name,
@@ -1111,6 +1143,7 @@ def parse_concepts(content: str, source: str = "concepts.toml") -> tuple[list[Co
                 lines.of(header),
                 compounds,
                 gap,
+                frozenset(anchor),
             )
         )
     names = {c.name for c in concepts}

@@ -580,6 +580,27 @@ def test_skipping_entries_by_their_rarer_words_changes_no_result() -> None:
     assert [fast.detect(text) for text in texts] == [plain.detect(text) for text in texts]
 
 
+def test_an_anchor_word_changes_where_an_entry_is_looked_for_not_what_is_found() -> None:
+    """`anchor` makes a multi-word entry be looked for at its rarer word (the pet, not "schopt"); the answers on
+    every labelled message and on long ones are those of the same entries looked for at their longest word."""
+    from routing.risk import _anchor
+
+    anchored = RiskDetector.from_file()
+    plain = RiskDetector.from_file()
+    for concept in plain.concepts:
+        concept.anchors = frozenset()
+    plain_detector = RiskDetector(plain.concepts[: len(plain.concepts) - len(plain.phrases)], plain.rules,
+                                  plain.phrases, plain.model)
+    pets = anchored._index["dier_pijn"]
+    assert {anchored.concepts[pets].entries[e][a] for e, a in enumerate(anchored._anchor[pets])} <= {
+        "hond", "hondje", "kat", "poes", "konijn", "hamster", "cavia", "puppy", "kitten"}
+    assert _anchor(["schopt", "hond"]) == 0 and _anchor(["schopt", "hond"], frozenset({"hond"})) == 1
+    assert anchored.detect("mijn stiefvader schopt mijn hond als hij boos is").level is not None
+    texts = [text for path in _tuning_files() for _, text in _rows(path)]
+    texts += [" ".join(texts)[:4000], "schopt schopt hond " * 200, "als ik het aan de juf vertel " * 100]
+    assert [anchored.detect(text) for text in texts] == [plain_detector.detect(text) for text in texts]
+
+
 def test_immediacy_words_find_no_compounds() -> None:
     d = RiskDetector.from_file(model=False)
     # "kamer" in "kleedkamer", "binnen" in "binnenkort", "gevonden" in "hij vindt": none is "now".
@@ -712,6 +733,8 @@ GOOD = '[concepts.a]\nwords = ["slaan"]\n\n[concepts.b]\nwords = ["hij"]\n'
         (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = ["a"]\n\n[[rules]]\nlevel = "erg"\nwhen = ["a"]\n', 12, "level"),
         (GOOD + '\n[[rules]]\nlevel = "hoog"\nwhen = "a"\n', 9, "'when' must be a list"),
         ('[colours]\nred = 1\n', 1, "unknown table 'colours'"),
+        ('[concepts.a]\nwords = ["schopt hond"]\nanchor = "hond"\n', 3, "'anchor' must be a list of words"),
+        ('[concepts.a]\nwords = ["schopt hond", "kat"]\nanchor = ["kat"]\n', 3, "anchor 'kat' is in no entry"),
     ],
 )
 def test_concept_errors_name_the_line(content: str, line: int, message: str) -> None:
@@ -1067,6 +1090,8 @@ TUNING = {
     "dev_h.tsv": (0.96, 0.88),  # writer H: held out until round 6: 0.964 / 0.884 then (round 5: 0.955 / 0.868)
     "dev_i.tsv": (0.95, 0.86),  # writer I: 0.958 / 0.867; held out until round 7: 0.912 / 0.845 then
     "dev_j.tsv": (0.96, 0.90),  # writer J: 0.965 / 0.905; held out until round 8: 0.956 / 0.893 then
+    # writer L: 0.947 / 0.884 with round 9's concepts and L in the model; held out until round 9: 0.929 / 0.871 then
+    "dev_l.tsv": (0.94, 0.88),
 }
 TARGET = (0.95, 0.90)
 
@@ -1091,8 +1116,10 @@ def test_tuning_split_floor(name: str) -> None:
 # is measured as well on writer L (test_l.tsv: typed on a phone in a hurry, autocorrect, dictation, chat
 # abbreviations, English code-switching, emoji; round 8: 0.934 / 0.879, round 9: 0.929 / 0.871). Round 9's brief
 # named kinds of saying that K's round-8 false alarms and misses showed (a professional's concrete case, a
-# perpetrator's "grapje", effects), never a sentence: L is the cleaner measure. Floors just under round 9.
-HELD_OUT: dict[str, tuple[float, float]] = {"test_k.tsv": (0.90, 0.79), "test_l.tsv": (0.92, 0.86)}
+# perpetrator's "grapje", effects), never a sentence: L is the cleaner measure. L is dev_l.tsv since round 10, and
+# K was removed from round 10's tuning checkout (not read or scored there); the lead restores K and adds the next
+# unseen writer, with their floors, at merge time. Until then no held-out file is in the checkout.
+HELD_OUT: dict[str, tuple[float, float]] = {}
 HELD_OUT_DEFAULT = (0.90, 0.85)
 
 
@@ -1108,14 +1135,14 @@ def _tuning_files() -> list[Path]:
 
 def test_held_out_split_floor() -> None:
     """Each held-out file at its floors. Without one in the checkout (the lead adds it at merge time), the writer
-    held out last and now tuning data (J, dev_j.tsv since round 9) stands in at its own floors, so the test always
+    held out last and now tuning data (L, dev_l.tsv since round 10) stands in at its own floors, so the test always
     asserts something; with no held-out file it says nothing about an unseen writer."""
     files = _held_out()
     assert all(name.startswith("test") and name.endswith(".tsv") for name in HELD_OUT)
     measured = {p.name: _rows(p) for p in files}
     if not measured:
-        recall, precision = _recall_precision(_rows(SPLITS / "dev_j.tsv"))
-        least_recall, least_precision = TUNING["dev_j.tsv"]
+        recall, precision = _recall_precision(_rows(SPLITS / "dev_l.tsv"))
+        least_recall, least_precision = TUNING["dev_l.tsv"]
         assert recall >= least_recall and precision >= least_precision, (recall, precision)
         return
     for name, rows in measured.items():
@@ -1178,3 +1205,76 @@ def test_the_model_adds_only_where_danger_is_as_likely_as_not() -> None:
     assert add >= ADD_FLOOR
     scored = [(0.5, 1, 0)] * 10 + [(-2.0, 0, 0)] * 10
     assert 0 <= choose_thresholds(scored, verbose=False)[1] <= 0.5
+
+
+# ------------------------------------------------------------------ round 10: writer L as tuning data
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A joke denied is no joke: "lol" does not quiet a threat the message says is meant.
+        ("ze zei dat ze me ging killen lol, maar niet echt jk. ze weet waar ik slaap", "hoog"),
+        ("ik wil gewoon verdwijnen, en dit is niet als grap bedoeld", "hoog"),
+        # Suicide in chat words, and the means at hand.
+        ("sorry iedereen, ik ben echt done met alles", "hoog"),
+        # A relapse is "again": it undoes the past of "clean".
+        ("relapsed vannacht na twee maanden clean, ik heb weer gesneden", "hoog"),
+        ("ik heb de pillen al, vanavond", "acuut"),
+        # Neglect in everyday words.
+        ("niemand haalt me op van de sportclub en het is al donker", "zorg"),
+        # Emoji in place of a word.
+        ("mijn stiefvader staat met een 🔪 in de keuken", "acuut"),
+        ("hij dreigt ons huis in de 🔥 te steken", "hoog"),
+    ],
+)
+def test_round_ten_danger_is_found(text: str, expected: str) -> None:
+    assert _rules_only().detect(text).level == expected, _rules_only().detect(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Hyperbole about a small thing: a report card, a test, a mess.
+        "mama gaat me killen om mijn rapport",
+        "als mijn vader die onvoldoende ziet maakt hij me af",
+        "mijn zus vermoordt me om de rommel op haar kamer",
+        "mijn broer gaat me killen, ik heb zijn oplader kapot gemaakt",
+        "die biologie toets was echt moord",
+        # A third party's disclosure asked about in general ("als een vriendje zegt"), not told ("mijn vriendin zegt").
+        "wat moet je doen als een klasgenoot zegt dat hij thuis geslagen wordt?",
+        # A family saying, the writer's own hyperbole, a phone hung up.
+        "mijn oma zei altijd lachend: ik sla je achter het behang",
+        "als hij weer zijn jas op de grond gooit dan wurg ik hem",
+        "als ik nu ophang, kan ik dan later terugbellen?",
+        # Words that only look like danger.
+        "ik wil iets vragen over een eerdere melding van mij",
+        "mijn broer heeft me erin geluisd met een nepbrief van school",
+        "mag een lege spuit in de vuilnisbak?",
+        # Praise, not fire.
+        "die nieuwe sneakers zijn echt 🔥",
+    ],
+)
+def test_round_ten_quiet_stays_quiet(text: str) -> None:
+    assert _rules_only().detect(text).level is None, _rules_only().detect(text)
+
+
+def test_round_ten_a_threat_about_something_else_stays_a_signal() -> None:
+    """Hyperbole is about the same words: a small thing next to the killing word. A threat with a condition of
+    leaving or telling, and violence in the same message, still count."""
+    for text in (
+        "hij vermoordt me",
+        "hij vermoordt me als ik weg ga",
+        "papa vermoordt me als ik het aan de juf vertel",
+        "mama gaat me killen om mijn rapport en ze slaat me elke keer met de riem",
+        "hij zei dat hij me vermoordt en ik weet dat hij het meent, lol is het niet",
+        "mijn vriendin zegt dat haar vader haar slaat met een riem",
+    ):
+        assert _rules_only().detect(text).level is not None, text
+        assert level(text) is not None, text
+
+
+def test_round_ten_emoji_read_as_words_only_outside_plain_ascii() -> None:
+    assert normalise("hij heeft een 🔪") == "hij heeft een mes"
+    assert normalise("ik heb de 💊 al") == "ik heb de pillen al"
+    assert normalise("mes") == "mes"
