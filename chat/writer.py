@@ -74,7 +74,11 @@ class MessageWriter:
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.written = 0
-        self._lane = _SqliteLane(db) if db.sqlite_path() is not None else None
+        self._lane: _SqliteLane | _PostgresLane | None = None
+        if db.sqlite_path() is not None:
+            self._lane = _SqliteLane(db)
+        elif not db.is_sqlite and db.url.get_driver_name() == "asyncpg":
+            self._lane = _PostgresLane(db)
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
 
     def on_stop(self, close: Callable[[], Awaitable[None]]) -> None:
@@ -143,9 +147,11 @@ class MessageWriter:
                     future.set_result(result)
 
     async def _write_batch(self, batch: list[NewMessage]) -> list[Written | None]:
-        if self._lane is not None:
+        if isinstance(self._lane, _SqliteLane):
             async with self.db.write_gate():  # in turn with this process's other writers
                 return await self._lane.write(batch)
+        if self._lane is not None:
+            return await self._lane.write(batch)
         return await self._write_batch_engine(batch)
 
     async def _write_batch_engine(self, batch: list[NewMessage]) -> list[Written | None]:
@@ -323,6 +329,84 @@ class _SqliteLane:
         return plan.results()
 
 
+class _PostgresLane:
+    """PostgreSQL: the writer's own asyncpg connection, and a batch in four round trips.
+
+    Through the engine a batch cost seven: the pool's checkout with its pre-ping, BEGIN, the
+    duplicates, the conversations (locked), the UPDATE of their counters, the INSERT, COMMIT;
+    each with SQLAlchemy's per-statement work. At a realistic load most batches hold one to
+    three messages, so that was most of a message's cost (docs/performance.md, session 10).
+    Here it is BEGIN, one statement that locks the batch's conversations (in id order) and
+    reads the duplicates with them, one that updates the counters and inserts the messages
+    (a data-modifying CTE over arrays), COMMIT; asyncpg prepares each statement once per
+    connection. The rules are the same `_Plan`.
+
+    The connection is one more than the engine's pool, opened by `Database.pg_connect` with the
+    engine's settings (statement timeout on the server and in the client). One that broke or did
+    not answer in time is dropped: that batch fails as `unavailable` like the engine's, the next
+    opens a new one. Each batch counts as a transaction of the Database, so `Database.close`
+    refuses it once closing (`DatabaseClosed`) and waits for the one under way."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._conn: Any = None
+        dialect = db.write_engine.dialect
+        column_type = messages.c.at.type.dialect_impl(dialect)
+        self._to_db = cast(Callable[[datetime], Any], column_type.bind_processor(dialect))
+        self._from_db = cast(Callable[[Any], datetime], column_type.result_processor(dialect, None))
+        assert self._to_db is not None and self._from_db is not None
+
+    async def write(self, batch: list[NewMessage]) -> list[Written | None]:
+        async with self.db.in_use():
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await self.db.pg_connect()
+            conn = self._conn
+            try:
+                async with conn.transaction():
+                    plan = _Plan(batch)
+                    ids = sorted({m.conversation_id for m in batch})
+                    keys = plan.keys
+                    rows = await conn.fetch(
+                        _PG_READ, ids, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]
+                    )
+                    plan.known_rows(
+                        (r["id"], r["sender"], r["client_id"], r["message_id"], r["seq"], self._from_db(r["at"]))
+                        for r in rows
+                        if r["message_id"] is not None
+                    )
+                    plan.apply(
+                        {
+                            r["id"]: (r["id"], r["status"], r["agent_id"], r["last_seq"], bool(r["read_along"]))
+                            for r in rows
+                        }.values()
+                    )
+                    if plan.rows:
+                        assert plan.at is not None
+                        rows_ = plan.rows
+                        await conn.execute(
+                            _PG_WRITE,
+                            list(plan.changed),
+                            list(plan.changed.values()),
+                            self._to_db(plan.at),
+                            *([r[c] for r in rows_] for c in _PG_COLUMNS[:-1]),
+                            [self._to_db(r["at"]) for r in rows_],
+                        )
+            except BaseException as exc:
+                # Broken, timed out, or cancelled midway: its state is unknown, so it goes (the
+                # next batch opens a new one). A refusal of the server (a duplicate client_id of
+                # another process, a deadlock) left it rolled back and usable.
+                if not isinstance(exc, Exception) or unavailable(exc) or conn.is_closed():
+                    self._conn = None
+                    self.db.drop_connection(conn)
+                raise
+        return plan.results()
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self.db.close_connection(conn)
+
+
 def _worth_retrying(exc: BaseException) -> bool:
     """A duplicate client_id of another process or a deadlock: yes. A timeout (statement,
     pool, lock) or a lost connection: no, the same would happen again."""
@@ -365,3 +449,35 @@ _SQLITE_INSERT = (
     "INSERT INTO message (id, conversation_id, seq, sender, agent_id, client_id, text, at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+# The same for the PostgreSQL lane. The first locks the batch's conversations in id order (the
+# engine's order too; MATERIALIZED: locked once, whatever the plan) and brings each one's stored
+# messages with one of the batch's keys; the second updates the counters and inserts the rows.
+_PG_READ = """
+WITH locked AS MATERIALIZED (
+    SELECT id, status, agent_id, last_seq, read_along FROM conversation
+    WHERE id = ANY($1::varchar[]) ORDER BY id FOR UPDATE
+)
+SELECT l.id, l.status, l.agent_id, l.last_seq, l.read_along,
+       d.sender, d.client_id, d.id AS message_id, d.seq, d.at
+FROM locked AS l
+LEFT JOIN (
+    SELECT m.conversation_id, m.sender, m.client_id, m.id, m.seq, m.at
+    FROM message AS m
+    JOIN unnest($2::varchar[], $3::varchar[], $4::varchar[]) AS k(conversation_id, sender, client_id)
+      ON m.conversation_id = k.conversation_id AND m.sender = k.sender AND m.client_id = k.client_id
+) AS d ON d.conversation_id = l.id
+"""
+_PG_COLUMNS = _SQLITE_COLUMNS
+_PG_WRITE = """
+WITH counters AS (
+    UPDATE conversation AS c SET last_seq = u.last_seq, last_activity_at = $3
+    FROM unnest($1::varchar[], $2::integer[]) AS u(id, last_seq)
+    WHERE c.id = u.id
+)
+INSERT INTO message (id, conversation_id, seq, sender, agent_id, client_id, text, at)
+SELECT * FROM unnest(
+    $4::varchar[], $5::varchar[], $6::integer[], $7::varchar[], $8::varchar[], $9::varchar[], $10::varchar[],
+    $11::timestamptz[]
+)
+"""
