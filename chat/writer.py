@@ -358,48 +358,80 @@ class _PostgresLane:
 
     async def write(self, batch: list[NewMessage]) -> list[Written | None]:
         async with self.db.in_use():
-            if self._conn is None or self._conn.is_closed():
-                self._conn = await self.db.pg_connect()
-            conn = self._conn
+            conn, transaction = await self._begin()
             try:
-                async with conn.transaction():
-                    plan = _Plan(batch)
-                    ids = sorted({m.conversation_id for m in batch})
-                    keys = plan.keys
-                    rows = await conn.fetch(
-                        _PG_READ, ids, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]
-                    )
-                    plan.known_rows(
-                        (r["id"], r["sender"], r["client_id"], r["message_id"], r["seq"], self._from_db(r["at"]))
+                plan = _Plan(batch)
+                keys = plan.keys
+                rows = await conn.fetch(
+                    _PG_READ,
+                    sorted({m.conversation_id for m in batch}),
+                    [k[0] for k in keys],
+                    [k[1] for k in keys],
+                    [k[2] for k in keys],
+                )
+                plan.known_rows(
+                    (r["id"], r["sender"], r["client_id"], r["message_id"], r["seq"], self._from_db(r["at"]))
+                    for r in rows
+                    if r["message_id"] is not None
+                )
+                plan.apply(
+                    {
+                        r["id"]: (r["id"], r["status"], r["agent_id"], r["last_seq"], bool(r["read_along"]))
                         for r in rows
-                        if r["message_id"] is not None
+                    }.values()
+                )
+                if plan.rows:
+                    assert plan.at is not None
+                    await conn.execute(
+                        _PG_WRITE,
+                        list(plan.changed),
+                        list(plan.changed.values()),
+                        self._to_db(plan.at),
+                        *([r[c] for r in plan.rows] for c in _PG_COLUMNS[:-1]),
+                        [self._to_db(r["at"]) for r in plan.rows],
                     )
-                    plan.apply(
-                        {
-                            r["id"]: (r["id"], r["status"], r["agent_id"], r["last_seq"], bool(r["read_along"]))
-                            for r in rows
-                        }.values()
-                    )
-                    if plan.rows:
-                        assert plan.at is not None
-                        rows_ = plan.rows
-                        await conn.execute(
-                            _PG_WRITE,
-                            list(plan.changed),
-                            list(plan.changed.values()),
-                            self._to_db(plan.at),
-                            *([r[c] for r in rows_] for c in _PG_COLUMNS[:-1]),
-                            [self._to_db(r["at"]) for r in rows_],
-                        )
+                await transaction.commit()
             except BaseException as exc:
-                # Broken, timed out, or cancelled midway: its state is unknown, so it goes (the
-                # next batch opens a new one). A refusal of the server (a duplicate client_id of
-                # another process, a deadlock) left it rolled back and usable.
-                if not isinstance(exc, Exception) or unavailable(exc) or conn.is_closed():
-                    self._conn = None
-                    self.db.drop_connection(conn)
+                await self._after_failure(conn, transaction, exc)
                 raise
         return plan.results()
+
+    async def _begin(self) -> tuple[Any, Any]:
+        """BEGIN on the lane's connection. One that the server ended while it sat idle (a restart,
+        `pg_terminate_backend`: what the engine's pre-ping finds) fails here, before anything of
+        the batch was sent; then once more on a new one. Not after a timeout: the server does
+        not answer, and a new connection would only wait as long again."""
+        for attempt in (1, 2):
+            fresh = self._conn is None or self._conn.is_closed()
+            if fresh:
+                self._conn = await self.db.pg_connect()
+            conn = self._conn
+            transaction = conn.transaction()
+            try:
+                await transaction.start()
+            except Exception as exc:
+                self._conn = None
+                self.db.drop_connection(conn)
+                if fresh or attempt == 2 or isinstance(exc, TimeoutError) or not unavailable(exc):
+                    raise
+                log.info("message_writer_reconnects")
+                continue
+            return conn, transaction
+        raise AssertionError("unreachable")
+
+    async def _after_failure(self, conn: Any, transaction: Any, exc: BaseException) -> None:
+        """Broken, timed out or cancelled midway: the connection's state is unknown, so it goes (the
+        next batch opens a new one). A refusal of the server (a duplicate client_id of another
+        process, a deadlock) is rolled back and the connection kept."""
+        if isinstance(exc, Exception) and not unavailable(exc) and not conn.is_closed():
+            try:
+                await transaction.rollback()
+                return
+            except Exception as failed:
+                log.info("message_writer_rollback_failed", error=type(failed).__name__)
+        if self._conn is conn:
+            self._conn = None
+        self.db.drop_connection(conn)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
