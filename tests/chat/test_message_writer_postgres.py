@@ -206,3 +206,42 @@ async def test_database_close_waits_for_the_batch_under_way_then_closes_the_conn
         await writer.write(NewMessage(cid, "visitor", "c2", "te laat", AT))
     assert unavailable(caught.value)
     assert not db._own_connections
+
+
+async def test_through_the_server_a_resend_after_a_kill_is_stored_once_and_reaches_the_advisor_again(postgres):
+    """All connections of the server killed between two posts of the same client_id (its first
+    ack was lost): the resend is answered with the stored message, and the advisor gets it again."""
+    from contact.migrate import upgrade
+    from tests.chat.test_live_holes import _active_chat
+    from tests.support.server import RunningServer, make_settings
+
+    url = postgres.create_database(f"writer_server_{uuid.uuid4().hex[:8]}")
+    await asyncio.to_thread(upgrade, url)
+    server = await RunningServer(make_settings(url)).start()
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        _, agent, v, _, cid = await _active_chat(server)
+        first = await v.call("message", {"client_id": "v1", "text": "eerste poging"})
+        await agent.wait_for("message", lambda m: m["seq"] == first["seq"])
+        agent.events["message"].clear()
+        killed = await conn.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert killed
+        await asyncio.sleep(0.2)
+        for _ in range(10):  # `unavailable` at most once: the client sends again
+            again = await v.call("message", {"client_id": "v1", "text": "eerste poging"})
+            if "error" not in again:
+                break
+            assert again["error"]["code"] == "unavailable", again
+        assert again == first
+        got = await agent.wait_for("message", lambda m: m["seq"] == first["seq"])
+        assert got["id"] == first["id"] and got["text"] == "eerste poging"
+        second = await v.call("message", {"client_id": "v2", "text": "tweede"})
+        assert second["seq"] == first["seq"] + 1
+        await v.disconnect()
+        await agent.disconnect()
+    finally:
+        await conn.close()
+        await server.stop()
