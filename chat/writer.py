@@ -1,7 +1,12 @@
 """Group commit for chat messages: many concurrent posts share one transaction and one fsync.
 
 Each post waits for the commit of its batch before it is answered, so "commit, then emit"
-holds while the disk sees one write per batch instead of one per message."""
+holds while the disk sees one write per batch instead of one per message.
+
+The writer keeps a database connection of its own, one more than the engine's pool: on an
+SQLite file a plain sqlite3 connection in its own thread (`_SqliteLane`), on PostgreSQL a plain
+asyncpg connection (`_PostgresLane`). Anything else (SQLite in memory, another driver) goes
+through the engine. The rules of a batch are one `_Plan` for all three."""
 
 from __future__ import annotations
 
@@ -65,7 +70,8 @@ async def next_batch(queue: asyncio.Queue[T | None], most: int) -> tuple[list[T]
 
 
 class MessageWriter:
-    """Queue of messages to store; one task writes whatever has queued up in one transaction."""
+    """Queue of messages to store; one task writes whatever has queued up in one transaction.
+    `stop` closes the writer's own connection (`Database.close` does too, if it comes first)."""
 
     def __init__(self, db: Database, max_batch: int = 256) -> None:
         self.db = db
