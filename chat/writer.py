@@ -356,6 +356,7 @@ class _PostgresLane:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._conn: Any = None
+        self.races_lost = 0  # conversations that changed between read and write: written again
         dialect = db.write_engine.dialect
         column_type = messages.c.at.type.dialect_impl(dialect)
         self._to_db = cast(Callable[[datetime], Any], column_type.bind_processor(dialect))
@@ -364,42 +365,134 @@ class _PostgresLane:
 
     async def write(self, batch: list[NewMessage]) -> list[Written | None]:
         async with self.db.in_use():
-            conn, transaction = await self._begin()
+            results: list[Written | None] = [None] * len(batch)
+            todo = list(range(len(batch)))
+            for _ in range(_UNLOCKED_TRIES):
+                plan, lost = await self._write_unlocked([batch[i] for i in todo])
+                answers = plan.results()
+                left = []
+                for i, answer in zip(todo, answers, strict=True):
+                    if batch[i].conversation_id in lost:
+                        left.append(i)
+                    else:
+                        results[i] = answer
+                todo = left
+                if not todo:
+                    return results
+            # Lost the race twice: the rest under the conversations' locks, which always ends.
+            for i, answer in zip(todo, await self._write_locked([batch[i] for i in todo]), strict=True):
+                results[i] = answer
+            return results
+
+    async def _write_unlocked(self, batch: list[NewMessage]) -> tuple[_Plan, set[str]]:
+        """Two statements, each its own transaction: read, then write what the plan decided, but
+        only into conversations whose counter, status and holder are still what was read
+        (compare-and-set; each message row goes with its conversation's counter). Gives the plan
+        and the conversations that changed meanwhile: their messages were not written."""
+        plan = _Plan(batch)
+        keys = plan.keys
+        rows = await self._first(
+            _PG_READ,
+            sorted({m.conversation_id for m in batch}),
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] for k in keys],
+        )
+        state = self._plan(plan, rows)
+        if not plan.rows:
+            return plan, set()
+        assert plan.at is not None
+        ids = list(plan.changed)
+        conn = self._conn
+        try:
+            stored = await conn.fetch(
+                _PG_WRITE_IF_UNCHANGED,
+                ids,
+                [state[c][3] for c in ids],
+                [plan.changed[c] for c in ids],
+                [state[c][1] for c in ids],
+                [state[c][2] for c in ids],
+                self._to_db(plan.at),
+                *([r[c] for r in plan.rows] for c in _PG_COLUMNS[:-1]),
+                [self._to_db(r["at"]) for r in plan.rows],
+            )
+        except BaseException as exc:
+            self._after_failure(conn, exc)
+            raise
+        lost = set(ids) - {r["conversation_id"] for r in stored}
+        self.races_lost += len(lost)
+        return plan, lost
+
+    async def _first(self, query: str, *args: Any) -> list[Any]:
+        """A batch's first statement. On a connection that the server ended while it sat idle (a
+        restart, `pg_terminate_backend`: what the engine's pre-ping finds) it fails before
+        anything of the batch was done; then once more on a new one. Not after a timeout: the
+        server does not answer, and a new connection would only wait as long again."""
+        for attempt in (1, 2):
+            fresh = self._conn is None or self._conn.is_closed()
+            if fresh:
+                self._conn = await self.db.pg_connect()
+            conn = self._conn
             try:
-                plan = _Plan(batch)
-                keys = plan.keys
-                rows = await conn.fetch(
-                    _PG_READ,
-                    sorted({m.conversation_id for m in batch}),
-                    [k[0] for k in keys],
-                    [k[1] for k in keys],
-                    [k[2] for k in keys],
-                )
-                plan.known_rows(
-                    (r["id"], r["sender"], r["client_id"], r["message_id"], r["seq"], self._from_db(r["at"]))
-                    for r in rows
-                    if r["message_id"] is not None
-                )
-                plan.apply(
-                    {
-                        r["id"]: (r["id"], r["status"], r["agent_id"], r["last_seq"], bool(r["read_along"]))
-                        for r in rows
-                    }.values()
-                )
-                if plan.rows:
-                    assert plan.at is not None
-                    await conn.execute(
-                        _PG_WRITE,
-                        list(plan.changed),
-                        list(plan.changed.values()),
-                        self._to_db(plan.at),
-                        *([r[c] for r in plan.rows] for c in _PG_COLUMNS[:-1]),
-                        [self._to_db(r["at"]) for r in plan.rows],
-                    )
-                await transaction.commit()
+                return cast(list[Any], await conn.fetch(query, *args))
             except BaseException as exc:
-                await self._after_failure(conn, transaction, exc)
-                raise
+                self._after_failure(conn, exc)
+                if fresh or attempt == 2 or isinstance(exc, TimeoutError) or not self._dropped(conn, exc):
+                    raise
+                log.info("message_writer_reconnects")
+        raise AssertionError("unreachable")
+
+    def _plan(self, plan: _Plan, rows: list[Any]) -> dict[str, tuple[str, str, str | None, int, bool]]:
+        plan.known_rows(
+            (r["id"], r["sender"], r["client_id"], r["message_id"], r["seq"], self._from_db(r["at"]))
+            for r in rows
+            if r["message_id"] is not None
+        )
+        state = {r["id"]: (r["id"], r["status"], r["agent_id"], r["last_seq"], bool(r["read_along"])) for r in rows}
+        plan.apply(state.values())
+        return state
+
+    @staticmethod
+    def _dropped(conn: Any, exc: BaseException) -> bool:
+        return not isinstance(exc, Exception) or unavailable(exc) or conn.is_closed()
+
+    def _after_failure(self, conn: Any, exc: BaseException) -> None:
+        """Broken, timed out or cancelled midway: the connection's state is unknown, so it goes (the
+        next batch opens a new one). After a refusal of the server (a duplicate client_id of
+        another process) it is kept."""
+        if self._dropped(conn, exc):
+            if self._conn is conn:
+                self._conn = None
+            self.db.drop_connection(conn)
+
+    async def _write_locked(self, batch: list[NewMessage]) -> list[Written | None]:
+        """BEGIN, the conversations locked in id order with the duplicates, the write, COMMIT."""
+        conn, transaction = await self._begin()
+        try:
+            plan = _Plan(batch)
+            keys = plan.keys
+            rows = await conn.fetch(
+                _PG_READ_LOCKED,
+                sorted({m.conversation_id for m in batch}),
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [k[2] for k in keys],
+            )
+            self._plan(plan, rows)
+            if plan.rows:
+                assert plan.at is not None
+                await conn.execute(
+                    _PG_WRITE,
+                    list(plan.changed),
+                    list(plan.changed.values()),
+                    self._to_db(plan.at),
+                    *([r[c] for r in plan.rows] for c in _PG_COLUMNS[:-1]),
+                    [self._to_db(r["at"]) for r in plan.rows],
+                )
+            await transaction.commit()
+        except BaseException as exc:
+            await self._rollback(conn, transaction, exc)
+            raise
         return plan.results()
 
     async def _begin(self) -> tuple[Any, Any]:
@@ -425,19 +518,14 @@ class _PostgresLane:
             return conn, transaction
         raise AssertionError("unreachable")
 
-    async def _after_failure(self, conn: Any, transaction: Any, exc: BaseException) -> None:
-        """Broken, timed out or cancelled midway: the connection's state is unknown, so it goes (the
-        next batch opens a new one). A refusal of the server (a duplicate client_id of another
-        process, a deadlock) is rolled back and the connection kept."""
-        if isinstance(exc, Exception) and not unavailable(exc) and not conn.is_closed():
+    async def _rollback(self, conn: Any, transaction: Any, exc: BaseException) -> None:
+        if not self._dropped(conn, exc):
             try:
                 await transaction.rollback()
                 return
             except Exception as failed:
                 log.info("message_writer_rollback_failed", error=type(failed).__name__)
-        if self._conn is conn:
-            self._conn = None
-        self.db.drop_connection(conn)
+        self._after_failure(conn, ConnectionError())
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -491,7 +579,7 @@ _SQLITE_INSERT = (
 # The same for the PostgreSQL lane. The first locks the batch's conversations in id order (the
 # engine's order too; MATERIALIZED: locked once, whatever the plan) and brings each one's stored
 # messages with one of the batch's keys; the second updates the counters and inserts the rows.
-_PG_READ = """
+_PG_READ_LOCKED = """
 WITH locked AS MATERIALIZED (
     SELECT id, status, agent_id, last_seq, read_along FROM conversation
     WHERE id = ANY($1::varchar[]) ORDER BY id FOR UPDATE
@@ -519,3 +607,24 @@ SELECT * FROM unnest(
     $11::timestamptz[]
 )
 """
+# Without the lock: what the two-statement way reads.
+_PG_READ = _PG_READ_LOCKED.replace(" ORDER BY id FOR UPDATE", "").replace("AS MATERIALIZED", "AS")
+# Counters only where counter, status and holder are as read; a message only with its counter.
+_PG_WRITE_IF_UNCHANGED = """
+WITH counters AS (
+    UPDATE conversation AS c SET last_seq = u.last_seq, last_activity_at = $6
+    FROM unnest($1::varchar[], $2::integer[], $3::integer[], $4::varchar[], $5::varchar[])
+        AS u(id, was, last_seq, status, agent_id)
+    WHERE c.id = u.id AND c.last_seq = u.was AND c.status = u.status
+      AND c.agent_id IS NOT DISTINCT FROM u.agent_id
+    RETURNING c.id
+)
+INSERT INTO message (id, conversation_id, seq, sender, agent_id, client_id, text, at)
+SELECT r.* FROM unnest(
+    $7::varchar[], $8::varchar[], $9::integer[], $10::varchar[], $11::varchar[], $12::varchar[], $13::varchar[],
+    $14::timestamptz[]
+) AS r(id, conversation_id, seq, sender, agent_id, client_id, text, at)
+WHERE r.conversation_id IN (SELECT id FROM counters)
+RETURNING conversation_id
+"""
+_UNLOCKED_TRIES = 2

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select, update
 
+import chat.writer
 from chat.model import ConversationStatus
 from chat.store import conversations, messages
 from chat.writer import MessageWriter, NewMessage
@@ -74,8 +75,10 @@ def _writer(db: Database, lane: bool) -> MessageWriter:
     return writer
 
 
-@pytest.fixture(params=["lane", "engine", "pg-lane", "pg-engine"])
-async def setup(request, tmp_path):
+@pytest.fixture(params=["lane", "engine", "pg-lane", "pg-locked-lane", "pg-engine"])
+async def setup(request, tmp_path, monkeypatch):
+    if request.param == "pg-locked-lane":  # the lane's way when it lost a race twice
+        monkeypatch.setattr(chat.writer, "_UNLOCKED_TRIES", 0)
     if request.param.startswith("pg-"):
         db = await pg_database(request.getfixturevalue("postgres"))
     else:

@@ -1,8 +1,11 @@
 """How the message writer's own PostgreSQL connection (`_PostgresLane`) ends badly, on a real
 PostgreSQL: killed between batches and during one, a statement that hangs on a lock, a
-duplicate client_id another process stored meanwhile (the unique index, then one by one), and
-stop and `Database.close`, which leave no connection behind. A failed batch is `unavailable`
-(the client sends again); the next batch has a new connection; nothing is half written."""
+duplicate client_id another process stored meanwhile, and stop and `Database.close`, which
+leave no connection behind. A failed batch is `unavailable` (the client sends again); the next
+batch has a new connection; nothing is half written. Each both ways of the lane: two statements
+with compare-and-set (`unlocked`), and the conversations locked (`locked`, where a race lost
+twice ends; there a raced client_id meets the unique index and is written again one by one).
+Two writers of two processes on the same conversations: gapless, each message once."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import asyncpg
 import pytest
 from sqlalchemy import select
 
+import chat.writer
 from chat.store import messages
 from chat.writer import MessageWriter, NewMessage, _PostgresLane
 from contact.db import Database, DatabaseClosed, unavailable
@@ -25,9 +29,11 @@ def _dsn(db: Database) -> str:
     return db.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest.fixture
-async def other(postgres) -> AsyncIterator[tuple[Database, MessageWriter, asyncpg.Connection]]:
+@pytest.fixture(params=["unlocked", "locked"])
+async def other(request, postgres, monkeypatch) -> AsyncIterator[tuple[Database, MessageWriter, asyncpg.Connection]]:
     """A database, its running writer, and a plain connection of someone else to the same database."""
+    if request.param == "locked":
+        monkeypatch.setattr(chat.writer, "_UNLOCKED_TRIES", 0)
     db = await pg_database(postgres, statement_timeout_s=2.0)
     writer = MessageWriter(db)
     assert isinstance(writer._lane, _PostgresLane)
@@ -138,8 +144,8 @@ async def test_a_client_id_another_process_stored_meanwhile_comes_back_as_duplic
     pid = _lane_pid(writer)
     async with conn.transaction():
         # The other process holds the conversation and stores the same client_id; the batch has
-        # read no duplicate when it gets the lock: the unique index refuses it, one by one it is
-        # found.
+        # read no duplicate before it gets the row: unlocked, the counter changed and it is read
+        # again; locked, the unique index refuses it and one by one it is found.
         await conn.execute("SELECT 1 FROM conversation WHERE id = $1 FOR UPDATE", cid)
         other_id = str(uuid.uuid4())
         await conn.execute(
@@ -245,3 +251,37 @@ async def test_through_the_server_a_resend_after_a_kill_is_stored_once_and_reach
     finally:
         await conn.close()
         await server.stop()
+
+
+async def test_two_writers_of_two_processes_on_the_same_conversations_gapless_and_once(postgres):
+    db = await pg_database(postgres)
+    others = Database(db.url.render_as_string(hide_password=False))
+    cids = [await conversation(db) for _ in range(2)]
+    writers = [MessageWriter(db), MessageWriter(others)]
+    for writer in writers:
+        writer.start()
+    try:
+
+        async def post(w: int, lane: int) -> list[int]:
+            seqs = []
+            for n in range(40):
+                cid = cids[n % 2]
+                written = await writers[w].write(NewMessage(cid, "visitor", f"w{w}-{lane}-{n}", "hallo", AT))
+                assert written is not None and not written.duplicate
+                seqs.append(written.seq)
+            return seqs
+
+        await asyncio.gather(*(post(w, lane) for w in (0, 1) for lane in range(3)))
+        for cid in cids:
+            stored = await _stored(db, cid)
+            assert [seq for seq, _ in stored] == list(range(1, 121))
+            assert len({client_id for _, client_id in stored}) == 120
+        # Once more, every one of them: each is a duplicate now, nothing new is stored.
+        again = await writers[1].write(NewMessage(cids[0], "visitor", "w0-0-0", "hallo", AT))
+        assert again is not None and again.duplicate and again.seq in range(1, 121)
+        assert len(await _stored(db, cids[0])) == 120
+    finally:
+        for writer in writers:
+            await writer.stop()
+        await others.close()
+        await db.close()
