@@ -336,16 +336,23 @@ class _SqliteLane:
 
 
 class _PostgresLane:
-    """PostgreSQL: the writer's own asyncpg connection, and a batch in four round trips.
+    """PostgreSQL: the writer's own asyncpg connection, and a batch in two round trips.
 
     Through the engine a batch cost seven: the pool's checkout with its pre-ping, BEGIN, the
     duplicates, the conversations (locked), the UPDATE of their counters, the INSERT, COMMIT;
     each with SQLAlchemy's per-statement work. At a realistic load most batches hold one to
     three messages, so that was most of a message's cost (docs/performance.md, session 10).
-    Here it is BEGIN, one statement that locks the batch's conversations (in id order) and
-    reads the duplicates with them, one that updates the counters and inserts the messages
-    (a data-modifying CTE over arrays), COMMIT; asyncpg prepares each statement once per
-    connection. The rules are the same `_Plan`.
+
+    Here it is two statements, each its own transaction (no BEGIN, no COMMIT, no lock held
+    between them): one reads the batch's conversations with their stored messages that have
+    one of the batch's keys; `_Plan` decides; one writes, as a data-modifying CTE over arrays,
+    the counters of the conversations whose counter, status and holder are still what was read
+    (compare-and-set) and the messages of exactly those conversations. A message of a
+    conversation that changed meanwhile (another process wrote to it) goes through again; after
+    two lost races the rest is written the locked way (BEGIN, the conversations locked in id
+    order with the duplicates, the write, COMMIT), which always ends. A client_id another process
+    stored meanwhile meets the unique index: the batch is refused whole and `MessageWriter`
+    writes it again one by one. asyncpg prepares each statement once per connection.
 
     The connection is one more than the engine's pool, opened by `Database.pg_connect` with the
     engine's settings (statement timeout on the server and in the client). One that broke or did
