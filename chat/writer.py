@@ -438,16 +438,24 @@ class _PostgresLane:
         for attempt in (1, 2):
             fresh = self._conn is None or self._conn.is_closed()
             if fresh:
-                self._conn = await self.db.pg_connect()
+                self._conn = await self._connect()
             conn = self._conn
             try:
                 return cast(list[Any], await conn.fetch(query, *args))
             except BaseException as exc:
+                ended = self._ended_while_idle(conn, exc)
                 self._after_failure(conn, exc)
-                if fresh or attempt == 2 or isinstance(exc, TimeoutError) or not self._dropped(conn, exc):
+                if fresh or attempt == 2 or not ended:
                     raise
                 log.info("message_writer_reconnects")
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _ended_while_idle(conn: Any, exc: BaseException) -> bool:
+        """The server had closed the connection (not: it did not answer in time, or we were cancelled)."""
+        return (
+            isinstance(exc, Exception) and not isinstance(exc, TimeoutError) and unavailable(exc) and conn.is_closed()
+        )
 
     def _plan(self, plan: _Plan, rows: list[Any]) -> dict[str, tuple[str, str, str | None, int, bool]]:
         plan.known_rows(
@@ -510,15 +518,15 @@ class _PostgresLane:
         for attempt in (1, 2):
             fresh = self._conn is None or self._conn.is_closed()
             if fresh:
-                self._conn = await self.db.pg_connect()
+                self._conn = await self._connect()
             conn = self._conn
             transaction = conn.transaction()
             try:
                 await transaction.start()
-            except Exception as exc:
-                self._conn = None
-                self.db.drop_connection(conn)
-                if fresh or attempt == 2 or isinstance(exc, TimeoutError) or not unavailable(exc):
+            except BaseException as exc:
+                ended = self._ended_while_idle(conn, exc)
+                self._after_failure(conn, ConnectionError())  # its state is unknown: it goes
+                if fresh or attempt == 2 or not ended:
                     raise
                 log.info("message_writer_reconnects")
                 continue
@@ -533,6 +541,14 @@ class _PostgresLane:
             except Exception as failed:
                 log.info("message_writer_rollback_failed", error=type(failed).__name__)
         self._after_failure(conn, ConnectionError())
+
+    async def _connect(self) -> Any:
+        """The server gives up on a statement a fifth sooner than the client: a write that waits
+        (for a row another transaction holds) is cancelled, nothing written, before the client
+        answers `unavailable`. The other way round, a statement of its own transaction that the
+        client gave up on could still commit once it got the row (the resend would come back
+        `duplicate`, but the peers would see the message only then)."""
+        return await self.db.pg_connect(server_timeout_s=0.8 * self.db.statement_timeout_s)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -234,12 +234,13 @@ class Database:
             await self.close_connection(conn)
         await self.dispose()
 
-    async def pg_connect(self) -> Any:
+    async def pg_connect(self, server_timeout_s: float | None = None) -> Any:
         """A plain asyncpg connection to this PostgreSQL database with the engine's settings (URL
         with its query options such as ssl, connect timeout, statement timeout on the server and
         in the client), outside the pool. For a hot path that wants neither the pool's checkout
         and pre-ping nor SQLAlchemy's per-statement work (chat/writer.py). Its owner ends it with
-        `close_connection` (or `drop_connection` when it broke); `close` ends it if its owner did not."""
+        `close_connection` (or `drop_connection` when it broke); `close` ends it if its owner did not.
+        `server_timeout_s`: the server's statement timeout on it, in place of the client's."""
         import asyncpg
 
         if self.is_sqlite or self.url.get_driver_name() != "asyncpg":
@@ -250,6 +251,11 @@ class Database:
         for key in ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn"):
             options.pop(key, None)  # SQLAlchemy's own, not asyncpg's
         options.update(self._connect_args)
+        if server_timeout_s is not None:
+            options["server_settings"] = {
+                **options.get("server_settings", {}),
+                "statement_timeout": str(max(1, int(server_timeout_s * 1000))),
+            }
         conn = await asyncpg.connect(**options)
         self._own_connections.add(conn)
         return conn

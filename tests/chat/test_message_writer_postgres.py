@@ -132,7 +132,7 @@ async def test_a_statement_that_hangs_ends_at_the_statement_timeout(other):
             await writer.write(NewMessage(cid, "visitor", "h1", "vast", AT))
         took = time.monotonic() - began
     assert unavailable(caught.value), repr(caught.value)
-    assert 1.5 < took < 4, took  # the 2 s statement timeout of the Database
+    assert 1.5 < took < 4, took  # the 2 s statement timeout of the Database (the server: 1.6 s)
     written = await writer.write(NewMessage(cid, "visitor", "h1", "vast", AT))
     assert written is not None and written.seq == 1 and not written.duplicate
 
