@@ -409,7 +409,7 @@ class _PostgresLane:
         if not plan.rows:
             return plan, set()
         assert plan.at is not None
-        ids = list(plan.changed)
+        ids = sorted(plan.changed)  # the rows in one order in every process (fewer deadlocks)
         conn = self._conn
         try:
             stored = await conn.fetch(
