@@ -1,12 +1,13 @@
 #!/usr/bin/env python
-"""The message writer's own CPU per message on PostgreSQL: its own connection (`_PostgresLane`)
+"""The message writer's own CPU per message on PostgreSQL: its own connection (`_PostgresLane`,
+two statements with compare-and-set, or its locked way: BEGIN, lock and read, write, COMMIT)
 against the async engine, at low batching (docs/performance.md, session 10).
 
     .venv/bin/python bench/writer_cost.py [--messages 2000] [--in-flight 1] [--rounds 3]
 
 A throwaway PostgreSQL (tests/support/services.py) with 20 open conversations; `--in-flight`
 posts wait at a time (1: every batch holds one message). Each round writes the same number of
-messages through the engine and then through the lane, one right after the other, and prints
+messages through the engine, the lane's locked way and the lane, one right after the other, and prints
 this process's CPU time (what the server process would spend on it, the driver included; not
 PostgreSQL's) and the wall time per message."""
 
@@ -23,18 +24,18 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import chat.writer  # noqa: E402
 from chat.writer import MessageWriter, NewMessage  # noqa: E402
 from contact.db import Database  # noqa: E402
 from tests.chat.test_message_writer import AT, conversation, pg_database  # noqa: E402
 from tests.support.services import postgres_server  # noqa: E402
 
 
-async def _round(
-    db: Database, lane: bool, cids: list[str], messages: int, in_flight: int
-) -> tuple[float, float, float]:
+async def _round(db: Database, way: str, cids: list[str], messages: int, in_flight: int) -> tuple[float, float, float]:
     writer = MessageWriter(db)
-    if not lane:
+    if way == "engine":
         writer._lane = None
+    chat.writer._UNLOCKED_TRIES = 0 if way == "locked" else 2
     writer.start()
 
     async def post(n: int) -> None:
@@ -62,9 +63,9 @@ async def main() -> None:
         db = await pg_database(pg)
         cids = [await conversation(db) for _ in range(20)]
         for n in range(1, args.rounds + 1):
-            for lane in (False, True):
-                cpu, wall, per_batch = await _round(db, lane, cids, args.messages, args.in_flight)
-                name = "own connection" if lane else "engine        "
+            for way in ("engine", "locked", "own connection"):
+                cpu, wall, per_batch = await _round(db, way, cids, args.messages, args.in_flight)
+                name = f"{way:14s}"
                 print(f"round {n} {name}: CPU {cpu:.3f} ms/message, wall {wall:.3f} ms/message, {per_batch:.1f}/batch")
         await db.close()
 
