@@ -1,7 +1,12 @@
 """Group commit for chat messages: many concurrent posts share one transaction and one fsync.
 
 Each post waits for the commit of its batch before it is answered, so "commit, then emit"
-holds while the disk sees one write per batch instead of one per message."""
+holds while the disk sees one write per batch instead of one per message.
+
+The writer keeps a database connection of its own, one more than the engine's pool: on an
+SQLite file a plain sqlite3 connection in its own thread (`_SqliteLane`), on PostgreSQL a plain
+asyncpg connection (`_PostgresLane`). Anything else (SQLite in memory, another driver) goes
+through the engine. The rules of a batch are one `_Plan` for all three."""
 
 from __future__ import annotations
 
@@ -65,7 +70,8 @@ async def next_batch(queue: asyncio.Queue[T | None], most: int) -> tuple[list[T]
 
 
 class MessageWriter:
-    """Queue of messages to store; one task writes whatever has queued up in one transaction."""
+    """Queue of messages to store; one task writes whatever has queued up in one transaction.
+    `stop` closes the writer's own connection (`Database.close` does too, if it comes first)."""
 
     def __init__(self, db: Database, max_batch: int = 256) -> None:
         self.db = db
@@ -74,7 +80,11 @@ class MessageWriter:
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.written = 0
-        self._lane = _SqliteLane(db) if db.sqlite_path() is not None else None
+        self._lane: _SqliteLane | _PostgresLane | None = None
+        if db.sqlite_path() is not None:
+            self._lane = _SqliteLane(db)
+        elif not db.is_sqlite and db.url.get_driver_name() == "asyncpg":
+            self._lane = _PostgresLane(db)
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
 
     def on_stop(self, close: Callable[[], Awaitable[None]]) -> None:
@@ -143,9 +153,11 @@ class MessageWriter:
                     future.set_result(result)
 
     async def _write_batch(self, batch: list[NewMessage]) -> list[Written | None]:
-        if self._lane is not None:
+        if isinstance(self._lane, _SqliteLane):
             async with self.db.write_gate():  # in turn with this process's other writers
                 return await self._lane.write(batch)
+        if self._lane is not None:
+            return await self._lane.write(batch)
         return await self._write_batch_engine(batch)
 
     async def _write_batch_engine(self, batch: list[NewMessage]) -> list[Written | None]:
@@ -323,6 +335,227 @@ class _SqliteLane:
         return plan.results()
 
 
+class _PostgresLane:
+    """PostgreSQL: the writer's own asyncpg connection, and a batch in two round trips.
+
+    Through the engine a batch cost seven: the pool's checkout with its pre-ping, BEGIN, the
+    duplicates, the conversations (locked), the UPDATE of their counters, the INSERT, COMMIT;
+    each with SQLAlchemy's per-statement work. At a realistic load most batches hold one to
+    three messages, so that was most of a message's cost (docs/performance.md, session 10).
+
+    Here it is two statements, each its own transaction (no BEGIN, no COMMIT, no lock held
+    between them): one reads the batch's conversations with their stored messages that have
+    one of the batch's keys; `_Plan` decides; one writes, as a data-modifying CTE over arrays,
+    the counters of the conversations whose counter, status and holder are still what was read
+    (compare-and-set) and the messages of exactly those conversations. A message of a
+    conversation that changed meanwhile (another process wrote to it) goes through again; after
+    two lost races the rest is written the locked way (BEGIN, the conversations locked in id
+    order with the duplicates, the write, COMMIT), which always ends. A client_id another process
+    stored meanwhile meets the unique index: the batch is refused whole and `MessageWriter`
+    writes it again one by one. asyncpg prepares each statement once per connection.
+
+    The connection is one more than the engine's pool, opened by `Database.pg_connect` with the
+    engine's settings (statement timeout on the server and in the client). One that broke or did
+    not answer in time is dropped: that batch fails as `unavailable` like the engine's, the next
+    opens a new one. Each batch counts as a transaction of the Database, so `Database.close`
+    refuses it once closing (`DatabaseClosed`) and waits for the one under way."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._conn: Any = None
+        self.races_lost = 0  # conversations that changed between read and write: written again
+        dialect = db.write_engine.dialect
+        column_type = messages.c.at.type.dialect_impl(dialect)
+        self._to_db = cast(Callable[[datetime], Any], column_type.bind_processor(dialect))
+        self._from_db = cast(Callable[[Any], datetime], column_type.result_processor(dialect, None))
+        assert self._to_db is not None and self._from_db is not None
+
+    async def write(self, batch: list[NewMessage]) -> list[Written | None]:
+        async with self.db.in_use():
+            results: list[Written | None] = [None] * len(batch)
+            todo = list(range(len(batch)))
+            for _ in range(_UNLOCKED_TRIES):
+                plan, lost = await self._write_unlocked([batch[i] for i in todo])
+                answers = plan.results()
+                left = []
+                for i, answer in zip(todo, answers, strict=True):
+                    if batch[i].conversation_id in lost:
+                        left.append(i)
+                    else:
+                        results[i] = answer
+                todo = left
+                if not todo:
+                    return results
+            # Lost the race twice: the rest under the conversations' locks, which always ends.
+            for i, answer in zip(todo, await self._write_locked([batch[i] for i in todo]), strict=True):
+                results[i] = answer
+            return results
+
+    async def _write_unlocked(self, batch: list[NewMessage]) -> tuple[_Plan, set[str]]:
+        """Two statements, each its own transaction: read, then write what the plan decided, but
+        only into conversations whose counter, status and holder are still what was read
+        (compare-and-set; each message row goes with its conversation's counter). Gives the plan
+        and the conversations that changed meanwhile: their messages were not written."""
+        plan = _Plan(batch)
+        keys = plan.keys
+        rows = await self._first(
+            _PG_READ,
+            sorted({m.conversation_id for m in batch}),
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] for k in keys],
+        )
+        state = self._plan(plan, rows)
+        if not plan.rows:
+            return plan, set()
+        assert plan.at is not None
+        ids = sorted(plan.changed)  # the rows in one order in every process (fewer deadlocks)
+        conn = self._conn
+        try:
+            stored = await conn.fetch(
+                _PG_WRITE_IF_UNCHANGED,
+                ids,
+                [state[c][3] for c in ids],
+                [plan.changed[c] for c in ids],
+                [state[c][1] for c in ids],
+                [state[c][2] for c in ids],
+                self._to_db(plan.at),
+                *([r[c] for r in plan.rows] for c in _PG_COLUMNS[:-1]),
+                [self._to_db(r["at"]) for r in plan.rows],
+            )
+        except BaseException as exc:
+            self._after_failure(conn, exc)
+            raise
+        lost = set(ids) - {r["conversation_id"] for r in stored}
+        self.races_lost += len(lost)
+        return plan, lost
+
+    async def _first(self, query: str, *args: Any) -> list[Any]:
+        """A batch's first statement. On a connection that the server ended while it sat idle (a
+        restart, `pg_terminate_backend`: what the engine's pre-ping finds) it fails before
+        anything of the batch was done; then once more on a new one. Not after a timeout: the
+        server does not answer, and a new connection would only wait as long again."""
+        for attempt in (1, 2):
+            fresh = self._conn is None or self._conn.is_closed()
+            if fresh:
+                self._conn = await self._connect()
+            conn = self._conn
+            try:
+                return cast(list[Any], await conn.fetch(query, *args))
+            except BaseException as exc:
+                ended = self._ended_while_idle(conn, exc)
+                self._after_failure(conn, exc)
+                if fresh or attempt == 2 or not ended:
+                    raise
+                log.info("message_writer_reconnects")
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _ended_while_idle(conn: Any, exc: BaseException) -> bool:
+        """The server had closed the connection (not: it did not answer in time, or we were cancelled)."""
+        return (
+            isinstance(exc, Exception) and not isinstance(exc, TimeoutError) and unavailable(exc) and conn.is_closed()
+        )
+
+    def _plan(self, plan: _Plan, rows: list[Any]) -> dict[str, tuple[str, str, str | None, int, bool]]:
+        plan.known_rows(
+            (r["id"], r["sender"], r["client_id"], r["message_id"], r["seq"], self._from_db(r["at"]))
+            for r in rows
+            if r["message_id"] is not None
+        )
+        state = {r["id"]: (r["id"], r["status"], r["agent_id"], r["last_seq"], bool(r["read_along"])) for r in rows}
+        plan.apply(state.values())
+        return state
+
+    @staticmethod
+    def _dropped(conn: Any, exc: BaseException) -> bool:
+        return not isinstance(exc, Exception) or unavailable(exc) or conn.is_closed()
+
+    def _after_failure(self, conn: Any, exc: BaseException) -> None:
+        """Broken, timed out or cancelled midway: the connection's state is unknown, so it goes (the
+        next batch opens a new one). After a refusal of the server (a duplicate client_id of
+        another process) it is kept."""
+        if self._dropped(conn, exc):
+            if self._conn is conn:
+                self._conn = None
+            self.db.drop_connection(conn)
+
+    async def _write_locked(self, batch: list[NewMessage]) -> list[Written | None]:
+        """BEGIN, the conversations locked in id order with the duplicates, the write, COMMIT."""
+        conn, transaction = await self._begin()
+        try:
+            plan = _Plan(batch)
+            keys = plan.keys
+            rows = await conn.fetch(
+                _PG_READ_LOCKED,
+                sorted({m.conversation_id for m in batch}),
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [k[2] for k in keys],
+            )
+            self._plan(plan, rows)
+            if plan.rows:
+                assert plan.at is not None
+                await conn.execute(
+                    _PG_WRITE,
+                    list(plan.changed),
+                    list(plan.changed.values()),
+                    self._to_db(plan.at),
+                    *([r[c] for r in plan.rows] for c in _PG_COLUMNS[:-1]),
+                    [self._to_db(r["at"]) for r in plan.rows],
+                )
+            await transaction.commit()
+        except BaseException as exc:
+            await self._rollback(conn, transaction, exc)
+            raise
+        return plan.results()
+
+    async def _begin(self) -> tuple[Any, Any]:
+        """BEGIN on the lane's connection. One that the server ended while it sat idle (a restart,
+        `pg_terminate_backend`: what the engine's pre-ping finds) fails here, before anything of
+        the batch was sent; then once more on a new one. Not after a timeout: the server does
+        not answer, and a new connection would only wait as long again."""
+        for attempt in (1, 2):
+            fresh = self._conn is None or self._conn.is_closed()
+            if fresh:
+                self._conn = await self._connect()
+            conn = self._conn
+            transaction = conn.transaction()
+            try:
+                await transaction.start()
+            except BaseException as exc:
+                ended = self._ended_while_idle(conn, exc)
+                self._after_failure(conn, ConnectionError())  # its state is unknown: it goes
+                if fresh or attempt == 2 or not ended:
+                    raise
+                log.info("message_writer_reconnects")
+                continue
+            return conn, transaction
+        raise AssertionError("unreachable")
+
+    async def _rollback(self, conn: Any, transaction: Any, exc: BaseException) -> None:
+        if not self._dropped(conn, exc):
+            try:
+                await transaction.rollback()
+                return
+            except Exception as failed:
+                log.info("message_writer_rollback_failed", error=type(failed).__name__)
+        self._after_failure(conn, ConnectionError())
+
+    async def _connect(self) -> Any:
+        """The server gives up on a statement a fifth sooner than the client: a write that waits
+        (for a row another transaction holds) is cancelled, nothing written, before the client
+        answers `unavailable`. The other way round, a statement of its own transaction that the
+        client gave up on could still commit once it got the row (the resend would come back
+        `duplicate`, but the peers would see the message only then)."""
+        return await self.db.pg_connect(server_timeout_s=0.8 * self.db.statement_timeout_s)
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self.db.close_connection(conn)
+
+
 def _worth_retrying(exc: BaseException) -> bool:
     """A duplicate client_id of another process or a deadlock: yes. A timeout (statement,
     pool, lock) or a lost connection: no, the same would happen again."""
@@ -365,3 +598,56 @@ _SQLITE_INSERT = (
     "INSERT INTO message (id, conversation_id, seq, sender, agent_id, client_id, text, at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+# The same for the PostgreSQL lane. The first locks the batch's conversations in id order (the
+# engine's order too; MATERIALIZED: locked once, whatever the plan) and brings each one's stored
+# messages with one of the batch's keys; the second updates the counters and inserts the rows.
+_PG_READ_LOCKED = """
+WITH locked AS MATERIALIZED (
+    SELECT id, status, agent_id, last_seq, read_along FROM conversation
+    WHERE id = ANY($1::varchar[]) ORDER BY id FOR UPDATE
+)
+SELECT l.id, l.status, l.agent_id, l.last_seq, l.read_along,
+       d.sender, d.client_id, d.id AS message_id, d.seq, d.at
+FROM locked AS l
+LEFT JOIN (
+    SELECT m.conversation_id, m.sender, m.client_id, m.id, m.seq, m.at
+    FROM message AS m
+    JOIN unnest($2::varchar[], $3::varchar[], $4::varchar[]) AS k(conversation_id, sender, client_id)
+      ON m.conversation_id = k.conversation_id AND m.sender = k.sender AND m.client_id = k.client_id
+) AS d ON d.conversation_id = l.id
+"""
+_PG_COLUMNS = _SQLITE_COLUMNS
+_PG_WRITE = """
+WITH counters AS (
+    UPDATE conversation AS c SET last_seq = u.last_seq, last_activity_at = $3
+    FROM unnest($1::varchar[], $2::integer[]) AS u(id, last_seq)
+    WHERE c.id = u.id
+)
+INSERT INTO message (id, conversation_id, seq, sender, agent_id, client_id, text, at)
+SELECT * FROM unnest(
+    $4::varchar[], $5::varchar[], $6::integer[], $7::varchar[], $8::varchar[], $9::varchar[], $10::varchar[],
+    $11::timestamptz[]
+)
+"""
+# Without the lock: what the two-statement way reads.
+_PG_READ = _PG_READ_LOCKED.replace(" ORDER BY id FOR UPDATE", "").replace("AS MATERIALIZED", "AS")
+# Counters only where counter, status and holder are as read; a message only with its counter.
+_PG_WRITE_IF_UNCHANGED = """
+WITH counters AS (
+    UPDATE conversation AS c SET last_seq = u.last_seq, last_activity_at = $6
+    FROM unnest($1::varchar[], $2::integer[], $3::integer[], $4::varchar[], $5::varchar[])
+        AS u(id, was, last_seq, status, agent_id)
+    WHERE c.id = u.id AND c.last_seq = u.was AND c.status = u.status
+      AND c.agent_id IS NOT DISTINCT FROM u.agent_id
+    RETURNING c.id
+)
+INSERT INTO message (id, conversation_id, seq, sender, agent_id, client_id, text, at)
+SELECT r.* FROM unnest(
+    $7::varchar[], $8::varchar[], $9::integer[], $10::varchar[], $11::varchar[], $12::varchar[], $13::varchar[],
+    $14::timestamptz[]
+) AS r(id, conversation_id, seq, sender, agent_id, client_id, text, at)
+WHERE r.conversation_id IN (SELECT id FROM counters)
+RETURNING conversation_id
+"""
+_UNLOCKED_TRIES = 2

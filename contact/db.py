@@ -95,6 +95,9 @@ class Database:
         self._users = 0
         self._closed = False
         self._drained: asyncio.Event | None = None  # set by the last of them once closing
+        self._connect_args: dict[str, Any] = {}
+        # Plain asyncpg connections handed out by `pg_connect` and not closed yet: `close` ends them.
+        self._own_connections: set[Any] = set()
         if self.is_sqlite:
             ensure_sqlite_dir(url)
             self.write_engine = self._sqlite_engine("BEGIN IMMEDIATE", sqlite_synchronous, pool_size=2)
@@ -108,6 +111,7 @@ class Database:
                     # ... and the server stops working on it
                     "server_settings": {"statement_timeout": str(int(statement_timeout_s * 1000))},
                 }
+            self._connect_args = connect_args
             self.write_engine = create_async_engine(
                 url,
                 pool_size=pool_size,
@@ -183,7 +187,7 @@ class Database:
         it audited (contact/store.py `record_audit`) is logged once it committed, never before.
         Not to be nested: on SQLite the inner one waits for the outer one until the lock timeout."""
         happened: list[tuple[str, dict[str, Any]]] = []
-        async with self._in_use(), self.write_gate(), self.write_engine.begin() as conn:
+        async with self.in_use(), self.write_gate(), self.write_engine.begin() as conn:
             conn.info[HAPPENED_KEY] = happened
             try:
                 yield conn
@@ -198,11 +202,13 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self._in_use(), self.read_engine.connect() as conn:
+        async with self.in_use(), self.read_engine.connect() as conn:
             yield conn
 
     @asynccontextmanager
-    async def _in_use(self) -> AsyncIterator[None]:
+    async def in_use(self) -> AsyncIterator[None]:
+        """Around every transaction, also one on a connection of its own (`pg_connect`): refused
+        with `DatabaseClosed` once `close` began, and waited for by `close`."""
         if self._closed:
             raise DatabaseClosed("this process is stopping: its database connections are closed")
         self._users += 1
@@ -224,7 +230,51 @@ class Database:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_s):
                     await self._drained.wait()
+        for conn in list(self._own_connections):
+            await self.close_connection(conn)
         await self.dispose()
+
+    async def pg_connect(self, server_timeout_s: float | None = None) -> Any:
+        """A plain asyncpg connection to this PostgreSQL database with the engine's settings (URL
+        with its query options such as ssl, connect timeout, statement timeout on the server and
+        in the client), outside the pool. For a hot path that wants neither the pool's checkout
+        and pre-ping nor SQLAlchemy's per-statement work (chat/writer.py). Its owner ends it with
+        `close_connection` (or `drop_connection` when it broke); `close` ends it if its owner did not.
+        `server_timeout_s`: the server's statement timeout on it, in place of the client's."""
+        import asyncpg
+
+        if self.is_sqlite or self.url.get_driver_name() != "asyncpg":
+            raise RuntimeError("not a PostgreSQL database on asyncpg")
+        if self._closed:
+            raise DatabaseClosed("this process is stopping: its database connections are closed")
+        _, options = self.write_engine.dialect.create_connect_args(self.url)
+        for key in ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn"):
+            options.pop(key, None)  # SQLAlchemy's own, not asyncpg's
+        options.update(self._connect_args)
+        if server_timeout_s is not None:
+            options["server_settings"] = {
+                **options.get("server_settings", {}),
+                "statement_timeout": str(max(1, int(server_timeout_s * 1000))),
+            }
+        conn = await asyncpg.connect(**options)
+        self._own_connections.add(conn)
+        return conn
+
+    async def close_connection(self, conn: Any) -> None:
+        """End a connection of `pg_connect` politely, within the statement timeout."""
+        self._own_connections.discard(conn)
+        if conn.is_closed():
+            return
+        try:
+            await conn.close(timeout=self.statement_timeout_s)
+        except Exception:
+            conn.terminate()
+
+    def drop_connection(self, conn: Any) -> None:
+        """End a connection of `pg_connect` at once: it broke, or its server may not answer."""
+        self._own_connections.discard(conn)
+        if not conn.is_closed():
+            conn.terminate()
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()

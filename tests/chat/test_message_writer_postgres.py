@@ -1,0 +1,287 @@
+"""How the message writer's own PostgreSQL connection (`_PostgresLane`) ends badly, on a real
+PostgreSQL: killed between batches and during one, a statement that hangs on a lock, a
+duplicate client_id another process stored meanwhile, and stop and `Database.close`, which
+leave no connection behind. A failed batch is `unavailable` (the client sends again); the next
+batch has a new connection; nothing is half written. Each both ways of the lane: two statements
+with compare-and-set (`unlocked`), and the conversations locked (`locked`, where a race lost
+twice ends; there a raced client_id meets the unique index and is written again one by one).
+Two writers of two processes on the same conversations: gapless, each message once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from sqlalchemy import select
+
+import chat.writer
+from chat.store import messages
+from chat.writer import MessageWriter, NewMessage, _PostgresLane
+from contact.db import Database, DatabaseClosed, unavailable
+from tests.chat.test_message_writer import AT, conversation, pg_database
+
+
+def _dsn(db: Database) -> str:
+    return db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["unlocked", "locked"])
+async def other(request, postgres, monkeypatch) -> AsyncIterator[tuple[Database, MessageWriter, asyncpg.Connection]]:
+    """A database, its running writer, and a plain connection of someone else to the same database."""
+    if request.param == "locked":
+        monkeypatch.setattr(chat.writer, "_UNLOCKED_TRIES", 0)
+    db = await pg_database(postgres, statement_timeout_s=2.0)
+    writer = MessageWriter(db)
+    assert isinstance(writer._lane, _PostgresLane)
+    writer.start()
+    conn = await asyncpg.connect(_dsn(db))
+    try:
+        yield db, writer, conn
+    finally:
+        await conn.close()
+        await writer.stop()
+        await db.close()
+
+
+def _lane_pid(writer: MessageWriter) -> int:
+    assert isinstance(writer._lane, _PostgresLane) and writer._lane._conn is not None
+    return int(writer._lane._conn.get_server_pid())
+
+
+async def _backends(conn: asyncpg.Connection) -> set[int]:
+    rows = await conn.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    return {r["pid"] for r in rows}
+
+
+async def _waits_for_lock(conn: asyncpg.Connection, pid: int) -> None:
+    for _ in range(200):
+        if await conn.fetchval("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the writer never waited for the lock")
+
+
+async def _stored(db: Database, cid: str) -> list[tuple[int, str | None]]:
+    async with db.read() as conn:
+        rows = await conn.execute(
+            select(messages.c.seq, messages.c.client_id)
+            .where(messages.c.conversation_id == cid)
+            .order_by(messages.c.seq)
+        )
+        return [(r.seq, r.client_id) for r in rows]
+
+
+async def test_killed_between_batches_the_next_batch_has_a_new_connection(other):
+    db, writer, conn = other
+    cid = await conversation(db)
+    assert (await writer.write(NewMessage(cid, "visitor", "k1", "een", AT))).seq == 1  # type: ignore[union-attr]
+    first = _lane_pid(writer)
+    assert await conn.fetchval("SELECT pg_terminate_backend($1)", first)
+    await asyncio.sleep(0.2)
+    written = await writer.write(NewMessage(cid, "visitor", "k2", "twee", AT))
+    assert written is not None and written.seq == 2 and not written.duplicate
+    assert _lane_pid(writer) != first
+    # Killed again, and the next write comes at once (the loop has not seen the end yet).
+    assert await conn.fetchval("SELECT pg_terminate_backend($1)", _lane_pid(writer))
+    written = await writer.write(NewMessage(cid, "visitor", "k3", "drie", AT))
+    assert written is not None and written.seq == 3
+    assert await _stored(db, cid) == [(1, "k1"), (2, "k2"), (3, "k3")]
+
+
+async def test_killed_during_a_batch_it_is_unavailable_and_sent_again_once(other):
+    db, writer, conn = other
+    cid = await conversation(db)
+    async with conn.transaction():
+        await conn.execute("SELECT 1 FROM conversation WHERE id = $1 FOR UPDATE", cid)  # the batch waits
+        writing = asyncio.ensure_future(writer.write(NewMessage(cid, "visitor", "d1", "tijdens", AT)))
+        pid = await asyncio.wait_for(_first_lane_pid(writer), 5)
+        await _waits_for_lock(conn, pid)
+        assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+        with pytest.raises(Exception) as caught:
+            await asyncio.wait_for(writing, 5)
+        assert unavailable(caught.value), repr(caught.value)
+    assert await _stored(db, cid) == []
+    again = await writer.write(NewMessage(cid, "visitor", "d1", "tijdens", AT))  # the client sends it again
+    assert again is not None and again.seq == 1 and not again.duplicate
+    same = await writer.write(NewMessage(cid, "visitor", "d1", "tijdens", AT))  # and once more: stored once
+    assert same is not None and same.duplicate and same.id == again.id
+    assert await _stored(db, cid) == [(1, "d1")]
+
+
+async def _first_lane_pid(writer: MessageWriter) -> int:
+    for _ in range(500):
+        if isinstance(writer._lane, _PostgresLane) and writer._lane._conn is not None:
+            return _lane_pid(writer)
+        await asyncio.sleep(0.01)
+    raise AssertionError("the writer opened no connection")
+
+
+async def test_a_statement_that_hangs_ends_at_the_statement_timeout(other):
+    db, writer, conn = other
+    cid = await conversation(db)
+    async with conn.transaction():
+        await conn.execute("SELECT 1 FROM conversation WHERE id = $1 FOR UPDATE", cid)
+        began = time.monotonic()
+        with pytest.raises(Exception) as caught:
+            await writer.write(NewMessage(cid, "visitor", "h1", "vast", AT))
+        took = time.monotonic() - began
+    assert unavailable(caught.value), repr(caught.value)
+    assert 1.5 < took < 4, took  # the 2 s statement timeout of the Database (the server: 1.6 s)
+    written = await writer.write(NewMessage(cid, "visitor", "h1", "vast", AT))
+    assert written is not None and written.seq == 1 and not written.duplicate
+
+
+async def test_a_client_id_another_process_stored_meanwhile_comes_back_as_duplicate(other):
+    db, writer, conn = other
+    cid = await conversation(db)
+    assert await writer.write(NewMessage(cid, "visitor", "r0", "eerst", AT)) is not None
+    pid = _lane_pid(writer)
+    async with conn.transaction():
+        # The other process holds the conversation and stores the same client_id; the batch has
+        # read no duplicate before it gets the row: unlocked, the counter changed and it is read
+        # again; locked, the unique index refuses it and one by one it is found.
+        await conn.execute("SELECT 1 FROM conversation WHERE id = $1 FOR UPDATE", cid)
+        other_id = str(uuid.uuid4())
+        await conn.execute(
+            "INSERT INTO message (id, conversation_id, seq, sender, client_id, text, at)"
+            " VALUES ($1, $2, 2, 'visitor', 'r1', 'elders', $3)",
+            other_id,
+            cid,
+            AT,
+        )
+        await conn.execute("UPDATE conversation SET last_seq = 2 WHERE id = $1", cid)
+        writing = asyncio.ensure_future(writer.write(NewMessage(cid, "visitor", "r1", "hier", AT)))
+        await _waits_for_lock(conn, pid)
+    written = await asyncio.wait_for(writing, 10)
+    assert written is not None and written.duplicate and written.id == other_id and written.seq == 2
+    assert _lane_pid(writer) == pid  # a refusal of the server: the connection stays
+    after = await writer.write(NewMessage(cid, "visitor", "r2", "daarna", AT))
+    assert after is not None and after.seq == 3
+    assert await _stored(db, cid) == [(1, "r0"), (2, "r1"), (3, "r2")]
+
+
+async def test_stop_closes_the_writers_connection(postgres):
+    db = await pg_database(postgres)
+    writer = MessageWriter(db)
+    writer.start()
+    cid = await conversation(db)
+    conn = await asyncpg.connect(_dsn(db))
+    try:
+        await db.dispose()  # only the writer's own connection is left open on the server
+        assert await writer.write(NewMessage(cid, "visitor", "s1", "hallo", AT)) is not None
+        assert _lane_pid(writer) in await _backends(conn)
+        await writer.stop()
+        await db.close()
+        for _ in range(50):
+            if not await _backends(conn):
+                break
+            await asyncio.sleep(0.05)
+        assert await _backends(conn) == set()
+        assert not db._own_connections
+    finally:
+        await conn.close()
+
+
+async def test_database_close_waits_for_the_batch_under_way_then_closes_the_connection(other):
+    db, writer, conn = other
+    cid = await conversation(db)
+    async with conn.transaction():
+        await conn.execute("SELECT 1 FROM conversation WHERE id = $1 FOR UPDATE", cid)
+        writing = asyncio.ensure_future(writer.write(NewMessage(cid, "visitor", "c1", "bijna", AT)))
+        pid = await asyncio.wait_for(_first_lane_pid(writer), 5)
+        await _waits_for_lock(conn, pid)
+        closing = asyncio.ensure_future(db.close())
+        await asyncio.sleep(0.1)
+        assert not closing.done()  # the batch under way may end
+    written = await asyncio.wait_for(writing, 5)
+    assert written is not None and written.seq == 1
+    await asyncio.wait_for(closing, 5)
+    for _ in range(50):
+        if pid not in await _backends(conn):
+            break
+        await asyncio.sleep(0.05)
+    assert pid not in await _backends(conn)  # closed by Database.close, before the writer stopped
+    # A batch after close is refused as `unavailable` and opens nothing.
+    with pytest.raises(DatabaseClosed) as caught:
+        await writer.write(NewMessage(cid, "visitor", "c2", "te laat", AT))
+    assert unavailable(caught.value)
+    assert not db._own_connections
+
+
+async def test_through_the_server_a_resend_after_a_kill_is_stored_once_and_reaches_the_advisor_again(postgres):
+    """All connections of the server killed between two posts of the same client_id (its first
+    ack was lost): the resend is answered with the stored message, and the advisor gets it again."""
+    from contact.migrate import upgrade
+    from tests.chat.test_live_holes import _active_chat
+    from tests.support.server import RunningServer, make_settings
+
+    url = postgres.create_database(f"writer_server_{uuid.uuid4().hex[:8]}")
+    await asyncio.to_thread(upgrade, url)
+    server = await RunningServer(make_settings(url)).start()
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        _, agent, v, _, cid = await _active_chat(server)
+        first = await v.call("message", {"client_id": "v1", "text": "eerste poging"})
+        await agent.wait_for("message", lambda m: m["seq"] == first["seq"])
+        agent.events["message"].clear()
+        killed = await conn.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert killed
+        await asyncio.sleep(0.2)
+        for _ in range(10):  # `unavailable` at most once: the client sends again
+            again = await v.call("message", {"client_id": "v1", "text": "eerste poging"})
+            if "error" not in again:
+                break
+            assert again["error"]["code"] == "unavailable", again
+        assert again == first
+        got = await agent.wait_for("message", lambda m: m["seq"] == first["seq"])
+        assert got["id"] == first["id"] and got["text"] == "eerste poging"
+        second = await v.call("message", {"client_id": "v2", "text": "tweede"})
+        assert second["seq"] == first["seq"] + 1
+        await v.disconnect()
+        await agent.disconnect()
+    finally:
+        await conn.close()
+        await server.stop()
+
+
+async def test_two_writers_of_two_processes_on_the_same_conversations_gapless_and_once(postgres):
+    db = await pg_database(postgres)
+    others = Database(db.url.render_as_string(hide_password=False))
+    cids = [await conversation(db) for _ in range(2)]
+    writers = [MessageWriter(db), MessageWriter(others)]
+    for writer in writers:
+        writer.start()
+    try:
+
+        async def post(w: int, lane: int) -> list[int]:
+            seqs = []
+            for n in range(40):
+                cid = cids[n % 2]
+                written = await writers[w].write(NewMessage(cid, "visitor", f"w{w}-{lane}-{n}", "hallo", AT))
+                assert written is not None and not written.duplicate
+                seqs.append(written.seq)
+            return seqs
+
+        await asyncio.gather(*(post(w, lane) for w in (0, 1) for lane in range(3)))
+        for cid in cids:
+            stored = await _stored(db, cid)
+            assert [seq for seq, _ in stored] == list(range(1, 121))
+            assert len({client_id for _, client_id in stored}) == 120
+        # Once more, every one of them: each is a duplicate now, nothing new is stored.
+        again = await writers[1].write(NewMessage(cids[0], "visitor", "w0-0-0", "hallo", AT))
+        assert again is not None and again.duplicate and again.seq in range(1, 121)
+        assert len(await _stored(db, cids[0])) == 120
+    finally:
+        for writer in writers:
+            await writer.stop()
+        await others.close()
+        await db.close()
