@@ -346,7 +346,7 @@ class _PostgresLane:
     Here it is two statements, each its own transaction (no BEGIN, no COMMIT, no lock held
     between them): one reads the batch's conversations with their stored messages that have
     one of the batch's keys; `_Plan` decides; one writes, as a data-modifying CTE over arrays,
-    the counters of the conversations whose counter, status and holder are still what was read
+    the counters of the conversations whose counter, status, holder and read-along flag are still what was read
     (compare-and-set) and the messages of exactly those conversations. A message of a
     conversation that changed meanwhile (another process wrote to it) goes through again; after
     two lost races the rest is written the locked way (BEGIN, the conversations locked in id
@@ -419,6 +419,7 @@ class _PostgresLane:
                 [plan.changed[c] for c in ids],
                 [state[c][1] for c in ids],
                 [state[c][2] for c in ids],
+                [state[c][4] for c in ids],
                 self._to_db(plan.at),
                 *([r[c] for r in plan.rows] for c in _PG_COLUMNS[:-1]),
                 [self._to_db(r["at"]) for r in plan.rows],
@@ -632,20 +633,22 @@ SELECT * FROM unnest(
 """
 # Without the lock: what the two-statement way reads.
 _PG_READ = _PG_READ_LOCKED.replace(" ORDER BY id FOR UPDATE", "").replace("AS MATERIALIZED", "AS")
-# Counters only where counter, status and holder are as read; a message only with its counter.
+# Counters only where counter, status, holder and read-along are as read (who is told of the
+# message was decided on them: a reader who started meanwhile must get it live or in their
+# snapshot); a message only with its counter.
 _PG_WRITE_IF_UNCHANGED = """
 WITH counters AS (
-    UPDATE conversation AS c SET last_seq = u.last_seq, last_activity_at = $6
-    FROM unnest($1::varchar[], $2::integer[], $3::integer[], $4::varchar[], $5::varchar[])
-        AS u(id, was, last_seq, status, agent_id)
+    UPDATE conversation AS c SET last_seq = u.last_seq, last_activity_at = $7
+    FROM unnest($1::varchar[], $2::integer[], $3::integer[], $4::varchar[], $5::varchar[], $6::boolean[])
+        AS u(id, was, last_seq, status, agent_id, read_along)
     WHERE c.id = u.id AND c.last_seq = u.was AND c.status = u.status
-      AND c.agent_id IS NOT DISTINCT FROM u.agent_id
+      AND c.agent_id IS NOT DISTINCT FROM u.agent_id AND c.read_along = u.read_along
     RETURNING c.id
 )
 INSERT INTO message (id, conversation_id, seq, sender, agent_id, client_id, text, at)
 SELECT r.* FROM unnest(
-    $7::varchar[], $8::varchar[], $9::integer[], $10::varchar[], $11::varchar[], $12::varchar[], $13::varchar[],
-    $14::timestamptz[]
+    $8::varchar[], $9::varchar[], $10::integer[], $11::varchar[], $12::varchar[], $13::varchar[], $14::varchar[],
+    $15::timestamptz[]
 ) AS r(id, conversation_id, seq, sender, agent_id, client_id, text, at)
 WHERE r.conversation_id IN (SELECT id FROM counters)
 RETURNING conversation_id

@@ -138,10 +138,10 @@ async def test_read_along_is_reported(setup):
     assert written is not None and written.read_along
 
 
+# SQLite's write lock; how PostgreSQL's writes fail is in tests/chat/test_message_writer_postgres.py.
+@pytest.mark.parametrize("setup", ["lane", "engine"], indirect=True)
 async def test_a_locked_database_is_unavailable_and_nothing_is_half_written(setup, tmp_path):
     db, writer = setup
-    if not db.is_sqlite:
-        pytest.skip("SQLite's write lock; PostgreSQL's failures: tests/chat/test_message_writer_postgres.py")
     cid = await conversation(db)
     holder = sqlite3.connect(tmp_path / "writer.db", isolation_level=None)
     try:

@@ -166,6 +166,24 @@ async def test_a_client_id_another_process_stored_meanwhile_comes_back_as_duplic
     assert await _stored(db, cid) == [(1, "r0"), (2, "r1"), (3, "r2")]
 
 
+async def test_a_reader_who_starts_between_read_and_write_is_told(other):
+    """Someone starts reading along (the flag set, their snapshot read) while a batch is between its
+    read and its write: the message must reach them live, as their snapshot was read before it was
+    stored. Unlocked, the flag changed since the read, so the conversation is read again; locked,
+    the read waits for the row."""
+    db, writer, conn = other
+    cid = await conversation(db)
+    assert await writer.write(NewMessage(cid, "visitor", "a0", "eerst", AT)) is not None
+    pid = _lane_pid(writer)
+    async with conn.transaction():
+        await conn.execute("SELECT 1 FROM conversation WHERE id = $1 FOR UPDATE", cid)
+        await conn.execute("UPDATE conversation SET read_along = true WHERE id = $1", cid)
+        writing = asyncio.ensure_future(writer.write(NewMessage(cid, "visitor", "a1", "hier", AT)))
+        await _waits_for_lock(conn, pid)
+    written = await asyncio.wait_for(writing, 10)
+    assert written is not None and written.seq == 2 and written.read_along
+
+
 async def test_stop_closes_the_writers_connection(postgres):
     db = await pg_database(postgres)
     writer = MessageWriter(db)
