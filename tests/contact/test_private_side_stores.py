@@ -209,3 +209,30 @@ async def test_hits_of_one_moment_share_a_lease_and_a_window_ends_in_time(redis_
     finally:
         await client.flushdb()
         await client.aclose()
+
+
+async def test_through_the_fallback_a_lease_answers_without_redis_and_the_limit_holds(redis_url):
+    """What the server uses (Redis with the memory fallback): a hit its lease covers is answered at
+    once, without a Redis call or a deadline (also while Redis does not answer), and over two
+    processes the limit holds exactly as without the fallback."""
+    from contact.ratelimit import FallbackRateLimiter, MemoryRateLimiter
+
+    clients = [aioredis.from_url(redis_url), aioredis.from_url(redis_url)]
+    try:
+        primaries = [RedisRateLimiter(c, b"f" * 32) for c in clients]
+        counted = [_Counted(p) for p in primaries]
+        limiters = [FallbackRateLimiter(p, MemoryRateLimiter(), timeout_s=1) for p in primaries]
+        answers = [await limiters[i % 2].hit("msg:conv", 20, 60) for i in range(40)]
+        assert answers.count(True) == 20 and answers[:20] == [True] * 20
+        assert sum(c.calls for c in counted) == 6
+        # A fresh lease, then Redis gone: the lease still answers, with no error counted.
+        assert await limiters[0].hit("msg:next", 20, 60)
+        calls, errors = counted[0].calls, limiters[0].redis_errors
+        await clients[0].aclose()
+        assert [await limiters[0].hit("msg:next", 20, 60) for _ in range(4)] == [True] * 4
+        assert (counted[0].calls, limiters[0].redis_errors) == (calls, errors)
+        assert primaries[0].hit_from_lease("start:203.0.113.9", 20) is None  # never leased: asked each time
+    finally:
+        await clients[1].flushdb()
+        for c in clients:
+            await c.aclose()
