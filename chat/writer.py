@@ -393,18 +393,11 @@ class _PostgresLane:
 
     async def _write_unlocked(self, batch: list[NewMessage]) -> tuple[_Plan, set[str]]:
         """Two statements, each its own transaction: read, then write what the plan decided, but
-        only into conversations whose counter, status and holder are still what was read
+        only into conversations whose counter, status, holder and read-along flag are still what was read
         (compare-and-set; each message row goes with its conversation's counter). Gives the plan
         and the conversations that changed meanwhile: their messages were not written."""
         plan = _Plan(batch)
-        keys = plan.keys
-        rows = await self._first(
-            _PG_READ,
-            sorted({m.conversation_id for m in batch}),
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-            [k[2] for k in keys],
-        )
+        rows = await self._first(_PG_READ, *_read_args(plan))
         state = self._plan(plan, rows)
         if not plan.rows:
             return plan, set()
@@ -486,14 +479,7 @@ class _PostgresLane:
         conn, transaction = await self._begin()
         try:
             plan = _Plan(batch)
-            keys = plan.keys
-            rows = await conn.fetch(
-                _PG_READ_LOCKED,
-                sorted({m.conversation_id for m in batch}),
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-                [k[2] for k in keys],
-            )
+            rows = await conn.fetch(_PG_READ_LOCKED, *_read_args(plan))
             self._plan(plan, rows)
             if plan.rows:
                 assert plan.at is not None
@@ -555,6 +541,18 @@ class _PostgresLane:
         conn, self._conn = self._conn, None
         if conn is not None:
             await self.db.close_connection(conn)
+
+
+def _read_args(plan: _Plan) -> tuple[list[str], list[str], list[str], list[str | None]]:
+    """The PostgreSQL lane's read statements' arguments: the batch's conversations, and its keys
+    (conversation, sender, client_id) as three arrays."""
+    keys = plan.keys
+    return (
+        sorted({m.conversation_id for m in plan.batch}),
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+    )
 
 
 def _worth_retrying(exc: BaseException) -> bool:
