@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/scale.py --mode surge      [--visitors 2000 --over 10 --agents 20]
     .venv/bin/python bench/scale.py --mode crisis     [--crisis-agents 100 --escalations 50 --escalate-rate 5]
-    .venv/bin/python bench/scale.py --mode processes  [--pairs 300 --rate 1 --duration 20 --py-spy DIR]
+    .venv/bin/python bench/scale.py --mode processes  [--pairs 300 --rate 1 --duration 20 --rounds 3 --py-spy DIR]
     .venv/bin/python bench/scale.py --mode idle10k    [--sockets 10000 --starts 200 --over 20]
 
 `surge`: agents watch the queue while thousands of visitors start within seconds; start → ack
@@ -14,8 +14,14 @@ the same surge against the python-socketio relay of bench/chat_relay.py (`--serv
 advisor escalates conversations one by one; escalate → `crisis_alert` at the last crisis agent.
 Baseline: the same fan-out through two python-socketio processes on AsyncRedisManager alone.
 
-`processes`: server CPU per relayed message, one process on PostgreSQL against two processes on
-the same PostgreSQL + Redis (half the conversations cross processes), side by side.
+`processes`: server CPU per relayed message, (a) one process on PostgreSQL against (b) two
+processes on the same PostgreSQL + Redis (half the conversations cross processes), side by side;
+(c) one process at half the pairs, the load each process of (b) carries, splits the ratio b/a into
+what a second process adds at the same load per process (b/c) and what a process costs more per
+message at half its load (c/a). The three run in turn `--rounds` times and the medians are
+compared: one run of each swung by a third between runs on the same code. Besides CPU it counts
+work that does not depend on the machine's speed: wake-ups of the servers (voluntary context
+switches), database transactions and Redis PUBLISHes per message.
 
 `idle10k`: a new visitor's start → ack latency with 10,000 idle visitor sockets open, against
 the same with none open; the server's RSS per idle socket.
@@ -168,6 +174,18 @@ def cpu_of(procs: list[psutil.Process]) -> dict[int, float]:
     return out
 
 
+def split_of(procs: list[psutil.Process]) -> tuple[float, float, int]:
+    """User and system CPU seconds and voluntary context switches (each one a sleep and a
+    wake-up of the process: the event loop waited for something) summed over `procs`."""
+    user = system = 0.0
+    wakeups = 0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            t, c = p.cpu_times(), p.num_ctx_switches()
+            user, system, wakeups = user + t.user, system + t.system, wakeups + c.voluntary
+    return user, system, wakeups
+
+
 def machine_busy() -> float:
     m = psutil.cpu_times()
     return m.user + m.nice + m.system + getattr(m, "irq", 0) + getattr(m, "softirq", 0) + getattr(m, "steal", 0)
@@ -192,11 +210,14 @@ class Meter:
 
     def __enter__(self) -> Meter:
         self.t0 = now()
+        self.split0 = split_of(tree(self.servers))
         self.s0, self.v0, self.c0, self.m0 = self._read()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         s1, v1, c1, m1 = self._read()
+        user, system, wakeups = (b - a for a, b in zip(self.split0, split_of(tree(self.servers)), strict=True))
+        self.server_user_s, self.server_system_s, self.server_wakeups = user, system, int(wakeups)
         self.wall = max(now() - self.t0, 1e-9)
         # A process that ended during the phase loses its time; one that began counts from zero.
         self.server_s = sum(t - self.s0.get(pid, 0.0) for pid, t in s1.items())
@@ -324,6 +345,68 @@ def redis_pid(url: str) -> int:
         return int(client.info("server")["process_id"])
     finally:
         client.close()
+
+
+async def work_done(database_url: str, redis_url: str | None) -> tuple[int, int]:
+    """Transactions committed in the database so far, and PUBLISH commands Redis ran: work
+    counted where it is done, whatever the machine's speed."""
+    import asyncpg
+    import redis.asyncio
+
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        xacts = int(await conn.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"))
+    finally:
+        await conn.close()
+    publishes = 0
+    if redis_url:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        try:
+            publishes = int((await client.info("commandstats")).get("cmdstat_publish", {}).get("calls", 0))
+        finally:
+            await client.aclose()
+    return xacts, publishes
+
+
+# A fixed piece of pure-Python work, timed in CPU seconds every 50 ms by a process of its own (0.5 %
+# of a core): on a shared virtual machine the same instructions cost more CPU time while the
+# other cores (or the host's other guests) are busy. Its median over a phase against its median on
+# the quiet machine says how much slower the machine ran, apart from the work the servers did.
+_PROBE = """
+import json, signal, sys, time
+chunk = {"id": "c" * 36, "seq": 5, "text": "hallo, hoe gaat het met je vandaag?", "at": "2026-12-02T07:00:00Z"}
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+while True:
+    t = time.process_time()
+    for _ in range(100):
+        json.loads(json.dumps(chunk))
+    print(round((time.process_time() - t) * 1e6), flush=True)
+    time.sleep(0.05)
+"""
+
+
+class SpeedProbe:
+    """The probe above, in a process of its own; `mark()` starts a phase, `median_us()` gives the
+    median CPU microseconds of one piece of work since the last mark."""
+
+    def __init__(self, tmp: Path, name: str) -> None:
+        self.out = tmp / f"probe-{name}.txt"
+        with open(self.out, "w") as out:  # the child holds its own descriptor
+            self.proc = subprocess.Popen([sys.executable, "-c", _PROBE], stdout=out, stderr=subprocess.DEVNULL)
+        self.start = 0
+
+    def _lines(self) -> list[int]:
+        return [int(x) for x in self.out.read_text().split() if x.isdigit()]
+
+    def mark(self) -> None:
+        self.start = len(self._lines())
+
+    def median_us(self) -> float:
+        values = self._lines()[self.start :]
+        return median([float(v) for v in values]) if values else float("nan")
+
+    def stop(self) -> None:
+        Children.stop(self.proc)
 
 
 def postgres_pid(process: Any) -> int:
@@ -795,8 +878,11 @@ async def processes_variant(
     args: argparse.Namespace,
     children: Children,
     tmp: Path,
+    probe: SpeedProbe,
+    pairs_count: int | None = None,
 ) -> dict[str, Any]:
-    db_url = pg.create_database(f"relay_{n_procs}")
+    pairs_count = pairs_count or args.pairs
+    db_url = pg.create_database(f"relay_{label}")
     servers = [await start_server(children, tmp, f"{label}-0", db_url, redis_url)]
     for k in range(1, n_procs):
         servers.append(await start_server(children, tmp, f"{label}-{k}", db_url, redis_url, migrate=False))
@@ -804,13 +890,15 @@ async def processes_variant(
     rec = Recorder()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         pairs, agents = await setup_spread_pairs(
-            session, [s.url for s in servers], tokens, args.pairs, rec, args.setup_batch
+            session, [s.url for s in servers], tokens, pairs_count, rec, args.setup_batch
         )
         await warm_up(pairs, rec, servers[0].pid)
         # What the servers burn with no message (elections, schedulers, pings): a fixed cost that
         # a second process doubles, told apart from the cost per message.
+        probe.mark()
         with Meter([s.pid for s in servers], service_pids) as idle:
             await asyncio.sleep(args.idle_window)
+        probe_idle_us = probe.median_us()
         spies = []
         if args.py_spy:
             for k, s in enumerate(servers):
@@ -819,8 +907,13 @@ async def processes_variant(
                 )
                 if spy is not None:
                     spies.append(spy)
+        work_before = await work_done(db_url, redis_url)
+        probe.mark()
         with Meter([s.pid for s in servers], service_pids) as cpu:
             stats = await rate_phase(pairs, rec, f"{label}r", args.rate, args.duration, servers[0].pid)
+        probe_busy_us = probe.median_us()
+        work_after = await work_done(db_url, redis_url)
+        xacts, publishes = (after - before for before, after in zip(work_before, work_after, strict=True))
         for spy in spies:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 await asyncio.to_thread(spy.wait, 30)
@@ -834,6 +927,7 @@ async def processes_variant(
     net = cpu.server_s - idle.server_s / idle.wall * cpu.wall
     per_k_net = 1000 * net / stats.received if stats.received else float("nan")
     per_k_services = 1000 * cpu.services_s / stats.received if stats.received else float("nan")
+    per_message = 1 / stats.received if stats.received else float("nan")
     summary = stats.summary()
     result = {
         "processes": n_procs,
@@ -850,6 +944,16 @@ async def processes_variant(
         "idle_server_pct": idle.summary()["server_pct"],
         "services_cpu_s_per_1000": round(per_k_services, 3),
         "per_process_cpu_s": [round(t, 2) for t in cpu.per_server_s.values()],
+        "server_user_s_per_1000": round(1000 * cpu.server_user_s * per_message, 3),
+        "server_system_s_per_1000": round(1000 * cpu.server_system_s * per_message, 3),
+        "server_wakeups_per_message": round(cpu.server_wakeups * per_message, 2),
+        # pg_stat_database is updated when a backend's transaction ends, at most every second:
+        # a few transactions of the last second may be missing.
+        "pg_transactions_per_message": round(xacts * per_message, 2),
+        "redis_publishes_per_message": round(publishes * per_message, 2),
+        "probe_us_idle": probe_idle_us,
+        "probe_us_busy": probe_busy_us,
+        "probe_slowdown": round(probe_busy_us / probe_idle_us, 3) if probe_idle_us else None,
         "cpu": cpu.summary(),
         "server_log": problems,
     }
@@ -858,43 +962,116 @@ async def processes_variant(
         f"p99 {summary['p99_ms']} ms; server {per_k:.2f} CPU s / 1000 msgs "
         f"(per process {result['per_process_cpu_s']} s), PostgreSQL+Redis {per_k_services:.2f}; {crossing} pairs cross"
     )
+    print(
+        f"  server CPU user {result['server_user_s_per_1000']:.2f} + system {result['server_system_s_per_1000']:.2f} s "
+        f"/ 1000 msgs; {result['server_wakeups_per_message']:.2f} wake-ups (voluntary context switches) per message"
+    )
+    print(
+        f"  {result['pg_transactions_per_message']:.2f} database transactions and "
+        f"{result['redis_publishes_per_message']:.2f} Redis PUBLISHes per message; the probe's work took "
+        f"{probe_busy_us:.0f} us (idle machine {probe_idle_us:.0f} us)"
+    )
     print(f"  {cpu.text()}")
     print(f"  server logs, warnings and errors: {problems}")
     print(f"  idle before the run: {idle.text()}; net of idle {per_k_net:.2f} CPU s / 1000 msgs", flush=True)
     return result
 
 
+VARIANTS = (
+    ("one", "(a) one process"),
+    ("two", "(b) two processes"),
+    ("half", "(c) one process, half the pairs"),
+)
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 async def processes_mode(args: argparse.Namespace, children: Children, tmp: Path) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+    """(a), (b) and (c) in turn, `--rounds` times: a slow spell of the machine (a neighbour on the
+    host, the page cache) then falls on every variant instead of on one."""
+    rounds: list[dict[str, Any]] = []
+    half = max(1, args.pairs // 2)
+    load = f"pairs x {args.rate:g} msg/s …"
     with services() as (pg, _process, redis_url, service_pids):
-        print(f"(a) one vt-contact process on PostgreSQL: {args.pairs} pairs x {args.rate:g} msg/s …", flush=True)
-        results["one"] = await processes_variant("one", 1, pg, None, service_pids, args, children, tmp)
-        print(f"(b) two processes on PostgreSQL + Redis: {args.pairs} pairs x {args.rate:g} msg/s …", flush=True)
-        results["two"] = await processes_variant("two", 2, pg, redis_url, service_pids, args, children, tmp)
-    a, b = results["one"], results["two"]
+        probe = SpeedProbe(tmp, "processes")
+        try:
+            for n in range(1, args.rounds + 1):
+                run: dict[str, Any] = {}
+                print(f"round {n} of {args.rounds}", flush=True)
+                print(f"(a) one vt-contact process on PostgreSQL: {args.pairs} {load}", flush=True)
+                run["one"] = await processes_variant(f"one{n}", 1, pg, None, service_pids, args, children, tmp, probe)
+                print(f"(b) two processes on PostgreSQL + Redis: {args.pairs} {load}", flush=True)
+                run["two"] = await processes_variant(
+                    f"two{n}", 2, pg, redis_url, service_pids, args, children, tmp, probe
+                )
+                print(f"(c) one process on PostgreSQL, the load of each of (b): {half} {load}", flush=True)
+                run["half"] = await processes_variant(
+                    f"half{n}", 1, pg, None, service_pids, args, children, tmp, probe, half
+                )
+                rounds.append(run)
+        finally:
+            probe.stop()
+    return processes_report(args, rounds)
+
+
+def processes_report(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> dict[str, Any]:
     print()
     print(
         f"server CPU per relayed message: {args.pairs} pairs x {args.rate:g} msg/s for {args.duration:g} s, "
-        "PostgreSQL (fresh database each)"
+        f"PostgreSQL (fresh database each), {args.rounds} round(s)"
     )
     print(
-        f"{'':<34}{'CPU s/1000':>11}{'net idle':>10}{'PG+Redis':>10}{'p50 ms':>9}{'p99 ms':>9}{'lost':>6}"
-        f"{'srv CPU':>9}{'other':>8}"
+        f"{'':<36}{'CPU s/1000':>11}{'user':>6}{'system':>7}{'wake/msg':>9}{'xact/msg':>9}{'pub/msg':>8}"
+        f"{'PG+Redis':>9}{'p50 ms':>8}{'p99 ms':>8}{'lost':>5}{'other':>7}{'slower':>7}"
     )
-    for name, r in (("(a) one process", a), (f"(b) two processes, {b['crossing_pairs']} cross", b)):
-        print(
-            f"{name:<34}{r['server_cpu_s_per_1000']:>11.2f}{r['server_cpu_s_per_1000_net_of_idle']:>10.2f}"
-            f"{r['services_cpu_s_per_1000']:>10.2f}{r['p50_ms']:>9.1f}"
-            f"{r['p99_ms']:>9.1f}{r['lost']:>6}{r['cpu']['server_pct']:>8.0f}%{r['cpu']['other_pct']:>7.0f}%"
-        )
-    ratio = b["server_cpu_s_per_1000"] / a["server_cpu_s_per_1000"] if a["server_cpu_s_per_1000"] else float("nan")
+    per_k = "server_cpu_s_per_1000"
+    for n, run in enumerate(rounds, 1):
+        for key, name in VARIANTS:
+            r = run[key]
+            label = f"{n}{name[:3]}{name[3:]}" if args.rounds > 1 else name
+            if key == "two":
+                label += f", {r['crossing_pairs']} cross"
+            print(
+                f"{label:<36}{r[per_k]:>11.2f}{r['server_user_s_per_1000']:>6.2f}"
+                f"{r['server_system_s_per_1000']:>7.2f}{r['server_wakeups_per_message']:>9.2f}"
+                f"{r['pg_transactions_per_message']:>9.2f}{r['redis_publishes_per_message']:>8.2f}"
+                f"{r['services_cpu_s_per_1000']:>9.2f}{r['p50_ms']:>8.1f}"
+                f"{r['p99_ms']:>8.1f}{r['lost']:>5}{r['cpu']['other_pct']:>6.0f}%{r['probe_slowdown'] or 0:>7.2f}"
+            )
+    results: dict[str, Any] = {"rounds": rounds}
+    for key, _ in VARIANTS:
+        results[f"median_{key}"] = round(median([run[key][per_k] for run in rounds]), 3)
+    a, b, c = results["median_one"], results["median_two"], results["median_half"]
+    ratios = [run["two"][per_k] / run["one"][per_k] for run in rounds if run["one"][per_k]]
+    results["ratio_per_round"] = [round(r, 3) for r in ratios]
+    ratio = b / a if a else float("nan")
     results["ratio"] = round(ratio, 3)
-    net_a, net_b = a["server_cpu_s_per_1000_net_of_idle"], b["server_cpu_s_per_1000_net_of_idle"]
-    results["ratio_net_of_idle"] = round(net_b / net_a, 3) if net_a > 0 else None
-    print(f"ratio b/a net of the idle CPU: {results['ratio_net_of_idle']}")
-    ok = ratio <= TARGET_PROCESS_RATIO and a["lost"] == 0 and b["lost"] == 0
+    print(f"medians (CPU s / 1000 msgs): (a) {a:.2f}  (b) {b:.2f}  (c) {c:.2f}")
+    slower = {key: median([run[key]["probe_slowdown"] or float("nan") for run in rounds]) for key, _ in VARIANTS}
+    results["probe_slowdown_median"] = {key: round(v, 3) for key, v in slower.items()}
     print(
-        f"ratio b/a of server CPU per message: {ratio:.2f} "
+        "the probe's work cost (median, against the same machine idle): "
+        + ", ".join(f"{name[:3]} {slower[key]:.2f}x" for key, name in VARIANTS)
+    )
+    print("ratio b/a in each round: " + ", ".join(f"{r:.2f}" for r in ratios))
+    # b/a = b/c x c/a: what the second process adds at the same load per process (the fan-out
+    # over Redis), times what one process costs more per message at half its load.
+    if a and c:
+        results["ratio_same_load_per_process"] = round(b / c, 3)
+        results["ratio_half_load"] = round(c / a, 3)
+        print(
+            f"of which b/c, two processes against one at the same load per process: "
+            f"{results['ratio_same_load_per_process']:.2f}; c/a, one process at half its load: "
+            f"{results['ratio_half_load']:.2f}"
+        )
+    lost = sum(run[key]["lost"] for run in rounds for key, _ in VARIANTS)
+    ok = ratio <= TARGET_PROCESS_RATIO and lost == 0
+    print(
+        f"ratio b/a of the medians of server CPU per message: {ratio:.2f} "
         f"(target <= {TARGET_PROCESS_RATIO}): {'MET' if ok else 'MISSED'}"
     )
     results["ok"] = ok
@@ -1002,6 +1179,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pairs", type=int, default=300, help="processes: visitor/agent pairs")
     p.add_argument("--rate", type=float, default=1.0, help="processes: messages per second per pair")
     p.add_argument("--duration", type=float, default=20, help="processes: seconds of the rate run")
+    p.add_argument("--rounds", type=int, default=3, help="processes: times (a), (b) and (c) run in turn")
     p.add_argument("--idle-window", type=float, default=5, help="processes: seconds of idle CPU read first")
     p.add_argument("--setup-batch", type=int, default=25, help="processes: conversations started+accepted at a time")
     p.add_argument("--sockets", type=int, default=10_000, help="idle10k: idle visitor sockets")
@@ -1032,6 +1210,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("visitors 1..20000, sockets 1..50000, starts 1..5000")
     if not (1 <= args.crisis_agents <= 1000 and 1 <= args.escalations <= 1000 and 0 < args.escalate_rate <= 100):
         p.error("crisis-agents 1..1000, escalations 1..1000, escalate-rate 0..100")
+    if not 1 <= args.rounds <= 10:
+        p.error("rounds 1..10")
     if not (1 <= args.pairs <= 5000 and 0 < args.rate <= 100 and 0 < args.duration <= 600 and 0 < args.over <= 600):
         p.error("pairs 1..5000, rate 0..100, duration and over 0..600 s")
     if not (2 <= args.agents <= 200 and args.setup_batch >= 1 and 0 < args.idle_window <= 60):
