@@ -368,47 +368,6 @@ async def work_done(database_url: str, redis_url: str | None) -> tuple[int, int]
     return xacts, publishes
 
 
-# A fixed piece of pure-Python work, timed in CPU seconds every 50 ms by a process of its own (0.5 %
-# of a core): on a shared virtual machine the same instructions cost more CPU time while the
-# other cores (or the host's other guests) are busy. Its median over a phase against its median on
-# the quiet machine says how much slower the machine ran, apart from the work the servers did.
-_PROBE = """
-import json, signal, sys, time
-chunk = {"id": "c" * 36, "seq": 5, "text": "hallo, hoe gaat het met je vandaag?", "at": "2026-12-02T07:00:00Z"}
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-while True:
-    t = time.process_time()
-    for _ in range(100):
-        json.loads(json.dumps(chunk))
-    print(round((time.process_time() - t) * 1e6), flush=True)
-    time.sleep(0.05)
-"""
-
-
-class SpeedProbe:
-    """The probe above, in a process of its own; `mark()` starts a phase, `median_us()` gives the
-    median CPU microseconds of one piece of work since the last mark."""
-
-    def __init__(self, tmp: Path, name: str) -> None:
-        self.out = tmp / f"probe-{name}.txt"
-        with open(self.out, "w") as out:  # the child holds its own descriptor
-            self.proc = subprocess.Popen([sys.executable, "-c", _PROBE], stdout=out, stderr=subprocess.DEVNULL)
-        self.start = 0
-
-    def _lines(self) -> list[int]:
-        return [int(x) for x in self.out.read_text().split() if x.isdigit()]
-
-    def mark(self) -> None:
-        self.start = len(self._lines())
-
-    def median_us(self) -> float:
-        values = self._lines()[self.start :]
-        return median([float(v) for v in values]) if values else float("nan")
-
-    def stop(self) -> None:
-        Children.stop(self.proc)
-
-
 def postgres_pid(process: Any) -> int:
     return int((process.workdir / "data" / "postmaster.pid").read_text().splitlines()[0])
 
@@ -878,7 +837,6 @@ async def processes_variant(
     args: argparse.Namespace,
     children: Children,
     tmp: Path,
-    probe: SpeedProbe,
     pairs_count: int | None = None,
 ) -> dict[str, Any]:
     pairs_count = pairs_count or args.pairs
@@ -895,10 +853,8 @@ async def processes_variant(
         await warm_up(pairs, rec, servers[0].pid)
         # What the servers burn with no message (elections, schedulers, pings): a fixed cost that
         # a second process doubles, told apart from the cost per message.
-        probe.mark()
         with Meter([s.pid for s in servers], service_pids) as idle:
             await asyncio.sleep(args.idle_window)
-        probe_idle_us = probe.median_us()
         spies = []
         if args.py_spy:
             for k, s in enumerate(servers):
@@ -908,10 +864,8 @@ async def processes_variant(
                 if spy is not None:
                     spies.append(spy)
         work_before = await work_done(db_url, redis_url)
-        probe.mark()
         with Meter([s.pid for s in servers], service_pids) as cpu:
             stats = await rate_phase(pairs, rec, f"{label}r", args.rate, args.duration, servers[0].pid)
-        probe_busy_us = probe.median_us()
         work_after = await work_done(db_url, redis_url)
         xacts, publishes = (after - before for before, after in zip(work_before, work_after, strict=True))
         for spy in spies:
@@ -951,9 +905,6 @@ async def processes_variant(
         # a few transactions of the last second may be missing.
         "pg_transactions_per_message": round(xacts * per_message, 2),
         "redis_publishes_per_message": round(publishes * per_message, 2),
-        "probe_us_idle": probe_idle_us,
-        "probe_us_busy": probe_busy_us,
-        "probe_slowdown": round(probe_busy_us / probe_idle_us, 3) if probe_idle_us else None,
         "cpu": cpu.summary(),
         "server_log": problems,
     }
@@ -968,8 +919,7 @@ async def processes_variant(
     )
     print(
         f"  {result['pg_transactions_per_message']:.2f} database transactions and "
-        f"{result['redis_publishes_per_message']:.2f} Redis PUBLISHes per message; the probe's work took "
-        f"{probe_busy_us:.0f} us (idle machine {probe_idle_us:.0f} us)"
+        f"{result['redis_publishes_per_message']:.2f} Redis PUBLISHes per message"
     )
     print(f"  {cpu.text()}")
     print(f"  server logs, warnings and errors: {problems}")
@@ -997,24 +947,16 @@ async def processes_mode(args: argparse.Namespace, children: Children, tmp: Path
     half = max(1, args.pairs // 2)
     load = f"pairs x {args.rate:g} msg/s …"
     with services() as (pg, _process, redis_url, service_pids):
-        probe = SpeedProbe(tmp, "processes")
-        try:
-            for n in range(1, args.rounds + 1):
-                run: dict[str, Any] = {}
-                print(f"round {n} of {args.rounds}", flush=True)
-                print(f"(a) one vt-contact process on PostgreSQL: {args.pairs} {load}", flush=True)
-                run["one"] = await processes_variant(f"one{n}", 1, pg, None, service_pids, args, children, tmp, probe)
-                print(f"(b) two processes on PostgreSQL + Redis: {args.pairs} {load}", flush=True)
-                run["two"] = await processes_variant(
-                    f"two{n}", 2, pg, redis_url, service_pids, args, children, tmp, probe
-                )
-                print(f"(c) one process on PostgreSQL, the load of each of (b): {half} {load}", flush=True)
-                run["half"] = await processes_variant(
-                    f"half{n}", 1, pg, None, service_pids, args, children, tmp, probe, half
-                )
-                rounds.append(run)
-        finally:
-            probe.stop()
+        for n in range(1, args.rounds + 1):
+            run: dict[str, Any] = {}
+            print(f"round {n} of {args.rounds}", flush=True)
+            print(f"(a) one vt-contact process on PostgreSQL: {args.pairs} {load}", flush=True)
+            run["one"] = await processes_variant(f"one{n}", 1, pg, None, service_pids, args, children, tmp)
+            print(f"(b) two processes on PostgreSQL + Redis: {args.pairs} {load}", flush=True)
+            run["two"] = await processes_variant(f"two{n}", 2, pg, redis_url, service_pids, args, children, tmp)
+            print(f"(c) one process on PostgreSQL, the load of each of (b): {half} {load}", flush=True)
+            run["half"] = await processes_variant(f"half{n}", 1, pg, None, service_pids, args, children, tmp, half)
+            rounds.append(run)
     return processes_report(args, rounds)
 
 
@@ -1026,7 +968,7 @@ def processes_report(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> 
     )
     print(
         f"{'':<36}{'CPU s/1000':>11}{'user':>6}{'system':>7}{'wake/msg':>9}{'xact/msg':>9}{'pub/msg':>8}"
-        f"{'PG+Redis':>9}{'p50 ms':>8}{'p99 ms':>8}{'lost':>5}{'other':>7}{'slower':>7}"
+        f"{'PG+Redis':>9}{'p50 ms':>8}{'p99 ms':>8}{'lost':>5}{'other':>7}"
     )
     per_k = "server_cpu_s_per_1000"
     for n, run in enumerate(rounds, 1):
@@ -1040,7 +982,7 @@ def processes_report(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> 
                 f"{r['server_system_s_per_1000']:>7.2f}{r['server_wakeups_per_message']:>9.2f}"
                 f"{r['pg_transactions_per_message']:>9.2f}{r['redis_publishes_per_message']:>8.2f}"
                 f"{r['services_cpu_s_per_1000']:>9.2f}{r['p50_ms']:>8.1f}"
-                f"{r['p99_ms']:>8.1f}{r['lost']:>5}{r['cpu']['other_pct']:>6.0f}%{r['probe_slowdown'] or 0:>7.2f}"
+                f"{r['p99_ms']:>8.1f}{r['lost']:>5}{r['cpu']['other_pct']:>6.0f}%"
             )
     results: dict[str, Any] = {"rounds": rounds}
     for key, _ in VARIANTS:
@@ -1051,12 +993,6 @@ def processes_report(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> 
     ratio = b / a if a else float("nan")
     results["ratio"] = round(ratio, 3)
     print(f"medians (CPU s / 1000 msgs): (a) {a:.2f}  (b) {b:.2f}  (c) {c:.2f}")
-    slower = {key: median([run[key]["probe_slowdown"] or float("nan") for run in rounds]) for key, _ in VARIANTS}
-    results["probe_slowdown_median"] = {key: round(v, 3) for key, v in slower.items()}
-    print(
-        "the probe's work cost (median, against the same machine idle): "
-        + ", ".join(f"{name[:3]} {slower[key]:.2f}x" for key, name in VARIANTS)
-    )
     print("ratio b/a in each round: " + ", ".join(f"{r:.2f}" for r in ratios))
     # b/a = b/c x c/a: what the second process adds at the same load per process (the fan-out
     # over Redis), times what one process costs more per message at half its load.
