@@ -184,6 +184,14 @@ class MessageWriter:
         return plan.results()
 
 
+def takes(status: str, holder_id: str | None, message: NewMessage) -> bool:
+    """Whether a conversation in `status`, held by `holder_id`, takes `message`: it is open for
+    it, and an agent's message comes from the agent who holds it."""
+    if status not in message.statuses:
+        return False
+    return message.sender != "agent" or holder_id == message.agent_id
+
+
 class _Plan:
     """The rules of one batch, apart from how it is read and written: which messages are
     duplicates (in the database or within the batch), which conversations take them (open,
@@ -231,10 +239,8 @@ class _Plan:
         for i in self._fresh or ():
             m = self.batch[i]
             conv = state.get(m.conversation_id)
-            if conv is None or conv[1] not in m.statuses:
-                continue  # unknown or closed: None
-            if m.sender == "agent" and conv[2] != m.agent_id:
-                continue  # not held by this agent: None
+            if conv is None or not takes(conv[1], conv[2], m):
+                continue  # unknown, closed, or not held by this agent: None
             last_seq[m.conversation_id] += 1
             seq = last_seq[m.conversation_id]
             message_id = str(uuid.uuid4())
@@ -255,6 +261,12 @@ class _Plan:
         # A message is activity: the visitor's resume token lives on from it. The messages of
         # one batch were posted within moments: its newest time serves all.
         self.at = max((row["at"] for row in self.rows), default=None)
+
+    def renumber(self, seqs: dict[str, int]) -> None:
+        """The seq numbers the database gave the rows (by message id), in place of the plan's."""
+        for i, result in enumerate(self._results):
+            if result is not None and not result.duplicate and result.id in seqs:
+                self._results[i] = dataclasses.replace(result, seq=seqs[result.id])
 
     def results(self) -> list[Written | None]:
         for i, j in self._same_as.items():
@@ -343,16 +355,23 @@ class _PostgresLane:
     each with SQLAlchemy's per-statement work. At a realistic load most batches hold one to
     three messages, so that was most of a message's cost (docs/performance.md, session 10).
 
-    Here it is two statements, each its own transaction (no BEGIN, no COMMIT, no lock held
-    between them): one reads the batch's conversations with their stored messages that have
-    one of the batch's keys; `_Plan` decides; one writes, as a data-modifying CTE over arrays,
-    the counters of the conversations whose counter, status, holder and read-along flag are still what was read
-    (compare-and-set) and the messages of exactly those conversations. A message of a
-    conversation that changed meanwhile (another process wrote to it) goes through again; after
-    two lost races the rest is written the locked way (BEGIN, the conversations locked in id
-    order with the duplicates, the write, COMMIT), which always ends. A client_id another process
-    stored meanwhile meets the unique index: the batch is refused whole and `MessageWriter`
-    writes it again one by one. asyncpg prepares each statement once per connection.
+    Here it is one or two statements, each its own transaction (no BEGIN, no COMMIT, no lock
+    held between them). The write, a data-modifying CTE over arrays, raises the counters of the
+    conversations whose status, holder and read-along flag are still what the plan was made on
+    and that hold none of the batch's client_ids yet (compare-and-set), and inserts the messages
+    of exactly those conversations, numbered by the database from the counter it raised: two
+    processes writing to one conversation (a visitor here, the advisor there) never make each
+    other's write fail, and the seqs stay without gaps. Before it, a read of the batch's
+    conversations with their stored messages that have one of the batch's keys, except for the
+    conversations whose state this lane knows (`_known`: as its last read or write left them)
+    and under which every message of theirs is taken: a conversation in an ongoing chat is one
+    statement a batch. The known state only ever says yes; the write checks it. A message of a
+    conversation that changed meanwhile (accepted, transferred, closed, someone reads along, its
+    client_id stored by another process) goes through again, read; after two lost races the rest
+    is written the locked way (BEGIN, the conversations locked in id order with the duplicates,
+    the write, COMMIT), which always ends. A client_id another process stores at the same moment
+    meets the unique index: the batch is refused whole and `MessageWriter` writes it again one by
+    one, read. asyncpg prepares each statement once per connection.
 
     The connection is one more than the engine's pool, opened by `Database.pg_connect` with the
     engine's settings (statement timeout on the server and in the client). One that broke or did
@@ -364,6 +383,10 @@ class _PostgresLane:
         self.db = db
         self._conn: Any = None
         self.races_lost = 0  # conversations that changed between read and write: written again
+        self.round_trips = 0  # statements sent (for tests and the bench)
+        # Conversation id -> (status, holder, read-along) as this lane last read or wrote them,
+        # the oldest first; at most `_KNOWN_MAX` (a process holds far fewer open conversations).
+        self._known: dict[str, tuple[str, str | None, bool]] = {}
         dialect = db.write_engine.dialect
         column_type = messages.c.at.type.dialect_impl(dialect)
         self._to_db = cast(Callable[[datetime], Any], column_type.bind_processor(dialect))
@@ -371,11 +394,18 @@ class _PostgresLane:
         assert self._to_db is not None and self._from_db is not None
 
     async def write(self, batch: list[NewMessage]) -> list[Written | None]:
+        try:
+            return await self._write(batch)
+        except BaseException:
+            self.forget(batch)
+            raise
+
+    async def _write(self, batch: list[NewMessage]) -> list[Written | None]:
         async with self.db.in_use():
             results: list[Written | None] = [None] * len(batch)
             todo = list(range(len(batch)))
-            for _ in range(_UNLOCKED_TRIES):
-                plan, lost = await self._write_unlocked([batch[i] for i in todo])
+            for attempt in range(_UNLOCKED_TRIES + 1 if _UNLOCKED_TRIES else 0):
+                plan, lost = await self._write_unlocked([batch[i] for i in todo], trust_known=attempt == 0)
                 answers = plan.results()
                 left = []
                 for i, answer in zip(todo, answers, strict=True):
@@ -386,49 +416,101 @@ class _PostgresLane:
                 todo = left
                 if not todo:
                     return results
-            # Lost the race twice: the rest under the conversations' locks, which always ends.
+            # Lost the race twice after a read: the rest under the conversations' locks, which
+            # always ends.
             for i, answer in zip(todo, await self._write_locked([batch[i] for i in todo]), strict=True):
                 results[i] = answer
             return results
 
-    async def _write_unlocked(self, batch: list[NewMessage]) -> tuple[_Plan, set[str]]:
-        """Two statements, each its own transaction: read, then write what the plan decided, but
-        only into conversations whose counter, status, holder and read-along flag are still what was read
-        (compare-and-set; each message row goes with its conversation's counter). Gives the plan
-        and the conversations that changed meanwhile: their messages were not written."""
+    async def _write_unlocked(self, batch: list[NewMessage], trust_known: bool) -> tuple[_Plan, set[str]]:
+        """Read the conversations this lane does not know (or all of them, unless `trust_known`),
+        then write what the plan decided, but only into conversations whose status, holder and
+        read-along flag are still what the plan was made on and that hold none of the batch's
+        client_ids yet (compare-and-set; each message row goes with its conversation's counter).
+        Gives the plan and the conversations that changed meanwhile: their messages were not
+        written."""
         plan = _Plan(batch)
-        rows = await self._first(_PG_READ, *_read_args(plan))
-        state = self._plan(plan, rows)
+        known = self._trusted(batch) if trust_known else {}
+        rows: list[Any] = []
+        if len(known) < len({m.conversation_id for m in batch}):
+            rows = await self._first(_PG_READ, *_read_args(plan, skip=known.keys()))
+            self.round_trips += 1
+        self._duplicates(plan, rows)
+        # Counted from 0: the rows are numbered 1, 2, … within their conversation, and the write
+        # adds the conversation's counter as it finds it.
+        state = {cid: (cid, status, holder, 0, read_along) for cid, (status, holder, read_along) in known.items()}
+        for r in rows:
+            state[r["id"]] = (r["id"], r["status"], r["agent_id"], 0, bool(r["read_along"]))
+            self._remember(r["id"], r["status"], r["agent_id"], bool(r["read_along"]))
+        plan.apply(state.values())
         if not plan.rows:
             return plan, set()
         assert plan.at is not None
         ids = sorted(plan.changed)  # the rows in one order in every process (fewer deadlocks)
-        conn = self._conn
-        try:
-            stored = await conn.fetch(
-                _PG_WRITE_IF_UNCHANGED,
-                ids,
-                [state[c][3] for c in ids],
-                [plan.changed[c] for c in ids],
-                [state[c][1] for c in ids],
-                [state[c][2] for c in ids],
-                [state[c][4] for c in ids],
-                self._to_db(plan.at),
-                *([r[c] for r in plan.rows] for c in _PG_COLUMNS[:-1]),
-                [self._to_db(r["at"]) for r in plan.rows],
-            )
-        except BaseException as exc:
-            self._after_failure(conn, exc)
-            raise
-        lost = set(ids) - {r["conversation_id"] for r in stored}
+        args = (
+            ids,
+            [plan.changed[c] for c in ids],
+            [state[c][1] for c in ids],
+            [state[c][2] for c in ids],
+            [state[c][4] for c in ids],
+            self._to_db(plan.at),
+            *([r[c] for r in plan.rows] for c in _PG_COLUMNS[:-1]),
+            [self._to_db(r["at"]) for r in plan.rows],
+        )
+        if rows:
+            conn = self._conn
+            try:
+                stored = await conn.fetch(_PG_WRITE_COUNTED, *args)
+            except BaseException as exc:
+                self._after_failure(conn, exc)
+                raise
+        else:
+            # The batch's first statement. Sent again on a new connection only if the server had
+            # ended the old one while it sat idle: then it never ran. Should it have run after all,
+            # its client_ids are stored: the conversations come back as changed and are read.
+            repeat = all(m.client_id is not None for m in batch)
+            stored = await self._first(_PG_WRITE_COUNTED, *args, repeat=repeat)
+        self.round_trips += 1
+        plan.renumber({r["id"]: r["seq"] for r in stored})
+        written = {r["conversation_id"] for r in stored}
+        for cid in written:
+            self._remember(cid, state[cid][1], state[cid][2], state[cid][4])
+        lost = set(ids) - written
+        for cid in lost:
+            self._known.pop(cid, None)
         self.races_lost += len(lost)
         return plan, lost
 
-    async def _first(self, query: str, *args: Any) -> list[Any]:
+    def _trusted(self, batch: list[NewMessage]) -> dict[str, tuple[str, str | None, bool]]:
+        """The batch's conversations whose state this lane knows and under which it takes every
+        message of theirs in the batch. A no is never trusted: that conversation is read."""
+        messages_of: dict[str, list[NewMessage]] = {}
+        for m in batch:
+            messages_of.setdefault(m.conversation_id, []).append(m)
+        trusted = {}
+        for cid, its in messages_of.items():
+            state = self._known.get(cid)
+            if state is not None and all(takes(state[0], state[1], m) for m in its):
+                trusted[cid] = state
+        return trusted
+
+    def _remember(self, cid: str, status: str, holder: str | None, read_along: bool) -> None:
+        self._known.pop(cid, None)
+        self._known[cid] = (status, holder, read_along)
+        if len(self._known) > _KNOWN_MAX:
+            del self._known[next(iter(self._known))]
+
+    def forget(self, batch: list[NewMessage]) -> None:
+        """After a failed batch: its conversations are read again (its retry one by one too)."""
+        for m in batch:
+            self._known.pop(m.conversation_id, None)
+
+    async def _first(self, query: str, *args: Any, repeat: bool = True) -> list[Any]:
         """A batch's first statement. On a connection that the server ended while it sat idle (a
         restart, `pg_terminate_backend`: what the engine's pre-ping finds) it fails before
-        anything of the batch was done; then once more on a new one. Not after a timeout: the
-        server does not answer, and a new connection would only wait as long again."""
+        anything of the batch was done; then once more on a new one (unless not to `repeat`).
+        Not after a timeout: the server does not answer, and a new connection would only wait as
+        long again."""
         for attempt in (1, 2):
             fresh = self._conn is None or self._conn.is_closed()
             if fresh:
@@ -439,7 +521,7 @@ class _PostgresLane:
             except BaseException as exc:
                 ended = self._ended_while_idle(conn, exc)
                 self._after_failure(conn, exc)
-                if fresh or attempt == 2 or not ended:
+                if fresh or attempt == 2 or not ended or not repeat:
                     raise
                 log.info("message_writer_reconnects")
         raise AssertionError("unreachable")
@@ -451,15 +533,13 @@ class _PostgresLane:
             isinstance(exc, Exception) and not isinstance(exc, TimeoutError) and unavailable(exc) and conn.is_closed()
         )
 
-    def _plan(self, plan: _Plan, rows: list[Any]) -> dict[str, tuple[str, str, str | None, int, bool]]:
+    def _duplicates(self, plan: _Plan, rows: list[Any]) -> None:
+        """The stored messages with one of the batch's keys, as the read brought them."""
         plan.known_rows(
             (r["id"], r["sender"], r["client_id"], r["message_id"], r["seq"], self._from_db(r["at"]))
             for r in rows
             if r["message_id"] is not None
         )
-        state = {r["id"]: (r["id"], r["status"], r["agent_id"], r["last_seq"], bool(r["read_along"])) for r in rows}
-        plan.apply(state.values())
-        return state
 
     @staticmethod
     def _dropped(conn: Any, exc: BaseException) -> bool:
@@ -480,7 +560,8 @@ class _PostgresLane:
         try:
             plan = _Plan(batch)
             rows = await conn.fetch(_PG_READ_LOCKED, *_read_args(plan))
-            self._plan(plan, rows)
+            self._duplicates(plan, rows)
+            plan.apply((r["id"], r["status"], r["agent_id"], r["last_seq"], bool(r["read_along"])) for r in rows)
             if plan.rows:
                 assert plan.at is not None
                 await conn.execute(
@@ -543,12 +624,13 @@ class _PostgresLane:
             await self.db.close_connection(conn)
 
 
-def _read_args(plan: _Plan) -> tuple[list[str], list[str], list[str], list[str | None]]:
-    """The PostgreSQL lane's read statements' arguments: the batch's conversations, and its keys
-    (conversation, sender, client_id) as three arrays."""
-    keys = plan.keys
+def _read_args(plan: _Plan, skip: Iterable[str] = ()) -> tuple[list[str], list[str], list[str], list[str | None]]:
+    """The PostgreSQL lane's read statements' arguments: the batch's conversations but `skip`,
+    and their keys (conversation, sender, client_id) as three arrays."""
+    skipped = set(skip)
+    keys = [k for k in plan.keys if k[0] not in skipped]
     return (
-        sorted({m.conversation_id for m in plan.batch}),
+        sorted({m.conversation_id for m in plan.batch} - skipped),
         [k[0] for k in keys],
         [k[1] for k in keys],
         [k[2] for k in keys],
@@ -631,24 +713,36 @@ SELECT * FROM unnest(
 """
 # Without the lock: what the two-statement way reads.
 _PG_READ = _PG_READ_LOCKED.replace(" ORDER BY id FOR UPDATE", "").replace("AS MATERIALIZED", "AS")
-# Counters only where counter, status, holder and read-along are as read (who is told of the
-# message was decided on them: a reader who started meanwhile must get it live or in their
-# snapshot); a message only with its counter.
-_PG_WRITE_IF_UNCHANGED = """
-WITH counters AS (
-    UPDATE conversation AS c SET last_seq = u.last_seq, last_activity_at = $7
-    FROM unnest($1::varchar[], $2::integer[], $3::integer[], $4::varchar[], $5::varchar[], $6::boolean[])
-        AS u(id, was, last_seq, status, agent_id, read_along)
-    WHERE c.id = u.id AND c.last_seq = u.was AND c.status = u.status
+# Counters raised only where status, holder and read-along are what the plan was made on (who
+# is told of the message was decided on them: a reader who started meanwhile must get it live or
+# in their snapshot) and where none of the rows' client_ids is stored yet (another process stored
+# it meanwhile: read, it is answered as the duplicate it is); a message only with its counter,
+# numbered from it ($8: 1, 2, … within its conversation). Two writers of one conversation each
+# add to the counter they find (the row lock orders them): no seq twice, none left out.
+_PG_WRITE_COUNTED = """
+WITH r AS (
+    SELECT * FROM unnest(
+        $7::varchar[], $8::varchar[], $9::integer[], $10::varchar[], $11::varchar[], $12::varchar[],
+        $13::varchar[], $14::timestamptz[]
+    ) AS r(id, conversation_id, ord, sender, agent_id, client_id, text, at)
+), counters AS (
+    UPDATE conversation AS c SET last_seq = c.last_seq + u.n, last_activity_at = $6
+    FROM unnest($1::varchar[], $2::integer[], $3::varchar[], $4::varchar[], $5::boolean[])
+        AS u(id, n, status, agent_id, read_along)
+    WHERE c.id = u.id AND c.status = u.status
       AND c.agent_id IS NOT DISTINCT FROM u.agent_id AND c.read_along = u.read_along
-    RETURNING c.id
+      AND NOT EXISTS (
+          SELECT 1 FROM r JOIN message AS m
+            ON m.conversation_id = r.conversation_id AND m.sender = r.sender AND m.client_id = r.client_id
+          WHERE r.conversation_id = c.id
+      )
+    RETURNING c.id, c.last_seq - u.n AS base
 )
 INSERT INTO message (id, conversation_id, seq, sender, agent_id, client_id, text, at)
-SELECT r.* FROM unnest(
-    $8::varchar[], $9::varchar[], $10::integer[], $11::varchar[], $12::varchar[], $13::varchar[], $14::varchar[],
-    $15::timestamptz[]
-) AS r(id, conversation_id, seq, sender, agent_id, client_id, text, at)
-WHERE r.conversation_id IN (SELECT id FROM counters)
-RETURNING conversation_id
+SELECT r.id, r.conversation_id, k.base + r.ord, r.sender, r.agent_id, r.client_id, r.text, r.at
+FROM r JOIN counters AS k ON k.id = r.conversation_id
+RETURNING id, conversation_id, seq
 """
 _UNLOCKED_TRIES = 2
+# The conversations whose state a lane keeps (the oldest goes first).
+_KNOWN_MAX = 10_000

@@ -5,7 +5,10 @@ leave no connection behind. A failed batch is `unavailable` (the client sends ag
 batch has a new connection; nothing is half written. Each both ways of the lane: two statements
 with compare-and-set (`unlocked`), and the conversations locked (`locked`, where a race lost
 twice ends; there a raced client_id meets the unique index and is written again one by one).
-Two writers of two processes on the same conversations: gapless, each message once."""
+Two writers of two processes on the same conversations: gapless, each message once. What the
+lane knows of a conversation spares the read in an ongoing chat (one statement a batch, also
+when two processes take turns) and never refuses a message on its own: closed, handed over, read
+along or a client_id stored elsewhere, the conversation is read again."""
 
 from __future__ import annotations
 
@@ -20,9 +23,10 @@ from sqlalchemy import select
 
 import chat.writer
 from chat.store import messages
-from chat.writer import MessageWriter, NewMessage, _PostgresLane
+from chat.writer import MessageWriter, NewMessage, Written, _PostgresLane
 from contact.db import Database, DatabaseClosed, unavailable
-from tests.chat.test_message_writer import AT, conversation, pg_database
+from tests.chat.test_message_writer import AT, HOLDER, conversation, pg_database
+from tests.support.server import add_agent
 
 
 def _dsn(db: Database) -> str:
@@ -302,4 +306,101 @@ async def test_two_writers_of_two_processes_on_the_same_conversations_gapless_an
         for writer in writers:
             await writer.stop()
         await others.close()
+        await db.close()
+
+
+def _lane(writer: MessageWriter) -> _PostgresLane:
+    assert isinstance(writer._lane, _PostgresLane)
+    return writer._lane
+
+
+async def _posted(writer: MessageWriter, message: NewMessage) -> tuple[Written | None, int]:
+    """What the writer answers, and how many statements it took."""
+    before = _lane(writer).round_trips
+    written = await writer.write(message)
+    return written, _lane(writer).round_trips - before
+
+
+async def test_an_ongoing_chat_is_one_statement_a_batch_also_with_two_processes_taking_turns(postgres):
+    """The first message of a conversation is read and written; after that the lane knows its
+    state and writes at once. A visitor on one process and the advisor on another take turns:
+    neither makes the other's write fail, and the seqs are those of the order of the writes."""
+    db = await pg_database(postgres)
+    others = Database(db.url.render_as_string(hide_password=False))
+    here, there = MessageWriter(db), MessageWriter(others)
+    for writer in (here, there):
+        writer.start()
+    try:
+        cid = await conversation(db)
+        holder = HOLDER[db.url.database]
+        written, trips = await _posted(here, NewMessage(cid, "visitor", "v0", "hallo", AT))
+        assert written is not None and written.seq == 1 and written.holder_id == holder and trips == 2
+        written, trips = await _posted(there, NewMessage(cid, "agent", "a0", "hoi", AT, agent_id=holder))
+        assert written is not None and written.seq == 2 and trips == 2
+        for n in range(1, 6):
+            visitor, trips_v = await _posted(here, NewMessage(cid, "visitor", f"v{n}", "en toen", AT))
+            agent, trips_a = await _posted(there, NewMessage(cid, "agent", f"a{n}", "ja", AT, agent_id=holder))
+            assert visitor is not None and agent is not None
+            assert (visitor.seq, agent.seq, trips_v, trips_a) == (2 * n + 1, 2 * n + 2, 1, 1)
+            assert not visitor.duplicate and visitor.holder_id == holder and not visitor.read_along
+        assert [seq for seq, _ in await _stored(db, cid)] == list(range(1, 13))
+        assert _lane(here).races_lost == _lane(there).races_lost == 0
+    finally:
+        for writer in (here, there):
+            await writer.stop()
+        await others.close()
+        await db.close()
+
+
+async def test_what_the_lane_knows_only_says_yes(postgres):
+    """Changed by someone else after the lane last wrote: closed, handed to another advisor, a
+    reader, a client_id stored by another process. Each time the write finds it changed and the
+    conversation is read: the answer is the one a read gives, and nothing is refused on what the
+    lane knew."""
+    db = await pg_database(postgres)
+    writer = MessageWriter(db)
+    writer.start()
+    conn = await asyncpg.connect(_dsn(db))
+    try:
+        holder = HOLDER[db.url.database]
+        other_agent, _ = await add_agent(db.url.render_as_string(hide_password=False))
+        cid = await conversation(db)
+        assert (await writer.write(NewMessage(cid, "agent", "a1", "eerst", AT, agent_id=holder))) is not None
+
+        # Handed to another advisor: the old holder is refused (after a read), the new one taken.
+        await conn.execute("UPDATE conversation SET agent_id = $1 WHERE id = $2", other_agent.id, cid)
+        refused, trips = await _posted(writer, NewMessage(cid, "agent", "a2", "nog even", AT, agent_id=holder))
+        assert refused is None and trips == 2  # the write (changed), then the read
+        taken, trips = await _posted(
+            writer, NewMessage(cid, "agent", "b1", "ik neem het over", AT, agent_id=other_agent.id)
+        )
+        assert taken is not None and taken.seq == 2 and taken.holder_id == other_agent.id
+        assert trips == 1  # the read of the refused one showed the new holder
+
+        # Someone reads along: the message is written after a read, and says so.
+        await conn.execute("UPDATE conversation SET read_along = true WHERE id = $1", cid)
+        read_along, trips = await _posted(writer, NewMessage(cid, "visitor", "v1", "hallo", AT))
+        assert read_along is not None and read_along.seq == 3 and read_along.read_along and trips == 3
+
+        # Another process stored this client_id (the visitor sent again there): the stored one.
+        other_id = str(uuid.uuid4())
+        await conn.execute(
+            "INSERT INTO message (id, conversation_id, seq, sender, client_id, text, at)"
+            " VALUES ($1, $2, 4, 'visitor', 'v2', 'elders', $3)",
+            other_id,
+            cid,
+            AT,
+        )
+        await conn.execute("UPDATE conversation SET last_seq = 4 WHERE id = $1", cid)
+        again, trips = await _posted(writer, NewMessage(cid, "visitor", "v2", "elders", AT))
+        assert again is not None and again.duplicate and again.id == other_id and again.seq == 4 and trips == 2
+
+        # Closed: refused, after a read.
+        await conn.execute("UPDATE conversation SET status = 'closed' WHERE id = $1", cid)
+        closed, trips = await _posted(writer, NewMessage(cid, "visitor", "v3", "hallo?", AT))
+        assert closed is None and trips == 2
+        assert await _stored(db, cid) == [(1, "a1"), (2, "b1"), (3, "v1"), (4, "v2")]
+    finally:
+        await conn.close()
+        await writer.stop()
         await db.close()
