@@ -382,7 +382,7 @@ class _PostgresLane:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._conn: Any = None
-        self.races_lost = 0  # conversations that changed between read and write: written again
+        self.races_lost = 0  # conversations changed since what the plan was made on: written again
         self.round_trips = 0  # statements sent (for tests and the bench)
         # Conversation id -> (status, holder, read-along) as this lane last read or wrote them,
         # the oldest first; at most `_KNOWN_MAX` (a process holds far fewer open conversations).
@@ -432,7 +432,8 @@ class _PostgresLane:
         plan = _Plan(batch)
         known = self._trusted(batch) if trust_known else {}
         rows: list[Any] = []
-        if len(known) < len({m.conversation_id for m in batch}):
+        read = len(known) < len({m.conversation_id for m in batch})
+        if read:
             rows = await self._first(_PG_READ, *_read_args(plan, skip=known.keys()))
             self.round_trips += 1
         self._duplicates(plan, rows)
@@ -457,7 +458,7 @@ class _PostgresLane:
             *([r[c] for r in plan.rows] for c in _PG_COLUMNS[:-1]),
             [self._to_db(r["at"]) for r in plan.rows],
         )
-        if rows:
+        if read:
             conn = self._conn
             try:
                 stored = await conn.fetch(_PG_WRITE_COUNTED, *args)
