@@ -2,9 +2,10 @@
 PostgreSQL: killed between batches and during one, a statement that hangs on a lock, a
 duplicate client_id another process stored meanwhile, and stop and `Database.close`, which
 leave no connection behind. A failed batch is `unavailable` (the client sends again); the next
-batch has a new connection; nothing is half written. Each both ways of the lane: two statements
-with compare-and-set (`unlocked`), and the conversations locked (`locked`, where a race lost
-twice ends; there a raced client_id meets the unique index and is written again one by one).
+batch has a new connection; nothing is half written. Each both ways of the lane: one or two
+statements with compare-and-set (`unlocked`), and the conversations locked (`locked`, where a race
+lost twice ends); both ways, a client_id stored at the same moment elsewhere meets the unique
+index and is written again one by one.
 Two writers of two processes on the same conversations: gapless, each message once. What the
 lane knows of a conversation spares the read in an ongoing chat (one statement a batch, also
 when two processes take turns) and never refuses a message on its own: closed, handed over, read
@@ -81,6 +82,22 @@ async def _stored(db: Database, cid: str) -> list[tuple[int, str | None]]:
         return [(r.seq, r.client_id) for r in rows]
 
 
+async def _stored_elsewhere(conn: asyncpg.Connection, cid: str, seq: int, client_id: str) -> str:
+    """Another process stores the visitor's message `client_id` as `seq` (its counter too)."""
+    message_id = str(uuid.uuid4())
+    await conn.execute(
+        "INSERT INTO message (id, conversation_id, seq, sender, client_id, text, at)"
+        " VALUES ($1, $2, $3, 'visitor', $4, 'elders', $5)",
+        message_id,
+        cid,
+        seq,
+        client_id,
+        AT,
+    )
+    await conn.execute("UPDATE conversation SET last_seq = $1 WHERE id = $2", seq, cid)
+    return message_id
+
+
 async def test_killed_between_batches_the_next_batch_has_a_new_connection(other):
     db, writer, conn = other
     cid = await conversation(db)
@@ -148,18 +165,10 @@ async def test_a_client_id_another_process_stored_meanwhile_comes_back_as_duplic
     pid = _lane_pid(writer)
     async with conn.transaction():
         # The other process holds the conversation and stores the same client_id; the batch has
-        # read no duplicate before it gets the row: unlocked, the counter changed and it is read
-        # again; locked, the unique index refuses it and one by one it is found.
+        # seen no duplicate before it gets the row (unlocked, the lane knows the conversation and
+        # writes at once): the unique index refuses it, and one by one, read, it is found.
         await conn.execute("SELECT 1 FROM conversation WHERE id = $1 FOR UPDATE", cid)
-        other_id = str(uuid.uuid4())
-        await conn.execute(
-            "INSERT INTO message (id, conversation_id, seq, sender, client_id, text, at)"
-            " VALUES ($1, $2, 2, 'visitor', 'r1', 'elders', $3)",
-            other_id,
-            cid,
-            AT,
-        )
-        await conn.execute("UPDATE conversation SET last_seq = 2 WHERE id = $1", cid)
+        other_id = await _stored_elsewhere(conn, cid, 2, "r1")
         writing = asyncio.ensure_future(writer.write(NewMessage(cid, "visitor", "r1", "hier", AT)))
         await _waits_for_lock(conn, pid)
     written = await asyncio.wait_for(writing, 10)
@@ -383,15 +392,7 @@ async def test_what_the_lane_knows_only_says_yes(postgres):
         assert read_along is not None and read_along.seq == 3 and read_along.read_along and trips == 3
 
         # Another process stored this client_id (the visitor sent again there): the stored one.
-        other_id = str(uuid.uuid4())
-        await conn.execute(
-            "INSERT INTO message (id, conversation_id, seq, sender, client_id, text, at)"
-            " VALUES ($1, $2, 4, 'visitor', 'v2', 'elders', $3)",
-            other_id,
-            cid,
-            AT,
-        )
-        await conn.execute("UPDATE conversation SET last_seq = 4 WHERE id = $1", cid)
+        other_id = await _stored_elsewhere(conn, cid, 4, "v2")
         again, trips = await _posted(writer, NewMessage(cid, "visitor", "v2", "elders", AT))
         assert again is not None and again.duplicate and again.id == other_id and again.seq == 4 and trips == 2
 
