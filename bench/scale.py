@@ -974,7 +974,7 @@ def processes_report(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> 
     for n, run in enumerate(rounds, 1):
         for key, name in VARIANTS:
             r = run[key]
-            label = f"{n}{name[:3]}{name[3:]}" if args.rounds > 1 else name
+            label = f"{n}{name}" if args.rounds > 1 else name
             if key == "two":
                 label += f", {r['crossing_pairs']} cross"
             print(
@@ -993,6 +993,11 @@ def processes_report(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> 
     ratio = b / a if a else float("nan")
     results["ratio"] = round(ratio, 3)
     print(f"medians (CPU s / 1000 msgs): (a) {a:.2f}  (b) {b:.2f}  (c) {c:.2f}")
+    # Each process's fixed cost (elections, schedulers, pings), read before each run, taken out:
+    # a second process doubles it.
+    net = {key: median([run[key]["server_cpu_s_per_1000_net_of_idle"] for run in rounds]) for key in ("one", "two")}
+    results["ratio_net_of_idle"] = round(net["two"] / net["one"], 3) if net["one"] > 0 else None
+    print(f"ratio b/a of the medians net of the idle CPU: {results['ratio_net_of_idle']}")
     print("ratio b/a in each round: " + ", ".join(f"{r:.2f}" for r in ratios))
     # b/a = b/c x c/a: what the second process adds at the same load per process (the fan-out
     # over Redis), times what one process costs more per message at half its load.
