@@ -9,22 +9,27 @@ index and is written again one by one.
 Two writers of two processes on the same conversations: gapless, each message once. What the
 lane knows of a conversation spares the read in an ongoing chat (one statement a batch, also
 when two processes take turns) and never refuses a message on its own: closed, handed over, read
-along or a client_id stored elsewhere, the conversation is read again."""
+along or a client_id stored elsewhere, the conversation is read again; checked also against a
+model of random changes (fixed seeds), which fails if the write stops comparing status, holder or
+read-along, or if a refusal on what a lane knows is trusted."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import asyncpg
 import pytest
 from sqlalchemy import select
 
 import chat.writer
+from chat.model import OPEN_STATUSES, ConversationStatus
 from chat.store import messages
-from chat.writer import MessageWriter, NewMessage, Written, _PostgresLane
+from chat.writer import MessageWriter, NewMessage, Written, _PostgresLane, takes
 from contact.db import Database, DatabaseClosed, unavailable
 from tests.chat.test_message_writer import AT, HOLDER, conversation, pg_database
 from tests.support.server import add_agent
@@ -405,3 +410,103 @@ async def test_what_the_lane_knows_only_says_yes(postgres):
         await conn.close()
         await writer.stop()
         await db.close()
+
+
+@dataclass
+class _Model:
+    """What a conversation is, as the test changed it, and what it holds."""
+
+    status: str = ConversationStatus.ACTIVE
+    holder: str | None = None
+    read_along: bool = False
+    last_seq: int = 0
+    stored: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)  # (sender, client_id) -> id, seq
+
+
+async def test_what_the_lanes_know_against_a_model_of_random_changes(postgres):
+    """Two lanes (two processes) post to two conversations while someone else closes, hands over,
+    reopens, reads along and stores messages of their own, in random order (fixed seeds). Every
+    answer is the one the conversation as it is gives: the next seq, the stored message for a
+    client_id sent again, None where it does not take the message; the holder and the read-along
+    flag as they are. Posts of one moment go as one batch."""
+    db = await pg_database(postgres)
+    others = Database(db.url.render_as_string(hide_password=False))
+    writers = [MessageWriter(db), MessageWriter(others)]
+    for writer in writers:
+        writer.start()
+    conn = await asyncpg.connect(_dsn(db))
+    try:
+        agents = [HOLDER[db.url.database], (await add_agent(db.url.render_as_string(hide_password=False)))[0].id]
+        for seed in range(25):
+            rng = random.Random(seed)
+            models = {await conversation(db): _Model(holder=agents[0]) for _ in range(2)}
+            sent: list[tuple[str, str, str]] = []  # (conversation, sender, client_id) sent so far
+            for step in range(30):
+                cid = rng.choice(list(models))
+                model = models[cid]
+                kind = rng.choices(["post", "burst", "status", "read_along", "elsewhere"], [6, 2, 2, 1, 1])[0]
+                if kind in ("post", "burst"):
+                    w = rng.randrange(2)
+                    posts = []
+                    for _ in range(1 if kind == "post" else rng.randint(2, 4)):
+                        target = rng.choice(list(models))
+                        again = [s for s in sent if s[0] == target]
+                        if again and rng.random() < 0.2:
+                            _, sender, client_id = rng.choice(again)
+                        else:
+                            sender, client_id = rng.choice(["visitor", "agent"]), f"{seed}-{step}-{len(posts)}"
+                            sent.append((target, sender, client_id))
+                        agent_id = rng.choice(agents) if sender == "agent" else None
+                        statuses = (ConversationStatus.ACTIVE,) if sender == "agent" else OPEN_STATUSES
+                        posts.append(NewMessage(target, sender, client_id, "tekst", AT, agent_id, statuses))
+                    answers = await asyncio.gather(*(writers[w].write(p) for p in posts))
+                    for post, answer in zip(posts, answers, strict=True):
+                        _check(models[post.conversation_id], post, answer, f"seed {seed} step {step}")
+                elif kind == "status":
+                    model.status = rng.choice(list(ConversationStatus))
+                    model.holder = rng.choice(agents) if model.status != ConversationStatus.WAITING else None
+                    await conn.execute(
+                        "UPDATE conversation SET status = $1, agent_id = $2 WHERE id = $3",
+                        str(model.status),
+                        model.holder,
+                        cid,
+                    )
+                elif kind == "read_along":
+                    model.read_along = not model.read_along
+                    await conn.execute("UPDATE conversation SET read_along = $1 WHERE id = $2", model.read_along, cid)
+                else:
+                    client_id = f"{seed}-{step}-elders"
+                    model.last_seq += 1
+                    model.stored[("visitor", client_id)] = (
+                        await _stored_elsewhere(conn, cid, model.last_seq, client_id),
+                        model.last_seq,
+                    )
+                    sent.append((cid, "visitor", client_id))
+            for cid, model in models.items():
+                assert [seq for seq, _ in await _stored(db, cid)] == list(range(1, model.last_seq + 1)), seed
+        # The lanes wrote at once on what they knew, and found it changed too (then read).
+        lanes = [_lane(writer) for writer in writers]
+        assert sum(lane.races_lost for lane in lanes) > 20
+        assert sum(lane.round_trips for lane in lanes) < 2 * sum(writer.batches for writer in writers)
+    finally:
+        await conn.close()
+        for writer in writers:
+            await writer.stop()
+        await others.close()
+        await db.close()
+
+
+def _check(model: _Model, post: NewMessage, answer: Written | None, where: str) -> None:
+    """`answer` against the model, which it then updates."""
+    key = (post.sender, post.client_id or "")
+    if key in model.stored:
+        assert answer is not None and answer.duplicate, where
+        assert (answer.id, answer.seq) == model.stored[key], where
+        return
+    if not takes(model.status, model.holder, post):
+        assert answer is None, (where, model, post)
+        return
+    model.last_seq += 1
+    assert answer is not None and not answer.duplicate, (where, model, post)
+    assert (answer.seq, answer.holder_id, answer.read_along) == (model.last_seq, model.holder, model.read_along), where
+    model.stored[key] = (answer.id, answer.seq)
