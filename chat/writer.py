@@ -718,7 +718,7 @@ _PG_READ = _PG_READ_LOCKED.replace(" ORDER BY id FOR UPDATE", "").replace("AS MA
 # is told of the message was decided on them: a reader who started meanwhile must get it live or
 # in their snapshot) and where none of the rows' client_ids is stored yet (another process stored
 # it meanwhile: read, it is answered as the duplicate it is); a message only with its counter,
-# numbered from it ($8: 1, 2, … within its conversation). Two writers of one conversation each
+# numbered from it (the ordinals $9: 1, 2, … within its conversation). Two writers of one conversation each
 # add to the counter they find (the row lock orders them): no seq twice, none left out.
 _PG_WRITE_COUNTED = """
 WITH r AS (
