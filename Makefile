@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: run test widget bench bench-idle bench-slots bench-tokens bench-resume bench-poison bench-risk bench-surge bench-crisis bench-processes bench-idle10k clean
+.PHONY: run test widget bench bench-idle bench-slots bench-tokens bench-resume bench-poison bench-risk bench-surge bench-crisis bench-processes bench-half-load bench-idle10k clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,9 @@ bench-crisis: $(STAMP)
 
 bench-processes: $(STAMP)
 	$(BIN)/python bench/scale.py --mode processes
+
+bench-half-load: $(STAMP)
+	$(BIN)/python bench/half_load.py
 
 bench-idle10k: $(STAMP)
 	$(BIN)/python bench/scale.py --mode idle10k
