@@ -99,9 +99,15 @@ def run(processes: int, rate: float, duration: float) -> dict[str, float]:
         for _ in range(processes)
     ]
     results = []
-    for p in procs:
-        out, _ = p.communicate(timeout=duration * 4 + 120)
-        results.append(json.loads(out.strip().splitlines()[-1]))
+    try:
+        for p in procs:
+            out, _ = p.communicate(timeout=duration * 4 + 120)
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     units = sum(r["units"] for r in results)
     return {
         "cpu_ms_per_unit": sum(r["cpu_ms_per_unit"] * r["units"] for r in results) / units,
