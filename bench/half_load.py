@@ -120,7 +120,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=300.0, help="units per second of (a)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of each run")
     parser.add_argument("--rounds", type=int, default=5, help="times (a), (b) and (c) run in turn")
-    parser.add_argument("--max-load", type=float, default=0.5, help="refuse to start above this 1-minute load")
+    parser.add_argument("--max-load", type=float, default=1.0, help="refuse to start above this 1-minute load")
     parser.add_argument("--neighbour", type=float, default=0.0, help="%% of one core another process burns all along")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--burn", type=float, help=argparse.SUPPRESS)
