@@ -34,20 +34,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TEXTS = ROOT / "tests" / "data" / "risk" / "train.tsv"
-
-
-def texts() -> list[str]:
-    rows = [line.rstrip("\n").split("\t") for line in TEXTS.read_text(encoding="utf-8").splitlines()[1:]]
-    return [row[-1] for row in rows if row and row[-1]]
 
 
 async def _work(rate: float, duration: float) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
+    from bench.risk_signals import TUNING, load
     from routing.risk import default_detector
 
     detector = default_detector()
-    sentences = texts()
+    sentences = [text for *_, text in load(TUNING["train (A)"])]
     for text in sentences:  # warm-up: every word seen once, as in a server that has run a while
         detector.detect(text)
     loop = asyncio.get_running_loop()
