@@ -6,12 +6,12 @@ batch has a new connection; nothing is half written. Each both ways of the lane:
 statements with compare-and-set (`unlocked`), and the conversations locked (`locked`, where a race
 lost twice ends); both ways, a client_id stored at the same moment elsewhere meets the unique
 index and is written again one by one. Two writers of two processes on the same conversations:
-gapless, each message once. What the
-lane knows of a conversation spares the read in an ongoing chat (one statement a batch, also
-when two processes take turns) and never refuses a message on its own: closed, handed over, read
-along or a client_id stored elsewhere, the conversation is read again; checked also against a
-model of random changes (fixed seeds), which fails if the write stops comparing status, holder or
-read-along, or if a refusal on what a lane knows is trusted."""
+gapless, each message once. What the lane knows of a conversation spares the read in an ongoing
+chat (one statement a batch, also when two processes take turns) and never refuses a message on
+its own: closed, handed over, read along or a client_id stored elsewhere, the conversation is
+read again; checked also against a model of random changes (fixed seeds), which fails if the
+write stops comparing status, holder or read-along, or if a refusal on what a lane knows is
+trusted."""
 
 from __future__ import annotations
 
